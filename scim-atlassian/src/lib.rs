@@ -1,0 +1,1 @@
+//! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in progress).
