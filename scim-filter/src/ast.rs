@@ -1,0 +1,282 @@
+//! The typed syntax tree of SCIM filters and PATCH paths.
+
+use serde_json::Number;
+
+use crate::text::Text;
+
+/// An attribute path: an optional schema URN, an attribute name and at most one sub-attribute
+/// (RFC 7644 §3.10), e.g. `name.givenName` or
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`.
+///
+/// Names keep the case they were written in; comparisons against resources ignore case.
+///
+/// ```
+/// use scim_filter::AttrPath;
+/// let p: AttrPath = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(p.schema(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+/// assert_eq!(p.name(), "manager");
+/// assert_eq!(p.sub_attr(), Some("value"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AttrPath {
+    pub(crate) schema: Option<Text>,
+    pub(crate) name: Text,
+    pub(crate) sub_attr: Option<Text>,
+}
+
+impl AttrPath {
+    /// A path to a top-level attribute of the resource's core schema. Returns `None` unless `name`
+    /// is a valid attribute name (`ALPHA *(ALPHA / DIGIT / "-" / "_")`, or `$ref`).
+    ///
+    /// ```
+    /// use scim_filter::AttrPath;
+    /// assert_eq!(AttrPath::new("userName").unwrap().to_string(), "userName");
+    /// assert!(AttrPath::new("user name").is_none());
+    /// ```
+    pub fn new(name: &str) -> Option<Self> {
+        crate::parse::is_attr_name(name).then(|| AttrPath {
+            schema: None,
+            name: Text::new(name),
+            sub_attr: None,
+        })
+    }
+
+    /// This path with a sub-attribute; `None` unless `sub_attr` is a valid attribute name.
+    #[must_use]
+    pub fn with_sub_attr(mut self, sub_attr: &str) -> Option<Self> {
+        crate::parse::is_attr_name(sub_attr).then(|| {
+            self.sub_attr = Some(Text::new(sub_attr));
+            self
+        })
+    }
+
+    /// This path qualified by a schema URN; `None` unless `urn` is a plausible URN
+    /// (`urn:` followed by URN characters, not ending in `:`).
+    #[must_use]
+    pub fn with_schema(mut self, urn: &str) -> Option<Self> {
+        crate::parse::is_schema_urn(urn).then(|| {
+            self.schema = Some(Text::new(urn));
+            self
+        })
+    }
+
+    /// The schema URN prefix, if the path was written with one.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The attribute name, as written.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sub-attribute name, as written.
+    pub fn sub_attr(&self) -> Option<&str> {
+        self.sub_attr.as_deref()
+    }
+}
+
+/// A comparison operator (RFC 7644 §3.4.2.2, table 3), without `pr`, which takes no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    /// `eq`: equal.
+    Eq,
+    /// `ne`: not equal.
+    Ne,
+    /// `co`: contains.
+    Co,
+    /// `sw`: starts with.
+    Sw,
+    /// `ew`: ends with.
+    Ew,
+    /// `gt`: greater than.
+    Gt,
+    /// `lt`: less than.
+    Lt,
+    /// `ge`: greater than or equal.
+    Ge,
+    /// `le`: less than or equal.
+    Le,
+}
+
+impl CompareOp {
+    /// The canonical (lower-case) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Co => "co",
+            CompareOp::Sw => "sw",
+            CompareOp::Ew => "ew",
+            CompareOp::Gt => "gt",
+            CompareOp::Lt => "lt",
+            CompareOp::Ge => "ge",
+            CompareOp::Le => "le",
+        }
+    }
+
+    /// Whether this is an ordering operator (`gt`, `lt`, `ge`, `le`).
+    pub fn is_ordering(self) -> bool {
+        matches!(
+            self,
+            CompareOp::Gt | CompareOp::Lt | CompareOp::Ge | CompareOp::Le
+        )
+    }
+}
+
+/// The literal on the right of a comparison: `compValue` in RFC 7644.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CompValue {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A JSON number; integers stay exact.
+    Number(Number),
+    /// A JSON string, unescaped.
+    String(Text),
+}
+
+/// A parsed SCIM filter (RFC 7644 §3.4.2.2).
+///
+/// `and` binds tighter than `or`, both are left-associative, so `a or b and c` is
+/// `Or(a, And(b, c))` and `a and b and c` is `And(And(a, b), c)`.
+///
+/// ```
+/// use scim_filter::Filter;
+/// let f: Filter = r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#
+///     .parse()
+///     .unwrap();
+/// let user = serde_json::json!({
+///     "userType": "Employee",
+///     "emails": [{"type": "work", "value": "bjensen@EXAMPLE.com"}]
+/// });
+/// assert!(f.matches(&user));
+/// assert_eq!(
+///     Filter::and(Filter::present("title".parse().unwrap()), f.clone()).to_string(),
+///     r#"title pr and (userType eq "Employee" and emails[type eq "work" and value co "@example.com"])"#
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Filter {
+    /// `attrPath pr`: the attribute has a non-empty value.
+    Present(AttrPath),
+    /// `attrPath op value`.
+    Compare(AttrPath, CompareOp, CompValue),
+    /// `attrPath[filter]`: one element of a multi-valued attribute satisfies the inner filter, whose
+    /// attribute paths are relative to the element.
+    ValuePath(AttrPath, Box<Filter>),
+    /// `not (filter)`.
+    Not(Box<Filter>),
+    /// `left and right`.
+    And(Box<Filter>, Box<Filter>),
+    /// `left or right`.
+    Or(Box<Filter>, Box<Filter>),
+}
+
+impl Filter {
+    /// `path pr`.
+    pub fn present(path: AttrPath) -> Self {
+        Filter::Present(path)
+    }
+
+    /// `path op value`. Ordering operators with `true`, `false` or `null` cannot be parsed; building
+    /// one here is allowed, and it prints a filter that the parser rejects.
+    pub fn compare(path: AttrPath, op: CompareOp, value: CompValue) -> Self {
+        Filter::Compare(path, op, value)
+    }
+
+    /// `path eq "value"`, the most common filter of all.
+    ///
+    /// ```
+    /// use scim_filter::{AttrPath, Filter};
+    /// let f = Filter::eq_str(AttrPath::new("userName").unwrap(), "bjensen");
+    /// assert_eq!(f.to_string(), r#"userName eq "bjensen""#);
+    /// ```
+    pub fn eq_str(path: AttrPath, value: &str) -> Self {
+        Filter::Compare(path, CompareOp::Eq, CompValue::String(Text::new(value)))
+    }
+
+    /// `path[filter]`.
+    pub fn value_path(path: AttrPath, filter: Filter) -> Self {
+        Filter::ValuePath(path, Box::new(filter))
+    }
+
+    /// `left and right`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn and(left: Filter, right: Filter) -> Self {
+        Filter::And(Box::new(left), Box::new(right))
+    }
+
+    /// `left or right`.
+    pub fn or(left: Filter, right: Filter) -> Self {
+        Filter::Or(Box::new(left), Box::new(right))
+    }
+
+    /// `not (inner)`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(inner: Filter) -> Self {
+        Filter::Not(Box::new(inner))
+    }
+}
+
+/// A PATCH operation's `path` (RFC 7644 §3.5.2): `attrPath`, or `valuePath` with an optional
+/// sub-attribute, e.g. `members[value eq "2819c223"].display`.
+///
+/// ```
+/// use scim_filter::PatchPath;
+/// let p: PatchPath = r#"emails[type eq "work"].value"#.parse().unwrap();
+/// assert_eq!(p.attr().name(), "emails");
+/// assert_eq!(p.filter().unwrap().to_string(), r#"type eq "work""#);
+/// assert_eq!(p.sub_attr(), Some("value"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PatchPath {
+    pub(crate) attr: AttrPath,
+    pub(crate) filter: Option<Box<Filter>>,
+    pub(crate) sub_attr: Option<Text>,
+}
+
+impl PatchPath {
+    /// A path naming an attribute (or sub-attribute) with no value filter.
+    pub fn attribute(attr: AttrPath) -> Self {
+        PatchPath {
+            attr,
+            filter: None,
+            sub_attr: None,
+        }
+    }
+
+    /// A value-filtered path `attr[filter]`, optionally followed by `.sub_attr`. `None` unless
+    /// `sub_attr` is a valid attribute name.
+    pub fn value_path(attr: AttrPath, filter: Filter, sub_attr: Option<&str>) -> Option<Self> {
+        if let Some(sub) = sub_attr {
+            if !crate::parse::is_attr_name(sub) {
+                return None;
+            }
+        }
+        Some(PatchPath {
+            attr,
+            filter: Some(Box::new(filter)),
+            sub_attr: sub_attr.map(Text::new),
+        })
+    }
+
+    /// The attribute the path starts from.
+    pub fn attr(&self) -> &AttrPath {
+        &self.attr
+    }
+
+    /// The value filter between brackets, if any.
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_deref()
+    }
+
+    /// The sub-attribute after a value filter (`members[...].display`). A path without a value
+    /// filter keeps its sub-attribute in [`attr`](Self::attr).
+    pub fn sub_attr(&self) -> Option<&str> {
+        self.sub_attr.as_deref()
+    }
+}

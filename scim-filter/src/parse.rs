@@ -1,0 +1,800 @@
+//! The nom parser for filters (RFC 7644 §3.4.2.2), PATCH paths (§3.5.2) and attribute paths.
+//!
+//! The grammar is small enough that precedence is handled by one function per level
+//! (`or` → `and` → unary), each a nom parser over `&str` that threads a [`State`] carrying the
+//! nesting depth and term count, so hostile input is cut off after a bounded amount of work and
+//! never recurses deeper than [`Parser::max_depth`] levels.
+
+use nom::IResult;
+use nom::bytes::complete::{take_while, take_while1};
+use nom::character::complete::space0;
+use serde_json::Number;
+
+use crate::ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
+use crate::error::{ErrorKind, Expected, ParseError};
+use crate::text::Text;
+
+/// How closely the parser follows the RFC 7644 ABNF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// The ABNF to the letter.
+    Strict,
+    /// The ABNF plus what identity providers really send (the default, meant for servers):
+    ///
+    /// - `emails[type eq "work"].value eq "x"` in a filter, read as
+    ///   `emails[type eq "work" and value eq "x"]` (any comparison or `pr` after the sub-attribute);
+    /// - a well-known schema URN joined to its attribute with `.` instead of `:`, as Entra ID writes
+    ///   `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager`;
+    /// - `and(`, `or(` without a space before the parenthesis;
+    /// - spaces and tabs around a PATCH path.
+    #[default]
+    Lenient,
+}
+
+/// Parser configuration: strictness and the limits that keep hostile input cheap.
+///
+/// ```
+/// use scim_filter::{ErrorKind, Parser};
+/// let parser = Parser::strict().max_depth(4);
+/// assert!(parser.parse_filter(r#"userName eq "bjensen""#).is_ok());
+/// let err = parser.parse_filter("((((((title pr))))))").unwrap_err();
+/// assert_eq!(err.kind(), &ErrorKind::TooDeep { limit: 4 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Parser {
+    mode: Mode,
+    max_depth: usize,
+    max_terms: usize,
+    max_len: usize,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::lenient()
+    }
+}
+
+impl Parser {
+    /// Default nesting limit of parentheses, `not` and value filters.
+    pub const DEFAULT_MAX_DEPTH: usize = 32;
+    /// Default limit on comparisons in one filter.
+    pub const DEFAULT_MAX_TERMS: usize = 1000;
+    /// Default limit on the input length, in bytes.
+    pub const DEFAULT_MAX_LEN: usize = 64 * 1024;
+
+    /// A lenient parser (see [`Mode::Lenient`]) with the default limits; what `FromStr` uses.
+    pub const fn lenient() -> Self {
+        Parser {
+            mode: Mode::Lenient,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_terms: Self::DEFAULT_MAX_TERMS,
+            max_len: Self::DEFAULT_MAX_LEN,
+        }
+    }
+
+    /// A strict parser (see [`Mode::Strict`]) with the default limits.
+    pub const fn strict() -> Self {
+        Parser {
+            mode: Mode::Strict,
+            ..Self::lenient()
+        }
+    }
+
+    /// Sets the mode.
+    #[must_use]
+    pub const fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the nesting limit of parentheses, `not` and value filters.
+    #[must_use]
+    pub const fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth;
+        self
+    }
+
+    /// Sets the limit on comparisons (`attr op value` and `attr pr`) in one filter.
+    #[must_use]
+    pub const fn max_terms(mut self, terms: usize) -> Self {
+        self.max_terms = terms;
+        self
+    }
+
+    /// Sets the limit on the input length, in bytes.
+    #[must_use]
+    pub const fn max_len(mut self, bytes: usize) -> Self {
+        self.max_len = bytes;
+        self
+    }
+
+    /// Parses a filter.
+    pub fn parse_filter(&self, input: &str) -> Result<Filter, ParseError> {
+        self.run(input, |st, i| {
+            let (i, _) = space0(i)?;
+            let (i, f) = st.or_expr(i, false)?;
+            let (i, _) = space0(i)?;
+            if i.is_empty() {
+                Ok((i, f))
+            } else {
+                expected(i, Expected::LogicalOperator)
+            }
+        })
+    }
+
+    /// Parses a PATCH operation's `path`.
+    pub fn parse_path(&self, input: &str) -> Result<PatchPath, ParseError> {
+        self.run(input, |st, i| {
+            let i = st.trim_lenient(i)?;
+            let (i, attr) = attr_path(i, st.lenient(), Expected::AttrName)?;
+            let (i, path) = match i.strip_prefix('[') {
+                None => (i, PatchPath::attribute(attr)),
+                Some(rest) => {
+                    let (i, filter) = st.bracketed(rest)?;
+                    let (i, sub_attr) = match i.strip_prefix('.') {
+                        Some(rest) => {
+                            let (i, name) = attr_name(rest)?;
+                            (i, Some(Text::new(name)))
+                        }
+                        None => (i, None),
+                    };
+                    let path = PatchPath {
+                        attr,
+                        filter: Some(Box::new(filter)),
+                        sub_attr,
+                    };
+                    (i, path)
+                }
+            };
+            let i = st.trim_lenient(i)?;
+            if i.is_empty() {
+                Ok((i, path))
+            } else {
+                expected(i, Expected::End)
+            }
+        })
+    }
+
+    /// Parses an attribute path such as `name.givenName` (the form of `sortBy` and `attributes`).
+    pub fn parse_attr_path(&self, input: &str) -> Result<AttrPath, ParseError> {
+        self.run(input, |st, i| {
+            let (i, attr) = attr_path(i, st.lenient(), Expected::AttrName)?;
+            if i.is_empty() {
+                Ok((i, attr))
+            } else {
+                expected(i, Expected::End)
+            }
+        })
+    }
+
+    fn run<'a, T>(
+        &self,
+        input: &'a str,
+        body: impl FnOnce(&mut State, &'a str) -> Res<'a, T>,
+    ) -> Result<T, ParseError> {
+        if input.len() > self.max_len {
+            return Err(ParseError::new(
+                input,
+                self.max_len,
+                ErrorKind::TooLong {
+                    limit: self.max_len,
+                },
+            ));
+        }
+        let mut st = State {
+            opts: *self,
+            depth: 0,
+            terms: 0,
+        };
+        match body(&mut st, input) {
+            Ok((_, v)) => Ok(v),
+            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(ParseError::new(
+                input,
+                input.len().saturating_sub(e.at.len()),
+                e.kind,
+            )),
+            // Every parser here is a `complete` parser; none asks for more input.
+            Err(nom::Err::Incomplete(_)) => Err(ParseError::new(
+                input,
+                input.len(),
+                ErrorKind::Expected(Expected::End),
+            )),
+        }
+    }
+}
+
+/// The error carried through nom: where (the unparsed rest of the input) and what.
+#[derive(Debug)]
+pub(crate) struct PErr<'a> {
+    at: &'a str,
+    kind: ErrorKind,
+}
+
+impl<'a> nom::error::ParseError<&'a str> for PErr<'a> {
+    fn from_error_kind(at: &'a str, _: nom::error::ErrorKind) -> Self {
+        PErr {
+            at,
+            kind: ErrorKind::Expected(Expected::Filter),
+        }
+    }
+
+    fn append(_: &'a str, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+type Res<'a, T> = IResult<&'a str, T, PErr<'a>>;
+
+fn fail<T>(at: &str, kind: ErrorKind) -> Res<'_, T> {
+    Err(nom::Err::Failure(PErr { at, kind }))
+}
+
+fn expected<T>(at: &str, what: Expected) -> Res<'_, T> {
+    fail(at, ErrorKind::Expected(what))
+}
+
+struct State {
+    opts: Parser,
+    depth: usize,
+    terms: usize,
+}
+
+enum Logic {
+    And,
+    Or,
+}
+
+impl State {
+    fn lenient(&self) -> bool {
+        self.opts.mode == Mode::Lenient
+    }
+
+    fn trim_lenient<'a>(&self, i: &'a str) -> Result<&'a str, nom::Err<PErr<'a>>> {
+        if self.lenient() {
+            Ok(space0::<_, PErr<'a>>(i)?.0)
+        } else {
+            Ok(i)
+        }
+    }
+
+    fn enter<'a>(&mut self, at: &'a str) -> Res<'a, ()> {
+        self.depth += 1;
+        if self.depth > self.opts.max_depth {
+            return fail(
+                at,
+                ErrorKind::TooDeep {
+                    limit: self.opts.max_depth,
+                },
+            );
+        }
+        Ok((at, ()))
+    }
+
+    fn count_term<'a>(&mut self, at: &'a str) -> Res<'a, ()> {
+        self.terms += 1;
+        if self.terms > self.opts.max_terms {
+            return fail(
+                at,
+                ErrorKind::TooManyTerms {
+                    limit: self.opts.max_terms,
+                },
+            );
+        }
+        Ok((at, ()))
+    }
+
+    /// `FILTER *(SP "or" SP FILTER)`, left-associative.
+    fn or_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
+        let (mut i, mut left) = self.and_expr(i, in_brackets)?;
+        while let Some((rest, Logic::Or)) = self.logical(i)? {
+            let (rest, right) = self.and_expr(rest, in_brackets)?;
+            left = Filter::Or(Box::new(left), Box::new(right));
+            i = rest;
+        }
+        Ok((i, left))
+    }
+
+    /// `FILTER *(SP "and" SP FILTER)`, left-associative.
+    fn and_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
+        let (mut i, mut left) = self.unary(i, in_brackets)?;
+        while let Some((rest, Logic::And)) = self.logical(i)? {
+            let (rest, right) = self.unary(rest, in_brackets)?;
+            left = Filter::And(Box::new(left), Box::new(right));
+            i = rest;
+        }
+        Ok((i, left))
+    }
+
+    /// Looks ahead for `SP ("and" / "or") SP`; returns the input after it, or `None` (consuming
+    /// nothing) when the next token is something else.
+    fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
+        let (rest, ws) = space0::<_, PErr<'a>>(i)?;
+        if ws.is_empty() {
+            return Ok(None);
+        }
+        let Ok((after, word)) =
+            take_while1::<_, _, PErr<'a>>(|c: char| c.is_ascii_alphabetic())(rest)
+        else {
+            return Ok(None);
+        };
+        let logic = if word.eq_ignore_ascii_case("and") {
+            Logic::And
+        } else if word.eq_ignore_ascii_case("or") {
+            Logic::Or
+        } else {
+            return Ok(None);
+        };
+        let (after, ws) = space0::<_, PErr<'a>>(after)?;
+        if ws.is_empty() && !(self.lenient() && after.starts_with('(')) {
+            return Err(nom::Err::Failure(PErr {
+                at: after,
+                kind: ErrorKind::Expected(Expected::Whitespace),
+            }));
+        }
+        Ok(Some((after, logic)))
+    }
+
+    /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
+    fn unary<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
+        if let Some(rest) = i.strip_prefix('(') {
+            let (i, inner) = self.group(rest, i, in_brackets)?;
+            return Ok((i, inner));
+        }
+        if let Some(rest) = strip_keyword(i, "not") {
+            let (after_ws, _) = space0(rest)?;
+            if let Some(inner) = after_ws.strip_prefix('(') {
+                let (i, inner) = self.group(inner, i, in_brackets)?;
+                return Ok((i, Filter::Not(Box::new(inner))));
+            }
+            // `not` may still be an attribute name (`not pr`); otherwise it wants a parenthesis.
+            if !starts_with_operator(after_ws) {
+                return expected(after_ws, Expected::OpenParen);
+            }
+        }
+        self.attr_exp(i, in_brackets)
+    }
+
+    /// The rest of a parenthesised group after `(`; `open` points at the group's start.
+    fn group<'a>(&mut self, rest: &'a str, open: &'a str, in_brackets: bool) -> Res<'a, Filter> {
+        self.enter(open)?;
+        let (i, _) = space0(rest)?;
+        let (i, inner) = self.or_expr(i, in_brackets)?;
+        let (i, _) = space0(i)?;
+        let Some(i) = i.strip_prefix(')') else {
+            return expected(i, Expected::CloseParen);
+        };
+        self.depth -= 1;
+        Ok((i, inner))
+    }
+
+    /// The rest of a value filter after `[`, through the closing `]`.
+    fn bracketed<'a>(&mut self, rest: &'a str) -> Res<'a, Filter> {
+        self.enter(rest)?;
+        let (i, _) = space0(rest)?;
+        let (i, inner) = self.or_expr(i, true)?;
+        let (i, _) = space0(i)?;
+        let Some(i) = i.strip_prefix(']') else {
+            return expected(i, Expected::CloseBracket);
+        };
+        self.depth -= 1;
+        Ok((i, inner))
+    }
+
+    /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
+    fn attr_exp<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
+        self.count_term(i)?;
+        let (i, path) = attr_path(i, self.lenient(), Expected::Filter)?;
+        if let Some(rest) = i.strip_prefix('[') {
+            if in_brackets {
+                return fail(i, ErrorKind::NestedValueFilter);
+            }
+            let (i, inner) = self.bracketed(rest)?;
+            if self.lenient() {
+                if let Some(rest) = i.strip_prefix('.') {
+                    // `emails[type eq "work"].value eq "x"`: the comparison joins the bracket.
+                    self.count_term(rest)?;
+                    let (i, sub) = attr_name(rest)?;
+                    let sub_path = AttrPath {
+                        schema: None,
+                        name: Text::new(sub),
+                        sub_attr: None,
+                    };
+                    let (i, cmp) = comparison(i, sub_path)?;
+                    let inner = Filter::And(Box::new(inner), Box::new(cmp));
+                    return Ok((i, Filter::ValuePath(path, Box::new(inner))));
+                }
+            }
+            return Ok((i, Filter::ValuePath(path, Box::new(inner))));
+        }
+        comparison(i, path)
+    }
+}
+
+/// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
+fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
+    let (i, ws) = space0(i)?;
+    if ws.is_empty() {
+        return expected(
+            i,
+            if at_token_end(i) {
+                Expected::Operator
+            } else {
+                Expected::Whitespace
+            },
+        );
+    }
+    let Ok((after_op, word)) = take_while1::<_, _, PErr<'_>>(char::is_alphanumeric)(i) else {
+        return expected(i, Expected::Operator);
+    };
+    let op = match parse_operator(word) {
+        Some(Operator::Compare(op)) => op,
+        Some(Operator::Present) => return Ok((after_op, Filter::Present(path))),
+        None => return expected(i, Expected::Operator),
+    };
+    let (v_start, ws) = space0(after_op)?;
+    if ws.is_empty() {
+        return expected(
+            v_start,
+            if at_token_end(v_start) {
+                Expected::Value
+            } else {
+                Expected::Whitespace
+            },
+        );
+    }
+    let (rest, value) = comp_value(v_start)?;
+    if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
+        return fail(v_start, ErrorKind::OrderingWithBooleanOrNull);
+    }
+    if !at_token_end(rest) && !rest.starts_with([' ', '\t']) {
+        return expected(rest, Expected::Whitespace);
+    }
+    Ok((rest, Filter::Compare(path, op, value)))
+}
+
+/// Whether `i` is at the end of the input or at a closing `)` or `]`.
+fn at_token_end(i: &str) -> bool {
+    i.is_empty() || i.starts_with([')', ']'])
+}
+
+enum Operator {
+    Compare(CompareOp),
+    Present,
+}
+
+/// A comparison operator or `pr`, in any case.
+fn parse_operator(word: &str) -> Option<Operator> {
+    let &[a, b] = word.as_bytes() else {
+        return None;
+    };
+    Some(Operator::Compare(
+        match [a.to_ascii_lowercase(), b.to_ascii_lowercase()] {
+            [b'e', b'q'] => CompareOp::Eq,
+            [b'n', b'e'] => CompareOp::Ne,
+            [b'c', b'o'] => CompareOp::Co,
+            [b's', b'w'] => CompareOp::Sw,
+            [b'e', b'w'] => CompareOp::Ew,
+            [b'g', b't'] => CompareOp::Gt,
+            [b'l', b't'] => CompareOp::Lt,
+            [b'g', b'e'] => CompareOp::Ge,
+            [b'l', b'e'] => CompareOp::Le,
+            [b'p', b'r'] => return Some(Operator::Present),
+            _ => return None,
+        },
+    ))
+}
+
+fn starts_with_operator(i: &str) -> bool {
+    let word = i
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .map_or(i, |end| i.get(..end).unwrap_or(i));
+    parse_operator(word).is_some()
+}
+
+/// `keyword` (any case) followed by something that cannot continue a name.
+fn strip_keyword<'a>(i: &'a str, keyword: &str) -> Option<&'a str> {
+    let (head, rest) = i.split_at_checked(keyword.len())?;
+    (head.eq_ignore_ascii_case(keyword) && !rest.starts_with(is_path_char)).then_some(rest)
+}
+
+/// Characters an attribute path token may contain: name characters, `.`, `$`, and the characters
+/// of a schema URN. The token is split and validated afterwards, which gives precise errors.
+fn is_path_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || matches!(
+            c,
+            '-' | '_' | '.' | ':' | '$' | '+' | '%' | '=' | '@' | ';' | '!' | '*' | '/' | '~'
+        )
+}
+
+/// Schema URNs whose attributes Entra ID sometimes joins with `.` (lenient mode only).
+const KNOWN_SCHEMAS: [&str; 5] = [
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    "urn:ietf:params:scim:schemas:core:2.0:User",
+    "urn:ietf:params:scim:schemas:core:2.0:Group",
+    "urn:scim:schemas:extension:enterprise:1.0",
+    "urn:scim:schemas:core:1.0",
+];
+
+/// `[URI ":"] ATTRNAME *1subAttr`.
+fn attr_path(i: &str, lenient: bool, what: Expected) -> Res<'_, AttrPath> {
+    let Ok((rest, token)) = take_while1::<_, _, PErr<'_>>(is_path_char)(i) else {
+        return expected(i, what);
+    };
+    let (schema, names) = split_schema(token, lenient).map_err(|at| {
+        nom::Err::Failure(PErr {
+            at: i.get(at..).unwrap_or(""),
+            kind: ErrorKind::InvalidUrn,
+        })
+    })?;
+    let names_at = i.get(token.len() - names.len()..).unwrap_or("");
+    let (after_name, name) = attr_name(names_at)?;
+    let sub_attr = match after_name.strip_prefix('.') {
+        Some(sub) => {
+            let (after_sub, sub) = attr_name(sub)?;
+            if after_sub.len() != rest.len() {
+                return fail(after_sub, ErrorKind::SubAttributeDepth);
+            }
+            Some(Text::new(sub))
+        }
+        None if after_name.len() == rest.len() => None,
+        None => return expected(after_name, Expected::AttrName),
+    };
+    let path = AttrPath {
+        schema: schema.map(Text::new),
+        name: Text::new(name),
+        sub_attr,
+    };
+    Ok((rest, path))
+}
+
+/// Splits a path token into its schema URN (if any) and the attribute names after it. On error,
+/// returns the offset in `token` of the problem.
+fn split_schema(token: &str, lenient: bool) -> Result<(Option<&str>, &str), usize> {
+    let is_urn = token
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+    if !is_urn {
+        return match token.find(':') {
+            Some(_) => Err(0),
+            None => Ok((None, token)),
+        };
+    }
+    if lenient {
+        for known in KNOWN_SCHEMAS {
+            if let (Some(head), Some(rest)) = (token.get(..known.len()), token.get(known.len()..)) {
+                if head.eq_ignore_ascii_case(known) {
+                    if let Some(names) = rest.strip_prefix(['.', ':']) {
+                        return Ok((Some(head), names));
+                    }
+                }
+            }
+        }
+    }
+    // The attribute follows the URN's last colon: URNs contain dots (`...:2.0:User:name.givenName`).
+    let colon = token.rfind(':').unwrap_or(0);
+    let (schema, names) = (
+        token.get(..colon).unwrap_or(""),
+        token.get(colon + 1..).unwrap_or(""),
+    );
+    if !is_schema_urn(schema) {
+        return Err(0);
+    }
+    Ok((Some(schema), names))
+}
+
+/// Whether `s` is a plausible schema URN: `urn:`, then URN characters, not ending in `:`.
+pub(crate) fn is_schema_urn(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        && s.len() > 4
+        && !s.ends_with(':')
+        && !s.contains("::")
+        && s.chars().all(is_path_char)
+}
+
+/// `ATTRNAME = ALPHA *(nameChar)`, or `$ref`.
+fn attr_name(i: &str) -> Res<'_, &str> {
+    let (rest, name) = take_while::<_, _, PErr<'_>>(|c: char| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '$'
+    })(i)?;
+    if is_attr_name(name) {
+        Ok((rest, name))
+    } else {
+        expected(i, Expected::AttrName)
+    }
+}
+
+/// Whether `s` is a valid attribute name.
+pub(crate) fn is_attr_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    match bytes.next() {
+        Some(b) if b.is_ascii_alphabetic() => {
+            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+        Some(b'$') => s.eq_ignore_ascii_case("$ref"),
+        _ => false,
+    }
+}
+
+/// `compValue = false / null / true / number / string`.
+fn comp_value(i: &str) -> Res<'_, CompValue> {
+    match i.as_bytes().first() {
+        Some(b'"') => string_literal(i),
+        Some(b'-' | b'0'..=b'9') => number(i),
+        Some(_) => {
+            let (rest, word) =
+                take_while::<_, _, PErr<'_>>(|c: char| c.is_ascii_alphanumeric())(i)?;
+            let value = if word.eq_ignore_ascii_case("true") {
+                CompValue::Bool(true)
+            } else if word.eq_ignore_ascii_case("false") {
+                CompValue::Bool(false)
+            } else if word.eq_ignore_ascii_case("null") {
+                CompValue::Null
+            } else {
+                return expected(i, Expected::Value);
+            };
+            Ok((rest, value))
+        }
+        None => expected(i, Expected::Value),
+    }
+}
+
+/// A JSON number; integers that fit stay exact, others become `f64`.
+fn number(i: &str) -> Res<'_, CompValue> {
+    let b = i.as_bytes();
+    let digits_from = |from: usize| {
+        b.get(from..)
+            .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
+    };
+    let invalid = || fail(i, ErrorKind::InvalidNumber);
+    let mut p = usize::from(b.first() == Some(&b'-'));
+    match b.get(p) {
+        Some(b'0') => {
+            p += 1;
+            if b.get(p).is_some_and(u8::is_ascii_digit) {
+                return invalid();
+            }
+        }
+        Some(b'1'..=b'9') => p += digits_from(p),
+        _ => return invalid(),
+    }
+    let mut integer = true;
+    if b.get(p) == Some(&b'.') {
+        let n = digits_from(p + 1);
+        if n == 0 {
+            return invalid();
+        }
+        p += 1 + n;
+        integer = false;
+    }
+    if matches!(b.get(p), Some(b'e' | b'E')) {
+        p += 1;
+        if matches!(b.get(p), Some(b'+' | b'-')) {
+            p += 1;
+        }
+        let n = digits_from(p);
+        if n == 0 {
+            return invalid();
+        }
+        p += n;
+        integer = false;
+    }
+    let (text, rest) = i.split_at_checked(p).unwrap_or((i, ""));
+    let number = if integer {
+        if let Ok(u) = text.parse::<u64>() {
+            Some(Number::from(u))
+        } else if let Ok(n) = text.parse::<i64>() {
+            Some(Number::from(n))
+        } else {
+            text.parse::<f64>().ok().and_then(Number::from_f64)
+        }
+    } else {
+        text.parse::<f64>().ok().and_then(Number::from_f64)
+    };
+    match number {
+        Some(n) => Ok((rest, CompValue::Number(n))),
+        None => invalid(),
+    }
+}
+
+/// A JSON string literal, starting at its opening quote.
+fn string_literal(i: &str) -> Res<'_, CompValue> {
+    let body = i.get(1..).unwrap_or("");
+    // Fast path: no escapes, so the value is a slice of the input.
+    let stop = body
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20);
+    let Some(stop) = stop else {
+        return fail(i, ErrorKind::UnterminatedString);
+    };
+    let (plain, tail) = body.split_at_checked(stop).unwrap_or((body, ""));
+    match tail.as_bytes().first() {
+        Some(b'"') => Ok((
+            tail.get(1..).unwrap_or(""),
+            CompValue::String(Text::new(plain)),
+        )),
+        Some(b'\\') => {
+            let mut out = String::with_capacity(body.len());
+            out.push_str(plain);
+            let (rest, ()) = unescape(i, tail, &mut out)?;
+            Ok((rest, CompValue::String(Text::from(out))))
+        }
+        _ => fail(tail, ErrorKind::ControlCharacter),
+    }
+}
+
+/// Decodes the rest of a string literal from the first escape; `start` is the opening quote.
+fn unescape<'a>(start: &'a str, mut i: &'a str, out: &mut String) -> Res<'a, ()> {
+    loop {
+        let mut chars = i.chars();
+        match chars.next() {
+            None => return fail(start, ErrorKind::UnterminatedString),
+            Some('"') => return Ok((chars.as_str(), ())),
+            Some('\\') => {
+                let escape = chars.next();
+                let after = chars.as_str();
+                let decoded = match escape {
+                    Some('"') => '"',
+                    Some('\\') => '\\',
+                    Some('/') => '/',
+                    Some('b') => '\u{8}',
+                    Some('f') => '\u{c}',
+                    Some('n') => '\n',
+                    Some('r') => '\r',
+                    Some('t') => '\t',
+                    Some('u') => {
+                        let (after, c) = unicode_escape(i, after)?;
+                        out.push(c);
+                        i = after;
+                        continue;
+                    }
+                    None => return fail(start, ErrorKind::UnterminatedString),
+                    Some(_) => return fail(i, ErrorKind::InvalidEscape),
+                };
+                out.push(decoded);
+                i = after;
+            }
+            Some(c) if (c as u32) < 0x20 => return fail(i, ErrorKind::ControlCharacter),
+            Some(c) => {
+                out.push(c);
+                i = chars.as_str();
+            }
+        }
+    }
+}
+
+/// The `XXXX` of a `\uXXXX` escape (and the low half of a surrogate pair); `esc` is the backslash.
+fn unicode_escape<'a>(esc: &'a str, i: &'a str) -> Res<'a, char> {
+    let hex4 = |s: &'a str| -> Option<(u32, &'a str)> {
+        let (digits, rest) = s.split_at_checked(4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some((u32::from_str_radix(digits, 16).ok()?, rest))
+    };
+    let Some((hi, rest)) = hex4(i) else {
+        return fail(esc, ErrorKind::InvalidEscape);
+    };
+    let code = match hi {
+        0xD800..=0xDBFF => {
+            let low_esc = rest;
+            let Some((lo, rest2)) = rest.strip_prefix("\\u").and_then(hex4) else {
+                return fail(esc, ErrorKind::LoneSurrogate);
+            };
+            if !(0xDC00..=0xDFFF).contains(&lo) {
+                return fail(low_esc, ErrorKind::LoneSurrogate);
+            }
+            return match char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)) {
+                Some(c) => Ok((rest2, c)),
+                None => fail(esc, ErrorKind::LoneSurrogate),
+            };
+        }
+        0xDC00..=0xDFFF => return fail(esc, ErrorKind::LoneSurrogate),
+        code => code,
+    };
+    match char::from_u32(code) {
+        Some(c) => Ok((rest, c)),
+        None => fail(esc, ErrorKind::InvalidEscape),
+    }
+}
