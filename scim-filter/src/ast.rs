@@ -19,11 +19,25 @@ use crate::text::Text;
 /// assert_eq!(p.name(), "manager");
 /// assert_eq!(p.sub_attr(), Some("value"));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct AttrPath {
-    pub(crate) schema: Option<Text>,
-    pub(crate) name: Text,
-    pub(crate) sub_attr: Option<Text>,
+    /// The whole path in canonical form, `[urn ":"] name ["." sub]`: one string, so parsing a path
+    /// costs one small-string construction and a `Filter` stays small.
+    pub(crate) text: Text,
+    /// Where the attribute name starts in `text` (0 without a schema).
+    pub(crate) name_start: u32,
+    /// Length of the attribute name.
+    pub(crate) name_len: u32,
+}
+
+impl std::fmt::Debug for AttrPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttrPath")
+            .field("schema", &self.schema())
+            .field("name", &self.name())
+            .field("sub_attr", &self.sub_attr())
+            .finish()
+    }
 }
 
 impl AttrPath {
@@ -36,45 +50,77 @@ impl AttrPath {
     /// assert!(AttrPath::new("user name").is_none());
     /// ```
     pub fn new(name: &str) -> Option<Self> {
-        crate::parse::is_attr_name(name).then(|| AttrPath {
-            schema: None,
-            name: Text::new(name),
-            sub_attr: None,
-        })
+        crate::parse::is_attr_name(name)
+            .then(|| AttrPath::from_parts(Text::new(name), 0, name.len()))
     }
 
     /// This path with a sub-attribute; `None` unless `sub_attr` is a valid attribute name.
     #[must_use]
-    pub fn with_sub_attr(mut self, sub_attr: &str) -> Option<Self> {
+    pub fn with_sub_attr(self, sub_attr: &str) -> Option<Self> {
         crate::parse::is_attr_name(sub_attr).then(|| {
-            self.sub_attr = Some(Text::new(sub_attr));
-            self
+            let prefix = self.text.get(..self.name_end()).unwrap_or(&self.text);
+            let text = Text::from(format!("{prefix}.{sub_attr}"));
+            AttrPath { text, ..self }
         })
     }
 
     /// This path qualified by a schema URN; `None` unless `urn` is a plausible URN
     /// (`urn:` followed by URN characters, not ending in `:`).
     #[must_use]
-    pub fn with_schema(mut self, urn: &str) -> Option<Self> {
+    pub fn with_schema(self, urn: &str) -> Option<Self> {
         crate::parse::is_schema_urn(urn).then(|| {
-            self.schema = Some(Text::new(urn));
-            self
+            let text = Text::from(format!("{urn}:{}", self.without_schema()));
+            AttrPath::from_parts(text, urn.len() + 1, self.name_len as usize)
         })
     }
 
     /// The schema URN prefix, if the path was written with one.
     pub fn schema(&self) -> Option<&str> {
-        self.schema.as_deref()
+        match self.name_start {
+            0 => None,
+            start => self.text.get(..start as usize - 1),
+        }
     }
 
     /// The attribute name, as written.
     pub fn name(&self) -> &str {
-        &self.name
+        self.text
+            .get(self.name_start as usize..self.name_end())
+            .unwrap_or(&self.text)
     }
 
     /// The sub-attribute name, as written.
     pub fn sub_attr(&self) -> Option<&str> {
-        self.sub_attr.as_deref()
+        self.text.get(self.name_end() + 1..)
+    }
+
+    /// `name` or `name.subAttr`, without the schema.
+    pub fn without_schema(&self) -> &str {
+        self.text
+            .get(self.name_start as usize..)
+            .unwrap_or(&self.text)
+    }
+
+    /// The whole path as it prints: `[urn:]name[.subAttr]`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn name_end(&self) -> usize {
+        self.name_start as usize + self.name_len as usize
+    }
+
+    /// Builds a path from validated parts: `text` is `[urn ":"] name ["." sub]`, with the name at
+    /// `name_start` and `name_len` bytes long.
+    #[inline(always)]
+    pub(crate) fn from_parts(text: Text, name_start: usize, name_len: usize) -> Self {
+        // Inputs are bounded by `Parser::max_len`, far below 4 GiB.
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        AttrPath {
+            text,
+            name_start: narrow(name_start),
+            name_len: narrow(name_len),
+        }
     }
 }
 

@@ -14,16 +14,7 @@ use crate::parse::Parser;
 
 impl fmt::Display for AttrPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(schema) = &self.schema {
-            f.write_str(schema)?;
-            f.write_char(':')?;
-        }
-        f.write_str(&self.name)?;
-        if let Some(sub) = &self.sub_attr {
-            f.write_char('.')?;
-            f.write_str(sub)?;
-        }
-        Ok(())
+        f.write_str(&self.text)
     }
 }
 

@@ -113,6 +113,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
+    #[cold]
     pub(crate) fn new(input: &str, offset: usize, kind: ErrorKind) -> Self {
         let offset = offset.min(input.len());
         ParseError {

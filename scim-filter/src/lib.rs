@@ -59,6 +59,7 @@ mod ast;
 mod display;
 mod error;
 mod eval;
+mod lex;
 mod parse;
 mod text;
 

@@ -6,12 +6,11 @@
 //! never recurses deeper than [`Parser::max_depth`] levels.
 
 use nom::IResult;
-use nom::bytes::complete::{take_while, take_while1};
-use nom::character::complete::space0;
 use serde_json::Number;
 
 use crate::ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
 use crate::error::{ErrorKind, Expected, ParseError};
+use crate::lex::{self, NAME, PATH, WORD, space0, take_class};
 use crate::text::Text;
 
 /// How closely the parser follows the RFC 7644 ABNF.
@@ -226,10 +225,12 @@ impl<'a> nom::error::ParseError<&'a str> for PErr<'a> {
 
 type Res<'a, T> = IResult<&'a str, T, PErr<'a>>;
 
+#[cold]
 fn fail<T>(at: &str, kind: ErrorKind) -> Res<'_, T> {
     Err(nom::Err::Failure(PErr { at, kind }))
 }
 
+#[cold]
 fn expected<T>(at: &str, what: Expected) -> Res<'_, T> {
     fail(at, ErrorKind::Expected(what))
 }
@@ -252,7 +253,7 @@ impl State {
 
     fn trim_lenient<'a>(&self, i: &'a str) -> Result<&'a str, nom::Err<PErr<'a>>> {
         if self.lenient() {
-            Ok(space0::<_, PErr<'a>>(i)?.0)
+            Ok(space0::<PErr<'a>>(i)?.0)
         } else {
             Ok(i)
         }
@@ -296,6 +297,7 @@ impl State {
     }
 
     /// `FILTER *(SP "and" SP FILTER)`, left-associative.
+    #[inline(always)]
     fn and_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         let (mut i, mut left) = self.unary(i, in_brackets)?;
         while let Some((rest, Logic::And)) = self.logical(i)? {
@@ -308,24 +310,20 @@ impl State {
 
     /// Looks ahead for `SP ("and" / "or") SP`; returns the input after it, or `None` (consuming
     /// nothing) when the next token is something else.
+    #[inline(always)]
     fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
-        let (rest, ws) = space0::<_, PErr<'a>>(i)?;
+        let (rest, ws) = space0::<PErr<'a>>(i)?;
         if ws.is_empty() {
             return Ok(None);
         }
-        let Ok((after, word)) =
-            take_while1::<_, _, PErr<'a>>(|c: char| c.is_ascii_alphabetic())(rest)
-        else {
-            return Ok(None);
-        };
-        let logic = if word.eq_ignore_ascii_case("and") {
-            Logic::And
-        } else if word.eq_ignore_ascii_case("or") {
-            Logic::Or
+        let (after, logic) = if let Some(after) = lex::keyword(rest, "and", WORD) {
+            (after, Logic::And)
+        } else if let Some(after) = lex::keyword(rest, "or", WORD) {
+            (after, Logic::Or)
         } else {
             return Ok(None);
         };
-        let (after, ws) = space0::<_, PErr<'a>>(after)?;
+        let (after, ws) = space0::<PErr<'a>>(after)?;
         if ws.is_empty() && !(self.lenient() && after.starts_with('(')) {
             return Err(nom::Err::Failure(PErr {
                 at: after,
@@ -336,12 +334,13 @@ impl State {
     }
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
+    #[inline(always)]
     fn unary<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         if let Some(rest) = i.strip_prefix('(') {
             let (i, inner) = self.group(rest, i, in_brackets)?;
             return Ok((i, inner));
         }
-        if let Some(rest) = strip_keyword(i, "not") {
+        if let Some(rest) = lex::keyword(i, "not", PATH) {
             let (after_ws, _) = space0(rest)?;
             if let Some(inner) = after_ws.strip_prefix('(') {
                 let (i, inner) = self.group(inner, i, in_brackets)?;
@@ -356,6 +355,7 @@ impl State {
     }
 
     /// The rest of a parenthesised group after `(`; `open` points at the group's start.
+    #[inline(never)]
     fn group<'a>(&mut self, rest: &'a str, open: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         self.enter(open)?;
         let (i, _) = space0(rest)?;
@@ -369,6 +369,7 @@ impl State {
     }
 
     /// The rest of a value filter after `[`, through the closing `]`.
+    #[inline(never)]
     fn bracketed<'a>(&mut self, rest: &'a str) -> Res<'a, Filter> {
         self.enter(rest)?;
         let (i, _) = space0(rest)?;
@@ -382,6 +383,7 @@ impl State {
     }
 
     /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
+    #[inline(always)]
     fn attr_exp<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         self.count_term(i)?;
         let (i, path) = attr_path(i, self.lenient(), Expected::Filter)?;
@@ -395,11 +397,7 @@ impl State {
                     // `emails[type eq "work"].value eq "x"`: the comparison joins the bracket.
                     self.count_term(rest)?;
                     let (i, sub) = attr_name(rest)?;
-                    let sub_path = AttrPath {
-                        schema: None,
-                        name: Text::new(sub),
-                        sub_attr: None,
-                    };
+                    let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
                     let (i, cmp) = comparison(i, sub_path)?;
                     let inner = Filter::And(Box::new(inner), Box::new(cmp));
                     return Ok((i, Filter::ValuePath(path, Box::new(inner))));
@@ -412,6 +410,7 @@ impl State {
 }
 
 /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
+#[inline(always)]
 fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
     let (i, ws) = space0(i)?;
     if ws.is_empty() {
@@ -424,9 +423,7 @@ fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
             },
         );
     }
-    let Ok((after_op, word)) = take_while1::<_, _, PErr<'_>>(char::is_alphanumeric)(i) else {
-        return expected(i, Expected::Operator);
-    };
+    let (word, after_op) = take_class(i, WORD);
     let op = match parse_operator(word) {
         Some(Operator::Compare(op)) => op,
         Some(Operator::Present) => return Ok((after_op, Filter::Present(path))),
@@ -464,48 +461,29 @@ enum Operator {
 }
 
 /// A comparison operator or `pr`, in any case.
+#[inline(always)]
 fn parse_operator(word: &str) -> Option<Operator> {
     let &[a, b] = word.as_bytes() else {
         return None;
     };
-    Some(Operator::Compare(
-        match [a.to_ascii_lowercase(), b.to_ascii_lowercase()] {
-            [b'e', b'q'] => CompareOp::Eq,
-            [b'n', b'e'] => CompareOp::Ne,
-            [b'c', b'o'] => CompareOp::Co,
-            [b's', b'w'] => CompareOp::Sw,
-            [b'e', b'w'] => CompareOp::Ew,
-            [b'g', b't'] => CompareOp::Gt,
-            [b'l', b't'] => CompareOp::Lt,
-            [b'g', b'e'] => CompareOp::Ge,
-            [b'l', b'e'] => CompareOp::Le,
-            [b'p', b'r'] => return Some(Operator::Present),
-            _ => return None,
-        },
-    ))
+    // `word` holds only ASCII letters and digits: setting bit 5 lower-cases the letters.
+    Some(Operator::Compare(match [a | 0x20, b | 0x20] {
+        [b'e', b'q'] => CompareOp::Eq,
+        [b'n', b'e'] => CompareOp::Ne,
+        [b'c', b'o'] => CompareOp::Co,
+        [b's', b'w'] => CompareOp::Sw,
+        [b'e', b'w'] => CompareOp::Ew,
+        [b'g', b't'] => CompareOp::Gt,
+        [b'l', b't'] => CompareOp::Lt,
+        [b'g', b'e'] => CompareOp::Ge,
+        [b'l', b'e'] => CompareOp::Le,
+        [b'p', b'r'] => return Some(Operator::Present),
+        _ => return None,
+    }))
 }
 
 fn starts_with_operator(i: &str) -> bool {
-    let word = i
-        .find(|c: char| !c.is_ascii_alphanumeric())
-        .map_or(i, |end| i.get(..end).unwrap_or(i));
-    parse_operator(word).is_some()
-}
-
-/// `keyword` (any case) followed by something that cannot continue a name.
-fn strip_keyword<'a>(i: &'a str, keyword: &str) -> Option<&'a str> {
-    let (head, rest) = i.split_at_checked(keyword.len())?;
-    (head.eq_ignore_ascii_case(keyword) && !rest.starts_with(is_path_char)).then_some(rest)
-}
-
-/// Characters an attribute path token may contain: name characters, `.`, `$`, and the characters
-/// of a schema URN. The token is split and validated afterwards, which gives precise errors.
-fn is_path_char(c: char) -> bool {
-    c.is_alphanumeric()
-        || matches!(
-            c,
-            '-' | '_' | '.' | ':' | '$' | '+' | '%' | '=' | '@' | ';' | '!' | '*' | '/' | '~'
-        )
+    parse_operator(take_class(i, WORD).0).is_some()
 }
 
 /// Schema URNs whose attributes Entra ID sometimes joins with `.` (lenient mode only).
@@ -518,70 +496,95 @@ const KNOWN_SCHEMAS: [&str; 5] = [
 ];
 
 /// `[URI ":"] ATTRNAME *1subAttr`.
+#[inline(always)]
 fn attr_path(i: &str, lenient: bool, what: Expected) -> Res<'_, AttrPath> {
-    let Ok((rest, token)) = take_while1::<_, _, PErr<'_>>(is_path_char)(i) else {
+    let scan = lex::scan_path(i);
+    let (token, rest) = i.split_at_checked(scan.len).unwrap_or((i, ""));
+    if token.is_empty() {
         return expected(i, what);
+    }
+    let at = |offset: usize| i.get(offset..).unwrap_or("");
+    let (schema, names_from, dot) = if scan.colon {
+        let (schema, from) = split_schema(token, lenient).map_err(|offset| {
+            nom::Err::Failure(PErr {
+                at: at(offset),
+                kind: ErrorKind::InvalidUrn,
+            })
+        })?;
+        let dot = token
+            .get(from..)
+            .and_then(|n| n.find('.'))
+            .map(|d| from + d);
+        (schema, from, dot)
+    } else {
+        (None, 0, scan.first_dot)
     };
-    let (schema, names) = split_schema(token, lenient).map_err(|at| {
-        nom::Err::Failure(PErr {
-            at: i.get(at..).unwrap_or(""),
-            kind: ErrorKind::InvalidUrn,
-        })
-    })?;
-    let names_at = i.get(token.len() - names.len()..).unwrap_or("");
-    let (after_name, name) = attr_name(names_at)?;
-    let sub_attr = match after_name.strip_prefix('.') {
-        Some(sub) => {
-            let (after_sub, sub) = attr_name(sub)?;
-            if after_sub.len() != rest.len() {
-                return fail(after_sub, ErrorKind::SubAttributeDepth);
-            }
-            Some(Text::new(sub))
+    let (name, sub_attr) = match dot {
+        Some(d) => (
+            token.get(names_from..d).unwrap_or(""),
+            Some(token.get(d + 1..).unwrap_or("")),
+        ),
+        None => (token.get(names_from..).unwrap_or(""), None),
+    };
+    if !lex::is_attr_name(name) {
+        return expected(
+            at(names_from + lex::name_error_offset(name)),
+            Expected::AttrName,
+        );
+    }
+    if let Some(sub) = sub_attr {
+        let sub_from = names_from + name.len() + 1;
+        if let Some(dot) = sub.find('.') {
+            return fail(at(sub_from + dot), ErrorKind::SubAttributeDepth);
         }
-        None if after_name.len() == rest.len() => None,
-        None => return expected(after_name, Expected::AttrName),
+        if !lex::is_attr_name(sub) {
+            return expected(
+                at(sub_from + lex::name_error_offset(sub)),
+                Expected::AttrName,
+            );
+        }
+    }
+    let text = match schema {
+        // Entra's `urn:...:User.manager`: stored with the canonical `:` separator.
+        Some(urn) if token.as_bytes().get(urn.len()) == Some(&b'.') => {
+            let names = token.get(names_from..).unwrap_or("");
+            Text::from(format!("{urn}:{names}"))
+        }
+        _ => Text::new(token),
     };
-    let path = AttrPath {
-        schema: schema.map(Text::new),
-        name: Text::new(name),
-        sub_attr,
-    };
-    Ok((rest, path))
+    Ok((rest, AttrPath::from_parts(text, names_from, name.len())))
 }
 
-/// Splits a path token into its schema URN (if any) and the attribute names after it. On error,
-/// returns the offset in `token` of the problem.
-fn split_schema(token: &str, lenient: bool) -> Result<(Option<&str>, &str), usize> {
+/// Splits a path token into its schema URN (if any) and the offset of the attribute names after
+/// it. On error, returns the offset in `token` of the problem.
+fn split_schema(token: &str, lenient: bool) -> Result<(Option<&str>, usize), usize> {
     let is_urn = token
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     if !is_urn {
-        return match token.find(':') {
-            Some(_) => Err(0),
-            None => Ok((None, token)),
+        return if token.as_bytes().contains(&b':') {
+            Err(0)
+        } else {
+            Ok((None, 0))
         };
     }
     if lenient {
         for known in KNOWN_SCHEMAS {
-            if let (Some(head), Some(rest)) = (token.get(..known.len()), token.get(known.len()..)) {
+            let sep = token.as_bytes().get(known.len());
+            if let (Some(head), Some(b'.' | b':')) = (token.get(..known.len()), sep) {
                 if head.eq_ignore_ascii_case(known) {
-                    if let Some(names) = rest.strip_prefix(['.', ':']) {
-                        return Ok((Some(head), names));
-                    }
+                    return Ok((Some(head), known.len() + 1));
                 }
             }
         }
     }
     // The attribute follows the URN's last colon: URNs contain dots (`...:2.0:User:name.givenName`).
     let colon = token.rfind(':').unwrap_or(0);
-    let (schema, names) = (
-        token.get(..colon).unwrap_or(""),
-        token.get(colon + 1..).unwrap_or(""),
-    );
+    let schema = token.get(..colon).unwrap_or("");
     if !is_schema_urn(schema) {
         return Err(0);
     }
-    Ok((Some(schema), names))
+    Ok((Some(schema), colon + 1))
 }
 
 /// Whether `s` is a plausible schema URN: `urn:`, then URN characters, not ending in `:`.
@@ -590,15 +593,19 @@ pub(crate) fn is_schema_urn(s: &str) -> bool {
         && s.len() > 4
         && !s.ends_with(':')
         && !s.contains("::")
-        && s.chars().all(is_path_char)
+        && s.bytes().all(|b| lex::is(b, PATH))
 }
 
-/// `ATTRNAME = ALPHA *(nameChar)`, or `$ref`.
+/// `ATTRNAME = ALPHA *(nameChar)`, or `$ref`, as a whole token.
 fn attr_name(i: &str) -> Res<'_, &str> {
-    let (rest, name) = take_while::<_, _, PErr<'_>>(|c: char| {
-        c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '$'
-    })(i)?;
-    if is_attr_name(name) {
+    let (name, rest) = take_class(i, NAME);
+    let (name, rest) = if name.is_empty() && i.starts_with('$') {
+        i.split_at_checked(4).unwrap_or((i, ""))
+    } else {
+        (name, rest)
+    };
+    let continues = rest.as_bytes().first().is_some_and(|&b| lex::is(b, NAME));
+    if lex::is_attr_name(name) && !continues {
         Ok((rest, name))
     } else {
         expected(i, Expected::AttrName)
@@ -607,24 +614,17 @@ fn attr_name(i: &str) -> Res<'_, &str> {
 
 /// Whether `s` is a valid attribute name.
 pub(crate) fn is_attr_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() => {
-            bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        }
-        Some(b'$') => s.eq_ignore_ascii_case("$ref"),
-        _ => false,
-    }
+    lex::is_attr_name(s)
 }
 
 /// `compValue = false / null / true / number / string`.
+#[inline(always)]
 fn comp_value(i: &str) -> Res<'_, CompValue> {
     match i.as_bytes().first() {
         Some(b'"') => string_literal(i),
         Some(b'-' | b'0'..=b'9') => number(i),
         Some(_) => {
-            let (rest, word) =
-                take_while::<_, _, PErr<'_>>(|c: char| c.is_ascii_alphanumeric())(i)?;
+            let (word, rest) = take_class(i, WORD);
             let value = if word.eq_ignore_ascii_case("true") {
                 CompValue::Bool(true)
             } else if word.eq_ignore_ascii_case("false") {
@@ -699,12 +699,11 @@ fn number(i: &str) -> Res<'_, CompValue> {
 }
 
 /// A JSON string literal, starting at its opening quote.
+#[inline(always)]
 fn string_literal(i: &str) -> Res<'_, CompValue> {
     let body = i.get(1..).unwrap_or("");
     // Fast path: no escapes, so the value is a slice of the input.
-    let stop = body
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20);
+    let stop = body.bytes().position(|b| lex::is(b, lex::STRING_STOP));
     let Some(stop) = stop else {
         return fail(i, ErrorKind::UnterminatedString);
     };

@@ -22,6 +22,7 @@ pub struct Text(CompactString);
 
 impl Text {
     /// Creates a `Text` from a string slice.
+    #[inline]
     pub fn new(s: &str) -> Self {
         Text(CompactString::new(s))
     }

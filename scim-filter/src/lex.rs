@@ -1,0 +1,134 @@
+//! Byte-level lexing primitives for the parser's hot path.
+//!
+//! The grammar's tokens are ASCII, so the lexers classify bytes through one lookup table instead
+//! of decoding characters. Every split happens before an ASCII byte, which is always a character
+//! boundary, so slicing never lands inside a multi-byte character.
+
+use nom::IResult;
+
+/// `ALPHA / DIGIT / "-" / "_"`: the characters of an attribute name after the first.
+pub(crate) const NAME: u8 = 1;
+/// Characters of an attribute path token: name characters, `.`, `:`, `$`, the other characters a
+/// URN may contain, and every non-ASCII byte (so a stray letter like `é` is reported precisely
+/// by name validation instead of ending the token early).
+pub(crate) const PATH: u8 = 2;
+/// ASCII letters and digits: the characters of keywords and operators.
+pub(crate) const WORD: u8 = 4;
+/// Bytes that end the plain run of a string literal: `"`, `\` and control characters.
+pub(crate) const STRING_STOP: u8 = 8;
+
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_alphanumeric() {
+            class |= NAME | PATH | WORD;
+        }
+        if c == b'-' || c == b'_' {
+            class |= NAME | PATH;
+        }
+        if matches!(
+            c,
+            b'.' | b':' | b'$' | b'+' | b'%' | b'=' | b'@' | b';' | b'!' | b'*' | b'/' | b'~'
+        ) || c >= 0x80
+        {
+            class |= PATH;
+        }
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            class |= STRING_STOP;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+}
+
+/// Whether byte `b` belongs to `class`.
+#[inline(always)]
+pub(crate) fn is(b: u8, class: u8) -> bool {
+    CLASS[b as usize] & class != 0
+}
+
+/// Splits `i` after its longest prefix of bytes in `class`.
+#[inline(always)]
+pub(crate) fn take_class(i: &str, class: u8) -> (&str, &str) {
+    let n = i.bytes().take_while(|&b| is(b, class)).count();
+    i.split_at_checked(n).unwrap_or((i, ""))
+}
+
+/// `*(SP / HTAB)`: nom's `space0` on bytes. Never fails; the output is the whitespace.
+#[inline(always)]
+pub(crate) fn space0<'a, E>(i: &'a str) -> IResult<&'a str, &'a str, E> {
+    let n = i.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
+    let (ws, rest) = i.split_at_checked(n).unwrap_or(("", i));
+    Ok((rest, ws))
+}
+
+/// Whether `i` starts with `keyword` in any case, not followed by a byte of `class`.
+#[inline(always)]
+pub(crate) fn keyword<'a>(i: &'a str, keyword: &str, class: u8) -> Option<&'a str> {
+    let (head, rest) = i.split_at_checked(keyword.len())?;
+    let ends = rest.as_bytes().first().is_none_or(|&b| !is(b, class));
+    (ends && head.eq_ignore_ascii_case(keyword)).then_some(rest)
+}
+
+/// Whether `s` is a valid attribute name: `ALPHA *(ALPHA / DIGIT / "-" / "_")`, or `$ref`.
+#[inline(always)]
+pub(crate) fn is_attr_name(s: &str) -> bool {
+    match s.as_bytes().split_first() {
+        Some((first, rest)) if first.is_ascii_alphabetic() => rest.iter().all(|&b| is(b, NAME)),
+        Some((b'$', _)) => s.eq_ignore_ascii_case("$ref"),
+        _ => false,
+    }
+}
+
+/// The byte offset in `s` at which it stops being a valid attribute name (`s.len()` when the
+/// whole of `s` is a name's prefix), for error positions.
+pub(crate) fn name_error_offset(s: &str) -> usize {
+    let b = s.as_bytes();
+    match b.first() {
+        Some(f) if f.is_ascii_alphabetic() => b.iter().position(|&c| !is(c, NAME)).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// What [`scan_path`] saw.
+pub(crate) struct PathScan {
+    /// Length of the attribute path token.
+    pub(crate) len: usize,
+    /// Offset of the first `.`, if any.
+    pub(crate) first_dot: Option<usize>,
+    /// Whether the token contains a `:` (a URN prefix, or an error).
+    pub(crate) colon: bool,
+}
+
+/// Scans an attribute path token in one pass, noting where its first `.` is and whether it has a
+/// `:`, so that the common `name` and `name.sub` forms need no second look.
+#[inline(always)]
+pub(crate) fn scan_path(i: &str) -> PathScan {
+    let b = i.as_bytes();
+    let mut scan = PathScan {
+        len: 0,
+        first_dot: None,
+        colon: false,
+    };
+    loop {
+        // Name characters are the common case: a tight loop, then a look at what stopped it.
+        while b.get(scan.len).is_some_and(|&c| is(c, NAME)) {
+            scan.len += 1;
+        }
+        match b.get(scan.len) {
+            Some(b'.') => {
+                scan.first_dot.get_or_insert(scan.len);
+            }
+            Some(b':') => scan.colon = true,
+            Some(&c) if is(c, PATH) => {}
+            _ => return scan,
+        }
+        scan.len += 1;
+    }
+}
