@@ -4,8 +4,6 @@
 //! of decoding characters. Every split happens before an ASCII byte, which is always a character
 //! boundary, so slicing never lands inside a multi-byte character.
 
-use nom::IResult;
-
 /// `ALPHA / DIGIT / "-" / "_"`: the characters of an attribute name after the first.
 pub(crate) const NAME: u8 = 1;
 /// Characters of an attribute path token: name characters, `.`, `:`, `$`, the other characters a
@@ -19,6 +17,8 @@ pub(crate) const STRING_STOP: u8 = 8;
 
 static CLASS: [u8; 256] = classes();
 
+// `b` runs over 0..256 and indexes a 256-entry table.
+#[allow(clippy::indexing_slicing)]
 const fn classes() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut b = 0;
@@ -49,6 +49,8 @@ const fn classes() -> [u8; 256] {
 
 /// Whether byte `b` belongs to `class`.
 #[inline(always)]
+// A `u8` index into a 256-entry table cannot be out of bounds.
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn is(b: u8, class: u8) -> bool {
     CLASS[b as usize] & class != 0
 }
@@ -60,12 +62,12 @@ pub(crate) fn take_class(i: &str, class: u8) -> (&str, &str) {
     i.split_at_checked(n).unwrap_or((i, ""))
 }
 
-/// `*(SP / HTAB)`: nom's `space0` on bytes. Never fails; the output is the whitespace.
+/// `*(SP / HTAB)`, like nom's `space0` but on bytes and infallible: `(rest, whitespace)`.
 #[inline(always)]
-pub(crate) fn space0<'a, E>(i: &'a str) -> IResult<&'a str, &'a str, E> {
+pub(crate) fn space0(i: &str) -> (&str, &str) {
     let n = i.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
     let (ws, rest) = i.split_at_checked(n).unwrap_or(("", i));
-    Ok((rest, ws))
+    (rest, ws)
 }
 
 /// Whether `i` starts with `keyword` in any case, not followed by a byte of `class`.

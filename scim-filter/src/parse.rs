@@ -111,9 +111,9 @@ impl Parser {
     /// Parses a filter.
     pub fn parse_filter(&self, input: &str) -> Result<Filter, ParseError> {
         self.run(input, |st, i| {
-            let (i, _) = space0(i)?;
+            let (i, _) = space0(i);
             let (i, f) = st.or_expr(i, false)?;
-            let (i, _) = space0(i)?;
+            let (i, _) = space0(i);
             if i.is_empty() {
                 Ok((i, f))
             } else {
@@ -125,7 +125,7 @@ impl Parser {
     /// Parses a PATCH operation's `path`.
     pub fn parse_path(&self, input: &str) -> Result<PatchPath, ParseError> {
         self.run(input, |st, i| {
-            let i = st.trim_lenient(i)?;
+            let i = st.trim_lenient(i);
             let (i, attr) = attr_path(i, st.lenient(), Expected::AttrName)?;
             let (i, path) = match i.strip_prefix('[') {
                 None => (i, PatchPath::attribute(attr)),
@@ -146,7 +146,7 @@ impl Parser {
                     (i, path)
                 }
             };
-            let i = st.trim_lenient(i)?;
+            let i = st.trim_lenient(i);
             if i.is_empty() {
                 Ok((i, path))
             } else {
@@ -251,12 +251,8 @@ impl State {
         self.opts.mode == Mode::Lenient
     }
 
-    fn trim_lenient<'a>(&self, i: &'a str) -> Result<&'a str, nom::Err<PErr<'a>>> {
-        if self.lenient() {
-            Ok(space0::<PErr<'a>>(i)?.0)
-        } else {
-            Ok(i)
-        }
+    fn trim_lenient<'a>(&self, i: &'a str) -> &'a str {
+        if self.lenient() { space0(i).0 } else { i }
     }
 
     fn enter<'a>(&mut self, at: &'a str) -> Res<'a, ()> {
@@ -312,7 +308,7 @@ impl State {
     /// nothing) when the next token is something else.
     #[inline(always)]
     fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
-        let (rest, ws) = space0::<PErr<'a>>(i)?;
+        let (rest, ws) = space0(i);
         if ws.is_empty() {
             return Ok(None);
         }
@@ -323,7 +319,7 @@ impl State {
         } else {
             return Ok(None);
         };
-        let (after, ws) = space0::<PErr<'a>>(after)?;
+        let (after, ws) = space0(after);
         if ws.is_empty() && !(self.lenient() && after.starts_with('(')) {
             return Err(nom::Err::Failure(PErr {
                 at: after,
@@ -341,7 +337,7 @@ impl State {
             return Ok((i, inner));
         }
         if let Some(rest) = lex::keyword(i, "not", PATH) {
-            let (after_ws, _) = space0(rest)?;
+            let (after_ws, _) = space0(rest);
             if let Some(inner) = after_ws.strip_prefix('(') {
                 let (i, inner) = self.group(inner, i, in_brackets)?;
                 return Ok((i, Filter::Not(Box::new(inner))));
@@ -358,9 +354,9 @@ impl State {
     #[inline(never)]
     fn group<'a>(&mut self, rest: &'a str, open: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         self.enter(open)?;
-        let (i, _) = space0(rest)?;
+        let (i, _) = space0(rest);
         let (i, inner) = self.or_expr(i, in_brackets)?;
-        let (i, _) = space0(i)?;
+        let (i, _) = space0(i);
         let Some(i) = i.strip_prefix(')') else {
             return expected(i, Expected::CloseParen);
         };
@@ -372,9 +368,9 @@ impl State {
     #[inline(never)]
     fn bracketed<'a>(&mut self, rest: &'a str) -> Res<'a, Filter> {
         self.enter(rest)?;
-        let (i, _) = space0(rest)?;
+        let (i, _) = space0(rest);
         let (i, inner) = self.or_expr(i, true)?;
-        let (i, _) = space0(i)?;
+        let (i, _) = space0(i);
         let Some(i) = i.strip_prefix(']') else {
             return expected(i, Expected::CloseBracket);
         };
@@ -412,7 +408,7 @@ impl State {
 /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
 #[inline(always)]
 fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
-    let (i, ws) = space0(i)?;
+    let (i, ws) = space0(i);
     if ws.is_empty() {
         return expected(
             i,
@@ -429,7 +425,7 @@ fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
         Some(Operator::Present) => return Ok((after_op, Filter::Present(path))),
         None => return expected(i, Expected::Operator),
     };
-    let (v_start, ws) = space0(after_op)?;
+    let (v_start, ws) = space0(after_op);
     if ws.is_empty() {
         return expected(
             v_start,
