@@ -65,6 +65,9 @@ pub(crate) fn take_class(i: &str, class: u8) -> (&str, &str) {
 /// `*(SP / HTAB)`, like nom's `space0` but on bytes and infallible: `(rest, whitespace)`.
 #[inline(always)]
 pub(crate) fn space0(i: &str) -> (&str, &str) {
+    if !matches!(i.as_bytes().first(), Some(b' ' | b'\t')) {
+        return (i, "");
+    }
     let n = i.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
     let (ws, rest) = i.split_at_checked(n).unwrap_or(("", i));
     (rest, ws)

@@ -281,27 +281,31 @@ impl State {
         Ok((at, ()))
     }
 
-    /// `FILTER *(SP "or" SP FILTER)`, left-associative.
+    /// `FILTER *(SP ("and" / "or") SP FILTER)`: `and` binds tighter than `or`, and both
+    /// associate to the left. One loop handles both levels: `term` accumulates the current run of
+    /// `and`s, `ors` the `or`s before it.
     fn or_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        let (mut i, mut left) = self.and_expr(i, in_brackets)?;
-        while let Some((rest, Logic::Or)) = self.logical(i)? {
-            let (rest, right) = self.and_expr(rest, in_brackets)?;
-            left = Filter::Or(Box::new(left), Box::new(right));
-            i = rest;
-        }
-        Ok((i, left))
-    }
-
-    /// `FILTER *(SP "and" SP FILTER)`, left-associative.
-    #[inline(always)]
-    fn and_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        let (mut i, mut left) = self.unary(i, in_brackets)?;
-        while let Some((rest, Logic::And)) = self.logical(i)? {
+        let (mut i, mut term) = self.unary(i, in_brackets)?;
+        let mut ors: Option<Filter> = None;
+        while let Some((rest, logic)) = self.logical(i)? {
             let (rest, right) = self.unary(rest, in_brackets)?;
-            left = Filter::And(Box::new(left), Box::new(right));
+            match logic {
+                Logic::And => term = Filter::And(Box::new(term), Box::new(right)),
+                Logic::Or => {
+                    let done = std::mem::replace(&mut term, right);
+                    ors = Some(match ors {
+                        Some(left) => Filter::Or(Box::new(left), Box::new(done)),
+                        None => done,
+                    });
+                }
+            }
             i = rest;
         }
-        Ok((i, left))
+        let filter = match ors {
+            Some(left) => Filter::Or(Box::new(left), Box::new(term)),
+            None => term,
+        };
+        Ok((i, filter))
     }
 
     /// Looks ahead for `SP ("and" / "or") SP`; returns the input after it, or `None` (consuming
@@ -309,7 +313,7 @@ impl State {
     #[inline(always)]
     fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
         let (rest, ws) = space0(i);
-        if ws.is_empty() {
+        if ws.is_empty() || !matches!(rest.as_bytes().first(), Some(b'a' | b'A' | b'o' | b'O')) {
             return Ok(None);
         }
         let (after, logic) = if let Some(after) = lex::keyword(rest, "and", WORD) {
@@ -335,6 +339,9 @@ impl State {
         if let Some(rest) = i.strip_prefix('(') {
             let (i, inner) = self.group(rest, i, in_brackets)?;
             return Ok((i, inner));
+        }
+        if !matches!(i.as_bytes().first(), Some(b'n' | b'N')) {
+            return self.attr_exp(i, in_brackets);
         }
         if let Some(rest) = lex::keyword(i, "not", PATH) {
             let (after_ws, _) = space0(rest);
