@@ -112,7 +112,7 @@ impl AttrPath {
 
     /// Builds a path from validated parts: `text` is `[urn ":"] name ["." sub]`, with the name at
     /// `name_start` and `name_len` bytes long.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn from_parts(text: Text, name_start: usize, name_len: usize) -> Self {
         // Inputs are bounded by `Parser::max_len`, far below 4 GiB.
         let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -187,8 +187,13 @@ pub enum CompValue {
 
 /// A parsed SCIM filter (RFC 7644 §3.4.2.2).
 ///
-/// `and` binds tighter than `or`, both are left-associative, so `a or b and c` is
-/// `Or(a, And(b, c))` and `a and b and c` is `And(And(a, b), c)`.
+/// `and` binds tighter than `or`: `a or b and c` is `Or[a, And[b, c]]`. Both are associative, so
+/// a chain is kept flat: `a and b and c`, `(a and b) and c` and `a and (b and c)` are all
+/// `And[a, b, c]`. The tree is therefore never deeper than the parser's nesting limit, whatever
+/// the number of terms, and recursive walks (`Clone`, `Drop`, `==`, `Display`, [`matches`])
+/// stay shallow.
+///
+/// [`matches`]: Filter::matches
 ///
 /// ```
 /// use scim_filter::Filter;
@@ -200,9 +205,10 @@ pub enum CompValue {
 ///     "emails": [{"type": "work", "value": "bjensen@EXAMPLE.com"}]
 /// });
 /// assert!(f.matches(&user));
+/// // Runs of `and` stay flat, so adding a term needs no parentheses.
 /// assert_eq!(
 ///     Filter::and(Filter::present("title".parse().unwrap()), f.clone()).to_string(),
-///     r#"title pr and (userType eq "Employee" and emails[type eq "work" and value co "@example.com"])"#
+///     r#"title pr and userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -216,10 +222,79 @@ pub enum Filter {
     ValuePath(AttrPath, Box<Filter>),
     /// `not (filter)`.
     Not(Box<Filter>),
-    /// `left and right`.
-    And(Box<Filter>, Box<Filter>),
-    /// `left or right`.
-    Or(Box<Filter>, Box<Filter>),
+    /// `a and b and ...`: every operand holds. Two or more operands, none of them an `And`.
+    And(Operands),
+    /// `a or b or ...`: some operand holds. Two or more operands, none of them an `Or`.
+    Or(Operands),
+}
+
+/// The operands of an [`Filter::And`] or [`Filter::Or`]: two or more, in order, never of the same
+/// kind as their parent. Built through [`Filter::and`], [`Filter::or`], [`Filter::all`] and
+/// [`Filter::any`], which flatten, so every `Filter` prints in canonical form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Operands(Vec<Filter>);
+
+impl Operands {
+    /// The operands, in order.
+    pub fn as_slice(&self) -> &[Filter] {
+        &self.0
+    }
+
+    /// The operands, in order, by value.
+    pub fn into_vec(self) -> Vec<Filter> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Operands {
+    type Target = [Filter];
+    fn deref(&self) -> &[Filter] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Operands {
+    type Item = &'a Filter;
+    type IntoIter = std::slice::Iter<'a, Filter>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Which n-ary operator a run of operands belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Junction {
+    And,
+    Or,
+}
+
+impl Junction {
+    /// Appends `f` to `ops`, splicing in its operands when it is the same junction.
+    pub(crate) fn push(self, ops: &mut Vec<Filter>, f: Filter) {
+        match (self, f) {
+            (Junction::And, Filter::And(inner)) | (Junction::Or, Filter::Or(inner)) => {
+                ops.extend(inner.0);
+            }
+            (_, f) => ops.push(f),
+        }
+    }
+
+    /// The filter for a run of operands: `None` for none, the operand itself for one.
+    pub(crate) fn finish(self, mut ops: Vec<Filter>) -> Option<Filter> {
+        match ops.len() {
+            0 => None,
+            1 => ops.pop(),
+            _ => Some(self.wrap(ops)),
+        }
+    }
+
+    /// The filter for two or more flattened operands.
+    pub(crate) fn wrap(self, ops: Vec<Filter>) -> Filter {
+        match self {
+            Junction::And => Filter::And(Operands(ops)),
+            Junction::Or => Filter::Or(Operands(ops)),
+        }
+    }
 }
 
 impl Filter {
@@ -245,20 +320,53 @@ impl Filter {
         Filter::Compare(path, CompareOp::Eq, CompValue::String(Text::new(value)))
     }
 
-    /// `path[filter]`.
+    /// `path[filter]`. The RFC grammar has no value filter inside another; such a tree prints a
+    /// filter that the parser rejects.
     pub fn value_path(path: AttrPath, filter: Filter) -> Self {
         Filter::ValuePath(path, Box::new(filter))
     }
 
-    /// `left and right`.
+    /// `left and right`, flattened: `and(and(a, b), c)` is `And[a, b, c]`.
     #[allow(clippy::should_implement_trait)]
     pub fn and(left: Filter, right: Filter) -> Self {
-        Filter::And(Box::new(left), Box::new(right))
+        Self::junction(Junction::And, left, right)
     }
 
-    /// `left or right`.
+    /// `left or right`, flattened: `or(a, or(b, c))` is `Or[a, b, c]`.
     pub fn or(left: Filter, right: Filter) -> Self {
-        Filter::Or(Box::new(left), Box::new(right))
+        Self::junction(Junction::Or, left, right)
+    }
+
+    /// All of `filters` (flattened); `None` when there are none, the filter itself for one.
+    ///
+    /// ```
+    /// use scim_filter::{AttrPath, Filter};
+    /// let ids = ["a", "b", "c"].map(|id| Filter::eq_str(AttrPath::new("id").unwrap(), id));
+    /// assert_eq!(Filter::any(ids).unwrap().to_string(), r#"id eq "a" or id eq "b" or id eq "c""#);
+    /// ```
+    pub fn all(filters: impl IntoIterator<Item = Filter>) -> Option<Self> {
+        Self::collect(Junction::And, filters)
+    }
+
+    /// Any of `filters` (flattened); `None` when there are none, the filter itself for one.
+    pub fn any(filters: impl IntoIterator<Item = Filter>) -> Option<Self> {
+        Self::collect(Junction::Or, filters)
+    }
+
+    fn junction(j: Junction, left: Filter, right: Filter) -> Self {
+        let mut ops = Vec::with_capacity(2);
+        j.push(&mut ops, left);
+        j.push(&mut ops, right);
+        // Two pushes leave at least two operands.
+        j.wrap(ops)
+    }
+
+    fn collect(j: Junction, filters: impl IntoIterator<Item = Filter>) -> Option<Self> {
+        let mut ops = Vec::new();
+        for f in filters {
+            j.push(&mut ops, f);
+        }
+        j.finish(ops)
     }
 
     /// `not (inner)`.

@@ -65,63 +65,47 @@ pub(crate) fn write_json_string(f: &mut impl Write, s: &str) -> fmt::Result {
     f.write_char('"')
 }
 
-/// Where a sub-filter sits, which decides whether it needs parentheses.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Position {
-    /// The whole filter, inside brackets or parentheses, or the left operand of `or`.
-    Free,
-    /// The right operand of `or`: another `or` here needs parentheses (left associativity).
-    OrRight,
-    /// The left operand of `and`: an `or` here needs parentheses.
-    AndLeft,
-    /// The right operand of `and`: `or` and `and` need parentheses.
-    AndRight,
-}
-
 impl Filter {
-    fn fmt_at(&self, f: &mut fmt::Formatter<'_>, pos: Position) -> fmt::Result {
-        let parens = match self {
-            Filter::Or(..) => pos != Position::Free,
-            Filter::And(..) => pos == Position::AndRight,
-            _ => false,
-        };
-        if parens {
-            f.write_char('(')?;
-        }
+    /// Writes this filter; `in_and` says it is an operand of `and`, where an `or` needs
+    /// parentheses. Nothing else does: `and` binds tighter, and runs of one operator are flat.
+    fn fmt_in(&self, f: &mut fmt::Formatter<'_>, in_and: bool) -> fmt::Result {
         match self {
-            Filter::Present(path) => write!(f, "{path} pr")?,
-            Filter::Compare(path, op, value) => write!(f, "{path} {op} {value}")?,
+            Filter::Present(path) => write!(f, "{path} pr"),
+            Filter::Compare(path, op, value) => write!(f, "{path} {op} {value}"),
             Filter::ValuePath(path, inner) => {
                 write!(f, "{path}[")?;
-                inner.fmt_at(f, Position::Free)?;
-                f.write_char(']')?;
+                inner.fmt_in(f, false)?;
+                f.write_char(']')
             }
             Filter::Not(inner) => {
                 f.write_str("not (")?;
-                inner.fmt_at(f, Position::Free)?;
-                f.write_char(')')?;
+                inner.fmt_in(f, false)?;
+                f.write_char(')')
             }
-            Filter::And(left, right) => {
-                left.fmt_at(f, Position::AndLeft)?;
-                f.write_str(" and ")?;
-                right.fmt_at(f, Position::AndRight)?;
+            Filter::And(ops) => join(f, ops, " and ", true),
+            Filter::Or(ops) if in_and => {
+                f.write_char('(')?;
+                join(f, ops, " or ", false)?;
+                f.write_char(')')
             }
-            Filter::Or(left, right) => {
-                left.fmt_at(f, Position::Free)?;
-                f.write_str(" or ")?;
-                right.fmt_at(f, Position::OrRight)?;
-            }
+            Filter::Or(ops) => join(f, ops, " or ", false),
         }
-        if parens {
-            f.write_char(')')?;
-        }
-        Ok(())
     }
+}
+
+fn join(f: &mut fmt::Formatter<'_>, ops: &[Filter], sep: &str, in_and: bool) -> fmt::Result {
+    for (k, op) in ops.iter().enumerate() {
+        if k > 0 {
+            f.write_str(sep)?;
+        }
+        op.fmt_in(f, in_and)?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.fmt_at(f, Position::Free)
+        self.fmt_in(f, false)
     }
 }
 

@@ -4,8 +4,8 @@
 //! Semantics (RFC 7644 §3.4.2.2 and RFC 7643 §2.1, where they leave room, chosen to match what
 //! clients expect):
 //! - attribute names match case-insensitively; an exact key match is tried first;
-//! - a schema URN prefix looks inside the extension object of that name, and falls back to the
-//!   top level, where core-schema attributes live;
+//! - a schema URN prefix looks inside the extension object of that name; a core schema's URN
+//!   (`...:schemas:core:...`, or the first of the resource's `schemas`) looks at the top level;
 //! - strings compare case-insensitively unless the schema says `caseExact` (binary always exact);
 //! - a multi-valued attribute matches when any element does; a complex attribute compared without
 //!   a sub-attribute compares its `value` sub-attribute;
@@ -16,7 +16,9 @@
 //! - `ne` is the negation of `eq` (so an absent attribute is `ne` anything), `eq null` matches an
 //!   absent or null attribute;
 //! - `pr` is false for null, the empty string, an empty array and an empty object;
-//! - `true`/`false` also match the strings `"True"`/`"False"` in any case, as Entra ID stores them.
+//! - `true`/`false` also match the strings `"True"`/`"False"` in any case, as Entra ID stores them;
+//! - "case-insensitive" means both sides lower-cased one character at a time (`char::to_lowercase`),
+//!   not full Unicode case folding: `"STRASSE"` does not equal `"straße"`.
 
 use std::cmp::Ordering;
 
@@ -140,8 +142,8 @@ impl Filter {
 
 fn eval<S: AttributeSchema>(f: &Filter, node: &Value, schema: &S, parent: Option<Parent>) -> bool {
     match f {
-        Filter::And(l, r) => eval(l, node, schema, parent) && eval(r, node, schema, parent),
-        Filter::Or(l, r) => eval(l, node, schema, parent) || eval(r, node, schema, parent),
+        Filter::And(ops) => ops.iter().all(|f| eval(f, node, schema, parent)),
+        Filter::Or(ops) => ops.iter().any(|f| eval(f, node, schema, parent)),
         Filter::Not(inner) => !eval(inner, node, schema, parent),
         Filter::Present(path) => present(path, node),
         Filter::Compare(path, op, value) => {
@@ -219,8 +221,13 @@ fn get_ci<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
 /// The value of the path's attribute (before any sub-attribute).
 fn attribute<'v>(path: &AttrPath, node: &'v Value) -> Option<&'v Value> {
     let base = match path.schema() {
-        Some(urn) => get_ci(node, urn).unwrap_or(node),
         None => node,
+        Some(urn) => match get_ci(node, urn) {
+            Some(extension) => extension,
+            // Core attributes live at the top level; an extension's do not.
+            None if is_core_schema(urn, node) => node,
+            None => return None,
+        },
     };
     match get_ci(base, path.name()) {
         Some(v) => Some(v),
@@ -228,6 +235,21 @@ fn attribute<'v>(path: &AttrPath, node: &'v Value) -> Option<&'v Value> {
         None if !base.is_object() && path.name().eq_ignore_ascii_case("value") => Some(base),
         None => None,
     }
+}
+
+/// Whether `urn` names the resource's core schema: a `core` schema URN (RFC 7643 §8.7.1 and
+/// SCIM 1.1), or the first entry of the resource's `schemas`.
+fn is_core_schema(urn: &str, node: &Value) -> bool {
+    let has_core = |u: &str| {
+        u.as_bytes()
+            .windows(14)
+            .any(|w| w.eq_ignore_ascii_case(b":schemas:core:"))
+    };
+    has_core(urn)
+        || get_ci(node, "schemas")
+            .and_then(|s| s.get(0))
+            .and_then(Value::as_str)
+            .is_some_and(|first| first.eq_ignore_ascii_case(urn))
 }
 
 /// Calls `test` on each simple value the path designates until one passes.
@@ -426,7 +448,8 @@ fn ends_with_ci(hay: &str, needle: &str) -> bool {
             .and_then(|start| hay.as_bytes().get(start..))
             .is_some_and(|h| h.eq_ignore_ascii_case(needle.as_bytes()));
     }
-    hay.to_lowercase().ends_with(&needle.to_lowercase())
+    let (hay, needle): (String, String) = (lower(hay).collect(), lower(needle).collect());
+    hay.ends_with(&needle)
 }
 
 fn contains_ci(hay: &str, needle: &str) -> bool {
@@ -439,5 +462,8 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
             .windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
     }
-    hay.to_lowercase().contains(&needle.to_lowercase())
+    // Lower-cased one character at a time, as `eq` and `sw` do: `str::to_lowercase` would turn a
+    // final `Σ` into `ς` and make `co` disagree with `eq`.
+    let (hay, needle): (String, String) = (lower(hay).collect(), lower(needle).collect());
+    hay.contains(&needle)
 }

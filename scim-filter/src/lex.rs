@@ -48,7 +48,7 @@ const fn classes() -> [u8; 256] {
 }
 
 /// Whether byte `b` belongs to `class`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 // A `u8` index into a 256-entry table cannot be out of bounds.
 #[allow(clippy::indexing_slicing)]
 pub(crate) fn is(b: u8, class: u8) -> bool {
@@ -56,14 +56,14 @@ pub(crate) fn is(b: u8, class: u8) -> bool {
 }
 
 /// Splits `i` after its longest prefix of bytes in `class`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn take_class(i: &str, class: u8) -> (&str, &str) {
     let n = i.bytes().take_while(|&b| is(b, class)).count();
     i.split_at_checked(n).unwrap_or((i, ""))
 }
 
 /// `*(SP / HTAB)`, like nom's `space0` but on bytes and infallible: `(rest, whitespace)`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn space0(i: &str) -> (&str, &str) {
     if !matches!(i.as_bytes().first(), Some(b' ' | b'\t')) {
         return (i, "");
@@ -74,7 +74,7 @@ pub(crate) fn space0(i: &str) -> (&str, &str) {
 }
 
 /// Whether `i` starts with `keyword` in any case, not followed by a byte of `class`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn keyword<'a>(i: &'a str, keyword: &str, class: u8) -> Option<&'a str> {
     let (head, rest) = i.split_at_checked(keyword.len())?;
     let ends = rest.as_bytes().first().is_none_or(|&b| !is(b, class));
@@ -82,7 +82,7 @@ pub(crate) fn keyword<'a>(i: &'a str, keyword: &str, class: u8) -> Option<&'a st
 }
 
 /// Whether `s` is a valid attribute name: `ALPHA *(ALPHA / DIGIT / "-" / "_")`, or `$ref`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn is_attr_name(s: &str) -> bool {
     match s.as_bytes().split_first() {
         Some((first, rest)) if first.is_ascii_alphabetic() => rest.iter().all(|&b| is(b, NAME)),
@@ -113,7 +113,7 @@ pub(crate) struct PathScan {
 
 /// Scans an attribute path token in one pass, noting where its first `.` is and whether it has a
 /// `:`, so that the common `name` and `name.sub` forms need no second look.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn scan_path(i: &str) -> PathScan {
     let b = i.as_bytes();
     let mut scan = PathScan {

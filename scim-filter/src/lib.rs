@@ -67,7 +67,7 @@ mod lex;
 mod parse;
 mod text;
 
-pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
+pub use ast::{AttrPath, CompValue, CompareOp, Filter, Operands, PatchPath};
 pub use error::{ErrorKind, Expected, ParseError};
 pub use eval::{AttrInfo, AttrType, AttributeSchema, NoSchema};
 pub use parse::{Mode, Parser};

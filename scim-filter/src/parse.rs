@@ -8,7 +8,7 @@
 use nom::IResult;
 use serde_json::Number;
 
-use crate::ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
+use crate::ast::{AttrPath, CompValue, CompareOp, Filter, Junction, PatchPath};
 use crate::error::{ErrorKind, Expected, ParseError};
 use crate::lex::{self, NAME, PATH, WORD, space0, take_class};
 use crate::text::Text;
@@ -17,7 +17,12 @@ use crate::text::Text;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Mode {
-    /// The ABNF to the letter.
+    /// The ABNF to the letter, except that runs of spaces and tabs are accepted wherever one space
+    /// is (and around the whole filter): real clients pad filters, and nothing is ambiguous.
+    ///
+    /// A schema URN is split from its attribute at its last `:`, as the ABNF reads, so Entra ID's
+    /// `urn:...:enterprise:2.0:User.manager` is the attribute `User.manager` of the schema
+    /// `urn:...:enterprise:2.0` here; lenient mode reads it as Entra ID means it.
     Strict,
     /// The ABNF plus what identity providers really send (the default, meant for servers):
     ///
@@ -130,7 +135,7 @@ impl Parser {
             let (i, path) = match i.strip_prefix('[') {
                 None => (i, PatchPath::attribute(attr)),
                 Some(rest) => {
-                    let (i, filter) = st.bracketed(rest)?;
+                    let (i, filter) = st.bracketed(i, rest)?;
                     let (i, sub_attr) = match i.strip_prefix('.') {
                         Some(rest) => {
                             let (i, name) = attr_name(rest)?;
@@ -173,9 +178,13 @@ impl Parser {
         body: impl FnOnce(&mut State, &'a str) -> Res<'a, T>,
     ) -> Result<T, ParseError> {
         if input.len() > self.max_len {
+            let mut at = self.max_len;
+            while !input.is_char_boundary(at) {
+                at -= 1;
+            }
             return Err(ParseError::new(
                 input,
-                self.max_len,
+                at,
                 ErrorKind::TooLong {
                     limit: self.max_len,
                 },
@@ -241,6 +250,7 @@ struct State {
     terms: usize,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Logic {
     And,
     Or,
@@ -281,36 +291,43 @@ impl State {
         Ok((at, ()))
     }
 
-    /// `FILTER *(SP ("and" / "or") SP FILTER)`: `and` binds tighter than `or`, and both
-    /// associate to the left. One loop handles both levels: `term` accumulates the current run of
-    /// `and`s, `ors` the `or`s before it.
+    /// `FILTER *(SP ("and" / "or") SP FILTER)`, with `and` binding tighter than `or`. Runs of
+    /// the same operator are collected flat (both are associative): `ands` holds the current run
+    /// of `and` operands, `ors` the finished `or` operands before it.
     fn or_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        let (mut i, mut term) = self.unary(i, in_brackets)?;
-        let mut ors: Option<Filter> = None;
-        while let Some((rest, logic)) = self.logical(i)? {
-            let (rest, right) = self.unary(rest, in_brackets)?;
-            match logic {
-                Logic::And => term = Filter::And(Box::new(term), Box::new(right)),
-                Logic::Or => {
-                    let done = std::mem::replace(&mut term, right);
-                    ors = Some(match ors {
-                        Some(left) => Filter::Or(Box::new(left), Box::new(done)),
-                        None => done,
-                    });
+        let (i, first) = self.unary(i, in_brackets)?;
+        let Some((mut rest, mut logic)) = self.logical(i)? else {
+            return Ok((i, first));
+        };
+        let mut ands = Vec::with_capacity(4);
+        let mut ors = Vec::new();
+        Junction::And.push(&mut ands, first);
+        let end = loop {
+            let (after, right) = self.unary(rest, in_brackets)?;
+            if logic == Logic::Or {
+                if let Some(done) = Junction::And.finish(std::mem::take(&mut ands)) {
+                    Junction::Or.push(&mut ors, done);
                 }
             }
-            i = rest;
-        }
-        let filter = match ors {
-            Some(left) => Filter::Or(Box::new(left), Box::new(term)),
-            None => term,
+            Junction::And.push(&mut ands, right);
+            match self.logical(after)? {
+                Some((r, l)) => (rest, logic) = (r, l),
+                None => break after,
+            }
         };
-        Ok((i, filter))
+        if let Some(last) = Junction::And.finish(ands) {
+            Junction::Or.push(&mut ors, last);
+        }
+        match Junction::Or.finish(ors) {
+            Some(filter) => Ok((end, filter)),
+            // Unreachable: the loop pushed at least two operands.
+            None => expected(end, Expected::Filter),
+        }
     }
 
     /// Looks ahead for `SP ("and" / "or") SP`; returns the input after it, or `None` (consuming
     /// nothing) when the next token is something else.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
         let (rest, ws) = space0(i);
         if ws.is_empty() || !matches!(rest.as_bytes().first(), Some(b'a' | b'A' | b'o' | b'O')) {
@@ -324,17 +341,17 @@ impl State {
             return Ok(None);
         };
         let (after, ws) = space0(after);
+        if after.is_empty() {
+            return expected::<()>(after, Expected::Filter).map(|_| None);
+        }
         if ws.is_empty() && !(self.lenient() && after.starts_with('(')) {
-            return Err(nom::Err::Failure(PErr {
-                at: after,
-                kind: ErrorKind::Expected(Expected::Whitespace),
-            }));
+            return expected::<()>(after, Expected::Whitespace).map(|_| None);
         }
         Ok(Some((after, logic)))
     }
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn unary<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         if let Some(rest) = i.strip_prefix('(') {
             let (i, inner) = self.group(rest, i, in_brackets)?;
@@ -349,8 +366,9 @@ impl State {
                 let (i, inner) = self.group(inner, i, in_brackets)?;
                 return Ok((i, Filter::Not(Box::new(inner))));
             }
-            // `not` may still be an attribute name (`not pr`); otherwise it wants a parenthesis.
-            if !starts_with_operator(after_ws) {
+            // `not` may still be an attribute name (`not pr`, `not[...]`); otherwise it wants a
+            // parenthesis.
+            if !starts_with_operator(after_ws) && !rest.starts_with('[') {
                 return expected(after_ws, Expected::OpenParen);
             }
         }
@@ -373,8 +391,8 @@ impl State {
 
     /// The rest of a value filter after `[`, through the closing `]`.
     #[inline(never)]
-    fn bracketed<'a>(&mut self, rest: &'a str) -> Res<'a, Filter> {
-        self.enter(rest)?;
+    fn bracketed<'a>(&mut self, open: &'a str, rest: &'a str) -> Res<'a, Filter> {
+        self.enter(open)?;
         let (i, _) = space0(rest);
         let (i, inner) = self.or_expr(i, true)?;
         let (i, _) = space0(i);
@@ -386,7 +404,7 @@ impl State {
     }
 
     /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn attr_exp<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
         self.count_term(i)?;
         let (i, path) = attr_path(i, self.lenient(), Expected::Filter)?;
@@ -394,7 +412,7 @@ impl State {
             if in_brackets {
                 return fail(i, ErrorKind::NestedValueFilter);
             }
-            let (i, inner) = self.bracketed(rest)?;
+            let (i, inner) = self.bracketed(i, rest)?;
             if self.lenient() {
                 if let Some(rest) = i.strip_prefix('.') {
                     // `emails[type eq "work"].value eq "x"`: the comparison joins the bracket.
@@ -402,7 +420,7 @@ impl State {
                     let (i, sub) = attr_name(rest)?;
                     let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
                     let (i, cmp) = comparison(i, sub_path)?;
-                    let inner = Filter::And(Box::new(inner), Box::new(cmp));
+                    let inner = Filter::and(inner, cmp);
                     return Ok((i, Filter::ValuePath(path, Box::new(inner))));
                 }
             }
@@ -413,7 +431,7 @@ impl State {
 }
 
 /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
     let (i, ws) = space0(i);
     if ws.is_empty() {
@@ -464,7 +482,7 @@ enum Operator {
 }
 
 /// A comparison operator or `pr`, in any case.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn parse_operator(word: &str) -> Option<Operator> {
     let &[a, b] = word.as_bytes() else {
         return None;
@@ -499,7 +517,7 @@ const KNOWN_SCHEMAS: [&str; 5] = [
 ];
 
 /// `[URI ":"] ATTRNAME *1subAttr`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn attr_path(i: &str, lenient: bool, what: Expected) -> Res<'_, AttrPath> {
     let scan = lex::scan_path(i);
     let (token, rest) = i.split_at_checked(scan.len).unwrap_or((i, ""));
@@ -621,11 +639,15 @@ pub(crate) fn is_attr_name(s: &str) -> bool {
 }
 
 /// `compValue = false / null / true / number / string`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn comp_value(i: &str) -> Res<'_, CompValue> {
     match i.as_bytes().first() {
         Some(b'"') => string_literal(i),
         Some(b'-' | b'0'..=b'9') => number(i),
+        // Not JSON numbers, but clearly meant as numbers: say so rather than "expected a value".
+        Some(b'+' | b'.') if i.as_bytes().get(1).is_some_and(u8::is_ascii_digit) => {
+            fail(i, ErrorKind::InvalidNumber)
+        }
         Some(_) => {
             let (word, rest) = take_class(i, WORD);
             let value = if word.eq_ignore_ascii_case("true") {
@@ -702,7 +724,7 @@ fn number(i: &str) -> Res<'_, CompValue> {
 }
 
 /// A JSON string literal, starting at its opening quote.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 fn string_literal(i: &str) -> Res<'_, CompValue> {
     let body = i.get(1..).unwrap_or("");
     // Fast path: no escapes, so the value is a slice of the input.
