@@ -250,6 +250,34 @@ struct State {
     terms: usize,
 }
 
+/// The `and` operands collected so far: one filter, or two and more.
+enum AndRun {
+    One(Filter),
+    Many(Vec<Filter>),
+}
+
+impl AndRun {
+    fn and(self, right: Filter) -> AndRun {
+        let mut ops = match self {
+            AndRun::One(left) => {
+                let mut ops = Vec::with_capacity(4);
+                Junction::And.push(&mut ops, left);
+                ops
+            }
+            AndRun::Many(ops) => ops,
+        };
+        Junction::And.push(&mut ops, right);
+        AndRun::Many(ops)
+    }
+
+    fn finish(self) -> Filter {
+        match self {
+            AndRun::One(f) => f,
+            AndRun::Many(ops) => Junction::And.wrap(ops),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Logic {
     And,
@@ -292,37 +320,30 @@ impl State {
     }
 
     /// `FILTER *(SP ("and" / "or") SP FILTER)`, with `and` binding tighter than `or`. Runs of
-    /// the same operator are collected flat (both are associative): `ands` holds the current run
-    /// of `and` operands, `ors` the finished `or` operands before it.
+    /// the same operator are collected flat (both are associative): `run` is the current run of
+    /// `and` operands, `ors` the finished `or` operands before it. Nothing is allocated until a
+    /// second operand arrives.
     fn or_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        let (i, first) = self.unary(i, in_brackets)?;
-        let Some((mut rest, mut logic)) = self.logical(i)? else {
-            return Ok((i, first));
-        };
-        let mut ands = Vec::with_capacity(4);
+        let (mut i, first) = self.unary(i, in_brackets)?;
+        let mut run = AndRun::One(first);
         let mut ors = Vec::new();
-        Junction::And.push(&mut ands, first);
-        let end = loop {
+        while let Some((rest, logic)) = self.logical(i)? {
             let (after, right) = self.unary(rest, in_brackets)?;
-            if logic == Logic::Or {
-                if let Some(done) = Junction::And.finish(std::mem::take(&mut ands)) {
-                    Junction::Or.push(&mut ors, done);
+            run = match (logic, run) {
+                (Logic::And, run) => run.and(right),
+                (Logic::Or, run) => {
+                    Junction::Or.push(&mut ors, run.finish());
+                    AndRun::One(right)
                 }
-            }
-            Junction::And.push(&mut ands, right);
-            match self.logical(after)? {
-                Some((r, l)) => (rest, logic) = (r, l),
-                None => break after,
-            }
-        };
-        if let Some(last) = Junction::And.finish(ands) {
-            Junction::Or.push(&mut ors, last);
+            };
+            i = after;
         }
-        match Junction::Or.finish(ors) {
-            Some(filter) => Ok((end, filter)),
-            // Unreachable: the loop pushed at least two operands.
-            None => expected(end, Expected::Filter),
+        let last = run.finish();
+        if ors.is_empty() {
+            return Ok((i, last));
         }
+        Junction::Or.push(&mut ors, last);
+        Ok((i, Junction::Or.wrap(ors)))
     }
 
     /// Looks ahead for `SP ("and" / "or") SP`; returns the input after it, or `None` (consuming
