@@ -350,6 +350,19 @@ impl State {
     /// nothing) when the next token is something else.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
+        // Fast path: ` and ` or ` or ` in lower case with single spaces, then the next operand.
+        let fast = match *i.as_bytes() {
+            [b' ', b'a', b'n', b'd', b' ', next, ..] => Some((5, Logic::And, next)),
+            [b' ', b'o', b'r', b' ', next, ..] => Some((4, Logic::Or, next)),
+            _ => None,
+        };
+        if let Some((len, logic, next)) = fast {
+            if next != b' ' && next != b'\t' {
+                if let Some(rest) = i.get(len..) {
+                    return Ok(Some((rest, logic)));
+                }
+            }
+        }
         let (rest, ws) = space0(i);
         if ws.is_empty() || !matches!(rest.as_bytes().first(), Some(b'a' | b'A' | b'o' | b'O')) {
             return Ok(None);
@@ -454,6 +467,20 @@ impl State {
 /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
+    // Fast path for the shape nearly every client sends: one space, a two-letter operator in
+    // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
+    if let [b' ', a, b, next, ..] = *i.as_bytes() {
+        if next == b' ' {
+            if let (Some(Operator::Compare(op)), Some(v)) = (parse_operator_bytes(a, b), i.get(4..))
+            {
+                if !matches!(v.as_bytes().first(), Some(b' ' | b'\t')) {
+                    return comparison_value(path, op, v);
+                }
+            }
+        }
+    } else if let [b' ', b'p', b'r'] = *i.as_bytes() {
+        return Ok(("", Filter::Present(path)));
+    }
     let (i, ws) = space0(i);
     if ws.is_empty() {
         return expected(
@@ -482,6 +509,12 @@ fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
             },
         );
     }
+    comparison_value(path, op, v_start)
+}
+
+/// The value of `path op value`, from its first byte.
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn comparison_value(path: AttrPath, op: CompareOp, v_start: &str) -> Res<'_, Filter> {
     let (rest, value) = comp_value(v_start)?;
     if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
         return fail(v_start, ErrorKind::OrderingWithBooleanOrNull);
@@ -508,7 +541,16 @@ fn parse_operator(word: &str) -> Option<Operator> {
     let &[a, b] = word.as_bytes() else {
         return None;
     };
-    // `word` holds only ASCII letters and digits: setting bit 5 lower-cases the letters.
+    parse_operator_bytes(a, b)
+}
+
+/// A two-byte operator or `pr`, in any case.
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn parse_operator_bytes(a: u8, b: u8) -> Option<Operator> {
+    if !a.is_ascii_alphabetic() || !b.is_ascii_alphabetic() {
+        return None;
+    }
+    // Both are ASCII letters: setting bit 5 lower-cases them.
     Some(Operator::Compare(match [a | 0x20, b | 0x20] {
         [b'e', b'q'] => CompareOp::Eq,
         [b'n', b'e'] => CompareOp::Ne,
@@ -614,7 +656,10 @@ fn split_schema(token: &str, lenient: bool) -> Result<(Option<&str>, usize), usi
         for known in KNOWN_SCHEMAS {
             let sep = token.as_bytes().get(known.len());
             if let (Some(head), Some(b'.' | b':')) = (token.get(..known.len()), sep) {
-                if head.eq_ignore_ascii_case(known) {
+                // Only when no other `:` follows: otherwise the last colon splits, as in strict mode,
+                // so lenient accepts everything strict does.
+                let rest = token.as_bytes().get(known.len() + 1..).unwrap_or_default();
+                if head.eq_ignore_ascii_case(known) && !rest.contains(&b':') {
                     return Ok((Some(head), known.len() + 1));
                 }
             }

@@ -1145,3 +1145,22 @@ fn constructors_build_what_the_parser_builds() {
         &ErrorKind::OrderingWithBooleanOrNull
     );
 }
+
+/// Found by fuzzing: a well-known schema URN followed by more colons used to stop lenient mode,
+/// which split after the known URN; it now splits at the last colon, as strict mode does.
+#[test]
+fn lenient_accepts_every_urn_path_that_strict_accepts() {
+    for input in [
+        "urn:ietf:params:scim:schemas:core:2.0:User:ue:userType pr",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employe:Number pr",
+    ] {
+        let strict = Parser::strict().parse_filter(input).unwrap();
+        let lenient = Parser::lenient().parse_filter(input).unwrap();
+        assert_eq!(strict, lenient, "{input}");
+    }
+    let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:rn:x[v eq \"\"]";
+    assert_eq!(
+        Parser::strict().parse_path(path).unwrap(),
+        Parser::lenient().parse_path(path).unwrap()
+    );
+}
