@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Builds the seed corpora fuzz/corpus/<target>/ for the cargo-fuzz targets.
+#
+# fuzz/corpus/ is gitignored, so the seeds are generated at run time from the
+# shared test data (../shared/corpus beside the project root: filters/*.jsonl,
+# paths/*.jsonl, rfc-examples/*.json), plus a few built-in seeds so the
+# script works without it. Files are named by the SHA-1 of their contents, as
+# libFuzzer names its own, so running this again adds nothing twice and never
+# removes what the fuzzer has found.
+#
+# Usage: fuzz/seed.sh [SHARED_CORPUS_DIR]   (default: <project>/../shared/corpus)
+set -euo pipefail
+
+fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+shared="${1:-$fuzz_dir/../../shared/corpus}"
+
+python3 - "$fuzz_dir" "$shared" <<'EOF'
+import hashlib, json, os, sys
+from pathlib import Path
+
+fuzz_dir, shared = Path(sys.argv[1]), Path(sys.argv[2])
+
+def read_jsonl(pattern):
+    out = []
+    for f in sorted(shared.glob(pattern)):
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                s = json.loads(line)
+            except json.JSONDecodeError as e:
+                print(f"seed.sh: skipping {f}:{n}: {e}", file=sys.stderr)
+                continue
+            if isinstance(s, str):
+                out.append(s)
+    return out
+
+builtin_filters = [
+    'userName eq "bjensen"',
+    'name.familyName co "O\'Malley"',
+    'userName sw "J"',
+    'title pr and userType eq "Employee"',
+    'not (emails co "example.com")',
+    'emails[type eq "work" and value co "@example.com"]',
+    'meta.lastModified gt "2011-05-13T04:42:34Z"',
+    'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"',
+    'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984"',
+    'active eq true or age ge 21.5 or manager eq null',
+    'members[value eq "2819c223-7f76-453a-919d-413861904646"]',
+]
+builtin_paths = [
+    'members',
+    'name.familyName',
+    'emails[type eq "work"].value',
+    'members[value eq "2819c223-7f76-453a-919d-413861904646"]',
+    'addresses[type eq "work"].streetAddress',
+    'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager',
+    'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value',
+]
+builtin_docs = [
+    {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "2819c223",
+     "userName": "bjensen", "active": True, "name": {"familyName": "Jensen", "givenName": "Barbara"},
+     "emails": [{"value": "bjensen@example.com", "type": "work", "primary": True},
+                {"value": "babs@jensen.org", "type": "home"}],
+     "meta": {"resourceType": "User", "lastModified": "2011-05-13T04:42:34Z"},
+     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984",
+        "manager": {"value": "26118915"}}},
+    {"displayName": "Group", "members": [{"value": "2819c223-7f76-453a-919d-413861904646", "display": "Babs"}]},
+    [1, "a", None, {"a": {"b": [{"c": 1.5e3}]}}],
+]
+
+filters = read_jsonl("filters/*.jsonl")
+paths = read_jsonl("paths/*.jsonl")
+valid_filters = read_jsonl("filters/valid.jsonl")
+docs = []
+for f in sorted(shared.glob("rfc-examples/*.json")):
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        continue
+    # Keep seeds under the -max_len that .ci/run gives filter_eval (8192):
+    # libFuzzer truncates longer inputs, which would cut the JSON.
+    if len(json.dumps(doc, separators=(",", ":"))) <= 7000:
+        docs.append(doc)
+
+def write(target, seeds):
+    d = fuzz_dir / "corpus" / target
+    d.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for s in seeds:
+        b = s if isinstance(s, bytes) else s.encode("utf-8")
+        p = d / hashlib.sha1(b).hexdigest()
+        if not p.exists():
+            p.write_bytes(b)
+            n += 1
+    print(f"seed.sh: {target}: {n} new, {len(os.listdir(d))} in {d}")
+
+write("filter_parse", builtin_filters + filters)
+# A path's value filter is a filter, so valid filters make useful path seeds too.
+write("path_parse", builtin_paths + paths + [f"emails[{f}]" for f in valid_filters[:10]])
+
+# filter_eval: FILTER \0 JSON. Every filter once with a small built-in doc
+# (round robin), and every document once with a few filters.
+all_filters = builtin_filters + valid_filters
+all_docs = [json.dumps(d, separators=(",", ":")) for d in builtin_docs + docs]
+evals = []
+for i, f in enumerate(all_filters):
+    evals.append(f.encode() + b"\0" + all_docs[i % len(builtin_docs)].encode())
+for i, d in enumerate(all_docs):
+    for f in all_filters[i % len(all_filters)::max(1, len(all_filters) // 3)][:3]:
+        evals.append(f.encode() + b"\0" + d.encode())
+write("filter_eval", evals)
+EOF

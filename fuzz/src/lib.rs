@@ -1,0 +1,196 @@
+//! Fuzz-target bodies for `scim-filter`.
+//!
+//! Each `fuzz_targets/*.rs` binary is a one-line `fuzz_target!` that calls one
+//! of the functions here, so the same checks can be replayed over a corpus as
+//! an ordinary `cargo test` (see `tests/replay.rs`) without libFuzzer or a
+//! nightly compiler.
+
+use scim_filter::{AttrPath, Filter, ParseError, Parser, PatchPath};
+use serde_json::Value;
+
+/// Checks what every parse error must satisfy.
+fn check_error(what: &str, input: &str, err: &ParseError) {
+    let offset = err.offset();
+    assert!(
+        offset <= input.len(),
+        "{what}: error offset {offset} > input length {} for {input:?}",
+        input.len()
+    );
+    let msg = err.to_string();
+    assert!(!msg.is_empty(), "{what}: empty error message for {input:?}");
+}
+
+/// Parses `input` with `parse` and `parser`; on success checks the round trip through the
+/// canonical form with the same parser and with the strict one, and that the canonical form is a
+/// fixed point. `what` names the kind of input in messages.
+fn round_trip<T: PartialEq + std::fmt::Debug + std::fmt::Display>(
+    name: &str,
+    what: &str,
+    parser: &Parser,
+    input: &str,
+    parse: impl Fn(&Parser, &str) -> Result<T, ParseError>,
+) -> Option<T> {
+    match parse(parser, input) {
+        Ok(f) => {
+            let canon = f.to_string();
+            let again = parse(parser, &canon).unwrap_or_else(|e| {
+                panic!("{name}: canonical {what} {canon:?} of {input:?} does not re-parse: {e}")
+            });
+            assert_eq!(
+                again, f,
+                "{name}: parse(display(x)) != x for {what} {input:?}, canonical {canon:?}"
+            );
+            let strict = parse(&Parser::strict(), &canon).unwrap_or_else(|e| {
+                panic!("{name}: canonical {what} {canon:?} of {input:?} is not strict-valid: {e}")
+            });
+            assert_eq!(
+                strict, f,
+                "{name}: strict parse of canonical {what} differs, input {input:?}, canonical {canon:?}"
+            );
+            assert_eq!(
+                again.to_string(),
+                canon,
+                "{name}: canonical {what} is not a fixed point, input {input:?}"
+            );
+            Some(f)
+        }
+        Err(e) => {
+            check_error(name, input, &e);
+            None
+        }
+    }
+}
+
+fn filter_with(name: &str, parser: &Parser, input: &str) -> Option<Filter> {
+    round_trip(name, "filter", parser, input, Parser::parse_filter)
+}
+
+/// `filter_parse` target: strict and lenient filter parsing, round trips,
+/// error offsets, and `FromStr` agreeing with the lenient parser.
+///
+/// # Panics
+///
+/// When any of those properties fails for `data`: that is a finding.
+pub fn filter_parse(data: &[u8]) {
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
+    let strict = filter_with("strict", &Parser::strict(), input);
+    let lenient = filter_with("lenient", &Parser::lenient(), input);
+    // Lenient mode only adds forms; it never refuses what the ABNF allows.
+    assert!(
+        strict.is_none() || lenient.is_some(),
+        "strict accepts {input:?} but lenient rejects it"
+    );
+    match input.parse::<Filter>() {
+        Ok(f) => assert_eq!(
+            Some(&f),
+            lenient.as_ref(),
+            "FromStr and Parser::lenient() disagree on {input:?}"
+        ),
+        Err(e) => {
+            check_error("FromStr", input, &e);
+            assert!(
+                lenient.is_none(),
+                "FromStr rejects {input:?} but Parser::lenient() accepts it: {e}"
+            );
+        }
+    }
+}
+
+fn path_with(name: &str, parser: &Parser, input: &str) -> Option<PatchPath> {
+    round_trip(name, "path", parser, input, Parser::parse_path)
+}
+
+/// `path_parse` target: strict and lenient PATCH path parsing with round
+/// trips, `FromStr` for `PatchPath`, and the `AttrPath` round trip.
+///
+/// # Panics
+///
+/// When any of those properties fails for `data`: that is a finding.
+pub fn path_parse(data: &[u8]) {
+    let Ok(input) = std::str::from_utf8(data) else {
+        return;
+    };
+    let strict = path_with("strict", &Parser::strict(), input);
+    let lenient = path_with("lenient", &Parser::lenient(), input);
+    assert!(
+        strict.is_none() || lenient.is_some(),
+        "strict accepts path {input:?} but lenient rejects it"
+    );
+
+    if let Ok(p) = input.parse::<PatchPath>() {
+        let canon = p.to_string();
+        let again = canon.parse::<PatchPath>().unwrap_or_else(|_| {
+            panic!("PatchPath: canonical form {canon:?} of {input:?} does not re-parse")
+        });
+        assert_eq!(again, p, "PatchPath FromStr round trip, input {input:?}");
+    }
+
+    if let Ok(a) = input.parse::<AttrPath>() {
+        let canon = a.to_string();
+        let again = canon.parse::<AttrPath>().unwrap_or_else(|_| {
+            panic!("AttrPath: canonical form {canon:?} of {input:?} does not re-parse")
+        });
+        assert_eq!(again, a, "AttrPath round trip, input {input:?}");
+        assert_eq!(
+            again.to_string(),
+            canon,
+            "AttrPath canonical form is not a fixed point, input {input:?}"
+        );
+    }
+}
+
+/// Calls `f` on `value` and on every object nested anywhere inside it.
+fn for_each_object(value: &Value, f: &mut impl FnMut(&Value)) {
+    match value {
+        Value::Object(map) => {
+            f(value);
+            for v in map.values() {
+                for_each_object(v, f);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                for_each_object(v, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `filter_eval` target: input is `FILTER \0 JSON` (or `FILTER \n JSON` when
+/// there is no NUL). Evaluates the filter against the value and every object
+/// inside it; only panics are looked for.
+pub fn filter_eval(data: &[u8]) {
+    let split = data
+        .iter()
+        .position(|&b| b == 0)
+        .or_else(|| data.iter().position(|&b| b == b'\n'));
+    let Some(split) = split else {
+        return;
+    };
+    let (filter_bytes, rest) = data.split_at(split);
+    let json_bytes = rest.get(1..).unwrap_or_default();
+    let Ok(filter_text) = std::str::from_utf8(filter_bytes) else {
+        return;
+    };
+    let Ok(filter) = filter_text.parse::<Filter>() else {
+        return;
+    };
+    let Ok(json_text) = std::str::from_utf8(json_bytes) else {
+        return;
+    };
+    let Ok(value) = serde_json::from_str::<Value>(json_text) else {
+        return;
+    };
+    // Top level first, whatever its type (scalars and arrays included).
+    let _ = filter.matches(&value);
+    for_each_object(&value, &mut |v| {
+        let _ = filter.matches(v);
+    });
+    // The strict reading, where it parses, must not panic either.
+    if let Ok(strict) = Parser::strict().parse_filter(filter_text) {
+        let _ = strict.matches(&value);
+    }
+}

@@ -1,0 +1,92 @@
+//! Replays seed inputs through the fuzz-target bodies as an ordinary test, on
+//! the stable compiler and without libFuzzer:
+//! `cargo test --manifest-path fuzz/Cargo.toml`.
+//!
+//! Inputs: every file under `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`
+//! (when present), plus the strings of `../shared/corpus/{filters,paths}/*.jsonl`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shared_corpus() -> PathBuf {
+    fuzz_dir().join("../../shared/corpus")
+}
+
+/// The JSON-encoded strings of every `*.jsonl` file in `dir` (`#` lines are comments).
+fn jsonl_strings(dir: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    files.sort();
+    for file in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+    {
+        let text = fs::read_to_string(file).unwrap();
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Ok(serde_json::Value::String(s)) = serde_json::from_str(line) {
+                out.push(s.into_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Every file in `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`.
+fn corpus_files(target: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for sub in ["corpus", "artifacts"] {
+        let Ok(entries) = fs::read_dir(fuzz_dir().join(sub).join(target)) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            if e.path().is_file() {
+                out.push(fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn replay(target: &str, body: fn(&[u8]), extra: Vec<Vec<u8>>) {
+    let inputs: Vec<_> = corpus_files(target).into_iter().chain(extra).collect();
+    for input in &inputs {
+        body(input);
+    }
+    eprintln!("{target}: replayed {} inputs", inputs.len());
+}
+
+#[test]
+fn filter_parse() {
+    let extra = jsonl_strings(&shared_corpus().join("filters"));
+    replay("filter_parse", scim_filter_fuzz::filter_parse, extra);
+}
+
+#[test]
+fn path_parse() {
+    let extra = jsonl_strings(&shared_corpus().join("paths"));
+    replay("path_parse", scim_filter_fuzz::path_parse, extra);
+}
+
+#[test]
+fn filter_eval() {
+    let doc = br#"{"userName":"bjensen","emails":[{"value":"b@example.com","type":"work"}]}"#;
+    let extra = jsonl_strings(&shared_corpus().join("filters"))
+        .into_iter()
+        .map(|mut f| {
+            f.push(0);
+            f.extend_from_slice(doc);
+            f
+        })
+        .collect();
+    replay("filter_eval", scim_filter_fuzz::filter_eval, extra);
+}
