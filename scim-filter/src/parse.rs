@@ -324,10 +324,15 @@ impl State {
     /// `and` operands, `ors` the finished `or` operands before it. Nothing is allocated until a
     /// second operand arrives.
     fn or_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        let (mut i, first) = self.unary(i, in_brackets)?;
+        let (i, first) = self.unary(i, in_brackets)?;
+        // Most filters are one comparison: return it as it is.
+        let Some((mut rest, mut logic)) = self.logical(i)? else {
+            return Ok((i, first));
+        };
         let mut run = AndRun::One(first);
         let mut ors = Vec::new();
-        while let Some((rest, logic)) = self.logical(i)? {
+        let mut i;
+        loop {
             let (after, right) = self.unary(rest, in_brackets)?;
             run = match (logic, run) {
                 (Logic::And, run) => run.and(right),
@@ -337,6 +342,10 @@ impl State {
                 }
             };
             i = after;
+            match self.logical(i)? {
+                Some((r, l)) => (rest, logic) = (r, l),
+                None => break,
+            }
         }
         let last = run.finish();
         if ors.is_empty() {
