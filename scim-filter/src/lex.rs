@@ -109,6 +109,10 @@ pub(crate) struct PathScan {
     pub(crate) first_dot: Option<usize>,
     /// Whether the token contains a `:` (a URN prefix, or an error).
     pub(crate) colon: bool,
+    /// Whether the token holds a byte other than name characters, `.` and `:`.
+    pub(crate) other: bool,
+    /// How many `.` the token holds.
+    pub(crate) dots: u32,
 }
 
 /// Scans an attribute path token in one pass, noting where its first `.` is and whether it has a
@@ -120,6 +124,8 @@ pub(crate) fn scan_path(i: &str) -> PathScan {
         len: 0,
         first_dot: None,
         colon: false,
+        other: false,
+        dots: 0,
     };
     loop {
         // Name characters are the common case: a tight loop, then a look at what stopped it.
@@ -129,9 +135,10 @@ pub(crate) fn scan_path(i: &str) -> PathScan {
         match b.get(scan.len) {
             Some(b'.') => {
                 scan.first_dot.get_or_insert(scan.len);
+                scan.dots += 1;
             }
             Some(b':') => scan.colon = true,
-            Some(&c) if is(c, PATH) => {}
+            Some(&c) if is(c, PATH) => scan.other = true,
             _ => return scan,
         }
         scan.len += 1;

@@ -619,6 +619,14 @@ fn attr_path(i: &str, lenient: bool, what: Expected) -> Res<'_, AttrPath> {
         ),
         None => (token.get(names_from..).unwrap_or(""), None),
     };
+    // The common case: `name` or `name.sub` made of name characters only. The scan has seen every
+    // byte, so each part is valid exactly when it starts with a letter.
+    if !scan.colon && !scan.other && scan.dots <= 1 {
+        let starts_alpha = |s: &str| s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic);
+        if starts_alpha(name) && sub_attr.is_none_or(starts_alpha) {
+            return Ok((rest, AttrPath::from_parts(Text::new(token), 0, name.len())));
+        }
+    }
     if !lex::is_attr_name(name) {
         return expected(
             at(names_from + lex::name_error_offset(name)),
