@@ -1,11 +1,21 @@
 //! The nom parser for filters (RFC 7644 §3.4.2.2), PATCH paths (§3.5.2) and attribute paths.
 //!
-//! The grammar is small enough that precedence is handled by one function per level
-//! (`or` → `and` → unary), each a nom parser over `&str` that threads a [`State`] carrying the
-//! nesting depth and term count, so hostile input is cut off after a bounded amount of work and
-//! never recurses deeper than [`Parser::max_depth`] levels.
+//! Every parser here is a nom parser over `&str` (`IResult`, nom's error trait, `Err::Failure`
+//! for committed errors). The cold, intricate pieces (JSON numbers, escape sequences) are nom
+//! combinators; the hot path (attribute paths, operators, whitespace, plain string literals) is
+//! written as byte-level nom-shaped functions in `lex`, because profiling showed nom's `&str`
+//! combinators decoding characters one by one where a byte table does.
+//!
+//! Precedence is one loop (`and` tighter than `or`), threading a [`State`] that counts nesting
+//! depth and terms, so hostile input is cut off after a bounded amount of work and never recurses
+//! deeper than [`Parser::max_depth`] levels.
 
-use nom::IResult;
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while_m_n};
+use nom::character::complete::{char, digit0, digit1, one_of, satisfy};
+use nom::combinator::{map_opt, opt, recognize, value};
+use nom::sequence::{pair, preceded};
+use nom::{IResult, Parser as _};
 use serde_json::Number;
 
 use crate::ast::{AttrPath, CompValue, CompareOp, Filter, Junction, PatchPath};
@@ -748,47 +758,35 @@ fn comp_value(i: &str) -> Res<'_, CompValue> {
     }
 }
 
+/// `number = [ "-" ] int [ frac ] [ exp ]` (RFC 8259 §6), recognised as text; the flag says
+/// whether it is an integer (no fraction, no exponent).
+fn json_number(i: &str) -> Res<'_, (&str, bool)> {
+    let int = alt((
+        tag("0"),
+        recognize(pair(satisfy(|c| matches!(c, '1'..='9')), digit0)),
+    ));
+    let frac = pair(char('.'), digit1);
+    let exp = (one_of("eE"), opt(one_of("+-")), digit1);
+    let (rest, (_, _, frac, exp)) = (opt(char('-')), int, opt(frac), opt(exp)).parse(i)?;
+    // Measured by length: nom's `consumed` compares pointers, which an empty rest at the very
+    // end of the input does not always share with the input.
+    let text = i.get(..i.len() - rest.len()).unwrap_or(i);
+    Ok((rest, (text, frac.is_none() && exp.is_none())))
+}
+
 /// A JSON number; integers that fit stay exact, others become `f64`.
 fn number(i: &str) -> Res<'_, CompValue> {
-    let b = i.as_bytes();
-    let digits_from = |from: usize| {
-        b.get(from..)
-            .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
-    };
     let invalid = || fail(i, ErrorKind::InvalidNumber);
-    let mut p = usize::from(b.first() == Some(&b'-'));
-    match b.get(p) {
-        Some(b'0') => {
-            p += 1;
-            if b.get(p).is_some_and(u8::is_ascii_digit) {
-                return invalid();
-            }
-        }
-        Some(b'1'..=b'9') => p += digits_from(p),
-        _ => return invalid(),
+    let Ok((rest, (text, integer))) = json_number(i) else {
+        return invalid();
+    };
+    // A number that stops where more of a number was due: `01`, `1.`, `1e`, `1e+`.
+    match rest.as_bytes().first() {
+        Some(b'0'..=b'9') => return invalid(),
+        Some(b'.') if !text.contains('.') => return invalid(),
+        Some(b'e' | b'E' | b'+' | b'-') if !text.contains(['e', 'E']) => return invalid(),
+        _ => {}
     }
-    let mut integer = true;
-    if b.get(p) == Some(&b'.') {
-        let n = digits_from(p + 1);
-        if n == 0 {
-            return invalid();
-        }
-        p += 1 + n;
-        integer = false;
-    }
-    if matches!(b.get(p), Some(b'e' | b'E')) {
-        p += 1;
-        if matches!(b.get(p), Some(b'+' | b'-')) {
-            p += 1;
-        }
-        let n = digits_from(p);
-        if n == 0 {
-            return invalid();
-        }
-        p += n;
-        integer = false;
-    }
-    let (text, rest) = i.split_at_checked(p).unwrap_or((i, ""));
     let number = if integer {
         if let Ok(u) = text.parse::<u64>() {
             Some(Number::from(u))
@@ -839,27 +837,8 @@ fn unescape<'a>(start: &'a str, mut i: &'a str, out: &mut String) -> Res<'a, ()>
             None => return fail(start, ErrorKind::UnterminatedString),
             Some('"') => return Ok((chars.as_str(), ())),
             Some('\\') => {
-                let escape = chars.next();
-                let after = chars.as_str();
-                let decoded = match escape {
-                    Some('"') => '"',
-                    Some('\\') => '\\',
-                    Some('/') => '/',
-                    Some('b') => '\u{8}',
-                    Some('f') => '\u{c}',
-                    Some('n') => '\n',
-                    Some('r') => '\r',
-                    Some('t') => '\t',
-                    Some('u') => {
-                        let (after, c) = unicode_escape(i, after)?;
-                        out.push(c);
-                        i = after;
-                        continue;
-                    }
-                    None => return fail(start, ErrorKind::UnterminatedString),
-                    Some(_) => return fail(i, ErrorKind::InvalidEscape),
-                };
-                out.push(decoded);
+                let (after, c) = escape_sequence(start, i)?;
+                out.push(c);
                 i = after;
             }
             Some(c) if (c as u32) < 0x20 => return fail(i, ErrorKind::ControlCharacter),
@@ -871,26 +850,37 @@ fn unescape<'a>(start: &'a str, mut i: &'a str, out: &mut String) -> Res<'a, ()>
     }
 }
 
-/// The `XXXX` of a `\uXXXX` escape (and the low half of a surrogate pair); `esc` is the backslash.
-fn unicode_escape<'a>(esc: &'a str, i: &'a str) -> Res<'a, char> {
-    let hex4 = |s: &'a str| -> Option<(u32, &'a str)> {
-        let (digits, rest) = s.split_at_checked(4)?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        Some((u32::from_str_radix(digits, 16).ok()?, rest))
-    };
-    let Some((hi, rest)) = hex4(i) else {
+/// One escape sequence, from its backslash: `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`,
+/// `\t`, or `\uXXXX` (a surrogate pair being two of them).
+fn escape_sequence<'a>(start: &'a str, esc: &'a str) -> Res<'a, char> {
+    let mut simple = alt((
+        value('"', char('"')),
+        value('\\', char('\\')),
+        value('/', char('/')),
+        value('\u{8}', char('b')),
+        value('\u{c}', char('f')),
+        value('\n', char('n')),
+        value('\r', char('r')),
+        value('\t', char('t')),
+    ));
+    let body = esc.get(1..).unwrap_or("");
+    if body.is_empty() {
+        return fail(start, ErrorKind::UnterminatedString);
+    }
+    let simple: Res<'_, char> = simple.parse(body);
+    if let Ok((rest, c)) = simple {
+        return Ok((rest, c));
+    }
+    let Ok((rest, hi)) = preceded(char('u'), hex4).parse(body) else {
         return fail(esc, ErrorKind::InvalidEscape);
     };
     let code = match hi {
         0xD800..=0xDBFF => {
-            let low_esc = rest;
-            let Some((lo, rest2)) = rest.strip_prefix("\\u").and_then(hex4) else {
+            let Ok((rest2, lo)) = preceded(tag("\\u"), hex4).parse(rest) else {
                 return fail(esc, ErrorKind::LoneSurrogate);
             };
             if !(0xDC00..=0xDFFF).contains(&lo) {
-                return fail(low_esc, ErrorKind::LoneSurrogate);
+                return fail(rest, ErrorKind::LoneSurrogate);
             }
             return match char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)) {
                 Some(c) => Ok((rest2, c)),
@@ -903,5 +893,34 @@ fn unicode_escape<'a>(esc: &'a str, i: &'a str) -> Res<'a, char> {
     match char::from_u32(code) {
         Some(c) => Ok((rest, c)),
         None => fail(esc, ErrorKind::InvalidEscape),
+    }
+}
+
+/// Four hex digits, as a number.
+fn hex4(i: &str) -> Res<'_, u32> {
+    map_opt(take_while_m_n(4, 4, |c: char| c.is_ascii_hexdigit()), |h| {
+        u32::from_str_radix(h, 16).ok()
+    })
+    .parse(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A number at the very end of the input keeps all its digits (nom's `consumed` lost the last).
+    #[test]
+    fn numbers_at_the_end_of_the_input_keep_every_digit() {
+        for (text, expected) in [
+            ("10", "10"),
+            ("10 x", "10"),
+            ("-2.5e3", "-2.5e3"),
+            ("0", "0"),
+        ] {
+            let (_, (got, _)) = json_number(text).unwrap();
+            assert_eq!(got, expected);
+        }
+        let f = Parser::strict().parse_filter("n le 10").unwrap();
+        assert_eq!(f.to_string(), "n le 10");
     }
 }
