@@ -1,1 +1,56 @@
-//! Typed SCIM 1.1/2.0 resources, messages, the PATCH engine and a transport-agnostic SCIM service (work in progress).
+//! Typed SCIM 2.0 resources, messages, schemas and errors (RFC 7643/7644).
+//!
+//! - [`User`], [`Group`], [`EnterpriseUser`] and the generic [`Resource`]: typed cores plus
+//!   [`Extensions`] by URN and a map of unknown attributes, so nothing is lost in a round trip.
+//! - Input is read the way identity providers write it (attribute names in any case, booleans as
+//!   strings, `"$ref": null`); output is strict RFC (canonical names, `schemas` always present,
+//!   empty attributes and `password` never written).
+//! - [`ScimError`]: status, `scimType` and detail, and the RFC error body ([`ErrorBody`]).
+//! - [`schema`]: schema documents, the built-in ones, and a registry implementing
+//!   [`scim_filter::AttributeSchema`]; [`discovery`]: `ServiceProviderConfig`, `ResourceType`.
+//!
+//! Deserialise with [`from_slice`]/[`from_str`] to get a [`ScimError`] (400, naming the
+//! attribute) instead of a `serde_json::Error`.
+//!
+//! Duplicate attribute names in one object (`userName` and `USERNAME`): the last one wins.
+
+mod de;
+pub mod discovery;
+mod error;
+pub mod messages;
+pub mod resource;
+pub mod schema;
+
+pub use discovery::{ResourceType, ServiceProviderConfig};
+pub use error::{ScimError, ScimType, from_slice, from_str};
+pub use messages::{ErrorBody, ListResponse, SearchRequest, SortOrder};
+pub use resource::{
+    Address, EnterpriseUser, Extensions, Group, Manager, Member, Meta, MultiValue, Name, Password,
+    Resource, SchemaExtension, User,
+};
+pub use schema::{AttributeDef, Schema, SchemaRegistry};
+
+/// Schema URNs of RFC 7643 and message URNs of RFC 7644.
+pub mod urn {
+    /// The core User schema.
+    pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    /// The core Group schema.
+    pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    /// The enterprise User extension.
+    pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    /// Schema documents.
+    pub const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+    /// `ServiceProviderConfig`.
+    pub const SERVICE_PROVIDER_CONFIG: &str =
+        "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+    /// `ResourceType`.
+    pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+    /// `ListResponse`.
+    pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+    /// `SearchRequest`.
+    pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+    /// `PatchOp`.
+    pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    /// `Error`.
+    pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+}

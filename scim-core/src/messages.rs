@@ -1,0 +1,237 @@
+//! Protocol messages (RFC 7644): [`ListResponse`], [`SearchRequest`] and the [`ErrorBody`].
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use crate::de::{SchemasOut, scim_object, serde_scalar, wrap_err};
+use crate::error::ScimType;
+use crate::urn;
+
+/// A query response (RFC 7644 §3.4.2): `totalResults`, paging and the `Resources`.
+///
+/// Attribute names are read case-insensitively (`resources` works); `schemas` is always
+/// written, `Resources` always (possibly empty).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListResponse<T> {
+    /// Schema URNs; the `ListResponse` URN is added on output when missing.
+    pub schemas: Vec<String>,
+    /// `totalResults`: the number of results the query matched.
+    pub total_results: u64,
+    /// `startIndex`: 1-based index of the first result in this page.
+    pub start_index: Option<u64>,
+    /// `itemsPerPage`: the number of results in this page.
+    pub items_per_page: Option<u64>,
+    /// `Resources`.
+    pub resources: Vec<T>,
+    /// Unknown attributes, kept verbatim.
+    pub other: Map<String, Value>,
+}
+
+impl<T> Default for ListResponse<T> {
+    fn default() -> Self {
+        ListResponse {
+            schemas: Vec::new(),
+            total_results: 0,
+            start_index: None,
+            items_per_page: None,
+            resources: Vec::new(),
+            other: Map::new(),
+        }
+    }
+}
+
+impl<T> ListResponse<T> {
+    /// One page: `resources` starting at `start_index` of `total_results`.
+    pub fn new(resources: Vec<T>, total_results: u64, start_index: u64) -> Self {
+        ListResponse {
+            items_per_page: Some(resources.len() as u64),
+            start_index: Some(start_index),
+            total_results,
+            resources,
+            ..ListResponse::default()
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for ListResponse<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        let schemas = SchemasOut {
+            stored: &self.schemas,
+            core: Some(urn::LIST_RESPONSE),
+            extensions: None,
+        };
+        map.serialize_entry("schemas", &schemas)?;
+        map.serialize_entry("totalResults", &self.total_results)?;
+        if let Some(i) = self.start_index {
+            map.serialize_entry("startIndex", &i)?;
+        }
+        if let Some(i) = self.items_per_page {
+            map.serialize_entry("itemsPerPage", &i)?;
+        }
+        map.serialize_entry("Resources", &self.resources)?;
+        for (k, v) in &self.other {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ListResponse<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = ListResponse<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a ListResponse object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = ListResponse::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let k: &str = &key;
+                    let name = [
+                        "schemas",
+                        "totalResults",
+                        "startIndex",
+                        "itemsPerPage",
+                        "Resources",
+                    ]
+                    .into_iter()
+                    .find(|n| n.eq_ignore_ascii_case(k));
+                    let r = match name {
+                        Some("schemas") => map
+                            .next_value::<Option<Vec<String>>>()
+                            .map(|v| out.schemas = v.unwrap_or_default()),
+                        Some("totalResults") => map
+                            .next_value::<Option<u64>>()
+                            .map(|v| out.total_results = v.unwrap_or_default()),
+                        Some("startIndex") => map.next_value().map(|v| out.start_index = v),
+                        Some("itemsPerPage") => map.next_value().map(|v| out.items_per_page = v),
+                        Some(_) => map
+                            .next_value::<Option<Vec<T>>>()
+                            .map(|v| out.resources = v.unwrap_or_default()),
+                        None => {
+                            let v: Value = map.next_value()?;
+                            out.other.insert(key.into_owned(), v);
+                            Ok(())
+                        }
+                    };
+                    r.map_err(|e| wrap_err(&e, name.unwrap_or_default(), '.'))?;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// `sortOrder` (RFC 7644 §3.4.2.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SortOrder {
+    /// `ascending` (the default).
+    #[default]
+    Ascending,
+    /// `descending`.
+    Descending,
+}
+
+impl SortOrder {
+    /// The wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SortOrder::Ascending => "ascending",
+            SortOrder::Descending => "descending",
+        }
+    }
+}
+
+impl Serialize for SortOrder {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SortOrder {
+    /// `ascending`/`descending` in any case.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SortOrder;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"ascending\" or \"descending\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SortOrder, E> {
+                if v.eq_ignore_ascii_case("ascending") {
+                    Ok(SortOrder::Ascending)
+                } else if v.eq_ignore_ascii_case("descending") {
+                    Ok(SortOrder::Descending)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+serde_scalar!(SortOrder);
+
+scim_object! {
+    /// A query by POST to `/.search` (RFC 7644 §3.4.3).
+    pub struct SearchRequest {
+        /// `attributes` to return.
+        pub attributes: Vec<String> = "attributes",
+        /// `excludedAttributes`.
+        pub excluded_attributes: Vec<String> = "excludedAttributes",
+        /// `filter`, unparsed (parse with [`scim_filter::Filter`]).
+        pub filter: Option<String> = "filter",
+        /// `sortBy`.
+        pub sort_by: Option<String> = "sortBy",
+        /// `sortOrder`.
+        pub sort_order: Option<SortOrder> = "sortOrder",
+        /// `startIndex`, 1-based, as sent; see [`SearchRequest::start_index`].
+        pub start_index: Option<i64> = "startIndex",
+        /// `count`, as sent; see [`SearchRequest::count`].
+        pub count: Option<i64> = "count",
+    }
+    rest: other;
+    schemas: "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+}
+
+impl SearchRequest {
+    /// The effective start index: values below 1 mean 1 (RFC 7644 §3.4.2.4).
+    pub fn start_index(&self) -> u64 {
+        self.start_index.map_or(1, |i| i.max(1).unsigned_abs())
+    }
+
+    /// The effective count, if given: negative values mean 0 (RFC 7644 §3.4.2.4).
+    pub fn count(&self) -> Option<u64> {
+        self.count.map(|c| c.max(0).unsigned_abs())
+    }
+
+    /// The parsed filter, if any (`invalidFilter` on a syntax error).
+    pub fn parsed_filter(&self) -> Result<Option<scim_filter::Filter>, crate::ScimError> {
+        match &self.filter {
+            None => Ok(None),
+            Some(f) => Ok(Some(f.parse::<scim_filter::Filter>()?)),
+        }
+    }
+}
+
+scim_object! {
+    /// The error response body (RFC 7644 §3.12). Build it with [`ScimError::to_body`](crate::ScimError::to_body).
+    pub struct ErrorBody {
+        /// `status`: the HTTP status code as a string, e.g. `"400"`.
+        pub status: String = "status",
+        /// `scimType`.
+        pub scim_type: Option<ScimType> = "scimType",
+        /// `detail`.
+        pub detail: Option<String> = "detail",
+    }
+    rest: other;
+    schemas: "urn:ietf:params:scim:api:messages:2.0:Error";
+}
