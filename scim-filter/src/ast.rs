@@ -50,14 +50,14 @@ impl AttrPath {
     /// assert!(AttrPath::new("user name").is_none());
     /// ```
     pub fn new(name: &str) -> Option<Self> {
-        crate::parse::is_attr_name(name)
+        crate::lex::is_attr_name(name)
             .then(|| AttrPath::from_parts(Text::new(name), 0, name.len()))
     }
 
     /// This path with a sub-attribute; `None` unless `sub_attr` is a valid attribute name.
     #[must_use]
     pub fn with_sub_attr(self, sub_attr: &str) -> Option<Self> {
-        crate::parse::is_attr_name(sub_attr).then(|| {
+        crate::lex::is_attr_name(sub_attr).then(|| {
             let prefix = self.text.get(..self.name_end()).unwrap_or(&self.text);
             let text = Text::from(format!("{prefix}.{sub_attr}"));
             AttrPath { text, ..self }
@@ -407,7 +407,7 @@ impl PatchPath {
     /// `sub_attr` is a valid attribute name.
     pub fn value_path(attr: AttrPath, filter: Filter, sub_attr: Option<&str>) -> Option<Self> {
         if let Some(sub) = sub_attr {
-            if !crate::parse::is_attr_name(sub) {
+            if !crate::lex::is_attr_name(sub) {
                 return None;
             }
         }

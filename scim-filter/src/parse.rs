@@ -726,11 +726,6 @@ fn attr_name(i: &str) -> Res<'_, &str> {
     }
 }
 
-/// Whether `s` is a valid attribute name.
-pub(crate) fn is_attr_name(s: &str) -> bool {
-    lex::is_attr_name(s)
-}
-
 /// `compValue = false / null / true / number / string`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 fn comp_value(i: &str) -> Res<'_, CompValue> {
