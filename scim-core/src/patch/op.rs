@@ -1,0 +1,331 @@
+//! The `PatchOp` message (RFC 7644 §3.5.2): lenient decoding, strict encoding.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
+
+use scim_filter::{Parser, PatchPath};
+
+use crate::error::ScimError;
+use crate::urn;
+
+/// What one operation does (`op`, RFC 7644 §3.5.2). Read case-insensitively (`"Replace"`, as
+/// Entra ID sends it); written in lower case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    /// `add`.
+    Add,
+    /// `remove`.
+    Remove,
+    /// `replace`.
+    Replace,
+}
+
+impl OpKind {
+    /// The wire form: `add`, `remove` or `replace`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Add => "add",
+            OpKind::Remove => "remove",
+            OpKind::Replace => "replace",
+        }
+    }
+
+    /// Parses `op`, ignoring case.
+    pub fn from_name(s: &str) -> Option<OpKind> {
+        [OpKind::Add, OpKind::Remove, OpKind::Replace]
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One element of `Operations`: `op`, an optional parsed `path` and an optional `value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchOperation {
+    /// `op`.
+    pub op: OpKind,
+    /// `path`, parsed (leniently, see [`scim_filter::Mode::Lenient`]); `None` targets the
+    /// resource itself.
+    pub path: Option<PatchPath>,
+    /// `value`, as sent. `Some(Value::Null)` when the client sent `null`.
+    pub value: Option<Value>,
+}
+
+impl PatchOperation {
+    /// An operation.
+    pub fn new(op: OpKind, path: Option<PatchPath>, value: Option<Value>) -> Self {
+        PatchOperation { op, path, value }
+    }
+
+    /// An operation whose path is given as text, parsed leniently; a bad path is `invalidPath`.
+    pub fn with_path(op: OpKind, path: &str, value: Option<Value>) -> Result<Self, ScimError> {
+        Ok(PatchOperation {
+            op,
+            path: Some(parse_path(path)?),
+            value,
+        })
+    }
+}
+
+/// A PATCH request body (RFC 7644 §3.5.2): `schemas` and `Operations`.
+///
+/// Read as identity providers write it: the `Operations` and `schemas` keys and every key of an
+/// operation in any case, `schemas` may be missing, `op` in any case, unknown keys ignored (Entra
+/// ID sends `"name"` on operations), an empty or `null` `path` means no path. Written strictly:
+/// `schemas` with the `PatchOp` URN, `Operations`, lower-case `op`, canonical `path`.
+///
+/// Decode with [`PatchOp::from_slice`] or [`PatchOp::from_value`] to get a [`ScimError`] with the
+/// right `scimType` (`invalidSyntax`, or `invalidPath` for a path that does not parse); the
+/// `Deserialize` impl reports the same messages as plain serde errors.
+///
+/// ```
+/// use scim_core::patch::{OpKind, PatchOp};
+///
+/// let patch = PatchOp::from_slice(br#"{"operations": [
+///     {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "b@example.com"}
+/// ]}"#)?;
+/// assert_eq!(patch.operations[0].op, OpKind::Replace);
+/// assert_eq!(
+///     serde_json::to_string(&patch).unwrap(),
+///     r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"b@example.com"}]}"#
+/// );
+/// # Ok::<(), scim_core::ScimError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PatchOp {
+    /// `schemas`, as received (possibly empty); the `PatchOp` URN is always written.
+    pub schemas: Vec<String>,
+    /// `Operations`, in order.
+    pub operations: Vec<PatchOperation>,
+}
+
+impl PatchOp {
+    /// A message with these operations.
+    pub fn new(operations: Vec<PatchOperation>) -> Self {
+        PatchOp {
+            schemas: vec![urn::PATCH_OP.to_owned()],
+            operations,
+        }
+    }
+
+    /// Decodes JSON bytes. Malformed JSON or structure is `invalidSyntax`, an unparsable path
+    /// `invalidPath`; never panics.
+    pub fn from_slice(json: &[u8]) -> Result<PatchOp, ScimError> {
+        let v: Value = serde_json::from_slice(json)
+            .map_err(|e| ScimError::invalid_syntax(format_args!("malformed JSON: {e}")))?;
+        PatchOp::from_value(v)
+    }
+
+    /// Decodes a JSON value (see [`PatchOp::from_slice`]).
+    pub fn from_value(v: Value) -> Result<PatchOp, ScimError> {
+        let Value::Object(map) = v else {
+            return Err(ScimError::invalid_syntax(
+                "a PatchOp must be a JSON object with `Operations`",
+            ));
+        };
+        let mut schemas = Vec::new();
+        let mut operations = None;
+        for (k, v) in map {
+            if k.eq_ignore_ascii_case("schemas") {
+                schemas = decode_schemas(v)?;
+            } else if k.eq_ignore_ascii_case("operations") {
+                operations = Some(decode_operations(v)?);
+            }
+        }
+        let operations = operations
+            .ok_or_else(|| ScimError::invalid_syntax("PatchOp without `Operations`"))?;
+        Ok(PatchOp {
+            schemas,
+            operations,
+        })
+    }
+}
+
+fn decode_schemas(v: Value) -> Result<Vec<String>, ScimError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::String(s) => Ok(vec![s]),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|s| match s {
+                Value::String(s) => Ok(s),
+                _ => Err(ScimError::invalid_syntax(
+                    "`schemas` must be an array of strings",
+                )),
+            })
+            .collect(),
+        _ => Err(ScimError::invalid_syntax(
+            "`schemas` must be an array of strings",
+        )),
+    }
+}
+
+fn decode_operations(v: Value) -> Result<Vec<PatchOperation>, ScimError> {
+    let Value::Array(items) = v else {
+        return Err(ScimError::invalid_syntax("`Operations` must be an array"));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| decode_operation(i, item))
+        .collect()
+}
+
+fn decode_operation(i: usize, v: Value) -> Result<PatchOperation, ScimError> {
+    let Value::Object(map) = v else {
+        return Err(ScimError::invalid_syntax(format_args!(
+            "Operations[{i}] must be an object with `op`"
+        )));
+    };
+    let mut op = None;
+    let mut path = None;
+    let mut value = None;
+    for (k, v) in map {
+        if k.eq_ignore_ascii_case("op") {
+            let Value::String(name) = v else {
+                return Err(ScimError::invalid_syntax(format_args!(
+                    "Operations[{i}].op must be \"add\", \"remove\" or \"replace\", not {v}"
+                )));
+            };
+            op = Some(OpKind::from_name(name.trim()).ok_or_else(|| {
+                ScimError::invalid_syntax(format_args!(
+                    "Operations[{i}]: unknown op \"{name}\" (expected add, remove or replace)"
+                ))
+            })?);
+        } else if k.eq_ignore_ascii_case("path") {
+            path = match v {
+                Value::Null => None,
+                Value::String(s) if s.trim().is_empty() => None,
+                Value::String(s) => Some(parse_path(&s)?),
+                other => {
+                    return Err(ScimError::invalid_path(
+                        other.to_string(),
+                        format_args!("Operations[{i}].path must be a string"),
+                    ));
+                }
+            };
+        } else if k.eq_ignore_ascii_case("value") {
+            value = Some(v);
+        }
+    }
+    let op = op.ok_or_else(|| {
+        ScimError::invalid_syntax(format_args!("Operations[{i}] has no `op`"))
+    })?;
+    Ok(PatchOperation { op, path, value })
+}
+
+/// Parses a PATCH path leniently; a failure is `invalidPath` naming the path and position.
+///
+/// RFC 7644's own example `members[value eq"2819c223..."]` has no space between the operator
+/// and the string; when a path fails to parse only for that reason, it is read with the space.
+pub fn parse_path(path: &str) -> Result<PatchPath, ScimError> {
+    let parser = Parser::lenient();
+    match parser.parse_path(path) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            let retry = insert_missing_spaces(path);
+            match retry.as_deref().map(|p| parser.parse_path(p)) {
+                Some(Ok(p)) => Ok(p),
+                _ => Err(ScimError::invalid_path(path, e)),
+            }
+        }
+    }
+}
+
+/// `op"` → `op "` for each comparison operator directly followed by a string literal, outside
+/// string literals; `None` when there is nothing to fix.
+#[cold]
+fn insert_missing_spaces(path: &str) -> Option<String> {
+    const OPS: [&str; 9] = ["eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le"];
+    let mut out = String::with_capacity(path.len() + 4);
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut changed = false;
+    for (i, c) in path.char_indices() {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            let before = path.get(..i).unwrap_or("");
+            let glued = OPS.iter().any(|op| {
+                before.len() >= 3
+                    && before
+                        .get(before.len() - 2..)
+                        .is_some_and(|t| t.eq_ignore_ascii_case(op))
+                    && before
+                        .get(before.len() - 3..before.len() - 2)
+                        .is_some_and(|s| s == " ")
+            });
+            if glued {
+                out.push(' ');
+                changed = true;
+            }
+        }
+        out.push(c);
+    }
+    changed.then_some(out)
+}
+
+impl Serialize for PatchOperation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("op", self.op.as_str())?;
+        if let Some(path) = &self.path {
+            map.serialize_entry("path", &format_args!("{path}"))?;
+        }
+        if let Some(value) = &self.value {
+            map.serialize_entry("value", value)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for PatchOp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        let has_urn = self
+            .schemas
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(urn::PATCH_OP));
+        if has_urn {
+            map.serialize_entry("schemas", &self.schemas)?;
+        } else {
+            let mut schemas: Vec<&str> = Vec::with_capacity(self.schemas.len() + 1);
+            schemas.push(urn::PATCH_OP);
+            schemas.extend(self.schemas.iter().map(String::as_str));
+            map.serialize_entry("schemas", &schemas)?;
+        }
+        map.serialize_entry("Operations", &self.operations)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PatchOp {
+    /// Lenient decoding as in [`PatchOp::from_value`]; errors carry the same message.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        PatchOp::from_value(v).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for PatchOperation {
+    /// One operation, leniently (see [`PatchOp`]).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        decode_operation(0, v).map_err(serde::de::Error::custom)
+    }
+}
