@@ -612,3 +612,70 @@ fn patch_escapes_values_in_filters() {
             .matches(&json!({"value": "a\"b\\c"}))
     );
 }
+
+/// End to end: 1.1 PATCH bodies applied by the 2.0 engine.
+#[test]
+fn patch_applies_through_the_v2_engine() {
+    use scim_core::patch::{self, PatchOp};
+    use scim_core::schema::SchemaRegistry;
+
+    let mut group = Group::from_scim1(v1_group()).unwrap();
+    let body = json!({
+        "schemas": ["urn:scim:schemas:core:1.0"],
+        "displayName": "Tour Guides (West)",
+        "members": [
+            {"display": "Babs Jensen", "value": "2819c223-7f76-453a-919d-413861904646", "operation": "delete"},
+            {"display": "James Smith", "value": "08e1d05d-121c-4561-8b96-473d93df9210", "type": "User"}
+        ]
+    });
+    let current = serde_json::to_value(&group).unwrap();
+    let ops = patch_operations(&body, Some(&current)).unwrap();
+    let patch = PatchOp::from_value(patch_request(&ops)).unwrap();
+    patch::apply_group(&mut group, &patch, SchemaRegistry::builtin()).unwrap();
+    assert_eq!(group.display_name, "Tour Guides (West)");
+    let ids: Vec<_> = group
+        .members
+        .iter()
+        .map(|m| m.value.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "902c246b-6245-4190-8e05-00816be7344a",
+            "fc348aa8-3835-40eb-a20b-c726e15c55b5",
+            "08e1d05d-121c-4561-8b96-473d93df9210"
+        ]
+    );
+
+    // Replace all members: meta.attributes clears, then the list is added.
+    let body = json!({
+        "members": [{"value": "u9", "display": "Nine"}],
+        "meta": {"attributes": ["members"]}
+    });
+    let ops = patch_operations(&body, None).unwrap();
+    let patch = PatchOp::from_value(patch_request(&ops)).unwrap();
+    patch::apply_group(&mut group, &patch, SchemaRegistry::builtin()).unwrap();
+    assert_eq!(group.members.len(), 1);
+    assert_eq!(group.members[0].value.as_deref(), Some("u9"));
+
+    // A user: update an email in place, clear a sub-attribute, change the manager.
+    let mut user = User::from_scim1(v1_full_user()).unwrap();
+    let body = json!({
+        "emails": [{"value": "babs@jensen.org", "type": "home", "primary": true}],
+        "urn:scim:schemas:extension:enterprise:1.0": {"manager": {"managerId": "m2"}},
+        "meta": {"attributes": ["name.middleName", "nickName"]}
+    });
+    let current = serde_json::to_value(&user).unwrap();
+    let ops = patch_operations(&body, Some(&current)).unwrap();
+    let patch = PatchOp::from_value(patch_request(&ops)).unwrap();
+    patch::apply_user(&mut user, &patch, SchemaRegistry::builtin()).unwrap();
+    assert_eq!(user.emails.len(), 2);
+    assert_eq!(user.primary_email(), Some("babs@jensen.org"));
+    assert_eq!(user.name.as_ref().unwrap().middle_name, None);
+    assert_eq!(user.nick_name, None);
+    let manager = user.enterprise().unwrap().unwrap().manager.unwrap();
+    assert_eq!(manager.value.as_deref(), Some("m2"));
+    // The back-conversion shows the 1.1 shape again.
+    let v1 = user.to_scim1().unwrap();
+    assert_eq!(v1[scim1::ENTERPRISE]["manager"]["managerId"], "m2");
+}
