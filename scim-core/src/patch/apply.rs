@@ -130,7 +130,10 @@ pub(super) struct Engine<'a> {
 fn container<'r>(res: &'r mut Resource, ext: Option<&str>) -> Option<&'r mut Map<String, Value>> {
     match ext {
         None => Some(&mut res.attributes),
-        Some(urn) => res.extensions.get_raw_mut(urn).and_then(Value::as_object_mut),
+        Some(urn) => res
+            .extensions
+            .get_raw_mut(urn)
+            .and_then(Value::as_object_mut),
     }
 }
 
@@ -379,12 +382,7 @@ impl<'a> Engine<'a> {
 
     /// `urn:name`, when that names a registered schema or an extension of the resource.
     fn joined_extension(&self, urn: &str, name: &str, text: &'a str) -> Option<&'a str> {
-        if let Some(s) = self
-            .reg
-            .schemas()
-            .iter()
-            .find(|s| joins(&s.id, urn, name))
-        {
+        if let Some(s) = self.reg.schemas().iter().find(|s| joins(&s.id, urn, name)) {
             return Some(&s.id);
         }
         self.res
@@ -431,7 +429,8 @@ impl<'a> Engine<'a> {
     ) -> Result<(), ScimError> {
         if kind == OpKind::Remove {
             if self.res.extensions.get_raw(urn).is_some() {
-                self.undo.push(Undo::Extensions(self.res.extensions.clone()));
+                self.undo
+                    .push(Undo::Extensions(self.res.extensions.clone()));
                 self.undo.push(Undo::Schemas(self.res.schemas.clone()));
                 self.res.extensions.remove(urn);
                 self.res.schemas.retain(|s| !s.eq_ignore_ascii_case(urn));
@@ -467,7 +466,8 @@ impl<'a> Engine<'a> {
         match self.res.extensions.get_raw(urn) {
             Some(Value::Object(_)) => {}
             Some(_) => {
-                self.undo.push(Undo::Extensions(self.res.extensions.clone()));
+                self.undo
+                    .push(Undo::Extensions(self.res.extensions.clone()));
                 self.res
                     .extensions
                     .insert(urn.to_string(), Value::Object(Map::new()));
@@ -521,7 +521,9 @@ impl<'a> Engine<'a> {
         }
         let multi = match def {
             Some(d) => d.multi_valued,
-            None => self.current(&t).is_some_and(Value::is_array) || value.is_some_and(Value::is_array),
+            None => {
+                self.current(&t).is_some_and(Value::is_array) || value.is_some_and(Value::is_array)
+            }
         };
         if let Some(filter) = t.filter {
             if !multi && def.is_none() && self.current(&t).is_none() {
@@ -782,12 +784,10 @@ impl<'a> Engine<'a> {
     fn merge(&mut self, t: AttrTarget<'a>, members: Map<String, Value>) {
         let key = Cow::Borrowed(t.name);
         for (k, v) in members {
-            let Some(Value::Object(obj)) =
-                container(self.res, t.ext).and_then(|m| {
-                    let k = key_ci(m, t.name).map(str::to_owned)?;
-                    m.get_mut(&k)
-                })
-            else {
+            let Some(Value::Object(obj)) = container(self.res, t.ext).and_then(|m| {
+                let k = key_ci(m, t.name).map(str::to_owned)?;
+                m.get_mut(&k)
+            }) else {
                 return;
             };
             let old = put(obj, &k, Some(v));

@@ -144,7 +144,11 @@ pub fn apply_group(
 
 impl PatchOp {
     /// Applies this PATCH to `resource`; see [`apply`].
-    pub fn apply_to(&self, resource: &mut Resource, schemas: &SchemaRegistry) -> Result<(), ScimError> {
+    pub fn apply_to(
+        &self,
+        resource: &mut Resource,
+        schemas: &SchemaRegistry,
+    ) -> Result<(), ScimError> {
         apply(resource, self, schemas)
     }
 }

@@ -140,8 +140,8 @@ impl PatchOp {
                 operations = Some(decode_operations(v)?);
             }
         }
-        let operations = operations
-            .ok_or_else(|| ScimError::invalid_syntax("PatchOp without `Operations`"))?;
+        let operations =
+            operations.ok_or_else(|| ScimError::invalid_syntax("PatchOp without `Operations`"))?;
         Ok(PatchOp {
             schemas,
             operations,
@@ -216,9 +216,8 @@ fn decode_operation(i: usize, v: Value) -> Result<PatchOperation, ScimError> {
             value = Some(v);
         }
     }
-    let op = op.ok_or_else(|| {
-        ScimError::invalid_syntax(format_args!("Operations[{i}] has no `op`"))
-    })?;
+    let op =
+        op.ok_or_else(|| ScimError::invalid_syntax(format_args!("Operations[{i}] has no `op`")))?;
     Ok(PatchOperation { op, path, value })
 }
 

@@ -162,12 +162,7 @@ fn scalar(v: &Value, kind: AttributeType, name: Name<'_>) -> Result<Value, ScimE
     }
 }
 
-fn complex(
-    v: &Value,
-    def: &AttributeDef,
-    name: Name<'_>,
-    elem: bool,
-) -> Result<Value, ScimError> {
+fn complex(v: &Value, def: &AttributeDef, name: Name<'_>, elem: bool) -> Result<Value, ScimError> {
     match v {
         Value::Object(m) => {
             let mut out = Map::new();
