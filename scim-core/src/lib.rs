@@ -8,6 +8,11 @@
 //! - [`ScimError`]: status, `scimType` and detail, and the RFC error body ([`ErrorBody`]).
 //! - [`schema`]: schema documents, the built-in ones, and a registry implementing
 //!   [`scim_filter::AttributeSchema`]; [`discovery`]: `ServiceProviderConfig`, `ResourceType`.
+//! - [`patch`]: the `PatchOp` message and an atomic, schema-aware PATCH engine that accepts what
+//!   identity providers really send.
+//! - [`projection`] (`attributes`/`excludedAttributes` honouring `returned`), [`sort`]
+//!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
+//! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //!
 //! Deserialise with [`from_slice`]/[`from_str`] to get a [`ScimError`] (400, naming the
 //! attribute) instead of a `serde_json::Error`.
@@ -17,13 +22,19 @@
 mod de;
 pub mod discovery;
 mod error;
+pub mod etag;
 pub mod messages;
+pub mod patch;
+pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod scim1;
+pub mod sort;
 
 pub use discovery::{ResourceType, ServiceProviderConfig};
 pub use error::{ScimError, ScimType, from_slice, from_str};
 pub use messages::{ErrorBody, ListResponse, SearchRequest, SortOrder};
+pub use patch::{OpKind, PatchOp, PatchOperation};
 pub use resource::{
     Address, EnterpriseUser, Extensions, Group, Manager, Member, Meta, MultiValue, Name, Password,
     Resource, SchemaExtension, User,
