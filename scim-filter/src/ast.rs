@@ -50,8 +50,7 @@ impl AttrPath {
     /// assert!(AttrPath::new("user name").is_none());
     /// ```
     pub fn new(name: &str) -> Option<Self> {
-        crate::lex::is_attr_name(name)
-            .then(|| AttrPath::from_parts(Text::new(name), 0, name.len()))
+        crate::lex::is_attr_name(name).then(|| AttrPath::from_parts(Text::new(name), 0, name.len()))
     }
 
     /// This path with a sub-attribute; `None` unless `sub_attr` is a valid attribute name.
