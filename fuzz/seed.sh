@@ -111,4 +111,22 @@ for i, d in enumerate(all_docs):
     for f in all_filters[i % len(all_filters)::max(1, len(all_filters) // 3)][:3]:
         evals.append(f.encode() + b"\0" + d.encode())
 write("filter_eval", evals)
+
+# resource_decode: the RFC examples and recorded IdP traffic, whole documents.
+raw_docs = [f.read_bytes() for d in ("rfc-examples", "idp-traffic") for f in sorted(shared.glob(d + "/*.json"))]
+write("resource_decode", [b for b in raw_docs if len(b) <= 8192] + [b'{"userName":"bjensen","ACTIVE":"True"}'])
+
+# patch_apply: the PATCH bodies IdPs send (idp-quirks.jsonl) and the RFC PatchOp examples.
+quirks = []
+qfile = shared / "patch" / "idp-quirks.jsonl"
+if qfile.exists():
+    for line in qfile.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            try:
+                quirks.append(json.dumps(json.loads(line)["body"]).encode())
+            except (json.JSONDecodeError, KeyError):
+                pass
+rfc_patches = [f.read_bytes() for f in sorted(shared.glob("rfc-examples/rfc7644-3.5.2*.json"))]
+write("patch_apply", quirks + rfc_patches + [b'{"Operations":[{"op":"Replace","value":{"active":false}}]}'])
 EOF

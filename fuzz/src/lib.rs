@@ -1,4 +1,4 @@
-//! Fuzz-target bodies for `scim-filter`.
+//! Fuzz-target bodies for `scim-filter` and `scim-core`.
 //!
 //! Each `fuzz_targets/*.rs` binary is a one-line `fuzz_target!` that calls one
 //! of the functions here, so the same checks can be replayed over a corpus as
@@ -192,5 +192,113 @@ pub fn filter_eval(data: &[u8]) {
     // The strict reading, where it parses, must not panic either.
     if let Ok(strict) = Parser::strict().parse_filter(filter_text) {
         let _ = strict.matches(&value);
+    }
+}
+
+/// Serialises `value` or panics: every decoded resource must serialise.
+fn to_bytes<T: serde::Serialize>(what: &str, value: &T) -> Vec<u8> {
+    serde_json::to_vec(value)
+        .unwrap_or_else(|e| panic!("{what}: a decoded value does not serialise: {e}"))
+}
+
+/// Decodes `data` as `T`; on success, its output must decode again to the same output (the
+/// strict output is a fixed point of lenient input).
+fn decode_round_trip<T>(what: &str, data: &[u8])
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    match scim_core::from_slice::<T>(data) {
+        Ok(v) => {
+            let out = to_bytes(what, &v);
+            let again: T = scim_core::from_slice(&out).unwrap_or_else(|e| {
+                panic!(
+                    "{what}: output does not decode again: {e}: {}",
+                    String::from_utf8_lossy(&out)
+                )
+            });
+            assert_eq!(
+                to_bytes(what, &again),
+                out,
+                "{what}: output is not a fixed point"
+            );
+        }
+        Err(e) => {
+            let status = e.status().as_u16();
+            assert!(
+                (400..500).contains(&status),
+                "{what}: decode error with status {status}"
+            );
+            assert!(!e.to_string().is_empty(), "{what}: empty error message");
+        }
+    }
+}
+
+/// `resource_decode` target: arbitrary bytes as a `User`, a `Group` and a generic `Resource`:
+/// no panic, errors are 4xx SCIM errors, and output round-trips.
+///
+/// # Panics
+///
+/// When any of those properties fails for `data`: that is a finding.
+pub fn resource_decode(data: &[u8]) {
+    decode_round_trip::<scim_core::User>("User", data);
+    decode_round_trip::<scim_core::Group>("Group", data);
+    decode_round_trip::<scim_core::Resource>("Resource", data);
+}
+
+/// The resources `patch_apply` patches: a user with the enterprise extension, and a group.
+const PATCH_TARGETS: [&str; 2] = [
+    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+       "id":"2819c223","externalId":"701984","userName":"bjensen@example.com",
+       "name":{"formatted":"Ms. Barbara J Jensen, III","familyName":"Jensen","givenName":"Barbara"},
+       "displayName":"Babs Jensen","active":true,
+       "emails":[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@jensen.org","type":"home"}],
+       "phoneNumbers":[{"value":"555-555-8377","type":"work"}],
+       "groups":[{"value":"e9e30dba","display":"Tour Guides"}],
+       "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","department":"Tour Operations","manager":{"value":"26118915","displayName":"John Smith"}},
+       "meta":{"resourceType":"User","created":"2010-01-23T04:56:22Z","lastModified":"2011-05-13T04:42:34Z","version":"W/\"a330bc54f0671c9\""}}"#,
+    r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"e9e30dba","displayName":"Tour Guides",
+       "members":[{"value":"2819c223","display":"Babs Jensen"},{"value":"902c246b","display":"Mandy Pepperidge"}],
+       "meta":{"resourceType":"Group","created":"2010-01-23T04:56:22Z","lastModified":"2011-05-13T04:42:34Z"}}"#,
+];
+
+/// `patch_apply` target: arbitrary bytes as a `PatchOp`, applied to a fixed user and group.
+/// A failed PATCH must leave the resource byte-for-byte unchanged and be a 4xx SCIM error; a
+/// successful one must leave a resource that serialises and decodes again.
+///
+/// # Panics
+///
+/// When any of those properties fails for `data`: that is a finding.
+pub fn patch_apply(data: &[u8]) {
+    let Ok(patch) = scim_core::PatchOp::from_slice(data) else {
+        return;
+    };
+    let schemas = scim_core::SchemaRegistry::builtin();
+    for target in PATCH_TARGETS {
+        let Ok(base) = scim_core::from_str::<scim_core::Resource>(target) else {
+            panic!("the fixed PATCH target does not decode");
+        };
+        let before = to_bytes("Resource", &base);
+        let mut resource = base.clone();
+        match scim_core::patch::apply(&mut resource, &patch, schemas) {
+            Ok(()) => {
+                let out = to_bytes("patched Resource", &resource);
+                if let Err(e) = scim_core::from_slice::<scim_core::Resource>(&out) {
+                    panic!("a patched resource does not decode again: {e}");
+                }
+            }
+            Err(e) => {
+                let status = e.status().as_u16();
+                assert!(
+                    (400..500).contains(&status),
+                    "PATCH error with status {status}: {e}"
+                );
+                assert_eq!(
+                    to_bytes("Resource", &resource),
+                    before,
+                    "a failed PATCH ({e}) changed the resource"
+                );
+                assert_eq!(resource, base, "a failed PATCH ({e}) changed the resource");
+            }
+        }
     }
 }

@@ -90,3 +90,45 @@ fn filter_eval() {
         .collect();
     replay("filter_eval", scim_filter_fuzz::filter_eval, extra);
 }
+
+/// Every JSON document of the shared RFC examples and recorded IdP traffic, as bytes.
+fn shared_json_docs() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for dir in ["rfc-examples", "idp-traffic"] {
+        let Ok(entries) = fs::read_dir(shared_corpus().join(dir)) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            out.push(fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// The PATCH bodies of `patch/idp-quirks.jsonl` (field `body` of each line).
+fn idp_quirk_patches() -> Vec<Vec<u8>> {
+    let text =
+        fs::read_to_string(shared_corpus().join("patch/idp-quirks.jsonl")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("body").map(|b| serde_json::to_vec(b).unwrap()))
+        .collect()
+}
+
+#[test]
+fn resource_decode() {
+    replay(
+        "resource_decode",
+        scim_filter_fuzz::resource_decode,
+        shared_json_docs(),
+    );
+}
+
+#[test]
+fn patch_apply() {
+    let mut extra = idp_quirk_patches();
+    assert!(extra.len() >= 15, "the IdP quirk PATCH bodies are missing");
+    extra.extend(shared_json_docs());
+    replay("patch_apply", scim_filter_fuzz::patch_apply, extra);
+}
