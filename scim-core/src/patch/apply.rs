@@ -998,18 +998,38 @@ impl<'a> Engine<'a> {
         listed: &Value,
     ) -> Result<(), ScimError> {
         let listed = value::many(listed, def, t.name())?;
+        let hits: Vec<usize> = match self.current(&t) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter(|(_, item)| {
+                    listed.iter().any(|l| match value::element_value(l) {
+                        Some(v) => value::element_value(item) == Some(v),
+                        None => l == *item,
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.remove_elements(t, def, &hits);
+        Ok(())
+    }
+
+    /// Removes the elements at `indices` (ascending) from a multi-valued attribute, logging each
+    /// for rollback, and removes the attribute itself when nothing is left.
+    fn remove_elements(
+        &mut self,
+        t: AttrTarget<'a>,
+        def: Option<&'a AttributeDef>,
+        indices: &[usize],
+    ) {
         let ext = t.ext.map(Cow::Borrowed);
         let mut undo = Vec::new();
         let mut now_empty = false;
         if let Some(items) = self.array_mut(t) {
-            for i in (0..items.len()).rev() {
-                let hit = items.get(i).is_some_and(|item| {
-                    listed.iter().any(|l| match value::element_value(l) {
-                        Some(v) => value::element_value(item) == Some(v),
-                        None => l == item,
-                    })
-                });
-                if hit {
+            for &i in indices.iter().rev() {
+                if i < items.len() {
                     let removed = items.remove(i);
                     undo.push(Undo::Insert {
                         ext: ext.clone(),
@@ -1025,7 +1045,6 @@ impl<'a> Engine<'a> {
         if now_empty {
             self.set_attr(t, def, None);
         }
-        Ok(())
     }
 
     // ----------------------------------------------------------------------------------------
@@ -1052,27 +1071,7 @@ impl<'a> Engine<'a> {
         }
         match (kind, t.sub) {
             (OpKind::Remove, None) => {
-                let ext = t.ext.map(Cow::Borrowed);
-                let mut undo = Vec::new();
-                let mut now_empty = false;
-                if let Some(items) = self.array_mut(t) {
-                    for &i in hits.iter().rev() {
-                        if i < items.len() {
-                            let removed = items.remove(i);
-                            undo.push(Undo::Insert {
-                                ext: ext.clone(),
-                                key: Cow::Borrowed(t.name),
-                                idx: i,
-                                value: removed,
-                            });
-                        }
-                    }
-                    now_empty = items.is_empty();
-                }
-                self.undo.extend(undo);
-                if now_empty {
-                    self.set_attr(t, def, None);
-                }
+                self.remove_elements(t, def, &hits);
                 Ok(())
             }
             (OpKind::Remove, Some(sub)) => {
