@@ -398,8 +398,23 @@ fn looks_like_datetime(s: &str) -> bool {
         && b.get(13) == Some(&b':')
 }
 
-/// An RFC 3339 date-time; without an offset (`xsd:dateTime` allows that), UTC is assumed.
-fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
+/// A SCIM `dateTime` (`xsd:dateTime`, RFC 7643 §2.3.5) as an instant: RFC 3339, or without an
+/// offset, in which case UTC is assumed. Filters compare date-times with this; use it wherever
+/// date-times must order the same way (`sortBy`, for one).
+///
+/// ```
+/// use scim_filter::parse_datetime;
+/// assert_eq!(
+///     parse_datetime("2011-05-13T06:42:34+02:00"),
+///     parse_datetime("2011-05-13T04:42:34Z")
+/// );
+/// assert!(parse_datetime("2000-02-30T00:00:00Z").is_none());
+/// ```
+pub fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
+    // Most strings are not date-times: refuse them before chrono looks at them.
+    if !looks_like_datetime(s) {
+        return None;
+    }
     DateTime::parse_from_rfc3339(s).ok().or_else(|| {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
             .ok()

@@ -69,6 +69,6 @@ mod text;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, Operands, PatchPath};
 pub use error::{ErrorKind, Expected, ParseError};
-pub use eval::{AttrInfo, AttrType, AttributeSchema, NoSchema};
+pub use eval::{AttrInfo, AttrType, AttributeSchema, NoSchema, parse_datetime};
 pub use parse::{Mode, Parser};
 pub use text::Text;
