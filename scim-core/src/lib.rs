@@ -23,6 +23,7 @@ mod de;
 pub mod discovery;
 mod error;
 pub mod etag;
+mod json;
 pub mod messages;
 pub mod patch;
 pub mod projection;

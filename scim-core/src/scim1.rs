@@ -51,9 +51,9 @@ use serde_json::{Map, Value};
 
 use crate::de::{is_urn, scim_object};
 use crate::error::ScimError;
+use crate::json::{get_ci, remove_ci};
 use crate::messages::{ErrorBody, ListResponse};
 use crate::resource::{Group, Resource, User};
-use crate::sort::get_ci;
 use crate::urn;
 
 /// The SCIM 1.1 core schema URN (Users, Groups and list responses).
@@ -202,11 +202,6 @@ fn rename_ci(obj: &mut Map<String, Value>, from: &str, to: &str) {
             }
         }
     }
-}
-
-fn remove_ci(obj: &mut Map<String, Value>, name: &str) -> Option<Value> {
-    let key = obj.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()?;
-    obj.remove(&key)
 }
 
 fn enterprise_to_v2(v: Value) -> Value {

@@ -45,6 +45,7 @@ use scim_filter::{AttrPath, AttrType, AttributeSchema, Parser, parse_datetime};
 use serde_json::Value;
 
 use crate::error::ScimError;
+use crate::json::get_ci;
 use crate::messages::SortOrder;
 
 /// Sorts `resources` by the attribute path `sort_by` in `order`, with attribute types and
@@ -147,14 +148,6 @@ fn is_empty(v: &Value) -> bool {
         Value::Object(o) => o.is_empty(),
         Value::Bool(_) | Value::Number(_) => false,
     }
-}
-
-pub(crate) fn get_ci<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
 }
 
 /// A comparable key. Variants order booleans < numbers < instants < strings.

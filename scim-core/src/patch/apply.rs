@@ -12,6 +12,7 @@ use scim_filter::{AttrInfo, AttrPath, AttributeSchema, CompValue, CompareOp, Fil
 use super::op::{OpKind, PatchOp, PatchOperation};
 use super::value::{self, Name, get_ci, is_primary, is_true, key_ci};
 use crate::error::{ScimError, ScimType};
+use crate::json::get_mut_ci;
 use crate::resource::{Extensions, Resource};
 use crate::schema::{AttributeDef, AttributeType, Mutability, SchemaRegistry};
 
@@ -1340,11 +1341,6 @@ impl<'a> Engine<'a> {
             }
         }
     }
-}
-
-fn get_mut_ci<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
-    let k = key_ci(map, key)?.to_owned();
-    map.get_mut(&k)
 }
 
 /// Checks the names of a path-less key (`invalidPath` when they are not attribute names).

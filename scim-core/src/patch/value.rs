@@ -61,24 +61,7 @@ pub(super) fn is_primary(elem: &Value) -> bool {
         .is_some_and(is_true)
 }
 
-/// The member `name` of `map`, exact match first, then ignoring ASCII case.
-pub(super) fn get_ci<'m>(map: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
-    map.get(name).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
-/// The key of `map` that `name` refers to: exact match first, then ignoring ASCII case.
-pub(super) fn key_ci<'m>(map: &'m Map<String, Value>, name: &str) -> Option<&'m str> {
-    if let Some((k, _)) = map.get_key_value(name) {
-        return Some(k.as_str());
-    }
-    map.keys()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .map(String::as_str)
-}
+pub(super) use crate::json::{get_ci, key_ci};
 
 fn kind_name(v: &Value) -> &'static str {
     match v {

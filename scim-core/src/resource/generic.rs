@@ -38,12 +38,7 @@ impl Resource {
 
     /// The attribute `name` (matched case-insensitively).
     pub fn attribute(&self, name: &str) -> Option<&Value> {
-        self.attributes.get(name).or_else(|| {
-            self.attributes
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
+        crate::json::get_ci(&self.attributes, name)
     }
 
     fn is_user_password(&self, key: &str) -> bool {
