@@ -8,6 +8,8 @@ use scim_filter::{
 };
 use serde_json::Number;
 
+mod common;
+
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -235,17 +237,7 @@ fn value_filters_hold_nested_logic() {
 
 #[test]
 fn every_operator_in_any_case() {
-    for (op, word) in [
-        (CompareOp::Eq, "eq"),
-        (CompareOp::Ne, "ne"),
-        (CompareOp::Co, "co"),
-        (CompareOp::Sw, "sw"),
-        (CompareOp::Ew, "ew"),
-        (CompareOp::Gt, "gt"),
-        (CompareOp::Lt, "lt"),
-        (CompareOp::Ge, "ge"),
-        (CompareOp::Le, "le"),
-    ] {
+    for (op, word) in common::OPS {
         assert_eq!(op.as_str(), word);
         assert_eq!(op.to_string(), word);
         assert_eq!(op.is_ordering(), matches!(word, "gt" | "lt" | "ge" | "le"));
