@@ -41,7 +41,9 @@ pub enum Mode {
     /// - a well-known schema URN joined to its attribute with `.` instead of `:`, as Entra ID writes
     ///   `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager`;
     /// - `and(`, `or(` without a space before the parenthesis;
-    /// - spaces and tabs around a PATCH path.
+    /// - spaces and tabs around a PATCH path;
+    /// - in a PATCH path, a string literal right after its operator (`members[value eq"x"]`), as
+    ///   an example of RFC 7644 §3.5.2.2 writes it. Filters still need the space.
     #[default]
     Lenient,
 }
@@ -140,6 +142,8 @@ impl Parser {
     /// Parses a PATCH operation's `path`.
     pub fn parse_path(&self, input: &str) -> Result<PatchPath, ParseError> {
         self.run(input, |st, i| {
+            // RFC 7644 §3.5.2.2's own example writes `members[value eq"2819c223..."]`.
+            st.glued_string = st.lenient();
             let i = st.trim_lenient(i);
             let (i, attr) = attr_path(i, st.lenient(), Expected::AttrName)?;
             let (i, path) = match i.strip_prefix('[') {
@@ -204,6 +208,7 @@ impl Parser {
             opts: *self,
             depth: 0,
             terms: 0,
+            glued_string: false,
         };
         match body(&mut st, input) {
             Ok((_, v)) => Ok(v),
@@ -258,6 +263,8 @@ struct State {
     opts: Parser,
     depth: usize,
     terms: usize,
+    /// A string literal may follow its operator without a space (lenient PATCH paths only).
+    glued_string: bool,
 }
 
 /// The `and` operands collected so far: one filter, or two and more.
@@ -472,20 +479,20 @@ impl State {
                     self.count_term(rest)?;
                     let (i, sub) = attr_name(rest)?;
                     let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
-                    let (i, cmp) = comparison(i, sub_path)?;
+                    let (i, cmp) = comparison(i, sub_path, self.glued_string)?;
                     let inner = Filter::and(inner, cmp);
                     return Ok((i, Filter::ValuePath(path, Box::new(inner))));
                 }
             }
             return Ok((i, Filter::ValuePath(path, Box::new(inner))));
         }
-        comparison(i, path)
+        comparison(i, path, self.glued_string)
     }
 }
 
 /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
+fn comparison(i: &str, path: AttrPath, glued_string: bool) -> Res<'_, Filter> {
     // Fast path for the shape nearly every client sends: one space, a two-letter operator in
     // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
     if let [b' ', a, b, next, ..] = *i.as_bytes() {
@@ -518,7 +525,7 @@ fn comparison(i: &str, path: AttrPath) -> Res<'_, Filter> {
         None => return expected(i, Expected::Operator),
     };
     let (v_start, ws) = space0(after_op);
-    if ws.is_empty() {
+    if ws.is_empty() && !(glued_string && v_start.starts_with('"')) {
         return expected(
             v_start,
             if at_token_end(v_start) {

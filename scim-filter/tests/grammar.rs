@@ -1156,3 +1156,23 @@ fn lenient_accepts_every_urn_path_that_strict_accepts() {
         Parser::lenient().parse_path(path).unwrap()
     );
 }
+
+/// RFC 7644 §3.5.2.2 writes `members[value eq"2819c223..."]`: lenient PATCH paths read it, strict
+/// paths and filters in either mode still want the space.
+#[test]
+fn a_string_glued_to_its_operator_is_read_in_lenient_paths_only() {
+    let glued = r#"members[value eq"2819c223"]"#;
+    let spaced = r#"members[value eq "2819c223"]"#;
+    assert_eq!(
+        Parser::lenient().parse_path(glued).unwrap(),
+        Parser::strict().parse_path(spaced).unwrap()
+    );
+    let e = Parser::strict().parse_path(glued).unwrap_err();
+    assert_eq!((e.offset(), e.expected()), (16, Some(Expected::Whitespace)));
+    for parser in [Parser::strict(), Parser::lenient()] {
+        let e = parser.parse_filter(r#"value eq"2819c223""#).unwrap_err();
+        assert_eq!(e.expected(), Some(Expected::Whitespace));
+    }
+    // Only a string may be glued: a number still needs the space.
+    assert!(Parser::lenient().parse_path("members[value eq1]").is_err());
+}

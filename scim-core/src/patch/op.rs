@@ -223,60 +223,12 @@ fn decode_operation(i: usize, v: Value) -> Result<PatchOperation, ScimError> {
 
 /// Parses a PATCH path leniently; a failure is `invalidPath` naming the path and position.
 ///
-/// RFC 7644's own example `members[value eq"2819c223..."]` has no space between the operator
-/// and the string; when a path fails to parse only for that reason, it is read with the space.
+/// Lenient mode also reads RFC 7644's own example `members[value eq"2819c223..."]`, which has no
+/// space between the operator and the string.
 pub fn parse_path(path: &str) -> Result<PatchPath, ScimError> {
-    let parser = Parser::lenient();
-    match parser.parse_path(path) {
-        Ok(p) => Ok(p),
-        Err(e) => {
-            let retry = insert_missing_spaces(path);
-            match retry.as_deref().map(|p| parser.parse_path(p)) {
-                Some(Ok(p)) => Ok(p),
-                _ => Err(ScimError::invalid_path(path, e)),
-            }
-        }
-    }
-}
-
-/// `op"` → `op "` for each comparison operator directly followed by a string literal, outside
-/// string literals; `None` when there is nothing to fix.
-#[cold]
-fn insert_missing_spaces(path: &str) -> Option<String> {
-    const OPS: [&str; 9] = ["eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le"];
-    let mut out = String::with_capacity(path.len() + 4);
-    let mut in_str = false;
-    let mut escaped = false;
-    let mut changed = false;
-    for (i, c) in path.char_indices() {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-        } else if c == '"' {
-            in_str = true;
-            let before = path.get(..i).unwrap_or("");
-            let glued = OPS.iter().any(|op| {
-                before.len() >= 3
-                    && before
-                        .get(before.len() - 2..)
-                        .is_some_and(|t| t.eq_ignore_ascii_case(op))
-                    && before
-                        .get(before.len() - 3..before.len() - 2)
-                        .is_some_and(|s| s == " ")
-            });
-            if glued {
-                out.push(' ');
-                changed = true;
-            }
-        }
-        out.push(c);
-    }
-    changed.then_some(out)
+    Parser::lenient()
+        .parse_path(path)
+        .map_err(|e| ScimError::invalid_path(path, e))
 }
 
 impl Serialize for PatchOperation {
