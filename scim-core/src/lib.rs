@@ -27,6 +27,7 @@ mod json;
 pub mod messages;
 pub mod patch;
 pub mod projection;
+pub mod provision;
 pub mod resource;
 pub mod schema;
 pub mod scim1;

@@ -87,13 +87,25 @@ pub fn sort_by_path<S: AttributeSchema + ?Sized>(
     order: SortOrder,
     schema: &S,
 ) {
+    sort_items_by_path(resources, |v| v, path, order, schema);
+}
+
+/// [`sort_by_path`] over any items, each read through its JSON form `json_of` (for instance
+/// `(Value, User)` pairs, so the typed resources move with their sort keys).
+pub fn sort_items_by_path<T, S: AttributeSchema + ?Sized>(
+    resources: &mut [T],
+    json_of: impl Fn(&T) -> &Value,
+    path: &AttrPath,
+    order: SortOrder,
+    schema: &S,
+) {
     let info = schema.attribute(path.schema(), path.name(), path.sub_attr());
     let (kind, case_exact) = match info {
         Some(i) => (Some(i.kind()), i.case_exact()),
         None => (None, false),
     };
     resources.sort_by_cached_key(|r| {
-        let key = sort_value(r, path).and_then(|v| SortKey::of(v, kind, case_exact));
+        let key = sort_value(json_of(r), path).and_then(|v| SortKey::of(v, kind, case_exact));
         // `None` sorts after every key; descending reverses everything (missing first).
         let key = Ordered(key);
         match order {

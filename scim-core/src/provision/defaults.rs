@@ -1,0 +1,173 @@
+//! The default implementations of [`Provisioner`](super::Provisioner)'s provided methods, generic
+//! over users and groups.
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::SCAN_PAGE;
+use super::query::{ListQuery, Page};
+use crate::error::ScimError;
+use crate::etag::ETag;
+use crate::patch::{OpKind, PatchOp, PatchOperation};
+use crate::resource::{Group, Member, Resource, User};
+use crate::schema::SchemaRegistry;
+
+/// How often a PATCH without a client precondition starts over after losing a race.
+const PATCH_ATTEMPTS: usize = 16;
+
+/// Ids per `remove` operation: a value filter holds at most 1,000 terms.
+const REMOVE_CHUNK: usize = 100;
+
+/// A resource the defaults can handle: users and groups.
+pub(crate) trait Stored:
+    Serialize + Into<Resource> + TryFrom<Resource, Error = ScimError> + Send
+{
+    /// `meta.version`, parsed; `None` when absent or malformed.
+    fn version(&self) -> Option<ETag>;
+}
+
+impl Stored for User {
+    fn version(&self) -> Option<ETag> {
+        version_of(self.meta.as_ref().and_then(|m| m.version.as_deref()))
+    }
+}
+
+impl Stored for Group {
+    fn version(&self) -> Option<ETag> {
+        version_of(self.meta.as_ref().and_then(|m| m.version.as_deref()))
+    }
+}
+
+fn version_of(tag: Option<&str>) -> Option<ETag> {
+    tag.and_then(|t| ETag::parse(t).ok())
+}
+
+/// Scan, filter, sort, page. Memory: without `sortBy` only the requested page is kept (the rest
+/// is counted and dropped); with it, every match is kept, since any of them may sort first.
+pub(crate) async fn search<T, F, Fut>(
+    query: &ListQuery,
+    core_urn: &str,
+    mut scan: F,
+) -> Result<Page<T>, ScimError>
+where
+    T: Serialize + Send,
+    F: FnMut(usize, usize) -> Fut + Send,
+    Fut: Future<Output = Result<Vec<T>, ScimError>> + Send,
+{
+    let registry = SchemaRegistry::builtin();
+    let schema = registry.resource(core_urn);
+    let (offset, count) = query.window();
+    let keep_all = query.sort_by.is_some();
+    let mut kept: Vec<(Value, T)> = Vec::new();
+    let mut matched: usize = 0;
+    let mut scanned: usize = 0;
+    loop {
+        let batch = scan(scanned, SCAN_PAGE).await?;
+        let len = batch.len();
+        for item in batch {
+            let json = serde_json::to_value(&item)?;
+            if query
+                .filter
+                .as_ref()
+                .is_some_and(|f| !f.matches_with(&json, &schema))
+            {
+                continue;
+            }
+            if keep_all || (matched >= offset && matched - offset < count) {
+                kept.push((json, item));
+            }
+            matched += 1;
+        }
+        scanned += len;
+        if len < SCAN_PAGE {
+            break;
+        }
+    }
+    let resources = if let Some(path) = &query.sort_by {
+        crate::sort::sort_items_by_path(&mut kept, |(v, _)| v, path, query.sort_order, &schema);
+        kept.into_iter()
+            .skip(offset)
+            .take(count)
+            .map(|(_, t)| t)
+            .collect()
+    } else {
+        kept.into_iter().map(|(_, t)| t).collect()
+    };
+    Ok(Page {
+        resources,
+        total_results: matched as u64,
+        start_index: query.start_index,
+    })
+}
+
+/// Read, check `expected`, apply, write back conditionally; start over on a lost race when the
+/// caller set no precondition of its own.
+pub(crate) async fn patch<T, G, GF, R, RF>(
+    patch: &PatchOp,
+    expected: Option<&ETag>,
+    get: G,
+    replace: R,
+) -> Result<T, ScimError>
+where
+    T: Stored,
+    G: Fn() -> GF + Send,
+    GF: Future<Output = Result<T, ScimError>> + Send,
+    R: Fn(T, Option<ETag>) -> RF + Send,
+    RF: Future<Output = Result<T, ScimError>> + Send,
+{
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = get().await?;
+        let version = current.version();
+        if let Some(want) = expected {
+            if !version.as_ref().is_some_and(|v| v.weak_eq(want)) {
+                return Err(ScimError::precondition_failed(format_args!(
+                    "If-Match {want} does not match the current version {}",
+                    version
+                        .as_ref()
+                        .map_or("(none)".to_owned(), ToString::to_string)
+                )));
+            }
+        }
+        let mut resource: Resource = current.into();
+        crate::patch::apply(&mut resource, patch, SchemaRegistry::builtin())?;
+        let updated = T::try_from(resource)?;
+        match replace(updated, version).await {
+            Err(ScimError::PreconditionFailed { .. }) if expected.is_none() => {}
+            other => return other,
+        }
+    }
+    Err(ScimError::precondition_failed(format_args!(
+        "the resource changed during each of {PATCH_ATTEMPTS} attempts to apply the PATCH"
+    )))
+}
+
+/// `{"op": "add", "path": "members", "value": [...]}`.
+pub(crate) fn members_patch(kind: OpKind, members: &[Member]) -> Result<PatchOp, ScimError> {
+    let value = serde_json::to_value(members)?;
+    Ok(PatchOp::new(vec![PatchOperation::with_path(
+        kind,
+        "members",
+        Some(value),
+    )?]))
+}
+
+/// `remove` operations with `members[value eq "a" or value eq "b" ...]`, [`REMOVE_CHUNK`] ids
+/// each.
+pub(crate) fn remove_members_patch(member_ids: &[String]) -> Result<PatchOp, ScimError> {
+    let mut operations = Vec::new();
+    for chunk in member_ids.chunks(REMOVE_CHUNK) {
+        let mut path = String::from("members[");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                path.push_str(" or ");
+            }
+            path.push_str("value eq ");
+            path.push_str(&serde_json::to_string(id)?);
+        }
+        path.push(']');
+        operations.push(PatchOperation::with_path(OpKind::Remove, &path, None)?);
+    }
+    Ok(PatchOp::new(operations))
+}

@@ -1,0 +1,519 @@
+//! [`InMemoryProvisioner`]: the reference backend.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::Provisioner;
+use super::context::RequestContext;
+use super::query::{ListQuery, Page};
+use crate::error::ScimError;
+use crate::etag::ETag;
+use crate::resource::{Group, Member, Meta, MultiValue, User};
+
+/// A complete [`Provisioner`] kept in memory, one directory per tenant.
+///
+/// It is the model the conformance suite is written against: every filter (evaluated with the
+/// built-in schemas), `userName` unique per tenant ignoring case (409 `uniqueness`), `groups` on
+/// users computed from group memberships, a version counter per resource (`meta.version` is
+/// `W/"<n>"`), and every write checked and applied under one lock, so concurrent requests never
+/// lose an update and a stale `expected` version always gets 412.
+///
+/// Ids look like UUIDs and sort in creation order, which is also the scan order.
+#[derive(Debug)]
+pub struct InMemoryProvisioner {
+    state: Mutex<HashMap<String, Directory>>,
+    ids: IdSource,
+}
+
+impl Default for InMemoryProvisioner {
+    fn default() -> Self {
+        InMemoryProvisioner::new()
+    }
+}
+
+impl InMemoryProvisioner {
+    /// An empty store.
+    pub fn new() -> Self {
+        InMemoryProvisioner {
+            state: Mutex::new(HashMap::new()),
+            ids: IdSource::new(),
+        }
+    }
+
+    /// How many users `tenant` has.
+    pub fn user_count(&self, tenant: &str) -> usize {
+        self.lock().get(tenant).map_or(0, |d| d.users.len())
+    }
+
+    /// How many groups `tenant` has.
+    pub fn group_count(&self, tenant: &str) -> usize {
+        self.lock().get(tenant).map_or(0, |d| d.groups.len())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Directory>> {
+        // A panic while holding the lock cannot leave a half-applied write: every write is
+        // checked first and then applied with operations that do not panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn with_dir<R>(&self, ctx: &RequestContext, f: impl FnOnce(&mut Directory) -> R) -> R {
+        let mut state = self.lock();
+        let dir = state.entry(ctx.tenant().to_owned()).or_default();
+        f(dir)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Directory {
+    users: BTreeMap<String, Entry<User>>,
+    groups: BTreeMap<String, Entry<Group>>,
+    /// Lower-cased `userName` -> id.
+    user_names: HashMap<String, String>,
+    /// Member id -> the groups it is a direct member of.
+    member_of: HashMap<String, BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry<T> {
+    resource: T,
+    version: u64,
+    created: String,
+    last_modified: String,
+}
+
+impl<T> Entry<T> {
+    fn etag(&self) -> ETag {
+        ETag::from_version(self.version)
+    }
+
+    fn meta(&self, resource_type: &str) -> Meta {
+        Meta {
+            resource_type: Some(resource_type.to_owned()),
+            created: Some(self.created.clone()),
+            last_modified: Some(self.last_modified.clone()),
+            version: Some(self.etag().to_string()),
+            ..Meta::default()
+        }
+    }
+}
+
+fn now() -> String {
+    DateTime::<Utc>::from(SystemTime::now()).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn check_version<T>(
+    entry: &Entry<T>,
+    expected: Option<&ETag>,
+    what: &str,
+    id: &str,
+) -> Result<(), ScimError> {
+    match expected {
+        Some(want) if !entry.etag().weak_eq(want) => Err(ScimError::precondition_failed(
+            format_args!("{what} {id} is at version {}, not {want}", entry.etag()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// UUID-shaped ids: a creation counter (so they sort in creation order) and per-store random bits.
+#[derive(Debug)]
+struct IdSource {
+    next: AtomicU64,
+    salt: RandomState,
+}
+
+impl IdSource {
+    fn new() -> Self {
+        IdSource {
+            next: AtomicU64::new(1),
+            salt: RandomState::new(),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let r = self.salt.hash_one(n);
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            n >> 16,
+            n & 0xffff,
+            (r >> 52) & 0xfff,
+            (r >> 40) & 0xfff,
+            r & 0xffff_ffff_ffff
+        )
+    }
+}
+
+impl Directory {
+    fn user_view(&self, id: &str, entry: &Entry<User>) -> User {
+        let mut user = entry.resource.clone();
+        user.id = Some(id.to_owned());
+        user.meta = Some(entry.meta("User"));
+        user.groups = self
+            .member_of
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|gid| {
+                self.groups.get(gid).map(|g| MultiValue {
+                    value: Some(gid.clone()),
+                    display: Some(g.resource.display_name.clone()),
+                    kind: Some("direct".to_owned()),
+                    ..MultiValue::default()
+                })
+            })
+            .collect();
+        user
+    }
+
+    fn group_view(id: &str, entry: &Entry<Group>) -> Group {
+        let mut group = entry.resource.clone();
+        group.id = Some(id.to_owned());
+        group.meta = Some(entry.meta("Group"));
+        group
+    }
+
+    fn user(&self, id: &str) -> Result<&Entry<User>, ScimError> {
+        self.users
+            .get(id)
+            .ok_or_else(|| ScimError::not_found("User", id))
+    }
+
+    fn group(&self, id: &str) -> Result<&Entry<Group>, ScimError> {
+        self.groups
+            .get(id)
+            .ok_or_else(|| ScimError::not_found("Group", id))
+    }
+
+    fn check_user_name(&self, user: &User, own_id: Option<&str>) -> Result<String, ScimError> {
+        let name = user.user_name.trim();
+        if name.is_empty() {
+            return Err(ScimError::invalid_value(
+                "userName",
+                "is required and must not be empty",
+            ));
+        }
+        let key = name.to_lowercase();
+        match self.user_names.get(&key) {
+            Some(holder) if Some(holder.as_str()) != own_id => {
+                Err(ScimError::uniqueness("userName", name))
+            }
+            _ => Ok(key),
+        }
+    }
+
+    /// Members with their `type` filled in; every member must exist in this directory.
+    fn checked_members(
+        &self,
+        group: &Group,
+        own_id: Option<&str>,
+    ) -> Result<Vec<Member>, ScimError> {
+        if group.display_name.trim().is_empty() {
+            return Err(ScimError::invalid_value(
+                "displayName",
+                "is required and must not be empty",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut members = Vec::with_capacity(group.members.len());
+        for (i, m) in group.members.iter().enumerate() {
+            let Some(value) = m.value.as_deref().filter(|v| !v.is_empty()) else {
+                return Err(ScimError::invalid_value(
+                    format!("members[{i}].value"),
+                    "is required",
+                ));
+            };
+            let kind = if self.users.contains_key(value) {
+                "User"
+            } else if self.groups.contains_key(value) {
+                if Some(value) == own_id {
+                    return Err(ScimError::invalid_value(
+                        "members",
+                        format_args!("group {value} cannot be a member of itself"),
+                    ));
+                }
+                "Group"
+            } else {
+                return Err(ScimError::invalid_value(
+                    "members",
+                    format_args!("no user or group has the id {value:?}"),
+                ));
+            };
+            if !seen.insert(value.to_owned()) {
+                continue;
+            }
+            let mut member = m.clone();
+            member.kind = Some(kind.to_owned());
+            members.push(member);
+        }
+        Ok(members)
+    }
+
+    fn index_members(&mut self, group_id: &str, old: &[Member], new: &[Member]) {
+        for m in old {
+            if let Some(set) = m.value.as_deref().and_then(|v| self.member_of.get_mut(v)) {
+                set.remove(group_id);
+            }
+        }
+        for m in new {
+            if let Some(v) = m.value.as_deref() {
+                self.member_of
+                    .entry(v.to_owned())
+                    .or_default()
+                    .insert(group_id.to_owned());
+            }
+        }
+        self.member_of.retain(|_, set| !set.is_empty());
+    }
+
+    /// Removes `member_id` from every group holding it, bumping those groups' versions.
+    fn drop_member_everywhere(&mut self, member_id: &str, stamp: &str) {
+        let Some(groups) = self.member_of.remove(member_id) else {
+            return;
+        };
+        for gid in groups {
+            if let Some(entry) = self.groups.get_mut(&gid) {
+                entry
+                    .resource
+                    .members
+                    .retain(|m| m.value.as_deref() != Some(member_id));
+                entry.version += 1;
+                stamp.clone_into(&mut entry.last_modified);
+            }
+        }
+    }
+}
+
+/// Clears what the service provider owns before a resource is stored.
+fn strip_user(mut user: User, id: &str) -> User {
+    user.id = Some(id.to_owned());
+    user.meta = None;
+    user.groups = Vec::new();
+    user
+}
+
+fn strip_group(mut group: Group, id: &str, members: Vec<Member>) -> Group {
+    group.id = Some(id.to_owned());
+    group.meta = None;
+    group.members = members;
+    group
+}
+
+#[async_trait]
+impl Provisioner for InMemoryProvisioner {
+    async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+        let id = self.ids.next();
+        self.with_dir(ctx, |dir| {
+            let key = dir.check_user_name(&user, None)?;
+            let stamp = now();
+            let entry = Entry {
+                resource: strip_user(user, &id),
+                version: 1,
+                created: stamp.clone(),
+                last_modified: stamp,
+            };
+            dir.user_names.insert(key, id.clone());
+            let view = dir.user_view(&id, &entry);
+            dir.users.insert(id, entry);
+            Ok(view)
+        })
+    }
+
+    async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
+        self.with_dir(ctx, |dir| {
+            let entry = dir.user(id)?;
+            Ok(dir.user_view(id, entry))
+        })
+    }
+
+    async fn replace_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        mut user: User,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        self.with_dir(ctx, |dir| {
+            let entry = dir.user(id)?;
+            check_version(entry, expected, "User", id)?;
+            let key = dir.check_user_name(&user, Some(id))?;
+            let old_key = entry.resource.user_name.trim().to_lowercase();
+            // A PUT without a password keeps the current one: clients never read it back, so
+            // they cannot send it again.
+            if user.password.is_none() {
+                user.password.clone_from(&entry.resource.password);
+            }
+            let mut updated = entry.clone();
+            updated.resource = strip_user(user, id);
+            updated.version += 1;
+            updated.last_modified = now();
+            dir.user_names.remove(&old_key);
+            dir.user_names.insert(key, id.to_owned());
+            let view = dir.user_view(id, &updated);
+            dir.users.insert(id.to_owned(), updated);
+            Ok(view)
+        })
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        self.with_dir(ctx, |dir| {
+            let entry = dir.user(id)?;
+            check_version(entry, expected, "User", id)?;
+            let key = entry.resource.user_name.trim().to_lowercase();
+            dir.users.remove(id);
+            dir.user_names.remove(&key);
+            dir.drop_member_everywhere(id, &now());
+            Ok(())
+        })
+    }
+
+    async fn scan_users(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<User>, ScimError> {
+        self.with_dir(ctx, |dir| {
+            Ok(dir
+                .users
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(id, e)| dir.user_view(id, e))
+                .collect())
+        })
+    }
+
+    async fn create_group(&self, ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
+        let id = self.ids.next();
+        self.with_dir(ctx, |dir| {
+            let members = dir.checked_members(&group, None)?;
+            let stamp = now();
+            let entry = Entry {
+                resource: strip_group(group, &id, members),
+                version: 1,
+                created: stamp.clone(),
+                last_modified: stamp,
+            };
+            dir.index_members(&id, &[], &entry.resource.members);
+            let view = Directory::group_view(&id, &entry);
+            dir.groups.insert(id, entry);
+            Ok(view)
+        })
+    }
+
+    async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
+        self.with_dir(ctx, |dir| Ok(Directory::group_view(id, dir.group(id)?)))
+    }
+
+    async fn replace_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        group: Group,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError> {
+        self.with_dir(ctx, |dir| {
+            let entry = dir.group(id)?;
+            check_version(entry, expected, "Group", id)?;
+            let members = dir.checked_members(&group, Some(id))?;
+            let mut updated = entry.clone();
+            let old_members = std::mem::take(&mut updated.resource.members);
+            updated.resource = strip_group(group, id, members);
+            updated.version += 1;
+            updated.last_modified = now();
+            dir.index_members(id, &old_members, &updated.resource.members);
+            let view = Directory::group_view(id, &updated);
+            dir.groups.insert(id.to_owned(), updated);
+            Ok(view)
+        })
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        self.with_dir(ctx, |dir| {
+            let entry = dir.group(id)?;
+            check_version(entry, expected, "Group", id)?;
+            let members = entry.resource.members.clone();
+            dir.index_members(id, &members, &[]);
+            dir.groups.remove(id);
+            dir.drop_member_everywhere(id, &now());
+            Ok(())
+        })
+    }
+
+    async fn scan_groups(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Group>, ScimError> {
+        self.with_dir(ctx, |dir| {
+            Ok(dir
+                .groups
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(id, e)| Directory::group_view(id, e))
+                .collect())
+        })
+    }
+
+    /// Pushes `userName eq "..."` down to the name index (the lookup every identity provider
+    /// makes before a create); everything else takes the default scan.
+    async fn search_users(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<User>, ScimError> {
+        if let Some(name) = query.filter.as_ref().and_then(user_name_lookup) {
+            return self.with_dir(ctx, |dir| {
+                let hit = dir
+                    .user_names
+                    .get(&name.trim().to_lowercase())
+                    .and_then(|id| dir.users.get(id).map(|e| dir.user_view(id, e)));
+                let total = u64::from(hit.is_some());
+                let (offset, count) = query.window();
+                Ok(Page {
+                    resources: hit.into_iter().skip(offset).take(count).collect(),
+                    total_results: total,
+                    start_index: query.start_index,
+                })
+            });
+        }
+        super::defaults::search(query, crate::urn::USER, |offset, limit| {
+            self.scan_users(ctx, offset, limit)
+        })
+        .await
+    }
+}
+
+/// The name in `userName eq "<name>"` (without a schema prefix other than the core User's).
+fn user_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
+    let scim_filter::Filter::Compare(path, scim_filter::CompareOp::Eq, value) = filter else {
+        return None;
+    };
+    let scim_filter::CompValue::String(name) = value else {
+        return None;
+    };
+    let core_or_none = path
+        .schema()
+        .is_none_or(|s| s.eq_ignore_ascii_case(crate::urn::USER));
+    (core_or_none && path.name().eq_ignore_ascii_case("userName") && path.sub_attr().is_none())
+        .then(|| name.as_str())
+}

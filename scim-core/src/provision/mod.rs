@@ -1,0 +1,252 @@
+//! The [`Provisioner`] trait: what a backend (a directory, a database, Atlassian) writes to be
+//! served as SCIM, plus the query and context types it receives.
+//!
+//! A backend writes create/get/replace/delete and a raw paged scan for users and groups. Filtering,
+//! sorting, paging, PATCH and group membership have default implementations built on those
+//! (scan then filter; get, apply, replace with a version check), so a minimal backend is
+//! complete; a backend that can do better (push a filter down to SQL or to a product's search,
+//! turn member changes into membership calls) overrides them.
+//!
+//! [`InMemoryProvisioner`] is the reference backend, used in tests as the model of correct
+//! behaviour. The `conformance` feature exposes [`conformance`], a suite any backend's tests
+//! run against their own implementation.
+
+mod context;
+mod defaults;
+mod memory;
+mod query;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use context::{RequestContext, ScimVersion};
+pub use memory::InMemoryProvisioner;
+pub use query::{ListQuery, Page};
+
+use async_trait::async_trait;
+
+use crate::error::ScimError;
+use crate::etag::ETag;
+use crate::patch::PatchOp;
+use crate::resource::{Group, Member, User};
+
+/// How many resources a default implementation asks a backend's `scan_*` for at a time.
+pub const SCAN_PAGE: usize = 200;
+
+/// A SCIM backend: the operations on users and groups of one tenant (named by the
+/// [`RequestContext`]).
+///
+/// Contract for implementations:
+/// - Resources come back with `id` and `meta` (`resourceType`, `created`, `lastModified`,
+///   `version`) set; `meta.version` is the resource's [`ETag`] and changes on every write.
+///   `meta.location` is left to the service, which knows the base URL.
+/// - `expected: Some(tag)` on a write means "only if the current version is `tag`"; a mismatch is
+///   [`ScimError::PreconditionFailed`] (412), checked atomically with the write.
+/// - A missing resource is [`ScimError::NotFound`]; a `userName` already in use (compared
+///   case-insensitively) is [`ScimError::Uniqueness`] (409).
+/// - `scan_*` returns resources in a stable order (the same for repeated calls without writes),
+///   `offset` counted from 0.
+/// - A failed call changes nothing.
+///
+/// ```
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// use scim_core::provision::{InMemoryProvisioner, ListQuery, Provisioner, RequestContext};
+/// use scim_core::User;
+///
+/// # block_on(async {
+/// let backend = InMemoryProvisioner::new();
+/// let ctx = RequestContext::new("acme");
+/// let created = backend.create_user(&ctx, User::new("bjensen")).await?;
+/// assert!(created.meta.as_ref().and_then(|m| m.version.as_ref()).is_some());
+///
+/// let query = ListQuery::new().with_filter(r#"userName eq "BJENSEN""#.parse()?);
+/// let page = backend.search_users(&ctx, &query).await?;
+/// assert_eq!(page.total_results, 1);
+/// # Ok::<(), scim_core::ScimError>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait Provisioner: Send + Sync {
+    /// Creates `user`; its `id` and `meta` as sent are ignored and assigned anew.
+    async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError>;
+
+    /// The user `id`.
+    async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError>;
+
+    /// Replaces the user `id` with `user` (RFC 7644 §3.5.1: `id`, `meta` and `groups` as sent
+    /// are ignored), if its version is `expected` (when given).
+    async fn replace_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        user: User,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError>;
+
+    /// Deletes the user `id` (and its group memberships), if its version is `expected`.
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError>;
+
+    /// Up to `limit` users starting at `offset` (0-based) in a stable order, and nothing more:
+    /// the raw listing the default [`Provisioner::search_users`] filters, sorts and pages.
+    async fn scan_users(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<User>, ScimError>;
+
+    /// Creates `group`; members must exist (400 `invalidValue` otherwise).
+    async fn create_group(&self, ctx: &RequestContext, group: Group) -> Result<Group, ScimError>;
+
+    /// The group `id`.
+    async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError>;
+
+    /// Replaces the group `id` with `group` (members included), if its version is `expected`.
+    async fn replace_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        group: Group,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError>;
+
+    /// Deletes the group `id`, if its version is `expected`.
+    async fn delete_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError>;
+
+    /// Up to `limit` groups starting at `offset`, in a stable order.
+    async fn scan_groups(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Group>, ScimError>;
+
+    /// Users matching `query`, sorted and paged. The default scans every user
+    /// ([`SCAN_PAGE`] at a time), keeps the matches, sorts them and cuts the page; override it
+    /// to push the filter down.
+    async fn search_users(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<User>, ScimError> {
+        defaults::search(query, crate::urn::USER, |offset, limit| {
+            self.scan_users(ctx, offset, limit)
+        })
+        .await
+    }
+
+    /// Groups matching `query`, sorted and paged; see [`Provisioner::search_users`].
+    async fn search_groups(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Group>, ScimError> {
+        defaults::search(query, crate::urn::GROUP, |offset, limit| {
+            self.scan_groups(ctx, offset, limit)
+        })
+        .await
+    }
+
+    /// Applies `patch` to the user `id` atomically. The default reads the user, applies the
+    /// PATCH with the built-in schemas and writes it back conditionally on the version it read;
+    /// when another writer got there first and the caller gave no `expected` version, it starts
+    /// over (a bounded number of times), so concurrent PATCH requests lose no update.
+    async fn patch_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        defaults::patch(
+            patch,
+            expected,
+            || self.get_user(ctx, id),
+            |user, version| async move { self.replace_user(ctx, id, user, version.as_ref()).await },
+        )
+        .await
+    }
+
+    /// Applies `patch` to the group `id` atomically; see [`Provisioner::patch_user`].
+    async fn patch_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError> {
+        defaults::patch(
+            patch,
+            expected,
+            || self.get_group(ctx, id),
+            |group, version| async move {
+                self.replace_group(ctx, id, group, version.as_ref())
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Adds `members` to the group `group_id` (members already there are left as they are).
+    /// The default is a PATCH `add` of `members`.
+    async fn add_members(
+        &self,
+        ctx: &RequestContext,
+        group_id: &str,
+        members: &[Member],
+    ) -> Result<Group, ScimError> {
+        let patch = defaults::members_patch(crate::patch::OpKind::Add, members)?;
+        self.patch_group(ctx, group_id, &patch, None).await
+    }
+
+    /// Removes the members whose `value` is in `member_ids` from the group `group_id` (ids that
+    /// are not members are ignored). The default reads the group and applies a PATCH `remove`
+    /// of the ids it holds.
+    async fn remove_members(
+        &self,
+        ctx: &RequestContext,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> Result<Group, ScimError> {
+        for _ in 0..3 {
+            let group = self.get_group(ctx, group_id).await?;
+            let mut present: Vec<String> = member_ids
+                .iter()
+                .filter(|id| {
+                    group
+                        .members
+                        .iter()
+                        .any(|m| m.value.as_deref() == Some(id.as_str()))
+                })
+                .cloned()
+                .collect();
+            present.sort_unstable();
+            present.dedup();
+            if present.is_empty() {
+                return Ok(group);
+            }
+            let patch = defaults::remove_members_patch(&present)?;
+            match self.patch_group(ctx, group_id, &patch, None).await {
+                // Another writer removed some of them in between: look again.
+                Err(ScimError::NoTarget { .. }) => {}
+                other => return other,
+            }
+        }
+        self.get_group(ctx, group_id).await
+    }
+}
