@@ -13,6 +13,8 @@
 //! - [`projection`] (`attributes`/`excludedAttributes` honouring `returned`), [`sort`]
 //!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
+//! - [`service`]: [`ScimService`], the SCIM HTTP endpoints over any [`provision::Provisioner`],
+//!   for any server: `http::Request` in, `http::Response` out.
 //!
 //! Deserialise with [`from_slice`]/[`from_str`] to get a [`ScimError`] (400, naming the
 //! attribute) instead of a `serde_json::Error`.
@@ -31,6 +33,7 @@ pub mod provision;
 pub mod resource;
 pub mod schema;
 pub mod scim1;
+pub mod service;
 pub mod sort;
 
 pub use discovery::{ResourceType, ServiceProviderConfig};
@@ -42,6 +45,7 @@ pub use resource::{
     Resource, SchemaExtension, User,
 };
 pub use schema::{AttributeDef, Schema, SchemaRegistry};
+pub use service::{Authenticator, BearerTokens, Principal, ScimService, ServiceBuilder};
 
 /// Schema URNs of RFC 7643 and message URNs of RFC 7644.
 pub mod urn {

@@ -1,0 +1,172 @@
+//! Discovery (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::Call;
+use super::response::{Reply, list_body};
+use super::route::encode_segment;
+use crate::discovery::{
+    AuthenticationScheme, BulkConfig, FilterConfig, ResourceType, SchemaExtensionRef,
+    ServiceProviderConfig, Supported,
+};
+use crate::error::ScimError;
+use crate::provision::ScimVersion;
+use crate::schema::SchemaRegistry;
+use crate::{scim1, urn};
+
+/// RFC 7644 §4: a filter on a discovery endpoint is refused, so clients do not assume it was
+/// applied.
+fn refuse_filter(call: &Call<'_>) -> Result<(), ScimError> {
+    if call.params.has("filter") {
+        return Err(ScimError::other(
+            StatusCode::FORBIDDEN,
+            None,
+            "discovery endpoints do not support filtering (RFC 7644 §4)",
+        ));
+    }
+    Ok(())
+}
+
+fn with_meta(mut value: Value, resource_type: &str, location: &str) -> Value {
+    if let Value::Object(obj) = &mut value {
+        obj.insert(
+            "meta".to_owned(),
+            json!({"resourceType": resource_type, "location": location}),
+        );
+    }
+    value
+}
+
+/// `GET /ServiceProviderConfig`: what this service actually does.
+pub(crate) fn service_provider_config(call: &Call<'_>) -> Result<Reply, ScimError> {
+    refuse_filter(call)?;
+    let inner = call.inner;
+    let config = ServiceProviderConfig {
+        patch: Supported::new(true),
+        bulk: BulkConfig {
+            supported: true,
+            max_operations: inner.max_bulk_operations as u64,
+            max_payload_size: inner.max_payload_size as u64,
+            ..BulkConfig::default()
+        },
+        filter: FilterConfig {
+            supported: true,
+            max_results: inner.max_results,
+            ..FilterConfig::default()
+        },
+        change_password: Supported::new(false),
+        sort: Supported::new(true),
+        etag: Supported::new(true),
+        authentication_schemes: vec![AuthenticationScheme {
+            kind: "oauthbearertoken".to_owned(),
+            name: "OAuth Bearer Token".to_owned(),
+            description: "Authentication with a bearer token (RFC 6750)".to_owned(),
+            spec_uri: Some("https://www.rfc-editor.org/rfc/rfc6750".to_owned()),
+            primary: Some(true),
+            ..AuthenticationScheme::default()
+        }],
+        ..ServiceProviderConfig::default()
+    };
+    let location = format!("{}/ServiceProviderConfig", call.base_url);
+    let mut value = with_meta(
+        serde_json::to_value(&config)?,
+        "ServiceProviderConfig",
+        &location,
+    );
+    if call.version == ScimVersion::V1_1 {
+        if let Value::Object(obj) = &mut value {
+            obj.insert("schemas".to_owned(), json!([scim1::CORE]));
+        }
+    }
+    Ok(Reply::json(StatusCode::OK, value))
+}
+
+fn resource_type_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError> {
+    let user = ResourceType {
+        id: Some("User".to_owned()),
+        name: "User".to_owned(),
+        description: Some("User Account".to_owned()),
+        endpoint: "/Users".to_owned(),
+        schema: urn::USER.to_owned(),
+        schema_extensions: vec![SchemaExtensionRef {
+            schema: urn::ENTERPRISE_USER.to_owned(),
+            required: false,
+            ..SchemaExtensionRef::default()
+        }],
+        ..ResourceType::default()
+    };
+    let group = ResourceType {
+        id: Some("Group".to_owned()),
+        name: "Group".to_owned(),
+        description: Some("Group".to_owned()),
+        endpoint: "/Groups".to_owned(),
+        schema: urn::GROUP.to_owned(),
+        ..ResourceType::default()
+    };
+    [user, group]
+        .into_iter()
+        .map(|rt| {
+            let location = format!("{}/ResourceTypes/{}", call.base_url, rt.name);
+            let value = with_meta(serde_json::to_value(&rt)?, "ResourceType", &location);
+            Ok((rt.name, value))
+        })
+        .collect()
+}
+
+/// `GET /ResourceTypes`.
+pub(crate) fn resource_types(call: &Call<'_>) -> Result<Reply, ScimError> {
+    refuse_filter(call)?;
+    let docs: Vec<Value> = resource_type_docs(call)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let total = docs.len() as u64;
+    Ok(Reply::json(
+        StatusCode::OK,
+        list_body(docs, total, 1, call.version),
+    ))
+}
+
+/// `GET /ResourceTypes/{name}`.
+pub(crate) fn resource_type(call: &Call<'_>, name: &str) -> Result<Reply, ScimError> {
+    refuse_filter(call)?;
+    resource_type_docs(call)?
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| Reply::json(StatusCode::OK, v))
+        .ok_or_else(|| ScimError::not_found("ResourceType", name))
+}
+
+fn schema_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError> {
+    SchemaRegistry::builtin()
+        .schemas()
+        .iter()
+        .map(|s| {
+            let location = format!("{}/Schemas/{}", call.base_url, encode_segment(&s.id));
+            let value = with_meta(serde_json::to_value(s)?, "Schema", &location);
+            Ok((s.id.clone(), value))
+        })
+        .collect()
+}
+
+/// `GET /Schemas`.
+pub(crate) fn schemas(call: &Call<'_>) -> Result<Reply, ScimError> {
+    refuse_filter(call)?;
+    let docs: Vec<Value> = schema_docs(call)?.into_iter().map(|(_, v)| v).collect();
+    let total = docs.len() as u64;
+    Ok(Reply::json(
+        StatusCode::OK,
+        list_body(docs, total, 1, call.version),
+    ))
+}
+
+/// `GET /Schemas/{urn}`.
+pub(crate) fn schema(call: &Call<'_>, id: &str) -> Result<Reply, ScimError> {
+    refuse_filter(call)?;
+    schema_docs(call)?
+        .into_iter()
+        .find(|(urn, _)| urn.eq_ignore_ascii_case(id))
+        .map(|(_, v)| Reply::json(StatusCode::OK, v))
+        .ok_or_else(|| ScimError::not_found("Schema", id))
+}

@@ -1,0 +1,198 @@
+//! The two resource types the service serves, behind one trait so each handler is written once.
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ScimError;
+use crate::etag::ETag;
+use crate::patch::PatchOp;
+use crate::provision::{ListQuery, Page, Provisioner, RequestContext};
+use crate::resource::{Group, User};
+use crate::scim1::ResourceKind;
+use crate::urn;
+
+/// User or Group, as a value (for routing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KindTag {
+    User,
+    Group,
+}
+
+/// What the handlers need to know about a resource type and how to reach the provisioner.
+#[async_trait]
+pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// `User`.
+    const NAME: &'static str;
+    /// `Users`.
+    const ENDPOINT: &'static str;
+    /// The core schema URN.
+    const CORE: &'static str;
+    /// Extension URNs a request may name in `schemas`.
+    const EXTENSIONS: &'static [&'static str];
+    /// The SCIM 1.1 reading of the shared core URN.
+    const V1: ResourceKind;
+
+    /// 400 `invalidValue` when a required attribute is missing.
+    fn check_required(&self) -> Result<(), ScimError>;
+
+    /// `meta.version`, as stored.
+    fn meta_version(&self) -> Option<&str>;
+
+    async fn create(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        resource: Self,
+    ) -> Result<Self, ScimError>;
+    async fn get(p: &dyn Provisioner, ctx: &RequestContext, id: &str) -> Result<Self, ScimError>;
+    async fn replace(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        resource: Self,
+        expected: Option<&ETag>,
+    ) -> Result<Self, ScimError>;
+    async fn delete(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError>;
+    async fn patch(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<Self, ScimError>;
+    async fn search(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Self>, ScimError>;
+}
+
+fn required(value: &str, name: &str) -> Result<(), ScimError> {
+    if value.trim().is_empty() {
+        Err(ScimError::invalid_value(
+            name,
+            "is required and must not be empty",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Kind for User {
+    const NAME: &'static str = "User";
+    const ENDPOINT: &'static str = "Users";
+    const CORE: &'static str = urn::USER;
+    const EXTENSIONS: &'static [&'static str] = &[urn::ENTERPRISE_USER];
+    const V1: ResourceKind = ResourceKind::User;
+
+    fn check_required(&self) -> Result<(), ScimError> {
+        required(&self.user_name, "userName")
+    }
+
+    fn meta_version(&self) -> Option<&str> {
+        self.meta.as_ref().and_then(|m| m.version.as_deref())
+    }
+
+    async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
+        p.create_user(ctx, r).await
+    }
+    async fn get(p: &dyn Provisioner, ctx: &RequestContext, id: &str) -> Result<Self, ScimError> {
+        p.get_user(ctx, id).await
+    }
+    async fn replace(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        r: Self,
+        expected: Option<&ETag>,
+    ) -> Result<Self, ScimError> {
+        p.replace_user(ctx, id, r, expected).await
+    }
+    async fn delete(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        p.delete_user(ctx, id, expected).await
+    }
+    async fn patch(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<Self, ScimError> {
+        p.patch_user(ctx, id, patch, expected).await
+    }
+    async fn search(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Self>, ScimError> {
+        p.search_users(ctx, query).await
+    }
+}
+
+#[async_trait]
+impl Kind for Group {
+    const NAME: &'static str = "Group";
+    const ENDPOINT: &'static str = "Groups";
+    const CORE: &'static str = urn::GROUP;
+    const EXTENSIONS: &'static [&'static str] = &[];
+    const V1: ResourceKind = ResourceKind::Group;
+
+    fn check_required(&self) -> Result<(), ScimError> {
+        required(&self.display_name, "displayName")
+    }
+
+    fn meta_version(&self) -> Option<&str> {
+        self.meta.as_ref().and_then(|m| m.version.as_deref())
+    }
+
+    async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
+        p.create_group(ctx, r).await
+    }
+    async fn get(p: &dyn Provisioner, ctx: &RequestContext, id: &str) -> Result<Self, ScimError> {
+        p.get_group(ctx, id).await
+    }
+    async fn replace(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        r: Self,
+        expected: Option<&ETag>,
+    ) -> Result<Self, ScimError> {
+        p.replace_group(ctx, id, r, expected).await
+    }
+    async fn delete(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        p.delete_group(ctx, id, expected).await
+    }
+    async fn patch(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<Self, ScimError> {
+        p.patch_group(ctx, id, patch, expected).await
+    }
+    async fn search(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Self>, ScimError> {
+        p.search_groups(ctx, query).await
+    }
+}

@@ -1,0 +1,360 @@
+//! The SCIM HTTP service, independent of any server or runtime: [`ScimService::handle`] takes
+//! an `http::Request` and returns an `http::Response`, so any server (hyper, axum, actix, a
+//! Lambda handler) can serve SCIM with a few lines of glue.
+//!
+//! One request: authenticate ([`Authenticator`]; the principal's tenant scopes everything) →
+//! route (RFC 7644 §3.2, under a SCIM 2.0 and a SCIM 1.1 base path) → check method, size and
+//! media type → parse the query (`filter`, `startIndex`, `count`, `sortBy`, `sortOrder`,
+//! `attributes`, `excludedAttributes`) or body → preconditions (`If-Match`,
+//! `If-None-Match`) → [`Provisioner`] → `meta.location`, projection, 1.1 conversion → response
+//! with `application/scim+json`, `ETag` and `Location`. Every failure is a SCIM error body
+//! (RFC 7644 §3.12, or the SCIM 1.1 `Errors` form under the 1.1 base path).
+//!
+//! Decisions worth knowing:
+//!
+//! - Discovery endpoints (`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`) need
+//!   authentication like everything else: the configuration describes a tenant's service, and
+//!   one rule is easier to reason about than two. A `filter` on them is 403, as RFC 7644 §4 says.
+//! - `count` above `max_results` is cut to `max_results` (the RFC lets a provider return
+//!   fewer); no `count` means `max_results`.
+//! - A query parameter given twice is 400 `invalidValue`: which one was meant is unknowable.
+//! - `schemas` in a User or Group body may name only that type's core schema and its
+//!   extensions (the enterprise User extension); anything else is 400 `invalidValue`.
+//! - `HEAD` is not served (405); servers that want it can answer `HEAD` with a `GET` minus
+//!   the body.
+//! - `/Me` is 501: a bearer token identifies a client application, not a user.
+
+mod auth;
+mod body;
+mod bulk;
+mod discovery;
+mod kind;
+mod query;
+mod resources;
+mod response;
+mod route;
+mod search;
+
+pub use auth::{Authenticator, BearerTokens, Principal};
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+
+use crate::error::ScimError;
+use crate::provision::{Provisioner, RequestContext, ScimVersion};
+use crate::resource::{Group, User};
+use kind::KindTag;
+use query::Params;
+use response::{Reply, error_reply};
+use route::Route;
+
+/// Default `max_results`: the most resources one list response holds.
+pub const DEFAULT_MAX_RESULTS: u64 = 1000;
+/// Default `max_payload_size`: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD_SIZE: usize = 1024 * 1024;
+/// Default `max_bulk_operations`.
+pub const DEFAULT_MAX_BULK_OPERATIONS: usize = 1000;
+
+/// A transport-agnostic SCIM 2.0 (and 1.1) service over a [`Provisioner`].
+///
+/// Cheap to clone (an `Arc` inside); share one per process.
+///
+/// ```
+/// use std::sync::Arc;
+/// use scim_core::{BearerTokens, ScimService};
+/// use scim_core::provision::InMemoryProvisioner;
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+///
+/// let service = ScimService::builder(Arc::new(InMemoryProvisioner::new()))
+///     .authenticator(Arc::new(BearerTokens::new().with_token("s3cr3t", "acme")))
+///     .public_url("https://scim.example.com")
+///     .build();
+///
+/// // In a server: turn its request into an `http::Request<impl AsRef<[u8]>>`, and back.
+/// let request = http::Request::post("/scim/v2/Users")
+///     .header("Authorization", "Bearer s3cr3t")
+///     .header("Content-Type", "application/scim+json")
+///     .body(r#"{"userName": "bjensen"}"#)
+///     .unwrap();
+/// let response = block_on(service.handle(request));
+/// assert_eq!(response.status(), http::StatusCode::CREATED);
+/// let location = response.headers()["Location"].to_str().unwrap();
+/// assert!(location.starts_with("https://scim.example.com/scim/v2/Users/"));
+/// ```
+#[derive(Clone)]
+pub struct ScimService {
+    inner: Arc<Inner>,
+}
+
+/// The configuration shared by every request.
+pub(crate) struct Inner {
+    provisioner: Arc<dyn Provisioner>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    base_v2: String,
+    base_v1: String,
+    public_url: Option<String>,
+    max_results: u64,
+    max_payload_size: usize,
+    max_bulk_operations: usize,
+}
+
+impl std::fmt::Debug for ScimService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimService")
+            .field("base_path_v2", &self.inner.base_v2)
+            .field("base_path_v1", &self.inner.base_v1)
+            .field("public_url", &self.inner.public_url)
+            .field("authenticator", &self.inner.authenticator.is_some())
+            .field("max_results", &self.inner.max_results)
+            .field("max_payload_size", &self.inner.max_payload_size)
+            .field("max_bulk_operations", &self.inner.max_bulk_operations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`ScimService`]; from [`ScimService::builder`].
+#[must_use]
+pub struct ServiceBuilder {
+    inner: Inner,
+}
+
+impl ServiceBuilder {
+    /// How requests are authenticated. Without one, every request is 401: a service is never
+    /// open by accident.
+    pub fn authenticator(mut self, a: Arc<dyn Authenticator>) -> Self {
+        self.inner.authenticator = Some(a);
+        self
+    }
+
+    /// The SCIM 2.0 base path (default `/scim/v2`).
+    pub fn base_path_v2(mut self, p: impl Into<String>) -> Self {
+        self.inner.base_v2 = route::normalize_base(&p.into());
+        self
+    }
+
+    /// The SCIM 1.1 base path (default `/scim/v1`).
+    pub fn base_path_v1(mut self, p: impl Into<String>) -> Self {
+        self.inner.base_v1 = route::normalize_base(&p.into());
+        self
+    }
+
+    /// The public origin, e.g. `https://scim.example.com`, for `Location` and `meta.location`.
+    /// Without it they are built from the request's `Host` header, with `http`. Set it behind
+    /// a proxy or TLS terminator.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.inner.public_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The most resources one list response holds (default 1000; at least 1).
+    pub fn max_results(mut self, n: u64) -> Self {
+        self.inner.max_results = n.max(1);
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default 1 MiB); larger is 413.
+    pub fn max_payload_size(mut self, bytes: usize) -> Self {
+        self.inner.max_payload_size = bytes;
+        self
+    }
+
+    /// The most operations one `/Bulk` request may hold (default 1000); more is 413.
+    pub fn max_bulk_operations(mut self, n: usize) -> Self {
+        self.inner.max_bulk_operations = n;
+        self
+    }
+
+    /// The service.
+    pub fn build(self) -> ScimService {
+        ScimService {
+            inner: Arc::new(self.inner),
+        }
+    }
+}
+
+impl ScimService {
+    /// A builder serving `provisioner`.
+    pub fn builder(provisioner: Arc<dyn Provisioner>) -> ServiceBuilder {
+        ServiceBuilder {
+            inner: Inner {
+                provisioner,
+                authenticator: None,
+                base_v2: "/scim/v2".to_owned(),
+                base_v1: "/scim/v1".to_owned(),
+                public_url: None,
+                max_results: DEFAULT_MAX_RESULTS,
+                max_payload_size: DEFAULT_MAX_PAYLOAD_SIZE,
+                max_bulk_operations: DEFAULT_MAX_BULK_OPERATIONS,
+            },
+        }
+    }
+
+    /// The largest body [`handle`](Self::handle) accepts: a server should stop reading a body
+    /// beyond this (and may answer 413 itself) rather than buffer it.
+    pub fn max_payload_size(&self) -> usize {
+        self.inner.max_payload_size
+    }
+
+    /// Serves one request. Never panics, never fails: every problem is a SCIM error response.
+    pub async fn handle<B: AsRef<[u8]>>(&self, request: Request<B>) -> Response<Vec<u8>> {
+        let (parts, body) = request.into_parts();
+        let inner = &*self.inner;
+        let based = route::split_base(parts.uri.path(), &inner.base_v2, &inner.base_v1);
+        let version = based.map_or(ScimVersion::V2, |(v, _)| v);
+        let reply = match inner.serve(&parts, body.as_ref(), based).await {
+            Ok(reply) => reply,
+            Err(e) => error_reply(&e, version),
+        };
+        reply.into_response()
+    }
+}
+
+/// One authenticated request in progress.
+pub(crate) struct Call<'a> {
+    pub(crate) inner: &'a Inner,
+    pub(crate) version: ScimVersion,
+    /// The absolute URL of the base path, e.g. `https://scim.example.com/scim/v2`.
+    pub(crate) base_url: String,
+    pub(crate) ctx: RequestContext,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) params: Params,
+}
+
+impl Call<'_> {
+    pub(crate) fn provisioner(&self) -> &dyn Provisioner {
+        &*self.inner.provisioner
+    }
+}
+
+impl Inner {
+    async fn serve(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        based: Option<(ScimVersion, &str)>,
+    ) -> Result<Reply, ScimError> {
+        let principal = match &self.authenticator {
+            Some(a) => a.authenticate(parts).await?,
+            None => {
+                return Err(auth::unauthorized(
+                    "authentication required (this service has no credentials configured)",
+                ));
+            }
+        };
+        let not_found = || {
+            ScimError::other(
+                StatusCode::NOT_FOUND,
+                None,
+                format_args!("no SCIM endpoint at {}", parts.uri.path()),
+            )
+        };
+        let (version, rest) = based.ok_or_else(not_found)?;
+        let route = Route::parse(rest).ok_or_else(not_found)?;
+        let allowed = route.allowed();
+        if !allowed.contains(&parts.method) {
+            let allow = route::allow_header(allowed);
+            let err = ScimError::other(
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                format_args!("{} is not allowed here; allowed: {allow}", parts.method),
+            );
+            return Ok(error_reply(&err, version).header(http::header::ALLOW, allow));
+        }
+        if body.len() > self.max_payload_size {
+            return Err(ScimError::payload_too_large(format_args!(
+                "the request body has {} bytes; at most {} are accepted",
+                body.len(),
+                self.max_payload_size
+            )));
+        }
+        body::check_content_type(&parts.headers, body)?;
+
+        let mut ctx = RequestContext::new(principal.tenant())
+            .with_principal(principal.name())
+            .with_version(version);
+        if let Some(id) = request_id(&parts.headers) {
+            ctx = ctx.with_request_id(id);
+        }
+        let base = match version {
+            ScimVersion::V1_1 => &self.base_v1,
+            _ => &self.base_v2,
+        };
+        let call = Call {
+            inner: self,
+            version,
+            base_url: format!("{}{base}", self.origin(parts)),
+            ctx,
+            headers: &parts.headers,
+            params: Params::parse(parts.uri.query()),
+        };
+        dispatch(&call, &route, &parts.method, body).await
+    }
+
+    /// `https://host` for building absolute URLs: the configured public URL, else the request's
+    /// own authority (absolute-form URI or `Host`), else nothing (URLs stay relative).
+    fn origin(&self, parts: &http::request::Parts) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let authority = parts.uri.authority().cloned().or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.parse::<http::uri::Authority>().ok())
+        });
+        match authority {
+            // A Host with userinfo is not one a client legitimately sends.
+            Some(a) if !a.as_str().contains('@') => format!("{scheme}://{a}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `X-Request-Id`, if it is short printable text (it goes into logs).
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("x-request-id")?.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| v.to_owned())
+}
+
+async fn dispatch(
+    call: &Call<'_>,
+    route: &Route,
+    method: &Method,
+    body: &[u8],
+) -> Result<Reply, ScimError> {
+    match route {
+        Route::Collection(k) => match (*k, method.clone()) {
+            (KindTag::User, Method::POST) => resources::create::<User>(call, body).await,
+            (KindTag::Group, Method::POST) => resources::create::<Group>(call, body).await,
+            (KindTag::User, _) => search::list::<User>(call).await,
+            (KindTag::Group, _) => search::list::<Group>(call).await,
+        },
+        Route::Item(k, id) => match k {
+            KindTag::User => resources::item::<User>(call, method, id, body).await,
+            KindTag::Group => resources::item::<Group>(call, method, id, body).await,
+        },
+        Route::TypeSearch(KindTag::User) => search::search::<User>(call, body).await,
+        Route::TypeSearch(KindTag::Group) => search::search::<Group>(call, body).await,
+        Route::RootSearch => search::root_search(call, body).await,
+        Route::Bulk => bulk::bulk(call, body).await,
+        Route::Me => Err(ScimError::other(
+            StatusCode::NOT_IMPLEMENTED,
+            None,
+            "/Me is not implemented: a bearer token identifies a client, not a user",
+        )),
+        Route::ServiceProviderConfig => discovery::service_provider_config(call),
+        Route::ResourceTypes => discovery::resource_types(call),
+        Route::ResourceType(name) => discovery::resource_type(call, name),
+        Route::Schemas => discovery::schemas(call),
+        Route::Schema(urn) => discovery::schema(call, urn),
+    }
+}

@@ -1,0 +1,180 @@
+//! `/Users`, `/Groups` and their items: create, read, replace, PATCH, delete (RFC 7644 §3.3,
+//! §3.4.1, §3.5, §3.6), with `If-Match`/`If-None-Match` (§3.14).
+
+use http::header::{ETAG, LOCATION};
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::Call;
+use super::body;
+use super::kind::Kind;
+use super::response::{Reply, render_resource};
+use super::route::encode_segment;
+use crate::error::ScimError;
+use crate::etag::{ETag, Precondition, Preconditions};
+use crate::patch::PatchOp;
+use crate::projection::Projection;
+use crate::provision::ScimVersion;
+use crate::scim1;
+
+impl Call<'_> {
+    /// The absolute URL of the resource `id` of type `T`.
+    pub(crate) fn location<T: Kind>(&self, id: &str) -> String {
+        format!("{}/{}/{}", self.base_url, T::ENDPOINT, encode_segment(id))
+    }
+
+    /// A resource as JSON, ready to send: location set, projected, in the call's version.
+    pub(crate) fn render<T: Kind>(
+        &self,
+        resource: &T,
+        projection: &Projection,
+    ) -> Result<(Value, String, Option<String>), ScimError> {
+        let value = serde_json::to_value(resource)?;
+        let id = value
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let location = self.location::<T>(&id);
+        let (body, etag) = render_resource(value, &location, projection, T::CORE, self.version);
+        Ok((body, location, etag))
+    }
+
+    /// A reply carrying one resource, with `ETag` (and `Location` on 201).
+    pub(crate) fn resource_reply<T: Kind>(
+        &self,
+        status: StatusCode,
+        resource: &T,
+        projection: &Projection,
+    ) -> Result<Reply, ScimError> {
+        let (body, location, etag) = self.render(resource, projection)?;
+        let mut reply = Reply::json(status, body);
+        if let Some(tag) = etag {
+            reply = reply.header(ETAG, tag);
+        }
+        if status == StatusCode::CREATED {
+            reply = reply.header(LOCATION, location);
+        }
+        Ok(reply)
+    }
+}
+
+/// `POST /Users`, `POST /Groups`.
+pub(crate) async fn create<T: Kind>(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimError> {
+    let projection = call.params.projection()?;
+    let resource = body::resource::<T>(body, call.version)?;
+    let created = T::create(call.provisioner(), &call.ctx, resource).await?;
+    call.resource_reply(StatusCode::CREATED, &created, &projection)
+}
+
+/// `GET`, `PUT`, `PATCH`, `DELETE` on `/Users/{id}`, `/Groups/{id}`.
+pub(crate) async fn item<T: Kind>(
+    call: &Call<'_>,
+    method: &Method,
+    id: &str,
+    body: &[u8],
+) -> Result<Reply, ScimError> {
+    let preconditions = Preconditions::from_headers(call.headers)?;
+    match *method {
+        Method::GET => get::<T>(call, id, &preconditions).await,
+        Method::PUT => {
+            let projection = call.params.projection()?;
+            let resource = body::resource::<T>(body, call.version)?;
+            let expected = expected::<T>(call, id, &preconditions, method).await?;
+            let replaced = T::replace(
+                call.provisioner(),
+                &call.ctx,
+                id,
+                resource,
+                expected.as_ref(),
+            )
+            .await?;
+            call.resource_reply(StatusCode::OK, &replaced, &projection)
+        }
+        Method::PATCH => {
+            let projection = call.params.projection()?;
+            let patch = patch_body::<T>(call, id, body).await?;
+            let expected = expected::<T>(call, id, &preconditions, method).await?;
+            let patched =
+                T::patch(call.provisioner(), &call.ctx, id, &patch, expected.as_ref()).await?;
+            // Entra ID and Okta expect the resource back, not 204.
+            call.resource_reply(StatusCode::OK, &patched, &projection)
+        }
+        _ => {
+            let expected = expected::<T>(call, id, &preconditions, method).await?;
+            T::delete(call.provisioner(), &call.ctx, id, expected.as_ref()).await?;
+            Ok(Reply::empty(StatusCode::NO_CONTENT))
+        }
+    }
+}
+
+async fn get<T: Kind>(
+    call: &Call<'_>,
+    id: &str,
+    preconditions: &Preconditions,
+) -> Result<Reply, ScimError> {
+    let projection = call.params.projection()?;
+    let resource = T::get(call.provisioner(), &call.ctx, id).await?;
+    let current = resource.meta_version().and_then(|v| ETag::parse(v).ok());
+    match preconditions.evaluate(current.as_ref(), &Method::GET) {
+        Precondition::Proceed => call.resource_reply(StatusCode::OK, &resource, &projection),
+        Precondition::NotModified => {
+            let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
+            if let Some(tag) = current {
+                reply = reply.header(ETAG, tag.to_string());
+            }
+            Ok(reply)
+        }
+        Precondition::Failed => Err(ScimError::precondition_failed(format_args!(
+            "{} {id} is at version {}, which does not match If-Match",
+            T::NAME,
+            current
+                .as_ref()
+                .map_or_else(|| "(none)".to_owned(), ToString::to_string)
+        ))),
+    }
+}
+
+/// The version a write must find, from `If-Match`/`If-None-Match`: the headers are evaluated
+/// against the current version (so lists of tags and `*` work), and the version that matched
+/// is handed to the provisioner, which checks it again atomically with the write.
+async fn expected<T: Kind>(
+    call: &Call<'_>,
+    id: &str,
+    preconditions: &Preconditions,
+    method: &Method,
+) -> Result<Option<ETag>, ScimError> {
+    if preconditions.if_match.is_none() && preconditions.if_none_match.is_none() {
+        return Ok(None);
+    }
+    let current = T::get(call.provisioner(), &call.ctx, id).await?;
+    let version = current.meta_version().and_then(|v| ETag::parse(v).ok());
+    preconditions
+        .evaluate(version.as_ref(), method)
+        .into_result()
+        .map_err(|_| {
+            ScimError::precondition_failed(format_args!(
+                "{} {id} is at version {}, which does not satisfy the request's precondition",
+                T::NAME,
+                version
+                    .as_ref()
+                    .map_or_else(|| "(none)".to_owned(), ToString::to_string)
+            ))
+        })?;
+    Ok(preconditions.if_match.as_ref().and(version))
+}
+
+/// The PATCH body as a 2.0 `PatchOp`; a SCIM 1.1 body (a partial resource) is converted
+/// against the resource's current state.
+async fn patch_body<T: Kind>(call: &Call<'_>, id: &str, body: &[u8]) -> Result<PatchOp, ScimError> {
+    let value = body::json(body)?;
+    match call.version {
+        ScimVersion::V1_1 => {
+            let current = T::get(call.provisioner(), &call.ctx, id).await?;
+            let current = serde_json::to_value(&current)?;
+            let ops = scim1::patch_operations(&value, Some(&current))?;
+            PatchOp::from_value(scim1::patch_request(&ops))
+        }
+        _ => PatchOp::from_value(value),
+    }
+}

@@ -1,0 +1,150 @@
+//! Responses: the internal [`Reply`], error bodies in either protocol version, and resources
+//! as they go out (`meta.location`, projection, SCIM 1.1 shape).
+
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::error::ScimError;
+use crate::json::get_mut_ci;
+use crate::messages::ErrorBody;
+use crate::projection::Projection;
+use crate::provision::ScimVersion;
+use crate::schema::SchemaRegistry;
+use crate::scim1::{self, Scim1ErrorBody};
+
+/// The media type of every body the service writes.
+pub(crate) const SCIM_JSON: &str = "application/scim+json; charset=utf-8";
+
+/// A response before it is written: status, extra headers, and a JSON body (if any).
+#[derive(Clone, Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: Vec<(HeaderName, String)>,
+    pub(crate) body: Option<Value>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: StatusCode, body: Value) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Some(body),
+        }
+    }
+
+    pub(crate) fn empty(status: StatusCode) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    #[must_use]
+    pub(crate) fn header(mut self, name: HeaderName, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Writes the reply. A header value that cannot be sent (a control character in an id a
+    /// backend produced) is left out rather than failing the response.
+    pub(crate) fn into_response(self) -> Response<Vec<u8>> {
+        let body = self
+            .body
+            .as_ref()
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
+        let has_body = self.body.is_some();
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if has_body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+        }
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.append(name, v);
+            }
+        }
+        response
+    }
+}
+
+/// The error body in the request's protocol version; a 304 has no body.
+pub(crate) fn error_reply(err: &ScimError, version: ScimVersion) -> Reply {
+    let status = err.status();
+    if status == StatusCode::NOT_MODIFIED {
+        return Reply::empty(status);
+    }
+    let body = err.to_body();
+    let value = match version {
+        ScimVersion::V1_1 => serde_json::to_value(Scim1ErrorBody::from(&body)),
+        _ => serde_json::to_value(&body),
+    }
+    .unwrap_or_else(|_| fallback_error(&body));
+    let mut reply = Reply::json(status, value);
+    if status == StatusCode::UNAUTHORIZED {
+        reply = reply.header(http::header::WWW_AUTHENTICATE, r#"Bearer realm="scim""#);
+    }
+    reply
+}
+
+fn fallback_error(body: &ErrorBody) -> Value {
+    serde_json::json!({
+        "schemas": [crate::urn::ERROR],
+        "status": body.status,
+        "detail": body.detail,
+    })
+}
+
+/// A resource as it goes out: `meta.location` set to `location`, projected, in `version`'s
+/// shape. Returns the body and the `ETag` (`meta.version`).
+pub(crate) fn render_resource(
+    mut value: Value,
+    location: &str,
+    projection: &Projection,
+    core: &str,
+    version: ScimVersion,
+) -> (Value, Option<String>) {
+    let mut etag = None;
+    if let Value::Object(obj) = &mut value {
+        if !matches!(get_mut_ci(obj, "meta"), Some(Value::Object(_))) {
+            obj.insert("meta".to_owned(), Value::Object(Map::new()));
+        }
+        let Some(Value::Object(meta)) = get_mut_ci(obj, "meta") else {
+            return (value, None);
+        };
+        meta.insert("location".to_owned(), Value::String(location.to_owned()));
+        etag = meta
+            .get("version")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    projection.apply(&mut value, SchemaRegistry::builtin(), core);
+    if version == ScimVersion::V1_1 {
+        value = scim1::resource_to_v1(value);
+    }
+    (value, etag)
+}
+
+/// A list response body from already rendered resources.
+pub(crate) fn list_body(
+    resources: Vec<Value>,
+    total: u64,
+    start_index: u64,
+    version: ScimVersion,
+) -> Value {
+    let items = resources.len() as u64;
+    let schema = match version {
+        ScimVersion::V1_1 => scim1::CORE,
+        _ => crate::urn::LIST_RESPONSE,
+    };
+    serde_json::json!({
+        "schemas": [schema],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": items,
+        "Resources": Value::Array(resources),
+    })
+}
