@@ -129,4 +129,34 @@ if qfile.exists():
                 pass
 rfc_patches = [f.read_bytes() for f in sorted(shared.glob("rfc-examples/rfc7644-3.5.2*.json"))]
 write("patch_apply", quirks + rfc_patches + [b'{"Operations":[{"op":"Replace","value":{"active":false}}]}'])
+# service_request: METHOD TARGET, header lines, a blank line, the body. The recorded IdP
+# requests, their paths under /scim/v2 with the ids swapped for {uid}/{gid} (the users and
+# groups the target creates first), plus a few hand-written ones.
+import re
+ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9a-f]{20}\b")
+reqs = []
+for f in sorted(shared.glob("idp-traffic/*.json")):
+    try:
+        d = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        continue
+    if not isinstance(d, dict) or "method" not in d or "path" not in d:
+        continue
+    path = str(d["path"])
+    placeholder = "{gid}" if "/Groups" in path else "{uid}"
+    path = ID.sub(placeholder, path).replace(" ", "%20").replace('"', "%22")
+    if not path.startswith("/scim/"):
+        path = "/scim/v2" + (path if path.startswith("/") else "/" + path)
+    body = json.dumps(d["request"]) if "request" in d else ""
+    body = ID.sub("{uid}", body)
+    reqs.append(f"{d['method']} {path}\nContent-Type: application/scim+json\n\n{body}")
+reqs += [
+    "GET /scim/v2/Users?filter=userName%20eq%20%22bjensen%22&count=1",
+    "GET /scim/v2/Groups/{gid}?excludedAttributes=members",
+    "GET /scim/v1/Users?filter=userName%20eq%20%22bjensen%22",
+    "GET /scim/v2/ResourceTypes/User",
+    "POST /scim/v2/Users/.search\nContent-Type: application/json\n\n{\"filter\":\"emails[type eq \\\"work\\\"]\",\"sortBy\":\"userName\"}",
+    "DELETE /scim/v2/Users/{uid}",
+]
+write("service_request", reqs)
 EOF

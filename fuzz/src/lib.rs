@@ -302,3 +302,119 @@ pub fn patch_apply(data: &[u8]) {
         }
     }
 }
+
+/// One HTTP request as text: `METHOD TARGET` on the first line, `Name: value` header lines, a
+/// blank line, then the body. `{uid}` and `{gid}` in the target and body stand for the ids of a
+/// user and a group that exist before the request, so the fuzzer can reach `/Users/{id}`.
+///
+/// Checks that [`scim_core::ScimService::handle`] answers every request without panicking, that
+/// every error response (but 304) carries a SCIM error body whose `status` is the response
+/// status, that no request but `/Me` gets a 5xx, and that a request answered with an error wrote
+/// nothing.
+pub fn service_request(data: &[u8]) {
+    use std::sync::Arc;
+
+    use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+    use scim_core::{BearerTokens, Group, Member, ScimService, User};
+
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (head, body) = text.split_once("\n\n").unwrap_or((text, ""));
+    let mut lines = head.lines();
+    let Some((method, target)) = lines.next().and_then(|l| l.split_once(' ')) else {
+        return;
+    };
+
+    let backend = Arc::new(InMemoryProvisioner::new());
+    let ctx = RequestContext::new("fuzz");
+    let (uid, gid) = block_on(async {
+        let user = backend.create_user(&ctx, User::new("bjensen")).await;
+        let uid = user.ok().and_then(|u| u.id).unwrap_or_default();
+        let mut group = Group::new("Tour Guides");
+        group.members = vec![Member::new(uid.clone())];
+        let gid = backend
+            .create_group(&ctx, group)
+            .await
+            .ok()
+            .and_then(|g| g.id)
+            .unwrap_or_default();
+        (uid, gid)
+    });
+    let fill = |s: &str| s.replace("{uid}", &uid).replace("{gid}", &gid);
+
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(fill(target))
+        .header("Authorization", "Bearer fuzz-token")
+        .header("Host", "scim.example.com");
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            request = request.header(name.trim(), value.trim());
+        }
+    }
+    let Ok(request) = request.body(fill(body).into_bytes()) else {
+        return;
+    };
+    let is_me = request.uri().path().contains("/Me");
+    let is_write = request.method() != http::Method::GET;
+
+    let service = ScimService::builder(backend.clone())
+        .authenticator(Arc::new(
+            BearerTokens::new().with_token("fuzz-token", "fuzz"),
+        ))
+        .build();
+    let before = block_on(snapshot(&*backend, &ctx));
+    let response = block_on(service.handle(request));
+    let status = response.status();
+    assert!(
+        !status.is_server_error() || is_me,
+        "{status} for a request that is not /Me"
+    );
+    if status.is_client_error() || status.is_server_error() {
+        let body: serde_json::Value = serde_json::from_slice(response.body())
+            .unwrap_or_else(|e| panic!("{status} without a JSON error body: {e}"));
+        let said = body.get("status").and_then(serde_json::Value::as_str);
+        assert_eq!(said, Some(status.as_str()), "error body status");
+        if is_write {
+            let after = block_on(snapshot(&*backend, &ctx));
+            assert_eq!(before, after, "a failed request changed the directory");
+        }
+    }
+}
+
+/// Every user and group of the tenant, as JSON, for before/after comparisons.
+async fn snapshot(
+    backend: &dyn scim_core::provision::Provisioner,
+    ctx: &scim_core::provision::RequestContext,
+) -> (serde_json::Value, serde_json::Value) {
+    let query = scim_core::provision::ListQuery::new();
+    let users = backend.search_users(ctx, &query).await.ok();
+    let groups = backend.search_groups(ctx, &query).await.ok();
+    let json = |v: Option<Vec<serde_json::Value>>| serde_json::Value::from(v.unwrap_or_default());
+    (
+        json(users.map(|p| {
+            p.resources
+                .iter()
+                .filter_map(|u| serde_json::to_value(u).ok())
+                .collect()
+        })),
+        json(groups.map(|p| {
+            p.resources
+                .iter()
+                .filter_map(|g| serde_json::to_value(g).ok())
+                .collect()
+        })),
+    )
+}
+
+/// Runs a future that never waits on I/O (the in-memory backend) to completion.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

@@ -132,3 +132,45 @@ fn patch_apply() {
     extra.extend(shared_json_docs());
     replay("patch_apply", scim_filter_fuzz::patch_apply, extra);
 }
+
+/// Requests an identity provider makes, plus malformed ones, as `service_request` inputs.
+fn service_requests() -> Vec<Vec<u8>> {
+    let json = "Content-Type: application/scim+json";
+    let user = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice","emails":[{"value":"a@example.com","primary":"True"}]}"#;
+    let patch = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}"#;
+    let members =
+        r#"{"Operations":[{"op":"remove","path":"members","value":[{"value":"{uid}"}]}]}"#;
+    let bulk = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"POST","path":"/Users","bulkId":"a","data":{"userName":"bob"}},{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"G","members":[{"value":"bulkId:a"}]}}]}"#;
+    [
+        "GET /scim/v2/Users".to_owned(),
+        "GET /scim/v2/Users/{uid}".to_owned(),
+        "GET /scim/v2/Users?filter=userName%20eq%20%22BJENSEN%22&attributes=userName".to_owned(),
+        "GET /scim/v2/Users?filter=userName%20eq&startIndex=x".to_owned(),
+        "GET /scim/v2/Groups?sortBy=displayName&count=0".to_owned(),
+        format!("POST /scim/v2/Users\n{json}\n\n{user}"),
+        format!("POST /scim/v2/Users\n{json}\n\n{{\"userName\": "),
+        format!("POST /scim/v2/Users\nContent-Type: text/plain\n\n{user}"),
+        format!("PUT /scim/v2/Users/{{uid}}\n{json}\n\n{user}"),
+        format!("PATCH /scim/v2/Users/{{uid}}\n{json}\n\n{patch}"),
+        format!("PATCH /scim/v2/Groups/{{gid}}\n{json}\n\n{members}"),
+        format!("POST /scim/v2/Bulk\n{json}\n\n{bulk}"),
+        format!("POST /scim/v2/.search\n{json}\n\n{{\"filter\":\"userName pr\"}}"),
+        "DELETE /scim/v2/Groups/{gid}\nIf-Match: W/\"0\"".to_owned(),
+        "GET /scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User".to_owned(),
+        "GET /scim/v1/Users/{uid}".to_owned(),
+        "TRACE /scim/v2/Users".to_owned(),
+        "GET /scim/v2/Me".to_owned(),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect()
+}
+
+#[test]
+fn service_request() {
+    replay(
+        "service_request",
+        scim_filter_fuzz::service_request,
+        service_requests(),
+    );
+}
