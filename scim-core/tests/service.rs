@@ -140,6 +140,20 @@ fn a_token_never_reaches_another_tenant() {
 }
 
 #[test]
+fn the_handle_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let h = harness();
+    let future = h
+        .service
+        .handle(request(Method::GET, "/scim/v2/Users", None));
+    assert_send(&future);
+    let future = h
+        .service
+        .handle(Request::get("/scim/v2/Users").body(&b""[..]).unwrap());
+    assert_send(&future);
+}
+
+#[test]
 fn bearer_tokens_debug_redacts_the_tokens() {
     let tokens = scim_core::BearerTokens::new().with_token("very-secret", "t");
     let debug = format!("{tokens:?}");
@@ -238,6 +252,14 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
     let _ = scim_core::provision::conformance::block_on(service.handle(req));
     let req = with_auth(Method::GET, "/scim/v1/Users/x", Some("Bearer t1"));
     let _ = scim_core::provision::conformance::block_on(service.handle(req));
+    // A panicking backend (`create_user` is `unimplemented!`) becomes a 500, not a crash.
+    let mut req = with_auth(Method::POST, "/scim/v2/Users", Some("Bearer t1"));
+    *req.body_mut() = br#"{"userName": "x"}"#.to_vec();
+    let response = scim_core::provision::conformance::block_on(service.handle(req));
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["status"], "500");
+
     let seen = spy.seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].tenant(), "acme");

@@ -37,7 +37,10 @@ mod search;
 
 pub use auth::{Authenticator, BearerTokens, Principal};
 
+use std::future::Future as _;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -207,7 +210,21 @@ impl ScimService {
         let inner = &*self.inner;
         let based = route::split_base(parts.uri.path(), &inner.base_v2, &inner.base_v1);
         let version = based.map_or(ScimVersion::V2, |(v, _)| v);
-        let reply = match inner.serve(&parts, body.as_ref(), based).await {
+        let mut serving = std::pin::pin!(inner.serve(&parts, body.as_ref(), based));
+        // A panicking provisioner or authenticator must not take the connection (or, without a
+        // runtime that isolates tasks, the server) down with it: it becomes a 500.
+        let outcome = std::future::poll_fn(|cx| {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| serving.as_mut().poll(cx))) {
+                Ok(poll) => poll,
+                Err(_) => Poll::Ready(Err(ScimError::other(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal error while serving the request",
+                ))),
+            }
+        })
+        .await;
+        let reply = match outcome {
             Ok(reply) => reply,
             Err(e) => error_reply(&e, version),
         };
