@@ -12,6 +12,8 @@
 //!   identity providers really send.
 //! - [`projection`] (`attributes`/`excludedAttributes` honouring `returned`), [`sort`]
 //!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
+//! - [`bulk`]: `BulkRequest`/`BulkResponse` (RFC 7644 §3.7), `bulkId` references and the order
+//!   to run a request's operations in.
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //!
 //! Deserialise with [`from_slice`]/[`from_str`] to get a [`ScimError`] (400, naming the
@@ -19,6 +21,7 @@
 //!
 //! Duplicate attribute names in one object (`userName` and `USERNAME`): the last one wins.
 
+pub mod bulk;
 mod de;
 pub mod discovery;
 mod error;
@@ -32,6 +35,7 @@ pub mod schema;
 pub mod scim1;
 pub mod sort;
 
+pub use bulk::{BulkMethod, BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse};
 pub use discovery::{ResourceType, ServiceProviderConfig};
 pub use error::{ScimError, ScimType, from_slice, from_str};
 pub use messages::{ErrorBody, ListResponse, SearchRequest, SortOrder};
@@ -63,6 +67,10 @@ pub mod urn {
     pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
     /// `PatchOp`.
     pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    /// `BulkRequest`.
+    pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    /// `BulkResponse`.
+    pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
     /// `Error`.
     pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 }
