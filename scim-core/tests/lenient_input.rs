@@ -428,3 +428,56 @@ fn registry_answers_filter_questions() {
     let by_name: Filter = r#"username eq "bjensen""#.parse().unwrap();
     assert!(by_name.matches_with(&u, reg));
 }
+
+/// IDP-QUIRKS #8: Entra ID sends the manager as a bare id string.
+#[test]
+fn enterprise_manager_as_a_bare_string() {
+    let ext: EnterpriseUser =
+        scim_core::from_str(r#"{"employeeNumber": "1", "Manager": "26118915"}"#).unwrap();
+    assert_eq!(ext.manager, Some(Manager::with_value("26118915")));
+    assert_eq!(
+        serde_json::to_value(&ext).unwrap(),
+        json!({"employeeNumber": "1", "manager": {"value": "26118915"}})
+    );
+
+    // Inside a user (URN key in any case) and a generic resource: decoded and written back in
+    // RFC form.
+    let input = json!({
+        "schemas": [urn::USER, urn::ENTERPRISE_USER],
+        "userName": "bjensen",
+        "URN:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": "26118915"}
+    });
+    let u = user(&input).unwrap();
+    let ent = u.enterprise().unwrap().unwrap();
+    assert_eq!(ent.manager.unwrap().value.as_deref(), Some("26118915"));
+    let out = serde_json::to_value(&u).unwrap();
+    assert_eq!(
+        out["URN:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"],
+        json!({"value": "26118915"})
+    );
+    let res: scim_core::Resource = scim_core::from_str(&input.to_string()).unwrap();
+    let out = serde_json::to_value(&res).unwrap();
+    assert_eq!(
+        out["URN:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"],
+        json!({"value": "26118915"})
+    );
+
+    // An empty string names no manager.
+    let ext: EnterpriseUser = scim_core::from_str(r#"{"manager": ""}"#).unwrap();
+    assert_eq!(ext.manager, Some(Manager::default()));
+    let u =
+        user(&json!({"userName": "u", urn::ENTERPRISE_USER: {"manager": " ", "department": "d"}}))
+            .unwrap();
+    assert_eq!(
+        serde_json::to_value(&u).unwrap()[urn::ENTERPRISE_USER],
+        json!({"department": "d"})
+    );
+
+    // Other shapes are still errors naming the attribute.
+    for bad in [json!(42), json!(true), json!(["26118915"])] {
+        let err = scim_core::from_str::<EnterpriseUser>(&json!({"manager": bad}).to_string())
+            .unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{bad}");
+        assert!(err.detail().contains("manager"), "{bad}: {err}");
+    }
+}
