@@ -481,3 +481,57 @@ fn enterprise_manager_as_a_bare_string() {
         assert!(err.detail().contains("manager"), "{bad}: {err}");
     }
 }
+
+/// Error bodies come from other servers too: numeric `status`, unknown `scimType`.
+#[test]
+fn error_body_reading_tolerance() {
+    use scim_core::ErrorBody;
+
+    // A numeric status is read; output writes it as a string.
+    let body: ErrorBody =
+        scim_core::from_str(r#"{"STATUS": 404, "Detail": "User 1 not found"}"#).unwrap();
+    assert_eq!(body.status, "404");
+    assert_eq!(
+        serde_json::to_value(&body).unwrap(),
+        json!({"schemas": [urn::ERROR], "status": "404", "detail": "User 1 not found"})
+    );
+    assert_eq!(ScimError::from(body).status(), http::StatusCode::NOT_FOUND);
+
+    // The string form, as the RFC writes it, is unchanged.
+    let rfc = json!({"schemas": [urn::ERROR], "status": "400", "scimType": "invalidSyntax", "detail": "x"});
+    let body: ErrorBody = scim_core::from_str(&rfc.to_string()).unwrap();
+    assert_eq!(body.scim_type, Some(ScimType::InvalidSyntax));
+    assert_eq!(serde_json::to_value(&body).unwrap(), rfc);
+
+    // A scimType in another case is the known one, written canonically.
+    let body: ErrorBody =
+        scim_core::from_str(r#"{"status": 409, "ScimType": "UNIQUENESS"}"#).unwrap();
+    assert_eq!(body.scim_type, Some(ScimType::Uniqueness));
+    assert_eq!(
+        serde_json::to_value(&body).unwrap()["scimType"],
+        "uniqueness"
+    );
+
+    // An unknown scimType is kept as sent, not rejected, and written back unchanged.
+    for unknown in [json!("tooLong"), json!("invalidRequest"), json!(7)] {
+        let input =
+            json!({"schemas": [urn::ERROR], "status": "400", "scimType": unknown, "detail": "d"});
+        let body: ErrorBody = scim_core::from_str(&input.to_string()).unwrap();
+        assert_eq!(body.scim_type, None);
+        assert_eq!(body.scim_type_name(), unknown.as_str());
+        assert_eq!(serde_json::to_value(&body).unwrap(), input);
+        let err = ScimError::from(body);
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.scim_type(), None);
+    }
+
+    // null scimType and status are absent; other shapes of status are still errors.
+    let body: ErrorBody = scim_core::from_str(r#"{"status": null, "scimType": null}"#).unwrap();
+    assert_eq!(body, ErrorBody::default());
+    for bad in [json!(true), json!([400]), json!({"code": 400})] {
+        let err =
+            scim_core::from_str::<ErrorBody>(&json!({"status": bad}).to_string()).unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{bad}");
+        assert!(err.detail().contains("status"), "{bad}: {err}");
+    }
+}
