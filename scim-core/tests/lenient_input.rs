@@ -535,3 +535,92 @@ fn error_body_reading_tolerance() {
         assert!(err.detail().contains("status"), "{bad}: {err}");
     }
 }
+
+/// Schema documents from other servers write characteristic values in any case.
+#[test]
+fn schema_enum_values_in_any_case() {
+    use scim_core::Schema;
+    use scim_core::schema::{AttributeType, Mutability, Returned, Uniqueness};
+
+    let doc = json!({
+        "id": "urn:example:schemas:Device",
+        "name": "Device",
+        "attributes": [
+            {"name": "serial", "type": "String", "multiValued": false, "required": true,
+             "caseExact": true, "mutability": "IMMUTABLE", "returned": "Always", "uniqueness": "SERVER"},
+            {"name": "owner", "TYPE": "COMPLEX", "multiValued": "False", "required": false,
+             "Mutability": "readwrite", "Returned": "DEFAULT", "subAttributes": [
+                {"name": "value", "type": "Reference", "referenceTypes": ["User"],
+                 "mutability": "READONLY", "returned": "request", "uniqueness": "None"},
+                {"name": "since", "type": "DATETIME", "mutability": "WriteOnly", "returned": "NEVER"}
+            ]},
+            {"name": "ratio", "type": " decimal ", "mutability": "readOnly", "returned": "default",
+             "uniqueness": "Global"},
+            {"name": "n", "type": "INTEGER", "mutability": "readWrite", "returned": "default"},
+            {"name": "b", "type": "Boolean", "mutability": "readWrite", "returned": "default"},
+            {"name": "blob", "type": "BINARY", "mutability": "readWrite", "returned": "default"}
+        ]
+    });
+    let schema: Schema = scim_core::from_str(&doc.to_string()).unwrap();
+    let serial = schema.attribute("serial").unwrap();
+    assert_eq!(serial.kind, AttributeType::String);
+    assert_eq!(serial.mutability, Mutability::Immutable);
+    assert_eq!(serial.returned, Returned::Always);
+    assert_eq!(serial.uniqueness(), Uniqueness::Server);
+    let owner = schema.attribute("owner").unwrap();
+    assert_eq!(owner.kind, AttributeType::Complex);
+    assert_eq!(owner.mutability, Mutability::ReadWrite);
+    let value = owner.sub_attribute("value").unwrap();
+    assert_eq!(value.kind, AttributeType::Reference);
+    assert_eq!(value.mutability, Mutability::ReadOnly);
+    assert_eq!(value.returned, Returned::Request);
+    assert_eq!(value.uniqueness(), Uniqueness::None);
+    let since = owner.sub_attribute("since").unwrap();
+    assert_eq!(since.kind, AttributeType::DateTime);
+    assert_eq!(since.mutability, Mutability::WriteOnly);
+    assert_eq!(since.returned, Returned::Never);
+    let ratio = schema.attribute("ratio").unwrap();
+    assert_eq!(ratio.kind, AttributeType::Decimal);
+    assert_eq!(ratio.uniqueness(), Uniqueness::Global);
+    assert_eq!(schema.attribute("n").unwrap().kind, AttributeType::Integer);
+    assert_eq!(schema.attribute("b").unwrap().kind, AttributeType::Boolean);
+    assert_eq!(
+        schema.attribute("blob").unwrap().kind,
+        AttributeType::Binary
+    );
+
+    // Written in RFC case.
+    let out = serde_json::to_value(&schema).unwrap();
+    assert_eq!(out["attributes"][0]["type"], "string");
+    assert_eq!(out["attributes"][0]["mutability"], "immutable");
+    assert_eq!(out["attributes"][0]["returned"], "always");
+    assert_eq!(out["attributes"][0]["uniqueness"], "server");
+    assert_eq!(out["attributes"][1]["type"], "complex");
+    assert_eq!(out["attributes"][1]["subAttributes"][1]["type"], "dateTime");
+    assert_eq!(
+        out["attributes"][1]["subAttributes"][1]["mutability"],
+        "writeOnly"
+    );
+    assert_eq!(
+        out["attributes"][1]["subAttributes"][0]["mutability"],
+        "readOnly"
+    );
+    assert_eq!(out["attributes"][2]["type"], "decimal");
+
+    // Unknown values are still errors naming the attribute and the choices.
+    for (attr, bad) in [
+        ("type", "text"),
+        ("mutability", "sometimes"),
+        ("returned", "maybe"),
+        ("uniqueness", "tenant"),
+    ] {
+        let mut def = json!({"name": "x", "type": "string", "mutability": "readWrite", "returned": "default"});
+        def[attr] = json!(bad);
+        let err =
+            scim_core::from_str::<Schema>(&json!({"id": "urn:x", "attributes": [def]}).to_string())
+                .unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{attr}");
+        let detail = err.detail();
+        assert!(detail.contains(attr) && detail.contains(bad), "{detail}");
+    }
+}
