@@ -415,10 +415,11 @@ impl BulkOperation {
             _ => {}
         }
         let path = self.path.trim();
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         if path.is_empty() {
             return Err(err("path", format_args!("is required")));
         }
+        // The leading `/` is optional: the path is relative to the service's base URL anyway.
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let expected = if method == BulkMethod::Post { 1 } else { 2 };
         if segments.len() != expected || segments.iter().any(|s| s.is_empty()) {
             return Err(if method == BulkMethod::Post {
