@@ -566,6 +566,7 @@ fn malformed_json_is_400_invalid_syntax_with_the_position() {
         (Method::POST, "/scim/v2/Groups".to_owned()),
         (Method::POST, "/scim/v2/.search".to_owned()),
         (Method::POST, "/scim/v2/Users/.search".to_owned()),
+        (Method::POST, "/scim/v2/Bulk".to_owned()),
     ] {
         let r = raw(
             &h,

@@ -14,10 +14,17 @@ fn ops(body: &Value) -> &Vec<Value> {
     body["Operations"].as_array().unwrap()
 }
 
+fn statuses(body: &Value) -> Vec<&str> {
+    ops(body)
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn references_run_in_dependency_order_and_are_substituted() {
     let h = harness();
-    // The group comes first in the request but needs the user's id.
+    // The group comes first in the request but needs the user's id; the PATCH needs it too.
     let r = h.post(
         "/scim/v2/Bulk",
         &json!({
@@ -28,75 +35,75 @@ fn references_run_in_dependency_order_and_are_substituted() {
                     "data": {"displayName": "Tour Guides", "members": [{"type": "User", "value": "bulkId:u1"}]}
                 },
                 {
+                    "method": "PATCH", "path": "/Users/bulkId:u1",
+                    "data": {"Operations": [{"op": "replace", "path": "title", "value": "Guide"}]}
+                },
+                {
                     "method": "POST", "path": "/Users", "bulkId": "u1",
                     "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice"}
                 },
                 {
-                    "method": "PATCH", "path": "/Users/bulkId:u1",
-                    "data": {"Operations": [{"op": "replace", "path": "title", "value": "Guide"}]}
+                    "method": "patch", "path": "/Groups/bulkId:g1",
+                    "data": [{"op": "replace", "path": "displayName", "value": "Guides"}]
                 }
             ]
         }),
     );
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["schemas"], json!([BULK_RESPONSE]));
-    let ops = ops(&r.body);
-    assert_eq!(ops.len(), 3, "{}", r.body);
-    // Reported in request order.
-    assert_eq!(ops[0]["bulkId"], "g1");
-    assert_eq!(ops[0]["status"], "201");
-    assert_eq!(ops[1]["bulkId"], "u1");
-    assert_eq!(ops[1]["status"], "201");
-    assert_eq!(ops[2]["status"], "200");
-    assert_eq!(ops[2]["method"], "PATCH");
-    let user_location = ops[1]["location"].as_str().unwrap();
+    let list = ops(&r.body);
+    assert_eq!(list.len(), 4, "{}", r.body);
+    // In the order run: the user first.
+    assert_eq!(list[0]["bulkId"], "u1");
+    assert_eq!(list[0]["method"], "POST");
+    assert_eq!(list[0]["status"], "201");
+    assert_eq!(list[1]["bulkId"], "g1");
+    assert_eq!(list[1]["status"], "201");
+    assert_eq!(list[2]["method"], "PATCH");
+    assert_eq!(list[2]["status"], "200");
+    assert_eq!(list[3]["status"], "200", "{}", r.body);
+    let user_location = list[0]["location"].as_str().unwrap();
     assert!(user_location.starts_with("http://scim.test/scim/v2/Users/"));
-    assert!(ops[1]["version"].as_str().unwrap().starts_with("W/"));
-    assert_eq!(ops[2]["location"], user_location);
+    assert!(list[0]["version"].as_str().unwrap().starts_with("W/"));
+    assert_eq!(list[2]["location"], user_location);
     let user_id = user_location.rsplit('/').next().unwrap();
 
-    let group = h.get(
-        ops[0]["location"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("http://scim.test"),
-    );
+    let group_path = list[1]["location"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://scim.test");
+    let group = h.get(group_path);
     assert_eq!(group.body["members"][0]["value"], user_id);
+    assert_eq!(group.body["displayName"], "Guides");
     let user = h.get(&format!("/scim/v2/Users/{user_id}"));
     assert_eq!(user.body["title"], "Guide");
-    assert_eq!(user.body["groups"][0]["display"], "Tour Guides");
+    assert_eq!(user.body["groups"][0]["display"], "Guides");
 }
 
 #[test]
-fn circular_references_are_409_and_create_nothing() {
+fn circular_references_are_409_and_run_nothing() {
     let h = harness();
     let r = h.post(
         "/scim/v2/Bulk",
         &json!({
             "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"userName": "independent"}},
                 {"method": "POST", "path": "/Groups", "bulkId": "a",
                  "data": {"displayName": "A", "members": [{"value": "bulkId:b"}]}},
                 {"method": "POST", "path": "/Groups", "bulkId": "b",
-                 "data": {"displayName": "B", "members": [{"value": "bulkId:a"}]}},
-                {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"userName": "independent"}}
+                 "data": {"displayName": "B", "members": [{"value": "bulkId:a"}]}}
             ]
         }),
     );
-    assert_eq!(r.status, StatusCode::OK);
-    let ops = ops(&r.body);
-    assert_eq!(ops.len(), 3);
-    assert_eq!(ops[0]["status"], "409");
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["status"], "409");
     assert!(
-        ops[0]["response"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("circular")
+        r.detail().contains("circular") || r.detail().contains("cycle"),
+        "{}",
+        r.detail()
     );
-    assert_eq!(ops[0]["response"]["status"], "409");
-    assert_eq!(ops[1]["status"], "409");
-    assert_eq!(ops[2]["status"], "201");
     assert_eq!(h.backend.group_count("tenant-a"), 0);
-    assert_eq!(h.backend.user_count("tenant-a"), 1);
+    assert_eq!(h.backend.user_count("tenant-a"), 0);
 }
 
 #[test]
@@ -106,14 +113,17 @@ fn unknown_and_failed_references_are_409() {
         "/scim/v2/Bulk",
         &json!({
             "Operations": [
-                {"method": "POST", "path": "/Groups", "data": {"displayName": "G", "members": [{"value": "bulkId:nobody"}]}},
+                {"method": "POST", "path": "/Groups", "bulkId": "g",
+                 "data": {"displayName": "G", "members": [{"value": "bulkId:nobody"}]}},
                 {"method": "POST", "path": "/Users", "bulkId": "bad", "data": {"userName": ""}},
                 {"method": "PATCH", "path": "/Users/bulkId:bad", "data": {"Operations": []}}
             ]
         }),
     );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let list = ops(&r.body);
     assert_eq!(list[0]["status"], "409");
+    assert_eq!(list[0]["bulkId"], "g");
     assert!(
         list[0]["response"]["detail"]
             .as_str()
@@ -122,8 +132,15 @@ fn unknown_and_failed_references_are_409() {
     );
     assert_eq!(list[1]["status"], "400");
     assert_eq!(list[1]["response"]["scimType"], "invalidValue");
+    assert!(
+        list[1]["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("userName")
+    );
     assert_eq!(list[2]["status"], "409");
     assert_eq!(h.backend.group_count("tenant-a"), 0);
+    assert_eq!(h.backend.user_count("tenant-a"), 0);
 }
 
 #[test]
@@ -134,9 +151,9 @@ fn fail_on_errors_stops_processing() {
         &json!({
             "failOnErrors": 1,
             "Operations": [
-                {"method": "POST", "path": "/Users", "data": {"userName": "ok"}},
-                {"method": "POST", "path": "/Users", "data": {"userName": "OK"}},
-                {"method": "POST", "path": "/Users", "data": {"userName": "never"}}
+                {"method": "POST", "path": "/Users", "bulkId": "1", "data": {"userName": "ok"}},
+                {"method": "POST", "path": "/Users", "bulkId": "2", "data": {"userName": "OK"}},
+                {"method": "POST", "path": "/Users", "bulkId": "3", "data": {"userName": "never"}}
             ]
         }),
     );
@@ -147,52 +164,69 @@ fn fail_on_errors_stops_processing() {
     assert_eq!(list[1]["response"]["scimType"], "uniqueness");
     assert_eq!(h.backend.user_count("tenant-a"), 1);
 
-    // Two errors allowed: the third operation still runs.
+    // Two errors allowed: the operation after the first error still runs.
     let r = h.post(
         "/scim/v2/Bulk",
         &json!({
             "failOnErrors": 2,
             "Operations": [
-                {"method": "POST", "path": "/Users", "data": {"userName": "ok"}},
-                {"method": "POST", "path": "/Users", "data": {"userName": "fresh"}},
-                {"method": "POST", "path": "/Users", "data": {"userName": "ok"}},
-                {"method": "POST", "path": "/Users", "data": {"userName": "never"}}
+                {"method": "POST", "path": "/Users", "bulkId": "1", "data": {"userName": "ok"}},
+                {"method": "POST", "path": "/Users", "bulkId": "2", "data": {"userName": "fresh"}},
+                {"method": "POST", "path": "/Users", "bulkId": "3", "data": {"userName": "ok"}},
+                {"method": "POST", "path": "/Users", "bulkId": "4", "data": {"userName": "never"}}
             ]
         }),
     );
-    let statuses: Vec<&str> = ops(&r.body)
-        .iter()
-        .map(|o| o["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["409", "201", "409"]);
+    assert_eq!(statuses(&r.body), ["409", "201", "409"]);
+    assert_eq!(h.backend.user_count("tenant-a"), 2);
 
-    h.post(
+    // Without failOnErrors every operation runs.
+    let r = h.post(
         "/scim/v2/Bulk",
-        &json!({"failOnErrors": 0, "Operations": []}),
-    )
-    .assert_error(400, Some("invalidValue"));
+        &json!({
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "1", "data": {"userName": "ok"}},
+                {"method": "POST", "path": "/Users", "bulkId": "2", "data": {"userName": "ok"}},
+                {"method": "POST", "path": "/Users", "bulkId": "3", "data": {"userName": "last"}}
+            ]
+        }),
+    );
+    assert_eq!(statuses(&r.body), ["409", "409", "201"]);
+
+    for bad in [json!(0), json!(-1), json!("many")] {
+        h.post(
+            "/scim/v2/Bulk",
+            &json!({"failOnErrors": bad, "Operations": []}),
+        )
+        .assert_error(400, Some("invalidValue"));
+    }
 }
 
 #[test]
 fn limits_are_413_for_the_whole_request() {
     let h = harness_with(|b| b.max_bulk_operations(2));
-    let op = json!({"method": "POST", "path": "/Users", "data": {"userName": "x"}});
-    let r = h.post("/scim/v2/Bulk", &json!({"Operations": [op, op, op]}));
+    let op = |id: &str| json!({"method": "POST", "path": "/Users", "bulkId": id, "data": {"userName": id}});
+    let r = h.post(
+        "/scim/v2/Bulk",
+        &json!({"Operations": [op("a"), op("b"), op("c")]}),
+    );
     r.assert_error(413, None);
     assert!(r.detail().contains("maxOperations"));
     assert_eq!(h.backend.user_count("tenant-a"), 0);
+    let r = h.post("/scim/v2/Bulk", &json!({"Operations": [op("a"), op("b")]}));
+    assert_eq!(statuses(&r.body), ["201", "201"]);
 
     let h = harness_with(|b| b.max_payload_size(100));
     let r = h.post(
         "/scim/v2/Bulk",
-        &json!({"Operations": [{"method": "POST", "path": "/Users", "data": {"userName": "x".repeat(200)}}]}),
+        &json!({"Operations": [{"method": "POST", "path": "/Users", "bulkId": "x", "data": {"userName": "x".repeat(200)}}]}),
     );
     r.assert_error(413, None);
     assert_eq!(h.backend.user_count("tenant-a"), 0);
 }
 
 #[test]
-fn put_delete_versions_and_bad_operations() {
+fn put_delete_and_versions() {
     let h = harness();
     let id = h.user("bjensen");
     let etag = h
@@ -206,40 +240,52 @@ fn put_delete_versions_and_bad_operations() {
             "Operations": [
                 {"method": "PUT", "path": format!("/Users/{id}"), "version": "W/\"999\"", "data": {"userName": "x"}},
                 {"method": "PUT", "path": format!("/Users/{id}"), "version": etag, "data": {"userName": "bj"}},
-                {"method": "GET", "path": format!("/Users/{id}")},
-                {"method": "POST", "path": "/Bulk", "data": {"Operations": []}},
-                {"method": "POST", "path": "/Nowhere", "data": {}},
-                {"method": "PUT", "path": "/Users"},
-                "not an object",
+                {"method": "POST", "path": "/Nowhere", "bulkId": "n", "data": {}},
+                {"method": "POST", "path": "/Bulk", "bulkId": "b", "data": {"Operations": []}},
                 {"method": "DELETE", "path": format!("/Users/{id}")},
                 {"method": "DELETE", "path": format!("/Users/{id}")}
             ]
         }),
     );
-    assert_eq!(r.status, StatusCode::OK);
-    let statuses: Vec<&str> = ops(&r.body)
-        .iter()
-        .map(|o| o["status"].as_str().unwrap())
-        .collect();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
-        statuses,
-        [
-            "412", "200", "400", "400", "400", "400", "400", "204", "404"
-        ]
+        statuses(&r.body),
+        ["412", "200", "400", "400", "204", "404"]
     );
-    let ops = ops(&r.body);
+    let list = ops(&r.body);
+    assert_eq!(list[1]["version"], "W/\"2\"");
     assert_eq!(
-        ops[7]["location"],
+        list[4]["location"],
         format!("http://scim.test/scim/v2/Users/{id}")
     );
+    assert_eq!(list[5]["response"]["status"], "404");
     assert_eq!(h.backend.user_count("tenant-a"), 0);
+}
 
-    // Malformed requests.
-    h.post("/scim/v2/Bulk", &json!({"operations": "x"}))
-        .assert_error(400, Some("invalidSyntax"));
+#[test]
+fn malformed_requests_are_400_and_run_nothing() {
+    let h = harness();
+    let good =
+        json!({"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"userName": "ok"}});
+    for bad in [
+        json!({"method": "GET", "path": "/Users/x"}),
+        json!({"method": "POST", "path": "/Users", "data": {"userName": "no-bulk-id"}}),
+        json!({"method": "PUT", "path": "/Users/x"}),
+        json!({"method": "DELETE", "path": "/Users"}),
+        json!("not an object"),
+        json!({"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"userName": "dup"}}),
+    ] {
+        let r = h.post("/scim/v2/Bulk", &json!({"Operations": [good, bad]}));
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+        assert!(r.body["scimType"] == "invalidValue" || r.body["scimType"] == "invalidSyntax");
+        assert!(r.detail().contains("Operations[1]"), "{}", r.detail());
+    }
+    assert_eq!(h.backend.user_count("tenant-a"), 0);
+    h.post("/scim/v2/Bulk", &json!({"Operations": "x"}))
+        .assert_error(400, Some("invalidValue"));
     h.post("/scim/v2/Bulk", &json!([]))
         .assert_error(400, Some("invalidSyntax"));
-    // An empty request is fine.
+    // An empty request is fine, and `schemas` may be left out.
     let r = h.post("/scim/v2/Bulk", &json!({"Operations": []}));
     assert_eq!(r.body["Operations"], json!([]));
 }
@@ -260,4 +306,30 @@ fn bulk_is_scoped_to_the_tenant() {
     let r = h.send(req);
     assert_eq!(ops(&r.body)[0]["status"], "404");
     assert_eq!(h.backend.user_count("tenant-a"), 1);
+}
+
+#[test]
+fn bulk_in_scim_1_1_reports_1_1_errors() {
+    let h = harness();
+    let r = h.post(
+        "/scim/v1/Bulk",
+        &json!({
+            "schemas": ["urn:scim:schemas:core:1.0"],
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "u",
+                 "data": {"schemas": ["urn:scim:schemas:core:1.0"], "userName": "bjensen"}},
+                {"method": "POST", "path": "/Users", "bulkId": "v",
+                 "data": {"schemas": ["urn:scim:schemas:core:1.0"], "userName": "BJENSEN"}}
+            ]
+        }),
+    );
+    assert_eq!(statuses(&r.body), ["201", "409"]);
+    let list = ops(&r.body);
+    assert!(
+        list[0]["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://scim.test/scim/v1/Users/")
+    );
+    assert_eq!(list[1]["response"]["Errors"][0]["code"], "409");
 }
