@@ -19,7 +19,16 @@
 //!   fewer); no `count` means `max_results`.
 //! - A query parameter given twice is 400 `invalidValue`: which one was meant is unknowable.
 //! - `schemas` in a User or Group body may name only that type's core schema and its
-//!   extensions (the enterprise User extension); anything else is 400 `invalidValue`.
+//!   extensions (the enterprise User extension); anything else is 400 `invalidValue`, so a
+//!   custom extension URN (Okta's custom attributes, say) is refused rather than silently kept.
+//!   Attributes under an unlisted `urn:` key are kept as the resource types keep them.
+//! - SCIM 1.1 (under `base_path_v1`): the same endpoints (`/ServiceProviderConfigs` too),
+//!   bodies converted with [`crate::scim1`] on the way in and out, PATCH bodies as 1.1 partial
+//!   resources, errors as `{"Errors": [...]}`. `attributes`/`excludedAttributes` take the 2.0
+//!   attribute names (they are applied before the conversion to 1.1).
+//! - `/Bulk` validates the whole request first and refuses circular `bulkId` references with
+//!   409 (see [`bulk`'s documentation](crate::bulk)); each operation is then served as the same
+//!   request on its own would be.
 //! - `HEAD` is not served (405); servers that want it can answer `HEAD` with a `GET` minus
 //!   the body.
 //! - `/Me` is 501: a bearer token identifies a client application, not a user.
