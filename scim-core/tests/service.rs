@@ -1208,3 +1208,125 @@ fn resource_types_and_schemas() {
     h.get("/scim/v2/Schemas/urn:example:nope")
         .assert_error(404, None);
 }
+
+/// Between the service reading the version for `If-Match` and its write, another writer
+/// changes the resource: the write must fail with 412, because the service hands the matched
+/// version to the provisioner, which checks it atomically.
+#[test]
+fn if_match_is_checked_atomically_with_the_write() {
+    use async_trait::async_trait;
+    use scim_core::etag::ETag;
+    use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+    use scim_core::{Group, ScimError, User};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Racy {
+        inner: InMemoryProvisioner,
+        race: AtomicBool,
+    }
+    #[async_trait]
+    impl Provisioner for Racy {
+        async fn create_user(&self, c: &RequestContext, u: User) -> Result<User, ScimError> {
+            self.inner.create_user(c, u).await
+        }
+        async fn get_user(&self, c: &RequestContext, id: &str) -> Result<User, ScimError> {
+            let user = self.inner.get_user(c, id).await?;
+            if self.race.swap(false, Ordering::SeqCst) {
+                let mut other = user.clone();
+                other.title = Some("written by someone else".to_owned());
+                self.inner.replace_user(c, id, other, None).await?;
+            }
+            Ok(user)
+        }
+        async fn replace_user(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            u: User,
+            e: Option<&ETag>,
+        ) -> Result<User, ScimError> {
+            self.inner.replace_user(c, id, u, e).await
+        }
+        async fn delete_user(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            e: Option<&ETag>,
+        ) -> Result<(), ScimError> {
+            self.inner.delete_user(c, id, e).await
+        }
+        async fn scan_users(
+            &self,
+            c: &RequestContext,
+            o: usize,
+            l: usize,
+        ) -> Result<Vec<User>, ScimError> {
+            self.inner.scan_users(c, o, l).await
+        }
+        async fn create_group(&self, c: &RequestContext, g: Group) -> Result<Group, ScimError> {
+            self.inner.create_group(c, g).await
+        }
+        async fn get_group(&self, c: &RequestContext, id: &str) -> Result<Group, ScimError> {
+            self.inner.get_group(c, id).await
+        }
+        async fn replace_group(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            g: Group,
+            e: Option<&ETag>,
+        ) -> Result<Group, ScimError> {
+            self.inner.replace_group(c, id, g, e).await
+        }
+        async fn delete_group(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            e: Option<&ETag>,
+        ) -> Result<(), ScimError> {
+            self.inner.delete_group(c, id, e).await
+        }
+        async fn scan_groups(
+            &self,
+            c: &RequestContext,
+            o: usize,
+            l: usize,
+        ) -> Result<Vec<Group>, ScimError> {
+            self.inner.scan_groups(c, o, l).await
+        }
+    }
+
+    let racy = Arc::new(Racy {
+        inner: InMemoryProvisioner::new(),
+        race: AtomicBool::new(false),
+    });
+    let service = scim_core::ScimService::builder(racy.clone())
+        .authenticator(Arc::new(
+            scim_core::BearerTokens::new().with_token(TOKEN_A, "tenant-a"),
+        ))
+        .build();
+    let h = Harness {
+        service,
+        backend: Arc::new(InMemoryProvisioner::new()),
+    };
+    let id = h.user("bjensen");
+    let uri = format!("/scim/v2/Users/{id}");
+    for (method, body) in [
+        (Method::PUT, Some(json!({"userName": "mine"}))),
+        (
+            Method::PATCH,
+            Some(json!({"Operations": [{"op": "replace", "path": "userName", "value": "mine"}]})),
+        ),
+        (Method::DELETE, None),
+    ] {
+        let etag = h.get(&uri).header("etag").unwrap().to_owned();
+        racy.race.store(true, Ordering::SeqCst);
+        let mut req = request(method.clone(), &uri, body.as_ref());
+        req.headers_mut().insert("If-Match", etag.parse().unwrap());
+        h.send(req).assert_error(412, None);
+        let now = h.get(&uri);
+        assert_eq!(now.body["userName"], "bjensen", "{method}");
+        assert_eq!(now.body["title"], "written by someone else", "{method}");
+    }
+}
