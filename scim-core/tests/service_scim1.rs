@@ -163,6 +163,25 @@ fn errors_in_1_1_shape() {
     assert_v1_error(&r.body, 405);
     assert_eq!(r.header("allow"), Some("GET, POST"));
 
+    let id = h.user("patched");
+    let r = h.patch(
+        &format!("/scim/v1/Users/{id}"),
+        &json!({"emails": [{"value": "x@example.com", "operation": "bogus"}]}),
+    );
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_v1_error(&r.body, 400);
+    assert!(
+        r.body["Errors"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("operation")
+    );
+    let r = h.patch(
+        &format!("/scim/v1/Users/{id}"),
+        &json!(["not", "an", "object"]),
+    );
+    assert_v1_error(&r.body, 400);
+
     h.user("dup");
     let r = h.post(
         "/scim/v1/Users",
