@@ -285,8 +285,6 @@ fn unknown_paths_are_404() {
     for uri in [
         "/",
         "/scim",
-        "/scim/v2",
-        "/scim/v2/",
         "/scim/v2/Nope",
         "/scim/v2/Users/a/b",
         "/scim/v3/Users",
@@ -1104,6 +1102,21 @@ fn post_search_on_a_type_and_at_the_root() {
         &json!({"filter": "displayName pr or userName pr", "sortBy": "displayName", "startIndex": 1, "count": 2}),
     );
     assert_eq!(names(&r.body), ["engineers", "managers"]);
+
+    // GET on the base path queries both types too (RFC 7644 §3.4.2), from the URL.
+    for base in ["/scim/v2", "/scim/v2/"] {
+        let r = h.get(&format!(
+            "{base}?filter=displayName%20pr&sortBy=displayName&count=2"
+        ));
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["totalResults"], 2);
+        assert_eq!(names(&r.body), ["engineers", "managers"]);
+    }
+    let r = h.send(request(Method::POST, "/scim/v2", Some(&json!({}))));
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("GET"));
+    h.get("/scim/v2?count=x")
+        .assert_error(400, Some("invalidValue"));
 
     // A filter only groups can match.
     let r = h.post("/scim/v2/.search", &json!({"filter": "members pr"}));

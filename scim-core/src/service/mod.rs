@@ -370,6 +370,7 @@ async fn dispatch(
         },
         Route::TypeSearch(KindTag::User) => search::search::<User>(call, body).await,
         Route::TypeSearch(KindTag::Group) => search::search::<Group>(call, body).await,
+        Route::Root => search::root_list(call).await,
         Route::RootSearch => search::root_search(call, body).await,
         Route::Bulk => bulk::bulk(call, body).await,
         Route::Me => Err(ScimError::other(

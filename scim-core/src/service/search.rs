@@ -57,11 +57,22 @@ async fn run<T: Kind>(call: &Call<'_>, params: &ListParams) -> Result<Reply, Sci
     ))
 }
 
-/// `POST /.search`: users, then groups, as one result list. Without `sortBy` the users come
-/// first and the page is cut across both; with it, the first `startIndex + count - 1` of each
-/// (sorted by the provisioner) are merged by the same key.
+/// `GET` on the base path: [`root_search`] with the query in the URL.
+pub(crate) async fn root_list(call: &Call<'_>) -> Result<Reply, ScimError> {
+    let params = ListParams::from_params(&call.params, call.inner.max_results)?;
+    both(call, &params).await
+}
+
+/// `POST /.search`: users, then groups, as one result list.
 pub(crate) async fn root_search(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimError> {
     let params = search_params(call, body)?;
+    both(call, &params).await
+}
+
+/// Users and groups as one result list. Without `sortBy` the users come first and the page is
+/// cut across both; with it, the first `startIndex + count - 1` of each (sorted by the
+/// provisioner) are merged by the same key.
+async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> {
     let query = &params.query;
     let (offset, count) = query.window();
     let p = call.provisioner();
