@@ -64,6 +64,21 @@ fn create_get_list_patch_round_trip() {
     assert_eq!(r.body["Resources"][0]["schemas"][0], CORE1);
     assert_eq!(r.body["Resources"][0]["meta"]["location"], location);
 
+    // `attributes` with 1.1 URN prefixes.
+    let r = h.get(&format!(
+        "/scim/v1/Users/{id}?attributes=urn:scim:schemas:core:1.0:userName,{ENTERPRISE1}:employeeNumber"
+    ));
+    assert_eq!(r.body["userName"], "bjensen", "{}", r.body);
+    assert_eq!(r.body[ENTERPRISE1], json!({"employeeNumber": "701984"}));
+    assert!(r.body.get("name").is_none());
+    let r = h.post(
+        "/scim/v1/Users/.search",
+        &json!({"excludedAttributes": ["urn:scim:schemas:core:1.0:name"], "sortBy": "urn:scim:schemas:core:1.0:userName"}),
+    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["Resources"][0].get("name").is_none());
+    assert_eq!(r.body["Resources"][0]["userName"], "bjensen");
+
     // 1.1 PATCH: a partial resource; `meta.attributes` removes.
     let r = h.patch(
         &format!("/scim/v1/Users/{id}"),

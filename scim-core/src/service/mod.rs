@@ -24,8 +24,9 @@
 //!   Attributes under an unlisted `urn:` key are kept as the resource types keep them.
 //! - SCIM 1.1 (under `base_path_v1`): the same endpoints (`/ServiceProviderConfigs` too),
 //!   bodies converted with [`crate::scim1`] on the way in and out, PATCH bodies as 1.1 partial
-//!   resources, errors as `{"Errors": [...]}`. `attributes`/`excludedAttributes` take the 2.0
-//!   attribute names (they are applied before the conversion to 1.1).
+//!   resources, errors as `{"Errors": [...]}`. In `sortBy`, `attributes` and
+//!   `excludedAttributes`, 1.1 URN prefixes are translated to 2.0; a `filter` is read as 2.0
+//!   (its syntax is the same; only 1.1 URN-qualified names in it are not translated).
 //! - `/Bulk` validates the whole request first and refuses circular `bulkId` references with
 //!   409 (see [`bulk`'s documentation](crate::bulk)); each operation is then served as the same
 //!   request on its own would be.
@@ -317,7 +318,7 @@ impl Inner {
             base_url: format!("{}{base}", self.origin(parts)),
             ctx,
             headers: &parts.headers,
-            params: Params::parse(parts.uri.query()),
+            params: Params::parse(parts.uri.query(), version),
         };
         dispatch(&call, &route, &parts.method, body).await
     }

@@ -8,11 +8,11 @@ use serde_json::Value;
 use super::Call;
 use super::body;
 use super::kind::Kind;
-use super::query::ListParams;
+use super::query::{ListParams, v1_paths};
 use super::response::{Reply, list_body};
 use crate::error::ScimError;
 use crate::messages::SearchRequest;
-use crate::provision::ListQuery;
+use crate::provision::{ListQuery, ScimVersion};
 use crate::resource::{Group, User};
 use crate::schema::SchemaRegistry;
 
@@ -35,7 +35,15 @@ fn search_params(call: &Call<'_>, body: &[u8]) -> Result<ListParams, ScimError> 
             "a SearchRequest must be a JSON object",
         ));
     }
-    let request = SearchRequest::deserialize(&value).map_err(ScimError::from)?;
+    let mut request = SearchRequest::deserialize(&value).map_err(ScimError::from)?;
+    if call.version == ScimVersion::V1_1 {
+        request.sort_by = request.sort_by.as_deref().map(v1_paths);
+        for list in [&mut request.attributes, &mut request.excluded_attributes] {
+            for item in list.iter_mut() {
+                *item = v1_paths(item);
+            }
+        }
+    }
     ListParams::from_search(&request, call.inner.max_results)
 }
 
