@@ -240,7 +240,11 @@ impl Serialize for SchemasOut<'_> {
 /// camelCase, with a catch-all map for unknown attributes.
 ///
 /// Syntax: `struct Name { /// doc
-/// pub field: Type = "jsonName", ... } rest: other; [schemas: "urn";] [extensions: ext;]`
+/// pub field: Type = "jsonName", ... } rest: other; [schemas: "urn";] [extensions: ext;]
+/// [skip_other: fn;] [from_string: fn;]`
+///
+/// `from_string: f` also accepts a bare JSON string for the whole object, read as `f(s)`
+/// (identity providers send a complex attribute's `value` alone).
 macro_rules! scim_object {
     (
         $(#[$smeta:meta])*
@@ -254,6 +258,7 @@ macro_rules! scim_object {
         $(schemas: $urn:literal;)?
         $(extensions: $ext:ident;)?
         $(skip_other: $skip:path;)?
+        $(from_string: $from_string:path;)?
     ) => {
         $(#[$smeta])*
         #[derive(Clone, Debug, Default, PartialEq)]
@@ -330,6 +335,11 @@ macro_rules! scim_object {
                 fn expecting(&self, f: &mut ::std::fmt::Formatter) -> ::std::fmt::Result {
                     f.write_str(concat!("a ", stringify!($name), " object"))
                 }
+                $(
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($from_string(v))
+                    }
+                )?
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                     let mut out = $name::default();
                     while let Some(key) = map.next_key::<__Field>()? {
@@ -368,7 +378,13 @@ macro_rules! scim_object {
 
             impl<'de> ::serde::Deserialize<'de> for $name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    d.deserialize_map(__Visitor)
+                    // Only a type that also reads a bare string needs to see what comes.
+                    let any = false $(|| { let _ = stringify!($from_string); true })?;
+                    if any {
+                        d.deserialize_any(__Visitor)
+                    } else {
+                        d.deserialize_map(__Visitor)
+                    }
                 }
             }
 
@@ -422,7 +438,13 @@ pub(crate) fn extension_or_other(
     value: Value,
 ) {
     match extensions {
-        Some(e) => e.insert(key, value),
+        Some(e) => {
+            let mut value = value;
+            if key.eq_ignore_ascii_case(crate::urn::ENTERPRISE_USER) {
+                crate::resource::enterprise::normalize_raw(&mut value);
+            }
+            e.insert(key, value);
+        }
         None => {
             other.insert(key, value);
         }

@@ -476,10 +476,24 @@ fn split_attribute(msg: &str) -> Option<(&str, &str)> {
 
 /// Deserialises `T` from JSON text, mapping failures to [`ScimError`] (400, never a panic).
 pub fn from_str<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ScimError> {
-    serde_json::from_str(json).map_err(ScimError::from)
+    from_slice(json.as_bytes())
 }
 
 /// Deserialises `T` from JSON bytes, mapping failures to [`ScimError`] (400, never a panic).
 pub fn from_slice<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, ScimError> {
-    serde_json::from_slice(json).map_err(ScimError::from)
+    serde_json::from_slice(json).map_err(|e| classify(json, e))
+}
+
+/// A syntax error met inside a nested value comes back from the typed decoders as a data error
+/// naming the attribute (they wrap it with `de::Error::custom`, which loses the category). On
+/// this error path only, the input is scanned once more so that malformed JSON is reported as
+/// `invalidSyntax` whatever the depth it broke at.
+#[cold]
+fn classify(json: &[u8], e: serde_json::Error) -> ScimError {
+    if e.classify() == serde_json::error::Category::Data {
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+            return ScimError::from(syntax);
+        }
+    }
+    ScimError::from(e)
 }

@@ -12,6 +12,8 @@
 //!   identity providers really send.
 //! - [`projection`] (`attributes`/`excludedAttributes` honouring `returned`), [`sort`]
 //!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
+//! - [`bulk`]: `BulkRequest`/`BulkResponse` (RFC 7644 §3.7), `bulkId` references and the order
+//!   to run a request's operations in.
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //! - [`service`]: [`ScimService`], the SCIM HTTP endpoints over any [`provision::Provisioner`],
 //!   for any server: `http::Request` in, `http::Response` out.
@@ -21,6 +23,7 @@
 //!
 //! Duplicate attribute names in one object (`userName` and `USERNAME`): the last one wins.
 
+pub mod bulk;
 mod de;
 pub mod discovery;
 mod error;
@@ -36,6 +39,7 @@ pub mod scim1;
 pub mod service;
 pub mod sort;
 
+pub use bulk::{BulkMethod, BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse};
 pub use discovery::{ResourceType, ServiceProviderConfig};
 pub use error::{ScimError, ScimType, from_slice, from_str};
 pub use messages::{ErrorBody, ListResponse, SearchRequest, SortOrder};
@@ -68,6 +72,10 @@ pub mod urn {
     pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
     /// `PatchOp`.
     pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    /// `BulkRequest`.
+    pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    /// `BulkResponse`.
+    pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
     /// `Error`.
     pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 }

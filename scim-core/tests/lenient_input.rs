@@ -428,3 +428,199 @@ fn registry_answers_filter_questions() {
     let by_name: Filter = r#"username eq "bjensen""#.parse().unwrap();
     assert!(by_name.matches_with(&u, reg));
 }
+
+/// IDP-QUIRKS #8: Entra ID sends the manager as a bare id string.
+#[test]
+fn enterprise_manager_as_a_bare_string() {
+    let ext: EnterpriseUser =
+        scim_core::from_str(r#"{"employeeNumber": "1", "Manager": "26118915"}"#).unwrap();
+    assert_eq!(ext.manager, Some(Manager::with_value("26118915")));
+    assert_eq!(
+        serde_json::to_value(&ext).unwrap(),
+        json!({"employeeNumber": "1", "manager": {"value": "26118915"}})
+    );
+
+    // Inside a user (URN key in any case) and a generic resource: decoded and written back in
+    // RFC form.
+    let input = json!({
+        "schemas": [urn::USER, urn::ENTERPRISE_USER],
+        "userName": "bjensen",
+        "URN:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": "26118915"}
+    });
+    let u = user(&input).unwrap();
+    let ent = u.enterprise().unwrap().unwrap();
+    assert_eq!(ent.manager.unwrap().value.as_deref(), Some("26118915"));
+    let out = serde_json::to_value(&u).unwrap();
+    assert_eq!(
+        out["URN:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"],
+        json!({"value": "26118915"})
+    );
+    let res: scim_core::Resource = scim_core::from_str(&input.to_string()).unwrap();
+    let out = serde_json::to_value(&res).unwrap();
+    assert_eq!(
+        out["URN:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"],
+        json!({"value": "26118915"})
+    );
+
+    // An empty string names no manager.
+    let ext: EnterpriseUser = scim_core::from_str(r#"{"manager": ""}"#).unwrap();
+    assert_eq!(ext.manager, Some(Manager::default()));
+    let u =
+        user(&json!({"userName": "u", urn::ENTERPRISE_USER: {"manager": " ", "department": "d"}}))
+            .unwrap();
+    assert_eq!(
+        serde_json::to_value(&u).unwrap()[urn::ENTERPRISE_USER],
+        json!({"department": "d"})
+    );
+
+    // Other shapes are still errors naming the attribute.
+    for bad in [json!(42), json!(true), json!(["26118915"])] {
+        let err = scim_core::from_str::<EnterpriseUser>(&json!({"manager": bad}).to_string())
+            .unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{bad}");
+        assert!(err.detail().contains("manager"), "{bad}: {err}");
+    }
+}
+
+/// Error bodies come from other servers too: numeric `status`, unknown `scimType`.
+#[test]
+fn error_body_reading_tolerance() {
+    use scim_core::ErrorBody;
+
+    // A numeric status is read; output writes it as a string.
+    let body: ErrorBody =
+        scim_core::from_str(r#"{"STATUS": 404, "Detail": "User 1 not found"}"#).unwrap();
+    assert_eq!(body.status, "404");
+    assert_eq!(
+        serde_json::to_value(&body).unwrap(),
+        json!({"schemas": [urn::ERROR], "status": "404", "detail": "User 1 not found"})
+    );
+    assert_eq!(ScimError::from(body).status(), http::StatusCode::NOT_FOUND);
+
+    // The string form, as the RFC writes it, is unchanged.
+    let rfc = json!({"schemas": [urn::ERROR], "status": "400", "scimType": "invalidSyntax", "detail": "x"});
+    let body: ErrorBody = scim_core::from_str(&rfc.to_string()).unwrap();
+    assert_eq!(body.scim_type, Some(ScimType::InvalidSyntax));
+    assert_eq!(serde_json::to_value(&body).unwrap(), rfc);
+
+    // A scimType in another case is the known one, written canonically.
+    let body: ErrorBody =
+        scim_core::from_str(r#"{"status": 409, "ScimType": "UNIQUENESS"}"#).unwrap();
+    assert_eq!(body.scim_type, Some(ScimType::Uniqueness));
+    assert_eq!(
+        serde_json::to_value(&body).unwrap()["scimType"],
+        "uniqueness"
+    );
+
+    // An unknown scimType is kept as sent, not rejected, and written back unchanged.
+    for unknown in [json!("tooLong"), json!("invalidRequest"), json!(7)] {
+        let input =
+            json!({"schemas": [urn::ERROR], "status": "400", "scimType": unknown, "detail": "d"});
+        let body: ErrorBody = scim_core::from_str(&input.to_string()).unwrap();
+        assert_eq!(body.scim_type, None);
+        assert_eq!(body.scim_type_name(), unknown.as_str());
+        assert_eq!(serde_json::to_value(&body).unwrap(), input);
+        let err = ScimError::from(body);
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.scim_type(), None);
+    }
+
+    // null scimType and status are absent; other shapes of status are still errors.
+    let body: ErrorBody = scim_core::from_str(r#"{"status": null, "scimType": null}"#).unwrap();
+    assert_eq!(body, ErrorBody::default());
+    for bad in [json!(true), json!([400]), json!({"code": 400})] {
+        let err =
+            scim_core::from_str::<ErrorBody>(&json!({"status": bad}).to_string()).unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{bad}");
+        assert!(err.detail().contains("status"), "{bad}: {err}");
+    }
+}
+
+/// Schema documents from other servers write characteristic values in any case.
+#[test]
+fn schema_enum_values_in_any_case() {
+    use scim_core::Schema;
+    use scim_core::schema::{AttributeType, Mutability, Returned, Uniqueness};
+
+    let doc = json!({
+        "id": "urn:example:schemas:Device",
+        "name": "Device",
+        "attributes": [
+            {"name": "serial", "type": "String", "multiValued": false, "required": true,
+             "caseExact": true, "mutability": "IMMUTABLE", "returned": "Always", "uniqueness": "SERVER"},
+            {"name": "owner", "TYPE": "COMPLEX", "multiValued": "False", "required": false,
+             "Mutability": "readwrite", "Returned": "DEFAULT", "subAttributes": [
+                {"name": "value", "type": "Reference", "referenceTypes": ["User"],
+                 "mutability": "READONLY", "returned": "request", "uniqueness": "None"},
+                {"name": "since", "type": "DATETIME", "mutability": "WriteOnly", "returned": "NEVER"}
+            ]},
+            {"name": "ratio", "type": " decimal ", "mutability": "readOnly", "returned": "default",
+             "uniqueness": "Global"},
+            {"name": "n", "type": "INTEGER", "mutability": "readWrite", "returned": "default"},
+            {"name": "b", "type": "Boolean", "mutability": "readWrite", "returned": "default"},
+            {"name": "blob", "type": "BINARY", "mutability": "readWrite", "returned": "default"}
+        ]
+    });
+    let schema: Schema = scim_core::from_str(&doc.to_string()).unwrap();
+    let serial = schema.attribute("serial").unwrap();
+    assert_eq!(serial.kind, AttributeType::String);
+    assert_eq!(serial.mutability, Mutability::Immutable);
+    assert_eq!(serial.returned, Returned::Always);
+    assert_eq!(serial.uniqueness(), Uniqueness::Server);
+    let owner = schema.attribute("owner").unwrap();
+    assert_eq!(owner.kind, AttributeType::Complex);
+    assert_eq!(owner.mutability, Mutability::ReadWrite);
+    let value = owner.sub_attribute("value").unwrap();
+    assert_eq!(value.kind, AttributeType::Reference);
+    assert_eq!(value.mutability, Mutability::ReadOnly);
+    assert_eq!(value.returned, Returned::Request);
+    assert_eq!(value.uniqueness(), Uniqueness::None);
+    let since = owner.sub_attribute("since").unwrap();
+    assert_eq!(since.kind, AttributeType::DateTime);
+    assert_eq!(since.mutability, Mutability::WriteOnly);
+    assert_eq!(since.returned, Returned::Never);
+    let ratio = schema.attribute("ratio").unwrap();
+    assert_eq!(ratio.kind, AttributeType::Decimal);
+    assert_eq!(ratio.uniqueness(), Uniqueness::Global);
+    assert_eq!(schema.attribute("n").unwrap().kind, AttributeType::Integer);
+    assert_eq!(schema.attribute("b").unwrap().kind, AttributeType::Boolean);
+    assert_eq!(
+        schema.attribute("blob").unwrap().kind,
+        AttributeType::Binary
+    );
+
+    // Written in RFC case.
+    let out = serde_json::to_value(&schema).unwrap();
+    assert_eq!(out["attributes"][0]["type"], "string");
+    assert_eq!(out["attributes"][0]["mutability"], "immutable");
+    assert_eq!(out["attributes"][0]["returned"], "always");
+    assert_eq!(out["attributes"][0]["uniqueness"], "server");
+    assert_eq!(out["attributes"][1]["type"], "complex");
+    assert_eq!(out["attributes"][1]["subAttributes"][1]["type"], "dateTime");
+    assert_eq!(
+        out["attributes"][1]["subAttributes"][1]["mutability"],
+        "writeOnly"
+    );
+    assert_eq!(
+        out["attributes"][1]["subAttributes"][0]["mutability"],
+        "readOnly"
+    );
+    assert_eq!(out["attributes"][2]["type"], "decimal");
+
+    // Unknown values are still errors naming the attribute and the choices.
+    for (attr, bad) in [
+        ("type", "text"),
+        ("mutability", "sometimes"),
+        ("returned", "maybe"),
+        ("uniqueness", "tenant"),
+    ] {
+        let mut def = json!({"name": "x", "type": "string", "mutability": "readWrite", "returned": "default"});
+        def[attr] = json!(bad);
+        let err =
+            scim_core::from_str::<Schema>(&json!({"id": "urn:x", "attributes": [def]}).to_string())
+                .unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{attr}");
+        let detail = err.detail();
+        assert!(detail.contains(attr) && detail.contains(bad), "{detail}");
+    }
+}

@@ -140,6 +140,20 @@ fn a_token_never_reaches_another_tenant() {
 }
 
 #[test]
+fn the_handle_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let h = harness();
+    let future = h
+        .service
+        .handle(request(Method::GET, "/scim/v2/Users", None));
+    assert_send(&future);
+    let future = h
+        .service
+        .handle(Request::get("/scim/v2/Users").body(&b""[..]).unwrap());
+    assert_send(&future);
+}
+
+#[test]
 fn bearer_tokens_debug_redacts_the_tokens() {
     let tokens = scim_core::BearerTokens::new().with_token("very-secret", "t");
     let debug = format!("{tokens:?}");
@@ -236,8 +250,19 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
     req.headers_mut()
         .insert("X-Request-Id", "abc-123".parse().unwrap());
     let _ = scim_core::provision::conformance::block_on(service.handle(req));
-    let req = with_auth(Method::GET, "/scim/v1/Users/x", Some("Bearer t1"));
+    let mut req = with_auth(Method::GET, "/scim/v1/Users/x", Some("Bearer t1"));
+    // Too long to be an id worth logging: a fresh one is used instead.
+    req.headers_mut()
+        .insert("X-Request-Id", "x".repeat(300).parse().unwrap());
     let _ = scim_core::provision::conformance::block_on(service.handle(req));
+    // A panicking backend (`create_user` is `unimplemented!`) becomes a 500, not a crash.
+    let mut req = with_auth(Method::POST, "/scim/v2/Users", Some("Bearer t1"));
+    *req.body_mut() = br#"{"userName": "x"}"#.to_vec();
+    let response = scim_core::provision::conformance::block_on(service.handle(req));
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(body["status"], "500");
+
     let seen = spy.seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].tenant(), "acme");
@@ -247,6 +272,7 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
     assert_eq!(seen[1].principal(), Some("bearer-token-1"));
     assert_eq!(seen[1].version(), scim_core::provision::ScimVersion::V1_1);
     assert!(!seen[1].request_id().is_empty());
+    assert!(seen[1].request_id().len() < 300);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,8 +285,6 @@ fn unknown_paths_are_404() {
     for uri in [
         "/",
         "/scim",
-        "/scim/v2",
-        "/scim/v2/",
         "/scim/v2/Nope",
         "/scim/v2/Users/a/b",
         "/scim/v3/Users",
@@ -544,6 +568,7 @@ fn malformed_json_is_400_invalid_syntax_with_the_position() {
         (Method::POST, "/scim/v2/Groups".to_owned()),
         (Method::POST, "/scim/v2/.search".to_owned()),
         (Method::POST, "/scim/v2/Users/.search".to_owned()),
+        (Method::POST, "/scim/v2/Bulk".to_owned()),
     ] {
         let r = raw(
             &h,
@@ -1078,6 +1103,21 @@ fn post_search_on_a_type_and_at_the_root() {
     );
     assert_eq!(names(&r.body), ["engineers", "managers"]);
 
+    // GET on the base path queries both types too (RFC 7644 §3.4.2), from the URL.
+    for base in ["/scim/v2", "/scim/v2/"] {
+        let r = h.get(&format!(
+            "{base}?filter=displayName%20pr&sortBy=displayName&count=2"
+        ));
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["totalResults"], 2);
+        assert_eq!(names(&r.body), ["engineers", "managers"]);
+    }
+    let r = h.send(request(Method::POST, "/scim/v2", Some(&json!({}))));
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("GET"));
+    h.get("/scim/v2?count=x")
+        .assert_error(400, Some("invalidValue"));
+
     // A filter only groups can match.
     let r = h.post("/scim/v2/.search", &json!({"filter": "members pr"}));
     assert_eq!(names(&r.body), ["managers"]);
@@ -1184,4 +1224,126 @@ fn resource_types_and_schemas() {
     assert_eq!(r.body["meta"]["resourceType"], "Schema");
     h.get("/scim/v2/Schemas/urn:example:nope")
         .assert_error(404, None);
+}
+
+/// Between the service reading the version for `If-Match` and its write, another writer
+/// changes the resource: the write must fail with 412, because the service hands the matched
+/// version to the provisioner, which checks it atomically.
+#[test]
+fn if_match_is_checked_atomically_with_the_write() {
+    use async_trait::async_trait;
+    use scim_core::etag::ETag;
+    use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+    use scim_core::{Group, ScimError, User};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Racy {
+        inner: InMemoryProvisioner,
+        race: AtomicBool,
+    }
+    #[async_trait]
+    impl Provisioner for Racy {
+        async fn create_user(&self, c: &RequestContext, u: User) -> Result<User, ScimError> {
+            self.inner.create_user(c, u).await
+        }
+        async fn get_user(&self, c: &RequestContext, id: &str) -> Result<User, ScimError> {
+            let user = self.inner.get_user(c, id).await?;
+            if self.race.swap(false, Ordering::SeqCst) {
+                let mut other = user.clone();
+                other.title = Some("written by someone else".to_owned());
+                self.inner.replace_user(c, id, other, None).await?;
+            }
+            Ok(user)
+        }
+        async fn replace_user(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            u: User,
+            e: Option<&ETag>,
+        ) -> Result<User, ScimError> {
+            self.inner.replace_user(c, id, u, e).await
+        }
+        async fn delete_user(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            e: Option<&ETag>,
+        ) -> Result<(), ScimError> {
+            self.inner.delete_user(c, id, e).await
+        }
+        async fn scan_users(
+            &self,
+            c: &RequestContext,
+            o: usize,
+            l: usize,
+        ) -> Result<Vec<User>, ScimError> {
+            self.inner.scan_users(c, o, l).await
+        }
+        async fn create_group(&self, c: &RequestContext, g: Group) -> Result<Group, ScimError> {
+            self.inner.create_group(c, g).await
+        }
+        async fn get_group(&self, c: &RequestContext, id: &str) -> Result<Group, ScimError> {
+            self.inner.get_group(c, id).await
+        }
+        async fn replace_group(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            g: Group,
+            e: Option<&ETag>,
+        ) -> Result<Group, ScimError> {
+            self.inner.replace_group(c, id, g, e).await
+        }
+        async fn delete_group(
+            &self,
+            c: &RequestContext,
+            id: &str,
+            e: Option<&ETag>,
+        ) -> Result<(), ScimError> {
+            self.inner.delete_group(c, id, e).await
+        }
+        async fn scan_groups(
+            &self,
+            c: &RequestContext,
+            o: usize,
+            l: usize,
+        ) -> Result<Vec<Group>, ScimError> {
+            self.inner.scan_groups(c, o, l).await
+        }
+    }
+
+    let racy = Arc::new(Racy {
+        inner: InMemoryProvisioner::new(),
+        race: AtomicBool::new(false),
+    });
+    let service = scim_core::ScimService::builder(racy.clone())
+        .authenticator(Arc::new(
+            scim_core::BearerTokens::new().with_token(TOKEN_A, "tenant-a"),
+        ))
+        .build();
+    let h = Harness {
+        service,
+        backend: Arc::new(InMemoryProvisioner::new()),
+    };
+    let id = h.user("bjensen");
+    let uri = format!("/scim/v2/Users/{id}");
+    for (method, body) in [
+        (Method::PUT, Some(json!({"userName": "mine"}))),
+        (
+            Method::PATCH,
+            Some(json!({"Operations": [{"op": "replace", "path": "userName", "value": "mine"}]})),
+        ),
+        (Method::DELETE, None),
+    ] {
+        let etag = h.get(&uri).header("etag").unwrap().to_owned();
+        racy.race.store(true, Ordering::SeqCst);
+        let mut req = request(method.clone(), &uri, body.as_ref());
+        req.headers_mut().insert("If-Match", etag.parse().unwrap());
+        h.send(req).assert_error(412, None);
+        let now = h.get(&uri);
+        assert_eq!(now.body["userName"], "bjensen", "{method}");
+        assert_eq!(now.body["title"], "written by someone else", "{method}");
+    }
 }

@@ -48,6 +48,7 @@
 //! `serde_json`'s default sorted maps, byte-for-byte).
 
 mod apply;
+mod decode;
 mod op;
 mod value;
 

@@ -119,106 +119,31 @@ impl PatchOp {
     /// Decodes JSON bytes. Malformed JSON or structure is `invalidSyntax`, an unparsable path
     /// `invalidPath`; never panics.
     pub fn from_slice(json: &[u8]) -> Result<PatchOp, ScimError> {
-        let v: Value = serde_json::from_slice(json)
-            .map_err(|e| ScimError::invalid_syntax(format_args!("malformed JSON: {e}")))?;
-        PatchOp::from_value(v)
+        let mut slot = None;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        match super::decode::patch_op(&mut de, &mut slot).and_then(|p| de.end().map(|()| p)) {
+            Ok(patch) => Ok(patch),
+            Err(e) => Err(decode_error(json, &e, slot)),
+        }
     }
 
     /// Decodes a JSON value (see [`PatchOp::from_slice`]).
     pub fn from_value(v: Value) -> Result<PatchOp, ScimError> {
-        let Value::Object(map) = v else {
-            return Err(ScimError::invalid_syntax(
-                "a PatchOp must be a JSON object with `Operations`",
-            ));
-        };
-        let mut schemas = Vec::new();
-        let mut operations = None;
-        for (k, v) in map {
-            if k.eq_ignore_ascii_case("schemas") {
-                schemas = decode_schemas(v)?;
-            } else if k.eq_ignore_ascii_case("operations") {
-                operations = Some(decode_operations(v)?);
-            }
-        }
-        let operations =
-            operations.ok_or_else(|| ScimError::invalid_syntax("PatchOp without `Operations`"))?;
-        Ok(PatchOp {
-            schemas,
-            operations,
-        })
+        let mut slot = None;
+        super::decode::patch_op(v, &mut slot)
+            .map_err(|e| slot.unwrap_or_else(|| ScimError::invalid_syntax(e)))
     }
 }
 
-fn decode_schemas(v: Value) -> Result<Vec<String>, ScimError> {
-    match v {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![s]),
-        Value::Array(items) => items
-            .into_iter()
-            .map(|s| match s {
-                Value::String(s) => Ok(s),
-                _ => Err(ScimError::invalid_syntax(
-                    "`schemas` must be an array of strings",
-                )),
-            })
-            .collect(),
-        _ => Err(ScimError::invalid_syntax(
-            "`schemas` must be an array of strings",
-        )),
+/// The error of a failed decode. Malformed JSON wins over what the decoder met before the
+/// break, as when the body was parsed into a `Value` first; so, on this error path only, it is
+/// parsed that way again (a `Value`, not `IgnoredAny`, for the same message).
+#[cold]
+fn decode_error(json: &[u8], e: &serde_json::Error, slot: Option<ScimError>) -> ScimError {
+    if let Err(syntax) = serde_json::from_slice::<Value>(json) {
+        return ScimError::invalid_syntax(format_args!("malformed JSON: {syntax}"));
     }
-}
-
-fn decode_operations(v: Value) -> Result<Vec<PatchOperation>, ScimError> {
-    let Value::Array(items) = v else {
-        return Err(ScimError::invalid_syntax("`Operations` must be an array"));
-    };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| decode_operation(i, item))
-        .collect()
-}
-
-fn decode_operation(i: usize, v: Value) -> Result<PatchOperation, ScimError> {
-    let Value::Object(map) = v else {
-        return Err(ScimError::invalid_syntax(format_args!(
-            "Operations[{i}] must be an object with `op`"
-        )));
-    };
-    let mut op = None;
-    let mut path = None;
-    let mut value = None;
-    for (k, v) in map {
-        if k.eq_ignore_ascii_case("op") {
-            let Value::String(name) = v else {
-                return Err(ScimError::invalid_syntax(format_args!(
-                    "Operations[{i}].op must be \"add\", \"remove\" or \"replace\", not {v}"
-                )));
-            };
-            op = Some(OpKind::from_name(name.trim()).ok_or_else(|| {
-                ScimError::invalid_syntax(format_args!(
-                    "Operations[{i}]: unknown op \"{name}\" (expected add, remove or replace)"
-                ))
-            })?);
-        } else if k.eq_ignore_ascii_case("path") {
-            path = match v {
-                Value::Null => None,
-                Value::String(s) if s.trim().is_empty() => None,
-                Value::String(s) => Some(parse_path(&s)?),
-                other => {
-                    return Err(ScimError::invalid_path(
-                        other.to_string(),
-                        format_args!("Operations[{i}].path must be a string"),
-                    ));
-                }
-            };
-        } else if k.eq_ignore_ascii_case("value") {
-            value = Some(v);
-        }
-    }
-    let op =
-        op.ok_or_else(|| ScimError::invalid_syntax(format_args!("Operations[{i}] has no `op`")))?;
-    Ok(PatchOperation { op, path, value })
+    slot.unwrap_or_else(|| ScimError::invalid_syntax(format_args!("malformed JSON: {e}")))
 }
 
 /// Parses a PATCH path leniently; a failure is `invalidPath` naming the path and position.
@@ -266,17 +191,15 @@ impl Serialize for PatchOp {
 }
 
 impl<'de> Deserialize<'de> for PatchOp {
-    /// Lenient decoding as in [`PatchOp::from_value`]; errors carry the same message.
+    /// Lenient decoding as in [`PatchOp::from_slice`]; errors carry the same message.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        PatchOp::from_value(v).map_err(serde::de::Error::custom)
+        super::decode::patch_op(d, &mut None)
     }
 }
 
 impl<'de> Deserialize<'de> for PatchOperation {
     /// One operation, leniently (see [`PatchOp`]).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        decode_operation(0, v).map_err(serde::de::Error::custom)
+        super::decode::operation(d, 0, &mut None)
     }
 }

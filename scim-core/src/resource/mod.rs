@@ -1,7 +1,7 @@
 //! Typed SCIM 2.0 resources (RFC 7643 §4) and the generic [`Resource`] for custom types.
 
 mod common;
-mod enterprise;
+pub(crate) mod enterprise;
 mod extensions;
 mod generic;
 mod group;

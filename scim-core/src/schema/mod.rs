@@ -5,7 +5,10 @@
 mod builtin;
 mod registry;
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::de::{plain_field, scim_object, serde_scalar};
@@ -98,8 +101,7 @@ fn find<'a>(attrs: &'a [AttributeDef], name: &str) -> Option<&'a AttributeDef> {
 }
 
 /// An attribute's data type (RFC 7643 §2.3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AttributeType {
     /// `string`.
@@ -138,8 +140,7 @@ impl From<AttributeType> for scim_filter::AttrType {
 }
 
 /// When an attribute may be changed (RFC 7643 §7 `mutability`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Mutability {
     /// `readOnly`: set by the service provider only.
     ReadOnly,
@@ -153,8 +154,7 @@ pub enum Mutability {
 }
 
 /// When an attribute is returned (RFC 7643 §7 `returned`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Returned {
     /// `always`, whatever `attributes`/`excludedAttributes` say.
     Always,
@@ -168,8 +168,7 @@ pub enum Returned {
 }
 
 /// How an attribute's values must be unique (RFC 7643 §7 `uniqueness`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Uniqueness {
     /// `none` (the default).
     #[default]
@@ -179,6 +178,87 @@ pub enum Uniqueness {
     /// `global`: globally unique.
     Global,
 }
+
+/// Wire names for a characteristic's values: written in RFC case, read in any case (schema
+/// documents from other servers say `"READONLY"`, `"Always"`, `"String"`).
+macro_rules! wire_enum {
+    ($name:ident { $($variant:ident = $wire:literal,)* }) => {
+        impl $name {
+            const NAMES: &'static [&'static str] = &[$($wire),*];
+
+            /// The wire form, as RFC 7643 §7 writes it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)*
+                }
+            }
+
+            /// Parses the wire form, ignoring case and surrounding spaces.
+            pub fn from_name(s: &str) -> Option<Self> {
+                let s = s.trim();
+                [$($name::$variant),*]
+                    .into_iter()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        write!(f, "one of {}", $name::NAMES.join(", "))
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                        $name::from_name(v).ok_or_else(|| E::unknown_variant(v, $name::NAMES))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+    };
+}
+
+wire_enum!(AttributeType {
+    String = "string",
+    Boolean = "boolean",
+    Decimal = "decimal",
+    Integer = "integer",
+    DateTime = "dateTime",
+    Binary = "binary",
+    Reference = "reference",
+    Complex = "complex",
+});
+wire_enum!(Mutability {
+    ReadOnly = "readOnly",
+    ReadWrite = "readWrite",
+    Immutable = "immutable",
+    WriteOnly = "writeOnly",
+});
+wire_enum!(Returned {
+    Always = "always",
+    Never = "never",
+    Default = "default",
+    Request = "request",
+});
+wire_enum!(Uniqueness {
+    None = "none",
+    Server = "server",
+    Global = "global",
+});
 
 serde_scalar!(AttributeType, Mutability, Returned, Uniqueness);
 plain_field!(AttributeType, Mutability, Returned);

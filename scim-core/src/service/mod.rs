@@ -19,7 +19,17 @@
 //!   fewer); no `count` means `max_results`.
 //! - A query parameter given twice is 400 `invalidValue`: which one was meant is unknowable.
 //! - `schemas` in a User or Group body may name only that type's core schema and its
-//!   extensions (the enterprise User extension); anything else is 400 `invalidValue`.
+//!   extensions (the enterprise User extension); anything else is 400 `invalidValue`, so a
+//!   custom extension URN (Okta's custom attributes, say) is refused rather than silently kept.
+//!   Attributes under an unlisted `urn:` key are kept as the resource types keep them.
+//! - SCIM 1.1 (under `base_path_v1`): the same endpoints (`/ServiceProviderConfigs` too),
+//!   bodies converted with [`crate::scim1`] on the way in and out, PATCH bodies as 1.1 partial
+//!   resources, errors as `{"Errors": [...]}`. In `sortBy`, `attributes` and
+//!   `excludedAttributes`, 1.1 URN prefixes are translated to 2.0; a `filter` is read as 2.0
+//!   (its syntax is the same; only 1.1 URN-qualified names in it are not translated).
+//! - `/Bulk` validates the whole request first and refuses circular `bulkId` references with
+//!   409 (see [`bulk`'s documentation](crate::bulk)); each operation is then served as the same
+//!   request on its own would be.
 //! - `HEAD` is not served (405); servers that want it can answer `HEAD` with a `GET` minus
 //!   the body.
 //! - `/Me` is 501: a bearer token identifies a client application, not a user.
@@ -37,7 +47,10 @@ mod search;
 
 pub use auth::{Authenticator, BearerTokens, Principal};
 
+use std::future::Future as _;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
@@ -207,7 +220,21 @@ impl ScimService {
         let inner = &*self.inner;
         let based = route::split_base(parts.uri.path(), &inner.base_v2, &inner.base_v1);
         let version = based.map_or(ScimVersion::V2, |(v, _)| v);
-        let reply = match inner.serve(&parts, body.as_ref(), based).await {
+        let mut serving = std::pin::pin!(inner.serve(&parts, body.as_ref(), based));
+        // A panicking provisioner or authenticator must not take the connection (or, without a
+        // runtime that isolates tasks, the server) down with it: it becomes a 500.
+        let outcome = std::future::poll_fn(|cx| {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| serving.as_mut().poll(cx))) {
+                Ok(poll) => poll,
+                Err(_) => Poll::Ready(Err(ScimError::other(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal error while serving the request",
+                ))),
+            }
+        })
+        .await;
+        let reply = match outcome {
             Ok(reply) => reply,
             Err(e) => error_reply(&e, version),
         };
@@ -291,7 +318,7 @@ impl Inner {
             base_url: format!("{}{base}", self.origin(parts)),
             ctx,
             headers: &parts.headers,
-            params: Params::parse(parts.uri.query()),
+            params: Params::parse(parts.uri.query(), version),
         };
         dispatch(&call, &route, &parts.method, body).await
     }
@@ -344,6 +371,7 @@ async fn dispatch(
         },
         Route::TypeSearch(KindTag::User) => search::search::<User>(call, body).await,
         Route::TypeSearch(KindTag::Group) => search::search::<Group>(call, body).await,
+        Route::Root => search::root_list(call).await,
         Route::RootSearch => search::root_search(call, body).await,
         Route::Bulk => bulk::bulk(call, body).await,
         Route::Me => Err(ScimError::other(

@@ -6,7 +6,8 @@ use std::num::IntErrorKind;
 use crate::error::ScimError;
 use crate::messages::{SearchRequest, SortOrder};
 use crate::projection::Projection;
-use crate::provision::ListQuery;
+use crate::provision::{ListQuery, ScimVersion};
+use crate::scim1;
 
 /// The decoded query string.
 #[derive(Clone, Debug, Default)]
@@ -15,12 +16,24 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    /// Percent-decodes the query string (`+` is a space, as HTML forms and identity providers write it).
-    pub(crate) fn parse(query: Option<&str>) -> Params {
+    /// Percent-decodes the query string (`+` is a space, as HTML forms and identity providers
+    /// write it). In SCIM 1.1, attribute paths in `sortBy`, `attributes` and
+    /// `excludedAttributes` are translated to 2.0 ([`v1_paths`]).
+    pub(crate) fn parse(query: Option<&str>, version: ScimVersion) -> Params {
         let pairs = query
             .map(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .map(|(k, v)| {
+                        let is_path = ["sortBy", "attributes", "excludedAttributes"]
+                            .iter()
+                            .any(|n| n.eq_ignore_ascii_case(&k));
+                        let v = if is_path && version == ScimVersion::V1_1 {
+                            v1_paths(&v)
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -109,6 +122,36 @@ impl ListParams {
             query,
             projection: Projection::from_lists(&req.attributes, &req.excluded_attributes)?,
         })
+    }
+}
+
+/// SCIM 1.1 attribute paths as 2.0 ones: the 1.1 enterprise URN becomes the 2.0 one, and the
+/// 1.1 core URN prefix (shared by Users and Groups) is dropped, leaving the plain attribute
+/// name that means the core attribute in 2.0.
+pub(crate) fn v1_paths(paths: &str) -> String {
+    let core_prefix = format!("{}:", scim1::CORE);
+    paths
+        .split(',')
+        .map(|p| {
+            let p = p.trim();
+            if let Some(rest) = strip_prefix_ci(p, &core_prefix) {
+                rest.to_owned()
+            } else if let Some(rest) = strip_prefix_ci(p, scim1::ENTERPRISE) {
+                format!("{}{rest}", crate::urn::ENTERPRISE_USER)
+            } else {
+                p.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
     }
 }
 

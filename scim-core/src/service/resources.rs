@@ -100,11 +100,17 @@ pub(crate) async fn item<T: Kind>(
             // Entra ID and Okta expect the resource back, not 204.
             call.resource_reply(StatusCode::OK, &patched, &projection)
         }
-        _ => {
+        Method::DELETE => {
             let expected = expected::<T>(call, id, &preconditions, method).await?;
             T::delete(call.provisioner(), &call.ctx, id, expected.as_ref()).await?;
             Ok(Reply::empty(StatusCode::NO_CONTENT))
         }
+        // Routing only sends the four methods above; anything else is refused, not guessed.
+        _ => Err(ScimError::other(
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            format_args!("{method} is not allowed on a {}", T::NAME),
+        )),
     }
 }
 

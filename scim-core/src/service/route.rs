@@ -16,6 +16,8 @@ pub(crate) enum Route {
     Item(KindTag, String),
     /// `/Users/.search` or `/Groups/.search`.
     TypeSearch(KindTag),
+    /// The base path itself: `GET` queries users and groups (RFC 7644 §3.4.2).
+    Root,
     /// `/.search` at the root: users and groups.
     RootSearch,
     /// `/Bulk`.
@@ -52,6 +54,9 @@ impl Route {
     /// consistent about it; ids are percent-decoded. `None`: no such endpoint.
     pub(crate) fn parse(rest: &str) -> Option<Route> {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.is_empty() {
+            return Some(Route::Root);
+        }
         let rest = rest.strip_prefix('/')?;
         let mut segments = rest.split('/');
         let first = segments.next()?;
@@ -93,7 +98,8 @@ impl Route {
             Route::Item(..) => ITEM,
             Route::TypeSearch(_) | Route::RootSearch | Route::Bulk => POST,
             Route::Me => ME,
-            Route::ServiceProviderConfig
+            Route::Root
+            | Route::ServiceProviderConfig
             | Route::ResourceTypes
             | Route::ResourceType(_)
             | Route::Schemas
@@ -191,7 +197,9 @@ mod tests {
             Some(Route::TypeSearch(KindTag::Group))
         );
         assert_eq!(Route::parse("/.search"), Some(Route::RootSearch));
-        assert_eq!(Route::parse(""), None);
+        assert_eq!(Route::parse(""), Some(Route::Root));
+        assert_eq!(Route::parse("/"), Some(Route::Root));
+        assert_eq!(Route::parse("//"), None);
         assert_eq!(Route::parse("/Users/a/b"), None);
         assert_eq!(Route::parse("/Users/%zz"), None);
         assert_eq!(Route::parse("/Nope"), None);

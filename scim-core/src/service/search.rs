@@ -8,11 +8,11 @@ use serde_json::Value;
 use super::Call;
 use super::body;
 use super::kind::Kind;
-use super::query::ListParams;
+use super::query::{ListParams, v1_paths};
 use super::response::{Reply, list_body};
 use crate::error::ScimError;
 use crate::messages::SearchRequest;
-use crate::provision::ListQuery;
+use crate::provision::{ListQuery, ScimVersion};
 use crate::resource::{Group, User};
 use crate::schema::SchemaRegistry;
 
@@ -35,7 +35,15 @@ fn search_params(call: &Call<'_>, body: &[u8]) -> Result<ListParams, ScimError> 
             "a SearchRequest must be a JSON object",
         ));
     }
-    let request = SearchRequest::deserialize(&value).map_err(ScimError::from)?;
+    let mut request = SearchRequest::deserialize(&value).map_err(ScimError::from)?;
+    if call.version == ScimVersion::V1_1 {
+        request.sort_by = request.sort_by.as_deref().map(v1_paths);
+        for list in [&mut request.attributes, &mut request.excluded_attributes] {
+            for item in list.iter_mut() {
+                *item = v1_paths(item);
+            }
+        }
+    }
     ListParams::from_search(&request, call.inner.max_results)
 }
 
@@ -57,11 +65,22 @@ async fn run<T: Kind>(call: &Call<'_>, params: &ListParams) -> Result<Reply, Sci
     ))
 }
 
-/// `POST /.search`: users, then groups, as one result list. Without `sortBy` the users come
-/// first and the page is cut across both; with it, the first `startIndex + count - 1` of each
-/// (sorted by the provisioner) are merged by the same key.
+/// `GET` on the base path: [`root_search`] with the query in the URL.
+pub(crate) async fn root_list(call: &Call<'_>) -> Result<Reply, ScimError> {
+    let params = ListParams::from_params(&call.params, call.inner.max_results)?;
+    both(call, &params).await
+}
+
+/// `POST /.search`: users, then groups, as one result list.
 pub(crate) async fn root_search(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimError> {
     let params = search_params(call, body)?;
+    both(call, &params).await
+}
+
+/// Users and groups as one result list. Without `sortBy` the users come first and the page is
+/// cut across both; with it, the first `startIndex + count - 1` of each (sorted by the
+/// provisioner) are merged by the same key.
+async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> {
     let query = &params.query;
     let (offset, count) = query.window();
     let p = call.provisioner();
