@@ -308,8 +308,8 @@ pub fn patch_apply(data: &[u8]) {
 /// user and a group that exist before the request, so the fuzzer can reach `/Users/{id}`.
 ///
 /// Checks that [`scim_core::ScimService::handle`] answers every request without panicking, that
-/// every error response (but 304) carries a SCIM error body whose `status` is the response
-/// status, that no request but `/Me` gets a 5xx, and that a request answered with an error wrote
+/// every error response (but 304) carries a SCIM error body whose `status` (a 1.1 error's
+/// `code`) is the response status, that no request but `/Me` gets a 5xx, and that a request answered with an error wrote
 /// nothing.
 pub fn service_request(data: &[u8]) {
     use std::sync::Arc;
@@ -357,6 +357,7 @@ pub fn service_request(data: &[u8]) {
         return;
     };
     let is_me = request.uri().path().contains("/Me");
+    let is_v1 = request.uri().path().starts_with("/scim/v1");
     let is_write = request.method() != http::Method::GET;
 
     let service = ScimService::builder(backend.clone())
@@ -374,8 +375,17 @@ pub fn service_request(data: &[u8]) {
     if status.is_client_error() || status.is_server_error() {
         let body: serde_json::Value = serde_json::from_slice(response.body())
             .unwrap_or_else(|e| panic!("{status} without a JSON error body: {e}"));
-        let said = body.get("status").and_then(serde_json::Value::as_str);
-        assert_eq!(said, Some(status.as_str()), "error body status");
+        // SCIM 1.1 errors are `{"Errors": [{"description", "code"}]}`.
+        let said = if is_v1 {
+            body.pointer("/Errors/0/code")
+        } else {
+            body.get("status")
+        };
+        assert_eq!(
+            said.and_then(serde_json::Value::as_str),
+            Some(status.as_str()),
+            "error body status"
+        );
         if is_write {
             let after = block_on(snapshot(&*backend, &ctx));
             assert_eq!(before, after, "a failed request changed the directory");

@@ -160,6 +160,9 @@ fn service_requests() -> Vec<Vec<u8>> {
         "GET /scim/v1/Users/{uid}".to_owned(),
         "TRACE /scim/v2/Users".to_owned(),
         "GET /scim/v2/Me".to_owned(),
+        // Found by the fuzzer: an unknown method under the SCIM 1.1 base path (a 405 whose
+        // error body has the 1.1 shape).
+        "seT /scim/v1/Users?filter=userName%20eq%20%22bjensen%22".to_owned(),
     ]
     .into_iter()
     .map(String::into_bytes)
