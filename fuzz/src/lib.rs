@@ -357,7 +357,8 @@ pub fn service_request(data: &[u8]) {
         return;
     };
     let is_me = request.uri().path().contains("/Me");
-    let is_v1 = request.uri().path().starts_with("/scim/v1");
+    let path = request.uri().path();
+    let is_v1 = path == "/scim/v1" || path.starts_with("/scim/v1/");
     let is_write = request.method() != http::Method::GET;
 
     let service = ScimService::builder(backend.clone())

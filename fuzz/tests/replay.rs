@@ -163,6 +163,8 @@ fn service_requests() -> Vec<Vec<u8>> {
         // Found by the fuzzer: an unknown method under the SCIM 1.1 base path (a 405 whose
         // error body has the 1.1 shape).
         "seT /scim/v1/Users?filter=userName%20eq%20%22bjensen%22".to_owned(),
+        // A path that only starts like the 1.1 base path is answered in the 2.0 shape.
+        "GET /scim/v1ers?filter=userName".to_owned(),
     ]
     .into_iter()
     .map(String::into_bytes)
