@@ -179,3 +179,12 @@ fn service_request() {
         service_requests(),
     );
 }
+
+#[test]
+fn bulk_decode() {
+    replay(
+        "bulk_decode",
+        scim_filter_fuzz::bulk_decode,
+        shared_json_docs(),
+    );
+}
