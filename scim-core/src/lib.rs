@@ -12,6 +12,7 @@
 //!   identity providers really send.
 //! - [`projection`] (`attributes`/`excludedAttributes` honouring `returned`), [`sort`]
 //!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
+//! - [`client`]: the [`HttpClient`] trait backends send their HTTP requests through.
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //!
 //! Deserialise with [`from_slice`]/[`from_str`] to get a [`ScimError`] (400, naming the
@@ -19,6 +20,7 @@
 //!
 //! Duplicate attribute names in one object (`userName` and `USERNAME`): the last one wins.
 
+pub mod client;
 mod de;
 pub mod discovery;
 mod error;
@@ -33,6 +35,7 @@ pub mod schema;
 pub mod scim1;
 pub mod sort;
 
+pub use client::{HttpClient, HttpError};
 pub use discovery::{ResourceType, ServiceProviderConfig};
 pub use error::{ScimError, ScimType, from_slice, from_str};
 pub use messages::{ErrorBody, ListResponse, SearchRequest, SortOrder};
