@@ -1,11 +1,24 @@
 //! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
 //! progress: Jira Data Center first).
 //!
+//! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
+//!   Center; configured with [`AtlassianProvisioner::jira`].
+//! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
+//!   [`scim_core::HttpClient`] the application provides.
 //! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
+//! - [`Sleeper`] and [`RetryPolicy`]: how 429/503 answers are retried without tying the library
+//!   to an async runtime.
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 
 mod credentials;
+mod error;
+pub mod jira;
+mod provisioner;
+mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 
 pub use credentials::Credentials;
+pub use error::AtlassianError;
+pub use provisioner::{AtlassianProvisioner, DEFAULT_PROPERTY_KEY, JiraBuilder};
+pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
