@@ -36,6 +36,8 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   ([`DEFAULT_PROPERTY_KEY`]), so nothing lives only in this process's memory and the SCIM
 ///   resource round-trips. Jira's own fields win over the property when both say something.
 ///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
+/// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
+///   a replace that removes every email leaves Jira's address as it is.
 /// - A password is sent when a user is created; a replace does not change it (Jira sets
 ///   passwords through another call, not implemented yet).
 /// - Group `id` = the Jira group name: Jira DC groups have no other identifier. Jira cannot
@@ -458,6 +460,34 @@ impl AtlassianProvisioner {
         Ok((members, view))
     }
 
+    /// Users whose stored `externalId` is exactly `external_id` (`caseExact`, RFC 7643): Jira
+    /// cannot search by property, so this pages `/user/search` and reads one property per user,
+    /// reading in full only the matches (half the calls of a general scan).
+    async fn by_external_id(&self, external_id: &str) -> Result<Vec<User>, ScimError> {
+        let mut hits = Vec::new();
+        let mut start = 0;
+        loop {
+            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let got = page.len();
+            for listed in page {
+                let stored = self.stored(&listed.key).await?;
+                if stored.external_id.as_deref() != Some(external_id) {
+                    continue;
+                }
+                let jira = self
+                    .jira
+                    .user_by_key(&listed.key, true)
+                    .await?
+                    .unwrap_or(listed);
+                hits.push(user_view(&jira, &stored));
+            }
+            start += got;
+            if got < SEARCH_PAGE {
+                return Ok(hits);
+            }
+        }
+    }
+
     /// The Jira users behind member ids, all checked before anything is written.
     async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
         let mut users = Vec::with_capacity(keys.len());
@@ -524,8 +554,11 @@ impl AtlassianProvisioner {
         for user in &to_remove {
             match self.jira.remove_member(name, &user.name).await {
                 Ok(()) => {}
-                // Removed (or the user deleted) meanwhile: the state we want.
-                Err(e) if matches!(e.status(), Some(400 | 404)) && !e.mentions("group") => {}
+                // [K] Removed by someone else meanwhile (400 "not a member"), or the user
+                // deleted (404 naming the user, not the group): the state we want.
+                Err(e)
+                    if (e.status() == Some(400) && e.mentions("not a member"))
+                        || (e.status() == Some(404) && e.mentions("the user")) => {}
                 Err(e) => {
                     return Err(partial(
                         e,
@@ -545,19 +578,29 @@ impl AtlassianProvisioner {
     }
 }
 
-/// The name in `userName eq "<name>"` (core schema or none).
-fn user_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
+/// The string in `<attribute> eq "<value>"` on a top-level core User attribute.
+fn eq_lookup<'f>(filter: &'f scim_filter::Filter, attribute: &str) -> Option<&'f str> {
     let scim_filter::Filter::Compare(path, scim_filter::CompareOp::Eq, value) = filter else {
         return None;
     };
-    let scim_filter::CompValue::String(name) = value else {
+    let scim_filter::CompValue::String(text) = value else {
         return None;
     };
     let core_or_none = path
         .schema()
         .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER));
-    (core_or_none && path.name().eq_ignore_ascii_case("userName") && path.sub_attr().is_none())
-        .then_some(name.as_str())
+    (core_or_none && path.name().eq_ignore_ascii_case(attribute) && path.sub_attr().is_none())
+        .then_some(text.as_str())
+}
+
+fn page_of(hits: Vec<User>, query: &ListQuery) -> Page<User> {
+    let total = hits.len() as u64;
+    let (offset, count) = query.window();
+    Page {
+        resources: hits.into_iter().skip(offset).take(count).collect(),
+        total_results: total,
+        start_index: query.start_index,
+    }
 }
 
 #[async_trait]
@@ -747,27 +790,24 @@ impl Provisioner for AtlassianProvisioner {
     }
 
     /// `userName eq` is a direct `GET /user?username=` (Jira compares names ignoring case, as
-    /// SCIM does for `userName`); everything else scans and filters here.
+    /// SCIM does for `userName`); `externalId eq` reads only the property of each user (Jira
+    /// cannot search properties); everything else scans and filters here.
     async fn search_users(
         &self,
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
-        if let Some(name) = query.filter.as_ref().and_then(user_name_lookup) {
-            let hit = match self.jira.user_by_name(name, true).await? {
-                Some(jira) => {
-                    let stored = self.stored(&jira.key).await?;
-                    Some(user_view(&jira, &stored))
-                }
-                None => None,
-            };
-            let total = u64::from(hit.is_some());
-            let (offset, count) = query.window();
-            return Ok(Page {
-                resources: hit.into_iter().skip(offset).take(count).collect(),
-                total_results: total,
-                start_index: query.start_index,
-            });
+        let filter = query.filter.as_ref();
+        if let Some(name) = filter.and_then(|f| eq_lookup(f, "userName")) {
+            let mut hits = Vec::new();
+            if let Some(jira) = self.jira.user_by_name(name, true).await? {
+                let stored = self.stored(&jira.key).await?;
+                hits.push(user_view(&jira, &stored));
+            }
+            return Ok(page_of(hits, query));
+        }
+        if let Some(external_id) = filter.and_then(|f| eq_lookup(f, "externalId")) {
+            return Ok(page_of(self.by_external_id(external_id).await?, query));
         }
         scim_core::provision::search_users_by_scan(self, ctx, query).await
     }

@@ -336,3 +336,61 @@ fn configuration_errors() {
         .unwrap_err();
     assert!(err.to_string().contains("property key"), "{err}");
 }
+
+#[test]
+fn user_name_and_external_id_lookups_are_pushed_down() {
+    let s = setup();
+    for (name, ext) in [("alice", "e-1"), ("bob", "e-2"), ("carol", "E-1")] {
+        let mut u = user(name);
+        u.external_id = Some(ext.to_owned());
+        block_on(s.p.create_user(&ctx(), u)).unwrap();
+    }
+    let query =
+        |text: &str| scim_core::provision::ListQuery::new().with_filter(text.parse().unwrap());
+    s.sim.reset_calls();
+    let page = block_on(s.p.search_users(&ctx(), &query(r#"userName eq "BOB""#))).unwrap();
+    assert_eq!(page.total_results, 1);
+    assert_eq!(page.resources[0].external_id.as_deref(), Some("e-2"));
+    assert_eq!(s.sim.total_calls(), 2, "{:?}", s.sim.call_counts());
+    assert_eq!(s.sim.calls("GET", "/user/search"), 0);
+
+    s.sim.reset_calls();
+    let page = block_on(s.p.search_users(&ctx(), &query(r#"externalId eq "e-1""#))).unwrap();
+    let names: Vec<&str> = page
+        .resources
+        .iter()
+        .map(|u| u.user_name.as_str())
+        .collect();
+    assert_eq!(names, ["alice"], "externalId is caseExact");
+    assert_eq!(s.sim.calls("GET", "/user/search"), 1);
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 3);
+    assert_eq!(
+        s.sim.calls("GET", "/user"),
+        1,
+        "only the match is read in full"
+    );
+
+    let page = block_on(s.p.search_users(&ctx(), &query(r#"userName eq "nobody""#))).unwrap();
+    assert_eq!(page.total_results, 0);
+}
+
+#[test]
+fn a_user_created_without_its_property_says_so_and_a_replace_converges() {
+    let s = setup();
+    s.sim
+        .fail_call("PUT", "/user/properties/scim-rs", 1, Fault::Status(500));
+    let mut u = user("bjensen");
+    u.external_id = Some("ext-1".to_owned());
+    let err = block_on(s.p.create_user(&ctx(), u.clone())).unwrap_err();
+    assert_eq!(err.status(), 502);
+    assert!(err.detail().contains("was created"), "{err}");
+    let key = s.sim.user("bjensen").unwrap().key;
+    let before = block_on(s.p.get_user(&ctx(), &key)).unwrap();
+    assert_eq!(before.external_id, None);
+    let after = block_on(s.p.replace_user(&ctx(), &key, u, None)).unwrap();
+    assert_eq!(after.external_id.as_deref(), Some("ext-1"));
+    assert_eq!(
+        s.sim.property(&key, "scim-rs").unwrap()["externalId"],
+        "ext-1"
+    );
+}
