@@ -8,12 +8,16 @@
 //! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
 //! - [`Sleeper`] and [`RetryPolicy`]: how 429/503 answers are retried without tying the library
 //!   to an async runtime.
+//! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
+//!   with rustls.
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 
 mod credentials;
 mod error;
 pub mod jira;
 mod provisioner;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
 mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
@@ -21,4 +25,6 @@ pub mod simulator;
 pub use credentials::Credentials;
 pub use error::AtlassianError;
 pub use provisioner::{AtlassianProvisioner, DEFAULT_PROPERTY_KEY, JiraBuilder};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::ReqwestClient;
 pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
