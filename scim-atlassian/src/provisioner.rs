@@ -52,7 +52,8 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   as adds and removes relative to what was read, so concurrent membership PATCH requests commute
 ///   and none is lost.
 /// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
-///   (1,000 a page) and are evaluated here, one page at a time, reading each user in full (its
+///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
+///   cap may be lower [K]) and are evaluated here, one page at a time, reading each user in full (its
 ///   groups and property: two calls a user). Groups are listed through `/groups/picker`, whose
 ///   results a Jira setting caps: on instances with more groups than that, listings are
 ///   incomplete [K].
@@ -466,9 +467,14 @@ impl AtlassianProvisioner {
     async fn by_external_id(&self, external_id: &str) -> Result<Vec<User>, ScimError> {
         let mut hits = Vec::new();
         let mut start = 0;
+        let mut previous = None;
         loop {
             let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
             let got = page.len();
+            if got == 0 {
+                return Ok(hits);
+            }
+            check_progress(&page, &mut previous)?;
             for listed in page {
                 let stored = self.stored(&listed.key).await?;
                 if stored.external_id.as_deref() != Some(external_id) {
@@ -482,9 +488,6 @@ impl AtlassianProvisioner {
                 hits.push(user_view(&jira, &stored));
             }
             start += got;
-            if got < SEARCH_PAGE {
-                return Ok(hits);
-            }
         }
     }
 
@@ -576,6 +579,21 @@ impl AtlassianProvisioner {
         members.extend(added);
         Ok(members)
     }
+}
+
+/// Fails when a page starts with the same user as the previous one: a server ignoring
+/// `startAt` would otherwise be paged forever.
+fn check_progress(page: &[JiraUser], previous: &mut Option<String>) -> Result<(), ScimError> {
+    let first = page.first().map(|u| u.key.clone());
+    if first.is_some() && first == *previous {
+        return Err(AtlassianError::Decode {
+            call: "GET /user/search".to_owned(),
+            detail: "the same page came back for the next startAt".to_owned(),
+        }
+        .into());
+    }
+    *previous = first;
+    Ok(())
 }
 
 /// The string in `<attribute> eq "<value>"` on a top-level core User attribute.
@@ -769,10 +787,15 @@ impl Provisioner for AtlassianProvisioner {
     ) -> Result<Vec<User>, ScimError> {
         let mut out = Vec::new();
         let mut start = offset;
+        let mut previous = None;
         while out.len() < limit {
             let want = (limit - out.len()).min(SEARCH_PAGE);
             let page = self.jira.all_users_page(start, want).await?;
             let got = page.len();
+            if got == 0 {
+                break;
+            }
+            check_progress(&page, &mut previous)?;
             for listed in page {
                 let full = self.jira.user_by_key(&listed.key, true).await?;
                 // Deleted since the search: keep what the search saw, so the page keeps its
@@ -782,10 +805,8 @@ impl Provisioner for AtlassianProvisioner {
                 out.push(user_view(&jira, &stored));
             }
             start += got;
-            if got < want {
-                break;
-            }
         }
+        out.truncate(limit);
         Ok(out)
     }
 

@@ -362,7 +362,8 @@ fn user_name_and_external_id_lookups_are_pushed_down() {
         .map(|u| u.user_name.as_str())
         .collect();
     assert_eq!(names, ["alice"], "externalId is caseExact");
-    assert_eq!(s.sim.calls("GET", "/user/search"), 1);
+    // One page of users, and an empty one that ends the listing.
+    assert_eq!(s.sim.calls("GET", "/user/search"), 2);
     assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 3);
     assert_eq!(
         s.sim.calls("GET", "/user"),
@@ -393,4 +394,32 @@ fn a_user_created_without_its_property_says_so_and_a_replace_converges() {
         s.sim.property(&key, "scim-rs").unwrap()["externalId"],
         "ext-1"
     );
+}
+
+#[test]
+fn a_server_capping_search_pages_lower_still_lists_everyone() {
+    let s = setup();
+    s.sim.set_search_cap(3);
+    for i in 0..10 {
+        s.sim.add_user(
+            &format!("user{i:02}"),
+            "u@example.com",
+            &format!("User {i}"),
+        );
+    }
+    let query = scim_core::provision::ListQuery::new()
+        .with_filter(r#"displayName sw "user""#.parse().unwrap());
+    let page = block_on(s.p.search_users(&ctx(), &query)).unwrap();
+    assert_eq!(page.total_results, 10);
+    // 4 pages of 3, 3, 3, 1 and an empty one that ends the listing.
+    assert_eq!(s.sim.calls("GET", "/user/search"), 5);
+    let page = block_on(
+        s.p.search_users(
+            &ctx(),
+            &scim_core::provision::ListQuery::new()
+                .with_filter(r#"externalId eq "none""#.parse().unwrap()),
+        ),
+    )
+    .unwrap();
+    assert_eq!(page.total_results, 0);
 }

@@ -270,7 +270,8 @@ impl JiraClient {
     }
 
     /// One page of `GET /user/search?username=.` (every user, active and inactive), in Jira's
-    /// order; a page shorter than `max` is the last.
+    /// order. A page shorter than `max` is not necessarily the last: the server may cap
+    /// `maxResults` below what was asked.
     pub async fn all_users_page(
         &self,
         start_at: usize,
@@ -346,7 +347,8 @@ impl JiraClient {
             #[serde(default = "yes")]
             is_last: bool,
         }
-        let mut members = Vec::new();
+        let mut members: Vec<JiraUser> = Vec::new();
+        let mut previous: Option<String> = None;
         loop {
             let start = members.len().to_string();
             let max = MEMBER_PAGE.to_string();
@@ -364,6 +366,14 @@ impl JiraClient {
                 return Ok(None);
             };
             let got = page.values.len();
+            let first = page.values.first().map(|u| u.key.clone());
+            if first.is_some() && first == previous {
+                return Err(AtlassianError::Decode {
+                    call: "GET /group/member".to_owned(),
+                    detail: "the same page came back for the next startAt".to_owned(),
+                });
+            }
+            previous = first;
             members.extend(page.values);
             // An empty page ends the loop even if Jira claims more: it cannot loop forever.
             if page.is_last || got == 0 {

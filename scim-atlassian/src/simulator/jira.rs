@@ -106,6 +106,7 @@ pub struct JiraSimulator {
     state: Mutex<State>,
     credentials: Credentials,
     require_email: std::sync::atomic::AtomicBool,
+    search_cap: std::sync::atomic::AtomicUsize,
 }
 
 impl JiraSimulator {
@@ -118,6 +119,7 @@ impl JiraSimulator {
             }),
             credentials,
             require_email: std::sync::atomic::AtomicBool::new(true),
+            search_cap: std::sync::atomic::AtomicUsize::new(SEARCH_CAP),
         }
     }
 
@@ -126,6 +128,13 @@ impl JiraSimulator {
     pub fn require_email(&self, required: bool) {
         self.require_email
             .store(required, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most users one `/user/search` page returns (1,000 by default, as reported for
+    /// Jira; lower it to test clients against servers with a smaller cap).
+    pub fn set_search_cap(&self, cap: usize) {
+        self.search_cap
+            .store(cap, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -300,6 +309,7 @@ impl HttpClient for JiraSimulator {
             require_email: self
                 .require_email
                 .load(std::sync::atomic::Ordering::Relaxed),
+            search_cap: self.search_cap.load(std::sync::atomic::Ordering::Relaxed),
         };
         Ok(route(&mut state, &method, &path, &ctx))
     }
@@ -310,6 +320,7 @@ struct Call<'a> {
     query: &'a HashMap<String, String>,
     body: &'a [u8],
     require_email: bool,
+    search_cap: usize,
 }
 
 impl Call<'_> {
@@ -644,7 +655,7 @@ fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
 fn search_users(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
     let needle = call.param("username").unwrap_or("").to_lowercase();
     let start = call.number("startAt", 0);
-    let max = call.number("maxResults", 50).min(SEARCH_CAP);
+    let max = call.number("maxResults", 50).min(call.search_cap);
     let (active, inactive) = (
         call.flag("includeActive", true),
         call.flag("includeInactive", false),
