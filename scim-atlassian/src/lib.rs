@@ -6,6 +6,7 @@
 //! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
 //!   [`scim_core::HttpClient`] the application provides.
 //! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
+//! - [`CallObserver`] (and [`CallCounter`]): told of every call made, without secrets.
 //! - [`Sleeper`] and [`RetryPolicy`]: how 429/503 answers are retried without tying the library
 //!   to an async runtime.
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
@@ -15,6 +16,7 @@
 mod credentials;
 mod error;
 pub mod jira;
+mod observe;
 mod provisioner;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
@@ -24,6 +26,7 @@ pub mod simulator;
 
 pub use credentials::Credentials;
 pub use error::AtlassianError;
+pub use observe::{CallCounter, CallObserver, CallRecord};
 pub use provisioner::{AtlassianProvisioner, DEFAULT_PROPERTY_KEY, JiraBuilder};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::Credentials;
 use crate::error::AtlassianError;
 use crate::jira::{JiraClient, JiraUser, SEARCH_PAGE};
+use crate::observe::CallObserver;
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
 
 /// The Jira user property holding what Jira has no field for, unless configured otherwise.
@@ -90,6 +91,7 @@ pub struct JiraBuilder {
     sleeper: Arc<dyn Sleeper>,
     retry: RetryPolicy,
     property: String,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl std::fmt::Debug for JiraBuilder {
@@ -122,6 +124,12 @@ impl JiraBuilder {
         self
     }
 
+    /// Told of every call made to Jira (e.g. a [`CallCounter`](crate::CallCounter)).
+    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// The user property key for SCIM data ([`DEFAULT_PROPERTY_KEY`] by default): letters,
     /// digits, `.`, `-`, `_`.
     pub fn property_key(mut self, key: impl Into<String>) -> Self {
@@ -148,7 +156,14 @@ impl JiraBuilder {
                 self.property
             )));
         }
-        let jira = JiraClient::new(&self.base_url, auth, client, self.sleeper, self.retry)?;
+        let jira = JiraClient::new(
+            &self.base_url,
+            auth,
+            client,
+            self.sleeper,
+            self.retry,
+            self.observer,
+        )?;
         Ok(AtlassianProvisioner {
             jira,
             property: self.property,
@@ -167,6 +182,7 @@ impl AtlassianProvisioner {
             sleeper: Arc::new(ThreadSleeper),
             retry: RetryPolicy::default(),
             property: DEFAULT_PROPERTY_KEY.to_owned(),
+            observer: None,
         }
     }
 

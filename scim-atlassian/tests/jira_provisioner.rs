@@ -423,3 +423,30 @@ fn a_server_capping_search_pages_lower_still_lists_everyone() {
     .unwrap();
     assert_eq!(page.total_results, 0);
 }
+
+#[test]
+fn an_observer_sees_every_call_and_retry() {
+    let sim = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    let counter = Arc::new(scim_atlassian::CallCounter::new());
+    let p = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+        .client(sim.clone())
+        .sleeper(Arc::new(Instant::default()))
+        .observer(counter.clone())
+        .build()
+        .unwrap();
+    let id = block_on(p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    assert_eq!(counter.count("POST /user"), 1);
+    assert_eq!(counter.count("PUT /user/properties/scim-rs"), 1);
+    sim.fail_next(1, &Fault::Unavailable);
+    block_on(p.get_user(&ctx(), &id)).unwrap();
+    assert_eq!(
+        counter.count("GET /user"),
+        2,
+        "the retry is a call of its own"
+    );
+    assert_eq!(counter.total(), sim.total_calls());
+    assert_eq!(counter.writes(), 2);
+}

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::AtlassianError;
+use crate::observe::{CallObserver, CallRecord};
 use crate::retry::{RetryPolicy, Sleeper};
 
 /// Group members per page: Jira's own maximum.
@@ -69,6 +70,7 @@ pub struct JiraClient {
     http: Arc<dyn HttpClient>,
     sleeper: Arc<dyn Sleeper>,
     retry: RetryPolicy,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl std::fmt::Debug for JiraClient {
@@ -90,6 +92,7 @@ impl JiraClient {
         http: Arc<dyn HttpClient>,
         sleeper: Arc<dyn Sleeper>,
         retry: RetryPolicy,
+        observer: Option<Arc<dyn CallObserver>>,
     ) -> Result<Self, AtlassianError> {
         let parsed = url::Url::parse(base_url)
             .map_err(|e| AtlassianError::InvalidBaseUrl(format!("{base_url}: {e}")))?;
@@ -108,6 +111,7 @@ impl JiraClient {
             http,
             sleeper,
             retry,
+            observer,
         })
     }
 
@@ -163,7 +167,17 @@ impl JiraClient {
         let mut retry = 0;
         loop {
             let request = self.request(&method, path, query, body)?;
-            let (err, retry_after, retryable) = match self.http.send(request).await {
+            let started = std::time::Instant::now();
+            let outcome = self.http.send(request).await;
+            if let Some(observer) = &self.observer {
+                observer.on_call(&CallRecord {
+                    call: name.clone(),
+                    status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
+                    attempt: retry,
+                    elapsed: started.elapsed(),
+                });
+            }
+            let (err, retry_after, retryable) = match outcome {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
