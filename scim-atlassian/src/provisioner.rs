@@ -54,8 +54,10 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   and none is lost.
 /// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
 ///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
-///   cap may be lower [K]) and are evaluated here, one page at a time, reading each user in full (its
-///   groups and property: two calls a user). Groups are listed through `/groups/picker`, whose
+///   cap may be lower [K]) and are evaluated here, one page at a time. Filters and `sortBy`
+///   reading only Jira's fields are evaluated on the search results, and only the users
+///   returned are read in full (their groups and property: two calls a user); others read
+///   every user in full. Groups are listed through `/groups/picker`, whose
 ///   results a Jira setting caps: on instances with more groups than that, listings are
 ///   incomplete [K].
 /// - Retries: GET, PUT and DELETE are retried on 429 (honouring `Retry-After`), 503 and
@@ -507,6 +509,69 @@ impl AtlassianProvisioner {
         }
     }
 
+    /// Filters, sorts and pages on the `/user/search` results alone (the caller checked that
+    /// the filter and `sortBy` read only Jira's fields), then reads the users of the page in
+    /// full. Memory: without `sortBy` only the page is kept; with it, every match (as Jira
+    /// returned it), since any of them may sort first.
+    async fn search_on_jira_fields(&self, query: &ListQuery) -> Result<Page<User>, ScimError> {
+        let registry = SchemaRegistry::builtin();
+        let schema = registry.resource(scim_core::urn::USER);
+        let (offset, count) = query.window();
+        let keep_all = query.sort_by.is_some();
+        let mut kept: Vec<(Value, JiraUser)> = Vec::new();
+        let mut matched: usize = 0;
+        let mut start = 0;
+        let mut previous = None;
+        loop {
+            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let got = page.len();
+            if got == 0 {
+                break;
+            }
+            check_progress(&page, &mut previous)?;
+            for listed in page {
+                let json = serde_json::to_value(user_view(&listed, &Stored::default()))?;
+                if query
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| !f.matches_with(&json, &schema))
+                {
+                    continue;
+                }
+                if keep_all || (matched >= offset && matched - offset < count) {
+                    kept.push((json, listed));
+                }
+                matched += 1;
+            }
+            start += got;
+        }
+        if let Some(path) = &query.sort_by {
+            scim_core::sort::sort_items_by_path(
+                &mut kept,
+                |(v, _)| v,
+                path,
+                query.sort_order,
+                &schema,
+            );
+            kept = kept.into_iter().skip(offset).take(count).collect();
+        }
+        let mut resources = Vec::with_capacity(kept.len());
+        for (_, listed) in kept {
+            let jira = self
+                .jira
+                .user_by_key(&listed.key, true)
+                .await?
+                .unwrap_or(listed);
+            let stored = self.stored(&jira.key).await?;
+            resources.push(user_view(&jira, &stored));
+        }
+        Ok(Page {
+            resources,
+            total_results: matched as u64,
+            start_index: query.start_index,
+        })
+    }
+
     /// The Jira users behind member ids, all checked before anything is written.
     async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
         let mut users = Vec::with_capacity(keys.len());
@@ -594,6 +659,34 @@ impl AtlassianProvisioner {
             .collect();
         members.extend(added);
         Ok(members)
+    }
+}
+
+/// Whether `path` names an attribute a `/user/search` result alone answers.
+fn is_jira_field(path: &scim_filter::AttrPath) -> bool {
+    let core_or_none = path
+        .schema()
+        .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER));
+    let name = path.name();
+    core_or_none
+        && match path.sub_attr() {
+            None => ["id", "userName", "displayName", "active"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name)),
+            Some(sub) => {
+                name.eq_ignore_ascii_case("meta") && sub.eq_ignore_ascii_case("resourceType")
+            }
+        }
+}
+
+/// Whether every attribute `filter` reads is one of Jira's own fields.
+fn on_jira_fields(filter: &scim_filter::Filter) -> bool {
+    use scim_filter::Filter;
+    match filter {
+        Filter::Present(path) | Filter::Compare(path, _, _) => is_jira_field(path),
+        Filter::ValuePath(..) => false,
+        Filter::Not(inner) => on_jira_fields(inner),
+        Filter::And(ops) | Filter::Or(ops) => ops.as_slice().iter().all(on_jira_fields),
     }
 }
 
@@ -828,7 +921,10 @@ impl Provisioner for AtlassianProvisioner {
 
     /// `userName eq` is a direct `GET /user?username=` (Jira compares names ignoring case, as
     /// SCIM does for `userName`); `externalId eq` reads only the property of each user (Jira
-    /// cannot search properties); everything else scans and filters here.
+    /// cannot search properties); a filter and `sortBy` on Jira's own fields only (`id`,
+    /// `userName`, `displayName`, `active`, `meta.resourceType`), or none, is evaluated on the
+    /// search results and only the page returned is read in full; anything else scans and
+    /// reads every user in full.
     async fn search_users(
         &self,
         ctx: &RequestContext,
@@ -845,6 +941,9 @@ impl Provisioner for AtlassianProvisioner {
         }
         if let Some(external_id) = filter.and_then(|f| eq_lookup(f, "externalId")) {
             return Ok(page_of(self.by_external_id(external_id).await?, query));
+        }
+        if filter.is_none_or(on_jira_fields) && query.sort_by.as_ref().is_none_or(is_jira_field) {
+            return self.search_on_jira_fields(query).await;
         }
         scim_core::provision::search_users_by_scan(self, ctx, query).await
     }

@@ -450,3 +450,53 @@ fn an_observer_sees_every_call_and_retry() {
     assert_eq!(counter.total(), sim.total_calls());
     assert_eq!(counter.writes(), 2);
 }
+
+#[test]
+fn listings_on_jira_fields_read_only_the_page_in_full() {
+    use scim_core::SortOrder;
+    use scim_core::provision::ListQuery;
+    let s = setup();
+    for i in 0..10 {
+        let mut u = user(&format!("user{i}"));
+        u.active = Some(i % 2 == 0);
+        u.title = Some("kept in the property".to_owned());
+        block_on(s.p.create_user(&ctx(), u)).unwrap();
+    }
+    s.sim.reset_calls();
+    let query = ListQuery::new()
+        .with_filter("active eq true".parse().unwrap())
+        .with_sort("userName".parse().unwrap(), SortOrder::Descending)
+        .with_page(2, Some(2));
+    let page = block_on(s.p.search_users(&ctx(), &query)).unwrap();
+    let names: Vec<&str> = page
+        .resources
+        .iter()
+        .map(|u| u.user_name.as_str())
+        .collect();
+    assert_eq!(names, ["user6", "user4"]);
+    assert_eq!(page.total_results, 5);
+    assert_eq!(
+        page.resources[0].title.as_deref(),
+        Some("kept in the property"),
+        "the page's users are complete"
+    );
+    assert_eq!(s.sim.calls("GET", "/user/search"), 2);
+    assert_eq!(s.sim.calls("GET", "/user"), 2, "{:?}", s.sim.call_counts());
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 2);
+
+    s.sim.reset_calls();
+    let counted =
+        block_on(s.p.search_users(&ctx(), &ListQuery::new().with_page(1, Some(0)))).unwrap();
+    assert_eq!(counted.total_results, 10);
+    assert_eq!(s.sim.total_calls(), 2, "a count reads no user in full");
+
+    // A filter on an attribute in the property reads every user in full.
+    s.sim.reset_calls();
+    let page = block_on(s.p.search_users(
+        &ctx(),
+        &ListQuery::new().with_filter(r#"title eq "kept in the property""#.parse().unwrap()),
+    ))
+    .unwrap();
+    assert_eq!(page.total_results, 10);
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 10);
+}
