@@ -188,6 +188,36 @@ impl AtlassianProvisioner {
         }
     }
 
+    /// Checks that Jira answers, accepts the credentials and grants them what provisioning
+    /// needs (the global `ADMINISTER` permission, which user and group management requires),
+    /// and returns the name the credentials belong to. The error says which of these failed.
+    pub async fn test_connection(&self) -> Result<String, AtlassianError> {
+        let me = self.jira.myself().await.map_err(|e| match e {
+            AtlassianError::Status { status: 401, .. } => AtlassianError::Status {
+                call: "GET /myself".to_owned(),
+                status: 401,
+                message: "Jira refused the credentials: check the user and password or the \
+                          personal access token"
+                    .to_owned(),
+                fields: Vec::new(),
+            },
+            other => other,
+        })?;
+        if !self.jira.has_permission("ADMINISTER").await? {
+            return Err(AtlassianError::Status {
+                call: "GET /mypermissions".to_owned(),
+                status: 403,
+                message: format!(
+                    "{:?} lacks Jira's global Administer permission, which managing users and \
+                     groups requires",
+                    me.name
+                ),
+                fields: Vec::new(),
+            });
+        }
+        Ok(me.name)
+    }
+
     /// The typed Jira client underneath.
     pub fn jira_client(&self) -> &JiraClient {
         &self.jira

@@ -500,3 +500,34 @@ fn listings_on_jira_fields_read_only_the_page_in_full() {
     assert_eq!(page.total_results, 10);
     assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 10);
 }
+
+#[test]
+fn test_connection_says_what_is_wrong() {
+    let s = setup();
+    assert_eq!(block_on(s.p.test_connection()).unwrap(), "admin");
+    s.sim.set_admin(false);
+    let err = block_on(s.p.test_connection()).unwrap_err();
+    assert!(err.to_string().contains("Administer permission"), "{err}");
+
+    let wrong = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("nope"))
+        .client(s.sim.clone())
+        .build()
+        .unwrap();
+    let err = block_on(wrong.test_connection()).unwrap_err();
+    assert!(err.to_string().contains("refused the credentials"), "{err}");
+
+    s.sim.fail_next(1, &Fault::Timeout);
+    let quick = AtlassianProvisioner::jira(
+        "https://jira.example.com",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .retry(scim_atlassian::RetryPolicy {
+        max_retries: 0,
+        ..Default::default()
+    })
+    .build()
+    .unwrap();
+    let err = block_on(quick.test_connection()).unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+}

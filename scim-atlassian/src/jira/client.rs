@@ -261,6 +261,30 @@ impl JiraClient {
         not_found_is_none(self.call_json(Method::GET, "/user", &query, None).await)
     }
 
+    /// `GET /myself`: who the credentials belong to.
+    pub async fn myself(&self) -> Result<JiraUser, AtlassianError> {
+        self.call_json(Method::GET, "/myself", &[], None).await
+    }
+
+    /// Whether the credentials hold the global permission `permission` (e.g. `ADMINISTER`),
+    /// from `GET /mypermissions?permissions=`.
+    pub async fn has_permission(&self, permission: &str) -> Result<bool, AtlassianError> {
+        let got: Value = self
+            .call_json(
+                Method::GET,
+                "/mypermissions",
+                &[("permissions", permission)],
+                None,
+            )
+            .await?;
+        Ok(got
+            .get("permissions")
+            .and_then(|p| p.get(permission))
+            .and_then(|p| p.get("havePermission"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false))
+    }
+
     /// `POST /user` with `{name, emailAddress, displayName, password?, notification: false}`.
     pub async fn create_user(&self, body: &Value) -> Result<JiraUser, AtlassianError> {
         self.call_json(Method::POST, "/user", &[], Some(body)).await

@@ -97,6 +97,8 @@ struct State {
 /// - User properties (`/user/properties/{key}?userKey=` or `username=`), groups (create,
 ///   delete, members paged 50 at a time as `{startAt, maxResults, total, isLast, values}`,
 ///   add and remove members), `/groups/picker`.
+/// - `/myself` and `/mypermissions` (the `ADMINISTER` permission, see
+///   [`JiraSimulator::set_admin`]), for connection tests.
 /// - Errors as `{"errorMessages": [...], "errors": {...}}` with Jira's status codes; 401
 ///   without the expected credentials.
 /// - Every call counted by method and path ([`JiraSimulator::calls`]); faults injected with
@@ -107,6 +109,7 @@ pub struct JiraSimulator {
     credentials: Credentials,
     require_email: std::sync::atomic::AtomicBool,
     search_cap: std::sync::atomic::AtomicUsize,
+    admin: std::sync::atomic::AtomicBool,
 }
 
 impl JiraSimulator {
@@ -120,6 +123,7 @@ impl JiraSimulator {
             credentials,
             require_email: std::sync::atomic::AtomicBool::new(true),
             search_cap: std::sync::atomic::AtomicUsize::new(SEARCH_CAP),
+            admin: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -135,6 +139,13 @@ impl JiraSimulator {
     pub fn set_search_cap(&self, cap: usize) {
         self.search_cap
             .store(cap, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the credentials' user holds Jira's global `ADMINISTER` permission (true by
+    /// default), as `/mypermissions` reports.
+    pub fn set_admin(&self, admin: bool) {
+        self.admin
+            .store(admin, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -310,6 +321,7 @@ impl HttpClient for JiraSimulator {
                 .require_email
                 .load(std::sync::atomic::Ordering::Relaxed),
             search_cap: self.search_cap.load(std::sync::atomic::Ordering::Relaxed),
+            admin: self.admin.load(std::sync::atomic::Ordering::Relaxed),
         };
         Ok(route(&mut state, &method, &path, &ctx))
     }
@@ -321,6 +333,7 @@ struct Call<'a> {
     body: &'a [u8],
     require_email: bool,
     search_cap: usize,
+    admin: bool,
 }
 
 impl Call<'_> {
@@ -427,6 +440,34 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Res
         ("POST", "/group/user") => add_member(state, call),
         ("DELETE", "/group/user") => remove_member(state, call),
         ("GET", "/groups/picker") => Ok(groups_picker(state, call)),
+        ("GET", "/myself") => Ok(respond(
+            StatusCode::OK,
+            &json!({
+                "self": format!("{}{API}/user?username=admin", call.base),
+                "key": "admin",
+                "name": "admin",
+                "displayName": "Administrator",
+                "emailAddress": "admin@example.com",
+                "active": true,
+            }),
+        )),
+        ("GET", "/mypermissions") => {
+            let mut permissions = serde_json::Map::new();
+            for key in call.param("permissions").unwrap_or("").split(',') {
+                let key = key.trim();
+                if !key.is_empty() {
+                    let have = key == "ADMINISTER" && call.admin;
+                    permissions.insert(
+                        key.to_owned(),
+                        json!({"key": key, "type": "GLOBAL", "havePermission": have}),
+                    );
+                }
+            }
+            Ok(respond(
+                StatusCode::OK,
+                &json!({"permissions": permissions}),
+            ))
+        }
         (m, p) => match p.strip_prefix("/user/properties/") {
             Some(prop) if !prop.is_empty() && !prop.contains('/') => {
                 user_property(state, m, prop, call)
