@@ -39,8 +39,9 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
 /// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
 ///   a replace that removes every email leaves Jira's address as it is.
-/// - A password is sent when a user is created; a replace does not change it (Jira sets
-///   passwords through another call, not implemented yet).
+/// - A password is sent when a user is created, and set with `PUT /user/password` [K] when a
+///   replace or PATCH carries one (passwords are never read back, so one that is sent is
+///   always written).
 /// - Group `id` = the Jira group name: Jira DC groups have no other identifier. Jira cannot
 ///   rename groups, so a `displayName` change is refused with 400 `mutability`. Members are
 ///   users only (members' `value` = user keys); membership changes are `/group/user` calls.
@@ -822,9 +823,9 @@ impl Provisioner for AtlassianProvisioner {
         Ok(user_view(&jira, &stored))
     }
 
-    /// Reads the user, then writes only what differs: a `PUT /user` with the changed Jira
-    /// fields, a `PUT` of the property when anything changed. A replace that changes nothing
-    /// writes nothing.
+    /// Reads the user, then writes only what differs: the password when one is given
+    /// (`PUT /user/password`), a `PUT /user` with the changed Jira fields, a `PUT` of the
+    /// property when anything changed. A replace that changes nothing writes nothing.
     async fn replace_user(
         &self,
         _ctx: &RequestContext,
@@ -858,8 +859,20 @@ impl Provisioner for AtlassianProvisioner {
         }
         let property_changed =
             attributes != stored.attributes || user.external_id != stored.external_id;
-        if changes.is_empty() && !property_changed {
+        if changes.is_empty() && !property_changed && user.password.is_none() {
             return Ok(view);
+        }
+        // The password first: a password policy refusing it is the likeliest failure, and
+        // then nothing has been written.
+        if let Some(password) = &user.password {
+            self.jira
+                .set_password(id, password.expose())
+                .await
+                .map_err(|e| match e.status() {
+                    Some(404) => ScimError::not_found("User", id),
+                    Some(400) => ScimError::invalid_value("password", e),
+                    _ => e.into(),
+                })?;
         }
         let mut updated = current.clone();
         if !changes.is_empty() {

@@ -531,3 +531,39 @@ fn test_connection_says_what_is_wrong() {
     let err = block_on(quick.test_connection()).unwrap_err();
     assert!(err.to_string().contains("timed out"), "{err}");
 }
+
+#[test]
+fn passwords_are_set_on_create_and_on_patch_and_never_echoed() {
+    let s = setup();
+    let mut u = user("bjensen");
+    u.password = Some(scim_core::Password::new("first-secret"));
+    let id = block_on(s.p.create_user(&ctx(), u)).unwrap().id.unwrap();
+    assert!(s.sim.password_is("bjensen", "first-secret"));
+    let change = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"password","value":"second-secret"}]}"#,
+    )
+    .unwrap();
+    s.sim.reset_calls();
+    block_on(s.p.patch_user(&ctx(), &id, &change, None)).unwrap();
+    assert!(s.sim.password_is("bjensen", "second-secret"));
+    assert_eq!(s.sim.calls("PUT", "/user/password"), 1);
+    let weak = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"password","value":"abc"},
+            {"op":"replace","path":"displayName","value":"Changed"}]}"#,
+    )
+    .unwrap();
+    s.sim.reset_calls();
+    let err = block_on(s.p.patch_user(&ctx(), &id, &weak, None)).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{err}");
+    assert!(!err.detail().contains("abc"), "{err}");
+    assert_eq!(
+        s.sim.write_calls(),
+        1,
+        "the refused password is the only write"
+    );
+    assert_eq!(
+        s.sim.user("bjensen").unwrap().display_name,
+        "bjensen display"
+    );
+}

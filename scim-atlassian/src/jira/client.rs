@@ -300,6 +300,14 @@ impl JiraClient {
             .await
     }
 
+    /// `PUT /user/password?key=` `{"password": ...}` [K]. The password appears in no error.
+    pub async fn set_password(&self, key: &str, password: &str) -> Result<(), AtlassianError> {
+        let body = serde_json::json!({ "password": password });
+        self.call(Method::PUT, "/user/password", &[("key", key)], Some(&body))
+            .await
+            .map(drop)
+    }
+
     /// `DELETE /user?key=`.
     pub async fn delete_user(&self, key: &str) -> Result<(), AtlassianError> {
         self.call(Method::DELETE, "/user", &[("key", key)], None)

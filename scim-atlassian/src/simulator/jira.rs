@@ -78,6 +78,8 @@ struct State {
     groups: BTreeMap<String, Group>,
     /// (user key, property key) -> value.
     properties: HashMap<(String, String), Value>,
+    /// User key -> a hash of the password (a simulator has no need to keep the text).
+    passwords: HashMap<String, u64>,
     calls: BTreeMap<String, usize>,
     faults: VecDeque<Fault>,
     targeted: Vec<Targeted>,
@@ -91,6 +93,8 @@ struct State {
 ///   `name`, `displayName` and `emailAddress` (400 with field errors otherwise; see
 ///   [`JiraSimulator::require_email`]); `PUT /user` is partial and renames via `name`;
 ///   `{"active": false}` deactivates; `DELETE` drops the user's memberships and properties.
+/// - `PUT /user/password` [K], refusing passwords under 4 characters as a stand-in for a
+///   password policy.
 /// - `/user/search`: a bare array, no total, `maxResults` capped at 1,000, `username=.`
 ///   matches everyone, otherwise a case-insensitive prefix of name, display name or email;
 ///   `includeActive` (default true) and `includeInactive` (default false); sorted by name.
@@ -249,6 +253,15 @@ impl JiraSimulator {
             .values()
             .map(|g| g.name.clone())
             .collect()
+    }
+
+    /// Whether the user named `name` has the password `password`.
+    pub fn password_is(&self, name: &str, password: &str) -> bool {
+        let state = self.lock();
+        state
+            .by_name(name)
+            .and_then(|u| state.passwords.get(&u.key))
+            .is_some_and(|h| *h == password_hash(password))
     }
 
     /// The user property `property` of the user with `key`.
@@ -433,6 +446,7 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Res
         ("POST", "/user") => create_user(state, call),
         ("PUT", "/user") => update_user(state, call),
         ("DELETE", "/user") => delete_user(state, call),
+        ("PUT", "/user/password") => set_password(state, call),
         ("GET", "/user/search") => Ok(search_users(state, call)),
         ("POST", "/group") => create_group(state, call),
         ("DELETE", "/group") => delete_group(state, call),
@@ -626,6 +640,9 @@ fn create_user(state: &mut State, call: &Call<'_>) -> Handled {
         return Err(error(StatusCode::BAD_REQUEST, &[], &errors));
     }
     let key = state.insert_user(name, email, display);
+    if let Some(password) = str_field(&body, "password") {
+        state.passwords.insert(key.clone(), password_hash(password));
+    }
     let user = state
         .users
         .get(&key)
@@ -690,6 +707,33 @@ fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
         g.members.remove(&key);
     }
     state.properties.retain(|(k, _), _| *k != key);
+    state.passwords.remove(&key);
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn password_hash(password: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    password.hash(&mut h);
+    h.finish()
+}
+
+fn set_password(state: &mut State, call: &Call<'_>) -> Handled {
+    let key = state.find_user(call, "key")?;
+    let body = call.json()?;
+    let password = str_field(&body, "password").unwrap_or("");
+    // Stands in for Jira's password policy: too short is refused.
+    if password.chars().count() < 4 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &[],
+            &[(
+                "password",
+                "The password must be at least 4 characters long.",
+            )],
+        ));
+    }
+    state.passwords.insert(key, password_hash(password));
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
