@@ -253,6 +253,22 @@ const NOT_STORED: &[&str] = &[
     "password",
 ];
 
+/// The largest user property value Jira stores: 32,768 characters [K].
+const PROPERTY_MAX: usize = 32_768;
+
+/// The property's JSON, refused (before anything is written) when Jira could not store it.
+fn property_value(stored: &Stored) -> Result<Value, ScimError> {
+    let value = serde_json::to_value(stored)?;
+    let len = serde_json::to_string(&value)?.chars().count();
+    if len > PROPERTY_MAX {
+        return Err(ScimError::payload_too_large(format_args!(
+            "the user's attributes that Jira has no field for take {len} characters; Jira keeps \
+             at most {PROPERTY_MAX} in a user property"
+        )));
+    }
+    Ok(value)
+}
+
 /// What a SCIM user asks of Jira's own fields.
 struct JiraFields {
     name: String,
@@ -767,6 +783,14 @@ impl Provisioner for AtlassianProvisioner {
     /// user is created inactive).
     async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
         let (fields, attributes) = desired(&user)?;
+        let stamp = now();
+        let stored = Stored {
+            external_id: user.external_id.clone(),
+            created: Some(stamp.clone()),
+            last_modified: Some(stamp),
+            attributes,
+        };
+        let property = property_value(&stored)?;
         let mut body = json!({
             "name": fields.name,
             "displayName": fields.display_name,
@@ -795,15 +819,8 @@ impl Provisioner for AtlassianProvisioner {
                     partial(e, &format!("user {:?} was created (id {key})", fields.name))
                 })?;
         }
-        let stamp = now();
-        let stored = Stored {
-            external_id: user.external_id.clone(),
-            created: Some(stamp.clone()),
-            last_modified: Some(stamp),
-            attributes,
-        };
         self.jira
-            .set_property(&key, &self.property, &serde_json::to_value(&stored)?)
+            .set_property(&key, &self.property, &property)
             .await
             .map_err(|e| {
                 partial(
@@ -862,6 +879,13 @@ impl Provisioner for AtlassianProvisioner {
         if changes.is_empty() && !property_changed && user.password.is_none() {
             return Ok(view);
         }
+        let new_stored = Stored {
+            external_id: user.external_id.clone(),
+            created: stored.created.clone().or_else(|| Some(now())),
+            last_modified: Some(now()),
+            attributes,
+        };
+        let property = property_value(&new_stored)?;
         // The password first: a password policy refusing it is the likeliest failure, and
         // then nothing has been written.
         if let Some(password) = &user.password {
@@ -886,14 +910,8 @@ impl Provisioner for AtlassianProvisioner {
                 })?;
             updated.groups = current.groups;
         }
-        let new_stored = Stored {
-            external_id: user.external_id.clone(),
-            created: stored.created.clone().or_else(|| Some(now())),
-            last_modified: Some(now()),
-            attributes,
-        };
         self.jira
-            .set_property(id, &self.property, &serde_json::to_value(&new_stored)?)
+            .set_property(id, &self.property, &property)
             .await
             .map_err(|e| {
                 partial(

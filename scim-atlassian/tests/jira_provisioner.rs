@@ -567,3 +567,13 @@ fn passwords_are_set_on_create_and_on_patch_and_never_echoed() {
         "bjensen display"
     );
 }
+
+#[test]
+fn attributes_too_large_for_a_property_are_refused_before_any_write() {
+    let s = setup();
+    let mut u = user("bjensen");
+    u.title = Some("x".repeat(40_000));
+    let err = block_on(s.p.create_user(&ctx(), u)).unwrap_err();
+    assert_eq!(err.status(), 413, "{err}");
+    assert_eq!(s.sim.total_calls(), 0);
+}

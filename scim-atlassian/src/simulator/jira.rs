@@ -786,6 +786,14 @@ fn user_property(state: &mut State, method: &str, prop: &str, call: &Call<'_>) -
         },
         "PUT" => {
             let value = call.json()?;
+            // [K] Jira refuses property values over 32,768 characters.
+            if String::from_utf8_lossy(call.body).chars().count() > 32_768 {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    &["The property value is too long: at most 32768 characters."],
+                    &[],
+                ));
+            }
             let existed = state.properties.insert(slot, value).is_some();
             Ok(empty(if existed {
                 StatusCode::OK
