@@ -577,3 +577,97 @@ fn attributes_too_large_for_a_property_are_refused_before_any_write() {
     assert_eq!(err.status(), 413, "{err}");
     assert_eq!(s.sim.total_calls(), 0);
 }
+
+/// The figures in `AtlassianProvisioner`'s "Calls per operation" table.
+#[test]
+fn calls_per_operation() {
+    let s = setup();
+    let c = ctx();
+    let measure = |f: &dyn Fn()| {
+        s.sim.reset_calls();
+        f();
+        (
+            s.sim.total_calls() - s.sim.write_calls(),
+            s.sim.write_calls(),
+        )
+    };
+    let id = std::cell::RefCell::new(String::new());
+    assert_eq!(
+        measure(&|| {
+            *id.borrow_mut() = block_on(s.p.create_user(&c, user("bjensen")))
+                .unwrap()
+                .id
+                .unwrap();
+        }),
+        (0, 2),
+        "create user"
+    );
+    let id = id.into_inner();
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.get_user(&c, &id)).unwrap())),
+        (2, 0),
+        "get user"
+    );
+    let title =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"title","value":"Guide"}]}"#)
+            .unwrap();
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.patch_user(&c, &id, &title, None)).unwrap())),
+        (2, 1),
+        "PATCH of a property-held attribute"
+    );
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.patch_user(&c, &id, &deactivate, None)).unwrap())),
+        (2, 2),
+        "PATCH of a Jira field (and lastModified)"
+    );
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.patch_user(&c, &id, &deactivate, None)).unwrap())),
+        (2, 0),
+        "PATCH changing nothing"
+    );
+    let by_name = scim_core::provision::ListQuery::new()
+        .with_filter(r#"userName eq "bjensen""#.parse().unwrap());
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.search_users(&c, &by_name)).unwrap())),
+        (2, 0),
+        "userName eq"
+    );
+    let members: Vec<String> = (0..3)
+        .map(|i| {
+            block_on(s.p.create_user(&c, user(&format!("member{i}"))))
+                .unwrap()
+                .id
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        measure(&|| {
+            let mut g = Group::new("devs");
+            g.members = members.iter().map(Member::new).collect();
+            block_on(s.p.create_group(&c, g)).unwrap();
+        }),
+        (3, 4),
+        "create group with 3 members"
+    );
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.add_members(&c, "devs", &[Member::new(&id)])).unwrap())),
+        (2, 1),
+        "add one member"
+    );
+    assert_eq!(
+        measure(&|| drop(
+            block_on(s.p.remove_members(&c, "devs", std::slice::from_ref(&id))).unwrap()
+        )),
+        (1, 1),
+        "remove one member"
+    );
+    assert_eq!(
+        measure(&|| block_on(s.p.delete_user(&c, &id, None)).unwrap()),
+        (0, 1),
+        "delete user"
+    );
+}
