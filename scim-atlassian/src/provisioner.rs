@@ -52,7 +52,12 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   resource just before writing: a write made by someone else between that read and our
 ///   write goes undetected (Jira offers no conditional update). Membership changes are applied
 ///   as adds and removes relative to what was read, so concurrent membership PATCH requests commute
-///   and none is lost.
+///   and none is lost. User writes send only the Jira fields that changed, but the property
+///   is written whole: two concurrent writes to attributes kept there can lose one (the last
+///   property `PUT` wins).
+/// - Jira before 8.3 cannot deactivate through REST v2 (400
+///   `error.no.value.found.to.be.changed`): such a change is answered 501, saying so, until
+///   the embedded Crowd API fallback exists.
 /// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
 ///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
 ///   cap may be lower [K]) and are evaluated here, one page at a time. Filters and `sortBy`
@@ -688,6 +693,7 @@ impl AtlassianProvisioner {
                     _ => e.into(),
                 })?;
         }
+        let deactivating = changes.contains_key("active");
         let mut updated = current.clone();
         if !changes.is_empty() {
             updated = self
@@ -696,6 +702,17 @@ impl AtlassianProvisioner {
                 .await
                 .map_err(|e| match e.status() {
                     Some(404) => ScimError::not_found("User", id),
+                    Some(400) if deactivating && e.mentions("no.value.found.to.be.changed") => {
+                        ScimError::other(
+                            StatusCode::NOT_IMPLEMENTED,
+                            None,
+                            format_args!(
+                                "this Jira (before 8.3) cannot change `active` through REST v2 \
+                                 and the embedded Crowd API fallback is not implemented yet; \
+                                 the user's Jira fields were not changed ({e})"
+                            ),
+                        )
+                    }
                     _ => user_write_error(e, &fields.name),
                 })?;
             updated.groups.clone_from(&current.groups);

@@ -671,3 +671,20 @@ fn calls_per_operation() {
         "delete user"
     );
 }
+
+#[test]
+fn jira_before_8_3_cannot_deactivate_and_says_so() {
+    let s = setup();
+    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    s.sim.set_before_8_3(true);
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    let err = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap_err();
+    assert_eq!(err.status(), 501, "{err}");
+    assert!(err.detail().contains("before 8.3"), "{err}");
+    assert!(s.sim.user("bjensen").unwrap().active);
+}

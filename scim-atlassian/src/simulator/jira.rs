@@ -114,6 +114,7 @@ pub struct JiraSimulator {
     require_email: std::sync::atomic::AtomicBool,
     search_cap: std::sync::atomic::AtomicUsize,
     admin: std::sync::atomic::AtomicBool,
+    before_8_3: std::sync::atomic::AtomicBool,
 }
 
 impl JiraSimulator {
@@ -128,6 +129,7 @@ impl JiraSimulator {
             require_email: std::sync::atomic::AtomicBool::new(true),
             search_cap: std::sync::atomic::AtomicUsize::new(SEARCH_CAP),
             admin: std::sync::atomic::AtomicBool::new(true),
+            before_8_3: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -150,6 +152,13 @@ impl JiraSimulator {
     pub fn set_admin(&self, admin: bool) {
         self.admin
             .store(admin, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Behave as Jira before 8.3, whose `PUT /user` refuses `active` with 400
+    /// `error.no.value.found.to.be.changed` (false by default).
+    pub fn set_before_8_3(&self, old: bool) {
+        self.before_8_3
+            .store(old, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -335,6 +344,7 @@ impl HttpClient for JiraSimulator {
                 .load(std::sync::atomic::Ordering::Relaxed),
             search_cap: self.search_cap.load(std::sync::atomic::Ordering::Relaxed),
             admin: self.admin.load(std::sync::atomic::Ordering::Relaxed),
+            before_8_3: self.before_8_3.load(std::sync::atomic::Ordering::Relaxed),
         };
         Ok(route(&mut state, &method, &path, &ctx))
     }
@@ -347,6 +357,7 @@ struct Call<'a> {
     require_email: bool,
     search_cap: usize,
     admin: bool,
+    before_8_3: bool,
 }
 
 impl Call<'_> {
@@ -693,6 +704,13 @@ fn update_user(state: &mut State, call: &Call<'_>) -> Handled {
         email.trim().clone_into(&mut user.email);
     }
     if let Some(active) = body.get("active").and_then(Value::as_bool) {
+        if call.before_8_3 {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &["error.no.value.found.to.be.changed"],
+                &[],
+            ));
+        }
         user.active = active;
     }
     let json = state.user_json(call.base, &user, false);
