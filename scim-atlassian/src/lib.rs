@@ -12,6 +12,9 @@
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
 //!   with rustls.
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
+//!
+//! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
+//! Atlassian's published API descriptions: the code handles it defensively.
 
 mod credentials;
 mod error;

@@ -39,7 +39,7 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
 /// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
 ///   a replace that removes every email leaves Jira's address as it is.
-/// - A password is sent when a user is created, and set with `PUT /user/password` [K] when a
+/// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
 ///   replace or PATCH carries one (passwords are never read back, so one that is sent is
 ///   always written).
 /// - Group `id` = the Jira group name: Jira DC groups have no other identifier. Jira cannot
@@ -60,12 +60,12 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   the embedded Crowd API fallback exists.
 /// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
 ///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
-///   cap may be lower [K]) and are evaluated here, one page at a time. Filters and `sortBy`
+///   cap may be lower \[K\]) and are evaluated here, one page at a time. Filters and `sortBy`
 ///   reading only Jira's fields are evaluated on the search results, and only the users
 ///   returned are read in full (their groups and property: two calls a user); others read
 ///   every user in full. Groups are listed through `/groups/picker`, whose
 ///   results a Jira setting caps: on instances with more groups than that, listings are
-///   incomplete [K].
+///   incomplete \[K\].
 /// - Retries: GET, PUT and DELETE are retried on 429 (honouring `Retry-After`), 503 and
 ///   timeouts with jittered backoff; POST (create user, create group, add member) never is.
 ///
@@ -271,7 +271,7 @@ const NOT_STORED: &[&str] = &[
     "password",
 ];
 
-/// The largest user property value Jira stores: 32,768 characters [K].
+/// The largest user property value Jira stores: 32,768 characters \[K\].
 const PROPERTY_MAX: usize = 32_768;
 
 /// The property's JSON, refused (before anything is written) when Jira could not store it.
@@ -1185,7 +1185,7 @@ impl Provisioner for AtlassianProvisioner {
             })
     }
 
-    /// Group names from `/groups/picker` (capped by a Jira setting [K]), each read in full.
+    /// Group names from `/groups/picker` (capped by a Jira setting \[K\]), each read in full.
     async fn scan_groups(
         &self,
         _ctx: &RequestContext,

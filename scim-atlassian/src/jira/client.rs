@@ -14,7 +14,7 @@ use crate::retry::{RetryPolicy, Sleeper};
 
 /// Group members per page: Jira's own maximum.
 const MEMBER_PAGE: usize = 50;
-/// Users per `/user/search` page: Jira caps `maxResults` at 1,000 [K].
+/// Users per `/user/search` page: Jira caps `maxResults` at 1,000 \[K\].
 pub(crate) const SEARCH_PAGE: usize = 1000;
 
 /// A Jira user as REST v2 returns it (the fields we use).
@@ -300,7 +300,7 @@ impl JiraClient {
             .await
     }
 
-    /// `PUT /user/password?key=` `{"password": ...}` [K]. The password appears in no error.
+    /// `PUT /user/password?key=` `{"password": ...}` \[K\]. The password appears in no error.
     pub async fn set_password(&self, key: &str, password: &str) -> Result<(), AtlassianError> {
         let body = serde_json::json!({ "password": password });
         self.call(Method::PUT, "/user/password", &[("key", key)], Some(&body))
@@ -486,7 +486,7 @@ fn not_found_is_none<T>(r: Result<T, AtlassianError>) -> Result<Option<T>, Atlas
     }
 }
 
-/// `Retry-After` in seconds ([V]; the HTTP-date form is not used by Jira).
+/// `Retry-After` in seconds (\[V\]; the HTTP-date form is not used by Jira).
 fn retry_after(resp: &Response<Vec<u8>>) -> Option<Duration> {
     let value = resp.headers().get(header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)

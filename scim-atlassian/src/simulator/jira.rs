@@ -16,7 +16,7 @@ use crate::Credentials;
 
 /// The prefix of every Jira REST v2 path.
 const API: &str = "/rest/api/2";
-/// Jira caps `/user/search` pages at 1,000 users (reported, not documented: ATLASSIAN.md [K]).
+/// Jira caps `/user/search` pages at 1,000 users (reported, not documented: ATLASSIAN.md \[K\]).
 const SEARCH_CAP: usize = 1000;
 /// Jira pages group members 50 at a time at most.
 const MEMBER_CAP: usize = 50;
@@ -93,7 +93,7 @@ struct State {
 ///   `name`, `displayName` and `emailAddress` (400 with field errors otherwise; see
 ///   [`JiraSimulator::require_email`]); `PUT /user` is partial and renames via `name`;
 ///   `{"active": false}` deactivates; `DELETE` drops the user's memberships and properties.
-/// - `PUT /user/password` [K], refusing passwords under 4 characters as a stand-in for a
+/// - `PUT /user/password` \[K\], refusing passwords under 4 characters as a stand-in for a
 ///   password policy.
 /// - `/user/search`: a bare array, no total, `maxResults` capped at 1,000, `username=.`
 ///   matches everyone, otherwise a case-insensitive prefix of name, display name or email;
