@@ -78,6 +78,7 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// | get user, `userName eq` search | 2 (user with groups, property) | 0 |
 /// | PATCH/replace user | 2 | 1 per kind of change: Jira fields `PUT /user`, the property (always, for `lastModified`), a password; 0 when nothing changes |
 /// | delete user | 0 (2 with a version expected) | 1 |
+/// | get group, group `displayName eq` search | 1 (+1 for the search's `/groups/picker`) | 0 |
 /// | create group with n members | n (check the members) | 1 + n |
 /// | add k members | 1 + k | k |
 /// | remove k members | 1 | k |
@@ -819,6 +820,21 @@ impl AtlassianProvisioner {
     }
 }
 
+/// The name in `displayName eq "<name>"` on the core Group schema (or none).
+fn group_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
+    let scim_filter::Filter::Compare(path, scim_filter::CompareOp::Eq, value) = filter else {
+        return None;
+    };
+    let scim_filter::CompValue::String(text) = value else {
+        return None;
+    };
+    let core_or_none = path
+        .schema()
+        .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::GROUP));
+    (core_or_none && path.name().eq_ignore_ascii_case("displayName") && path.sub_attr().is_none())
+        .then_some(text.as_str())
+}
+
 /// Whether `path` names an attribute a `/user/search` result alone answers.
 fn is_jira_field(path: &scim_filter::AttrPath) -> bool {
     let core_or_none = path
@@ -1053,6 +1069,36 @@ impl Provisioner for AtlassianProvisioner {
             return self.search_on_jira_fields(query).await;
         }
         scim_core::provision::search_users_by_scan(self, ctx, query).await
+    }
+
+    /// `displayName eq` (what identity providers ask before creating a group) looks the name
+    /// up with `/groups/picker` and reads that group only; everything else scans.
+    async fn search_groups(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Group>, ScimError> {
+        let Some(name) = query.filter.as_ref().and_then(group_name_lookup) else {
+            return scim_core::provision::search_groups_by_scan(self, ctx, query).await;
+        };
+        let mut hits = Vec::new();
+        let picked = self.jira.pick_groups(name, SEARCH_PAGE).await?;
+        // Jira's group names are unique ignoring case, as SCIM compares displayName.
+        if let Some(found) = picked
+            .iter()
+            .find(|g| g.to_lowercase() == name.to_lowercase())
+        {
+            if let Some(members) = self.jira.group_members(found).await? {
+                hits.push(group_view(found, &members));
+            }
+        }
+        let total = hits.len() as u64;
+        let (offset, count) = query.window();
+        Ok(Page {
+            resources: hits.into_iter().skip(offset).take(count).collect(),
+            total_results: total,
+            start_index: query.start_index,
+        })
     }
 
     /// Reads the group once and removes those of `member_ids` it holds, one

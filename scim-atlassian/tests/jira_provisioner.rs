@@ -688,3 +688,30 @@ fn jira_before_8_3_cannot_deactivate_and_says_so() {
     assert!(err.detail().contains("before 8.3"), "{err}");
     assert!(s.sim.user("bjensen").unwrap().active);
 }
+
+#[test]
+fn group_display_name_lookups_are_pushed_down() {
+    let s = setup();
+    for name in ["Tour Guides", "Tour Guides Europe", "devs"] {
+        block_on(s.p.create_group(&ctx(), Group::new(name))).unwrap();
+    }
+    s.sim.reset_calls();
+    let query = scim_core::provision::ListQuery::new()
+        .with_filter(r#"displayName eq "tour guides""#.parse().unwrap());
+    let page = block_on(s.p.search_groups(&ctx(), &query)).unwrap();
+    assert_eq!(page.total_results, 1);
+    assert_eq!(
+        page.resources[0].id.as_deref(),
+        Some("Tour Guides"),
+        "Jira's own spelling"
+    );
+    assert_eq!(s.sim.total_calls(), 2, "{:?}", s.sim.call_counts());
+    let none = scim_core::provision::ListQuery::new()
+        .with_filter(r#"displayName eq "nobody""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_groups(&ctx(), &none))
+            .unwrap()
+            .total_results,
+        0
+    );
+}

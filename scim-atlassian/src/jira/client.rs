@@ -456,6 +456,16 @@ impl JiraClient {
     /// Group names from `GET /groups/picker?query=&maxResults=`: at most `max`, and at most
     /// what the server's picker limit allows, so not a complete listing on large instances.
     pub async fn group_names(&self, max: usize) -> Result<Vec<String>, AtlassianError> {
+        self.pick_groups("", max).await
+    }
+
+    /// Names of groups matching `query` (Jira matches part of the name, ignoring case \[K\]),
+    /// from `GET /groups/picker`.
+    pub async fn pick_groups(
+        &self,
+        query: &str,
+        max: usize,
+    ) -> Result<Vec<String>, AtlassianError> {
         #[derive(Deserialize)]
         struct Picked {
             name: String,
@@ -470,7 +480,7 @@ impl JiraClient {
             .call_json(
                 Method::GET,
                 "/groups/picker",
-                &[("query", ""), ("maxResults", max.as_str())],
+                &[("query", query), ("maxResults", max.as_str())],
                 None,
             )
             .await?;
