@@ -1,1 +1,36 @@
-//! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in progress).
+//! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
+//! progress: Jira Data Center first).
+//!
+//! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
+//!   Center; configured with [`AtlassianProvisioner::jira`].
+//! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
+//!   [`scim_core::HttpClient`] the application provides.
+//! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
+//! - [`CallObserver`] (and [`CallCounter`]): told of every call made, without secrets.
+//! - [`Sleeper`] and [`RetryPolicy`]: how 429/503 answers are retried without tying the library
+//!   to an async runtime.
+//! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
+//!   with rustls.
+//! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
+//!
+//! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
+//! Atlassian's published API descriptions: the code handles it defensively.
+
+mod credentials;
+mod error;
+pub mod jira;
+mod observe;
+mod provisioner;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
+mod retry;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+
+pub use credentials::Credentials;
+pub use error::AtlassianError;
+pub use observe::{CallCounter, CallObserver, CallRecord};
+pub use provisioner::{AtlassianProvisioner, DEFAULT_PROPERTY_KEY, JiraBuilder};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::ReqwestClient;
+pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};

@@ -14,6 +14,7 @@
 //!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
 //! - [`bulk`]: `BulkRequest`/`BulkResponse` (RFC 7644 §3.7), `bulkId` references and the order
 //!   to run a request's operations in.
+//! - [`client`]: the [`HttpClient`] trait backends send their HTTP requests through.
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //! - [`service`]: [`ScimService`], the SCIM HTTP endpoints over any [`provision::Provisioner`],
 //!   for any server: `http::Request` in, `http::Response` out.
@@ -24,6 +25,7 @@
 //! Duplicate attribute names in one object (`userName` and `USERNAME`): the last one wins.
 
 pub mod bulk;
+pub mod client;
 mod de;
 pub mod discovery;
 mod error;
@@ -40,6 +42,7 @@ pub mod service;
 pub mod sort;
 
 pub use bulk::{BulkMethod, BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse};
+pub use client::{HttpClient, HttpError};
 pub use discovery::{ResourceType, ServiceProviderConfig};
 pub use error::{ScimError, ScimType, from_slice, from_str};
 pub use messages::{ErrorBody, ListResponse, SearchRequest, SortOrder};

@@ -33,6 +33,32 @@ use crate::resource::{Group, Member, User};
 /// How many resources a default implementation asks a backend's `scan_*` for at a time.
 pub const SCAN_PAGE: usize = 200;
 
+/// The default [`Provisioner::search_users`]: scans every user ([`SCAN_PAGE`] at a time), keeps
+/// the matches, sorts them and cuts the page. For a backend that overrides `search_users` to
+/// push some filters down and falls back to this for the others.
+pub async fn search_users_by_scan<P: Provisioner + ?Sized>(
+    p: &P,
+    ctx: &RequestContext,
+    query: &ListQuery,
+) -> Result<Page<User>, ScimError> {
+    defaults::search(query, crate::urn::USER, |offset, limit| {
+        p.scan_users(ctx, offset, limit)
+    })
+    .await
+}
+
+/// The default [`Provisioner::search_groups`]; see [`search_users_by_scan`].
+pub async fn search_groups_by_scan<P: Provisioner + ?Sized>(
+    p: &P,
+    ctx: &RequestContext,
+    query: &ListQuery,
+) -> Result<Page<Group>, ScimError> {
+    defaults::search(query, crate::urn::GROUP, |offset, limit| {
+        p.scan_groups(ctx, offset, limit)
+    })
+    .await
+}
+
 /// A SCIM backend: the operations on users and groups of one tenant (named by the
 /// [`RequestContext`]).
 ///
@@ -144,10 +170,7 @@ pub trait Provisioner: Send + Sync {
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
-        defaults::search(query, crate::urn::USER, |offset, limit| {
-            self.scan_users(ctx, offset, limit)
-        })
-        .await
+        search_users_by_scan(self, ctx, query).await
     }
 
     /// Groups matching `query`, sorted and paged; see [`Provisioner::search_users`].
@@ -156,10 +179,7 @@ pub trait Provisioner: Send + Sync {
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<Group>, ScimError> {
-        defaults::search(query, crate::urn::GROUP, |offset, limit| {
-            self.scan_groups(ctx, offset, limit)
-        })
-        .await
+        search_groups_by_scan(self, ctx, query).await
     }
 
     /// Applies `patch` to the user `id` atomically. The default reads the user, applies the

@@ -1,0 +1,1276 @@
+//! [`AtlassianProvisioner`]: the SCIM [`Provisioner`] for Jira Data Center.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use http::StatusCode;
+use scim_core::etag::ETag;
+use scim_core::patch::PatchOp;
+use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::schema::SchemaRegistry;
+use scim_core::{Group, HttpClient, Member, Meta, MultiValue, ScimError, User};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::Credentials;
+use crate::error::AtlassianError;
+use crate::jira::{JiraClient, JiraUser, SEARCH_PAGE};
+use crate::observe::CallObserver;
+use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+
+/// The Jira user property holding what Jira has no field for, unless configured otherwise.
+pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
+
+/// Provisions SCIM users and groups into one Jira Data Center instance.
+///
+/// Mapping (ATLASSIAN.md):
+/// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` (a changed
+///   `userName` renames the Jira user), `displayName` <-> `displayName` (Jira requires one: when
+///   the SCIM user has none, `name.formatted`, then given and family name, then `userName`
+///   stand in), the primary (else first) email <-> `emailAddress`, `active` <-> `active`
+///   (deactivation is `PUT {"active": false}`, Jira 8.3+).
+/// - `externalId`, `meta.created`/`lastModified` and every attribute Jira has no field for
+///   (`name`, `title`, further emails, extensions...) live in a Jira user property
+///   ([`DEFAULT_PROPERTY_KEY`]), so nothing lives only in this process's memory and the SCIM
+///   resource round-trips. Jira's own fields win over the property when both say something.
+///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
+/// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
+///   a replace that removes every email leaves Jira's address as it is.
+/// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
+///   replace or PATCH carries one (passwords are never read back, so one that is sent is
+///   always written).
+/// - Group `id` = the Jira group name: Jira DC groups have no other identifier. Jira cannot
+///   rename groups, so a `displayName` change is refused with 400 `mutability`. Members are
+///   users only (members' `value` = user keys); membership changes are `/group/user` calls.
+///   Groups have nowhere to keep an `externalId` or timestamps: those are not stored.
+/// - `groups` on a user comes from `expand=groups`.
+/// - Versions: Jira has no version counter, so `meta.version` is
+///   [`ETag::from_content`] of the resource. An `expected` version is checked by reading the
+///   resource just before writing: a write made by someone else between that read and our
+///   write goes undetected (Jira offers no conditional update). Membership changes are applied
+///   as adds and removes relative to what was read, so concurrent membership PATCH requests commute
+///   and none is lost. User writes send only the Jira fields that changed, but the property
+///   is written whole: two concurrent writes to attributes kept there can lose one (the last
+///   property `PUT` wins).
+/// - Jira before 8.3 cannot deactivate through REST v2 (400
+///   `error.no.value.found.to.be.changed`): such a change is answered 501, saying so, until
+///   the embedded Crowd API fallback exists.
+/// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
+///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
+///   cap may be lower \[K\]) and are evaluated here, one page at a time. Filters and `sortBy`
+///   reading only Jira's fields are evaluated on the search results, and only the users
+///   returned are read in full (their groups and property: two calls a user); others read
+///   every user in full. Groups are listed through `/groups/picker`, whose
+///   results a Jira setting caps: on instances with more groups than that, listings are
+///   incomplete \[K\].
+/// - Retries: GET, PUT and DELETE are retried on 429 (honouring `Retry-After`), 503 and
+///   timeouts with jittered backoff; POST (create user, create group, add member) never is.
+///
+/// Calls per operation (reads, writes), checked by the `calls_per_operation` test; a group's
+/// member listing is one read per 50 members:
+///
+/// | operation | reads | writes |
+/// |---|---|---|
+/// | create user | 0 | 2 (`POST /user`, property `PUT`; +1 when created inactive) |
+/// | get user, `userName eq` search | 2 (user with groups, property) | 0 |
+/// | PATCH/replace user | 2 | 1 per kind of change: Jira fields `PUT /user`, the property (always, for `lastModified`), a password; 0 when nothing changes |
+/// | delete user | 0 (2 with a version expected) | 1 |
+/// | get group, group `displayName eq` search | 1 (+1 for the search's `/groups/picker`) | 0 |
+/// | create group with n members | n (check the members) | 1 + n |
+/// | add k members | 1 + k | k |
+/// | remove k members | 1 | k |
+///
+/// Tenancy: one `AtlassianProvisioner` serves one Jira. The [`RequestContext`]'s tenant is not
+/// used to isolate anything (Jira has one user directory); an application serving several
+/// tenants gives each its own provisioner (and Jira).
+///
+/// ```
+/// use std::sync::Arc;
+/// use scim_atlassian::{AtlassianProvisioner, Credentials};
+/// use scim_atlassian::simulator::JiraSimulator;
+///
+/// let jira = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+/// let provisioner = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+///     .client(jira)
+///     .build()?;
+/// # Ok::<(), scim_atlassian::AtlassianError>(())
+/// ```
+#[derive(Debug)]
+pub struct AtlassianProvisioner {
+    jira: JiraClient,
+    property: String,
+}
+
+/// Configures an [`AtlassianProvisioner`] for Jira Data Center.
+#[must_use]
+pub struct JiraBuilder {
+    base_url: String,
+    credentials: Credentials,
+    client: Option<Arc<dyn HttpClient>>,
+    sleeper: Arc<dyn Sleeper>,
+    retry: RetryPolicy,
+    property: String,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl std::fmt::Debug for JiraBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraBuilder")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("retry", &self.retry)
+            .field("property", &self.property)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraBuilder {
+    /// The [`HttpClient`] requests go through (required).
+    pub fn client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// How retries wait ([`ThreadSleeper`] by default; a runtime's timer in an application).
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// How idempotent calls are retried.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Told of every call made to Jira (e.g. a [`CallCounter`](crate::CallCounter)).
+    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The user property key for SCIM data ([`DEFAULT_PROPERTY_KEY`] by default): letters,
+    /// digits, `.`, `-`, `_`.
+    pub fn property_key(mut self, key: impl Into<String>) -> Self {
+        self.property = key.into();
+        self
+    }
+
+    /// The provisioner, or what is wrong with the configuration.
+    pub fn build(self) -> Result<AtlassianProvisioner, AtlassianError> {
+        let client = self.client.ok_or(AtlassianError::MissingClient)?;
+        let auth = self
+            .credentials
+            .header_value()
+            .ok_or(AtlassianError::InvalidCredentials)?;
+        let valid_key = !self.property.is_empty()
+            && self.property.len() <= 255
+            && self
+                .property
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !valid_key {
+            return Err(AtlassianError::InvalidConfig(format!(
+                "property key {:?}: use 1 to 255 letters, digits, '.', '-' or '_'",
+                self.property
+            )));
+        }
+        let jira = JiraClient::new(
+            &self.base_url,
+            auth,
+            client,
+            self.sleeper,
+            self.retry,
+            self.observer,
+        )?;
+        Ok(AtlassianProvisioner {
+            jira,
+            property: self.property,
+        })
+    }
+}
+
+impl AtlassianProvisioner {
+    /// Starts configuring a provisioner for the Jira Data Center at `base_url` (with its
+    /// context path, e.g. `https://example.com/jira`).
+    pub fn jira(base_url: impl Into<String>, credentials: Credentials) -> JiraBuilder {
+        JiraBuilder {
+            base_url: base_url.into(),
+            credentials,
+            client: None,
+            sleeper: Arc::new(ThreadSleeper),
+            retry: RetryPolicy::default(),
+            property: DEFAULT_PROPERTY_KEY.to_owned(),
+            observer: None,
+        }
+    }
+
+    /// Checks that Jira answers, accepts the credentials and grants them what provisioning
+    /// needs (the global `ADMINISTER` permission, which user and group management requires),
+    /// and returns the name the credentials belong to. The error says which of these failed.
+    pub async fn test_connection(&self) -> Result<String, AtlassianError> {
+        let me = self.jira.myself().await.map_err(|e| match e {
+            AtlassianError::Status { status: 401, .. } => AtlassianError::Status {
+                call: "GET /myself".to_owned(),
+                status: 401,
+                message: "Jira refused the credentials: check the user and password or the \
+                          personal access token"
+                    .to_owned(),
+                fields: Vec::new(),
+            },
+            other => other,
+        })?;
+        if !self.jira.has_permission("ADMINISTER").await? {
+            return Err(AtlassianError::Status {
+                call: "GET /mypermissions".to_owned(),
+                status: 403,
+                message: format!(
+                    "{:?} lacks Jira's global Administer permission, which managing users and \
+                     groups requires",
+                    me.name
+                ),
+                fields: Vec::new(),
+            });
+        }
+        Ok(me.name)
+    }
+
+    /// The typed Jira client underneath.
+    pub fn jira_client(&self) -> &JiraClient {
+        &self.jira
+    }
+}
+
+/// The user property's content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_modified: Option<String>,
+    /// The SCIM user's attributes minus those Jira holds and those the provider owns.
+    #[serde(default)]
+    attributes: Map<String, Value>,
+}
+
+/// Attributes never kept in the property: Jira's fields, and what the provider computes.
+const NOT_STORED: &[&str] = &[
+    "id",
+    "meta",
+    "groups",
+    "userName",
+    "displayName",
+    "active",
+    "externalId",
+    "schemas",
+    "password",
+];
+
+/// The largest user property value Jira stores: 32,768 characters \[K\].
+const PROPERTY_MAX: usize = 32_768;
+
+/// The property's JSON, refused (before anything is written) when Jira could not store it.
+fn property_value(stored: &Stored) -> Result<Value, ScimError> {
+    let value = serde_json::to_value(stored)?;
+    let len = serde_json::to_string(&value)?.chars().count();
+    if len > PROPERTY_MAX {
+        return Err(ScimError::payload_too_large(format_args!(
+            "the user's attributes that Jira has no field for take {len} characters; Jira keeps \
+             at most {PROPERTY_MAX} in a user property"
+        )));
+    }
+    Ok(value)
+}
+
+/// What a SCIM user asks of Jira's own fields.
+struct JiraFields {
+    name: String,
+    display_name: String,
+    email: Option<String>,
+    active: Option<bool>,
+}
+
+fn now() -> String {
+    DateTime::<Utc>::from(SystemTime::now()).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn desired(user: &User) -> Result<(JiraFields, Map<String, Value>), ScimError> {
+    let name = user.user_name.trim();
+    if name.is_empty() {
+        return Err(ScimError::invalid_value(
+            "userName",
+            "is required and must not be empty",
+        ));
+    }
+    let non_empty = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let display_name = non_empty(user.display_name.as_deref())
+        .or_else(|| non_empty(user.name.as_ref().and_then(|n| n.formatted.as_deref())))
+        .or_else(|| {
+            let n = user.name.as_ref()?;
+            let parts: Vec<&str> = [n.given_name.as_deref(), n.family_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+        .unwrap_or_else(|| name.to_owned());
+    let email = non_empty(user.primary_email())
+        .or_else(|| non_empty(user.emails.first().and_then(|e| e.value.as_deref())));
+    let mut attributes = match serde_json::to_value(user)? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    attributes.retain(|k, _| !NOT_STORED.contains(&k.as_str()));
+    Ok((
+        JiraFields {
+            name: name.to_owned(),
+            display_name,
+            email,
+            active: user.active,
+        },
+        attributes,
+    ))
+}
+
+/// Index of the email Jira's `emailAddress` stands for: the primary one, else the first.
+fn primary_index(emails: &[Value]) -> usize {
+    emails
+        .iter()
+        .position(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .unwrap_or(0)
+}
+
+fn user_view(jira: &JiraUser, stored: &Stored) -> User {
+    let mut obj = stored.attributes.clone();
+    if !jira.email_address.is_empty() {
+        match obj.get_mut("emails") {
+            Some(Value::Array(emails)) if !emails.is_empty() => {
+                let at = primary_index(emails);
+                if let Some(Value::Object(e)) = emails.get_mut(at) {
+                    e.insert("value".to_owned(), Value::from(jira.email_address.as_str()));
+                }
+            }
+            _ => {
+                obj.insert(
+                    "emails".to_owned(),
+                    json!([{"value": jira.email_address, "primary": true}]),
+                );
+            }
+        }
+    }
+    obj.insert("userName".to_owned(), Value::from(jira.name.as_str()));
+    obj.insert(
+        "displayName".to_owned(),
+        Value::from(jira.display_name.as_str()),
+    );
+    obj.insert("active".to_owned(), Value::from(jira.active));
+    if let Some(ext) = &stored.external_id {
+        obj.insert("externalId".to_owned(), Value::from(ext.as_str()));
+    }
+    // A property someone else wrote badly must not make the user unreadable: fall back to
+    // Jira's fields alone.
+    let mut user: User = serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| {
+        let mut u = User::new(jira.name.clone());
+        u.display_name = Some(jira.display_name.clone());
+        u.active = Some(jira.active);
+        u.external_id.clone_from(&stored.external_id);
+        if !jira.email_address.is_empty() {
+            u.emails = vec![MultiValue::new(jira.email_address.clone()).primary()];
+        }
+        u
+    });
+    user.id = Some(jira.key.clone());
+    user.meta = Some(Meta {
+        resource_type: Some("User".to_owned()),
+        created: stored.created.clone(),
+        last_modified: stored.last_modified.clone(),
+        ..Meta::default()
+    });
+    // `groups` is computed and read-only: it does not take part in the user's version.
+    let version = serde_json::to_value(&user)
+        .map(|v| ETag::from_content(&v).to_string())
+        .ok();
+    if let Some(meta) = user.meta.as_mut() {
+        meta.version = version;
+    }
+    user.groups = jira
+        .groups
+        .iter()
+        .map(|g| MultiValue {
+            value: Some(g.clone()),
+            display: Some(g.clone()),
+            kind: Some("direct".to_owned()),
+            ..MultiValue::default()
+        })
+        .collect();
+    user
+}
+
+fn group_view(name: &str, members: &[JiraUser]) -> Group {
+    let mut sorted: Vec<&JiraUser> = members.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    sorted.dedup_by(|a, b| a.key == b.key);
+    let mut group = Group::new(name);
+    group.id = Some(name.to_owned());
+    group.members = sorted
+        .into_iter()
+        .map(|u| Member {
+            value: Some(u.key.clone()),
+            display: Some(u.display_name.clone()),
+            kind: Some("User".to_owned()),
+            ..Member::default()
+        })
+        .collect();
+    group.meta = Some(Meta {
+        resource_type: Some("Group".to_owned()),
+        ..Meta::default()
+    });
+    let version = serde_json::to_value(&group)
+        .map(|v| ETag::from_content(&v).to_string())
+        .ok();
+    if let Some(meta) = group.meta.as_mut() {
+        meta.version = version;
+    }
+    group
+}
+
+fn check_expected(
+    current: Option<&str>,
+    expected: Option<&ETag>,
+    what: &str,
+    id: &str,
+) -> Result<(), ScimError> {
+    let Some(want) = expected else {
+        return Ok(());
+    };
+    let now = current.and_then(|v| ETag::parse(v).ok());
+    if now.as_ref().is_some_and(|v| v.weak_eq(want)) {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed(format_args!(
+            "{what} {id} is at version {}, not {want}",
+            current.unwrap_or("(none)")
+        )))
+    }
+}
+
+fn version_of_user(user: &User) -> Option<&str> {
+    user.meta.as_ref().and_then(|m| m.version.as_deref())
+}
+
+fn version_of_group(group: &Group) -> Option<&str> {
+    group.meta.as_ref().and_then(|m| m.version.as_deref())
+}
+
+/// A refusal of a user write: a taken name is SCIM's 409 `uniqueness`, a missing email the
+/// attribute's fault; anything else keeps Jira's wording.
+fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
+    // [K] Jira reports a taken name as 400 with `errors.username` "...already exists".
+    if err.status() == Some(400) && err.has_field("username") && err.mentions("already exists") {
+        return ScimError::uniqueness("userName", name);
+    }
+    if err.status() == Some(400) && err.has_field("email") {
+        return ScimError::invalid_value(
+            "emails",
+            format_args!("Jira requires an email address ({err})"),
+        );
+    }
+    if err.status() == Some(400) && err.has_field("displayName") {
+        return ScimError::invalid_value("displayName", err);
+    }
+    err.into()
+}
+
+/// An error after some writes succeeded: the SCIM client must learn what was done.
+fn partial(err: AtlassianError, done: &str) -> ScimError {
+    let scim: ScimError = err.into();
+    let status = scim.status();
+    ScimError::other(
+        if status.is_success() {
+            StatusCode::BAD_GATEWAY
+        } else {
+            status
+        },
+        None,
+        format_args!("{done}, then: {}", scim.detail()),
+    )
+}
+
+fn refuse_rename(id: &str, wanted: &str) -> ScimError {
+    ScimError::Mutability {
+        attribute: "displayName".to_owned(),
+        detail: format!(
+            "cannot change from {id:?} to {wanted:?}: Jira Data Center cannot rename groups (a group's id is its name)"
+        ),
+    }
+}
+
+impl AtlassianProvisioner {
+    async fn stored(&self, key: &str) -> Result<Stored, ScimError> {
+        let value = self.jira.property(key, &self.property).await?;
+        Ok(value
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default())
+    }
+
+    async fn read_user(&self, id: &str) -> Result<(JiraUser, Stored), ScimError> {
+        let jira = self
+            .jira
+            .user_by_key(id, true)
+            .await?
+            .ok_or_else(|| ScimError::not_found("User", id))?;
+        let stored = self.stored(id).await?;
+        Ok((jira, stored))
+    }
+
+    async fn read_group(&self, id: &str) -> Result<(Vec<JiraUser>, Group), ScimError> {
+        let members = self
+            .jira
+            .group_members(id)
+            .await?
+            .ok_or_else(|| ScimError::not_found("Group", id))?;
+        let view = group_view(id, &members);
+        Ok((members, view))
+    }
+
+    /// Users whose stored `externalId` is exactly `external_id` (`caseExact`, RFC 7643): Jira
+    /// cannot search by property, so this pages `/user/search` and reads one property per user,
+    /// reading in full only the matches (half the calls of a general scan).
+    async fn by_external_id(&self, external_id: &str) -> Result<Vec<User>, ScimError> {
+        let mut hits = Vec::new();
+        let mut start = 0;
+        let mut previous = None;
+        loop {
+            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let got = page.len();
+            if got == 0 {
+                return Ok(hits);
+            }
+            check_progress(&page, &mut previous)?;
+            for listed in page {
+                let stored = self.stored(&listed.key).await?;
+                if stored.external_id.as_deref() != Some(external_id) {
+                    continue;
+                }
+                let jira = self
+                    .jira
+                    .user_by_key(&listed.key, true)
+                    .await?
+                    .unwrap_or(listed);
+                hits.push(user_view(&jira, &stored));
+            }
+            start += got;
+        }
+    }
+
+    /// Filters, sorts and pages on the `/user/search` results alone (the caller checked that
+    /// the filter and `sortBy` read only Jira's fields), then reads the users of the page in
+    /// full. Memory: without `sortBy` only the page is kept; with it, every match (as Jira
+    /// returned it), since any of them may sort first.
+    async fn search_on_jira_fields(&self, query: &ListQuery) -> Result<Page<User>, ScimError> {
+        let registry = SchemaRegistry::builtin();
+        let schema = registry.resource(scim_core::urn::USER);
+        let (offset, count) = query.window();
+        let keep_all = query.sort_by.is_some();
+        let mut kept: Vec<(Value, JiraUser)> = Vec::new();
+        let mut matched: usize = 0;
+        let mut start = 0;
+        let mut previous = None;
+        loop {
+            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let got = page.len();
+            if got == 0 {
+                break;
+            }
+            check_progress(&page, &mut previous)?;
+            for listed in page {
+                let json = serde_json::to_value(user_view(&listed, &Stored::default()))?;
+                if query
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| !f.matches_with(&json, &schema))
+                {
+                    continue;
+                }
+                if keep_all || (matched >= offset && matched - offset < count) {
+                    kept.push((json, listed));
+                }
+                matched += 1;
+            }
+            start += got;
+        }
+        if let Some(path) = &query.sort_by {
+            scim_core::sort::sort_items_by_path(
+                &mut kept,
+                |(v, _)| v,
+                path,
+                query.sort_order,
+                &schema,
+            );
+            kept = kept.into_iter().skip(offset).take(count).collect();
+        }
+        let mut resources = Vec::with_capacity(kept.len());
+        for (_, listed) in kept {
+            let jira = self
+                .jira
+                .user_by_key(&listed.key, true)
+                .await?
+                .unwrap_or(listed);
+            let stored = self.stored(&jira.key).await?;
+            resources.push(user_view(&jira, &stored));
+        }
+        Ok(Page {
+            resources,
+            total_results: matched as u64,
+            start_index: query.start_index,
+        })
+    }
+
+    /// Writes what differs between `user` and the `current` state read from Jira: the password
+    /// when one is given, a `PUT /user` with the changed Jira fields, a `PUT` of the property
+    /// when anything changed. Nothing when nothing changed (`view` is then the answer).
+    async fn write_user(
+        &self,
+        id: &str,
+        user: &User,
+        current: JiraUser,
+        stored: Stored,
+        view: User,
+    ) -> Result<User, ScimError> {
+        let (fields, attributes) = desired(user)?;
+        let mut changes = Map::new();
+        if fields.name != current.name {
+            changes.insert("name".to_owned(), Value::from(fields.name.as_str()));
+        }
+        if fields.display_name != current.display_name {
+            changes.insert(
+                "displayName".to_owned(),
+                Value::from(fields.display_name.as_str()),
+            );
+        }
+        if let Some(email) = fields
+            .email
+            .as_ref()
+            .filter(|e| **e != current.email_address)
+        {
+            changes.insert("emailAddress".to_owned(), Value::from(email.as_str()));
+        }
+        if let Some(active) = fields.active.filter(|a| *a != current.active) {
+            changes.insert("active".to_owned(), Value::from(active));
+        }
+        let property_changed =
+            attributes != stored.attributes || user.external_id != stored.external_id;
+        if changes.is_empty() && !property_changed && user.password.is_none() {
+            return Ok(view);
+        }
+        let new_stored = Stored {
+            external_id: user.external_id.clone(),
+            created: stored.created.clone().or_else(|| Some(now())),
+            last_modified: Some(now()),
+            attributes,
+        };
+        let property = property_value(&new_stored)?;
+        // The password first: a password policy refusing it is the likeliest failure, and
+        // then nothing has been written.
+        if let Some(password) = &user.password {
+            self.jira
+                .set_password(id, password.expose())
+                .await
+                .map_err(|e| match e.status() {
+                    Some(404) => ScimError::not_found("User", id),
+                    Some(400) => ScimError::invalid_value("password", e),
+                    _ => e.into(),
+                })?;
+        }
+        let deactivating = changes.contains_key("active");
+        let mut updated = current.clone();
+        if !changes.is_empty() {
+            updated = self
+                .jira
+                .update_user(id, &Value::Object(changes))
+                .await
+                .map_err(|e| match e.status() {
+                    Some(404) => ScimError::not_found("User", id),
+                    Some(400) if deactivating && e.mentions("no.value.found.to.be.changed") => {
+                        ScimError::other(
+                            StatusCode::NOT_IMPLEMENTED,
+                            None,
+                            format_args!(
+                                "this Jira (before 8.3) cannot change `active` through REST v2 \
+                                 and the embedded Crowd API fallback is not implemented yet; \
+                                 the user's Jira fields were not changed ({e})"
+                            ),
+                        )
+                    }
+                    _ => user_write_error(e, &fields.name),
+                })?;
+            updated.groups.clone_from(&current.groups);
+        }
+        self.jira
+            .set_property(id, &self.property, &property)
+            .await
+            .map_err(|e| {
+                partial(
+                    e,
+                    &format!("user {id}: Jira's fields were updated but not its SCIM attributes"),
+                )
+            })?;
+        Ok(user_view(&updated, &new_stored))
+    }
+
+    /// The Jira users behind member ids, all checked before anything is written.
+    async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
+        let mut users = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.jira.user_by_key(key, false).await? {
+                Some(u) => users.push(u),
+                None => {
+                    return Err(ScimError::invalid_value(
+                        "members",
+                        format_args!("no user has the id {key:?} (Jira groups hold users only)"),
+                    ));
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    /// Brings the members of group `name` from `current` to `desired` with add and remove
+    /// calls, returning the new member list.
+    async fn set_members(
+        &self,
+        name: &str,
+        current: &[JiraUser],
+        desired: &[Member],
+    ) -> Result<Vec<JiraUser>, ScimError> {
+        let mut want = BTreeSet::new();
+        for (i, m) in desired.iter().enumerate() {
+            match m.value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                Some(v) => {
+                    want.insert(v.to_owned());
+                }
+                None => {
+                    return Err(ScimError::invalid_value(
+                        format!("members[{i}].value"),
+                        "is required",
+                    ));
+                }
+            }
+        }
+        let have: BTreeMap<&str, &JiraUser> = current.iter().map(|u| (u.key.as_str(), u)).collect();
+        let to_add: Vec<String> = want
+            .iter()
+            .filter(|k| !have.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        let to_remove: Vec<&JiraUser> = current.iter().filter(|u| !want.contains(&u.key)).collect();
+        let added = self.resolve_members(&to_add).await?;
+        let total = added.len() + to_remove.len();
+        let mut done = 0;
+        for user in &added {
+            match self.jira.add_member(name, &user.name).await {
+                Ok(()) => {}
+                // [K] Someone else added it meanwhile: the state we want.
+                Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
+                Err(e) => {
+                    return Err(partial(
+                        e,
+                        &format!("group {name:?}: {done} of {total} membership changes made"),
+                    ));
+                }
+            }
+            done += 1;
+        }
+        for user in &to_remove {
+            match self.jira.remove_member(name, &user.name).await {
+                Ok(()) => {}
+                // [K] Removed by someone else meanwhile (400 "not a member"), or the user
+                // deleted (404 naming the user, not the group): the state we want.
+                Err(e)
+                    if (e.status() == Some(400) && e.mentions("not a member"))
+                        || (e.status() == Some(404) && e.mentions("the user")) => {}
+                Err(e) => {
+                    return Err(partial(
+                        e,
+                        &format!("group {name:?}: {done} of {total} membership changes made"),
+                    ));
+                }
+            }
+            done += 1;
+        }
+        let mut members: Vec<JiraUser> = current
+            .iter()
+            .filter(|u| want.contains(&u.key))
+            .cloned()
+            .collect();
+        members.extend(added);
+        Ok(members)
+    }
+}
+
+/// The name in `displayName eq "<name>"` on the core Group schema (or none).
+fn group_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
+    let scim_filter::Filter::Compare(path, scim_filter::CompareOp::Eq, value) = filter else {
+        return None;
+    };
+    let scim_filter::CompValue::String(text) = value else {
+        return None;
+    };
+    let core_or_none = path
+        .schema()
+        .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::GROUP));
+    (core_or_none && path.name().eq_ignore_ascii_case("displayName") && path.sub_attr().is_none())
+        .then_some(text.as_str())
+}
+
+/// Whether `path` names an attribute a `/user/search` result alone answers.
+fn is_jira_field(path: &scim_filter::AttrPath) -> bool {
+    let core_or_none = path
+        .schema()
+        .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER));
+    let name = path.name();
+    core_or_none
+        && match path.sub_attr() {
+            None => ["id", "userName", "displayName", "active"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name)),
+            Some(sub) => {
+                name.eq_ignore_ascii_case("meta") && sub.eq_ignore_ascii_case("resourceType")
+            }
+        }
+}
+
+/// Whether every attribute `filter` reads is one of Jira's own fields.
+fn on_jira_fields(filter: &scim_filter::Filter) -> bool {
+    use scim_filter::Filter;
+    match filter {
+        Filter::Present(path) | Filter::Compare(path, _, _) => is_jira_field(path),
+        Filter::ValuePath(..) => false,
+        Filter::Not(inner) => on_jira_fields(inner),
+        Filter::And(ops) | Filter::Or(ops) => ops.as_slice().iter().all(on_jira_fields),
+    }
+}
+
+/// Fails when a page starts with the same user as the previous one: a server ignoring
+/// `startAt` would otherwise be paged forever.
+fn check_progress(page: &[JiraUser], previous: &mut Option<String>) -> Result<(), ScimError> {
+    let first = page.first().map(|u| u.key.clone());
+    if first.is_some() && first == *previous {
+        return Err(AtlassianError::Decode {
+            call: "GET /user/search".to_owned(),
+            detail: "the same page came back for the next startAt".to_owned(),
+        }
+        .into());
+    }
+    *previous = first;
+    Ok(())
+}
+
+/// The string in `<attribute> eq "<value>"` on a top-level core User attribute.
+fn eq_lookup<'f>(filter: &'f scim_filter::Filter, attribute: &str) -> Option<&'f str> {
+    let scim_filter::Filter::Compare(path, scim_filter::CompareOp::Eq, value) = filter else {
+        return None;
+    };
+    let scim_filter::CompValue::String(text) = value else {
+        return None;
+    };
+    let core_or_none = path
+        .schema()
+        .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER));
+    (core_or_none && path.name().eq_ignore_ascii_case(attribute) && path.sub_attr().is_none())
+        .then_some(text.as_str())
+}
+
+fn page_of(hits: Vec<User>, query: &ListQuery) -> Page<User> {
+    let total = hits.len() as u64;
+    let (offset, count) = query.window();
+    Page {
+        resources: hits.into_iter().skip(offset).take(count).collect(),
+        total_results: total,
+        start_index: query.start_index,
+    }
+}
+
+#[async_trait]
+impl Provisioner for AtlassianProvisioner {
+    /// `POST /user`, then `PUT` of the user property (and a deactivating `PUT /user` when the
+    /// user is created inactive).
+    async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+        let (fields, attributes) = desired(&user)?;
+        let stamp = now();
+        let stored = Stored {
+            external_id: user.external_id.clone(),
+            created: Some(stamp.clone()),
+            last_modified: Some(stamp),
+            attributes,
+        };
+        let property = property_value(&stored)?;
+        let mut body = json!({
+            "name": fields.name,
+            "displayName": fields.display_name,
+            "notification": false,
+        });
+        if let Some(obj) = body.as_object_mut() {
+            if let Some(email) = &fields.email {
+                obj.insert("emailAddress".to_owned(), Value::from(email.as_str()));
+            }
+            if let Some(password) = &user.password {
+                obj.insert("password".to_owned(), Value::from(password.expose()));
+            }
+        }
+        let mut created = self
+            .jira
+            .create_user(&body)
+            .await
+            .map_err(|e| user_write_error(e, &fields.name))?;
+        let key = created.key.clone();
+        if fields.active == Some(false) {
+            created = self
+                .jira
+                .update_user(&key, &json!({"active": false}))
+                .await
+                .map_err(|e| {
+                    partial(e, &format!("user {:?} was created (id {key})", fields.name))
+                })?;
+        }
+        self.jira
+            .set_property(&key, &self.property, &property)
+            .await
+            .map_err(|e| {
+                partial(
+                    e,
+                    &format!(
+                        "user {:?} was created (id {key}) but its externalId and other SCIM attributes were not stored; a replace stores them",
+                        fields.name
+                    ),
+                )
+            })?;
+        created.groups = Vec::new();
+        Ok(user_view(&created, &stored))
+    }
+
+    async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
+        let (jira, stored) = self.read_user(id).await?;
+        Ok(user_view(&jira, &stored))
+    }
+
+    /// Reads the user, then writes only what differs: the password when one is given
+    /// (`PUT /user/password`), a `PUT /user` with the changed Jira fields, a `PUT` of the
+    /// property when anything changed. A replace that changes nothing writes nothing.
+    async fn replace_user(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        user: User,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        // Validated before anything is read.
+        desired(&user)?;
+        let (current, stored) = self.read_user(id).await?;
+        let view = user_view(&current, &stored);
+        check_expected(version_of_user(&view), expected, "User", id)?;
+        self.write_user(id, &user, current, stored, view).await
+    }
+
+    /// `DELETE /user?key=` (Jira drops its memberships and properties), after a read when a
+    /// version is expected.
+    async fn delete_user(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        if expected.is_some() {
+            let (jira, stored) = self.read_user(id).await?;
+            check_expected(
+                version_of_user(&user_view(&jira, &stored)),
+                expected,
+                "User",
+                id,
+            )?;
+        }
+        self.jira
+            .delete_user(id)
+            .await
+            .map_err(|e| match e.status() {
+                Some(404) => ScimError::not_found("User", id),
+                _ => e.into(),
+            })
+    }
+
+    /// A page of `/user/search?username=.` (active and inactive users), each user read in full.
+    async fn scan_users(
+        &self,
+        _ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<User>, ScimError> {
+        let mut out = Vec::new();
+        let mut start = offset;
+        let mut previous = None;
+        while out.len() < limit {
+            let want = (limit - out.len()).min(SEARCH_PAGE);
+            let page = self.jira.all_users_page(start, want).await?;
+            let got = page.len();
+            if got == 0 {
+                break;
+            }
+            check_progress(&page, &mut previous)?;
+            for listed in page {
+                let full = self.jira.user_by_key(&listed.key, true).await?;
+                // Deleted since the search: keep what the search saw, so the page keeps its
+                // length and the caller's paging stays aligned.
+                let jira = full.unwrap_or(listed);
+                let stored = self.stored(&jira.key).await?;
+                out.push(user_view(&jira, &stored));
+            }
+            start += got;
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// `userName eq` is a direct `GET /user?username=` (Jira compares names ignoring case, as
+    /// SCIM does for `userName`); `externalId eq` reads only the property of each user (Jira
+    /// cannot search properties); a filter and `sortBy` on Jira's own fields only (`id`,
+    /// `userName`, `displayName`, `active`, `meta.resourceType`), or none, is evaluated on the
+    /// search results and only the page returned is read in full; anything else scans and
+    /// reads every user in full.
+    async fn search_users(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<User>, ScimError> {
+        let filter = query.filter.as_ref();
+        if let Some(name) = filter.and_then(|f| eq_lookup(f, "userName")) {
+            let mut hits = Vec::new();
+            if let Some(jira) = self.jira.user_by_name(name, true).await? {
+                let stored = self.stored(&jira.key).await?;
+                hits.push(user_view(&jira, &stored));
+            }
+            return Ok(page_of(hits, query));
+        }
+        if let Some(external_id) = filter.and_then(|f| eq_lookup(f, "externalId")) {
+            return Ok(page_of(self.by_external_id(external_id).await?, query));
+        }
+        if filter.is_none_or(on_jira_fields) && query.sort_by.as_ref().is_none_or(is_jira_field) {
+            return self.search_on_jira_fields(query).await;
+        }
+        scim_core::provision::search_users_by_scan(self, ctx, query).await
+    }
+
+    /// `displayName eq` (what identity providers ask before creating a group) looks the name
+    /// up with `/groups/picker` and reads that group only; everything else scans.
+    async fn search_groups(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Group>, ScimError> {
+        let Some(name) = query.filter.as_ref().and_then(group_name_lookup) else {
+            return scim_core::provision::search_groups_by_scan(self, ctx, query).await;
+        };
+        let mut hits = Vec::new();
+        let picked = self.jira.pick_groups(name, SEARCH_PAGE).await?;
+        // Jira's group names are unique ignoring case, as SCIM compares displayName.
+        if let Some(found) = picked
+            .iter()
+            .find(|g| g.to_lowercase() == name.to_lowercase())
+        {
+            if let Some(members) = self.jira.group_members(found).await? {
+                hits.push(group_view(found, &members));
+            }
+        }
+        let total = hits.len() as u64;
+        let (offset, count) = query.window();
+        Ok(Page {
+            resources: hits.into_iter().skip(offset).take(count).collect(),
+            total_results: total,
+            start_index: query.start_index,
+        })
+    }
+
+    /// Reads the group once and removes those of `member_ids` it holds, one
+    /// `DELETE /group/user` each (ids that are not members are ignored).
+    async fn remove_members(
+        &self,
+        _ctx: &RequestContext,
+        group_id: &str,
+        member_ids: &[String],
+    ) -> Result<Group, ScimError> {
+        let (members, view) = self.read_group(group_id).await?;
+        let remaining: Vec<Member> = view
+            .members
+            .into_iter()
+            .filter(|m| {
+                !m.value
+                    .as_deref()
+                    .is_some_and(|v| member_ids.iter().any(|id| id == v))
+            })
+            .collect();
+        let members = self.set_members(group_id, &members, &remaining).await?;
+        Ok(group_view(group_id, &members))
+    }
+
+    /// Reads the user once (two calls), applies the PATCH and writes only what differs, like a
+    /// replace. Re-reading before the write, as the default does, would narrow no race
+    /// (Jira offers no conditional write) and cost two more calls per PATCH, the operation
+    /// identity providers send most.
+    async fn patch_user(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        let (current, stored) = self.read_user(id).await?;
+        let view = user_view(&current, &stored);
+        check_expected(version_of_user(&view), expected, "User", id)?;
+        let mut patched = view.clone();
+        scim_core::patch::apply_user(&mut patched, patch, SchemaRegistry::builtin())?;
+        self.write_user(id, &patched, current, stored, view).await
+    }
+
+    /// Checks every member, `POST /group`, then one `POST /group/user` per member.
+    async fn create_group(&self, _ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
+        let name = group.display_name.trim().to_owned();
+        if name.is_empty() {
+            return Err(ScimError::invalid_value(
+                "displayName",
+                "is required and must not be empty",
+            ));
+        }
+        // Members are checked before the group exists, so a bad member id creates nothing.
+        let mut keys: Vec<String> = Vec::new();
+        for (i, m) in group.members.iter().enumerate() {
+            match m.value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                Some(v) if !keys.iter().any(|k| k == v) => keys.push(v.to_owned()),
+                Some(_) => {}
+                None => {
+                    return Err(ScimError::invalid_value(
+                        format!("members[{i}].value"),
+                        "is required",
+                    ));
+                }
+            }
+        }
+        let members = self.resolve_members(&keys).await?;
+        self.jira.create_group(&name).await.map_err(|e| {
+            if e.status() == Some(400) && e.mentions("already exists") {
+                ScimError::uniqueness("displayName", name.clone())
+            } else {
+                e.into()
+            }
+        })?;
+        let mut added = Vec::with_capacity(members.len());
+        for user in members {
+            if let Err(e) = self.jira.add_member(&name, &user.name).await {
+                return Err(partial(
+                    e,
+                    &format!(
+                        "group {name:?} was created with {} of {} members",
+                        added.len(),
+                        keys.len()
+                    ),
+                ));
+            }
+            added.push(user);
+        }
+        Ok(group_view(&name, &added))
+    }
+
+    async fn get_group(&self, _ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
+        Ok(self.read_group(id).await?.1)
+    }
+
+    /// Membership changes as add/remove calls; a `displayName` change is refused (400
+    /// `mutability`): Jira cannot rename groups.
+    async fn replace_group(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        group: Group,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError> {
+        let (members, view) = self.read_group(id).await?;
+        check_expected(version_of_group(&view), expected, "Group", id)?;
+        if group.display_name.trim() != id {
+            return Err(refuse_rename(id, &group.display_name));
+        }
+        let members = self.set_members(id, &members, &group.members).await?;
+        Ok(group_view(id, &members))
+    }
+
+    async fn delete_group(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        if expected.is_some() {
+            let (_, view) = self.read_group(id).await?;
+            check_expected(version_of_group(&view), expected, "Group", id)?;
+        }
+        self.jira
+            .delete_group(id)
+            .await
+            .map_err(|e| match e.status() {
+                Some(404) => ScimError::not_found("Group", id),
+                _ => e.into(),
+            })
+    }
+
+    /// Group names from `/groups/picker` (capped by a Jira setting \[K\]), each read in full.
+    async fn scan_groups(
+        &self,
+        _ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Group>, ScimError> {
+        let names = self
+            .jira
+            .group_names(offset.saturating_add(limit).min(u32::MAX as usize))
+            .await?;
+        let mut out = Vec::new();
+        for name in names.into_iter().skip(offset).take(limit) {
+            match self.jira.group_members(&name).await? {
+                Some(members) => out.push(group_view(&name, &members)),
+                // Deleted since the listing: keep the page aligned with an empty group.
+                None => out.push(group_view(&name, &[])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the group, applies the PATCH, and turns the member difference into add/remove
+    /// calls relative to what was read (no conditional write, so concurrent member PATCH requests
+    /// never have to start over, and none is lost).
+    async fn patch_group(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError> {
+        let (members, view) = self.read_group(id).await?;
+        check_expected(version_of_group(&view), expected, "Group", id)?;
+        let mut desired = view.clone();
+        scim_core::patch::apply_group(&mut desired, patch, SchemaRegistry::builtin())?;
+        if desired.display_name != view.display_name {
+            return Err(refuse_rename(id, &desired.display_name));
+        }
+        let members = self.set_members(id, &members, &desired.members).await?;
+        Ok(group_view(id, &members))
+    }
+}

@@ -1,0 +1,978 @@
+//! [`JiraSimulator`]: Jira Data Center's user and group REST API (v2) in memory.
+
+// Handlers answer errors as ready responses (`Err(response)`); their size is no concern in a
+// test double, and boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use http::{Method, Request, Response, StatusCode};
+use scim_core::{HttpClient, HttpError};
+use serde_json::{Value, json};
+
+use crate::Credentials;
+
+/// The prefix of every Jira REST v2 path.
+const API: &str = "/rest/api/2";
+/// Jira caps `/user/search` pages at 1,000 users (reported, not documented: ATLASSIAN.md \[K\]).
+const SEARCH_CAP: usize = 1000;
+/// Jira pages group members 50 at a time at most.
+const MEMBER_CAP: usize = 50;
+
+/// A failure the simulator answers with instead of serving a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// 429 with `Retry-After: <seconds>` and the `X-RateLimit-*` headers.
+    RateLimited {
+        /// The `Retry-After` value in seconds.
+        retry_after: u64,
+    },
+    /// 503 without `Retry-After`.
+    Unavailable,
+    /// Any status, with a Jira error body.
+    Status(u16),
+    /// No response at all ([`HttpError::Timeout`]); the request is not applied.
+    Timeout,
+}
+
+/// A Jira user as the simulator stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimUser {
+    /// The stable key (`JIRAUSER10000`, as Jira 8+ assigns to new users).
+    pub key: String,
+    /// The user name (unique ignoring case, changed by renames).
+    pub name: String,
+    /// `emailAddress`.
+    pub email: String,
+    /// `displayName`.
+    pub display_name: String,
+    /// `active`.
+    pub active: bool,
+}
+
+#[derive(Debug)]
+struct Group {
+    name: String,
+    /// Member keys.
+    members: BTreeSet<String>,
+}
+
+/// A fault aimed at one call: the `nth` (1-based) next request with this method and path.
+#[derive(Debug)]
+struct Targeted {
+    method: Method,
+    path: String,
+    remaining: usize,
+    fault: Fault,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Users by key.
+    users: BTreeMap<String, SimUser>,
+    next_user: u64,
+    /// Groups by lower-cased name: Jira group names are unique ignoring case.
+    groups: BTreeMap<String, Group>,
+    /// (user key, property key) -> value.
+    properties: HashMap<(String, String), Value>,
+    /// User key -> a hash of the password (a simulator has no need to keep the text).
+    passwords: HashMap<String, u64>,
+    calls: BTreeMap<String, usize>,
+    faults: VecDeque<Fault>,
+    targeted: Vec<Targeted>,
+}
+
+/// Jira Data Center's user and group REST API (`/rest/api/2`) as an in-process [`HttpClient`].
+///
+/// Point an [`AtlassianProvisioner`](crate::AtlassianProvisioner) at any base URL and hand it
+/// the simulator as its client. What it does, as Jira does (ATLASSIAN.md):
+/// - Users: `key` (`JIRAUSER<n>`) survives renames; `name` unique ignoring case; create requires
+///   `name`, `displayName` and `emailAddress` (400 with field errors otherwise; see
+///   [`JiraSimulator::require_email`]); `PUT /user` is partial and renames via `name`;
+///   `{"active": false}` deactivates; `DELETE` drops the user's memberships and properties.
+/// - `PUT /user/password` \[K\], refusing passwords under 4 characters as a stand-in for a
+///   password policy.
+/// - `/user/search`: a bare array, no total, `maxResults` capped at 1,000, `username=.`
+///   matches everyone, otherwise a case-insensitive prefix of name, display name or email;
+///   `includeActive` (default true) and `includeInactive` (default false); sorted by name.
+/// - User properties (`/user/properties/{key}?userKey=` or `username=`), groups (create,
+///   delete, members paged 50 at a time as `{startAt, maxResults, total, isLast, values}`,
+///   add and remove members), `/groups/picker`.
+/// - `/myself` and `/mypermissions` (the `ADMINISTER` permission, see
+///   [`JiraSimulator::set_admin`]), for connection tests.
+/// - Errors as `{"errorMessages": [...], "errors": {...}}` with Jira's status codes; 401
+///   without the expected credentials.
+/// - Every call counted by method and path ([`JiraSimulator::calls`]); faults injected with
+///   [`JiraSimulator::fail_next`] and [`JiraSimulator::fail_call`].
+#[derive(Debug)]
+pub struct JiraSimulator {
+    state: Mutex<State>,
+    credentials: Credentials,
+    require_email: std::sync::atomic::AtomicBool,
+    search_cap: std::sync::atomic::AtomicUsize,
+    admin: std::sync::atomic::AtomicBool,
+    before_8_3: std::sync::atomic::AtomicBool,
+}
+
+impl JiraSimulator {
+    /// An empty Jira accepting only `credentials`.
+    pub fn new(credentials: Credentials) -> Self {
+        JiraSimulator {
+            state: Mutex::new(State {
+                next_user: 10000,
+                ..State::default()
+            }),
+            credentials,
+            require_email: std::sync::atomic::AtomicBool::new(true),
+            search_cap: std::sync::atomic::AtomicUsize::new(SEARCH_CAP),
+            admin: std::sync::atomic::AtomicBool::new(true),
+            before_8_3: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether creating a user requires `emailAddress` (true, as in Jira). Turned off by tests
+    /// whose users have no email.
+    pub fn require_email(&self, required: bool) {
+        self.require_email
+            .store(required, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most users one `/user/search` page returns (1,000 by default, as reported for
+    /// Jira; lower it to test clients against servers with a smaller cap).
+    pub fn set_search_cap(&self, cap: usize) {
+        self.search_cap
+            .store(cap, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the credentials' user holds Jira's global `ADMINISTER` permission (true by
+    /// default), as `/mypermissions` reports.
+    pub fn set_admin(&self, admin: bool) {
+        self.admin
+            .store(admin, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Behave as Jira before 8.3, whose `PUT /user` refuses `active` with 400
+    /// `error.no.value.found.to.be.changed` (false by default).
+    pub fn set_before_8_3(&self, old: bool) {
+        self.before_8_3
+            .store(old, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every handler checks before it writes, so a panic cannot leave a half-applied change.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many requests were made with `method` to `path` (relative to `/rest/api/2`, without
+    /// the query: `("POST", "/user")`), faulted ones included.
+    pub fn calls(&self, method: &str, path: &str) -> usize {
+        self.lock()
+            .calls
+            .get(&format!("{method} {path}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every call count, keyed `"METHOD /path"`.
+    pub fn call_counts(&self) -> BTreeMap<String, usize> {
+        self.lock().calls.clone()
+    }
+
+    /// All requests made.
+    pub fn total_calls(&self) -> usize {
+        self.lock().calls.values().sum()
+    }
+
+    /// Requests other than `GET`.
+    pub fn write_calls(&self) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET "))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Forgets the call counts.
+    pub fn reset_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    /// The next `n` requests, whatever they are, get `fault`.
+    pub fn fail_next(&self, n: usize, fault: &Fault) {
+        let mut state = self.lock();
+        for _ in 0..n {
+            state.faults.push_back(fault.clone());
+        }
+    }
+
+    /// The `nth` (1-based) next request with `method` to `path` gets `fault`: a failure in the
+    /// middle of a multi-call operation.
+    pub fn fail_call(&self, method: &str, path: &str, nth: usize, fault: Fault) {
+        self.lock().targeted.push(Targeted {
+            method: Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET),
+            path: path.to_owned(),
+            remaining: nth.max(1),
+            fault,
+        });
+    }
+
+    /// Adds a user directly (as an administrator would in Jira's UI), returning its key.
+    pub fn add_user(&self, name: &str, email: &str, display_name: &str) -> String {
+        let mut state = self.lock();
+        state.insert_user(name, email, display_name)
+    }
+
+    /// The user named `name` (ignoring case).
+    pub fn user(&self, name: &str) -> Option<SimUser> {
+        let state = self.lock();
+        state.by_name(name).cloned()
+    }
+
+    /// The user with `key`.
+    pub fn user_by_key(&self, key: &str) -> Option<SimUser> {
+        self.lock().users.get(key).cloned()
+    }
+
+    /// How many users exist.
+    pub fn user_count(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// The names of the members of `group`, sorted, or `None` when it does not exist.
+    pub fn group_members(&self, group: &str) -> Option<Vec<String>> {
+        let state = self.lock();
+        let g = state.groups.get(&group.to_lowercase())?;
+        let mut names: Vec<String> = g
+            .members
+            .iter()
+            .filter_map(|k| state.users.get(k).map(|u| u.name.clone()))
+            .collect();
+        names.sort();
+        Some(names)
+    }
+
+    /// The names of every group, sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        self.lock()
+            .groups
+            .values()
+            .map(|g| g.name.clone())
+            .collect()
+    }
+
+    /// Whether the user named `name` has the password `password`.
+    pub fn password_is(&self, name: &str, password: &str) -> bool {
+        let state = self.lock();
+        state
+            .by_name(name)
+            .and_then(|u| state.passwords.get(&u.key))
+            .is_some_and(|h| *h == password_hash(password))
+    }
+
+    /// The user property `property` of the user with `key`.
+    pub fn property(&self, key: &str, property: &str) -> Option<Value> {
+        self.lock()
+            .properties
+            .get(&(key.to_owned(), property.to_owned()))
+            .cloned()
+    }
+
+    fn take_fault(state: &mut State, method: &Method, path: &str) -> Option<Fault> {
+        let mut hit = None;
+        for t in &mut state.targeted {
+            if hit.is_none() && t.method == method && t.path == path {
+                t.remaining -= 1;
+                if t.remaining == 0 {
+                    hit = Some(t.fault.clone());
+                }
+            }
+        }
+        state.targeted.retain(|t| t.remaining > 0);
+        hit.or_else(|| state.faults.pop_front())
+    }
+}
+
+#[async_trait]
+impl HttpClient for JiraSimulator {
+    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
+        let uri = request.uri().clone();
+        let full_path = uri.path();
+        let (base, path) = match full_path.find(API) {
+            Some(at) => (
+                format!(
+                    "{}://{}{}",
+                    uri.scheme_str().unwrap_or("http"),
+                    uri.authority().map_or("jira", |a| a.as_str()),
+                    full_path.get(..at).unwrap_or("")
+                ),
+                full_path.get(at + API.len()..).unwrap_or("").to_owned(),
+            ),
+            None => (String::new(), full_path.to_owned()),
+        };
+        let method = request.method().clone();
+        let mut state = self.lock();
+        *state.calls.entry(format!("{method} {path}")).or_default() += 1;
+        if let Some(fault) = Self::take_fault(&mut state, &method, &path) {
+            return fault_response(&fault);
+        }
+        let authorized = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|h| self.credentials.matches_header(h.as_bytes()));
+        if !authorized {
+            return Ok(error(
+                StatusCode::UNAUTHORIZED,
+                &["You are not authenticated. Authentication required to perform this operation."],
+                &[],
+            ));
+        }
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let body = request.body();
+        let ctx = Call {
+            base: &base,
+            query: &query,
+            body,
+            require_email: self
+                .require_email
+                .load(std::sync::atomic::Ordering::Relaxed),
+            search_cap: self.search_cap.load(std::sync::atomic::Ordering::Relaxed),
+            admin: self.admin.load(std::sync::atomic::Ordering::Relaxed),
+            before_8_3: self.before_8_3.load(std::sync::atomic::Ordering::Relaxed),
+        };
+        Ok(route(&mut state, &method, &path, &ctx))
+    }
+}
+
+struct Call<'a> {
+    base: &'a str,
+    query: &'a HashMap<String, String>,
+    body: &'a [u8],
+    require_email: bool,
+    search_cap: usize,
+    admin: bool,
+    before_8_3: bool,
+}
+
+impl Call<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    fn flag(&self, name: &str, default: bool) -> bool {
+        self.param(name)
+            .map_or(default, |v| v.eq_ignore_ascii_case("true"))
+    }
+
+    fn number(&self, name: &str, default: usize) -> usize {
+        self.param(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    fn json(&self) -> Result<Value, Response<Vec<u8>>> {
+        serde_json::from_slice(self.body).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                &[&format!("Unexpected character in JSON body: {e}")],
+                &[],
+            )
+        })
+    }
+}
+
+fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
+    match fault {
+        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
+        Fault::RateLimited { retry_after } => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &["Rate limit exceeded."],
+                &[],
+            );
+            let h = r.headers_mut();
+            for (name, value) in [
+                ("retry-after", retry_after.to_string()),
+                ("x-ratelimit-limit", "10".to_owned()),
+                ("x-ratelimit-remaining", "0".to_owned()),
+                ("x-ratelimit-interval-seconds", "1".to_owned()),
+                ("x-ratelimit-fillrate", "1".to_owned()),
+            ] {
+                if let Ok(v) = http::HeaderValue::from_str(&value) {
+                    h.insert(name, v);
+                }
+            }
+            Ok(r)
+        }
+        Fault::Unavailable => Ok(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &["Service unavailable."],
+            &[],
+        )),
+        Fault::Status(code) => Ok(error(
+            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &["Injected failure."],
+            &[],
+        )),
+    }
+}
+
+fn respond(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
+    let mut r = Response::new(serde_json::to_vec(body).unwrap_or_default());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    r
+}
+
+fn empty(status: StatusCode) -> Response<Vec<u8>> {
+    let mut r = Response::new(Vec::new());
+    *r.status_mut() = status;
+    r
+}
+
+/// Jira's error body: `{"errorMessages": [...], "errors": {field: message}}`.
+fn error(status: StatusCode, messages: &[&str], errors: &[(&str, &str)]) -> Response<Vec<u8>> {
+    let errors: serde_json::Map<String, Value> = errors
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    respond(
+        status,
+        &json!({"errorMessages": messages, "errors": errors}),
+    )
+}
+
+fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Response<Vec<u8>> {
+    let result = match (method.as_str(), path) {
+        ("GET", "/user") => get_user(state, call),
+        ("POST", "/user") => create_user(state, call),
+        ("PUT", "/user") => update_user(state, call),
+        ("DELETE", "/user") => delete_user(state, call),
+        ("PUT", "/user/password") => set_password(state, call),
+        ("GET", "/user/search") => Ok(search_users(state, call)),
+        ("POST", "/group") => create_group(state, call),
+        ("DELETE", "/group") => delete_group(state, call),
+        ("GET", "/group/member") => group_members(state, call),
+        ("POST", "/group/user") => add_member(state, call),
+        ("DELETE", "/group/user") => remove_member(state, call),
+        ("GET", "/groups/picker") => Ok(groups_picker(state, call)),
+        ("GET", "/myself") => Ok(respond(
+            StatusCode::OK,
+            &json!({
+                "self": format!("{}{API}/user?username=admin", call.base),
+                "key": "admin",
+                "name": "admin",
+                "displayName": "Administrator",
+                "emailAddress": "admin@example.com",
+                "active": true,
+            }),
+        )),
+        ("GET", "/mypermissions") => {
+            let mut permissions = serde_json::Map::new();
+            for key in call.param("permissions").unwrap_or("").split(',') {
+                let key = key.trim();
+                if !key.is_empty() {
+                    let have = key == "ADMINISTER" && call.admin;
+                    permissions.insert(
+                        key.to_owned(),
+                        json!({"key": key, "type": "GLOBAL", "havePermission": have}),
+                    );
+                }
+            }
+            Ok(respond(
+                StatusCode::OK,
+                &json!({"permissions": permissions}),
+            ))
+        }
+        (m, p) => match p.strip_prefix("/user/properties/") {
+            Some(prop) if !prop.is_empty() && !prop.contains('/') => {
+                user_property(state, m, prop, call)
+            }
+            _ => Err(error(
+                StatusCode::NOT_FOUND,
+                &["null for uri: not a simulated Jira resource"],
+                &[],
+            )),
+        },
+    };
+    result.unwrap_or_else(|r| r)
+}
+
+type Handled = Result<Response<Vec<u8>>, Response<Vec<u8>>>;
+
+impl State {
+    fn by_name(&self, name: &str) -> Option<&SimUser> {
+        self.users
+            .values()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
+    }
+
+    fn insert_user(&mut self, name: &str, email: &str, display_name: &str) -> String {
+        let key = format!("JIRAUSER{}", self.next_user);
+        self.next_user += 1;
+        self.users.insert(
+            key.clone(),
+            SimUser {
+                key: key.clone(),
+                name: name.to_owned(),
+                email: email.to_owned(),
+                display_name: display_name.to_owned(),
+                active: true,
+            },
+        );
+        key
+    }
+
+    /// The key of the user named by `key=` or `username=` (the parameter names differ by call).
+    fn find_user(&self, call: &Call<'_>, key_param: &str) -> Result<String, Response<Vec<u8>>> {
+        if let Some(key) = call.param(key_param) {
+            return self.users.get(key).map(|u| u.key.clone()).ok_or_else(|| {
+                error(
+                    StatusCode::NOT_FOUND,
+                    &[&format!("The user with the key '{key}' does not exist")],
+                    &[],
+                )
+            });
+        }
+        if let Some(name) = call.param("username") {
+            return self.by_name(name).map(|u| u.key.clone()).ok_or_else(|| {
+                error(
+                    StatusCode::NOT_FOUND,
+                    &[&format!("The user named '{name}' does not exist")],
+                    &[],
+                )
+            });
+        }
+        Err(error(
+            StatusCode::BAD_REQUEST,
+            &["Either the 'username' or the 'key' query parameters need to be provided"],
+            &[],
+        ))
+    }
+
+    fn groups_of(&self, key: &str) -> Vec<&str> {
+        self.groups
+            .values()
+            .filter(|g| g.members.contains(key))
+            .map(|g| g.name.as_str())
+            .collect()
+    }
+
+    fn user_json(&self, base: &str, user: &SimUser, with_groups: bool) -> Value {
+        let encoded: String = url::form_urlencoded::byte_serialize(user.name.as_bytes()).collect();
+        let mut v = json!({
+            "self": format!("{base}{API}/user?username={encoded}"),
+            "key": user.key,
+            "name": user.name,
+            "emailAddress": user.email,
+            "displayName": user.display_name,
+            "active": user.active,
+            "deleted": false,
+            "timeZone": "UTC",
+            "locale": "en_US",
+        });
+        if with_groups {
+            let items: Vec<Value> = self
+                .groups_of(&user.key)
+                .into_iter()
+                .map(|g| json!({"name": g, "self": format!("{base}{API}/group?groupname={g}")}))
+                .collect();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert(
+                    "groups".to_owned(),
+                    json!({"size": items.len(), "items": items}),
+                );
+            }
+        }
+        v
+    }
+
+    fn group(&self, call: &Call<'_>) -> Result<String, Response<Vec<u8>>> {
+        let name = call.param("groupname").unwrap_or("");
+        let lower = name.to_lowercase();
+        if self.groups.contains_key(&lower) {
+            Ok(lower)
+        } else {
+            Err(error(
+                StatusCode::NOT_FOUND,
+                &[&format!("The group '{name}' does not exist.")],
+                &[],
+            ))
+        }
+    }
+}
+
+fn get_user(state: &State, call: &Call<'_>) -> Handled {
+    let key = state.find_user(call, "key")?;
+    let with_groups = call
+        .param("expand")
+        .is_some_and(|e| e.split(',').any(|x| x.trim() == "groups"));
+    let user = state
+        .users
+        .get(&key)
+        .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
+    Ok(respond(
+        StatusCode::OK,
+        &state.user_json(call.base, user, with_groups),
+    ))
+}
+
+fn str_field<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+    body.get(name).and_then(Value::as_str)
+}
+
+fn create_user(state: &mut State, call: &Call<'_>) -> Handled {
+    let body = call.json()?;
+    let name = str_field(&body, "name").unwrap_or("").trim();
+    let display = str_field(&body, "displayName").unwrap_or("").trim();
+    let email = str_field(&body, "emailAddress").unwrap_or("").trim();
+    let mut errors = Vec::new();
+    if name.is_empty() {
+        errors.push(("username", "You must specify a username."));
+    } else if state.by_name(name).is_some() {
+        errors.push(("username", "A user with that username already exists."));
+    }
+    if display.is_empty() {
+        errors.push(("displayName", "You must specify a full name."));
+    }
+    if email.is_empty() && call.require_email {
+        errors.push(("email", "You must specify an email address."));
+    }
+    if !errors.is_empty() {
+        return Err(error(StatusCode::BAD_REQUEST, &[], &errors));
+    }
+    let key = state.insert_user(name, email, display);
+    if let Some(password) = str_field(&body, "password") {
+        state.passwords.insert(key.clone(), password_hash(password));
+    }
+    let user = state
+        .users
+        .get(&key)
+        .ok_or_else(|| empty(StatusCode::INTERNAL_SERVER_ERROR))?;
+    Ok(respond(
+        StatusCode::CREATED,
+        &state.user_json(call.base, user, false),
+    ))
+}
+
+fn update_user(state: &mut State, call: &Call<'_>) -> Handled {
+    let key = state.find_user(call, "key")?;
+    let body = call.json()?;
+    let mut user = state
+        .users
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
+    if let Some(name) = str_field(&body, "name") {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &[],
+                &[("username", "You must specify a username.")],
+            ));
+        }
+        if state.by_name(name).is_some_and(|u| u.key != key) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &[],
+                &[("username", "A user with that username already exists.")],
+            ));
+        }
+        name.clone_into(&mut user.name);
+    }
+    if let Some(display) = str_field(&body, "displayName") {
+        if display.trim().is_empty() {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &[],
+                &[("displayName", "You must specify a full name.")],
+            ));
+        }
+        display.trim().clone_into(&mut user.display_name);
+    }
+    if let Some(email) = str_field(&body, "emailAddress") {
+        email.trim().clone_into(&mut user.email);
+    }
+    if let Some(active) = body.get("active").and_then(Value::as_bool) {
+        if call.before_8_3 {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &["error.no.value.found.to.be.changed"],
+                &[],
+            ));
+        }
+        user.active = active;
+    }
+    let json = state.user_json(call.base, &user, false);
+    state.users.insert(key, user);
+    Ok(respond(StatusCode::OK, &json))
+}
+
+fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
+    let key = state.find_user(call, "key")?;
+    state.users.remove(&key);
+    for g in state.groups.values_mut() {
+        g.members.remove(&key);
+    }
+    state.properties.retain(|(k, _), _| *k != key);
+    state.passwords.remove(&key);
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn password_hash(password: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    password.hash(&mut h);
+    h.finish()
+}
+
+fn set_password(state: &mut State, call: &Call<'_>) -> Handled {
+    let key = state.find_user(call, "key")?;
+    let body = call.json()?;
+    let password = str_field(&body, "password").unwrap_or("");
+    // Stands in for Jira's password policy: too short is refused.
+    if password.chars().count() < 4 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &[],
+            &[(
+                "password",
+                "The password must be at least 4 characters long.",
+            )],
+        ));
+    }
+    state.passwords.insert(key, password_hash(password));
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn search_users(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
+    let needle = call.param("username").unwrap_or("").to_lowercase();
+    let start = call.number("startAt", 0);
+    let max = call.number("maxResults", 50).min(call.search_cap);
+    let (active, inactive) = (
+        call.flag("includeActive", true),
+        call.flag("includeInactive", false),
+    );
+    let mut hits: Vec<&SimUser> = state
+        .users
+        .values()
+        .filter(|u| if u.active { active } else { inactive })
+        .filter(|u| {
+            needle == "."
+                || (!needle.is_empty()
+                    && [&u.name, &u.display_name, &u.email]
+                        .iter()
+                        .any(|f| f.to_lowercase().starts_with(&needle)))
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    let page: Vec<Value> = hits
+        .into_iter()
+        .skip(start)
+        .take(max)
+        .map(|u| state.user_json(call.base, u, false))
+        .collect();
+    respond(StatusCode::OK, &Value::Array(page))
+}
+
+fn user_property(state: &mut State, method: &str, prop: &str, call: &Call<'_>) -> Handled {
+    let key = state.find_user(call, "userKey")?;
+    let slot = (key, prop.to_owned());
+    match method {
+        "GET" => match state.properties.get(&slot) {
+            Some(v) => Ok(respond(StatusCode::OK, &json!({"key": prop, "value": v}))),
+            None => Err(error(
+                StatusCode::NOT_FOUND,
+                &[&format!("The property with key '{prop}' does not exist.")],
+                &[],
+            )),
+        },
+        "PUT" => {
+            let value = call.json()?;
+            // [K] Jira refuses property values over 32,768 characters.
+            if String::from_utf8_lossy(call.body).chars().count() > 32_768 {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    &["The property value is too long: at most 32768 characters."],
+                    &[],
+                ));
+            }
+            let existed = state.properties.insert(slot, value).is_some();
+            Ok(empty(if existed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            }))
+        }
+        "DELETE" => match state.properties.remove(&slot) {
+            Some(_) => Ok(empty(StatusCode::NO_CONTENT)),
+            None => Err(error(
+                StatusCode::NOT_FOUND,
+                &[&format!("The property with key '{prop}' does not exist.")],
+                &[],
+            )),
+        },
+        _ => Err(empty(StatusCode::METHOD_NOT_ALLOWED)),
+    }
+}
+
+fn group_json(base: &str, name: &str) -> Value {
+    json!({
+        "name": name,
+        "self": format!("{base}{API}/group?groupname={name}"),
+        "users": {"size": 0, "items": [], "max-results": 50, "start-index": 0, "end-index": 0},
+        "expand": "users",
+    })
+}
+
+fn create_group(state: &mut State, call: &Call<'_>) -> Handled {
+    let body = call.json()?;
+    let name = str_field(&body, "name").unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &["You must specify a valid group name."],
+            &[],
+        ));
+    }
+    let lower = name.to_lowercase();
+    if state.groups.contains_key(&lower) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &["A group or user with this name already exists."],
+            &[],
+        ));
+    }
+    state.groups.insert(
+        lower,
+        Group {
+            name: name.clone(),
+            members: BTreeSet::new(),
+        },
+    );
+    Ok(respond(StatusCode::CREATED, &group_json(call.base, &name)))
+}
+
+fn delete_group(state: &mut State, call: &Call<'_>) -> Handled {
+    let lower = state.group(call)?;
+    state.groups.remove(&lower);
+    Ok(empty(StatusCode::OK))
+}
+
+fn group_members(state: &State, call: &Call<'_>) -> Handled {
+    let lower = state.group(call)?;
+    let group = state
+        .groups
+        .get(&lower)
+        .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
+    let inactive = call.flag("includeInactiveUsers", false);
+    let start = call.number("startAt", 0);
+    let max = call.number("maxResults", MEMBER_CAP).min(MEMBER_CAP);
+    let mut members: Vec<&SimUser> = group
+        .members
+        .iter()
+        .filter_map(|k| state.users.get(k))
+        .filter(|u| inactive || u.active)
+        .collect();
+    members.sort_by_key(|u| u.name.to_lowercase());
+    let total = members.len();
+    let values: Vec<Value> = members
+        .into_iter()
+        .skip(start)
+        .take(max)
+        .map(|u| state.user_json(call.base, u, false))
+        .collect();
+    let is_last = start.saturating_add(values.len()) >= total;
+    Ok(respond(
+        StatusCode::OK,
+        &json!({
+            "self": format!("{}{API}/group/member?groupname={}", call.base, group.name),
+            "maxResults": max,
+            "startAt": start,
+            "total": total,
+            "isLast": is_last,
+            "values": values,
+        }),
+    ))
+}
+
+fn add_member(state: &mut State, call: &Call<'_>) -> Handled {
+    let lower = state.group(call)?;
+    let body = call.json()?;
+    let name = str_field(&body, "name").unwrap_or("");
+    let Some(key) = state.by_name(name).map(|u| u.key.clone()) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            &[&format!("The user named '{name}' does not exist")],
+            &[],
+        ));
+    };
+    let group = state
+        .groups
+        .get_mut(&lower)
+        .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
+    // [K] Jira refuses a duplicate membership with 400 rather than ignoring it.
+    if !group.members.insert(key) {
+        let msg = format!(
+            "Cannot add user. '{name}' is already a member of '{}'",
+            group.name
+        );
+        return Err(error(StatusCode::BAD_REQUEST, &[&msg], &[]));
+    }
+    let name = group.name.clone();
+    Ok(respond(StatusCode::CREATED, &group_json(call.base, &name)))
+}
+
+fn remove_member(state: &mut State, call: &Call<'_>) -> Handled {
+    let lower = state.group(call)?;
+    let key = state.find_user(call, "key")?;
+    let group = state
+        .groups
+        .get_mut(&lower)
+        .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
+    // [K] Removing a non-member is a 400 in Jira.
+    if !group.members.remove(&key) {
+        let msg = format!("The user is not a member of '{}'", group.name);
+        return Err(error(StatusCode::BAD_REQUEST, &[&msg], &[]));
+    }
+    Ok(empty(StatusCode::OK))
+}
+
+fn groups_picker(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
+    let query = call.param("query").unwrap_or("").to_lowercase();
+    let max = call.number("maxResults", 20).min(SEARCH_CAP);
+    let matching: Vec<&Group> = state
+        .groups
+        .values()
+        .filter(|g| g.name.to_lowercase().contains(&query))
+        .collect();
+    let total = matching.len();
+    let groups: Vec<Value> = matching
+        .into_iter()
+        .take(max)
+        .map(|g| json!({"name": g.name, "html": g.name, "labels": []}))
+        .collect();
+    respond(
+        StatusCode::OK,
+        &json!({
+            "header": format!("Showing {} of {total} matching groups", groups.len()),
+            "total": total,
+            "groups": groups,
+        }),
+    )
+}

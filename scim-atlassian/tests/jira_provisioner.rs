@@ -1,0 +1,717 @@
+//! `AtlassianProvisioner` against the Jira simulator: the conformance suite, call counts,
+//! errors and retries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scim_atlassian::simulator::{Fault, JiraSimulator};
+use scim_atlassian::{AtlassianProvisioner, Credentials, Sleeper};
+use scim_core::provision::conformance::{self, block_on};
+use scim_core::provision::{Provisioner, RequestContext};
+use scim_core::{Group, Member, MultiValue, PatchOp, ScimType, User};
+
+/// Records the waits instead of waiting.
+#[derive(Default)]
+struct Instant(Mutex<Vec<Duration>>);
+
+#[async_trait]
+impl Sleeper for Instant {
+    async fn sleep(&self, duration: Duration) {
+        self.0.lock().unwrap().push(duration);
+    }
+}
+
+struct Setup {
+    sim: Arc<JiraSimulator>,
+    waits: Arc<Instant>,
+    p: AtlassianProvisioner,
+}
+
+fn setup() -> Setup {
+    let sim = Arc::new(JiraSimulator::new(Credentials::basic("admin", "s3cret")));
+    let waits = Arc::new(Instant::default());
+    let p = AtlassianProvisioner::jira(
+        "https://jira.example.com/jira/",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(sim.clone())
+    .sleeper(waits.clone())
+    .build()
+    .unwrap();
+    Setup { sim, waits, p }
+}
+
+/// The suite's users have no email, which Jira requires: its checks run with the simulator
+/// accepting users without one (`jira_requires_an_email` covers the real behaviour).
+fn lenient() -> Setup {
+    let s = setup();
+    s.sim.require_email(false);
+    s
+}
+
+fn ctx() -> RequestContext {
+    RequestContext::new("acme")
+}
+
+fn user(name: &str) -> User {
+    let mut u = User::new(name);
+    u.display_name = Some(format!("{name} display"));
+    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
+    u
+}
+
+// `conformance::run_all` cannot hold for Jira as a whole: its `tenant_isolation` check expects
+// two tenants of one backend to have separate user directories, and one Jira has one directory
+// (an AtlassianProvisioner serves one Jira; tenants get their own provisioner and Jira). Every
+// other check runs below, each against a fresh Jira, since run_all's checks reuse user names
+// across tenants.
+
+#[test]
+fn conformance_user_crud() {
+    block_on(conformance::user_crud(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_user_name_uniqueness() {
+    block_on(conformance::user_name_uniqueness(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_preconditions() {
+    block_on(conformance::preconditions(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_filters() {
+    block_on(conformance::filters(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_paging_and_sorting() {
+    block_on(conformance::paging_and_sorting(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_patch_users() {
+    block_on(conformance::patch_users(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_group_membership() {
+    block_on(conformance::group_membership(&lenient().p, "t"));
+}
+
+#[test]
+fn conformance_concurrent_writers() {
+    conformance::concurrent_writers(&lenient().p, "t");
+}
+
+#[test]
+fn tenants_share_the_one_jira() {
+    let s = lenient();
+    let a = block_on(s.p.create_user(&RequestContext::new("a"), user("bjensen"))).unwrap();
+    let got = block_on(s.p.get_user(&RequestContext::new("b"), a.id.as_deref().unwrap()));
+    assert!(
+        got.is_ok(),
+        "the tenant is recorded, not used for isolation"
+    );
+}
+
+#[test]
+fn create_is_one_create_and_one_property_put() {
+    let s = setup();
+    let mut u = user("bjensen");
+    u.external_id = Some("ext-42".to_owned());
+    u.title = Some("Tour Guide".to_owned());
+    let created = block_on(s.p.create_user(&ctx(), u)).unwrap();
+    assert_eq!(s.sim.calls("POST", "/user"), 1);
+    assert_eq!(s.sim.calls("PUT", "/user/properties/scim-rs"), 1);
+    assert_eq!(s.sim.total_calls(), 2, "{:?}", s.sim.call_counts());
+
+    let key = created.id.clone().unwrap();
+    assert!(key.starts_with("JIRAUSER"), "the id is the Jira key");
+    let jira = s.sim.user("bjensen").unwrap();
+    assert_eq!(jira.email, "bjensen@example.com");
+    assert_eq!(jira.display_name, "bjensen display");
+    let prop = s.sim.property(&key, "scim-rs").unwrap();
+    assert_eq!(prop["externalId"], "ext-42");
+    assert_eq!(prop["attributes"]["title"], "Tour Guide");
+
+    let read = block_on(s.p.get_user(&ctx(), &key)).unwrap();
+    assert_eq!(read, created, "a read returns what the create did");
+}
+
+#[test]
+fn a_patch_that_changes_nothing_writes_nothing() {
+    let s = setup();
+    let created = block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap();
+    let id = created.id.clone().unwrap();
+    s.sim.reset_calls();
+    let same = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"displayName","value":"bjensen display"},
+            {"op":"replace","path":"active","value":true}]}"#,
+    )
+    .unwrap();
+    let patched = block_on(s.p.patch_user(&ctx(), &id, &same, None)).unwrap();
+    assert_eq!(s.sim.write_calls(), 0, "{:?}", s.sim.call_counts());
+    assert_eq!(patched.meta, created.meta, "same version");
+
+    let rename = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"userName","value":"barbara"}]}"#,
+    )
+    .unwrap();
+    s.sim.reset_calls();
+    let renamed = block_on(s.p.patch_user(&ctx(), &id, &rename, None)).unwrap();
+    assert_eq!(renamed.id.as_deref(), Some(id.as_str()), "the key survives");
+    assert_eq!(s.sim.calls("PUT", "/user"), 1);
+    assert_eq!(s.sim.user("barbara").unwrap().key, id);
+
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
+    assert!(!s.sim.user("barbara").unwrap().active);
+}
+
+#[test]
+fn jira_requires_an_email() {
+    let s = setup();
+    let err = block_on(s.p.create_user(&ctx(), User::new("noemail"))).unwrap_err();
+    assert_eq!(err.status(), 400, "{err}");
+    assert!(err.detail().contains("email"), "{err}");
+    assert_eq!(s.sim.user_count(), 0);
+}
+
+#[test]
+fn jira_errors_become_scim_errors() {
+    let s = setup();
+    block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap();
+    let err = block_on(s.p.create_user(&ctx(), user("BJensen"))).unwrap_err();
+    assert_eq!(err.status(), 409);
+    assert_eq!(err.scim_type(), Some(ScimType::Uniqueness));
+
+    let err = block_on(s.p.get_user(&ctx(), "JIRAUSER999")).unwrap_err();
+    assert_eq!(err.status(), 404);
+
+    s.sim.fail_next(1, &Fault::Status(403));
+    let err = block_on(s.p.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
+    assert_eq!(err.status(), 403);
+    assert!(err.detail().contains("GET /user"), "{err}");
+    assert!(err.detail().contains("Injected failure"), "{err}");
+
+    s.sim.fail_next(1, &Fault::Status(500));
+    let err = block_on(s.p.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
+    assert_eq!(err.status(), 502, "Jira failing is a bad gateway");
+
+    let wrong =
+        AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("leaked?"))
+            .client(s.sim.clone())
+            .build()
+            .unwrap();
+    let err = block_on(wrong.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
+    assert_eq!(
+        err.status(),
+        502,
+        "our credentials refused: not the SCIM client's fault"
+    );
+    assert!(!err.detail().contains("leaked?") && !err.detail().contains("s3cret"));
+    assert!(!format!("{wrong:?}").contains("leaked?"));
+}
+
+#[test]
+fn rate_limits_are_retried_after_retry_after() {
+    let s = setup();
+    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    s.sim.reset_calls();
+    s.sim.fail_next(1, &Fault::RateLimited { retry_after: 2 });
+    s.sim
+        .fail_call("GET", "/user/properties/scim-rs", 1, Fault::Unavailable);
+    let got = block_on(s.p.get_user(&ctx(), &id)).unwrap();
+    assert_eq!(got.user_name, "bjensen");
+    assert_eq!(s.sim.calls("GET", "/user"), 2);
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 2);
+    let waits = s.waits.0.lock().unwrap().clone();
+    assert_eq!(waits.len(), 2);
+    assert!(waits[0] >= Duration::from_secs(2) && waits[0] <= Duration::from_millis(2200));
+    assert!(
+        waits[1] <= Duration::from_millis(250),
+        "backoff without Retry-After"
+    );
+
+    s.sim.fail_next(10, &Fault::Unavailable);
+    let err = block_on(s.p.get_user(&ctx(), &id)).unwrap_err();
+    assert_eq!(err.status(), 503, "retries are bounded");
+}
+
+#[test]
+fn a_post_is_never_retried() {
+    let s = setup();
+    s.sim.fail_next(1, &Fault::RateLimited { retry_after: 1 });
+    let err = block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap_err();
+    assert_eq!(err.status(), 429);
+    assert_eq!(s.sim.calls("POST", "/user"), 1);
+    assert!(s.waits.0.lock().unwrap().is_empty());
+    s.sim.fail_next(1, &Fault::Timeout);
+    let err = block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap_err();
+    assert_eq!(err.status(), 504);
+    assert_eq!(s.sim.calls("POST", "/user"), 2);
+}
+
+#[test]
+fn groups_are_named_by_their_jira_name_and_cannot_be_renamed() {
+    let s = setup();
+    let a = block_on(s.p.create_user(&ctx(), user("alice")))
+        .unwrap()
+        .id
+        .unwrap();
+    let mut g = Group::new("jira-developers");
+    g.members = vec![Member::new(&a)];
+    let g = block_on(s.p.create_group(&ctx(), g)).unwrap();
+    assert_eq!(g.id.as_deref(), Some("jira-developers"));
+    assert_eq!(s.sim.group_members("jira-developers").unwrap(), ["alice"]);
+    let alice = block_on(s.p.get_user(&ctx(), &a)).unwrap();
+    assert_eq!(alice.groups[0].value.as_deref(), Some("jira-developers"));
+
+    let rename = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"displayName","value":"devs"}]}"#,
+    )
+    .unwrap();
+    let err = block_on(s.p.patch_group(&ctx(), "jira-developers", &rename, None)).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.scim_type(), Some(ScimType::Mutability), "{err}");
+    assert!(err.detail().contains("cannot rename"), "{err}");
+
+    let err = block_on(s.p.create_group(&ctx(), Group::new("JIRA-developers"))).unwrap_err();
+    assert_eq!(err.status(), 409, "{err}");
+}
+
+#[test]
+fn a_failure_in_the_middle_of_a_group_create_says_what_was_done() {
+    let s = setup();
+    let a = block_on(s.p.create_user(&ctx(), user("alice")))
+        .unwrap()
+        .id
+        .unwrap();
+    let b = block_on(s.p.create_user(&ctx(), user("bob")))
+        .unwrap()
+        .id
+        .unwrap();
+    s.sim
+        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+    let mut g = Group::new("devs");
+    g.members = vec![Member::new(&a), Member::new(&b)];
+    let err = block_on(s.p.create_group(&ctx(), g)).unwrap_err();
+    assert_eq!(err.status(), 502);
+    assert!(
+        err.detail().contains("created with 1 of 2 members"),
+        "{err}"
+    );
+    assert_eq!(s.sim.group_members("devs").unwrap(), ["alice"]);
+    // The next operation converges.
+    let fixed = block_on(s.p.add_members(&ctx(), "devs", &[Member::new(&b)])).unwrap();
+    assert_eq!(fixed.members.len(), 2);
+}
+
+#[test]
+fn configuration_errors() {
+    let sim = Arc::new(JiraSimulator::new(Credentials::bearer("x")));
+    let err = AtlassianProvisioner::jira("not a url", Credentials::bearer("x"))
+        .client(sim.clone())
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("base URL"), "{err}");
+    let err = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("x"))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("HttpClient"), "{err}");
+    let err = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("x"))
+        .client(sim)
+        .property_key("bad/key")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("property key"), "{err}");
+}
+
+#[test]
+fn user_name_and_external_id_lookups_are_pushed_down() {
+    let s = setup();
+    for (name, ext) in [("alice", "e-1"), ("bob", "e-2"), ("carol", "E-1")] {
+        let mut u = user(name);
+        u.external_id = Some(ext.to_owned());
+        block_on(s.p.create_user(&ctx(), u)).unwrap();
+    }
+    let query =
+        |text: &str| scim_core::provision::ListQuery::new().with_filter(text.parse().unwrap());
+    s.sim.reset_calls();
+    let page = block_on(s.p.search_users(&ctx(), &query(r#"userName eq "BOB""#))).unwrap();
+    assert_eq!(page.total_results, 1);
+    assert_eq!(page.resources[0].external_id.as_deref(), Some("e-2"));
+    assert_eq!(s.sim.total_calls(), 2, "{:?}", s.sim.call_counts());
+    assert_eq!(s.sim.calls("GET", "/user/search"), 0);
+
+    s.sim.reset_calls();
+    let page = block_on(s.p.search_users(&ctx(), &query(r#"externalId eq "e-1""#))).unwrap();
+    let names: Vec<&str> = page
+        .resources
+        .iter()
+        .map(|u| u.user_name.as_str())
+        .collect();
+    assert_eq!(names, ["alice"], "externalId is caseExact");
+    // One page of users, and an empty one that ends the listing.
+    assert_eq!(s.sim.calls("GET", "/user/search"), 2);
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 3);
+    assert_eq!(
+        s.sim.calls("GET", "/user"),
+        1,
+        "only the match is read in full"
+    );
+
+    let page = block_on(s.p.search_users(&ctx(), &query(r#"userName eq "nobody""#))).unwrap();
+    assert_eq!(page.total_results, 0);
+}
+
+#[test]
+fn a_user_created_without_its_property_says_so_and_a_replace_converges() {
+    let s = setup();
+    s.sim
+        .fail_call("PUT", "/user/properties/scim-rs", 1, Fault::Status(500));
+    let mut u = user("bjensen");
+    u.external_id = Some("ext-1".to_owned());
+    let err = block_on(s.p.create_user(&ctx(), u.clone())).unwrap_err();
+    assert_eq!(err.status(), 502);
+    assert!(err.detail().contains("was created"), "{err}");
+    let key = s.sim.user("bjensen").unwrap().key;
+    let before = block_on(s.p.get_user(&ctx(), &key)).unwrap();
+    assert_eq!(before.external_id, None);
+    let after = block_on(s.p.replace_user(&ctx(), &key, u, None)).unwrap();
+    assert_eq!(after.external_id.as_deref(), Some("ext-1"));
+    assert_eq!(
+        s.sim.property(&key, "scim-rs").unwrap()["externalId"],
+        "ext-1"
+    );
+}
+
+#[test]
+fn a_server_capping_search_pages_lower_still_lists_everyone() {
+    let s = setup();
+    s.sim.set_search_cap(3);
+    for i in 0..10 {
+        s.sim.add_user(
+            &format!("user{i:02}"),
+            "u@example.com",
+            &format!("User {i}"),
+        );
+    }
+    let query = scim_core::provision::ListQuery::new()
+        .with_filter(r#"displayName sw "user""#.parse().unwrap());
+    let page = block_on(s.p.search_users(&ctx(), &query)).unwrap();
+    assert_eq!(page.total_results, 10);
+    // 4 pages of 3, 3, 3, 1 and an empty one that ends the listing.
+    assert_eq!(s.sim.calls("GET", "/user/search"), 5);
+    let page = block_on(
+        s.p.search_users(
+            &ctx(),
+            &scim_core::provision::ListQuery::new()
+                .with_filter(r#"externalId eq "none""#.parse().unwrap()),
+        ),
+    )
+    .unwrap();
+    assert_eq!(page.total_results, 0);
+}
+
+#[test]
+fn an_observer_sees_every_call_and_retry() {
+    let sim = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    let counter = Arc::new(scim_atlassian::CallCounter::new());
+    let p = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+        .client(sim.clone())
+        .sleeper(Arc::new(Instant::default()))
+        .observer(counter.clone())
+        .build()
+        .unwrap();
+    let id = block_on(p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    assert_eq!(counter.count("POST /user"), 1);
+    assert_eq!(counter.count("PUT /user/properties/scim-rs"), 1);
+    sim.fail_next(1, &Fault::Unavailable);
+    block_on(p.get_user(&ctx(), &id)).unwrap();
+    assert_eq!(
+        counter.count("GET /user"),
+        2,
+        "the retry is a call of its own"
+    );
+    assert_eq!(counter.total(), sim.total_calls());
+    assert_eq!(counter.writes(), 2);
+}
+
+#[test]
+fn listings_on_jira_fields_read_only_the_page_in_full() {
+    use scim_core::SortOrder;
+    use scim_core::provision::ListQuery;
+    let s = setup();
+    for i in 0..10 {
+        let mut u = user(&format!("user{i}"));
+        u.active = Some(i % 2 == 0);
+        u.title = Some("kept in the property".to_owned());
+        block_on(s.p.create_user(&ctx(), u)).unwrap();
+    }
+    s.sim.reset_calls();
+    let query = ListQuery::new()
+        .with_filter("active eq true".parse().unwrap())
+        .with_sort("userName".parse().unwrap(), SortOrder::Descending)
+        .with_page(2, Some(2));
+    let page = block_on(s.p.search_users(&ctx(), &query)).unwrap();
+    let names: Vec<&str> = page
+        .resources
+        .iter()
+        .map(|u| u.user_name.as_str())
+        .collect();
+    assert_eq!(names, ["user6", "user4"]);
+    assert_eq!(page.total_results, 5);
+    assert_eq!(
+        page.resources[0].title.as_deref(),
+        Some("kept in the property"),
+        "the page's users are complete"
+    );
+    assert_eq!(s.sim.calls("GET", "/user/search"), 2);
+    assert_eq!(s.sim.calls("GET", "/user"), 2, "{:?}", s.sim.call_counts());
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 2);
+
+    s.sim.reset_calls();
+    let counted =
+        block_on(s.p.search_users(&ctx(), &ListQuery::new().with_page(1, Some(0)))).unwrap();
+    assert_eq!(counted.total_results, 10);
+    assert_eq!(s.sim.total_calls(), 2, "a count reads no user in full");
+
+    // A filter on an attribute in the property reads every user in full.
+    s.sim.reset_calls();
+    let page = block_on(s.p.search_users(
+        &ctx(),
+        &ListQuery::new().with_filter(r#"title eq "kept in the property""#.parse().unwrap()),
+    ))
+    .unwrap();
+    assert_eq!(page.total_results, 10);
+    assert_eq!(s.sim.calls("GET", "/user/properties/scim-rs"), 10);
+}
+
+#[test]
+fn test_connection_says_what_is_wrong() {
+    let s = setup();
+    assert_eq!(block_on(s.p.test_connection()).unwrap(), "admin");
+    s.sim.set_admin(false);
+    let err = block_on(s.p.test_connection()).unwrap_err();
+    assert!(err.to_string().contains("Administer permission"), "{err}");
+
+    let wrong = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("nope"))
+        .client(s.sim.clone())
+        .build()
+        .unwrap();
+    let err = block_on(wrong.test_connection()).unwrap_err();
+    assert!(err.to_string().contains("refused the credentials"), "{err}");
+
+    s.sim.fail_next(1, &Fault::Timeout);
+    let quick = AtlassianProvisioner::jira(
+        "https://jira.example.com",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .retry(scim_atlassian::RetryPolicy {
+        max_retries: 0,
+        ..Default::default()
+    })
+    .build()
+    .unwrap();
+    let err = block_on(quick.test_connection()).unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+#[test]
+fn passwords_are_set_on_create_and_on_patch_and_never_echoed() {
+    let s = setup();
+    let mut u = user("bjensen");
+    u.password = Some(scim_core::Password::new("first-secret"));
+    let id = block_on(s.p.create_user(&ctx(), u)).unwrap().id.unwrap();
+    assert!(s.sim.password_is("bjensen", "first-secret"));
+    let change = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"password","value":"second-secret"}]}"#,
+    )
+    .unwrap();
+    s.sim.reset_calls();
+    block_on(s.p.patch_user(&ctx(), &id, &change, None)).unwrap();
+    assert!(s.sim.password_is("bjensen", "second-secret"));
+    assert_eq!(s.sim.calls("PUT", "/user/password"), 1);
+    let weak = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"password","value":"abc"},
+            {"op":"replace","path":"displayName","value":"Changed"}]}"#,
+    )
+    .unwrap();
+    s.sim.reset_calls();
+    let err = block_on(s.p.patch_user(&ctx(), &id, &weak, None)).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{err}");
+    assert!(!err.detail().contains("abc"), "{err}");
+    assert_eq!(
+        s.sim.write_calls(),
+        1,
+        "the refused password is the only write"
+    );
+    assert_eq!(
+        s.sim.user("bjensen").unwrap().display_name,
+        "bjensen display"
+    );
+}
+
+#[test]
+fn attributes_too_large_for_a_property_are_refused_before_any_write() {
+    let s = setup();
+    let mut u = user("bjensen");
+    u.title = Some("x".repeat(40_000));
+    let err = block_on(s.p.create_user(&ctx(), u)).unwrap_err();
+    assert_eq!(err.status(), 413, "{err}");
+    assert_eq!(s.sim.total_calls(), 0);
+}
+
+/// The figures in `AtlassianProvisioner`'s "Calls per operation" table.
+#[test]
+fn calls_per_operation() {
+    let s = setup();
+    let c = ctx();
+    let measure = |f: &dyn Fn()| {
+        s.sim.reset_calls();
+        f();
+        (
+            s.sim.total_calls() - s.sim.write_calls(),
+            s.sim.write_calls(),
+        )
+    };
+    let id = std::cell::RefCell::new(String::new());
+    assert_eq!(
+        measure(&|| {
+            *id.borrow_mut() = block_on(s.p.create_user(&c, user("bjensen")))
+                .unwrap()
+                .id
+                .unwrap();
+        }),
+        (0, 2),
+        "create user"
+    );
+    let id = id.into_inner();
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.get_user(&c, &id)).unwrap())),
+        (2, 0),
+        "get user"
+    );
+    let title =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"title","value":"Guide"}]}"#)
+            .unwrap();
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.patch_user(&c, &id, &title, None)).unwrap())),
+        (2, 1),
+        "PATCH of a property-held attribute"
+    );
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.patch_user(&c, &id, &deactivate, None)).unwrap())),
+        (2, 2),
+        "PATCH of a Jira field (and lastModified)"
+    );
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.patch_user(&c, &id, &deactivate, None)).unwrap())),
+        (2, 0),
+        "PATCH changing nothing"
+    );
+    let by_name = scim_core::provision::ListQuery::new()
+        .with_filter(r#"userName eq "bjensen""#.parse().unwrap());
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.search_users(&c, &by_name)).unwrap())),
+        (2, 0),
+        "userName eq"
+    );
+    let members: Vec<String> = (0..3)
+        .map(|i| {
+            block_on(s.p.create_user(&c, user(&format!("member{i}"))))
+                .unwrap()
+                .id
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        measure(&|| {
+            let mut g = Group::new("devs");
+            g.members = members.iter().map(Member::new).collect();
+            block_on(s.p.create_group(&c, g)).unwrap();
+        }),
+        (3, 4),
+        "create group with 3 members"
+    );
+    assert_eq!(
+        measure(&|| drop(block_on(s.p.add_members(&c, "devs", &[Member::new(&id)])).unwrap())),
+        (2, 1),
+        "add one member"
+    );
+    assert_eq!(
+        measure(&|| drop(
+            block_on(s.p.remove_members(&c, "devs", std::slice::from_ref(&id))).unwrap()
+        )),
+        (1, 1),
+        "remove one member"
+    );
+    assert_eq!(
+        measure(&|| block_on(s.p.delete_user(&c, &id, None)).unwrap()),
+        (0, 1),
+        "delete user"
+    );
+}
+
+#[test]
+fn jira_before_8_3_cannot_deactivate_and_says_so() {
+    let s = setup();
+    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    s.sim.set_before_8_3(true);
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    let err = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap_err();
+    assert_eq!(err.status(), 501, "{err}");
+    assert!(err.detail().contains("before 8.3"), "{err}");
+    assert!(s.sim.user("bjensen").unwrap().active);
+}
+
+#[test]
+fn group_display_name_lookups_are_pushed_down() {
+    let s = setup();
+    for name in ["Tour Guides", "Tour Guides Europe", "devs"] {
+        block_on(s.p.create_group(&ctx(), Group::new(name))).unwrap();
+    }
+    s.sim.reset_calls();
+    let query = scim_core::provision::ListQuery::new()
+        .with_filter(r#"displayName eq "tour guides""#.parse().unwrap());
+    let page = block_on(s.p.search_groups(&ctx(), &query)).unwrap();
+    assert_eq!(page.total_results, 1);
+    assert_eq!(
+        page.resources[0].id.as_deref(),
+        Some("Tour Guides"),
+        "Jira's own spelling"
+    );
+    assert_eq!(s.sim.total_calls(), 2, "{:?}", s.sim.call_counts());
+    let none = scim_core::provision::ListQuery::new()
+        .with_filter(r#"displayName eq "nobody""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_groups(&ctx(), &none))
+            .unwrap()
+            .total_results,
+        0
+    );
+}
