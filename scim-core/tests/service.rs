@@ -514,8 +514,17 @@ fn groups_crud_and_membership() {
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["members"][0]["value"], bob);
 
+    assert_eq!(
+        r.body["members"][0]["$ref"],
+        format!("http://scim.test/scim/v2/Users/{bob}")
+    );
+
     let r = h.get(&format!("/scim/v2/Users/{bob}"));
     assert_eq!(r.body["groups"][0]["value"], gid);
+    assert_eq!(
+        r.body["groups"][0]["$ref"],
+        format!("http://scim.test/scim/v2/Groups/{gid}")
+    );
 
     let r = h.put(
         &uri,
