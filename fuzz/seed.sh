@@ -129,4 +129,12 @@ if qfile.exists():
                 pass
 rfc_patches = [f.read_bytes() for f in sorted(shared.glob("rfc-examples/rfc7644-3.5.2*.json"))]
 write("patch_apply", quirks + rfc_patches + [b'{"Operations":[{"op":"Replace","value":{"active":false}}]}'])
+
+# bulk_decode: the RFC bulk requests and responses, and a request whose group refers to a user by
+# bulkId in its path, its members and a $ref.
+rfc_bulk = [f.read_bytes() for f in sorted(shared.glob("rfc-examples/rfc7644-3.7*bulk*.json"))]
+write("bulk_decode", rfc_bulk + [
+    b'{"operations":[{"method":"patch","path":"/Groups/bulkId:g","data":[{"op":"add","path":"members","value":[{"value":"bulkId:u","$ref":"/Users/bulkId:u"}]}]},'
+    b'{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"g"}},{"method":"POST","path":"/Users","bulkId":"u","data":{"userName":"u"}}]}',
+])
 EOF

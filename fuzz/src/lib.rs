@@ -302,3 +302,74 @@ pub fn patch_apply(data: &[u8]) {
         }
     }
 }
+
+/// Asserts that `e` is a 4xx SCIM error with a message.
+fn check_scim_error(what: &str, e: &scim_core::ScimError) {
+    let status = e.status().as_u16();
+    assert!(
+        (400..500).contains(&status),
+        "{what}: error with status {status}: {e}"
+    );
+    assert!(!e.to_string().is_empty(), "{what}: empty error message");
+}
+
+/// `bulk_decode` target: arbitrary bytes as a `BulkRequest` and a `BulkResponse`: no panic,
+/// errors are 4xx SCIM errors, output round-trips. For a request that decodes: validation,
+/// execution order (a permutation that runs every referenced `bulkId` first) and `bulkId`
+/// resolution (all or nothing, and nothing left to resolve afterwards).
+///
+/// # Panics
+///
+/// When any of those properties fails for `data`: that is a finding.
+pub fn bulk_decode(data: &[u8]) {
+    decode_round_trip::<scim_core::BulkResponse>("BulkResponse", data);
+    decode_round_trip::<scim_core::BulkRequest>("BulkRequest", data);
+    let Ok(request) = scim_core::from_slice::<scim_core::BulkRequest>(data) else {
+        return;
+    };
+    if let Err(e) = request.validate() {
+        check_scim_error("validate", &e);
+    }
+    let ops = &request.operations;
+    let mut ids = std::collections::HashMap::new();
+    let mut defined_at = std::collections::HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(id) = &op.bulk_id {
+            ids.insert(id.clone(), format!("id-{i}"));
+            defined_at.entry(id.as_str()).or_insert(i);
+        }
+    }
+    match request.execution_order() {
+        Ok(order) => {
+            let mut seen = vec![false; ops.len()];
+            for &i in &order {
+                assert!(!seen[i], "execution order repeats {i}");
+                for r in ops[i].references() {
+                    if let Some(&j) = defined_at.get(r) {
+                        assert!(
+                            seen[j],
+                            "{i} runs before {j}, whose bulkId {r} it references"
+                        );
+                    }
+                }
+                seen[i] = true;
+            }
+            assert!(seen.iter().all(|&s| s), "execution order misses operations");
+        }
+        Err(e) => check_scim_error("execution_order", &e),
+    }
+    for op in ops {
+        let mut resolved = op.clone();
+        match resolved.resolve(&ids) {
+            Ok(()) => assert!(
+                resolved.references().is_empty(),
+                "references left after resolving {op:?}: {resolved:?}"
+            ),
+            Err(e) => {
+                check_scim_error("resolve", &e);
+                assert!(e.to_string().contains("bulkId:"), "{e}");
+                assert_eq!(&resolved, op, "a failed resolution changed the operation");
+            }
+        }
+    }
+}

@@ -132,3 +132,12 @@ fn patch_apply() {
     extra.extend(shared_json_docs());
     replay("patch_apply", scim_filter_fuzz::patch_apply, extra);
 }
+
+#[test]
+fn bulk_decode() {
+    replay(
+        "bulk_decode",
+        scim_filter_fuzz::bulk_decode,
+        shared_json_docs(),
+    );
+}

@@ -157,8 +157,11 @@ impl<'de> Deserialize<'de> for BulkMethod {
 /// A bulk request (RFC 7644 §3.7): `failOnErrors` and the `Operations`.
 ///
 /// Decode it with [`BulkRequest::from_slice`] (which also [validates](BulkRequest::validate) it)
-/// or through `Deserialize` (structure only). See the [module documentation](self) for an
-/// example.
+/// or through `Deserialize` (structure only). A service that answers an invalid operation in
+/// the response, as RFC 7644 §3.7.3 shows, rather than failing the whole request, decodes with
+/// [`crate::from_slice`], checks each operation with [`BulkOperation::validate`] and turns a
+/// failure into [`BulkOperationResponse::from_error`]. See the [module documentation](self) for
+/// an example.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BulkRequest {
     /// `schemas`, as received (possibly empty); the `BulkRequest` URN is always written.
