@@ -27,9 +27,9 @@
 //!   resources, errors as `{"Errors": [...]}`. In `sortBy`, `attributes` and
 //!   `excludedAttributes`, 1.1 URN prefixes are translated to 2.0; a `filter` is read as 2.0
 //!   (its syntax is the same; only 1.1 URN-qualified names in it are not translated).
-//! - `/Bulk` validates the whole request first and refuses circular `bulkId` references with
-//!   409 (see [`bulk`'s documentation](crate::bulk)); each operation is then served as the same
-//!   request on its own would be.
+//! - `/Bulk` refuses circular `bulkId` references with a 409 for the whole request (see
+//!   [`bulk`'s documentation](crate::bulk)); otherwise each operation is served as the same
+//!   request on its own would be, and one that is invalid fails alone.
 //! - `HEAD` is not served (405); servers that want it can answer `HEAD` with a `GET` minus
 //!   the body.
 //! - `/Me` is 501: a bearer token identifies a client application, not a user.
