@@ -158,6 +158,14 @@ fn bearer_tokens_debug_redacts_the_tokens() {
     let tokens = scim_core::BearerTokens::new().with_token("very-secret", "t");
     let debug = format!("{tokens:?}");
     assert!(!debug.contains("very-secret"), "{debug}");
+    let backend = std::sync::Arc::new(scim_core::provision::InMemoryProvisioner::new());
+    let builder =
+        scim_core::ScimService::builder(backend).authenticator(std::sync::Arc::new(tokens));
+    let debug = format!("{builder:?}");
+    assert!(!debug.contains("very-secret"), "{debug}");
+    let debug = format!("{:?}", builder.build());
+    assert!(!debug.contains("very-secret"), "{debug}");
+    assert!(debug.contains("/scim/v2"), "{debug}");
 }
 
 #[test]
@@ -514,8 +522,17 @@ fn groups_crud_and_membership() {
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["members"][0]["value"], bob);
 
+    assert_eq!(
+        r.body["members"][0]["$ref"],
+        format!("http://scim.test/scim/v2/Users/{bob}")
+    );
+
     let r = h.get(&format!("/scim/v2/Users/{bob}"));
     assert_eq!(r.body["groups"][0]["value"], gid);
+    assert_eq!(
+        r.body["groups"][0]["$ref"],
+        format!("http://scim.test/scim/v2/Groups/{gid}")
+    );
 
     let r = h.put(
         &uri,

@@ -263,15 +263,12 @@ fn put_delete_and_versions() {
 }
 
 #[test]
-fn malformed_requests_are_400_and_run_nothing() {
+fn undecodable_requests_are_400_and_run_nothing() {
     let h = harness();
     let good =
         json!({"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"userName": "ok"}});
     for bad in [
         json!({"method": "GET", "path": "/Users/x"}),
-        json!({"method": "POST", "path": "/Users", "data": {"userName": "no-bulk-id"}}),
-        json!({"method": "PUT", "path": "/Users/x"}),
-        json!({"method": "DELETE", "path": "/Users"}),
         json!("not an object"),
         json!({"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"userName": "dup"}}),
     ] {
@@ -288,6 +285,43 @@ fn malformed_requests_are_400_and_run_nothing() {
     // An empty request is fine, and `schemas` may be left out.
     let r = h.post("/scim/v2/Bulk", &json!({"Operations": []}));
     assert_eq!(r.body["Operations"], json!([]));
+}
+
+#[test]
+fn an_invalid_operation_fails_alone() {
+    let h = harness();
+    let r = h.post(
+        "/scim/v2/Bulk",
+        &json!({
+            "failOnErrors": 10,
+            "Operations": [
+                {"method": "POST", "path": "/Users", "data": {"userName": "no-bulk-id"}},
+                {"method": "PUT", "path": "/Users/x"},
+                {"method": "DELETE", "path": "/Users"},
+                {"method": "DELETE", "path": "/Users/x", "data": {"userName": "x"}},
+                {"method": "POST", "path": "/Users", "bulkId": "ok", "data": {"userName": "ok"}}
+            ]
+        }),
+    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(statuses(&r.body), ["400", "400", "400", "400", "201"]);
+    let list = ops(&r.body);
+    for failed in &list[..4] {
+        assert_eq!(failed["response"]["scimType"], "invalidValue", "{failed}");
+    }
+    assert!(
+        list[0]["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bulkId")
+    );
+    assert!(
+        list[1]["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("data")
+    );
+    assert_eq!(h.backend.user_count("tenant-a"), 1);
 }
 
 #[test]

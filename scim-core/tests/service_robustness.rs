@@ -195,6 +195,23 @@ fn header() -> impl Strategy<Value = (&'static str, String)> {
     (name, value)
 }
 
+/// What a failed request must leave as it was: the counts, and the seeded resources.
+fn snapshot(s: &Seeded) -> (usize, usize, Option<Value>, Option<Value>) {
+    use scim_core::provision::{Provisioner, RequestContext};
+    let ctx = RequestContext::new("tenant-a");
+    let b = &*s.h.backend;
+    scim_core::provision::conformance::block_on(async {
+        let user = b.get_user(&ctx, &s.user).await.ok();
+        let group = b.get_group(&ctx, &s.group).await.ok();
+        (
+            b.user_count("tenant-a"),
+            b.group_count("tenant-a"),
+            user.map(|u| serde_json::to_value(u).unwrap()),
+            group.map(|g| serde_json::to_value(g).unwrap()),
+        )
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -223,7 +240,11 @@ proptest! {
             // Not a request an HTTP server could hand over.
             return Ok(());
         };
+        let before = snapshot(s);
         let response = scim_core::provision::conformance::block_on(s.h.service.handle(request));
+        if response.status().as_u16() >= 400 {
+            prop_assert_eq!(snapshot(s), before, "a failed request wrote something");
+        }
         prop_assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let raw = response.body();
         if raw.is_empty() {

@@ -41,6 +41,27 @@ impl Principal {
 ///
 /// An error is answered as it is (its status and `scimType`); a 401 gets
 /// `WWW-Authenticate: Bearer realm="scim"` added by the service.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use http::{StatusCode, request::Parts};
+/// use scim_core::{Authenticator, Principal, ScimError};
+///
+/// /// Trusts a gateway in front of the service that puts the tenant in a header.
+/// struct GatewayTenant;
+///
+/// #[async_trait]
+/// impl Authenticator for GatewayTenant {
+///     async fn authenticate(&self, request: &Parts) -> Result<Principal, ScimError> {
+///         request
+///             .headers
+///             .get("x-tenant")
+///             .and_then(|v| v.to_str().ok())
+///             .map(|tenant| Principal::new(tenant, "gateway"))
+///             .ok_or_else(|| ScimError::other(StatusCode::UNAUTHORIZED, None, "no tenant"))
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait Authenticator: Send + Sync {
     /// The principal the request is authenticated as.

@@ -1,8 +1,10 @@
 //! `/Bulk` (RFC 7644 §3.7) on [`crate::bulk`]'s messages and `bulkId` resolution.
 //!
-//! - The request is decoded and validated as a whole: a malformed operation (a method other
-//!   than POST/PUT/PATCH/DELETE, a POST without `bulkId`, a missing `data`, a duplicate
-//!   `bulkId`) is a 400 for the request, and nothing runs.
+//! - A request that cannot be decoded (not JSON, no `Operations`, a method other than
+//!   POST/PUT/PATCH/DELETE) or that gives two operations one `bulkId` is a 400, and nothing
+//!   runs. An operation that decodes but is not valid on its own (a POST without `bulkId`, a
+//!   PUT without `data`, a path that names no resource) fails alone with 400 in the response,
+//!   as RFC 7644 §3.7.3 shows, and the others run.
 //! - More operations than `max_bulk_operations` (or a body over `max_payload_size`): 413, and
 //!   nothing runs.
 //! - Operations run in dependency order ([`BulkRequest::execution_order`]): one that refers to
@@ -56,7 +58,6 @@ pub(crate) async fn bulk(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimErro
             "must be at least 1 (leave it out to run every operation)",
         ));
     }
-    request.validate()?;
     let order = request.execution_order()?;
 
     let mut created: HashMap<String, String> = HashMap::new();
@@ -69,7 +70,7 @@ pub(crate) async fn bulk(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimErro
         let Some(op) = request.operations.get_mut(i) else {
             continue;
         };
-        let outcome = match op.resolve(&created) {
+        let outcome = match op.validate().and_then(|()| op.resolve(&created)) {
             Ok(()) => execute(call, op).await,
             Err(e) => Err(e),
         };

@@ -27,9 +27,9 @@
 //!   resources, errors as `{"Errors": [...]}`. In `sortBy`, `attributes` and
 //!   `excludedAttributes`, 1.1 URN prefixes are translated to 2.0; a `filter` is read as 2.0
 //!   (its syntax is the same; only 1.1 URN-qualified names in it are not translated).
-//! - `/Bulk` validates the whole request first and refuses circular `bulkId` references with
-//!   409 (see [`bulk`'s documentation](crate::bulk)); each operation is then served as the same
-//!   request on its own would be.
+//! - `/Bulk` refuses circular `bulkId` references with a 409 for the whole request (see
+//!   [`bulk`'s documentation](crate::bulk)); otherwise each operation is served as the same
+//!   request on its own would be, and one that is invalid fails alone.
 //! - `HEAD` is not served (405); servers that want it can answer `HEAD` with a `GET` minus
 //!   the body.
 //! - `/Me` is 501: a bearer token identifies a client application, not a user.
@@ -117,17 +117,30 @@ pub(crate) struct Inner {
     max_bulk_operations: usize,
 }
 
+impl Inner {
+    /// The configuration, without the provisioner and authenticator (which may hold secrets).
+    fn debug(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("base_path_v2", &self.base_v2)
+            .field("base_path_v1", &self.base_v1)
+            .field("public_url", &self.public_url)
+            .field("authenticator", &self.authenticator.is_some())
+            .field("max_results", &self.max_results)
+            .field("max_payload_size", &self.max_payload_size)
+            .field("max_bulk_operations", &self.max_bulk_operations)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for ScimService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScimService")
-            .field("base_path_v2", &self.inner.base_v2)
-            .field("base_path_v1", &self.inner.base_v1)
-            .field("public_url", &self.inner.public_url)
-            .field("authenticator", &self.inner.authenticator.is_some())
-            .field("max_results", &self.inner.max_results)
-            .field("max_payload_size", &self.inner.max_payload_size)
-            .field("max_bulk_operations", &self.inner.max_bulk_operations)
-            .finish_non_exhaustive()
+        self.inner.debug("ScimService", f)
+    }
+}
+
+impl std::fmt::Debug for ServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.debug("ServiceBuilder", f)
     }
 }
 

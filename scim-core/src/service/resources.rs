@@ -29,7 +29,8 @@ impl Call<'_> {
         resource: &T,
         projection: &Projection,
     ) -> Result<(Value, String, Option<String>), ScimError> {
-        let value = serde_json::to_value(resource)?;
+        let mut value = serde_json::to_value(resource)?;
+        add_refs(&mut value, &self.base_url);
         let id = value
             .get("id")
             .and_then(Value::as_str)
@@ -56,6 +57,33 @@ impl Call<'_> {
             reply = reply.header(LOCATION, location);
         }
         Ok(reply)
+    }
+}
+
+/// Fills `$ref` (the member's or group's URI) in `members` and `groups` where the backend left
+/// it out: clients follow it, and only the service knows the base URL.
+fn add_refs(value: &mut Value, base_url: &str) {
+    let Value::Object(obj) = value else { return };
+    for (key, fixed_endpoint) in [("members", None), ("groups", Some("Groups"))] {
+        let Some(Value::Array(items)) = obj.get_mut(key) else {
+            continue;
+        };
+        for item in items {
+            let Value::Object(m) = item else { continue };
+            if m.contains_key("$ref") {
+                continue;
+            }
+            let endpoint = fixed_endpoint.or_else(|| match m.get("type").and_then(Value::as_str) {
+                Some(t) if t.eq_ignore_ascii_case("User") => Some("Users"),
+                Some(t) if t.eq_ignore_ascii_case("Group") => Some("Groups"),
+                _ => None,
+            });
+            let id = m.get("value").and_then(Value::as_str);
+            if let (Some(endpoint), Some(id)) = (endpoint, id) {
+                let uri = format!("{base_url}/{endpoint}/{}", encode_segment(id));
+                m.insert("$ref".to_owned(), Value::String(uri));
+            }
+        }
     }
 }
 

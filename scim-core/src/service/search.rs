@@ -102,7 +102,10 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
             for g in &groups.resources {
                 out.push(call.render(g, &params.projection)?.0);
             }
-            (users.total_results + groups.total_results, out)
+            (
+                users.total_results.saturating_add(groups.total_results),
+                out,
+            )
         }
         Some(path) => {
             let head = ListQuery {
@@ -112,18 +115,12 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
             };
             let users = User::search(p, &call.ctx, &head).await?;
             let groups = Group::search(p, &call.ctx, &head).await?;
-            let mut merged: Vec<(Value, Value)> = Vec::new();
+            let mut merged: Vec<(Value, Either<'_>)> = Vec::new();
             for u in &users.resources {
-                merged.push((
-                    serde_json::to_value(u)?,
-                    call.render(u, &params.projection)?.0,
-                ));
+                merged.push((serde_json::to_value(u)?, Either::User(u)));
             }
             for g in &groups.resources {
-                merged.push((
-                    serde_json::to_value(g)?,
-                    call.render(g, &params.projection)?.0,
-                ));
+                merged.push((serde_json::to_value(g)?, Either::Group(g)));
             }
             crate::sort::sort_items_by_path(
                 &mut merged,
@@ -132,19 +129,33 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
                 query.sort_order,
                 SchemaRegistry::builtin(),
             );
+            // Only the page is rendered.
             let page = merged
                 .into_iter()
                 .skip(offset)
                 .take(count)
-                .map(|(_, rendered)| rendered)
-                .collect();
-            (users.total_results + groups.total_results, page)
+                .map(|(_, r)| match r {
+                    Either::User(u) => call.render(u, &params.projection),
+                    Either::Group(g) => call.render(g, &params.projection),
+                })
+                .map(|r| r.map(|(body, ..)| body))
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                users.total_results.saturating_add(groups.total_results),
+                page,
+            )
         }
     };
     Ok(Reply::json(
         StatusCode::OK,
         list_body(resources, total, query.start_index, call.version),
     ))
+}
+
+/// A user or a group of a merged result list.
+enum Either<'a> {
+    User(&'a User),
+    Group(&'a Group),
 }
 
 fn usize_of(n: u64) -> usize {
