@@ -1,0 +1,135 @@
+//! `ScimService::handle` over the in-memory reference provisioner: the cost of one request as an
+//! identity provider makes it, routing, authentication, decoding, the provisioner call and the
+//! response included (no network).
+//!
+//! The directory holds 10,000 users (`user00000`..`user09999`, each with a work email) and one
+//! group of 100 members. Cases:
+//! - `get_user`: `GET /Users/{id}`.
+//! - `lookup_user_name`: `GET /Users?filter=userName eq "user05000"`, the lookup Entra ID and
+//!   Okta make before every create (served by the provisioner's `userName` index).
+//! - `filter_scan`: `GET /Users?filter=emails[value ew "05000@example.com"]`, a filter no index
+//!   serves: all 10,000 users are evaluated.
+//! - `patch_user`: a 2-operation PATCH (`displayName`, `active`) on one user.
+//! - `create_delete`: `POST /Users` then `DELETE` of the created user.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_main};
+use scim_core::provision::conformance::block_on;
+use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+use scim_core::{BearerTokens, Group, Member, MultiValue, ScimService, User};
+
+const TOKEN: &str = "bench-token";
+
+fn request(method: &str, uri: &str, body: &str) -> http::Request<Vec<u8>> {
+    let built = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Host", "scim.example.com")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/scim+json")
+        .body(body.as_bytes().to_vec());
+    match built {
+        Ok(r) => r,
+        Err(e) => panic!("bad bench request {uri}: {e}"),
+    }
+}
+
+fn service_benches(c: &mut Criterion) {
+    let backend = Arc::new(InMemoryProvisioner::new());
+    let ctx = RequestContext::new("bench");
+    let mut ids = Vec::new();
+    block_on(async {
+        for i in 0..10_000 {
+            let mut user = User::new(format!("user{i:05}"));
+            user.emails =
+                vec![MultiValue::new(format!("user{i:05}@example.com")).with_type("work")];
+            match backend.create_user(&ctx, user).await {
+                Ok(u) => ids.push(u.id.unwrap_or_default()),
+                Err(e) => panic!("seeding: {e}"),
+            }
+        }
+        let mut group = Group::new("crowd");
+        group.members = ids.iter().take(100).map(Member::new).collect();
+        if let Err(e) = backend.create_group(&ctx, group).await {
+            panic!("seeding: {e}");
+        }
+    });
+    let service = ScimService::builder(backend)
+        .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, "bench")))
+        .build();
+    let some_id = ids.get(5000).cloned().unwrap_or_default();
+    let run = |req: http::Request<Vec<u8>>, want: u16| {
+        let response = block_on(service.handle(req));
+        assert_eq!(
+            response.status().as_u16(),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(response.body())
+        );
+        black_box(response)
+    };
+
+    let mut g = c.benchmark_group("service");
+    g.bench_function("get_user", |b| {
+        b.iter(|| {
+            run(
+                request("GET", &format!("/scim/v2/Users/{some_id}"), ""),
+                200,
+            )
+        });
+    });
+    g.bench_function("lookup_user_name", |b| {
+        b.iter(|| {
+            run(
+                request(
+                    "GET",
+                    "/scim/v2/Users?filter=userName%20eq%20%22user05000%22",
+                    "",
+                ),
+                200,
+            )
+        });
+    });
+    g.bench_function("filter_scan", |b| {
+        b.iter(|| {
+            run(
+                request(
+                    "GET",
+                    "/scim/v2/Users?filter=emails%5Bvalue%20ew%20%2205000@example.com%22%5D",
+                    "",
+                ),
+                200,
+            )
+        });
+    });
+    let patch = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"displayName","value":"Bench"},{"op":"Replace","path":"active","value":"True"}]}"#;
+    g.bench_function("patch_user", |b| {
+        b.iter(|| {
+            run(
+                request("PATCH", &format!("/scim/v2/Users/{some_id}"), patch),
+                200,
+            )
+        });
+    });
+    let create = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new.user@example.com","active":true,"emails":[{"value":"new.user@example.com","type":"work","primary":true}]}"#;
+    g.bench_function("create_delete", |b| {
+        b.iter(|| {
+            let created = run(request("POST", "/scim/v2/Users", create), 201);
+            let id = serde_json::from_slice::<serde_json::Value>(created.body())
+                .ok()
+                .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            run(request("DELETE", &format!("/scim/v2/Users/{id}"), ""), 204)
+        });
+    });
+    g.finish();
+}
+
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    service_benches(&mut c);
+}
+
+criterion_main!(benches);
