@@ -192,6 +192,9 @@ pub struct HistoryConfig {
     pub path: Option<PathBuf>,
     /// `capacity`: entries kept in memory (default 10,000).
     pub capacity: Option<usize>,
+    /// `record_reads`: record reads (get, search) too, not only changes (default false).
+    #[serde(default)]
+    pub record_reads: bool,
 }
 
 /// A secret from the file, never shown by `Debug`.
@@ -363,17 +366,33 @@ impl Config {
         Ok(out)
     }
 
-    /// The admin token: `cli`, else `admin_token` or `admin_token_env`.
-    pub fn admin_token(&self, cli: Option<&str>, env: Env<'_>) -> Result<Option<String>, String> {
-        if let Some(t) = cli {
-            return Ok(Some(t.to_owned()));
+    /// The admin token: `cli`, else `admin_token` or `admin_token_env`. It must differ from
+    /// every tenant's token (`tenants`), or an identity provider could read every tenant's
+    /// history.
+    pub fn admin_token(
+        &self,
+        cli: Option<&str>,
+        tenants: &[(String, String)],
+        env: Env<'_>,
+    ) -> Result<Option<String>, String> {
+        let token = match cli {
+            Some(t) => Some(t.to_owned()),
+            None => secret(
+                "admin_token",
+                self.admin_token.as_ref(),
+                self.admin_token_env.as_ref(),
+                env,
+            )?,
+        };
+        let shared = token
+            .as_ref()
+            .and_then(|t| tenants.iter().find(|(_, tok)| tok == t));
+        if let Some((name, _)) = shared {
+            return Err(format!(
+                "admin_token: the admin token is also tenant {name:?}'s SCIM token; give it its own"
+            ));
         }
-        secret(
-            "admin_token",
-            self.admin_token.as_ref(),
-            self.admin_token_env.as_ref(),
-            env,
-        )
+        Ok(token)
     }
 }
 
@@ -468,11 +487,16 @@ mod tests {
                 ("default".to_owned(), "cli".to_owned())
             ]
         );
-        assert_eq!(c.admin_token(None, &env).unwrap().as_deref(), Some("adm"));
         assert_eq!(
-            c.admin_token(Some("x"), &env).unwrap().as_deref(),
+            c.admin_token(None, &tenants, &env).unwrap().as_deref(),
+            Some("adm")
+        );
+        assert_eq!(
+            c.admin_token(Some("x"), &tenants, &env).unwrap().as_deref(),
             Some("x")
         );
+        let e = c.admin_token(Some("cli"), &tenants, &env).unwrap_err();
+        assert!(e.contains("admin_token") && e.contains("default"), "{e}");
         assert!(c.policy.is_some());
         assert!(!format!("{c:?}").contains("entra-secret"));
     }
@@ -492,7 +516,7 @@ mod tests {
             .map(|t| t.0)
             .collect();
         assert_eq!(names, ["entra", "okta"]);
-        assert!(c.admin_token(None, &env).unwrap().is_some());
+        assert!(c.admin_token(None, &[], &env).unwrap().is_some());
         assert!(c.history.path.is_some());
     }
 

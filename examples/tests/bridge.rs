@@ -518,3 +518,15 @@ fn a_bad_configuration_is_refused_naming_the_key() {
         assert!(stderr.contains(key), "{text}: {stderr}");
     }
 }
+
+#[test]
+fn the_admin_token_must_not_be_a_scim_token() {
+    let out = bridge()
+        .args(["--simulate", "--token", "same", "--admin-token", "same"])
+        .args(["--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("admin_token"), "{stderr}");
+}

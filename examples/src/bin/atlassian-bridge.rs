@@ -101,7 +101,7 @@ async fn main() -> std::process::ExitCode {
         println!("generated bearer token for tenant \"default\": {t}");
         tenants.push(("default".to_owned(), t));
     }
-    let admin_token = match config.admin_token(args.admin_token.as_deref(), &env) {
+    let admin_token = match config.admin_token(args.admin_token.as_deref(), &tenants, &env) {
         Ok(t) => t,
         Err(why) => return fail(&why, 2),
     };
@@ -119,6 +119,7 @@ async fn main() -> std::process::ExitCode {
     };
 
     let recording = RecordingProvisioner::new(provisioner, Arc::clone(&history))
+        .record_reads(config.history.record_reads)
         .on_record_error(|e| warn!(error = %e, "a sync history entry could not be recorded"));
     let mut tokens = BearerTokens::new();
     for (name, token) in &tenants {

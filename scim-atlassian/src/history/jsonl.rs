@@ -22,8 +22,9 @@ use super::{HistoryEntry, HistoryError, HistoryQuery, SyncHistory};
 ///   is not an entry) instead of failing.
 /// - `list` reads the file from the start each time, keeping only the newest `limit` matches
 ///   in memory: fine for an administrator's occasional look, not for a dashboard refreshing
-///   every second on a file of millions of lines. Rotate the file externally (the bridge
-///   keeps no handle across a rename, except for appending: restart after rotating).
+///   every second on a file of millions of lines. `list` opens the file by its path each
+///   time, while `record` appends through the handle opened by [`open`](Self::open): after
+///   rotating the file externally, open it again (restart the application).
 #[derive(Debug)]
 pub struct JsonLinesHistory {
     path: PathBuf,

@@ -19,7 +19,7 @@ mod memory;
 mod recording;
 
 pub use jsonl::JsonLinesHistory;
-pub use memory::InMemoryHistory;
+pub use memory::{DEFAULT_CAPACITY, InMemoryHistory};
 pub use recording::{HistoryObserver, RecordingProvisioner};
 
 use async_trait::async_trait;
