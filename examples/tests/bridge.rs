@@ -436,6 +436,14 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
         log.contains("[policy]"),
         "the policy table is not applied yet: {log}"
     );
+    assert!(
+        log.contains("sync operation") && log.contains("okta") && log.contains("entra"),
+        "each operation is logged with its tenant:\n{log}"
+    );
+    assert!(
+        !log.contains("test.user@okta.local"),
+        "user names stay out of the log:\n{log}"
+    );
     for secret in [ENTRA, OKTA, ADMIN] {
         assert!(!log.contains(secret), "a token was logged:\n{log}");
     }

@@ -23,8 +23,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::routing::get;
 use scim_atlassian::history::{
-    DEFAULT_LIST_LIMIT, HistoryObserver, HistoryQuery, InMemoryHistory, JsonLinesHistory,
-    RecordingProvisioner, SyncHistory, parse_time,
+    DEFAULT_LIST_LIMIT, HistoryEntry, HistoryError, HistoryObserver, HistoryQuery, InMemoryHistory,
+    JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
 use scim_atlassian::simulator::JiraSimulator;
 use scim_atlassian::{
@@ -118,7 +118,8 @@ async fn main() -> std::process::ExitCode {
         ),
     };
 
-    let recording = RecordingProvisioner::new(provisioner, Arc::clone(&history))
+    let logged: Arc<dyn SyncHistory> = Arc::new(LoggedHistory(Arc::clone(&history)));
+    let recording = RecordingProvisioner::new(provisioner, logged)
         .record_reads(config.history.record_reads)
         .on_record_error(|e| warn!(error = %e, "a sync history entry could not be recorded"));
     let mut tokens = BearerTokens::new();
@@ -336,6 +337,51 @@ impl CallObserver for LogCalls {
             elapsed_ms = u64::try_from(record.elapsed.as_millis()).unwrap_or(u64::MAX),
             "jira call"
         );
+    }
+}
+
+/// Logs each operation as it is recorded (tenant, operation, outcome, Jira writes; not the
+/// user name or the summary, which hold personal data), then stores it.
+struct LoggedHistory(Arc<dyn SyncHistory>);
+
+#[async_trait::async_trait]
+impl SyncHistory for LoggedHistory {
+    async fn record(&self, entry: HistoryEntry) -> Result<(), HistoryError> {
+        let op = &entry.operation;
+        let writes = entry
+            .calls
+            .iter()
+            .filter(|c| c.is_successful_write())
+            .count();
+        if let Outcome::Failure { status, .. } = &entry.outcome {
+            warn!(
+                tenant = %entry.tenant,
+                request_id = %entry.request_id,
+                method = %op.method,
+                resource = %op.resource_type,
+                id = op.id.as_deref(),
+                status,
+                jira_calls = entry.calls.len(),
+                jira_writes = writes,
+                "sync operation failed"
+            );
+        } else {
+            info!(
+                tenant = %entry.tenant,
+                request_id = %entry.request_id,
+                method = %op.method,
+                resource = %op.resource_type,
+                id = op.id.as_deref(),
+                jira_calls = entry.calls.len(),
+                jira_writes = writes,
+                "sync operation"
+            );
+        }
+        self.0.record(entry).await
+    }
+
+    async fn list(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, HistoryError> {
+        self.0.list(query).await
     }
 }
 
