@@ -64,7 +64,7 @@ usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKE
   --token TOKEN      a SCIM bearer token for the tenant \"default\" (besides the configured
                      tenants; with neither, one is generated and printed once)
   --admin-token TOKEN  bearer token for GET /admin/history (else the file's admin_token;
-                     without one the endpoint refuses every request)
+                     with neither, one is generated and printed once)
   --public-url URL   base URL for Location headers, e.g. https://scim.example.com
   --test-connection  check the target's reachability, credentials and permissions, then exit
                      (status 0 when all is well)

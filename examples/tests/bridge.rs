@@ -538,3 +538,30 @@ fn the_admin_token_must_not_be_a_scim_token() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("admin_token"), "{stderr}");
 }
+
+#[test]
+fn simulate_alone_generates_and_prints_both_tokens() {
+    let mut cmd = bridge();
+    cmd.arg("--simulate");
+    let server = Server::start(cmd);
+    let printed = |prefix: &str| {
+        server
+            .stdout_lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{prefix:?} in {:?}", server.stdout_lines))
+            .to_owned()
+    };
+    let scim = printed("generated bearer token for tenant \"default\": ");
+    let admin = printed("generated admin token for /admin/history: ");
+    assert_ne!(scim, admin);
+    let user = r#"{"userName":"newcomer","emails":[{"value":"n@example.com","primary":true}]}"#;
+    let r = server.request("POST", "/scim/v2/Users", Some(&scim), Some(user));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = server.request("GET", "/admin/history", Some(&admin), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[0]["tenant"], "default");
+    let (clean, log) = server.stop();
+    assert!(clean);
+    assert!(!log.contains(&scim) && !log.contains(&admin), "{log}");
+}

@@ -47,7 +47,7 @@ const SIMULATOR_URL: &str = "http://jira-simulator.invalid";
 struct App {
     scim: ScimService,
     history: Arc<dyn SyncHistory>,
-    admin: Option<Arc<BearerTokens>>,
+    admin: Arc<BearerTokens>,
 }
 
 /// Exit statuses: 2 for a usage or configuration mistake, 1 for anything else.
@@ -102,7 +102,13 @@ async fn main() -> std::process::ExitCode {
         tenants.push(("default".to_owned(), t));
     }
     let admin_token = match config.admin_token(args.admin_token.as_deref(), &tenants, &env) {
-        Ok(t) => t,
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            let t = random_token();
+            // As for the SCIM token: printed once, never logged.
+            println!("generated admin token for /admin/history: {t}");
+            t
+        }
         Err(why) => return fail(&why, 2),
     };
     let history: Arc<dyn SyncHistory> = match &config.history.path {
@@ -132,15 +138,10 @@ async fn main() -> std::process::ExitCode {
     if let Some(url) = &args.public_url {
         builder = builder.public_url(url.clone());
     }
-    if admin_token.is_none() {
-        warn!(
-            "no admin token (--admin-token or admin_token): /admin/history refuses every request"
-        );
-    }
     let app = App {
         scim: builder.build(),
         history,
-        admin: admin_token.map(|t| Arc::new(BearerTokens::new().with_token(t, "admin"))),
+        admin: Arc::new(BearerTokens::new().with_token(admin_token, "admin")),
     };
     let router = Router::new()
         .route("/admin/history", get(admin_history))
@@ -250,13 +251,7 @@ async fn admin_history(State(app): State<App>, request: Request) -> Response<Bod
 }
 
 async fn admin_history_reply(app: &App, parts: &axum::http::request::Parts) -> Response<Body> {
-    let Some(admin) = &app.admin else {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            "the admin endpoint is disabled: start the bridge with --admin-token or set admin_token",
-        );
-    };
-    if admin.authenticate(parts).await.is_err() {
+    if app.admin.authenticate(parts).await.is_err() {
         return json_error(
             StatusCode::UNAUTHORIZED,
             "send the admin token as `Authorization: Bearer <token>` (SCIM tokens are not accepted here)",
