@@ -417,6 +417,25 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
     // Both tenants' entries, newest first; the SCIM tokens do not open the admin endpoint.
     let all = history(&server, "limit=1000");
     assert_eq!(all.len(), 13);
+
+    // SCIM 1.1 too, with the request id of the caller in the history; `since` filters.
+    let since = all[0]["time"].as_str().unwrap().replace(':', "%3A");
+    let v1 = r#"{"schemas":["urn:scim:schemas:core:1.0"],"userName":"v1.user","emails":[{"value":"v1@example.com","primary":true}]}"#;
+    let r = server.request_with(
+        "POST",
+        "/scim/v1/Users",
+        Some(ENTRA),
+        Some(v1),
+        &[("X-Request-Id", "entra-req-42")],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["schemas"][0], "urn:scim:schemas:core:1.0");
+    let newer = history(&server, &format!("since={since}"));
+    assert!(!newer.is_empty() && newer.len() <= 2, "{newer:#?}");
+    assert_eq!(newer[0]["requestId"], "entra-req-42");
+    assert_eq!(newer[0]["operation"]["name"], "v1.user");
+    let all = history(&server, "limit=1000");
+    assert_eq!(all.len(), 14);
     for token in [Some(ENTRA), Some(OKTA), None, Some("wrong")] {
         let r = server.request("GET", "/admin/history", token, None);
         assert_eq!(r.status, 401, "{token:?}: {}", r.body);

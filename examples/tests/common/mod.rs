@@ -66,6 +66,18 @@ impl Server {
         token: Option<&str>,
         body: Option<&str>,
     ) -> Reply {
+        self.request_with(method, path, token, body, &[])
+    }
+
+    /// [`Server::request`] with extra headers.
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -77,8 +89,14 @@ impl Server {
                 b.len()
             )
         });
+        let mut extra = String::new();
+        for (k, v) in headers {
+            for part in [k, ": ", v, "\r\n"] {
+                extra.push_str(part);
+            }
+        }
         let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}{content}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}{content}{extra}",
             self.addr
         );
         req.push_str("\r\n");
