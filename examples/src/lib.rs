@@ -1,5 +1,9 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
-//! holds what they share: command-line parsing and token generation, tested here.
+//! holds what they share, tested here: command-line parsing and token generation, the axum
+//! glue ([`glue`]) and `atlassian-bridge`'s configuration ([`bridge`]).
+
+pub mod bridge;
+pub mod glue;
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
@@ -42,41 +46,20 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
         let mut bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
         let mut token = None;
         let mut public_url = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = |name: &str| -> Result<String, String> {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
+        let mut flags = Flags::new(args);
+        while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "--bind" => {
-                    let v = value("--bind")?;
-                    bind = v.parse().map_err(|e| {
-                        format!("--bind {v:?} is not an address like 127.0.0.1:8080: {e}")
-                    })?;
-                }
+                "--bind" => bind = parse_bind(&flags.value("--bind")?)?,
                 "--token" => {
-                    let v = value("--token")?;
+                    let v = flags.value("--token")?;
                     if v.is_empty() {
                         return Err("--token must not be empty".to_owned());
                     }
                     token = Some(v);
                 }
                 "--public-url" => {
-                    let v = value("--public-url")?;
-                    if !(v.starts_with("http://") || v.starts_with("https://")) {
-                        return Err(format!(
-                            "--public-url {v:?} must start with http:// or https://"
-                        ));
-                    }
-                    public_url = Some(v.trim_end_matches('/').to_owned());
+                    public_url = Some(parse_public_url(&flags.value("--public-url")?)?);
                 }
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -87,6 +70,72 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
             token,
             public_url,
         }))
+    }
+}
+
+/// Command-line flags one at a time: `--flag value` and `--flag=value` alike.
+#[derive(Debug)]
+pub struct Flags<I> {
+    args: I,
+    inline: Option<String>,
+}
+
+impl<I: Iterator<Item = String>> Flags<I> {
+    /// Reads `args` (without the program name).
+    pub fn new(args: impl IntoIterator<IntoIter = I>) -> Self {
+        Flags {
+            args: args.into_iter(),
+            inline: None,
+        }
+    }
+
+    /// The next flag (`--bind`), or any other argument as it is.
+    pub fn next_flag(&mut self) -> Option<String> {
+        let arg = self.args.next()?;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.inline = Some(value.to_owned());
+                Some(flag.to_owned())
+            }
+            _ => {
+                self.inline = None;
+                Some(arg)
+            }
+        }
+    }
+
+    /// The current flag's value: after `=`, else the next argument.
+    pub fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.inline
+            .take()
+            .or_else(|| self.args.next())
+            .ok_or_else(|| format!("{flag} needs a value"))
+    }
+
+    /// Refuses a value given to a switch (`--simulate=yes`).
+    pub fn no_value(&mut self, flag: &str) -> Result<(), String> {
+        match self.inline.take() {
+            Some(_) => Err(format!("{flag} takes no value")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `--bind`'s value as a socket address.
+pub fn parse_bind(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|e| format!("--bind {value:?} is not an address like 127.0.0.1:8080: {e}"))
+}
+
+/// `--public-url`'s value: an `http(s)://` origin, without a trailing slash.
+pub fn parse_public_url(value: &str) -> Result<String, String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!(
+            "--public-url {value:?} must start with http:// or https://"
+        ))
     }
 }
 

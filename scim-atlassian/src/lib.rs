@@ -7,6 +7,8 @@
 //!   [`scim_core::HttpClient`] the application provides.
 //! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
 //! - [`CallObserver`] (and [`CallCounter`]): told of every call made, without secrets.
+//! - [`history`]: sync history ([`history::SyncHistory`], in memory or in a JSON-lines file)
+//!   and [`history::RecordingProvisioner`], which records every operation with its calls.
 //! - [`Sleeper`] and [`RetryPolicy`]: how 429/503 answers are retried without tying the library
 //!   to an async runtime.
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
@@ -18,6 +20,7 @@
 
 mod credentials;
 mod error;
+pub mod history;
 pub mod jira;
 mod observe;
 mod provisioner;

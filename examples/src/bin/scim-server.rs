@@ -11,19 +11,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Response, StatusCode};
+use axum::http::Response;
 use scim_core::provision::InMemoryProvisioner;
-use scim_core::{BearerTokens, ScimError, ScimService};
+use scim_core::{BearerTokens, ScimService};
+use scim_examples::glue::{MAX_PAYLOAD, init_tracing, serve_scim, shutdown_signal};
 use scim_examples::{Args, random_token};
 use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tracing::info;
 
-const MAX_PAYLOAD: usize = 1024 * 1024;
 const TENANT: &str = "default";
 
 #[derive(Clone)]
@@ -44,13 +43,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_tracing();
 
     let token = if let Some(t) = args.token {
         t
@@ -95,71 +88,5 @@ async fn main() -> std::process::ExitCode {
 
 /// Every request goes to the SCIM service: routing, authentication and errors are its job.
 async fn serve(State(app): State<App>, request: Request) -> Response<Body> {
-    let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let method = parts.method.clone();
-    // The path only: query strings can carry personal data (filters on userName).
-    let path = parts.uri.path().to_owned();
-    let request_id = parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    // One byte over the limit is enough to know the body is too large.
-    let response = match axum::body::to_bytes(body, MAX_PAYLOAD + 1).await {
-        Ok(bytes) => {
-            let response = app
-                .scim
-                .handle(axum::http::Request::from_parts(parts, bytes))
-                .await;
-            response.map(Body::from)
-        }
-        Err(_) => too_large(),
-    };
-    let status = response.status();
-    let elapsed_us = started.elapsed().as_micros();
-    if status.is_server_error() {
-        warn!(%method, %path, status = status.as_u16(), elapsed_us, request_id, "request failed");
-    } else {
-        info!(%method, %path, status = status.as_u16(), elapsed_us, request_id, "request");
-    }
-    response
-}
-
-fn too_large() -> Response<Body> {
-    let err = ScimError::payload_too_large(format_args!(
-        "the request body is larger than {MAX_PAYLOAD} bytes"
-    ));
-    let body = serde_json::to_vec(&err.to_body()).unwrap_or_default();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/scim+json; charset=utf-8"),
-    );
-    response
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    info!("shutdown requested; finishing requests in flight");
+    serve_scim(&app.scim, request).await
 }

@@ -1,0 +1,564 @@
+//! `atlassian-bridge`'s command line and configuration file, resolved into what the binary
+//! builds: the target, the tenants' tokens, the history store and the admin token.
+//!
+//! Secrets come from the file (`token`, `password`) or, better, from environment variables it
+//! names (`token_env`, `password_env`); they are never logged or shown by `Debug`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use scim_atlassian::Credentials;
+use serde::Deserialize;
+
+use crate::{Flags, parse_bind, parse_public_url};
+
+/// The command line of `atlassian-bridge`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BridgeArgs {
+    /// `--bind ADDR` (default `127.0.0.1:8081`).
+    pub bind: SocketAddr,
+    /// `--token TOKEN`: a SCIM bearer token for the tenant `default`, besides the configured
+    /// tenants.
+    pub token: Option<String>,
+    /// `--admin-token TOKEN`: guards `/admin/history` (overrides the file's `admin_token`).
+    pub admin_token: Option<String>,
+    /// `--config PATH`.
+    pub config: Option<PathBuf>,
+    /// `--simulate`: the in-process Jira simulator instead of the configured target.
+    pub simulate: bool,
+    /// `--test-connection`: check the target and exit.
+    pub test_connection: bool,
+    /// `--public-url URL`.
+    pub public_url: Option<String>,
+}
+
+impl fmt::Debug for BridgeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BridgeArgs")
+            .field("bind", &self.bind)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("config", &self.config)
+            .field("simulate", &self.simulate)
+            .field("test_connection", &self.test_connection)
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+impl BridgeArgs {
+    /// The usage text.
+    pub const USAGE: &'static str = "\
+usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKEN]
+                        [--admin-token TOKEN] [--public-url URL] [--test-connection]
+
+  --config FILE      TOML configuration: target, tenants, history (see examples/bridge.sample.toml)
+  --simulate         provision into the built-in in-process Jira simulator instead of the
+                     configured target (no configuration needed)
+  --bind ADDR        address to listen on (default 127.0.0.1:8081; port 0 picks a free one)
+  --token TOKEN      a SCIM bearer token for the tenant \"default\" (besides the configured
+                     tenants; with neither, one is generated and printed once)
+  --admin-token TOKEN  bearer token for GET /admin/history (else the file's admin_token;
+                     with neither, one is generated and printed once)
+  --public-url URL   base URL for Location headers, e.g. https://scim.example.com
+  --test-connection  check the target's reachability, credentials and permissions, then exit
+                     (status 0 when all is well)
+  -h, --help         this text
+
+SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log level.";
+
+    /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<BridgeArgs>, String> {
+        let mut out = BridgeArgs {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            token: None,
+            admin_token: None,
+            config: None,
+            simulate: false,
+            test_connection: false,
+            public_url: None,
+        };
+        let mut flags = Flags::new(args);
+        while let Some(flag) = flags.next_flag() {
+            match flag.as_str() {
+                "-h" | "--help" => return Ok(None),
+                "--bind" => out.bind = parse_bind(&flags.value("--bind")?)?,
+                "--token" => out.token = Some(non_empty("--token", flags.value("--token")?)?),
+                "--admin-token" => {
+                    out.admin_token =
+                        Some(non_empty("--admin-token", flags.value("--admin-token")?)?);
+                }
+                "--config" => out.config = Some(PathBuf::from(flags.value("--config")?)),
+                "--simulate" => {
+                    flags.no_value("--simulate")?;
+                    out.simulate = true;
+                }
+                "--test-connection" | "test-connection" => {
+                    flags.no_value("--test-connection")?;
+                    out.test_connection = true;
+                }
+                "--public-url" => {
+                    out.public_url = Some(parse_public_url(&flags.value("--public-url")?)?);
+                }
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        if out.config.is_none() && !out.simulate {
+            return Err(
+                "give --config FILE (the Jira to provision into), or --simulate to try the \
+                 bridge against the built-in Jira simulator"
+                    .to_owned(),
+            );
+        }
+        Ok(Some(out))
+    }
+}
+
+fn non_empty(flag: &str, value: String) -> Result<String, String> {
+    if value.is_empty() {
+        Err(format!("{flag} must not be empty"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// The configuration file. Unknown keys are errors (a misspelt key would otherwise be
+/// silently ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[target]`: the product to provision into.
+    pub target: Option<TargetConfig>,
+    /// `[[tenants]]`: the identity providers and their SCIM tokens.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// `[history]`: where sync history goes.
+    #[serde(default)]
+    pub history: HistoryConfig,
+    /// `admin_token`: bearer token of `/admin/history`.
+    pub admin_token: Option<Secret>,
+    /// `admin_token_env`: the environment variable holding it.
+    pub admin_token_env: Option<String>,
+    /// `[policy]`: the sync policy, read but not applied yet (the `SyncPolicy` is being built
+    /// separately; the bridge will hand this table to it).
+    pub policy: Option<toml::Value>,
+}
+
+/// `[target]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// `type`: `jira-dc` (the only one so far).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `url`: the product's base URL with its context path.
+    pub url: Option<String>,
+    /// `token`: a personal access token.
+    pub token: Option<Secret>,
+    /// `token_env`: the environment variable holding the personal access token.
+    pub token_env: Option<String>,
+    /// `username`: for Basic authentication.
+    pub username: Option<String>,
+    /// `password`: for Basic authentication.
+    pub password: Option<Secret>,
+    /// `password_env`: the environment variable holding the password.
+    pub password_env: Option<String>,
+    /// `timeout_seconds`: per request (default 30).
+    pub timeout_seconds: Option<u64>,
+}
+
+/// One `[[tenants]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// `name`: the tenant (identity provider) name, as history and logs show it.
+    pub name: String,
+    /// `token`: its SCIM bearer token.
+    pub token: Option<Secret>,
+    /// `token_env`: the environment variable holding it.
+    pub token_env: Option<String>,
+}
+
+/// `[history]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// `path`: a JSON-lines file; without it, history is kept in memory.
+    pub path: Option<PathBuf>,
+    /// `capacity`: entries kept in memory (default 10,000).
+    pub capacity: Option<usize>,
+    /// `record_reads`: record reads (get, search) too, not only changes (default false).
+    #[serde(default)]
+    pub record_reads: bool,
+}
+
+/// A secret from the file, never shown by `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Config {
+    /// Parses the TOML text of a configuration file; errors name the offending key.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Reads and parses the file at `path`; errors start with the path.
+    pub fn load(path: &std::path::Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Where users and groups are provisioned.
+#[derive(Debug)]
+pub enum Target {
+    /// The in-process Jira simulator.
+    Simulator,
+    /// A Jira Data Center.
+    JiraDc {
+        /// Its base URL.
+        url: String,
+        /// How to authenticate.
+        credentials: Credentials,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
+}
+
+/// Reads an environment variable (injected, so tests need not touch the process's).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn from_env(env: Env<'_>, key: &str, var: &str) -> Result<String, String> {
+    match env(var) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("{key}: environment variable {var} is not set")),
+    }
+}
+
+/// A secret given inline (`key`) or through an environment variable (`key_env`), not both.
+fn secret(
+    key: &str,
+    inline: Option<&Secret>,
+    var: Option<&String>,
+    env: Env<'_>,
+) -> Result<Option<String>, String> {
+    match (inline, var) {
+        (Some(_), Some(_)) => Err(format!("{key}: give {key} or {key}_env, not both")),
+        (Some(Secret(s)), None) if s.is_empty() => Err(format!("{key} must not be empty")),
+        (Some(Secret(s)), None) => Ok(Some(s.clone())),
+        (None, Some(var)) => from_env(env, &format!("{key}_env"), var).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+impl Config {
+    /// The target: the simulator when `simulate`, else `[target]`, checked.
+    pub fn target(&self, simulate: bool, env: Env<'_>) -> Result<Target, String> {
+        if simulate {
+            return Ok(Target::Simulator);
+        }
+        let t = self.target.as_ref().ok_or(
+            "[target] is missing: say which Jira to provision into (or run with --simulate)",
+        )?;
+        if t.kind != "jira-dc" {
+            return Err(format!(
+                "target.type = {:?} is not supported yet; supported: \"jira-dc\"",
+                t.kind
+            ));
+        }
+        let url = t
+            .url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or("target.url is missing: the Jira base URL, e.g. https://jira.example.com")?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "target.url = {url:?} must start with http:// or https://"
+            ));
+        }
+        let token = secret("target.token", t.token.as_ref(), t.token_env.as_ref(), env)?;
+        let password = secret(
+            "target.password",
+            t.password.as_ref(),
+            t.password_env.as_ref(),
+            env,
+        )?;
+        let credentials = match (token, &t.username, password) {
+            (Some(token), None, None) => Credentials::bearer(token),
+            (None, Some(user), Some(password)) if !user.is_empty() => {
+                Credentials::basic(user.clone(), password)
+            }
+            (None, Some(_), None) => {
+                return Err(
+                    "target.password (or target.password_env) is missing for target.username"
+                        .to_owned(),
+                );
+            }
+            (None, None, Some(_)) => {
+                return Err("target.username is missing for target.password".to_owned());
+            }
+            (None, None, None) => {
+                return Err("target credentials are missing: give target.token (or token_env) for a personal access token, or target.username and target.password (or password_env)".to_owned());
+            }
+            _ => {
+                return Err("target: give either target.token or target.username and target.password, not both".to_owned());
+            }
+        };
+        let timeout = Duration::from_secs(t.timeout_seconds.unwrap_or(30).max(1));
+        Ok(Target::JiraDc {
+            url,
+            credentials,
+            timeout,
+        })
+    }
+
+    /// `(tenant, token)` pairs: the configured tenants, plus `default` with `cli_token`.
+    /// Names and tokens must be distinct: a shared token would let one identity provider act
+    /// as another.
+    pub fn tenants(
+        &self,
+        cli_token: Option<&str>,
+        env: Env<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (i, t) in self.tenants.iter().enumerate() {
+            let key = format!("tenants[{i}]");
+            if t.name.is_empty() {
+                return Err(format!("{key}.name must not be empty"));
+            }
+            let token = secret(
+                &format!("{key}.token"),
+                t.token.as_ref(),
+                t.token_env.as_ref(),
+                env,
+            )?
+            .ok_or_else(|| format!("{key} ({}): give token or token_env", t.name))?;
+            out.push((t.name.clone(), token));
+        }
+        if let Some(token) = cli_token {
+            out.push(("default".to_owned(), token.to_owned()));
+        }
+        for (i, (name, token)) in out.iter().enumerate() {
+            for (other_name, other_token) in out.iter().skip(i + 1) {
+                if name == other_name {
+                    return Err(format!("tenant {name:?} is configured twice"));
+                }
+                if token == other_token {
+                    return Err(format!(
+                        "tenants {name:?} and {other_name:?} have the same token: give each its own"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The admin token: `cli`, else `admin_token` or `admin_token_env`. It must differ from
+    /// every tenant's token (`tenants`), or an identity provider could read every tenant's
+    /// history.
+    pub fn admin_token(
+        &self,
+        cli: Option<&str>,
+        tenants: &[(String, String)],
+        env: Env<'_>,
+    ) -> Result<Option<String>, String> {
+        let token = match cli {
+            Some(t) => Some(t.to_owned()),
+            None => secret(
+                "admin_token",
+                self.admin_token.as_ref(),
+                self.admin_token_env.as_ref(),
+                env,
+            )?,
+        };
+        let shared = token
+            .as_ref()
+            .and_then(|t| tenants.iter().find(|(_, tok)| tok == t));
+        if let Some((name, _)) = shared {
+            return Err(format!(
+                "admin_token: the admin token is also tenant {name:?}'s SCIM token; give it its own"
+            ));
+        }
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Option<BridgeArgs>, String> {
+        BridgeArgs::parse(a.iter().map(|s| (*s).to_owned()))
+    }
+
+    fn env(var: &str) -> Option<String> {
+        match var {
+            "JIRA_PAT" => Some("pat-from-env".to_owned()),
+            "OKTA_TOKEN" => Some("okta-secret".to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn arguments() {
+        let a = args(&["--simulate"]).unwrap().unwrap();
+        assert!(a.simulate && !a.test_connection);
+        assert_eq!(a.bind.to_string(), "127.0.0.1:8081");
+        let a = args(&[
+            "--config=b.toml",
+            "--bind",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--admin-token",
+            "adm",
+            "--test-connection",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.config, Some(PathBuf::from("b.toml")));
+        assert!(a.test_connection);
+        assert!(!format!("{a:?}").contains("adm\""), "{a:?}");
+        assert!(args(&["--help"]).unwrap().is_none());
+        assert!(args(&[]).unwrap_err().contains("--simulate"));
+        assert!(
+            args(&["--simulate=yes"])
+                .unwrap_err()
+                .contains("--simulate")
+        );
+        assert!(
+            args(&["--simulate", "--frob"])
+                .unwrap_err()
+                .contains("--frob")
+        );
+        assert!(
+            args(&["--simulate", "--token", ""])
+                .unwrap_err()
+                .contains("empty")
+        );
+    }
+
+    #[test]
+    fn a_full_configuration() {
+        let c = Config::from_toml(
+            r#"
+            admin_token = "adm"
+            [target]
+            type = "jira-dc"
+            url = "https://jira.example.com"
+            token_env = "JIRA_PAT"
+            [[tenants]]
+            name = "entra"
+            token = "entra-secret"
+            [[tenants]]
+            name = "okta"
+            token_env = "OKTA_TOKEN"
+            [history]
+            path = "history.jsonl"
+            [policy]
+            default_groups = ["jira-software-users"]
+            "#,
+        )
+        .unwrap();
+        match c.target(false, &env).unwrap() {
+            Target::JiraDc { url, .. } => assert_eq!(url, "https://jira.example.com"),
+            other @ Target::Simulator => panic!("{other:?}"),
+        }
+        assert!(matches!(c.target(true, &env).unwrap(), Target::Simulator));
+        let tenants = c.tenants(Some("cli"), &env).unwrap();
+        assert_eq!(
+            tenants,
+            [
+                ("entra".to_owned(), "entra-secret".to_owned()),
+                ("okta".to_owned(), "okta-secret".to_owned()),
+                ("default".to_owned(), "cli".to_owned())
+            ]
+        );
+        assert_eq!(
+            c.admin_token(None, &tenants, &env).unwrap().as_deref(),
+            Some("adm")
+        );
+        assert_eq!(
+            c.admin_token(Some("x"), &tenants, &env).unwrap().as_deref(),
+            Some("x")
+        );
+        let e = c.admin_token(Some("cli"), &tenants, &env).unwrap_err();
+        assert!(e.contains("admin_token") && e.contains("default"), "{e}");
+        assert!(c.policy.is_some());
+        assert!(!format!("{c:?}").contains("entra-secret"));
+    }
+
+    #[test]
+    fn the_sample_configuration_is_valid() {
+        let c = Config::from_toml(include_str!("../bridge.sample.toml")).unwrap();
+        let env = |var: &str| Some(format!("value-of-{var}"));
+        assert!(matches!(
+            c.target(false, &env).unwrap(),
+            Target::JiraDc { .. }
+        ));
+        let names: Vec<String> = c
+            .tenants(None, &env)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(names, ["entra", "okta"]);
+        assert!(c.admin_token(None, &[], &env).unwrap().is_some());
+        assert!(c.history.path.is_some());
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let e = Config::from_toml("[target]\ntype = \"jira-dc\"\nurll = \"x\"\n").unwrap_err();
+        assert!(e.contains("urll"), "{e}");
+        let e = Config::from_toml("[[tenants]]\ntoken = \"x\"\n").unwrap_err();
+        assert!(e.contains("name"), "{e}");
+        let target = |body: &str| {
+            Config::from_toml(&format!("[target]\n{body}"))
+                .unwrap()
+                .target(false, &env)
+                .unwrap_err()
+        };
+        assert!(target("type = \"confluence-dc\"").contains("target.type"));
+        assert!(target("type = \"jira-dc\"").contains("target.url"));
+        assert!(target("type = \"jira-dc\"\nurl = \"jira\"").contains("target.url"));
+        assert!(
+            target("type = \"jira-dc\"\nurl = \"http://j\"\ntoken_env = \"NOPE\"").contains("NOPE")
+        );
+        assert!(
+            target("type = \"jira-dc\"\nurl = \"http://j\"\nusername = \"a\"")
+                .contains("target.password")
+        );
+        assert!(target("type = \"jira-dc\"\nurl = \"http://j\"").contains("credentials"));
+        assert!(
+            Config::default()
+                .target(false, &env)
+                .unwrap_err()
+                .contains("[target]")
+        );
+        let tenants = |body: &str| {
+            Config::from_toml(body)
+                .unwrap()
+                .tenants(None, &env)
+                .unwrap_err()
+        };
+        assert!(tenants("[[tenants]]\nname = \"a\"\n").contains("tenants[0]"));
+        assert!(
+            tenants("[[tenants]]\nname = \"a\"\ntoken = \"t\"\n[[tenants]]\nname = \"b\"\ntoken = \"t\"\n")
+                .contains("same token")
+        );
+    }
+}
