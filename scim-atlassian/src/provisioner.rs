@@ -1241,16 +1241,92 @@ fn idp_groups(user: &User) -> Option<Vec<String>> {
     (!names.is_empty()).then_some(names)
 }
 
-/// Whether a PATCH touches the user's `groups`.
-fn patches_groups(patch: &PatchOp) -> bool {
-    patch.operations.iter().any(|op| match &op.path {
-        Some(path) => path.attr().name().eq_ignore_ascii_case("groups"),
-        None => op
-            .value
+/// Takes the operations on `groups` out of a user PATCH (the schema makes `groups` read-only,
+/// but identity providers that send a user's groups this way mean its memberships) and applies
+/// them to `current` (the user's groups as SCIM shows them). Returns the other operations and
+/// the resulting group names, `None` when no operation touched `groups`. `remove` takes a
+/// path without filter (all) or with `value`/`display eq` terms; other filters remove nothing.
+fn split_group_ops(patch: &PatchOp, current: &[String]) -> (PatchOp, Option<Vec<String>>) {
+    fn names(value: Option<&Value>) -> Vec<String> {
+        let one = |v: &Value| match v {
+            Value::String(s) => Some(s.trim().to_owned()),
+            Value::Object(o) => o
+                .get("display")
+                .or_else(|| o.get("value"))
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_owned()),
+            _ => None,
+        };
+        match value {
+            Some(Value::Array(items)) => items.iter().filter_map(one).collect(),
+            Some(v) => one(v).into_iter().collect(),
+            None => Vec::new(),
+        }
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+    }
+    fn eq_terms(filter: &scim_filter::Filter, out: &mut Vec<String>) {
+        use scim_filter::{CompValue, CompareOp, Filter};
+        match filter {
+            Filter::Compare(_, CompareOp::Eq, CompValue::String(s)) => out.push(s.to_string()),
+            Filter::Or(ops) => ops.as_slice().iter().for_each(|f| eq_terms(f, out)),
+            _ => {}
+        }
+    }
+    let mut groups: Option<Vec<String>> = None;
+    let mut rest = Vec::new();
+    for op in &patch.operations {
+        let on_groups = op
+            .path
             .as_ref()
-            .and_then(Value::as_object)
-            .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("groups"))),
-    })
+            .is_some_and(|p| p.attr().name().eq_ignore_ascii_case("groups"));
+        if on_groups {
+            let list = groups.get_or_insert_with(|| current.to_vec());
+            match op.op {
+                scim_core::patch::OpKind::Replace => *list = names(op.value.as_ref()),
+                scim_core::patch::OpKind::Add => list.extend(names(op.value.as_ref())),
+                scim_core::patch::OpKind::Remove => {
+                    match op.path.as_ref().and_then(|p| p.filter()) {
+                        None => list.clear(),
+                        Some(filter) => {
+                            let mut terms = Vec::new();
+                            eq_terms(filter, &mut terms);
+                            list.retain(|g| !terms.iter().any(|t| t.eq_ignore_ascii_case(g)));
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if op.path.is_none() {
+            if let Some(Value::Object(obj)) = &op.value {
+                if let Some(key) = obj
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("groups"))
+                    .cloned()
+                {
+                    let list = groups.get_or_insert_with(|| current.to_vec());
+                    let sent = names(obj.get(&key));
+                    if op.op == scim_core::patch::OpKind::Add {
+                        list.extend(sent);
+                    } else {
+                        *list = sent;
+                    }
+                    let mut others = obj.clone();
+                    others.remove(&key);
+                    rest.push(scim_core::patch::PatchOperation::new(
+                        op.op,
+                        None,
+                        Some(Value::Object(others)),
+                    ));
+                    continue;
+                }
+            }
+        }
+        rest.push(op.clone());
+    }
+    (PatchOp::new(rest), groups)
 }
 
 /// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2.
@@ -1691,12 +1767,10 @@ impl Provisioner for AtlassianProvisioner {
         let view = user_view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
         let mut patched = view.clone();
-        scim_core::patch::apply_user(&mut patched, patch, SchemaRegistry::builtin())?;
-        let groups = if patches_groups(patch) {
-            Some(idp_groups(&patched).unwrap_or_default())
-        } else {
-            None
-        };
+        let (patch, groups) = split_group_ops(patch, &current.groups);
+        if !patch.operations.is_empty() || groups.is_none() {
+            scim_core::patch::apply_user(&mut patched, &patch, SchemaRegistry::builtin())?;
+        }
         self.write_user(id, &patched, current, stored, view, groups.as_deref(), true)
             .await
     }
