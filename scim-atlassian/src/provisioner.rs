@@ -28,8 +28,10 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// Provisions SCIM users and groups into one Jira Data Center instance.
 ///
 /// Mapping (ATLASSIAN.md):
-/// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` (a changed
-///   `userName` renames the Jira user), `displayName` <-> `displayName` (Jira requires one: when
+/// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` through
+///   the policy's `user_name` transformation (a changed `userName` renames the Jira user; the
+///   name as sent is kept in the property and shown back, and `userName eq` looks up the
+///   transformed name), `displayName` <-> `displayName` (Jira requires one: when
 ///   the SCIM user has none, `name.formatted`, then given and family name, then `userName`
 ///   stand in), the primary (else first) email <-> `emailAddress`, `active` <-> `active`
 ///   (deactivation is `PUT {"active": false}`, Jira 8.3+).
@@ -43,11 +45,35 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
 ///   replace or PATCH carries one (passwords are never read back, so one that is sent is
 ///   always written).
-/// - Group `id` = the Jira group name: Jira DC groups have no other identifier. Jira cannot
-///   rename groups, so a `displayName` change is refused with 400 `mutability`. Members are
-///   users only (members' `value` = user keys); membership changes are `/group/user` calls.
-///   Groups have nowhere to keep an `externalId` or timestamps: those are not stored.
-/// - `groups` on a user comes from `expand=groups`.
+/// - Group `id` = the identity provider's group name, which the [`SyncPolicy`]'s group mapping
+///   turns into Jira groups: with the default (on-the-fly, no rename) it is the Jira group
+///   name, Jira DC groups having no other identifier. A group mapped to several Jira groups
+///   (manual mapping) shows the members of the first and writes membership changes to all;
+///   a group the policy ignores is accepted, reads as empty, and nothing of it reaches Jira.
+///   Jira cannot rename groups, so a `displayName` change is refused with 400 `mutability`.
+///   Members are users only (members' `value` = user keys); membership changes are
+///   `/group/user` calls. Groups have nowhere to keep an `externalId` or timestamps: those
+///   are not stored.
+/// - `groups` on a user comes from `expand=groups` (Jira's group names). When a user write
+///   carries `groups` (a create, a replace, or a PATCH of `groups`, which the schema would
+///   otherwise refuse as read-only), they are the user's IdP groups: mapped by the policy,
+///   they replace the Jira groups the mapping manages (manual mapping: its targets;
+///   on-the-fly: the groups earlier user writes put the user in), plus the default groups;
+///   other Jira groups stay unless `remove_unmanaged_groups` is on.
+/// - Policy ([`JiraBuilder::policy`], see [`crate::policy`]): default groups are added on
+///   create (new and all users) and on every write (all users). Scope: a create whose
+///   `groups` name no scope group is refused with 403 and nothing is written (an identity
+///   provider that sends a user before its groups needs no scope, or sends `groups`); a
+///   write showing the user left every scope group is ignored (answered with the user as
+///   Jira has it) or deprovisions it (`deprovision_out_of_scope`).
+/// - Deprovisioning (`DELETE /Users/{id}`, and PATCH or replace to `active: false`):
+///   `deactivate` (default) sets `active: false`; a `DELETE` also removes the user from
+///   every group (SCIM deletes memberships with the user) and marks it in the property, so
+///   SCIM answers 404 for it as for a deleted user while Jira keeps the account and its
+///   history; creating the same user again reactivates that account (same id). `delete`
+///   first hands the projects and components the user leads to the configured default
+///   leads, then `DELETE /user`; without them Jira refuses to delete a lead (400), and the
+///   error names the settings to configure.
 /// - Versions: Jira has no version counter, so `meta.version` is
 ///   [`ETag::from_content`] of the resource. An `expected` version is checked by reading the
 ///   resource just before writing: a write made by someone else between that read and our
@@ -75,12 +101,13 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///
 /// | operation | reads | writes |
 /// |---|---|---|
-/// | create user | 0 | 2 (`POST /user`, property `PUT`; +1 when created inactive) |
+/// | create user | 0 | 2 (`POST /user`, property `PUT`; +1 when created inactive) + 1 per group the policy puts it in |
 /// | get user, `userName eq` search | 2 (user with groups, property) | 0 |
 /// | PATCH/replace user | 2 | 1 per kind of change: Jira fields `PUT /user`, the property (always, for `lastModified`), a password; 0 when nothing changes |
-/// | delete user | 0 (2 with a version expected) | 1 |
+/// | delete user, `deactivate` | 2 | 1 per group left, the deactivating `PUT /user` (unless inactive), the property |
+/// | delete user, `delete` | 0 (2 with a version expected; 1 + lead hand-over reads with leads configured) | 1 (+1 per project or component handed over) |
 /// | get group, group `displayName eq` search | 1 (+1 for the search's `/groups/picker`) | 0 |
-/// | create group with n members | n (check the members) | 1 + n |
+/// | create group with n members | n (check the members) | 1 + n per Jira group it maps to |
 /// | add k members | 1 + k | k |
 /// | remove k members | 1 | k |
 ///
@@ -165,6 +192,23 @@ impl JiraBuilder {
 
     /// The administrator's sync rules ([`SyncPolicy::default`] unless set): checked by
     /// [`JiraBuilder::build`], applied to every operation.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use scim_atlassian::policy::SyncPolicy;
+    /// use scim_atlassian::simulator::JiraSimulator;
+    /// use scim_atlassian::{AtlassianProvisioner, Credentials};
+    ///
+    /// let policy = SyncPolicy::from_json_str(
+    ///     r#"{"default_groups": {"all_users": ["jira-software-users"]}}"#,
+    /// )?;
+    /// let jira = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    /// let provisioner = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+    ///     .client(jira)
+    ///     .policy(policy)
+    ///     .build()?;
+    /// # Ok::<(), scim_atlassian::AtlassianError>(())
+    /// ```
     pub fn policy(mut self, policy: SyncPolicy) -> Self {
         self.policy = policy;
         self
@@ -573,6 +617,17 @@ struct GroupPlan {
     remove: Vec<String>,
     /// The new `managed_groups` to store, when the write carried `groups`.
     managed: Option<Vec<String>>,
+}
+
+/// Why a user is written, which decides how its groups are planned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// A replace: `groups`, when sent, are IdP group names.
+    Replace,
+    /// A PATCH: it starts from the user as SCIM showed it, whose `groups` are Jira's names.
+    Patch,
+    /// A re-create of a user a SCIM `DELETE` deactivated: new-user default groups apply.
+    Revive,
 }
 
 /// A user listed by `/user/search`, or read in full.
@@ -1008,7 +1063,7 @@ impl AtlassianProvisioner {
         stored: Stored,
         view: User,
         idp_groups: Option<&[String]>,
-        patching: bool,
+        why: Write,
     ) -> Result<User, ScimError> {
         if let Some(groups) = idp_groups {
             if !self.policy.in_scope(groups.iter().map(String::as_str)) {
@@ -1029,7 +1084,13 @@ impl AtlassianProvisioner {
         {
             return self.deprovision(id, &current, view).await;
         }
-        let plan = self.plan_groups(idp_groups, &current.groups, &stored, false, patching);
+        let plan = self.plan_groups(
+            idp_groups,
+            &current.groups,
+            &stored,
+            why == Write::Revive,
+            why == Write::Patch,
+        );
         let mut changes = Map::new();
         if fields.name != current.name {
             changes.insert("name".to_owned(), Value::from(fields.name.as_str()));
@@ -1568,8 +1629,16 @@ impl Provisioner for AtlassianProvisioner {
         let view = user_view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
         let groups = idp_groups(&user);
-        self.write_user(id, &user, current, stored, view, groups.as_deref(), false)
-            .await
+        self.write_user(
+            id,
+            &user,
+            current,
+            stored,
+            view,
+            groups.as_deref(),
+            Write::Replace,
+        )
+        .await
     }
 
     /// Deprovisions per the policy: `deactivate` (default) removes the user from its groups,
@@ -1771,8 +1840,16 @@ impl Provisioner for AtlassianProvisioner {
         if !patch.operations.is_empty() || groups.is_none() {
             scim_core::patch::apply_user(&mut patched, &patch, SchemaRegistry::builtin())?;
         }
-        self.write_user(id, &patched, current, stored, view, groups.as_deref(), true)
-            .await
+        self.write_user(
+            id,
+            &patched,
+            current,
+            stored,
+            view,
+            groups.as_deref(),
+            Write::Patch,
+        )
+        .await
     }
 
     /// Checks every member, then for each Jira group the policy maps the group to: `POST
@@ -2022,14 +2099,7 @@ impl AtlassianProvisioner {
             ..stored
         };
         // New-user default groups apply: the account comes back as a new SCIM user.
-        let extra: Vec<String> = self
-            .policy
-            .new_users
-            .iter()
-            .filter(|g| !existing.groups.iter().any(|x| x.eq_ignore_ascii_case(g)))
-            .cloned()
-            .collect();
-        let mut revived = self
+        let revived = self
             .write_user(
                 &key,
                 &again,
@@ -2037,20 +2107,9 @@ impl AtlassianProvisioner {
                 stored,
                 view,
                 groups.as_deref(),
-                false,
+                Write::Revive,
             )
             .await?;
-        if !extra.is_empty() {
-            let name = revived.user_name.clone();
-            self.apply_groups(
-                &self.policy.user_name.apply(&name).unwrap_or(name),
-                &extra,
-                &[],
-                &format!("user {key} was reactivated"),
-            )
-            .await?;
-            revived = self.get_user(&RequestContext::new(""), &key).await?;
-        }
         Ok(Some(revived))
     }
 }

@@ -689,6 +689,22 @@ fn delete_deactivates_by_default_and_a_re_create_reactivates() {
 }
 
 #[test]
+fn a_reactivated_user_gets_the_new_user_groups_again() {
+    let policy = SyncPolicy::builder()
+        .default_group_for_new("jira-newcomers")
+        .build()
+        .unwrap();
+    let s = with(policy);
+    let a = id(&block_on(s.p.create_user(&ctx(), user("alice"))).unwrap());
+    block_on(s.p.delete_user(&ctx(), &a, None)).unwrap();
+    assert!(groups_of(&s.sim, "alice").is_empty());
+    let again = block_on(s.p.create_user(&ctx(), user("alice"))).unwrap();
+    assert_eq!(id(&again), a);
+    assert_eq!(groups_of(&s.sim, "alice"), ["jira-newcomers"]);
+    assert_eq!(again.groups.len(), 1);
+}
+
+#[test]
 fn patch_active_false_follows_the_policy() {
     let deactivate = patch(r#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#);
     let s = with(SyncPolicy::default());
