@@ -65,7 +65,9 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   `groups` name no scope group is refused with 403 and nothing is written (an identity
 ///   provider that sends a user before its groups needs no scope, or sends `groups`); a
 ///   write showing the user left every scope group is ignored (answered with the user as
-///   Jira has it) or deprovisions it (`deprovision_out_of_scope`).
+///   Jira has it) or deprovisions it (`deprovision_out_of_scope`, which also deprovisions a
+///   user removed from a scope group who is in none of the scope groups' Jira groups; one
+///   more read per user removed).
 /// - Deprovisioning (`DELETE /Users/{id}`, and PATCH or replace to `active: false`):
 ///   `deactivate` (default) sets `active: false`; a `DELETE` also removes the user from
 ///   every group (SCIM deletes memberships with the user) and marks it in the property, so
@@ -2052,6 +2054,15 @@ impl AtlassianProvisioner {
         let Some(targets) = self.targets(id) else {
             return Ok(group_view(id, &[]));
         };
+        let left: Vec<JiraUser> = primary
+            .iter()
+            .filter(|u| {
+                !desired
+                    .iter()
+                    .any(|m| m.value.as_deref().map(str::trim) == Some(u.key.as_str()))
+            })
+            .cloned()
+            .collect();
         let mut shown = None;
         for (i, target) in targets.iter().enumerate() {
             let current = if i == 0 {
@@ -2071,7 +2082,49 @@ impl AtlassianProvisioner {
                 shown = Some(members);
             }
         }
+        let scope_group = self.policy.scope.iter().any(|s| s.eq_ignore_ascii_case(id));
+        if self.policy.deprovision_out_of_scope && scope_group {
+            for user in &left {
+                self.deprovision_if_out_of_scope(&user.key)
+                    .await
+                    .map_err(|e| {
+                        ScimError::other(
+                            e.status(),
+                            None,
+                            format_args!(
+                                "group {id:?}: the members were changed, then deprovisioning                                  {:?}, who left the sync scope, failed: {}",
+                                user.name,
+                                e.detail()
+                            ),
+                        )
+                    })?;
+            }
+        }
         Ok(group_view(id, &shown.unwrap_or_default()))
+    }
+
+    /// After user `key` left a scope group: deprovisions it when it is in no Jira group a
+    /// scope group maps to anymore (Jira holds the memberships, so it is asked).
+    async fn deprovision_if_out_of_scope(&self, key: &str) -> Result<(), ScimError> {
+        let Some(jira) = self.jira.user_by_key(key, true).await? else {
+            return Ok(());
+        };
+        let scope_targets: Vec<String> = self
+            .policy
+            .scope
+            .iter()
+            .filter_map(|s| self.policy.jira_groups(s))
+            .flatten()
+            .collect();
+        let still_in = jira
+            .groups
+            .iter()
+            .any(|g| scope_targets.iter().any(|t| t.eq_ignore_ascii_case(g)));
+        if still_in {
+            return Ok(());
+        }
+        let view = user_view(&jira, &Stored::default());
+        self.deprovision(key, &jira, view).await.map(drop)
     }
 
     /// Re-creating user `jira_name` that a SCIM `DELETE` deactivated and hid: the same Jira

@@ -549,6 +549,42 @@ fn users_leaving_the_scope_are_deprovisioned_by_option() {
     }
 }
 
+#[test]
+fn users_removed_from_the_last_scope_group_are_deprovisioned_by_option() {
+    let policy = SyncPolicy::builder()
+        .scope_group("okta-jira")
+        .scope_group("okta-jira-contractors")
+        .deprovision_out_of_scope(true)
+        .build()
+        .unwrap();
+    let s = with(policy);
+    let a = id(&block_on(s.p.create_user(&ctx(), user_in("alice", &["okta-jira"]))).unwrap());
+    let b = id(&block_on(s.p.create_user(
+        &ctx(),
+        user_in("bob", &["okta-jira", "okta-jira-contractors"]),
+    ))
+    .unwrap());
+    assert_eq!(s.sim.group_members("okta-jira").unwrap(), ["alice", "bob"]);
+
+    let remove = patch(&format!(
+        r#"{{"Operations":[{{"op":"remove","path":"members[value eq \"{a}\" or value eq \"{b}\"]"}}]}}"#
+    ));
+    block_on(s.p.patch_group(&ctx(), "okta-jira", &remove, None)).unwrap();
+    assert!(s.sim.group_members("okta-jira").unwrap().is_empty());
+    assert!(!s.sim.user("alice").unwrap().active, "alice left the scope");
+    assert!(
+        s.sim.user("bob").unwrap().active,
+        "bob is still in a scope group"
+    );
+
+    // Groups outside the scope change memberships only.
+    let mut other = Group::new("okta-other");
+    other.members = vec![Member::new(&b)];
+    block_on(s.p.create_group(&ctx(), other)).unwrap();
+    block_on(s.p.remove_members(&ctx(), "okta-other", std::slice::from_ref(&b))).unwrap();
+    assert!(s.sim.user("bob").unwrap().active);
+}
+
 // ---- name transformations ----
 
 #[test]

@@ -152,8 +152,9 @@ pub struct Scope {
     /// IdP group names (as sent, compared ignoring case). When not empty, only users whose
     /// SCIM `groups` name one of them are synced; empty syncs everyone.
     pub groups: Vec<String>,
-    /// Deprovision (per [`Deprovision`]) a user whose write shows it left every scope group,
-    /// instead of ignoring the write.
+    /// Deprovision (per [`Deprovision`]) a user who left every scope group, instead of
+    /// ignoring it: when a user write's `groups` name no scope group, and when the user is
+    /// removed from a scope group and is in none of the Jira groups the scope groups map to.
     pub deprovision_out_of_scope: bool,
 }
 
