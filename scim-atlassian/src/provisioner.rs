@@ -1744,7 +1744,9 @@ impl Provisioner for AtlassianProvisioner {
                     let view = user_view(&jira, &stored);
                     // Two IdP names can become one Jira name: only the one that made this
                     // user finds it.
-                    if !stored.deprovisioned && view.user_name.eq_ignore_ascii_case(name.trim()) {
+                    if !stored.deprovisioned
+                        && view.user_name.to_lowercase() == name.trim().to_lowercase()
+                    {
                         hits.push(view);
                     }
                 }

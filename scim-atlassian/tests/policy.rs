@@ -467,6 +467,25 @@ fn user_groups_replace_managed_groups_and_keep_unmanaged_ones_unless_asked() {
 }
 
 #[test]
+fn on_the_fly_manages_only_the_groups_user_writes_gave() {
+    let s = with(SyncPolicy::default());
+    let a = id(&block_on(s.p.create_user(&ctx(), user_in("alice", &["devs", "ops"]))).unwrap());
+    assert_eq!(
+        groups_of(&s.sim, "alice"),
+        ["devs", "ops"],
+        "created on the fly"
+    );
+    block_on(s.p.jira_client().create_group("jira-local")).unwrap();
+    block_on(s.p.jira_client().add_member("jira-local", "alice")).unwrap();
+    block_on(s.p.replace_user(&ctx(), &a, user_in("alice", &["ops", "qa"]), None)).unwrap();
+    assert_eq!(
+        groups_of(&s.sim, "alice"),
+        ["jira-local", "ops", "qa"],
+        "devs was the IdP's and goes; jira-local was granted in Jira and stays"
+    );
+}
+
+#[test]
 fn default_groups_for_new_users_and_for_all_users() {
     let policy = SyncPolicy::builder()
         .default_group_for_new("jira-newcomers")

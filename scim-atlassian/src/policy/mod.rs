@@ -524,18 +524,18 @@ impl CompiledPolicy {
             && self.group_name.is_identity()
     }
 
-    /// Whether Jira group `jira` is one the mapping manages (manual mapping: a target of any
-    /// entry; on-the-fly: the image of an IdP group of the same name, or a group this user
-    /// was put in through the mapping, per `managed`).
+    /// Whether Jira group `jira` is one the mapping manages for a user: a group earlier user
+    /// writes put the user in through the mapping (`managed`, kept in the user's property),
+    /// and with manual mapping any target of the map. On-the-fly mapping does not count every
+    /// group a name could map to: without filters that is every Jira group, and groups an
+    /// administrator granted in Jira would go.
     pub(crate) fn manages(&self, jira: &str, managed: &[String]) -> bool {
         if managed.iter().any(|m| m.eq_ignore_ascii_case(jira)) {
             return true;
         }
         match &self.mapping {
             Mapping::Manual(map) => map.values().flatten().any(|t| t.eq_ignore_ascii_case(jira)),
-            Mapping::OnTheFly { .. } => self
-                .jira_groups(jira)
-                .is_some_and(|g| g.iter().any(|t| t.eq_ignore_ascii_case(jira))),
+            Mapping::OnTheFly { .. } => false,
         }
     }
 
