@@ -884,7 +884,7 @@ impl AtlassianProvisioner {
         let failed = |e: AtlassianError, group: &str| {
             partial(
                 e,
-                &format!("{done}; then changing its membership of group {group:?} failed"),
+                &format!("{done}, and its membership of group {group:?} was being changed"),
             )
         };
         for group in add {
@@ -1599,7 +1599,7 @@ impl Provisioner for AtlassianProvisioner {
             &plan.add,
             &[],
             &format!(
-                "user {:?} was created (id {key}); a replace with its groups converges",
+                "user {:?} was created (id {key}; a replace with its groups converges)",
                 fields.name
             ),
         )

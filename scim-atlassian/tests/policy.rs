@@ -7,7 +7,7 @@ use std::sync::Arc;
 use scim_atlassian::policy::{
     DeprovisionAction, GroupMapping, NameTransform, PolicyError, SyncPolicy,
 };
-use scim_atlassian::simulator::JiraSimulator;
+use scim_atlassian::simulator::{Fault, JiraSimulator};
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
 use scim_core::provision::conformance::{self, block_on};
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
@@ -482,6 +482,64 @@ fn on_the_fly_manages_only_the_groups_user_writes_gave() {
         groups_of(&s.sim, "alice"),
         ["jira-local", "ops", "qa"],
         "devs was the IdP's and goes; jira-local was granted in Jira and stays"
+    );
+}
+
+#[test]
+fn creating_a_user_with_three_existing_groups_takes_five_calls() {
+    let s = with(manual());
+    for g in ["jira-developers", "jira-software-users", "jira-ops"] {
+        block_on(s.p.jira_client().create_group(g)).unwrap();
+    }
+    s.sim.reset_calls();
+    block_on(s.p.create_user(&ctx(), user_in("alice", &["Engineering", "Ops"]))).unwrap();
+    let counts = s.sim.call_counts();
+    assert_eq!(s.sim.calls("POST", "/user"), 1, "{counts:?}");
+    assert_eq!(
+        s.sim.calls("PUT", "/user/properties/scim-rs"),
+        1,
+        "{counts:?}"
+    );
+    assert_eq!(s.sim.calls("POST", "/group/user"), 3, "{counts:?}");
+    assert_eq!(s.sim.total_calls(), 5, "no reads: {counts:?}");
+}
+
+#[test]
+fn a_failed_group_add_after_a_create_says_so_and_a_replace_converges() {
+    let s = with(manual());
+    for g in ["jira-developers", "jira-software-users"] {
+        block_on(s.p.jira_client().create_group(g)).unwrap();
+    }
+    s.sim
+        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+    let err = block_on(s.p.create_user(&ctx(), user_in("alice", &["Engineering"]))).unwrap_err();
+    assert_eq!(err.status(), 502, "{err}");
+    assert!(err.detail().contains("was created"), "{err}");
+    assert!(err.detail().contains("jira-software-users"), "{err}");
+    assert_eq!(groups_of(&s.sim, "alice"), ["jira-developers"]);
+
+    let alice = s.sim.user("alice").unwrap();
+    block_on(s.p.replace_user(&ctx(), &alice.key, user_in("alice", &["Engineering"]), None))
+        .unwrap();
+    assert_eq!(
+        groups_of(&s.sim, "alice"),
+        ["jira-developers", "jira-software-users"]
+    );
+}
+
+#[test]
+fn group_listings_under_a_rename_show_only_groups_that_map_onto_themselves() {
+    let s = with(on_the_fly());
+    block_on(s.p.create_group(&ctx(), Group::new("okta-devs"))).unwrap();
+    block_on(s.p.jira_client().create_group("jira-local")).unwrap();
+    let all = block_on(s.p.search_groups(&ctx(), &ListQuery::new())).unwrap();
+    assert_eq!(all.total_results, 0, "{:?}", all.resources);
+    let by_name = ListQuery::new().with_filter(r#"displayName eq "okta-devs""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_groups(&ctx(), &by_name))
+            .unwrap()
+            .total_results,
+        1
     );
 }
 
