@@ -145,6 +145,30 @@ fn a_policy_parses_from_toml_and_json_and_round_trips() {
 }
 
 #[test]
+fn policies_load_from_files_by_extension() {
+    let dir = std::env::temp_dir().join(format!("scim-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml_path = dir.join("policy.toml");
+    std::fs::write(&toml_path, FULL_TOML).unwrap();
+    let from_toml = SyncPolicy::from_file(&toml_path).unwrap();
+    let json_path = dir.join("policy.JSON");
+    std::fs::write(&json_path, serde_json::to_string(&from_toml).unwrap()).unwrap();
+    assert_eq!(SyncPolicy::from_file(&json_path).unwrap(), from_toml);
+
+    let yaml = dir.join("policy.yaml");
+    std::fs::write(&yaml, "groups: {}").unwrap();
+    let err = SyncPolicy::from_file(&yaml).unwrap_err();
+    assert!(matches!(err, PolicyError::File { .. }), "{err}");
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[scope\n").unwrap();
+    let err = SyncPolicy::from_file(&broken).unwrap_err();
+    assert!(err.to_string().contains("broken.toml"), "{err}");
+    let err = SyncPolicy::from_file(dir.join("missing.json")).unwrap_err();
+    assert!(matches!(err, PolicyError::File { .. }), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn every_setting_has_a_default() {
     assert_eq!(
         SyncPolicy::from_toml_str("").unwrap(),

@@ -90,6 +90,14 @@ pub enum PolicyError {
     /// The file could not be read as a policy (syntax, an unknown setting, a wrong type).
     #[error("policy file: {0}")]
     Parse(String),
+    /// The file could not be read at all, or its format is not known.
+    #[error("policy file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> PolicyError {
@@ -237,6 +245,36 @@ impl SyncPolicy {
             toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
         policy.validate()?;
         Ok(policy)
+    }
+
+    /// Reads, parses and checks the policy file at `path`: `.json`, or `.toml` with the
+    /// `toml` feature.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, PolicyError> {
+        let path = path.as_ref();
+        let file_error = |reason: String| PolicyError::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let parsed = match extension.as_deref() {
+            Some("json") => Self::from_json_str(&text),
+            #[cfg(feature = "toml")]
+            Some("toml") => Self::from_toml_str(&text),
+            _ => {
+                return Err(file_error(
+                    "unknown format: name it .json, or .toml with the `toml` feature".to_owned(),
+                ));
+            }
+        };
+        // Parse errors name the file; setting errors already name the setting.
+        parsed.map_err(|e| match e {
+            PolicyError::Parse(reason) => file_error(reason),
+            other => other,
+        })
     }
 
     pub(crate) fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
