@@ -202,6 +202,18 @@ fn unknown_settings_are_refused() {
         let err = SyncPolicy::from_toml_str(text).unwrap_err();
         assert!(matches!(err, PolicyError::Parse(_)), "{text}: {err}");
     }
+    let err =
+        SyncPolicy::from_toml_str("[groups]\nmode = \"manual\"\ninclude = [\"x\"]").unwrap_err();
+    assert!(err.to_string().contains("on_the_fly"), "{err}");
+    // `mode` defaults to on_the_fly.
+    let p = SyncPolicy::from_toml_str("[groups]\ninclude = [\"^okta-\"]").unwrap();
+    assert_eq!(
+        p.groups,
+        GroupMapping::OnTheFly {
+            include: vec!["^okta-".to_owned()],
+            exclude: vec![]
+        }
+    );
     let err = SyncPolicy::from_json_str(r#"{"default_groups": {"everyone": []}}"#).unwrap_err();
     assert!(err.to_string().contains("everyone"), "{err}");
 }

@@ -108,8 +108,11 @@ fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> PolicyError
 }
 
 /// How the identity provider's groups become Jira groups.
+///
+/// In a file: `mode = "on_the_fly"` (the default when `mode` is left out) with `include` and
+/// `exclude`, or `mode = "manual"` with `map`; a setting of the other mode is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", deny_unknown_fields, rename_all = "snake_case")]
+#[serde(try_from = "RawGroupMapping", into = "RawGroupMapping")]
 pub enum GroupMapping {
     /// Each IdP group is the Jira group of the same name (after [`SyncPolicy::group_name`],
     /// which is how groups are renamed), created when missing. `include` and `exclude` are
@@ -117,10 +120,8 @@ pub enum GroupMapping {
     /// `include` (or `include` is empty) and none of `exclude`; other groups are ignored.
     OnTheFly {
         /// Regexes; when any are given, only matching groups are synced.
-        #[serde(default)]
         include: Vec<String>,
         /// Regexes; matching groups are never synced.
-        #[serde(default)]
         exclude: Vec<String>,
     },
     /// Each IdP group listed in `map` (keyed by its name after [`SyncPolicy::group_name`],
@@ -129,9 +130,77 @@ pub enum GroupMapping {
     Manual {
         /// IdP group name -> Jira group names. The first Jira group is the one whose members
         /// the SCIM group shows.
-        #[serde(default)]
         map: BTreeMap<String, Vec<String>>,
     },
+}
+
+/// The file form of [`GroupMapping`]: one table whose `mode` may be left out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", default)]
+struct RawGroupMapping {
+    mode: Mode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    include: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exclude: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map: Option<BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Mode {
+    #[default]
+    OnTheFly,
+    Manual,
+}
+
+impl TryFrom<RawGroupMapping> for GroupMapping {
+    type Error = String;
+
+    fn try_from(raw: RawGroupMapping) -> Result<Self, String> {
+        match raw.mode {
+            Mode::OnTheFly => {
+                if raw.map.is_some() {
+                    return Err("groups.map is a setting of mode = \"manual\"".to_owned());
+                }
+                Ok(GroupMapping::OnTheFly {
+                    include: raw.include.unwrap_or_default(),
+                    exclude: raw.exclude.unwrap_or_default(),
+                })
+            }
+            Mode::Manual => {
+                if raw.include.is_some() || raw.exclude.is_some() {
+                    return Err(
+                        "groups.include and groups.exclude are settings of mode = \"on_the_fly\""
+                            .to_owned(),
+                    );
+                }
+                Ok(GroupMapping::Manual {
+                    map: raw.map.unwrap_or_default(),
+                })
+            }
+        }
+    }
+}
+
+impl From<GroupMapping> for RawGroupMapping {
+    fn from(mapping: GroupMapping) -> Self {
+        match mapping {
+            GroupMapping::OnTheFly { include, exclude } => RawGroupMapping {
+                mode: Mode::OnTheFly,
+                include: Some(include),
+                exclude: Some(exclude),
+                map: None,
+            },
+            GroupMapping::Manual { map } => RawGroupMapping {
+                mode: Mode::Manual,
+                include: None,
+                exclude: None,
+                map: Some(map),
+            },
+        }
+    }
 }
 
 impl Default for GroupMapping {
