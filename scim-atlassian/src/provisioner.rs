@@ -992,14 +992,20 @@ impl AtlassianProvisioner {
         jira: &JiraUser,
         stored: Stored,
     ) -> Result<(), ScimError> {
-        self.apply_groups(&jira.name, &[], &jira.groups, &format!("user {id}"))
-            .await?;
+        // Deactivation first: it is what fails on Jira before 8.3, and then nothing changed.
         if jira.active {
             self.jira
                 .update_user(id, &json!({"active": false}))
                 .await
                 .map_err(|e| deactivation_error(e, id))?;
         }
+        self.apply_groups(
+            &jira.name,
+            &[],
+            &jira.groups,
+            &format!("user {id} was deactivated"),
+        )
+        .await?;
         let hidden = Stored {
             deprovisioned: true,
             last_modified: Some(now()),

@@ -854,6 +854,20 @@ fn a_reactivated_user_gets_the_new_user_groups_again() {
 }
 
 #[test]
+fn delete_on_jira_before_8_3_changes_nothing_and_says_so() {
+    let s = with(SyncPolicy::default());
+    let mut devs = Group::new("devs");
+    let a = id(&block_on(s.p.create_user(&ctx(), user("alice"))).unwrap());
+    devs.members = vec![Member::new(&a)];
+    block_on(s.p.create_group(&ctx(), devs)).unwrap();
+    s.sim.set_before_8_3(true);
+    let err = block_on(s.p.delete_user(&ctx(), &a, None)).unwrap_err();
+    assert_eq!(err.status(), 501, "{err}");
+    assert_eq!(s.sim.group_members("devs").unwrap(), ["alice"]);
+    assert!(block_on(s.p.get_user(&ctx(), &a)).is_ok());
+}
+
+#[test]
 fn patch_active_false_follows_the_policy() {
     let deactivate = patch(r#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#);
     let s = with(SyncPolicy::default());

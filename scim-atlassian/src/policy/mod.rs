@@ -228,6 +228,14 @@ pub struct DefaultGroups {
 pub struct Scope {
     /// IdP group names (as sent, compared ignoring case). When not empty, only users whose
     /// SCIM `groups` name one of them are synced; empty syncs everyone.
+    ///
+    /// A create outside the scope is refused with 403 and nothing is written: this crate
+    /// keeps nothing outside Jira, so it could neither answer an accepted-but-ignored user
+    /// later nor notice it joining the scope. Identity providers that create users before
+    /// pushing their groups (Okta's default) need the users' `groups` sent with them, or no
+    /// scope here (scope them in the identity provider's assignment instead). A write to an
+    /// existing user that shows it left the scope is ignored (the user is answered as Jira
+    /// has it), or deprovisions it with `deprovision_out_of_scope`.
     pub groups: Vec<String>,
     /// Deprovision (per [`Deprovision`]) a user who left every scope group, instead of
     /// ignoring it: when a user write's `groups` name no scope group, and when the user is
@@ -272,7 +280,9 @@ pub struct SyncPolicy {
     pub groups: GroupMapping,
     /// When a user's groups are replaced (a user write carrying `groups`), also remove the
     /// user from Jira groups the mapping does not manage (default groups excepted). Off by
-    /// default: groups an administrator granted in Jira stay.
+    /// default: groups an administrator granted in Jira stay. Managed are the groups earlier
+    /// user writes gave the user through the mapping (recorded in its user property) and,
+    /// with manual mapping, every target of the map.
     pub remove_unmanaged_groups: bool,
     /// Groups for new users and for all users.
     pub default_groups: DefaultGroups,
