@@ -54,7 +54,11 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   Members are users only (members' `value` = user keys); membership changes are
 ///   `/group/user` calls. Groups have nowhere to keep an `externalId` or timestamps: those
 ///   are not stored.
-/// - `groups` on a user comes from `expand=groups` (Jira's group names). When a user write
+/// - `groups` on a user comes from `expand=groups`: Jira's group names, which are the SCIM
+///   group ids under same-named mapping; under another mapping, the SCIM groups whose Jira
+///   group (the first, for manual mapping) holds the user, and with an on-the-fly rename
+///   only groups named alike in both (Jira cannot say which IdP name a renamed group came
+///   from). When a user write
 ///   carries `groups` (a create, a replace, or a PATCH of `groups`, which the schema would
 ///   otherwise refuse as read-only), they are the user's IdP groups: mapped by the policy,
 ///   they replace the Jira groups the mapping manages (manual mapping: its targets;
@@ -646,6 +650,26 @@ impl AtlassianProvisioner {
             .unwrap_or_default())
     }
 
+    /// The SCIM user: [`user_view`] with `groups` naming SCIM groups (the IdP's names) when
+    /// the group mapping is not same-named groups.
+    fn view(&self, jira: &JiraUser, stored: &Stored) -> User {
+        let mut user = user_view(jira, stored);
+        if !self.policy.groups_are_identity() {
+            user.groups = self
+                .policy
+                .idp_groups_of(&jira.groups)
+                .into_iter()
+                .map(|g| MultiValue {
+                    value: Some(g.clone()),
+                    display: Some(g),
+                    kind: Some("direct".to_owned()),
+                    ..MultiValue::default()
+                })
+                .collect();
+        }
+        user
+    }
+
     /// The user and its property; 404 for users deprovisioned by a SCIM `DELETE`.
     async fn read_user(&self, id: &str) -> Result<(JiraUser, Stored), ScimError> {
         let jira = self
@@ -706,7 +730,7 @@ impl AtlassianProvisioner {
                     .user_by_key(&listed.key, true)
                     .await?
                     .unwrap_or(listed);
-                hits.push(user_view(&jira, &stored));
+                hits.push(self.view(&jira, &stored));
             }
             start += got;
         }
@@ -751,7 +775,7 @@ impl AtlassianProvisioner {
                     if stored.deprovisioned {
                         continue;
                     }
-                    let view = user_view(&jira, &stored);
+                    let view = self.view(&jira, &stored);
                     (serde_json::to_value(&view)?, Kept::Full(Box::new(view)))
                 } else {
                     let json = serde_json::to_value(user_view(&listed, &Stored::default()))?;
@@ -799,7 +823,7 @@ impl AtlassianProvisioner {
                         .await?
                         .unwrap_or(listed);
                     let stored = self.stored(&jira.key).await?;
-                    resources.push(user_view(&jira, &stored));
+                    resources.push(self.view(&jira, &stored));
                 }
             }
         }
@@ -1193,7 +1217,7 @@ impl AtlassianProvisioner {
             .groups
             .retain(|g| !plan.remove.iter().any(|r| r.eq_ignore_ascii_case(g)));
         updated.groups.extend(plan.add);
-        Ok(user_view(&updated, &new_stored))
+        Ok(self.view(&updated, &new_stored))
     }
 
     async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
@@ -1611,12 +1635,12 @@ impl Provisioner for AtlassianProvisioner {
         )
         .await?;
         created.groups = plan.add;
-        Ok(user_view(&created, &stored))
+        Ok(self.view(&created, &stored))
     }
 
     async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
         let (jira, stored) = self.read_user(id).await?;
-        Ok(user_view(&jira, &stored))
+        Ok(self.view(&jira, &stored))
     }
 
     /// Reads the user, then writes only what differs: the password when one is given
@@ -1634,7 +1658,7 @@ impl Provisioner for AtlassianProvisioner {
         // Validated before anything is read.
         desired(&user, &self.policy)?;
         let (current, stored) = self.read_user(id).await?;
-        let view = user_view(&current, &stored);
+        let view = self.view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
         let groups = idp_groups(&user);
         self.write_user(
@@ -1719,7 +1743,7 @@ impl Provisioner for AtlassianProvisioner {
                 let jira = full.unwrap_or(listed);
                 let stored = self.stored(&jira.key).await?;
                 if !stored.deprovisioned {
-                    out.push(user_view(&jira, &stored));
+                    out.push(self.view(&jira, &stored));
                 }
             }
             listed_count += got;
@@ -1747,7 +1771,7 @@ impl Provisioner for AtlassianProvisioner {
             if let Some(jira_name) = self.policy.user_name.apply(name) {
                 if let Some(jira) = self.jira.user_by_name(&jira_name, true).await? {
                     let stored = self.stored(&jira.key).await?;
-                    let view = user_view(&jira, &stored);
+                    let view = self.view(&jira, &stored);
                     // Two IdP names can become one Jira name: only the one that made this
                     // user finds it.
                     if !stored.deprovisioned
@@ -1843,7 +1867,7 @@ impl Provisioner for AtlassianProvisioner {
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
         let (current, stored) = self.read_user(id).await?;
-        let view = user_view(&current, &stored);
+        let view = self.view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
         let mut patched = view.clone();
         let (patch, groups) = split_group_ops(patch, &current.groups);
@@ -2154,7 +2178,7 @@ impl AtlassianProvisioner {
         let mut again = user.clone();
         again.active = Some(user.active.unwrap_or(true));
         let key = existing.key.clone();
-        let view = user_view(&existing, &stored);
+        let view = self.view(&existing, &stored);
         let stored = Stored {
             created: Some(now()),
             ..stored

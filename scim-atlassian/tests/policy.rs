@@ -424,6 +424,9 @@ fn manual_mapping_fans_out_and_ignores_unmapped_groups() {
     // Keys are compared ignoring case.
     let got = block_on(s.p.get_group(&ctx(), "engineering")).unwrap();
     assert_eq!(got.members.len(), 1);
+    let alice = block_on(s.p.get_user(&ctx(), &a)).unwrap();
+    assert_eq!(alice.groups.len(), 1);
+    assert_eq!(alice.groups[0].value.as_deref(), Some("Engineering"));
 
     block_on(s.p.create_group(&ctx(), Group::new("Marketing"))).unwrap();
     assert!(
@@ -487,7 +490,16 @@ fn user_groups_replace_managed_groups_and_keep_unmanaged_ones_unless_asked() {
             expected,
             "remove_unmanaged {remove_unmanaged}"
         );
-        assert_eq!(replaced.groups.len(), expected.len());
+        let shown: Vec<&str> = replaced
+            .groups
+            .iter()
+            .map(|g| g.value.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            shown,
+            ["Ops"],
+            "the user's groups are SCIM groups: the IdP's names"
+        );
 
         // A PATCH of `groups` is the same replacement.
         let to_eng = patch(

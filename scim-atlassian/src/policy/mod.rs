@@ -448,7 +448,15 @@ impl SyncPolicy {
             )),
             other => Ok(other.map(str::to_owned)),
         };
+        let manual_keys = match &self.groups {
+            GroupMapping::Manual { map } => map
+                .iter()
+                .filter_map(|(k, t)| Some((k.clone(), t.first()?.trim().to_owned())))
+                .collect(),
+            GroupMapping::OnTheFly { .. } => Vec::new(),
+        };
         Ok(CompiledPolicy {
+            manual_keys,
             mapping,
             user_name,
             group_name,
@@ -602,6 +610,8 @@ pub(crate) enum Mapping {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledPolicy {
     pub(crate) mapping: Mapping,
+    /// Manual mapping: (IdP group name as configured, its first Jira group).
+    pub(crate) manual_keys: Vec<(String, String)>,
     pub(crate) user_name: CompiledTransform,
     pub(crate) group_name: CompiledTransform,
     pub(crate) remove_unmanaged: bool,
@@ -653,6 +663,29 @@ impl CompiledPolicy {
         match &self.mapping {
             Mapping::Manual(map) => map.values().flatten().any(|t| t.eq_ignore_ascii_case(jira)),
             Mapping::OnTheFly { .. } => false,
+        }
+    }
+
+    /// The SCIM groups (IdP names) a user in Jira groups `jira` belongs to, as the group
+    /// views show members: manual mapping, the entries whose first Jira group holds the user;
+    /// on-the-fly, the Jira groups that map onto themselves (the IdP names behind renamed
+    /// groups cannot be recovered from Jira).
+    pub(crate) fn idp_groups_of(&self, jira: &[String]) -> Vec<String> {
+        match &self.mapping {
+            Mapping::Manual(_) => self
+                .manual_keys
+                .iter()
+                .filter(|(_, primary)| jira.iter().any(|g| g.eq_ignore_ascii_case(primary)))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            Mapping::OnTheFly { .. } => jira
+                .iter()
+                .filter(|g| {
+                    self.jira_groups(g)
+                        .is_some_and(|t| t.first().is_some_and(|f| f == *g))
+                })
+                .cloned()
+                .collect(),
         }
     }
 
