@@ -169,6 +169,22 @@ fn policies_load_from_files_by_extension() {
 }
 
 #[test]
+fn the_example_policy_file_parses() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policy.example.toml");
+    let policy = SyncPolicy::from_file(path).unwrap();
+    assert_eq!(policy.default_groups.all_users, ["jira-software-users"]);
+    assert!(policy.user_name.strip_domain);
+    let s = with(policy);
+    let created =
+        block_on(s.p.create_user(&ctx(), user_in("bjensen@example.com", &["okta-devs"]))).unwrap();
+    assert_eq!(created.user_name, "bjensen@example.com");
+    assert_eq!(
+        groups_of(&s.sim, "bjensen"),
+        ["jira-devs", "jira-software-users"]
+    );
+}
+
+#[test]
 fn every_setting_has_a_default() {
     assert_eq!(
         SyncPolicy::from_toml_str("").unwrap(),

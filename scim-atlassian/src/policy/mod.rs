@@ -2,6 +2,9 @@
 //! become in Jira: group mapping, default groups, scope, name transformations and
 //! deprovisioning.
 //!
+//! `policy.example.toml`, beside this crate's `Cargo.toml`, shows every setting with its
+//! default.
+//!
 //! A policy is built in code with [`SyncPolicy::builder`] or read from a file (TOML or JSON:
 //! every setting has a default, unknown settings are refused). Either way it is checked before
 //! use: a bad regex, an empty mapping target or a transformation mapping two configured names
