@@ -20,6 +20,9 @@ pub enum AtlassianError {
     /// A builder setting is invalid.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// The [`SyncPolicy`](crate::policy::SyncPolicy) cannot work.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// The credentials cannot be sent in an HTTP header (control characters).
     #[error("the credentials contain characters an Authorization header cannot carry")]
     InvalidCredentials,
@@ -84,6 +87,7 @@ impl From<AtlassianError> for ScimError {
             AtlassianError::InvalidBaseUrl(_)
             | AtlassianError::MissingClient
             | AtlassianError::InvalidConfig(_)
+            | AtlassianError::Policy(_)
             | AtlassianError::InvalidCredentials => StatusCode::INTERNAL_SERVER_ERROR,
             AtlassianError::Status { status, .. } => match *status {
                 400 | 403 | 404 | 409 | 429 => {

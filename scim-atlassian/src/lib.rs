@@ -13,6 +13,8 @@
 //!   to an async runtime.
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
 //!   with rustls.
+//! - [`policy::SyncPolicy`]: the administrator's sync rules (group mapping, default groups,
+//!   scope, name transformations, deprovisioning), applied with [`JiraBuilder::policy`].
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 //!
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
@@ -23,6 +25,7 @@ mod error;
 pub mod history;
 pub mod jira;
 mod observe;
+pub mod policy;
 mod provisioner;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;

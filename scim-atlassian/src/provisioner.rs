@@ -19,6 +19,7 @@ use crate::Credentials;
 use crate::error::AtlassianError;
 use crate::jira::{JiraClient, JiraUser, SEARCH_PAGE};
 use crate::observe::CallObserver;
+use crate::policy::{CompiledPolicy, DeprovisionAction, SyncPolicy};
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
 
 /// The Jira user property holding what Jira has no field for, unless configured otherwise.
@@ -27,8 +28,10 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// Provisions SCIM users and groups into one Jira Data Center instance.
 ///
 /// Mapping (ATLASSIAN.md):
-/// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` (a changed
-///   `userName` renames the Jira user), `displayName` <-> `displayName` (Jira requires one: when
+/// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` through
+///   the policy's `user_name` transformation (a changed `userName` renames the Jira user; the
+///   name as sent is kept in the property and shown back, and `userName eq` looks up the
+///   transformed name), `displayName` <-> `displayName` (Jira requires one: when
 ///   the SCIM user has none, `name.formatted`, then given and family name, then `userName`
 ///   stand in), the primary (else first) email <-> `emailAddress`, `active` <-> `active`
 ///   (deactivation is `PUT {"active": false}`, Jira 8.3+).
@@ -42,11 +45,41 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
 ///   replace or PATCH carries one (passwords are never read back, so one that is sent is
 ///   always written).
-/// - Group `id` = the Jira group name: Jira DC groups have no other identifier. Jira cannot
-///   rename groups, so a `displayName` change is refused with 400 `mutability`. Members are
-///   users only (members' `value` = user keys); membership changes are `/group/user` calls.
-///   Groups have nowhere to keep an `externalId` or timestamps: those are not stored.
-/// - `groups` on a user comes from `expand=groups`.
+/// - Group `id` = the identity provider's group name, which the [`SyncPolicy`]'s group mapping
+///   turns into Jira groups: with the default (on-the-fly, no rename) it is the Jira group
+///   name, Jira DC groups having no other identifier. A group mapped to several Jira groups
+///   (manual mapping) shows the members of the first and writes membership changes to all;
+///   a group the policy ignores is accepted, reads as empty, and nothing of it reaches Jira.
+///   Jira cannot rename groups, so a `displayName` change is refused with 400 `mutability`.
+///   Members are users only (members' `value` = user keys); membership changes are
+///   `/group/user` calls. Groups have nowhere to keep an `externalId` or timestamps: those
+///   are not stored.
+/// - `groups` on a user comes from `expand=groups`: Jira's group names, which are the SCIM
+///   group ids under same-named mapping; under another mapping, the SCIM groups whose Jira
+///   group (the first, for manual mapping) holds the user, and with an on-the-fly rename
+///   only groups named alike in both (Jira cannot say which IdP name a renamed group came
+///   from). When a user write
+///   carries `groups` (a create, a replace, or a PATCH of `groups`, which the schema would
+///   otherwise refuse as read-only), they are the user's IdP groups: mapped by the policy,
+///   they replace the Jira groups the mapping manages (manual mapping: its targets;
+///   on-the-fly: the groups earlier user writes put the user in), plus the default groups;
+///   other Jira groups stay unless `remove_unmanaged_groups` is on.
+/// - Policy ([`JiraBuilder::policy`], see [`crate::policy`]): default groups are added on
+///   create (new and all users) and on every write (all users). Scope: a create whose
+///   `groups` name no scope group is refused with 403 and nothing is written (an identity
+///   provider that sends a user before its groups needs no scope, or sends `groups`); a
+///   write showing the user left every scope group is ignored (answered with the user as
+///   Jira has it) or deprovisions it (`deprovision_out_of_scope`, which also deprovisions a
+///   user removed from a scope group who is in none of the scope groups' Jira groups; one
+///   more read per user removed).
+/// - Deprovisioning (`DELETE /Users/{id}`, and PATCH or replace to `active: false`):
+///   `deactivate` (default) sets `active: false`; a `DELETE` also removes the user from
+///   every group (SCIM deletes memberships with the user) and marks it in the property, so
+///   SCIM answers 404 for it as for a deleted user while Jira keeps the account and its
+///   history; creating the same user again reactivates that account (same id). `delete`
+///   first hands the projects and components the user leads to the configured default
+///   leads, then `DELETE /user`; without them Jira refuses to delete a lead (400), and the
+///   error names the settings to configure.
 /// - Versions: Jira has no version counter, so `meta.version` is
 ///   [`ETag::from_content`] of the resource. An `expected` version is checked by reading the
 ///   resource just before writing: a write made by someone else between that read and our
@@ -74,12 +107,13 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///
 /// | operation | reads | writes |
 /// |---|---|---|
-/// | create user | 0 | 2 (`POST /user`, property `PUT`; +1 when created inactive) |
+/// | create user | 0 | 2 (`POST /user`, property `PUT`; +1 when created inactive) + 1 per group the policy puts it in |
 /// | get user, `userName eq` search | 2 (user with groups, property) | 0 |
 /// | PATCH/replace user | 2 | 1 per kind of change: Jira fields `PUT /user`, the property (always, for `lastModified`), a password; 0 when nothing changes |
-/// | delete user | 0 (2 with a version expected) | 1 |
+/// | delete user, `deactivate` | 2 | 1 per group left, the deactivating `PUT /user` (unless inactive), the property |
+/// | delete user, `delete` | 0 (2 with a version expected; 1 + lead hand-over reads with leads configured) | 1 (+1 per project or component handed over) |
 /// | get group, group `displayName eq` search | 1 (+1 for the search's `/groups/picker`) | 0 |
-/// | create group with n members | n (check the members) | 1 + n |
+/// | create group with n members | n (check the members) | 1 + n per Jira group it maps to |
 /// | add k members | 1 + k | k |
 /// | remove k members | 1 | k |
 ///
@@ -102,6 +136,7 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 pub struct AtlassianProvisioner {
     jira: JiraClient,
     property: String,
+    policy: CompiledPolicy,
 }
 
 /// Configures an [`AtlassianProvisioner`] for Jira Data Center.
@@ -114,6 +149,7 @@ pub struct JiraBuilder {
     retry: RetryPolicy,
     property: String,
     observer: Option<Arc<dyn CallObserver>>,
+    policy: SyncPolicy,
 }
 
 impl std::fmt::Debug for JiraBuilder {
@@ -123,6 +159,7 @@ impl std::fmt::Debug for JiraBuilder {
             .field("credentials", &self.credentials)
             .field("retry", &self.retry)
             .field("property", &self.property)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -159,8 +196,34 @@ impl JiraBuilder {
         self
     }
 
-    /// The provisioner, or what is wrong with the configuration.
+    /// The administrator's sync rules ([`SyncPolicy::default`] unless set): checked by
+    /// [`JiraBuilder::build`], applied to every operation.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use scim_atlassian::policy::SyncPolicy;
+    /// use scim_atlassian::simulator::JiraSimulator;
+    /// use scim_atlassian::{AtlassianProvisioner, Credentials};
+    ///
+    /// let policy = SyncPolicy::from_json_str(
+    ///     r#"{"default_groups": {"all_users": ["jira-software-users"]}}"#,
+    /// )?;
+    /// let jira = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    /// let provisioner = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+    ///     .client(jira)
+    ///     .policy(policy)
+    ///     .build()?;
+    /// # Ok::<(), scim_atlassian::AtlassianError>(())
+    /// ```
+    pub fn policy(mut self, policy: SyncPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The provisioner, or what is wrong with the configuration (a policy setting that cannot
+    /// work is [`AtlassianError::Policy`], naming the setting).
     pub fn build(self) -> Result<AtlassianProvisioner, AtlassianError> {
+        let policy = self.policy.compile()?;
         let client = self.client.ok_or(AtlassianError::MissingClient)?;
         let auth = self
             .credentials
@@ -189,6 +252,7 @@ impl JiraBuilder {
         Ok(AtlassianProvisioner {
             jira,
             property: self.property,
+            policy,
         })
     }
 }
@@ -205,6 +269,7 @@ impl AtlassianProvisioner {
             retry: RetryPolicy::default(),
             property: DEFAULT_PROPERTY_KEY.to_owned(),
             observer: None,
+            policy: SyncPolicy::default(),
         }
     }
 
@@ -257,6 +322,22 @@ struct Stored {
     /// The SCIM user's attributes minus those Jira holds and those the provider owns.
     #[serde(default)]
     attributes: Map<String, Value>,
+    /// The `userName` the identity provider sent, when the `user_name` transformation made
+    /// it into another Jira name...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    idp_user_name: Option<String>,
+    /// ...namely this one: shown only while the Jira name is still this (a rename made in
+    /// Jira itself wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jira_user_name: Option<String>,
+    /// Deprovisioned by a SCIM `DELETE` under the `deactivate` policy: the Jira account is
+    /// kept (inactive) but SCIM answers 404 for it, as for a deleted user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deprovisioned: bool,
+    /// Jira groups the user was put in through the group mapping by a user write: on-the-fly
+    /// mapping counts these as managed when the user's groups are next replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    managed_groups: Vec<String>,
 }
 
 /// Attributes never kept in the property: Jira's fields, and what the provider computes.
@@ -300,14 +381,27 @@ fn now() -> String {
     DateTime::<Utc>::from(SystemTime::now()).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn desired(user: &User) -> Result<(JiraFields, Map<String, Value>), ScimError> {
-    let name = user.user_name.trim();
-    if name.is_empty() {
+fn desired(
+    user: &User,
+    policy: &CompiledPolicy,
+) -> Result<(JiraFields, Map<String, Value>), ScimError> {
+    if user.user_name.trim().is_empty() {
         return Err(ScimError::invalid_value(
             "userName",
             "is required and must not be empty",
         ));
     }
+    let transformed = policy.user_name.apply(&user.user_name).ok_or_else(|| {
+        ScimError::invalid_value(
+            "userName",
+            format_args!(
+                "the policy's {} transformation leaves nothing of {:?}",
+                policy.user_name.setting(),
+                user.user_name
+            ),
+        )
+    })?;
+    let name = transformed.as_str();
     let non_empty = |s: Option<&str>| {
         s.map(str::trim)
             .filter(|s| !s.is_empty())
@@ -370,7 +464,13 @@ fn user_view(jira: &JiraUser, stored: &Stored) -> User {
             }
         }
     }
-    obj.insert("userName".to_owned(), Value::from(jira.name.as_str()));
+    let mut shown = jira.name.as_str();
+    if let (Some(idp), Some(became)) = (&stored.idp_user_name, &stored.jira_user_name) {
+        if became.eq_ignore_ascii_case(&jira.name) {
+            shown = idp;
+        }
+    }
+    obj.insert("userName".to_owned(), Value::from(shown));
     obj.insert(
         "displayName".to_owned(),
         Value::from(jira.display_name.as_str()),
@@ -517,6 +617,31 @@ fn refuse_rename(id: &str, wanted: &str) -> ScimError {
     }
 }
 
+/// What a user write asks of the user's groups.
+struct GroupPlan {
+    add: Vec<String>,
+    remove: Vec<String>,
+    /// The new `managed_groups` to store, when the write carried `groups`.
+    managed: Option<Vec<String>>,
+}
+
+/// Why a user is written, which decides how its groups are planned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// A replace: `groups`, when sent, are IdP group names.
+    Replace,
+    /// A PATCH: it starts from the user as SCIM showed it, whose `groups` are Jira's names.
+    Patch,
+    /// A re-create of a user a SCIM `DELETE` deactivated: new-user default groups apply.
+    Revive,
+}
+
+/// A user listed by `/user/search`, or read in full.
+enum Kept {
+    Listed(JiraUser),
+    Full(Box<User>),
+}
+
 impl AtlassianProvisioner {
     async fn stored(&self, key: &str) -> Result<Stored, ScimError> {
         let value = self.jira.property(key, &self.property).await?;
@@ -525,6 +650,27 @@ impl AtlassianProvisioner {
             .unwrap_or_default())
     }
 
+    /// The SCIM user: [`user_view`] with `groups` naming SCIM groups (the IdP's names) when
+    /// the group mapping is not same-named groups.
+    fn view(&self, jira: &JiraUser, stored: &Stored) -> User {
+        let mut user = user_view(jira, stored);
+        if !self.policy.groups_are_identity() {
+            user.groups = self
+                .policy
+                .idp_groups_of(&jira.groups)
+                .into_iter()
+                .map(|g| MultiValue {
+                    value: Some(g.clone()),
+                    display: Some(g),
+                    kind: Some("direct".to_owned()),
+                    ..MultiValue::default()
+                })
+                .collect();
+        }
+        user
+    }
+
+    /// The user and its property; 404 for users deprovisioned by a SCIM `DELETE`.
     async fn read_user(&self, id: &str) -> Result<(JiraUser, Stored), ScimError> {
         let jira = self
             .jira
@@ -532,13 +678,28 @@ impl AtlassianProvisioner {
             .await?
             .ok_or_else(|| ScimError::not_found("User", id))?;
         let stored = self.stored(id).await?;
+        if stored.deprovisioned {
+            return Err(ScimError::not_found("User", id));
+        }
         Ok((jira, stored))
     }
 
+    /// The Jira groups behind SCIM group `id` (an IdP group name), or `None` when the policy
+    /// ignores that group.
+    fn targets(&self, id: &str) -> Option<Vec<String>> {
+        self.policy.jira_groups(id)
+    }
+
+    /// The SCIM group `id`: the members of its first Jira group, under the IdP's name. A group
+    /// the policy ignores reads as empty: it was accepted and nothing of it is in Jira.
     async fn read_group(&self, id: &str) -> Result<(Vec<JiraUser>, Group), ScimError> {
+        let Some(targets) = self.targets(id) else {
+            return Ok((Vec::new(), group_view(id, &[])));
+        };
+        let primary = targets.first().map_or(id, String::as_str);
         let members = self
             .jira
-            .group_members(id)
+            .group_members(primary)
             .await?
             .ok_or_else(|| ScimError::not_found("Group", id))?;
         let view = group_view(id, &members);
@@ -561,7 +722,7 @@ impl AtlassianProvisioner {
             check_progress(&page, &mut previous)?;
             for listed in page {
                 let stored = self.stored(&listed.key).await?;
-                if stored.external_id.as_deref() != Some(external_id) {
+                if stored.deprovisioned || stored.external_id.as_deref() != Some(external_id) {
                     continue;
                 }
                 let jira = self
@@ -569,22 +730,30 @@ impl AtlassianProvisioner {
                     .user_by_key(&listed.key, true)
                     .await?
                     .unwrap_or(listed);
-                hits.push(user_view(&jira, &stored));
+                hits.push(self.view(&jira, &stored));
             }
             start += got;
         }
     }
 
-    /// Filters, sorts and pages on the `/user/search` results alone (the caller checked that
-    /// the filter and `sortBy` read only Jira's fields), then reads the users of the page in
-    /// full. Memory: without `sortBy` only the page is kept; with it, every match (as Jira
-    /// returned it), since any of them may sort first.
-    async fn search_on_jira_fields(&self, query: &ListQuery) -> Result<Page<User>, ScimError> {
+    /// Whether a userName filter can be answered from Jira's names: not when the policy
+    /// transforms names, since the IdP's names then live in the property.
+    fn names_are_jira_names(&self) -> bool {
+        self.policy.user_name.is_identity()
+    }
+
+    /// Filters, sorts and pages the `/user/search` listing. With `full`, every user is read
+    /// in full (user with groups, property) before the filter sees it; without, the caller
+    /// checked that the filter and `sortBy` read only Jira's fields, and only the users of the
+    /// page are read in full. Users deprovisioned by a SCIM `DELETE` are left out (only
+    /// inactive users can be: their property is read to tell). Memory: without `sortBy` only
+    /// the page is kept; with it, every match, since any of them may sort first.
+    async fn search_listing(&self, query: &ListQuery, full: bool) -> Result<Page<User>, ScimError> {
         let registry = SchemaRegistry::builtin();
         let schema = registry.resource(scim_core::urn::USER);
         let (offset, count) = query.window();
         let keep_all = query.sort_by.is_some();
-        let mut kept: Vec<(Value, JiraUser)> = Vec::new();
+        let mut kept: Vec<(Value, Kept)> = Vec::new();
         let mut matched: usize = 0;
         let mut start = 0;
         let mut previous = None;
@@ -596,7 +765,22 @@ impl AtlassianProvisioner {
             }
             check_progress(&page, &mut previous)?;
             for listed in page {
-                let json = serde_json::to_value(user_view(&listed, &Stored::default()))?;
+                let (json, item) = if full {
+                    let jira = self
+                        .jira
+                        .user_by_key(&listed.key, true)
+                        .await?
+                        .unwrap_or(listed);
+                    let stored = self.stored(&jira.key).await?;
+                    if stored.deprovisioned {
+                        continue;
+                    }
+                    let view = self.view(&jira, &stored);
+                    (serde_json::to_value(&view)?, Kept::Full(Box::new(view)))
+                } else {
+                    let json = serde_json::to_value(user_view(&listed, &Stored::default()))?;
+                    (json, Kept::Listed(listed))
+                };
                 if query
                     .filter
                     .as_ref()
@@ -604,8 +788,15 @@ impl AtlassianProvisioner {
                 {
                     continue;
                 }
+                // Only an inactive user can be one a SCIM DELETE deactivated: only those
+                // cost a property read here.
+                if let Kept::Listed(listed) = &item {
+                    if !listed.active && self.stored(&listed.key).await?.deprovisioned {
+                        continue;
+                    }
+                }
                 if keep_all || (matched >= offset && matched - offset < count) {
-                    kept.push((json, listed));
+                    kept.push((json, item));
                 }
                 matched += 1;
             }
@@ -622,14 +813,19 @@ impl AtlassianProvisioner {
             kept = kept.into_iter().skip(offset).take(count).collect();
         }
         let mut resources = Vec::with_capacity(kept.len());
-        for (_, listed) in kept {
-            let jira = self
-                .jira
-                .user_by_key(&listed.key, true)
-                .await?
-                .unwrap_or(listed);
-            let stored = self.stored(&jira.key).await?;
-            resources.push(user_view(&jira, &stored));
+        for (_, item) in kept {
+            match item {
+                Kept::Full(view) => resources.push(*view),
+                Kept::Listed(listed) => {
+                    let jira = self
+                        .jira
+                        .user_by_key(&listed.key, true)
+                        .await?
+                        .unwrap_or(listed);
+                    let stored = self.stored(&jira.key).await?;
+                    resources.push(self.view(&jira, &stored));
+                }
+            }
         }
         Ok(Page {
             resources,
@@ -638,9 +834,259 @@ impl AtlassianProvisioner {
         })
     }
 
+    /// The groups a user write leads to: `idp` (the IdP group names the write carried, if
+    /// any) mapped, plus the default groups, against the user's `current` Jira groups. With
+    /// `current_names_stay`, an IdP name that is already one of the user's Jira groups stands
+    /// for that group (a PATCH starts from the user as SCIM showed it, with Jira's names).
+    fn plan_groups(
+        &self,
+        idp: Option<&[String]>,
+        current: &[String],
+        stored: &Stored,
+        new_user: bool,
+        current_names_stay: bool,
+    ) -> GroupPlan {
+        let has = |list: &[String], g: &str| list.iter().any(|x| x.eq_ignore_ascii_case(g));
+        let mut mapped: Vec<String> = Vec::new();
+        for name in idp.unwrap_or(&[]) {
+            let jira = if current_names_stay && has(current, name) {
+                Some(vec![name.clone()])
+            } else {
+                self.policy.jira_groups(name)
+            };
+            for g in jira.into_iter().flatten() {
+                if !has(&mapped, &g) {
+                    mapped.push(g);
+                }
+            }
+        }
+        let mut wanted = mapped.clone();
+        let defaults = self
+            .policy
+            .all_users
+            .iter()
+            .chain(self.policy.new_users.iter().filter(|_| new_user));
+        for g in defaults {
+            if !has(&wanted, g) {
+                wanted.push(g.clone());
+            }
+        }
+        let add = wanted
+            .iter()
+            .filter(|g| !has(current, g))
+            .cloned()
+            .collect();
+        let remove = if idp.is_some() {
+            current
+                .iter()
+                .filter(|c| !has(&wanted, c) && !self.policy.is_default_group(c))
+                .filter(|c| {
+                    self.policy.remove_unmanaged || self.policy.manages(c, &stored.managed_groups)
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        GroupPlan {
+            add,
+            remove,
+            managed: idp.map(|_| mapped),
+        }
+    }
+
+    /// Adds the user `user_name` to `add` (creating a group Jira does not have: the mapping
+    /// and the default groups name groups that should exist) and removes it from `remove`.
+    /// `done` says what was written before, for the error when a call fails.
+    async fn apply_groups(
+        &self,
+        user_name: &str,
+        add: &[String],
+        remove: &[String],
+        done: &str,
+    ) -> Result<(), ScimError> {
+        let failed = |e: AtlassianError, group: &str| {
+            partial(
+                e,
+                &format!("{done}, and its membership of group {group:?} was being changed"),
+            )
+        };
+        for group in add {
+            match self.jira.add_member(group, user_name).await {
+                Ok(()) => {}
+                Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
+                Err(e) if e.status() == Some(404) && e.mentions("group") => {
+                    match self.jira.create_group(group).await {
+                        Ok(()) => {}
+                        Err(e) if e.status() == Some(400) && e.mentions("already exists") => {}
+                        Err(e) => return Err(failed(e, group)),
+                    }
+                    self.jira
+                        .add_member(group, user_name)
+                        .await
+                        .map_err(|e| failed(e, group))?;
+                }
+                Err(e) => return Err(failed(e, group)),
+            }
+        }
+        for group in remove {
+            match self.jira.remove_member(group, user_name).await {
+                Ok(()) => {}
+                Err(e)
+                    if (e.status() == Some(400) && e.mentions("not a member"))
+                        || e.status() == Some(404) => {}
+                Err(e) => return Err(failed(e, group)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands what user `key` (`name`) leads to the policy's default leads: projects
+    /// (`GET /project?expand=lead`, `PUT /project/{key}`) and components
+    /// (`GET /project/{key}/components`, `PUT /component/{id}`). Nothing when no lead is
+    /// configured: Jira then refuses the delete of a lead, and the error says so.
+    async fn hand_over_leads(&self, key: &str, name: &str) -> Result<(), ScimError> {
+        let project_lead = self.policy.project_lead.as_deref();
+        let component_lead = self.policy.component_lead.as_deref();
+        if project_lead.is_none() && component_lead.is_none() {
+            return Ok(());
+        }
+        let is_user = |r: Option<&crate::jira::UserRef>, fallback: Option<&str>| {
+            r.is_some_and(|r| {
+                r.key.as_deref() == Some(key)
+                    || r.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            }) || fallback.is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        let done = |what: &str| format!("user {name:?} was not deleted: handing over {what}");
+        let projects = self.jira.projects_with_leads().await?;
+        if let Some(lead) = project_lead {
+            for p in projects.iter().filter(|p| is_user(p.lead.as_ref(), None)) {
+                self.jira
+                    .set_project_lead(&p.key, lead)
+                    .await
+                    .map_err(|e| partial(e, &done(&format!("project {} to {lead:?}", p.key))))?;
+            }
+        }
+        if let Some(lead) = component_lead {
+            for p in &projects {
+                for c in self.jira.components(&p.key).await? {
+                    if is_user(c.lead.as_ref(), c.lead_user_name.as_deref()) {
+                        self.jira
+                            .set_component_lead(&c.id, lead)
+                            .await
+                            .map_err(|e| {
+                                partial(e, &done(&format!("component {} to {lead:?}", c.name)))
+                            })?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes user `key` in Jira, after handing over what it leads.
+    async fn delete_in_jira(&self, key: &str, name: &str) -> Result<(), ScimError> {
+        self.hand_over_leads(key, name).await?;
+        self.jira
+            .delete_user(key)
+            .await
+            .map_err(|e| match e.status() {
+                Some(404) => ScimError::not_found("User", key),
+                Some(400) if e.mentions("lead") => ScimError::other(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    format_args!(
+                        "Jira refused to delete user {name:?} because it leads a project or \
+                     component; set the policy's deprovision.project_lead and \
+                     deprovision.component_lead to hand them over first ({e})"
+                    ),
+                ),
+                _ => e.into(),
+            })
+    }
+
+    /// A SCIM `DELETE` under the `deactivate` policy: the user leaves every group (SCIM
+    /// deletes memberships with the user), is deactivated, and is marked in its property so
+    /// SCIM answers 404 for it from now on. Jira keeps the account and its history.
+    async fn deactivate_and_hide(
+        &self,
+        id: &str,
+        jira: &JiraUser,
+        stored: Stored,
+    ) -> Result<(), ScimError> {
+        // Deactivation first: it is what fails on Jira before 8.3, and then nothing changed.
+        if jira.active {
+            self.jira
+                .update_user(id, &json!({"active": false}))
+                .await
+                .map_err(|e| deactivation_error(e, id))?;
+        }
+        self.apply_groups(
+            &jira.name,
+            &[],
+            &jira.groups,
+            &format!("user {id} was deactivated"),
+        )
+        .await?;
+        let hidden = Stored {
+            deprovisioned: true,
+            last_modified: Some(now()),
+            ..stored
+        };
+        self.jira
+            .set_property(id, &self.property, &property_value(&hidden)?)
+            .await
+            .map_err(|e| {
+                partial(
+                    e,
+                    &format!(
+                        "user {id} was deactivated and left its groups, but not marked deleted"
+                    ),
+                )
+            })
+    }
+
+    /// Deprovisions a user the IdP keeps (out of scope, or `active: false` under the `delete`
+    /// policy): deactivates it or deletes it per the policy, answering the user as it was with
+    /// `active: false`.
+    async fn deprovision(
+        &self,
+        id: &str,
+        current: &JiraUser,
+        view: User,
+    ) -> Result<User, ScimError> {
+        match self.policy.action {
+            DeprovisionAction::Delete => {
+                self.delete_in_jira(id, &current.name).await?;
+                let mut gone = view;
+                gone.active = Some(false);
+                Ok(gone)
+            }
+            DeprovisionAction::Deactivate => {
+                if !current.active {
+                    return Ok(view);
+                }
+                let mut updated = self
+                    .jira
+                    .update_user(id, &json!({"active": false}))
+                    .await
+                    .map_err(|e| deactivation_error(e, id))?;
+                updated.groups.clone_from(&current.groups);
+                let mut user = view;
+                user.active = Some(updated.active);
+                Ok(user)
+            }
+        }
+    }
+
     /// Writes what differs between `user` and the `current` state read from Jira: the password
     /// when one is given, a `PUT /user` with the changed Jira fields, a `PUT` of the property
-    /// when anything changed. Nothing when nothing changed (`view` is then the answer).
+    /// when anything changed, then the group memberships the policy asks for (`idp_groups`:
+    /// the IdP groups the write carried). Nothing when nothing changed (`view` is then the
+    /// answer).
+    #[allow(clippy::too_many_arguments)]
     async fn write_user(
         &self,
         id: &str,
@@ -648,8 +1094,35 @@ impl AtlassianProvisioner {
         current: JiraUser,
         stored: Stored,
         view: User,
+        idp_groups: Option<&[String]>,
+        why: Write,
     ) -> Result<User, ScimError> {
-        let (fields, attributes) = desired(user)?;
+        if let Some(groups) = idp_groups {
+            if !self.policy.in_scope(groups.iter().map(String::as_str)) {
+                // Out of scope: the IdP still holds the user, Jira should not (or not
+                // anymore). Without the option, the write is ignored and the user is answered
+                // as Jira has it.
+                return if self.policy.deprovision_out_of_scope {
+                    self.deprovision(id, &current, view).await
+                } else {
+                    Ok(view)
+                };
+            }
+        }
+        let (fields, attributes) = desired(user, &self.policy)?;
+        if fields.active == Some(false)
+            && current.active
+            && self.policy.action == DeprovisionAction::Delete
+        {
+            return self.deprovision(id, &current, view).await;
+        }
+        let plan = self.plan_groups(
+            idp_groups,
+            &current.groups,
+            &stored,
+            why == Write::Revive,
+            why == Write::Patch,
+        );
         let mut changes = Map::new();
         if fields.name != current.name {
             changes.insert("name".to_owned(), Value::from(fields.name.as_str()));
@@ -670,9 +1143,19 @@ impl AtlassianProvisioner {
         if let Some(active) = fields.active.filter(|a| *a != current.active) {
             changes.insert("active".to_owned(), Value::from(active));
         }
-        let property_changed =
-            attributes != stored.attributes || user.external_id != stored.external_id;
-        if changes.is_empty() && !property_changed && user.password.is_none() {
+        let (idp_user_name, jira_user_name) = name_memo(user, &fields.name);
+        let managed = plan
+            .managed
+            .clone()
+            .unwrap_or_else(|| stored.managed_groups.clone());
+        let property_changed = attributes != stored.attributes
+            || user.external_id != stored.external_id
+            || idp_user_name != stored.idp_user_name
+            || jira_user_name != stored.jira_user_name
+            || managed != stored.managed_groups
+            || stored.deprovisioned;
+        let groups_change = !plan.add.is_empty() || !plan.remove.is_empty();
+        if changes.is_empty() && !property_changed && user.password.is_none() && !groups_change {
             return Ok(view);
         }
         let new_stored = Stored {
@@ -680,6 +1163,10 @@ impl AtlassianProvisioner {
             created: stored.created.clone().or_else(|| Some(now())),
             last_modified: Some(now()),
             attributes,
+            idp_user_name,
+            jira_user_name,
+            deprovisioned: false,
+            managed_groups: managed,
         };
         let property = property_value(&new_stored)?;
         // The password first: a password policy refusing it is the likeliest failure, and
@@ -702,18 +1189,10 @@ impl AtlassianProvisioner {
                 .update_user(id, &Value::Object(changes))
                 .await
                 .map_err(|e| match e.status() {
-                    Some(404) => ScimError::not_found("User", id),
                     Some(400) if deactivating && e.mentions("no.value.found.to.be.changed") => {
-                        ScimError::other(
-                            StatusCode::NOT_IMPLEMENTED,
-                            None,
-                            format_args!(
-                                "this Jira (before 8.3) cannot change `active` through REST v2 \
-                                 and the embedded Crowd API fallback is not implemented yet; \
-                                 the user's Jira fields were not changed ({e})"
-                            ),
-                        )
+                        deactivation_error(e, id)
                     }
+                    Some(404) => ScimError::not_found("User", id),
                     _ => user_write_error(e, &fields.name),
                 })?;
             updated.groups.clone_from(&current.groups);
@@ -727,10 +1206,20 @@ impl AtlassianProvisioner {
                     &format!("user {id}: Jira's fields were updated but not its SCIM attributes"),
                 )
             })?;
-        Ok(user_view(&updated, &new_stored))
+        self.apply_groups(
+            &updated.name,
+            &plan.add,
+            &plan.remove,
+            &format!("user {id} was updated"),
+        )
+        .await?;
+        updated
+            .groups
+            .retain(|g| !plan.remove.iter().any(|r| r.eq_ignore_ascii_case(g)));
+        updated.groups.extend(plan.add);
+        Ok(self.view(&updated, &new_stored))
     }
 
-    /// The Jira users behind member ids, all checked before anything is written.
     async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
         let mut users = Vec::with_capacity(keys.len());
         for key in keys {
@@ -820,6 +1309,136 @@ impl AtlassianProvisioner {
     }
 }
 
+/// The `userName` as sent and the Jira name it became, when they differ (kept in the
+/// property so SCIM shows the IdP its own name back).
+fn name_memo(user: &User, jira_name: &str) -> (Option<String>, Option<String>) {
+    let sent = user.user_name.trim();
+    if sent == jira_name {
+        (None, None)
+    } else {
+        (Some(sent.to_owned()), Some(jira_name.to_owned()))
+    }
+}
+
+/// The IdP group names a user write carries in `groups` (`display`, else `value`); `None`
+/// when it carries none.
+fn idp_groups(user: &User) -> Option<Vec<String>> {
+    let names: Vec<String> = user
+        .groups
+        .iter()
+        .filter_map(|g| g.display.as_deref().or(g.value.as_deref()))
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!names.is_empty()).then_some(names)
+}
+
+/// Takes the operations on `groups` out of a user PATCH (the schema makes `groups` read-only,
+/// but identity providers that send a user's groups this way mean its memberships) and applies
+/// them to `current` (the user's groups as SCIM shows them). Returns the other operations and
+/// the resulting group names, `None` when no operation touched `groups`. `remove` takes a
+/// path without filter (all) or with `value`/`display eq` terms; other filters remove nothing.
+fn split_group_ops(patch: &PatchOp, current: &[String]) -> (PatchOp, Option<Vec<String>>) {
+    fn names(value: Option<&Value>) -> Vec<String> {
+        let one = |v: &Value| match v {
+            Value::String(s) => Some(s.trim().to_owned()),
+            Value::Object(o) => o
+                .get("display")
+                .or_else(|| o.get("value"))
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_owned()),
+            _ => None,
+        };
+        match value {
+            Some(Value::Array(items)) => items.iter().filter_map(one).collect(),
+            Some(v) => one(v).into_iter().collect(),
+            None => Vec::new(),
+        }
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+    }
+    fn eq_terms(filter: &scim_filter::Filter, out: &mut Vec<String>) {
+        use scim_filter::{CompValue, CompareOp, Filter};
+        match filter {
+            Filter::Compare(_, CompareOp::Eq, CompValue::String(s)) => out.push(s.to_string()),
+            Filter::Or(ops) => ops.as_slice().iter().for_each(|f| eq_terms(f, out)),
+            _ => {}
+        }
+    }
+    let mut groups: Option<Vec<String>> = None;
+    let mut rest = Vec::new();
+    for op in &patch.operations {
+        let on_groups = op
+            .path
+            .as_ref()
+            .is_some_and(|p| p.attr().name().eq_ignore_ascii_case("groups"));
+        if on_groups {
+            let list = groups.get_or_insert_with(|| current.to_vec());
+            match op.op {
+                scim_core::patch::OpKind::Replace => *list = names(op.value.as_ref()),
+                scim_core::patch::OpKind::Add => list.extend(names(op.value.as_ref())),
+                scim_core::patch::OpKind::Remove => {
+                    match op.path.as_ref().and_then(|p| p.filter()) {
+                        None => list.clear(),
+                        Some(filter) => {
+                            let mut terms = Vec::new();
+                            eq_terms(filter, &mut terms);
+                            list.retain(|g| !terms.iter().any(|t| t.eq_ignore_ascii_case(g)));
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if op.path.is_none() {
+            if let Some(Value::Object(obj)) = &op.value {
+                if let Some(key) = obj
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("groups"))
+                    .cloned()
+                {
+                    let list = groups.get_or_insert_with(|| current.to_vec());
+                    let sent = names(obj.get(&key));
+                    if op.op == scim_core::patch::OpKind::Add {
+                        list.extend(sent);
+                    } else {
+                        *list = sent;
+                    }
+                    let mut others = obj.clone();
+                    others.remove(&key);
+                    rest.push(scim_core::patch::PatchOperation::new(
+                        op.op,
+                        None,
+                        Some(Value::Object(others)),
+                    ));
+                    continue;
+                }
+            }
+        }
+        rest.push(op.clone());
+    }
+    (PatchOp::new(rest), groups)
+}
+
+/// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2.
+fn deactivation_error(e: AtlassianError, id: &str) -> ScimError {
+    match e.status() {
+        Some(404) => ScimError::not_found("User", id),
+        Some(400) if e.mentions("no.value.found.to.be.changed") => ScimError::other(
+            StatusCode::NOT_IMPLEMENTED,
+            None,
+            format_args!(
+                "this Jira (before 8.3) cannot change `active` through REST v2 and the \
+                 embedded Crowd API fallback is not implemented yet; the user's Jira fields \
+                 were not changed ({e})"
+            ),
+        ),
+        _ => e.into(),
+    }
+}
+
 /// The name in `displayName eq "<name>"` on the core Group schema (or none).
 fn group_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
     let scim_filter::Filter::Compare(path, scim_filter::CompareOp::Eq, value) = filter else {
@@ -835,31 +1454,38 @@ fn group_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
         .then_some(text.as_str())
 }
 
-/// Whether `path` names an attribute a `/user/search` result alone answers.
-fn is_jira_field(path: &scim_filter::AttrPath) -> bool {
+/// Whether `path` names an attribute a `/user/search` result alone answers (`names`: whether
+/// Jira's names are the SCIM `userName`s).
+fn is_jira_field(path: &scim_filter::AttrPath, names: bool) -> bool {
     let core_or_none = path
         .schema()
         .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER));
     let name = path.name();
     core_or_none
         && match path.sub_attr() {
-            None => ["id", "userName", "displayName", "active"]
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name)),
+            None => {
+                ["id", "displayName", "active"]
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name))
+                    || (names && name.eq_ignore_ascii_case("userName"))
+            }
             Some(sub) => {
                 name.eq_ignore_ascii_case("meta") && sub.eq_ignore_ascii_case("resourceType")
             }
         }
 }
 
-/// Whether every attribute `filter` reads is one of Jira's own fields.
-fn on_jira_fields(filter: &scim_filter::Filter) -> bool {
+/// Whether every attribute `filter` reads is one of Jira's own fields (`names`: whether
+/// `userName` is one, i.e. not transformed).
+fn on_jira_fields(filter: &scim_filter::Filter, names: bool) -> bool {
     use scim_filter::Filter;
     match filter {
-        Filter::Present(path) | Filter::Compare(path, _, _) => is_jira_field(path),
+        Filter::Present(path) | Filter::Compare(path, _, _) => is_jira_field(path, names),
         Filter::ValuePath(..) => false,
-        Filter::Not(inner) => on_jira_fields(inner),
-        Filter::And(ops) | Filter::Or(ops) => ops.as_slice().iter().all(on_jira_fields),
+        Filter::Not(inner) => on_jira_fields(inner, names),
+        Filter::And(ops) | Filter::Or(ops) => {
+            ops.as_slice().iter().all(|f| on_jira_fields(f, names))
+        }
     }
 }
 
@@ -906,15 +1532,39 @@ fn page_of(hits: Vec<User>, query: &ListQuery) -> Page<User> {
 #[async_trait]
 impl Provisioner for AtlassianProvisioner {
     /// `POST /user`, then `PUT` of the user property (and a deactivating `PUT /user` when the
-    /// user is created inactive).
+    /// user is created inactive), then one `POST /group/user` per group the policy puts it in
+    /// (its mapped `groups`, the default groups). A user outside the policy's scope is refused
+    /// with 403 and nothing is written. Re-creating a user that a SCIM `DELETE` deactivated
+    /// reactivates that Jira account (same id).
     async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
-        let (fields, attributes) = desired(&user)?;
+        let groups = idp_groups(&user);
+        if !self
+            .policy
+            .in_scope(groups.iter().flatten().map(String::as_str))
+        {
+            return Err(ScimError::other(
+                StatusCode::FORBIDDEN,
+                None,
+                format_args!(
+                    "user {:?} is outside the sync scope: its groups name none of the policy's \
+                     scope.groups; nothing was written to Jira",
+                    user.user_name
+                ),
+            ));
+        }
+        let (fields, attributes) = desired(&user, &self.policy)?;
+        let (idp_user_name, jira_user_name) = name_memo(&user, &fields.name);
+        let plan = self.plan_groups(groups.as_deref(), &[], &Stored::default(), true, false);
         let stamp = now();
         let stored = Stored {
             external_id: user.external_id.clone(),
             created: Some(stamp.clone()),
             last_modified: Some(stamp),
             attributes,
+            idp_user_name,
+            jira_user_name,
+            deprovisioned: false,
+            managed_groups: plan.managed.clone().unwrap_or_default(),
         };
         let property = property_value(&stored)?;
         let mut body = json!({
@@ -930,11 +1580,28 @@ impl Provisioner for AtlassianProvisioner {
                 obj.insert("password".to_owned(), Value::from(password.expose()));
             }
         }
-        let mut created = self
-            .jira
-            .create_user(&body)
-            .await
-            .map_err(|e| user_write_error(e, &fields.name))?;
+        let mut created = match self.jira.create_user(&body).await {
+            Ok(created) => created,
+            Err(e) => {
+                let err = user_write_error(e, &fields.name);
+                if matches!(err, ScimError::Uniqueness { .. }) {
+                    if let Some(revived) = self.revive(&fields.name, &user, groups).await? {
+                        return Ok(revived);
+                    }
+                    if !self.policy.user_name.is_identity() {
+                        return Err(ScimError::uniqueness(
+                            "userName",
+                            format!(
+                                "{} (the policy's user_name transformation makes it {:?}, a \
+                                 name another Jira user has)",
+                                user.user_name, fields.name
+                            ),
+                        ));
+                    }
+                }
+                return Err(err);
+            }
+        };
         let key = created.key.clone();
         if fields.active == Some(false) {
             created = self
@@ -957,18 +1624,30 @@ impl Provisioner for AtlassianProvisioner {
                     ),
                 )
             })?;
-        created.groups = Vec::new();
-        Ok(user_view(&created, &stored))
+        self.apply_groups(
+            &created.name,
+            &plan.add,
+            &[],
+            &format!(
+                "user {:?} was created (id {key}; a replace with its groups converges)",
+                fields.name
+            ),
+        )
+        .await?;
+        created.groups = plan.add;
+        Ok(self.view(&created, &stored))
     }
 
     async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
         let (jira, stored) = self.read_user(id).await?;
-        Ok(user_view(&jira, &stored))
+        Ok(self.view(&jira, &stored))
     }
 
     /// Reads the user, then writes only what differs: the password when one is given
     /// (`PUT /user/password`), a `PUT /user` with the changed Jira fields, a `PUT` of the
-    /// property when anything changed. A replace that changes nothing writes nothing.
+    /// property when anything changed, membership changes the policy asks for (the user's
+    /// `groups`, when sent, replace its mapped groups). A replace that changes nothing writes
+    /// nothing.
     async fn replace_user(
         &self,
         _ctx: &RequestContext,
@@ -977,40 +1656,68 @@ impl Provisioner for AtlassianProvisioner {
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
         // Validated before anything is read.
-        desired(&user)?;
+        desired(&user, &self.policy)?;
         let (current, stored) = self.read_user(id).await?;
-        let view = user_view(&current, &stored);
+        let view = self.view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
-        self.write_user(id, &user, current, stored, view).await
+        let groups = idp_groups(&user);
+        self.write_user(
+            id,
+            &user,
+            current,
+            stored,
+            view,
+            groups.as_deref(),
+            Write::Replace,
+        )
+        .await
     }
 
-    /// `DELETE /user?key=` (Jira drops its memberships and properties), after a read when a
-    /// version is expected.
+    /// Deprovisions per the policy: `deactivate` (default) removes the user from its groups,
+    /// deactivates it and marks it so SCIM answers 404 from then on (Jira keeps the account);
+    /// `delete` hands over what it leads and `DELETE /user?key=`.
     async fn delete_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
         expected: Option<&ETag>,
     ) -> Result<(), ScimError> {
-        if expected.is_some() {
-            let (jira, stored) = self.read_user(id).await?;
-            check_expected(
-                version_of_user(&user_view(&jira, &stored)),
-                expected,
-                "User",
-                id,
-            )?;
+        let leads = self.policy.project_lead.is_some() || self.policy.component_lead.is_some();
+        if self.policy.action == DeprovisionAction::Delete && expected.is_none() && !leads {
+            return self
+                .jira
+                .delete_user(id)
+                .await
+                .map_err(|e| match e.status() {
+                    Some(404) => ScimError::not_found("User", id),
+                    Some(400) if e.mentions("lead") => ScimError::other(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        format_args!(
+                            "Jira refused to delete user {id} because it leads a project or \
+                         component; set the policy's deprovision.project_lead and \
+                         deprovision.component_lead to hand them over first ({e})"
+                        ),
+                    ),
+                    _ => e.into(),
+                });
         }
-        self.jira
-            .delete_user(id)
-            .await
-            .map_err(|e| match e.status() {
-                Some(404) => ScimError::not_found("User", id),
-                _ => e.into(),
-            })
+        let (jira, stored) = self.read_user(id).await?;
+        check_expected(
+            version_of_user(&user_view(&jira, &stored)),
+            expected,
+            "User",
+            id,
+        )?;
+        match self.policy.action {
+            DeprovisionAction::Delete => self.delete_in_jira(id, &jira.name).await,
+            DeprovisionAction::Deactivate => self.deactivate_and_hide(id, &jira, stored).await,
+        }
     }
 
     /// A page of `/user/search?username=.` (active and inactive users), each user read in full.
+    /// Users a SCIM `DELETE` deactivated are left out, so a page can be shorter than `limit`
+    /// without being the last (this crate's searches do not rely on `scan_users`).
     async fn scan_users(
         &self,
         _ctx: &RequestContext,
@@ -1020,8 +1727,9 @@ impl Provisioner for AtlassianProvisioner {
         let mut out = Vec::new();
         let mut start = offset;
         let mut previous = None;
-        while out.len() < limit {
-            let want = (limit - out.len()).min(SEARCH_PAGE);
+        let mut listed_count = 0;
+        while listed_count < limit {
+            let want = (limit - listed_count).min(SEARCH_PAGE);
             let page = self.jira.all_users_page(start, want).await?;
             let got = page.len();
             if got == 0 {
@@ -1034,45 +1742,62 @@ impl Provisioner for AtlassianProvisioner {
                 // length and the caller's paging stays aligned.
                 let jira = full.unwrap_or(listed);
                 let stored = self.stored(&jira.key).await?;
-                out.push(user_view(&jira, &stored));
+                if !stored.deprovisioned {
+                    out.push(self.view(&jira, &stored));
+                }
             }
+            listed_count += got;
             start += got;
         }
         out.truncate(limit);
         Ok(out)
     }
 
-    /// `userName eq` is a direct `GET /user?username=` (Jira compares names ignoring case, as
-    /// SCIM does for `userName`); `externalId eq` reads only the property of each user (Jira
-    /// cannot search properties); a filter and `sortBy` on Jira's own fields only (`id`,
-    /// `userName`, `displayName`, `active`, `meta.resourceType`), or none, is evaluated on the
-    /// search results and only the page returned is read in full; anything else scans and
-    /// reads every user in full.
+    /// `userName eq` is a direct `GET /user?username=` of the name the policy's `user_name`
+    /// transformation makes of it (Jira compares names ignoring case, as SCIM does for
+    /// `userName`); `externalId eq` reads only the property of each user (Jira cannot search
+    /// properties); a filter and `sortBy` on Jira's own fields only (`id`, `userName` when
+    /// names are not transformed, `displayName`, `active`, `meta.resourceType`), or none, is
+    /// evaluated on the search results and only the page returned is read in full; anything
+    /// else pages the search and reads every user in full.
     async fn search_users(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
         let filter = query.filter.as_ref();
         if let Some(name) = filter.and_then(|f| eq_lookup(f, "userName")) {
             let mut hits = Vec::new();
-            if let Some(jira) = self.jira.user_by_name(name, true).await? {
-                let stored = self.stored(&jira.key).await?;
-                hits.push(user_view(&jira, &stored));
+            if let Some(jira_name) = self.policy.user_name.apply(name) {
+                if let Some(jira) = self.jira.user_by_name(&jira_name, true).await? {
+                    let stored = self.stored(&jira.key).await?;
+                    let view = self.view(&jira, &stored);
+                    // Two IdP names can become one Jira name: only the one that made this
+                    // user finds it.
+                    if !stored.deprovisioned
+                        && view.user_name.to_lowercase() == name.trim().to_lowercase()
+                    {
+                        hits.push(view);
+                    }
+                }
             }
             return Ok(page_of(hits, query));
         }
         if let Some(external_id) = filter.and_then(|f| eq_lookup(f, "externalId")) {
             return Ok(page_of(self.by_external_id(external_id).await?, query));
         }
-        if filter.is_none_or(on_jira_fields) && query.sort_by.as_ref().is_none_or(is_jira_field) {
-            return self.search_on_jira_fields(query).await;
-        }
-        scim_core::provision::search_users_by_scan(self, ctx, query).await
+        let names = self.names_are_jira_names();
+        let cheap = filter.is_none_or(|f| on_jira_fields(f, names))
+            && query
+                .sort_by
+                .as_ref()
+                .is_none_or(|p| is_jira_field(p, names));
+        self.search_listing(query, !cheap).await
     }
 
-    /// `displayName eq` (what identity providers ask before creating a group) looks the name
-    /// up with `/groups/picker` and reads that group only; everything else scans.
+    /// `displayName eq` (what identity providers ask before creating a group) looks the
+    /// group's first Jira group up with `/groups/picker` and reads that group only; a group
+    /// the policy ignores is not found; everything else scans.
     async fn search_groups(
         &self,
         ctx: &RequestContext,
@@ -1082,14 +1807,22 @@ impl Provisioner for AtlassianProvisioner {
             return scim_core::provision::search_groups_by_scan(self, ctx, query).await;
         };
         let mut hits = Vec::new();
-        let picked = self.jira.pick_groups(name, SEARCH_PAGE).await?;
-        // Jira's group names are unique ignoring case, as SCIM compares displayName.
-        if let Some(found) = picked
-            .iter()
-            .find(|g| g.to_lowercase() == name.to_lowercase())
-        {
-            if let Some(members) = self.jira.group_members(found).await? {
-                hits.push(group_view(found, &members));
+        if let Some(primary) = self.targets(name).and_then(|t| t.into_iter().next()) {
+            let picked = self.jira.pick_groups(&primary, SEARCH_PAGE).await?;
+            // Jira's group names are unique ignoring case, as SCIM compares displayName.
+            if let Some(found) = picked
+                .iter()
+                .find(|g| g.to_lowercase() == primary.to_lowercase())
+            {
+                if let Some(members) = self.jira.group_members(found).await? {
+                    // Unmapped, the IdP's name is Jira's: show Jira's spelling, as before.
+                    let shown = if self.policy.groups_are_identity() {
+                        found.as_str()
+                    } else {
+                        name
+                    };
+                    hits.push(group_view(shown, &members));
+                }
             }
         }
         let total = hits.len() as u64;
@@ -1101,8 +1834,8 @@ impl Provisioner for AtlassianProvisioner {
         })
     }
 
-    /// Reads the group once and removes those of `member_ids` it holds, one
-    /// `DELETE /group/user` each (ids that are not members are ignored).
+    /// Reads the group once and removes those of `member_ids` it holds from each of its Jira
+    /// groups, one `DELETE /group/user` each (ids that are not members are ignored).
     async fn remove_members(
         &self,
         _ctx: &RequestContext,
@@ -1119,14 +1852,13 @@ impl Provisioner for AtlassianProvisioner {
                     .is_some_and(|v| member_ids.iter().any(|id| id == v))
             })
             .collect();
-        let members = self.set_members(group_id, &members, &remaining).await?;
-        Ok(group_view(group_id, &members))
+        self.set_group_members(group_id, members, &remaining).await
     }
 
     /// Reads the user once (two calls), applies the PATCH and writes only what differs, like a
     /// replace. Re-reading before the write, as the default does, would narrow no race
     /// (Jira offers no conditional write) and cost two more calls per PATCH, the operation
-    /// identity providers send most.
+    /// identity providers send most. A PATCH of `groups` replaces the user's mapped groups.
     async fn patch_user(
         &self,
         _ctx: &RequestContext,
@@ -1135,14 +1867,29 @@ impl Provisioner for AtlassianProvisioner {
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
         let (current, stored) = self.read_user(id).await?;
-        let view = user_view(&current, &stored);
+        let view = self.view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
         let mut patched = view.clone();
-        scim_core::patch::apply_user(&mut patched, patch, SchemaRegistry::builtin())?;
-        self.write_user(id, &patched, current, stored, view).await
+        let (patch, groups) = split_group_ops(patch, &current.groups);
+        if !patch.operations.is_empty() || groups.is_none() {
+            scim_core::patch::apply_user(&mut patched, &patch, SchemaRegistry::builtin())?;
+        }
+        self.write_user(
+            id,
+            &patched,
+            current,
+            stored,
+            view,
+            groups.as_deref(),
+            Write::Patch,
+        )
+        .await
     }
 
-    /// Checks every member, `POST /group`, then one `POST /group/user` per member.
+    /// Checks every member, then for each Jira group the policy maps the group to: `POST
+    /// /group` (a group that already exists is used as it is, as on-the-fly mapping means)
+    /// and one `POST /group/user` per member it lacks. A group the policy ignores is answered
+    /// as created, empty, and nothing is written.
     async fn create_group(&self, _ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
         let name = group.display_name.trim().to_owned();
         if name.is_empty() {
@@ -1165,37 +1912,65 @@ impl Provisioner for AtlassianProvisioner {
                 }
             }
         }
+        let Some(targets) = self.targets(&name) else {
+            return Ok(group_view(&name, &[]));
+        };
         let members = self.resolve_members(&keys).await?;
-        self.jira.create_group(&name).await.map_err(|e| {
-            if e.status() == Some(400) && e.mentions("already exists") {
-                ScimError::uniqueness("displayName", name.clone())
-            } else {
-                e.into()
+        let mut shown: Option<Vec<JiraUser>> = None;
+        for (t, target) in targets.iter().enumerate() {
+            let existing = match self.jira.create_group(target).await {
+                Ok(()) => Vec::new(),
+                Err(e) if e.status() == Some(400) && e.mentions("already exists") => {
+                    self.jira.group_members(target).await?.unwrap_or_default()
+                }
+                Err(e) if t == 0 => return Err(e.into()),
+                Err(e) => {
+                    return Err(partial(
+                        e,
+                        &format!(
+                            "group {name:?}: {t} of its {} Jira groups were set up",
+                            targets.len()
+                        ),
+                    ));
+                }
+            };
+            let mut added = Vec::with_capacity(members.len());
+            for user in &members {
+                if existing.iter().any(|u| u.key == user.key) {
+                    continue;
+                }
+                match self.jira.add_member(target, &user.name).await {
+                    Ok(()) => {}
+                    Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
+                    Err(e) => {
+                        return Err(partial(
+                            e,
+                            &format!(
+                                "group {name:?} was created with {} of {} members in Jira group {target:?}",
+                                added.len(),
+                                keys.len()
+                            ),
+                        ));
+                    }
+                }
+                added.push(user.clone());
             }
-        })?;
-        let mut added = Vec::with_capacity(members.len());
-        for user in members {
-            if let Err(e) = self.jira.add_member(&name, &user.name).await {
-                return Err(partial(
-                    e,
-                    &format!(
-                        "group {name:?} was created with {} of {} members",
-                        added.len(),
-                        keys.len()
-                    ),
-                ));
+            if shown.is_none() {
+                let mut all = existing;
+                all.extend(added);
+                shown = Some(all);
             }
-            added.push(user);
         }
-        Ok(group_view(&name, &added))
+        // Unmapped, the IdP's name is Jira's: the id is the name as Jira keeps it.
+        Ok(group_view(&name, &shown.unwrap_or_default()))
     }
 
     async fn get_group(&self, _ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
         Ok(self.read_group(id).await?.1)
     }
 
-    /// Membership changes as add/remove calls; a `displayName` change is refused (400
-    /// `mutability`): Jira cannot rename groups.
+    /// Membership changes as add/remove calls on each Jira group the group maps to; a
+    /// `displayName` change is refused (400 `mutability`): Jira cannot rename groups.
     async fn replace_group(
         &self,
         _ctx: &RequestContext,
@@ -1208,10 +1983,12 @@ impl Provisioner for AtlassianProvisioner {
         if group.display_name.trim() != id {
             return Err(refuse_rename(id, &group.display_name));
         }
-        let members = self.set_members(id, &members, &group.members).await?;
-        Ok(group_view(id, &members))
+        self.set_group_members(id, members, &group.members).await
     }
 
+    /// On-the-fly mapping deletes the Jira group; manual mapping leaves its Jira groups (an
+    /// administrator's, possibly shared by several IdP groups) as they are; a group the policy
+    /// ignores has nothing to delete.
     async fn delete_group(
         &self,
         _ctx: &RequestContext,
@@ -1222,8 +1999,15 @@ impl Provisioner for AtlassianProvisioner {
             let (_, view) = self.read_group(id).await?;
             check_expected(version_of_group(&view), expected, "Group", id)?;
         }
+        let Some(targets) = self.targets(id) else {
+            return Ok(());
+        };
+        if matches!(self.policy.mapping, crate::policy::Mapping::Manual(_)) {
+            return Ok(());
+        }
+        let primary = targets.first().map_or(id, String::as_str);
         self.jira
-            .delete_group(id)
+            .delete_group(primary)
             .await
             .map_err(|e| match e.status() {
                 Some(404) => ScimError::not_found("Group", id),
@@ -1232,16 +2016,31 @@ impl Provisioner for AtlassianProvisioner {
     }
 
     /// Group names from `/groups/picker` (capped by a Jira setting \[K\]), each read in full.
+    /// With a group mapping other than same-named groups, only Jira groups the mapping maps
+    /// onto themselves are listed: the IdP names behind the others cannot be recovered from
+    /// Jira (lookups by `displayName` still find them).
     async fn scan_groups(
         &self,
         _ctx: &RequestContext,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Group>, ScimError> {
-        let names = self
+        let identity = self.policy.groups_are_identity();
+        let mut names = self
             .jira
-            .group_names(offset.saturating_add(limit).min(u32::MAX as usize))
+            .group_names(if identity {
+                offset.saturating_add(limit).min(u32::MAX as usize)
+            } else {
+                u32::MAX as usize
+            })
             .await?;
+        if !identity {
+            names.retain(|n| {
+                self.policy
+                    .jira_groups(n)
+                    .is_some_and(|t| t.first().is_some_and(|f| f == n))
+            });
+        }
         let mut out = Vec::new();
         for name in names.into_iter().skip(offset).take(limit) {
             match self.jira.group_members(&name).await? {
@@ -1254,8 +2053,8 @@ impl Provisioner for AtlassianProvisioner {
     }
 
     /// Reads the group, applies the PATCH, and turns the member difference into add/remove
-    /// calls relative to what was read (no conditional write, so concurrent member PATCH requests
-    /// never have to start over, and none is lost).
+    /// calls on each Jira group it maps to, relative to what was read (no conditional write,
+    /// so concurrent member PATCH requests never have to start over, and none is lost).
     async fn patch_group(
         &self,
         _ctx: &RequestContext,
@@ -1270,7 +2069,132 @@ impl Provisioner for AtlassianProvisioner {
         if desired.display_name != view.display_name {
             return Err(refuse_rename(id, &desired.display_name));
         }
-        let members = self.set_members(id, &members, &desired.members).await?;
-        Ok(group_view(id, &members))
+        self.set_group_members(id, members, &desired.members).await
+    }
+}
+
+impl AtlassianProvisioner {
+    /// Brings every Jira group behind SCIM group `id` to the `desired` members (`primary`:
+    /// the members of its first Jira group, already read). A group the policy ignores
+    /// changes nothing and reads as empty.
+    async fn set_group_members(
+        &self,
+        id: &str,
+        primary: Vec<JiraUser>,
+        desired: &[Member],
+    ) -> Result<Group, ScimError> {
+        let Some(targets) = self.targets(id) else {
+            return Ok(group_view(id, &[]));
+        };
+        let left: Vec<JiraUser> = primary
+            .iter()
+            .filter(|u| {
+                !desired
+                    .iter()
+                    .any(|m| m.value.as_deref().map(str::trim) == Some(u.key.as_str()))
+            })
+            .cloned()
+            .collect();
+        let mut shown = None;
+        for (i, target) in targets.iter().enumerate() {
+            let current = if i == 0 {
+                primary.clone()
+            } else {
+                // A manual target deleted in Jira meanwhile: the mapping names it, so it
+                // comes back.
+                if let Some(m) = self.jira.group_members(target).await? {
+                    m
+                } else {
+                    self.jira.create_group(target).await?;
+                    Vec::new()
+                }
+            };
+            let members = self.set_members(target, &current, desired).await?;
+            if shown.is_none() {
+                shown = Some(members);
+            }
+        }
+        let scope_group = self.policy.scope.iter().any(|s| s.eq_ignore_ascii_case(id));
+        if self.policy.deprovision_out_of_scope && scope_group {
+            for user in &left {
+                self.deprovision_if_out_of_scope(&user.key)
+                    .await
+                    .map_err(|e| {
+                        ScimError::other(
+                            e.status(),
+                            None,
+                            format_args!(
+                                "group {id:?}: the members were changed, then deprovisioning                                  {:?}, who left the sync scope, failed: {}",
+                                user.name,
+                                e.detail()
+                            ),
+                        )
+                    })?;
+            }
+        }
+        Ok(group_view(id, &shown.unwrap_or_default()))
+    }
+
+    /// After user `key` left a scope group: deprovisions it when it is in no Jira group a
+    /// scope group maps to anymore (Jira holds the memberships, so it is asked).
+    async fn deprovision_if_out_of_scope(&self, key: &str) -> Result<(), ScimError> {
+        let Some(jira) = self.jira.user_by_key(key, true).await? else {
+            return Ok(());
+        };
+        let scope_targets: Vec<String> = self
+            .policy
+            .scope
+            .iter()
+            .filter_map(|s| self.policy.jira_groups(s))
+            .flatten()
+            .collect();
+        let still_in = jira
+            .groups
+            .iter()
+            .any(|g| scope_targets.iter().any(|t| t.eq_ignore_ascii_case(g)));
+        if still_in {
+            return Ok(());
+        }
+        let view = user_view(&jira, &Stored::default());
+        self.deprovision(key, &jira, view).await.map(drop)
+    }
+
+    /// Re-creating user `jira_name` that a SCIM `DELETE` deactivated and hid: the same Jira
+    /// account comes back, active, with the new attributes. `None` when that name belongs to
+    /// a user SCIM can see (a genuine conflict).
+    async fn revive(
+        &self,
+        jira_name: &str,
+        user: &User,
+        groups: Option<Vec<String>>,
+    ) -> Result<Option<User>, ScimError> {
+        let Some(existing) = self.jira.user_by_name(jira_name, true).await? else {
+            return Ok(None);
+        };
+        let stored = self.stored(&existing.key).await?;
+        if !stored.deprovisioned {
+            return Ok(None);
+        }
+        let mut again = user.clone();
+        again.active = Some(user.active.unwrap_or(true));
+        let key = existing.key.clone();
+        let view = self.view(&existing, &stored);
+        let stored = Stored {
+            created: Some(now()),
+            ..stored
+        };
+        // New-user default groups apply: the account comes back as a new SCIM user.
+        let revived = self
+            .write_user(
+                &key,
+                &again,
+                existing,
+                stored,
+                view,
+                groups.as_deref(),
+                Write::Revive,
+            )
+            .await?;
+        Ok(Some(revived))
     }
 }

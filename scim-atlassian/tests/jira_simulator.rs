@@ -239,3 +239,96 @@ fn auth_and_faults() {
     assert!(matches!(block_on(s.send(req)), Err(HttpError::Timeout(_))));
     assert_eq!(s.calls("GET", "/user"), 3);
 }
+
+#[test]
+fn projects_and_components_name_their_leads_and_block_deleting_them() {
+    let s = sim();
+    let (_, bob) = send(&s, Method::POST, "/user", Some(new_user("bob")));
+    let bob_key = bob["key"].as_str().unwrap().to_owned();
+    send(&s, Method::POST, "/user", Some(new_user("admin2")));
+    assert!(s.add_project("PROJ", "Project", "bob"));
+    assert!(!s.add_project("PROJ", "Again", "bob"), "keys are unique");
+    assert!(!s.add_project("NOPE", "No lead", "nobody"));
+    let component = s.add_component("PROJ", "Backend", Some("bob")).unwrap();
+
+    let (status, projects) = send(&s, Method::GET, "/project?expand=lead", None);
+    assert_eq!(status, 200);
+    assert_eq!(projects[0]["key"], "PROJ");
+    assert_eq!(projects[0]["lead"]["key"], bob_key.as_str());
+    assert_eq!(projects[0]["lead"]["name"], "bob");
+    let (_, plain) = send(&s, Method::GET, "/project", None);
+    assert!(
+        plain[0].get("lead").is_none(),
+        "the lead only with expand=lead"
+    );
+
+    let (status, components) = send(&s, Method::GET, "/project/PROJ/components", None);
+    assert_eq!(status, 200);
+    assert_eq!(components[0]["id"], component.to_string().as_str());
+    assert_eq!(components[0]["leadUserName"], "bob");
+    let (status, _) = send(&s, Method::GET, "/project/NOPE/components", None);
+    assert_eq!(status, 404);
+
+    let (status, body) = send(&s, Method::DELETE, &format!("/user?key={bob_key}"), None);
+    assert_eq!(status, 400);
+    assert!(
+        body["errorMessages"][0]
+            .as_str()
+            .unwrap()
+            .contains("project lead")
+    );
+
+    let (status, body) = send(
+        &s,
+        Method::PUT,
+        "/project/PROJ",
+        Some(json!({"lead": "ghost"})),
+    );
+    assert_eq!(status, 400);
+    assert!(body["errors"]["projectLead"].is_string());
+    let (status, p) = send(
+        &s,
+        Method::PUT,
+        "/project/PROJ",
+        Some(json!({"lead": "admin2"})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(p["lead"]["name"], "admin2");
+    let (status, _) = send(
+        &s,
+        Method::PUT,
+        "/project/NOPE",
+        Some(json!({"lead": "admin2"})),
+    );
+    assert_eq!(status, 404);
+
+    let (status, body) = send(&s, Method::DELETE, &format!("/user?key={bob_key}"), None);
+    assert_eq!(status, 400, "still a component lead");
+    assert!(
+        body["errorMessages"][0]
+            .as_str()
+            .unwrap()
+            .contains("component lead")
+    );
+    let path = format!("/component/{component}");
+    let (status, c) = send(
+        &s,
+        Method::PUT,
+        &path,
+        Some(json!({"leadUserName": "admin2"})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(c["leadUserName"], "admin2");
+    let (status, _) = send(
+        &s,
+        Method::PUT,
+        "/component/999",
+        Some(json!({"leadUserName": "admin2"})),
+    );
+    assert_eq!(status, 404);
+
+    let (status, _) = send(&s, Method::DELETE, &format!("/user?key={bob_key}"), None);
+    assert_eq!(status, 204);
+    assert_eq!(s.project_lead("PROJ").as_deref(), Some("admin2"));
+    assert_eq!(s.component_lead(component).as_deref(), Some("admin2"));
+}

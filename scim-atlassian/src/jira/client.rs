@@ -488,6 +488,100 @@ impl JiraClient {
     }
 }
 
+/// A project as `GET /project?expand=lead` returns it (the fields we use).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct JiraProject {
+    /// The project key (`PROJ`).
+    pub key: String,
+    /// The lead, when Jira names one.
+    #[serde(default)]
+    pub lead: Option<UserRef>,
+}
+
+/// A component as `GET /project/{key}/components` returns it (the fields we use).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JiraComponent {
+    /// The component id (a number, sent as a string).
+    pub id: String,
+    /// The component name.
+    #[serde(default)]
+    pub name: String,
+    /// The lead, when there is one.
+    #[serde(default)]
+    pub lead: Option<UserRef>,
+    /// The lead's user name (older versions send only this).
+    #[serde(default)]
+    pub lead_user_name: Option<String>,
+}
+
+/// A user named inside another resource (a lead).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserRef {
+    /// The user key, when sent.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The user name, when sent.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Refuses a path segment that would need escaping: project keys and component ids come from
+/// Jira and are letters, digits, `_` and `-`, so anything else is a response we do not trust.
+fn segment<'a>(call: &str, value: &'a str) -> Result<&'a str, AtlassianError> {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    {
+        Ok(value)
+    } else {
+        Err(AtlassianError::Decode {
+            call: call.to_owned(),
+            detail: format!("{value:?} is not a project key or component id"),
+        })
+    }
+}
+
+impl JiraClient {
+    /// `GET /project?expand=lead`: every project the credentials can see, with its lead \[K\].
+    pub async fn projects_with_leads(&self) -> Result<Vec<JiraProject>, AtlassianError> {
+        self.call_json(Method::GET, "/project", &[("expand", "lead")], None)
+            .await
+    }
+
+    /// `PUT /project/{key}` `{"lead": user_name}` \[K\].
+    pub async fn set_project_lead(&self, key: &str, user_name: &str) -> Result<(), AtlassianError> {
+        let path = format!("/project/{}", segment("PUT /project/{key}", key)?);
+        let body = serde_json::json!({ "lead": user_name });
+        self.call(Method::PUT, &path, &[], Some(&body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /project/{key}/components` \[K\].
+    pub async fn components(&self, project: &str) -> Result<Vec<JiraComponent>, AtlassianError> {
+        let path = format!(
+            "/project/{}/components",
+            segment("GET /project/{key}/components", project)?
+        );
+        self.call_json(Method::GET, &path, &[], None).await
+    }
+
+    /// `PUT /component/{id}` `{"leadUserName": user_name}` \[K\].
+    pub async fn set_component_lead(
+        &self,
+        id: &str,
+        user_name: &str,
+    ) -> Result<(), AtlassianError> {
+        let path = format!("/component/{}", segment("PUT /component/{id}", id)?);
+        let body = serde_json::json!({ "leadUserName": user_name });
+        self.call(Method::PUT, &path, &[], Some(&body))
+            .await
+            .map(drop)
+    }
+}
+
 fn not_found_is_none<T>(r: Result<T, AtlassianError>) -> Result<Option<T>, AtlassianError> {
     match r {
         Ok(v) => Ok(Some(v)),

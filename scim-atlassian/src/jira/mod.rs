@@ -3,4 +3,4 @@
 mod client;
 
 pub(crate) use client::SEARCH_PAGE;
-pub use client::{JiraClient, JiraUser};
+pub use client::{JiraClient, JiraComponent, JiraProject, JiraUser, UserRef};

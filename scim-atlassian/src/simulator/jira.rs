@@ -60,6 +60,23 @@ struct Group {
     members: BTreeSet<String>,
 }
 
+#[derive(Debug)]
+struct Project {
+    key: String,
+    name: String,
+    /// The lead's user key.
+    lead: String,
+}
+
+#[derive(Debug)]
+struct Component {
+    id: u64,
+    project: String,
+    name: String,
+    /// The lead's user key, if any.
+    lead: Option<String>,
+}
+
 /// A fault aimed at one call: the `nth` (1-based) next request with this method and path.
 #[derive(Debug)]
 struct Targeted {
@@ -80,6 +97,11 @@ struct State {
     properties: HashMap<(String, String), Value>,
     /// User key -> a hash of the password (a simulator has no need to keep the text).
     passwords: HashMap<String, u64>,
+    /// Projects by key.
+    projects: BTreeMap<String, Project>,
+    /// Components by id.
+    components: BTreeMap<u64, Component>,
+    next_component: u64,
     calls: BTreeMap<String, usize>,
     faults: VecDeque<Fault>,
     targeted: Vec<Targeted>,
@@ -101,6 +123,10 @@ struct State {
 /// - User properties (`/user/properties/{key}?userKey=` or `username=`), groups (create,
 ///   delete, members paged 50 at a time as `{startAt, maxResults, total, isLast, values}`,
 ///   add and remove members), `/groups/picker`.
+/// - Projects and components (`GET /project?expand=lead`, `PUT /project/{key}` `{"lead"}`,
+///   `GET /project/{key}/components`, `PUT /component/{id}` `{"leadUserName"}` \[K\]), set up
+///   with [`JiraSimulator::add_project`] and [`JiraSimulator::add_component`]; deleting a user
+///   who leads a project or component is refused with 400, as Jira does \[K\].
 /// - `/myself` and `/mypermissions` (the `ADMINISTER` permission, see
 ///   [`JiraSimulator::set_admin`]), for connection tests.
 /// - Errors as `{"errorMessages": [...], "errors": {...}}` with Jira's status codes; 401
@@ -123,6 +149,7 @@ impl JiraSimulator {
         JiraSimulator {
             state: Mutex::new(State {
                 next_user: 10000,
+                next_component: 10000,
                 ..State::default()
             }),
             credentials,
@@ -224,6 +251,66 @@ impl JiraSimulator {
     pub fn add_user(&self, name: &str, email: &str, display_name: &str) -> String {
         let mut state = self.lock();
         state.insert_user(name, email, display_name)
+    }
+
+    /// Adds project `key` led by the user named `lead` (as an administrator would); false when
+    /// the key is taken or no such user exists.
+    pub fn add_project(&self, key: &str, name: &str, lead: &str) -> bool {
+        let mut state = self.lock();
+        let Some(lead) = state.by_name(lead).map(|u| u.key.clone()) else {
+            return false;
+        };
+        if state.projects.contains_key(key) {
+            return false;
+        }
+        state.projects.insert(
+            key.to_owned(),
+            Project {
+                key: key.to_owned(),
+                name: name.to_owned(),
+                lead,
+            },
+        );
+        true
+    }
+
+    /// Adds a component to project `project`, led by the user named `lead` (or by nobody),
+    /// returning its id; `None` when the project or the user does not exist.
+    pub fn add_component(&self, project: &str, name: &str, lead: Option<&str>) -> Option<u64> {
+        let mut state = self.lock();
+        if !state.projects.contains_key(project) {
+            return None;
+        }
+        let lead = match lead {
+            Some(l) => Some(state.by_name(l)?.key.clone()),
+            None => None,
+        };
+        let id = state.next_component;
+        state.next_component += 1;
+        state.components.insert(
+            id,
+            Component {
+                id,
+                project: project.to_owned(),
+                name: name.to_owned(),
+                lead,
+            },
+        );
+        Some(id)
+    }
+
+    /// The name of the user leading project `key`.
+    pub fn project_lead(&self, key: &str) -> Option<String> {
+        let state = self.lock();
+        let lead = &state.projects.get(key)?.lead;
+        state.users.get(lead).map(|u| u.name.clone())
+    }
+
+    /// The name of the user leading component `id`.
+    pub fn component_lead(&self, id: u64) -> Option<String> {
+        let state = self.lock();
+        let lead = state.components.get(&id)?.lead.as_ref()?;
+        state.users.get(lead).map(|u| u.name.clone())
     }
 
     /// The user named `name` (ignoring case).
@@ -493,9 +580,22 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Res
                 &json!({"permissions": permissions}),
             ))
         }
+        ("GET", "/project") => Ok(list_projects(state, call)),
         (m, p) => match p.strip_prefix("/user/properties/") {
             Some(prop) if !prop.is_empty() && !prop.contains('/') => {
                 user_property(state, m, prop, call)
+            }
+            _ if m == "GET" && p.starts_with("/project/") && p.ends_with("/components") => {
+                let key = p
+                    .get("/project/".len()..p.len() - "/components".len())
+                    .unwrap_or("");
+                project_components(state, key, call)
+            }
+            _ if m == "PUT" && p.starts_with("/project/") => {
+                set_project_lead(state, p.get("/project/".len()..).unwrap_or(""), call)
+            }
+            _ if m == "PUT" && p.starts_with("/component/") => {
+                set_component_lead(state, p.get("/component/".len()..).unwrap_or(""), call)
             }
             _ => Err(error(
                 StatusCode::NOT_FOUND,
@@ -720,6 +820,35 @@ fn update_user(state: &mut State, call: &Call<'_>) -> Handled {
 
 fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
     let key = state.find_user(call, "key")?;
+    // [K] Jira refuses to delete a project or component lead until someone else leads.
+    let led: Vec<&str> = state
+        .projects
+        .values()
+        .filter(|p| p.lead == key)
+        .map(|p| p.key.as_str())
+        .collect();
+    if !led.is_empty() {
+        let name = state.users.get(&key).map_or("", |u| u.name.as_str());
+        let msg = format!(
+            "Cannot delete user '{name}' because they are the project lead of: {}.",
+            led.join(", ")
+        );
+        return Err(error(StatusCode::BAD_REQUEST, &[&msg], &[]));
+    }
+    let led: Vec<String> = state
+        .components
+        .values()
+        .filter(|c| c.lead.as_deref() == Some(key.as_str()))
+        .map(|c| format!("{} ({})", c.name, c.project))
+        .collect();
+    if !led.is_empty() {
+        let name = state.users.get(&key).map_or("", |u| u.name.as_str());
+        let msg = format!(
+            "Cannot delete user '{name}' because they are the component lead of: {}.",
+            led.join(", ")
+        );
+        return Err(error(StatusCode::BAD_REQUEST, &[&msg], &[]));
+    }
     state.users.remove(&key);
     for g in state.groups.values_mut() {
         g.members.remove(&key);
@@ -975,4 +1104,135 @@ fn groups_picker(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
             "groups": groups,
         }),
     )
+}
+
+fn lead_json(state: &State, key: &str) -> Value {
+    state.users.get(key).map_or(Value::Null, |u| {
+        json!({"key": u.key, "name": u.name, "displayName": u.display_name, "active": u.active})
+    })
+}
+
+fn project_json(state: &State, base: &str, p: &Project, with_lead: bool) -> Value {
+    let mut v = json!({
+        "self": format!("{base}{API}/project/{}", p.key),
+        "key": p.key,
+        "name": p.name,
+    });
+    if with_lead {
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("lead".to_owned(), lead_json(state, &p.lead));
+        }
+    }
+    v
+}
+
+fn list_projects(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
+    let with_lead = call
+        .param("expand")
+        .is_some_and(|e| e.split(',').any(|x| x.trim() == "lead"));
+    let all: Vec<Value> = state
+        .projects
+        .values()
+        .map(|p| project_json(state, call.base, p, with_lead))
+        .collect();
+    respond(StatusCode::OK, &Value::Array(all))
+}
+
+fn no_project(key: &str) -> Response<Vec<u8>> {
+    error(
+        StatusCode::NOT_FOUND,
+        &[&format!("No project could be found with key '{key}'.")],
+        &[],
+    )
+}
+
+fn set_project_lead(state: &mut State, key: &str, call: &Call<'_>) -> Handled {
+    if !state.projects.contains_key(key) {
+        return Err(no_project(key));
+    }
+    let body = call.json()?;
+    if let Some(lead) = str_field(&body, "lead") {
+        let Some(user) = state.by_name(lead).map(|u| u.key.clone()) else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &[],
+                &[(
+                    "projectLead",
+                    "The user you have specified as project lead does not exist.",
+                )],
+            ));
+        };
+        if let Some(p) = state.projects.get_mut(key) {
+            p.lead = user;
+        }
+    }
+    let p = state.projects.get(key).ok_or_else(|| no_project(key))?;
+    Ok(respond(
+        StatusCode::OK,
+        &project_json(state, call.base, p, true),
+    ))
+}
+
+fn component_json(state: &State, base: &str, c: &Component) -> Value {
+    let mut v = json!({
+        "self": format!("{base}{API}/component/{}", c.id),
+        "id": c.id.to_string(),
+        "name": c.name,
+        "project": c.project,
+    });
+    if let (Some(lead), Some(obj)) = (&c.lead, v.as_object_mut()) {
+        obj.insert("lead".to_owned(), lead_json(state, lead));
+        if let Some(u) = state.users.get(lead) {
+            obj.insert("leadUserName".to_owned(), Value::from(u.name.as_str()));
+        }
+    }
+    v
+}
+
+fn project_components(state: &State, key: &str, call: &Call<'_>) -> Handled {
+    if !state.projects.contains_key(key) {
+        return Err(no_project(key));
+    }
+    let list: Vec<Value> = state
+        .components
+        .values()
+        .filter(|c| c.project == key)
+        .map(|c| component_json(state, call.base, c))
+        .collect();
+    Ok(respond(StatusCode::OK, &Value::Array(list)))
+}
+
+fn set_component_lead(state: &mut State, id: &str, call: &Call<'_>) -> Handled {
+    let missing = || {
+        error(
+            StatusCode::NOT_FOUND,
+            &[&format!("The component with id {id} does not exist.")],
+            &[],
+        )
+    };
+    let id: u64 = id.parse().map_err(|_| missing())?;
+    if !state.components.contains_key(&id) {
+        return Err(missing());
+    }
+    let body = call.json()?;
+    if let Some(lead) = str_field(&body, "leadUserName") {
+        let Some(user) = state.by_name(lead).map(|u| u.key.clone()) else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                &[],
+                &[(
+                    "leadUserName",
+                    "The user specified as component lead does not exist.",
+                )],
+            ));
+        };
+        if let Some(c) = state.components.get_mut(&id) {
+            c.lead = Some(user);
+        }
+    }
+    let c = state.components.get(&id).ok_or_else(missing)?;
+    Ok(respond(
+        StatusCode::OK,
+        &component_json(state, call.base, c),
+    ))
 }
