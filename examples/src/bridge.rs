@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use scim_atlassian::Credentials;
+use scim_atlassian::policy::SyncPolicy;
 use serde::Deserialize;
 
 use crate::{Flags, parse_bind, parse_public_url};
@@ -144,9 +145,10 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// `admin_token_env`: the environment variable holding it.
     pub admin_token_env: Option<String>,
-    /// `[policy]`: the sync policy, read but not applied yet (the `SyncPolicy` is being built
-    /// separately; the bridge will hand this table to it).
-    pub policy: Option<toml::Value>,
+    /// `[policy]`: the sync policy (group mapping, default groups, transformations,
+    /// deprovisioning), as `scim_atlassian::policy::SyncPolicy` reads it; checked on load.
+    #[serde(default)]
+    pub policy: SyncPolicy,
 }
 
 /// `[target]`.
@@ -211,7 +213,14 @@ impl fmt::Debug for Secret {
 impl Config {
     /// Parses the TOML text of a configuration file; errors name the offending key.
     pub fn from_toml(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        // Regexes and mappings are checked now, so a bad policy stops the bridge at start
+        // rather than failing the first request it affects.
+        config
+            .policy
+            .validate()
+            .map_err(|e| format!("policy: {e}"))?;
+        Ok(config)
     }
 
     /// Reads and parses the file at `path`; errors start with the path.
@@ -468,8 +477,8 @@ mod tests {
             token_env = "OKTA_TOKEN"
             [history]
             path = "history.jsonl"
-            [policy]
-            default_groups = ["jira-software-users"]
+            [policy.default_groups]
+            all_users = ["jira-software-users"]
             "#,
         )
         .unwrap();
@@ -497,7 +506,7 @@ mod tests {
         );
         let e = c.admin_token(Some("cli"), &tenants, &env).unwrap_err();
         assert!(e.contains("admin_token") && e.contains("default"), "{e}");
-        assert!(c.policy.is_some());
+        assert_eq!(c.policy.default_groups.all_users, ["jira-software-users"]);
         assert!(!format!("{c:?}").contains("entra-secret"));
     }
 

@@ -47,8 +47,8 @@ token_env = "BRIDGE_TEST_OKTA_TOKEN"
 [history]
 path = "{}"
 
-[policy]
-default_groups = ["jira-software-users"]
+[policy.default_groups]
+all_users = ["jira-software-users"]
 "#,
         dir.join("history.jsonl").display()
     );
@@ -451,10 +451,22 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
 
     let (clean_exit, log) = server.stop();
     assert!(clean_exit, "graceful shutdown exits 0; log:\n{log}");
-    assert!(
-        log.contains("[policy]"),
-        "the policy table is not applied yet: {log}"
-    );
+    // The [policy] table is applied: every created user was added to the default group.
+    let created_users: Vec<&Value> = all
+        .iter()
+        .filter(|e| {
+            let op = e.to_string();
+            op.contains("\"POST\"") && op.contains("\"User\"") && op.contains("success")
+        })
+        .collect();
+    assert!(!created_users.is_empty(), "{all:?}");
+    for entry in created_users {
+        let text = entry.to_string();
+        assert!(
+            text.contains("/group/user"),
+            "a created user joins jira-software-users: {text}"
+        );
+    }
     assert!(
         log.contains("sync operation") && log.contains("okta") && log.contains("entra"),
         "each operation is logged with its tenant:\n{log}"
@@ -526,6 +538,11 @@ fn a_bad_configuration_is_refused_naming_the_key() {
             "tenants[0]",
         ),
         ("[history]\npath = 3\n", "path"),
+        (
+            "[policy.groups]\ninclude = [\"(unclosed\"]\n",
+            "groups.include[0]",
+        ),
+        ("[policy]\ndefault_groupz = []\n", "default_groupz"),
     ] {
         let path = dir.join("bridge.toml");
         std::fs::write(&path, text).unwrap();

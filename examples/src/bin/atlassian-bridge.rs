@@ -26,6 +26,7 @@ use scim_atlassian::history::{
     DEFAULT_LIST_LIMIT, HistoryEntry, HistoryError, HistoryObserver, HistoryQuery, InMemoryHistory,
     JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
+use scim_atlassian::policy::SyncPolicy;
 use scim_atlassian::simulator::JiraSimulator;
 use scim_atlassian::{
     AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
@@ -74,15 +75,12 @@ async fn main() -> std::process::ExitCode {
         },
         None => Config::default(),
     };
-    if config.policy.is_some() {
-        warn!("the [policy] table is read but not applied yet: provisioning follows the defaults");
-    }
     let env = |var: &str| std::env::var(var).ok();
     let target = match config.target(args.simulate, &env) {
         Ok(t) => t,
         Err(why) => return fail(&why, 2),
     };
-    let (provisioner, described) = match build_provisioner(&target) {
+    let (provisioner, described) = match build_provisioner(&target, &config.policy) {
         Ok(p) => p,
         Err(why) => return fail(&why, 2),
     };
@@ -170,7 +168,10 @@ async fn main() -> std::process::ExitCode {
 
 /// The provisioner for `target`, and how to name the target in messages (never with
 /// credentials).
-fn build_provisioner(target: &Target) -> Result<(AtlassianProvisioner, String), String> {
+fn build_provisioner(
+    target: &Target,
+    policy: &SyncPolicy,
+) -> Result<(AtlassianProvisioner, String), String> {
     let observer = Arc::new(HistoryObserver::new().then(Arc::new(LogCalls)));
     let built = match target {
         Target::Simulator => {
@@ -180,6 +181,7 @@ fn build_provisioner(target: &Target) -> Result<(AtlassianProvisioner, String), 
                 .client(sim)
                 .sleeper(Arc::new(TokioSleeper))
                 .observer(observer)
+                .policy(policy.clone())
                 .build()
                 .map(|p| (p, "the in-process Jira simulator".to_owned()))
         }
@@ -194,6 +196,7 @@ fn build_provisioner(target: &Target) -> Result<(AtlassianProvisioner, String), 
                 .client(Arc::new(client))
                 .sleeper(Arc::new(TokioSleeper))
                 .observer(observer)
+                .policy(policy.clone())
                 .build()
                 .map(|p| (p, format!("Jira Data Center at {url}")))
         }
