@@ -62,25 +62,6 @@ pub(crate) fn take_class(i: &str, class: u8) -> (&str, &str) {
     i.split_at_checked(n).unwrap_or((i, ""))
 }
 
-/// `*(SP / HTAB)`, like nom's `space0` but on bytes and infallible: `(rest, whitespace)`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn space0(i: &str) -> (&str, &str) {
-    if !matches!(i.as_bytes().first(), Some(b' ' | b'\t')) {
-        return (i, "");
-    }
-    let n = i.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
-    let (ws, rest) = i.split_at_checked(n).unwrap_or(("", i));
-    (rest, ws)
-}
-
-/// Whether `i` starts with `keyword` in any case, not followed by a byte of `class`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn keyword<'a>(i: &'a str, keyword: &str, class: u8) -> Option<&'a str> {
-    let (head, rest) = i.split_at_checked(keyword.len())?;
-    let ends = rest.as_bytes().first().is_none_or(|&b| !is(b, class));
-    (ends && head.eq_ignore_ascii_case(keyword)).then_some(rest)
-}
-
 /// Whether `s` is a valid attribute name: `ALPHA *(ALPHA / DIGIT / "-" / "_")`, or `$ref`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn is_attr_name(s: &str) -> bool {
