@@ -131,7 +131,13 @@ impl Parser {
     pub fn parse_filter(&self, input: &str) -> Result<Filter, ParseError> {
         self.run(input, |st| {
             st.skip_space();
-            let f = st.or_expr(false)?;
+            // `or_expr` spelled out, so that the single comparison most filters are is built
+            // straight into this frame instead of being returned through one more level.
+            let first = st.unary(false)?;
+            let f = match st.logical()? {
+                None => first,
+                Some(logic) => st.or_rest(first, logic, false)?,
+            };
             st.skip_space();
             if st.at_end() {
                 Ok(f)
@@ -459,6 +465,7 @@ impl<'a> State<'a> {
     /// the same operator are collected flat (both are associative): `run` is the current run of
     /// `and` operands, `ors` the finished `or` operands before it. Nothing is allocated until a
     /// second operand arrives.
+    #[inline(never)]
     fn or_expr(&mut self, in_brackets: bool) -> Step<Filter> {
         let first = self.unary(in_brackets)?;
         // Most filters are one comparison: return it as it is.
@@ -774,10 +781,7 @@ impl<'a> State<'a> {
         let quote = self.pos;
         let body = quote + 1;
         // Fast path: no escapes, so the value is a slice of the input.
-        let stop = self
-            .bytes_at(body)
-            .iter()
-            .position(|&b| lex::is(b, lex::STRING_STOP));
+        let stop = lex::string_stop(self.bytes_at(body));
         let Some(stop) = stop else {
             return Err(self.fail(quote, ErrorKind::UnterminatedString));
         };
