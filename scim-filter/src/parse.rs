@@ -487,6 +487,11 @@ impl<'a> State<'a> {
             run = match logic {
                 Logic::And => run.and(right),
                 Logic::Or => {
+                    if ors.capacity() == 0 {
+                        // Sized up front: growing from empty goes through `RawVec::grow_one`,
+                        // which callgrind showed costing as much as parsing a comparison.
+                        ors = Vec::with_capacity(4);
+                    }
                     Junction::Or.push(&mut ors, run.finish());
                     AndRun::One(right)
                 }
@@ -552,7 +557,7 @@ impl<'a> State<'a> {
     }
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
-    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[inline(never)]
     fn unary(&mut self, in_brackets: bool) -> Step<Filter> {
         match self.peek() {
             Some(b'(') => {
@@ -714,7 +719,7 @@ impl<'a> State<'a> {
     }
 
     /// The value of `path op value`, from its first byte.
-    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[inline(never)]
     fn comparison_value(&mut self, path: AttrPath, op: CompareOp) -> Step<Filter> {
         let v_start = self.pos;
         let value = self.comp_value()?;
