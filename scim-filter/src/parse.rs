@@ -284,32 +284,15 @@ struct State<'a> {
     error: Option<(usize, ErrorKind)>,
 }
 
-/// The `and` operands collected so far: one filter, or two and more.
-enum AndRun {
-    One(Filter),
-    Many(Vec<Filter>),
-}
-
-impl AndRun {
-    fn and(self, right: Filter) -> AndRun {
-        let mut ops = match self {
-            AndRun::One(left) => {
-                let mut ops = Vec::with_capacity(4);
-                Junction::And.push(&mut ops, left);
-                ops
-            }
-            AndRun::Many(ops) => ops,
-        };
-        Junction::And.push(&mut ops, right);
-        AndRun::Many(ops)
+/// Ends a run of `and` operands with `last`: `last` itself when the run is empty, otherwise the
+/// `And` of the run, leaving `ands` empty for the next run.
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn close_run(ands: &mut Vec<Filter>, last: Filter) -> Filter {
+    if ands.is_empty() {
+        return last;
     }
-
-    fn finish(self) -> Filter {
-        match self {
-            AndRun::One(f) => f,
-            AndRun::Many(ops) => Junction::And.wrap(ops),
-        }
-    }
+    Junction::And.push(ands, last);
+    Junction::And.wrap(std::mem::take(ands))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -479,29 +462,36 @@ impl<'a> State<'a> {
     /// comparison, by far the most common filter, carries none of its state.
     #[inline(never)]
     fn or_rest(&mut self, first: Filter, first_logic: Logic, in_brackets: bool) -> Step<Filter> {
+        // `ands` is the current run of `and` operands, `ors` the finished `or` operands. Each
+        // operand goes straight into the vector the operator after it decides, so it is moved
+        // once; vectors are sized up front, as growing from empty through `RawVec::grow_one`
+        // cost as much as parsing a comparison (callgrind).
+        let mut ands: Vec<Filter> = Vec::new();
+        let mut ors: Vec<Filter> = Vec::new();
         let mut logic = first_logic;
-        let mut run = AndRun::One(first);
-        let mut ors = Vec::new();
+        let mut operand = first;
         loop {
-            let right = self.unary(in_brackets)?;
-            run = match logic {
-                Logic::And => run.and(right),
+            match logic {
+                Logic::And => {
+                    if ands.capacity() == 0 {
+                        ands = Vec::with_capacity(4);
+                    }
+                    Junction::And.push(&mut ands, operand);
+                }
                 Logic::Or => {
                     if ors.capacity() == 0 {
-                        // Sized up front: growing from empty goes through `RawVec::grow_one`,
-                        // which callgrind showed costing as much as parsing a comparison.
                         ors = Vec::with_capacity(4);
                     }
-                    Junction::Or.push(&mut ors, run.finish());
-                    AndRun::One(right)
+                    Junction::Or.push(&mut ors, close_run(&mut ands, operand));
                 }
-            };
+            }
+            operand = self.unary(in_brackets)?;
             match self.logical()? {
                 Some(l) => logic = l,
                 None => break,
             }
         }
-        let last = run.finish();
+        let last = close_run(&mut ands, operand);
         if ors.is_empty() {
             return Ok(last);
         }
