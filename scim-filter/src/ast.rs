@@ -269,12 +269,19 @@ pub(crate) enum Junction {
 
 impl Junction {
     /// Appends `f` to `ops`, splicing in its operands when it is the same junction.
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn push(self, ops: &mut Vec<Filter>, f: Filter) {
-        match (self, f) {
-            (Junction::And, Filter::And(inner)) | (Junction::Or, Filter::Or(inner)) => {
-                ops.extend(inner.0);
-            }
-            (_, f) => ops.push(f),
+        // Looking at the tag before moving keeps the common case (a comparison) a single move.
+        let same = matches!(
+            (self, &f),
+            (Junction::And, Filter::And(_)) | (Junction::Or, Filter::Or(_))
+        );
+        if !same {
+            ops.push(f);
+            return;
+        }
+        if let Filter::And(inner) | Filter::Or(inner) = f {
+            ops.extend(inner.0);
         }
     }
 

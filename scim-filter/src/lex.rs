@@ -62,25 +62,6 @@ pub(crate) fn take_class(i: &str, class: u8) -> (&str, &str) {
     i.split_at_checked(n).unwrap_or((i, ""))
 }
 
-/// `*(SP / HTAB)`, like nom's `space0` but on bytes and infallible: `(rest, whitespace)`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn space0(i: &str) -> (&str, &str) {
-    if !matches!(i.as_bytes().first(), Some(b' ' | b'\t')) {
-        return (i, "");
-    }
-    let n = i.bytes().take_while(|&b| b == b' ' || b == b'\t').count();
-    let (ws, rest) = i.split_at_checked(n).unwrap_or(("", i));
-    (rest, ws)
-}
-
-/// Whether `i` starts with `keyword` in any case, not followed by a byte of `class`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn keyword<'a>(i: &'a str, keyword: &str, class: u8) -> Option<&'a str> {
-    let (head, rest) = i.split_at_checked(keyword.len())?;
-    let ends = rest.as_bytes().first().is_none_or(|&b| !is(b, class));
-    (ends && head.eq_ignore_ascii_case(keyword)).then_some(rest)
-}
-
 /// Whether `s` is a valid attribute name: `ALPHA *(ALPHA / DIGIT / "-" / "_")`, or `$ref`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub(crate) fn is_attr_name(s: &str) -> bool {
@@ -142,5 +123,70 @@ pub(crate) fn scan_path(i: &str) -> PathScan {
             _ => return scan,
         }
         scan.len += 1;
+    }
+}
+
+/// The offset of the first byte that ends the plain run of a string literal (`"`, `\` or a
+/// control character), if any.
+///
+/// Literals are the longest tokens of typical filters (UUIDs, URNs, e-mail addresses), so this
+/// tests eight bytes per step: with `x` a little-endian word, `(v - 0x01..) & !v & 0x80..` flags
+/// the zero bytes of `v` and `(x - 0x20..) & !x & 0x80..` the bytes below 0x20. A borrow can only
+/// flag bytes above a true hit, never below one, so the lowest flag is the first stop.
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub(crate) fn string_stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    const QUOTE: u64 = ONES * b'"' as u64;
+    const BACKSLASH: u64 = ONES * b'\\' as u64;
+    const SPACE: u64 = ONES * 0x20;
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word);
+        let quote = x ^ QUOTE;
+        let backslash = x ^ BACKSLASH;
+        let flags = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (x.wrapping_sub(SPACE) & !x))
+            & HIGH;
+        if flags != 0 {
+            return Some(base + (flags.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| is(c, STRING_STOP))
+        .map(|p| base + p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time scan agrees with the byte table on every stop byte at every position,
+    /// also after bytes that make the subtraction borrow (0x00, 0x80, 0xff, `!`).
+    #[test]
+    fn string_stop_matches_the_byte_table() {
+        let fillers = [b'a', b'!', b'#', 0x80, 0xff, 0xa0, 0x7f, b' '];
+        for len in 0..20 {
+            for filler in fillers {
+                for stop_at in 0..=len {
+                    for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, b'a'] {
+                        let mut b = vec![filler; len];
+                        if let Some(slot) = b.get_mut(stop_at) {
+                            *slot = stop;
+                        }
+                        let expected = b.iter().position(|&c| is(c, STRING_STOP));
+                        assert_eq!(string_stop(&b), expected, "{b:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! The nom parser for filters (RFC 7644 §3.4.2.2), PATCH paths (§3.5.2) and attribute paths.
 //!
-//! Every parser here is a nom parser over `&str` (`IResult`, nom's error trait, `Err::Failure`
-//! for committed errors). The cold, intricate pieces (JSON numbers, escape sequences) are nom
-//! combinators; the hot path (attribute paths, operators, whitespace, plain string literals) is
-//! written as byte-level nom-shaped functions in `lex`, because profiling showed nom's `&str`
-//! combinators decoding characters one by one where a byte table does.
+//! The cold, intricate pieces (JSON numbers, escape sequences) are nom combinators over `&str`
+//! (`IResult`, nom's error trait, `Err::Failure` for committed errors). The hot path (attribute
+//! paths, operators, whitespace, plain string literals, and/or runs) is a cursor: a [`State`]
+//! holding a byte offset, one method per grammar level, each returning its value in a
+//! `Result<T, Halt>` no wider than `T`, with the error kept in the state. Callgrind showed that
+//! threading `IResult<&str, Filter, _>` through every level cost more than the lexing itself:
+//! each level re-wrapped and copied the 64-byte `Filter` and the rest of the input.
 //!
-//! Precedence is one loop (`and` tighter than `or`), threading a [`State`] that counts nesting
-//! depth and terms, so hostile input is cut off after a bounded amount of work and never recurses
-//! deeper than [`Parser::max_depth`] levels.
+//! Precedence is one loop (`and` tighter than `or`); the [`State`] counts nesting depth and terms,
+//! so hostile input is cut off after a bounded amount of work and never recurses deeper than
+//! [`Parser::max_depth`] levels.
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while_m_n};
@@ -20,7 +22,7 @@ use serde_json::Number;
 
 use crate::ast::{AttrPath, CompValue, CompareOp, Filter, Junction, PatchPath};
 use crate::error::{ErrorKind, Expected, ParseError};
-use crate::lex::{self, NAME, PATH, WORD, space0, take_class};
+use crate::lex::{self, NAME, PATH, WORD, take_class};
 use crate::text::Text;
 
 /// How closely the parser follows the RFC 7644 ABNF.
@@ -127,107 +129,112 @@ impl Parser {
 
     /// Parses a filter.
     pub fn parse_filter(&self, input: &str) -> Result<Filter, ParseError> {
-        self.run(input, |st, i| {
-            let (i, _) = space0(i);
-            let (i, f) = st.or_expr(i, false)?;
-            let (i, _) = space0(i);
-            if i.is_empty() {
-                Ok((i, f))
+        self.run(input, |st| {
+            st.skip_space();
+            // `or_expr` spelled out, so that the single comparison most filters are is built
+            // straight into this frame instead of being returned through one more level.
+            let first = st.unary(false)?;
+            let f = match st.logical()? {
+                None => first,
+                Some(logic) => st.or_rest(first, logic, false)?,
+            };
+            st.skip_space();
+            if st.at_end() {
+                Ok(f)
             } else {
-                expected(i, Expected::LogicalOperator)
+                Err(st.expected(st.pos, Expected::LogicalOperator))
             }
         })
     }
 
     /// Parses a PATCH operation's `path`.
     pub fn parse_path(&self, input: &str) -> Result<PatchPath, ParseError> {
-        self.run(input, |st, i| {
+        self.run(input, |st| {
             // RFC 7644 §3.5.2.2's own example writes `members[value eq"2819c223..."]`.
             st.glued_string = st.lenient();
-            let i = st.trim_lenient(i);
-            let (i, attr) = attr_path(i, st.lenient(), Expected::AttrName)?;
-            let (i, path) = match i.strip_prefix('[') {
-                None => (i, PatchPath::attribute(attr)),
-                Some(rest) => {
-                    let (i, filter) = st.bracketed(i, rest)?;
-                    let (i, sub_attr) = match i.strip_prefix('.') {
-                        Some(rest) => {
-                            let (i, name) = attr_name(rest)?;
-                            (i, Some(Text::new(name)))
-                        }
-                        None => (i, None),
-                    };
-                    let path = PatchPath {
-                        attr,
-                        filter: Some(Box::new(filter)),
-                        sub_attr,
-                    };
-                    (i, path)
+            st.trim_lenient();
+            let attr = st.attr_path(st.lenient(), Expected::AttrName)?;
+            let path = if st.peek() == Some(b'[') {
+                let open = st.pos;
+                st.pos += 1;
+                let filter = st.bracketed(open)?;
+                let sub_attr = if st.peek() == Some(b'.') {
+                    st.pos += 1;
+                    Some(Text::new(st.attr_name()?))
+                } else {
+                    None
+                };
+                PatchPath {
+                    attr,
+                    filter: Some(Box::new(filter)),
+                    sub_attr,
                 }
-            };
-            let i = st.trim_lenient(i);
-            if i.is_empty() {
-                Ok((i, path))
             } else {
-                expected(i, Expected::End)
+                PatchPath::attribute(attr)
+            };
+            st.trim_lenient();
+            if st.at_end() {
+                Ok(path)
+            } else {
+                Err(st.expected(st.pos, Expected::End))
             }
         })
     }
 
     /// Parses an attribute path such as `name.givenName` (the form of `sortBy` and `attributes`).
     pub fn parse_attr_path(&self, input: &str) -> Result<AttrPath, ParseError> {
-        self.run(input, |st, i| {
-            let (i, attr) = attr_path(i, st.lenient(), Expected::AttrName)?;
-            if i.is_empty() {
-                Ok((i, attr))
+        self.run(input, |st| {
+            let attr = st.attr_path(st.lenient(), Expected::AttrName)?;
+            if st.at_end() {
+                Ok(attr)
             } else {
-                expected(i, Expected::End)
+                Err(st.expected(st.pos, Expected::End))
             }
         })
     }
 
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn run<'a, T>(
         &self,
         input: &'a str,
-        body: impl FnOnce(&mut State, &'a str) -> Res<'a, T>,
+        body: impl FnOnce(&mut State<'a>) -> Step<T>,
     ) -> Result<T, ParseError> {
         if input.len() > self.max_len {
-            let mut at = self.max_len;
-            while !input.is_char_boundary(at) {
-                at -= 1;
-            }
-            return Err(ParseError::new(
-                input,
-                at,
-                ErrorKind::TooLong {
-                    limit: self.max_len,
-                },
-            ));
+            return Err(self.too_long(input));
         }
         let mut st = State {
+            input,
+            pos: 0,
             opts: *self,
             depth: 0,
             terms: 0,
             glued_string: false,
+            error: None,
         };
-        match body(&mut st, input) {
-            Ok((_, v)) => Ok(v),
-            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(ParseError::new(
-                input,
-                input.len().saturating_sub(e.at.len()),
-                e.kind,
-            )),
-            // Every parser here is a `complete` parser; none asks for more input.
-            Err(nom::Err::Incomplete(_)) => Err(ParseError::new(
-                input,
-                input.len(),
-                ErrorKind::Expected(Expected::End),
-            )),
+        match body(&mut st) {
+            Ok(v) => Ok(v),
+            Err(Halt) => Err(st.into_error()),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_long(&self, input: &str) -> ParseError {
+        let mut at = self.max_len;
+        while !input.is_char_boundary(at) {
+            at -= 1;
+        }
+        ParseError::new(
+            input,
+            at,
+            ErrorKind::TooLong {
+                limit: self.max_len,
+            },
+        )
     }
 }
 
-/// The error carried through nom: where (the unparsed rest of the input) and what.
+/// The error carried through the nom sub-parsers: where (the unparsed rest of the input) and what.
 #[derive(Debug)]
 pub(crate) struct PErr<'a> {
     at: &'a str,
@@ -247,6 +254,7 @@ impl<'a> nom::error::ParseError<&'a str> for PErr<'a> {
     }
 }
 
+/// What the nom sub-parsers (numbers, escape sequences) return.
 type Res<'a, T> = IResult<&'a str, T, PErr<'a>>;
 
 #[cold]
@@ -254,45 +262,37 @@ fn fail<T>(at: &str, kind: ErrorKind) -> Res<'_, T> {
     Err(nom::Err::Failure(PErr { at, kind }))
 }
 
-#[cold]
-fn expected<T>(at: &str, what: Expected) -> Res<'_, T> {
-    fail(at, ErrorKind::Expected(what))
-}
+/// The parse stopped on an error, which [`State`] holds. Carrying no data keeps every
+/// `Result<T, Halt>` as small as `T` itself, so the hot path returns filters in registers or one
+/// slot instead of copying them through wider `Result`s at each grammar level.
+struct Halt;
 
-struct State {
+/// What each grammar level returns; the value is in the `Ok`, the position in [`State::pos`].
+type Step<T> = Result<T, Halt>;
+
+/// The cursor over the input, with the limits and counters that bound the work on hostile input.
+struct State<'a> {
+    input: &'a str,
+    /// Byte offset of the next unread byte; always on a character boundary.
+    pos: usize,
     opts: Parser,
     depth: usize,
     terms: usize,
     /// A string literal may follow its operator without a space (lenient PATCH paths only).
     glued_string: bool,
+    /// Where and why parsing stopped, once a step returned [`Halt`].
+    error: Option<(usize, ErrorKind)>,
 }
 
-/// The `and` operands collected so far: one filter, or two and more.
-enum AndRun {
-    One(Filter),
-    Many(Vec<Filter>),
-}
-
-impl AndRun {
-    fn and(self, right: Filter) -> AndRun {
-        let mut ops = match self {
-            AndRun::One(left) => {
-                let mut ops = Vec::with_capacity(4);
-                Junction::And.push(&mut ops, left);
-                ops
-            }
-            AndRun::Many(ops) => ops,
-        };
-        Junction::And.push(&mut ops, right);
-        AndRun::Many(ops)
+/// Ends a run of `and` operands with `last`: `last` itself when the run is empty, otherwise the
+/// `And` of the run, leaving `ands` empty for the next run.
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn close_run(ands: &mut Vec<Filter>, last: Filter) -> Filter {
+    if ands.is_empty() {
+        return last;
     }
-
-    fn finish(self) -> Filter {
-        match self {
-            AndRun::One(f) => f,
-            AndRun::Many(ops) => Junction::And.wrap(ops),
-        }
-    }
+    Junction::And.push(ands, last);
+    Junction::And.wrap(std::mem::take(ands))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -301,259 +301,611 @@ enum Logic {
     Or,
 }
 
-impl State {
+impl<'a> State<'a> {
+    // --- Cursor primitives. ---
+
+    /// The input from byte `at` on (empty past the end).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn bytes_at(&self, at: usize) -> &'a [u8] {
+        self.input.as_bytes().get(at..).unwrap_or_default()
+    }
+
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn byte_at(&self, at: usize) -> Option<u8> {
+        self.input.as_bytes().get(at).copied()
+    }
+
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn peek(&self) -> Option<u8> {
+        self.byte_at(self.pos)
+    }
+
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn at_end(&self) -> bool {
+        self.pos >= self.input.len()
+    }
+
+    /// The text from byte `at` on, for the sub-parsers that work on `&str`.
+    fn str_at(&self, at: usize) -> &'a str {
+        self.input.get(at..).unwrap_or("")
+    }
+
+    /// How many bytes of `class` start at `at`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn class_len(&self, at: usize, class: u8) -> usize {
+        self.bytes_at(at)
+            .iter()
+            .take_while(|&&b| lex::is(b, class))
+            .count()
+    }
+
+    /// How many spaces and tabs start at `at`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn space_len(&self, at: usize) -> usize {
+        self.bytes_at(at)
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count()
+    }
+
+    /// Skips `*(SP / HTAB)`; returns how many bytes it skipped.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn skip_space(&mut self) -> usize {
+        if !matches!(self.peek(), Some(b' ' | b'\t')) {
+            return 0;
+        }
+        let n = self.space_len(self.pos);
+        self.pos += n;
+        n
+    }
+
+    /// Whether the input at `at` is `keyword` in any case, not followed by a byte of `class`;
+    /// returns the offset after it.
+    fn keyword_at(&self, at: usize, keyword: &str, class: u8) -> Option<usize> {
+        let rest = self.bytes_at(at);
+        let head = rest.get(..keyword.len())?;
+        let ends = rest.get(keyword.len()).is_none_or(|&b| !lex::is(b, class));
+        (ends && head.eq_ignore_ascii_case(keyword.as_bytes())).then_some(at + keyword.len())
+    }
+
+    /// Whether byte `at` is the end of the input or a closing `)` or `]`.
+    fn at_token_end(&self, at: usize) -> bool {
+        matches!(self.byte_at(at), None | Some(b')' | b']'))
+    }
+
+    // --- Errors: recorded once, off the hot path. ---
+
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, at: usize, kind: ErrorKind) -> Halt {
+        self.error = Some((at, kind));
+        Halt
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn expected(&mut self, at: usize, what: Expected) -> Halt {
+        self.fail(at, ErrorKind::Expected(what))
+    }
+
+    /// Records the error of a nom sub-parser, whose position is the unparsed rest of the input.
+    #[cold]
+    #[inline(never)]
+    fn nom_failed(&mut self, e: nom::Err<PErr<'_>>) -> Halt {
+        match e {
+            nom::Err::Error(e) | nom::Err::Failure(e) => {
+                let at = self.input.len().saturating_sub(e.at.len());
+                self.fail(at, e.kind)
+            }
+            // Every sub-parser here is a `complete` parser; none asks for more input.
+            nom::Err::Incomplete(_) => self.expected(self.input.len(), Expected::End),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn into_error(self) -> ParseError {
+        let (at, kind) = self
+            .error
+            .unwrap_or((self.input.len(), ErrorKind::Expected(Expected::End)));
+        ParseError::new(self.input, at, kind)
+    }
+
+    // --- Limits and modes. ---
+
     fn lenient(&self) -> bool {
         self.opts.mode == Mode::Lenient
     }
 
-    fn trim_lenient<'a>(&self, i: &'a str) -> &'a str {
-        if self.lenient() { space0(i).0 } else { i }
+    fn trim_lenient(&mut self) {
+        if self.lenient() {
+            self.skip_space();
+        }
     }
 
-    fn enter<'a>(&mut self, at: &'a str) -> Res<'a, ()> {
+    fn enter(&mut self, at: usize) -> Step<()> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
-            return fail(
-                at,
-                ErrorKind::TooDeep {
-                    limit: self.opts.max_depth,
-                },
-            );
+            let limit = self.opts.max_depth;
+            return Err(self.fail(at, ErrorKind::TooDeep { limit }));
         }
-        Ok((at, ()))
+        Ok(())
     }
 
-    fn count_term<'a>(&mut self, at: &'a str) -> Res<'a, ()> {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn count_term(&mut self, at: usize) -> Step<()> {
         self.terms += 1;
         if self.terms > self.opts.max_terms {
-            return fail(
-                at,
-                ErrorKind::TooManyTerms {
-                    limit: self.opts.max_terms,
-                },
-            );
+            let limit = self.opts.max_terms;
+            return Err(self.fail(at, ErrorKind::TooManyTerms { limit }));
         }
-        Ok((at, ()))
+        Ok(())
     }
+
+    // --- Grammar. ---
 
     /// `FILTER *(SP ("and" / "or") SP FILTER)`, with `and` binding tighter than `or`. Runs of
     /// the same operator are collected flat (both are associative): `run` is the current run of
     /// `and` operands, `ors` the finished `or` operands before it. Nothing is allocated until a
     /// second operand arrives.
-    fn or_expr<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        let (i, first) = self.unary(i, in_brackets)?;
+    #[inline(never)]
+    fn or_expr(&mut self, in_brackets: bool) -> Step<Filter> {
+        let first = self.unary(in_brackets)?;
         // Most filters are one comparison: return it as it is.
-        let Some((mut rest, mut logic)) = self.logical(i)? else {
-            return Ok((i, first));
+        let Some(logic) = self.logical()? else {
+            return Ok(first);
         };
-        let mut run = AndRun::One(first);
-        let mut ors = Vec::new();
-        let mut i;
+        self.or_rest(first, logic, in_brackets)
+    }
+
+    /// The operands after the first `and`/`or` of a run; kept out of line so that the single
+    /// comparison, by far the most common filter, carries none of its state.
+    #[inline(never)]
+    fn or_rest(&mut self, first: Filter, first_logic: Logic, in_brackets: bool) -> Step<Filter> {
+        // `ands` is the current run of `and` operands, `ors` the finished `or` operands. Each
+        // operand goes straight into the vector the operator after it decides, so it is moved
+        // once; vectors are sized up front, as growing from empty through `RawVec::grow_one`
+        // cost as much as parsing a comparison (callgrind).
+        let mut ands: Vec<Filter> = Vec::new();
+        let mut ors: Vec<Filter> = Vec::new();
+        let mut logic = first_logic;
+        let mut operand = first;
         loop {
-            let (after, right) = self.unary(rest, in_brackets)?;
-            run = match (logic, run) {
-                (Logic::And, run) => run.and(right),
-                (Logic::Or, run) => {
-                    Junction::Or.push(&mut ors, run.finish());
-                    AndRun::One(right)
+            match logic {
+                Logic::And => {
+                    if ands.capacity() == 0 {
+                        ands = Vec::with_capacity(4);
+                    }
+                    Junction::And.push(&mut ands, operand);
                 }
-            };
-            i = after;
-            match self.logical(i)? {
-                Some((r, l)) => (rest, logic) = (r, l),
+                Logic::Or => {
+                    if ors.capacity() == 0 {
+                        ors = Vec::with_capacity(4);
+                    }
+                    Junction::Or.push(&mut ors, close_run(&mut ands, operand));
+                }
+            }
+            operand = self.unary(in_brackets)?;
+            match self.logical()? {
+                Some(l) => logic = l,
                 None => break,
             }
         }
-        let last = run.finish();
+        let last = close_run(&mut ands, operand);
         if ors.is_empty() {
-            return Ok((i, last));
+            return Ok(last);
         }
         Junction::Or.push(&mut ors, last);
-        Ok((i, Junction::Or.wrap(ors)))
+        Ok(Junction::Or.wrap(ors))
     }
 
-    /// Looks ahead for `SP ("and" / "or") SP`; returns the input after it, or `None` (consuming
-    /// nothing) when the next token is something else.
+    /// Looks ahead for `SP ("and" / "or") SP` and skips it, or returns `None` (consuming nothing)
+    /// when the next token is something else.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn logical<'a>(&self, i: &'a str) -> Result<Option<(&'a str, Logic)>, nom::Err<PErr<'a>>> {
+    fn logical(&mut self) -> Step<Option<Logic>> {
         // Fast path: ` and ` or ` or ` in lower case with single spaces, then the next operand.
-        let fast = match *i.as_bytes() {
+        let fast = match *self.bytes_at(self.pos) {
             [b' ', b'a', b'n', b'd', b' ', next, ..] => Some((5, Logic::And, next)),
             [b' ', b'o', b'r', b' ', next, ..] => Some((4, Logic::Or, next)),
+            [] => return Ok(None),
             _ => None,
         };
         if let Some((len, logic, next)) = fast {
             if next != b' ' && next != b'\t' {
-                if let Some(rest) = i.get(len..) {
-                    return Ok(Some((rest, logic)));
-                }
+                self.pos += len;
+                return Ok(Some(logic));
             }
         }
-        let (rest, ws) = space0(i);
-        if ws.is_empty() || !matches!(rest.as_bytes().first(), Some(b'a' | b'A' | b'o' | b'O')) {
+        self.logical_slow()
+    }
+
+    /// [`logical`](Self::logical) for other spacing and case, and its errors.
+    #[inline(never)]
+    fn logical_slow(&mut self) -> Step<Option<Logic>> {
+        let ws = self.space_len(self.pos);
+        let word = self.pos + ws;
+        if ws == 0 || !matches!(self.byte_at(word), Some(b'a' | b'A' | b'o' | b'O')) {
             return Ok(None);
         }
-        let (after, logic) = if let Some(after) = lex::keyword(rest, "and", WORD) {
+        let (after, logic) = if let Some(after) = self.keyword_at(word, "and", WORD) {
             (after, Logic::And)
-        } else if let Some(after) = lex::keyword(rest, "or", WORD) {
+        } else if let Some(after) = self.keyword_at(word, "or", WORD) {
             (after, Logic::Or)
         } else {
             return Ok(None);
         };
-        let (after, ws) = space0(after);
-        if after.is_empty() {
-            return expected::<()>(after, Expected::Filter).map(|_| None);
+        let ws = self.space_len(after);
+        let next = after + ws;
+        if next >= self.input.len() {
+            return Err(self.expected(next, Expected::Filter));
         }
-        if ws.is_empty() && !(self.lenient() && after.starts_with('(')) {
-            return expected::<()>(after, Expected::Whitespace).map(|_| None);
+        if ws == 0 && !(self.lenient() && self.byte_at(next) == Some(b'(')) {
+            return Err(self.expected(next, Expected::Whitespace));
         }
-        Ok(Some((after, logic)))
+        self.pos = next;
+        Ok(Some(logic))
     }
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn unary<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        if let Some(rest) = i.strip_prefix('(') {
-            let (i, inner) = self.group(rest, i, in_brackets)?;
-            return Ok((i, inner));
+    #[inline(never)]
+    fn unary(&mut self, in_brackets: bool) -> Step<Filter> {
+        match self.peek() {
+            Some(b'(') => {
+                let open = self.pos;
+                self.pos += 1;
+                self.group(open, in_brackets)
+            }
+            Some(b'n' | b'N') => self.maybe_not(in_brackets),
+            _ => self.attr_exp(in_brackets),
         }
-        if !matches!(i.as_bytes().first(), Some(b'n' | b'N')) {
-            return self.attr_exp(i, in_brackets);
-        }
-        if let Some(rest) = lex::keyword(i, "not", PATH) {
-            let (after_ws, _) = space0(rest);
-            if let Some(inner) = after_ws.strip_prefix('(') {
-                let (i, inner) = self.group(inner, i, in_brackets)?;
-                return Ok((i, Filter::Not(Box::new(inner))));
+    }
+
+    /// `not (filter)`, or an attribute whose name starts with `n`.
+    #[inline(never)]
+    fn maybe_not(&mut self, in_brackets: bool) -> Step<Filter> {
+        let start = self.pos;
+        if let Some(after_not) = self.keyword_at(start, "not", PATH) {
+            let after_ws = after_not + self.space_len(after_not);
+            if self.byte_at(after_ws) == Some(b'(') {
+                self.pos = after_ws + 1;
+                let inner = self.group(start, in_brackets)?;
+                return Ok(Filter::Not(Box::new(inner)));
             }
             // `not` may still be an attribute name (`not pr`, `not[...]`); otherwise it wants a
             // parenthesis.
-            if !starts_with_operator(after_ws) && !rest.starts_with('[') {
-                return expected(after_ws, Expected::OpenParen);
+            let operator_follows = starts_with_operator(self.bytes_at(after_ws));
+            if !operator_follows && self.byte_at(after_not) != Some(b'[') {
+                return Err(self.expected(after_ws, Expected::OpenParen));
             }
         }
-        self.attr_exp(i, in_brackets)
+        self.attr_exp(in_brackets)
     }
 
-    /// The rest of a parenthesised group after `(`; `open` points at the group's start.
+    /// The rest of a parenthesised group after `(`; `open` is where the group starts.
     #[inline(never)]
-    fn group<'a>(&mut self, rest: &'a str, open: &'a str, in_brackets: bool) -> Res<'a, Filter> {
+    fn group(&mut self, open: usize, in_brackets: bool) -> Step<Filter> {
         self.enter(open)?;
-        let (i, _) = space0(rest);
-        let (i, inner) = self.or_expr(i, in_brackets)?;
-        let (i, _) = space0(i);
-        let Some(i) = i.strip_prefix(')') else {
-            return expected(i, Expected::CloseParen);
-        };
+        self.skip_space();
+        let inner = self.or_expr(in_brackets)?;
+        self.skip_space();
+        if self.peek() != Some(b')') {
+            return Err(self.expected(self.pos, Expected::CloseParen));
+        }
+        self.pos += 1;
         self.depth -= 1;
-        Ok((i, inner))
+        Ok(inner)
     }
 
-    /// The rest of a value filter after `[`, through the closing `]`.
+    /// The rest of a value filter after `[`, through the closing `]`; `open` is the `[`.
     #[inline(never)]
-    fn bracketed<'a>(&mut self, open: &'a str, rest: &'a str) -> Res<'a, Filter> {
+    fn bracketed(&mut self, open: usize) -> Step<Filter> {
         self.enter(open)?;
-        let (i, _) = space0(rest);
-        let (i, inner) = self.or_expr(i, true)?;
-        let (i, _) = space0(i);
-        let Some(i) = i.strip_prefix(']') else {
-            return expected(i, Expected::CloseBracket);
-        };
+        self.skip_space();
+        let inner = self.or_expr(true)?;
+        self.skip_space();
+        if self.peek() != Some(b']') {
+            return Err(self.expected(self.pos, Expected::CloseBracket));
+        }
+        self.pos += 1;
         self.depth -= 1;
-        Ok((i, inner))
+        Ok(inner)
     }
 
     /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn attr_exp<'a>(&mut self, i: &'a str, in_brackets: bool) -> Res<'a, Filter> {
-        self.count_term(i)?;
-        let (i, path) = attr_path(i, self.lenient(), Expected::Filter)?;
-        if let Some(rest) = i.strip_prefix('[') {
-            if in_brackets {
-                return fail(i, ErrorKind::NestedValueFilter);
-            }
-            let (i, inner) = self.bracketed(i, rest)?;
-            if self.lenient() {
-                if let Some(rest) = i.strip_prefix('.') {
-                    // `emails[type eq "work"].value eq "x"`: the comparison joins the bracket.
-                    self.count_term(rest)?;
-                    let (i, sub) = attr_name(rest)?;
-                    let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
-                    let (i, cmp) = comparison(i, sub_path, self.glued_string)?;
-                    let inner = Filter::and(inner, cmp);
-                    return Ok((i, Filter::ValuePath(path, Box::new(inner))));
-                }
-            }
-            return Ok((i, Filter::ValuePath(path, Box::new(inner))));
+    fn attr_exp(&mut self, in_brackets: bool) -> Step<Filter> {
+        self.count_term(self.pos)?;
+        let path = self.attr_path(self.lenient(), Expected::Filter)?;
+        if self.peek() == Some(b'[') {
+            return self.value_path(path, in_brackets);
         }
-        comparison(i, path, self.glued_string)
+        self.comparison(path)
     }
-}
 
-/// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn comparison(i: &str, path: AttrPath, glued_string: bool) -> Res<'_, Filter> {
-    // Fast path for the shape nearly every client sends: one space, a two-letter operator in
-    // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
-    if let [b' ', a, b, next, ..] = *i.as_bytes() {
-        if next == b' ' {
-            if let (Some(Operator::Compare(op)), Some(v)) = (parse_operator_bytes(a, b), i.get(4..))
-            {
-                if !matches!(v.as_bytes().first(), Some(b' ' | b'\t')) {
-                    return comparison_value(path, op, v);
+    /// `attrPath "[" valFilter "]"` from the `[`.
+    #[inline(never)]
+    fn value_path(&mut self, path: AttrPath, in_brackets: bool) -> Step<Filter> {
+        let open = self.pos;
+        if in_brackets {
+            return Err(self.fail(open, ErrorKind::NestedValueFilter));
+        }
+        self.pos += 1;
+        let inner = self.bracketed(open)?;
+        if self.lenient() && self.peek() == Some(b'.') {
+            // `emails[type eq "work"].value eq "x"`: the comparison joins the bracket.
+            self.pos += 1;
+            self.count_term(self.pos)?;
+            let sub = self.attr_name()?;
+            let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
+            let cmp = self.comparison(sub_path)?;
+            let inner = Filter::and(inner, cmp);
+            return Ok(Filter::ValuePath(path, Box::new(inner)));
+        }
+        Ok(Filter::ValuePath(path, Box::new(inner)))
+    }
+
+    /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn comparison(&mut self, path: AttrPath) -> Step<Filter> {
+        // Fast path for the shape nearly every client sends: one space, a two-letter operator in
+        // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
+        match *self.bytes_at(self.pos) {
+            [b' ', a, b, b' ', ref value @ ..] => {
+                if let Some(Operator::Compare(op)) = parse_operator_bytes(a, b) {
+                    if !matches!(value.first(), Some(b' ' | b'\t')) {
+                        self.pos += 4;
+                        return self.comparison_value(path, op);
+                    }
                 }
             }
+            [b' ', b'p', b'r'] => {
+                self.pos += 3;
+                return Ok(Filter::Present(path));
+            }
+            _ => {}
         }
-    } else if let [b' ', b'p', b'r'] = *i.as_bytes() {
-        return Ok(("", Filter::Present(path)));
+        self.comparison_slow(path)
     }
-    let (i, ws) = space0(i);
-    if ws.is_empty() {
-        return expected(
-            i,
-            if at_token_end(i) {
+
+    /// [`comparison`](Self::comparison) for other spacing and case, and its errors.
+    #[inline(never)]
+    fn comparison_slow(&mut self, path: AttrPath) -> Step<Filter> {
+        let ws = self.skip_space();
+        if ws == 0 {
+            let what = if self.at_token_end(self.pos) {
                 Expected::Operator
             } else {
                 Expected::Whitespace
-            },
-        );
-    }
-    let (word, after_op) = take_class(i, WORD);
-    let op = match parse_operator(word) {
-        Some(Operator::Compare(op)) => op,
-        Some(Operator::Present) => return Ok((after_op, Filter::Present(path))),
-        None => return expected(i, Expected::Operator),
-    };
-    let (v_start, ws) = space0(after_op);
-    if ws.is_empty() && !(glued_string && v_start.starts_with('"')) {
-        return expected(
-            v_start,
-            if at_token_end(v_start) {
+            };
+            return Err(self.expected(self.pos, what));
+        }
+        let op_at = self.pos;
+        let after_op = op_at + self.class_len(op_at, WORD);
+        let word = self
+            .input
+            .as_bytes()
+            .get(op_at..after_op)
+            .unwrap_or_default();
+        let op = match parse_operator(word) {
+            Some(Operator::Compare(op)) => op,
+            Some(Operator::Present) => {
+                self.pos = after_op;
+                return Ok(Filter::Present(path));
+            }
+            None => return Err(self.expected(op_at, Expected::Operator)),
+        };
+        let ws = self.space_len(after_op);
+        let v_start = after_op + ws;
+        if ws == 0 && !(self.glued_string && self.byte_at(v_start) == Some(b'"')) {
+            let what = if self.at_token_end(v_start) {
                 Expected::Value
             } else {
                 Expected::Whitespace
+            };
+            return Err(self.expected(v_start, what));
+        }
+        self.pos = v_start;
+        self.comparison_value(path, op)
+    }
+
+    /// The value of `path op value`, from its first byte.
+    #[inline(never)]
+    fn comparison_value(&mut self, path: AttrPath, op: CompareOp) -> Step<Filter> {
+        let v_start = self.pos;
+        let value = self.comp_value()?;
+        if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
+            return Err(self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull));
+        }
+        if !matches!(self.peek(), None | Some(b')' | b']' | b' ' | b'\t')) {
+            return Err(self.expected(self.pos, Expected::Whitespace));
+        }
+        Ok(Filter::Compare(path, op, value))
+    }
+
+    /// `compValue = false / null / true / number / string`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn comp_value(&mut self) -> Step<CompValue> {
+        match self.peek() {
+            Some(b'"') => self.string_literal(),
+            _ => self.other_value(),
+        }
+    }
+
+    /// A number, `true`, `false` or `null`.
+    #[inline(never)]
+    fn other_value(&mut self) -> Step<CompValue> {
+        let start = self.pos;
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => match number(self.str_at(start)) {
+                Ok((rest, value)) => {
+                    self.pos = self.input.len() - rest.len();
+                    Ok(value)
+                }
+                Err(e) => Err(self.nom_failed(e)),
             },
-        );
+            // Not JSON numbers, but clearly meant as numbers: say so rather than "expected a value".
+            Some(b'+' | b'.') if self.byte_at(start + 1).is_some_and(|b| b.is_ascii_digit()) => {
+                Err(self.fail(start, ErrorKind::InvalidNumber))
+            }
+            Some(_) => {
+                let len = self.class_len(start, WORD);
+                let word = self
+                    .input
+                    .as_bytes()
+                    .get(start..start + len)
+                    .unwrap_or_default();
+                let value = if word.eq_ignore_ascii_case(b"true") {
+                    CompValue::Bool(true)
+                } else if word.eq_ignore_ascii_case(b"false") {
+                    CompValue::Bool(false)
+                } else if word.eq_ignore_ascii_case(b"null") {
+                    CompValue::Null
+                } else {
+                    return Err(self.expected(start, Expected::Value));
+                };
+                self.pos = start + len;
+                Ok(value)
+            }
+            None => Err(self.expected(start, Expected::Value)),
+        }
     }
-    comparison_value(path, op, v_start)
-}
 
-/// The value of `path op value`, from its first byte.
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn comparison_value(path: AttrPath, op: CompareOp, v_start: &str) -> Res<'_, Filter> {
-    let (rest, value) = comp_value(v_start)?;
-    if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
-        return fail(v_start, ErrorKind::OrderingWithBooleanOrNull);
+    /// A JSON string literal, starting at its opening quote.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn string_literal(&mut self) -> Step<CompValue> {
+        let quote = self.pos;
+        let body = quote + 1;
+        // Fast path: no escapes, so the value is a slice of the input.
+        let stop = lex::string_stop(self.bytes_at(body));
+        let Some(stop) = stop else {
+            return Err(self.fail(quote, ErrorKind::UnterminatedString));
+        };
+        let end = body + stop;
+        match self.byte_at(end) {
+            Some(b'"') => {
+                // Both ends are ASCII bytes, hence character boundaries.
+                let plain = self.input.get(body..end).unwrap_or("");
+                self.pos = end + 1;
+                Ok(CompValue::String(Text::new(plain)))
+            }
+            Some(b'\\') => self.escaped_string(quote, end),
+            _ => Err(self.fail(end, ErrorKind::ControlCharacter)),
+        }
     }
-    if !at_token_end(rest) && !rest.starts_with([' ', '\t']) {
-        return expected(rest, Expected::Whitespace);
-    }
-    Ok((rest, Filter::Compare(path, op, value)))
-}
 
-/// Whether `i` is at the end of the input or at a closing `)` or `]`.
-fn at_token_end(i: &str) -> bool {
-    i.is_empty() || i.starts_with([')', ']'])
+    /// The rest of a string literal with escapes, from the first backslash at `esc`.
+    #[inline(never)]
+    fn escaped_string(&mut self, quote: usize, esc: usize) -> Step<CompValue> {
+        let plain = self.input.get(quote + 1..esc).unwrap_or("");
+        let mut out = String::with_capacity(self.input.len() - quote);
+        out.push_str(plain);
+        match unescape(self.str_at(quote), self.str_at(esc), &mut out) {
+            Ok((rest, ())) => {
+                self.pos = self.input.len() - rest.len();
+                Ok(CompValue::String(Text::from(out)))
+            }
+            Err(e) => Err(self.nom_failed(e)),
+        }
+    }
+
+    /// `[URI ":"] ATTRNAME *1subAttr`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn attr_path(&mut self, lenient: bool, what: Expected) -> Step<AttrPath> {
+        let start = self.pos;
+        let i = self.str_at(start);
+        let scan = lex::scan_path(i);
+        // The scan stops before an ASCII byte or at the end: a character boundary.
+        let Some(token) = i.get(..scan.len).filter(|t| !t.is_empty()) else {
+            return Err(self.expected(start, what));
+        };
+        // The common case: `name` or `name.sub` made of name characters only. The scan has seen
+        // every byte, so each part is valid exactly when it starts with a letter.
+        if !scan.colon && !scan.other && scan.dots <= 1 {
+            let name_len = scan.first_dot.unwrap_or(scan.len);
+            let b = token.as_bytes();
+            let starts_alpha = |at: usize| b.get(at).is_some_and(u8::is_ascii_alphabetic);
+            if starts_alpha(0) && scan.first_dot.is_none_or(|d| starts_alpha(d + 1)) {
+                self.pos = start + scan.len;
+                return Ok(AttrPath::from_parts(Text::new(token), 0, name_len));
+            }
+        }
+        self.attr_path_slow(token, scan.colon, scan.first_dot, lenient)
+    }
+
+    /// [`attr_path`](Self::attr_path) for schema URNs, and its errors; `token` starts at `pos`.
+    #[inline(never)]
+    fn attr_path_slow(
+        &mut self,
+        token: &'a str,
+        colon: bool,
+        first_dot: Option<usize>,
+        lenient: bool,
+    ) -> Step<AttrPath> {
+        let start = self.pos;
+        let (schema, names_from, dot) = if colon {
+            let (schema, from) = match split_schema(token, lenient) {
+                Ok(split) => split,
+                Err(offset) => return Err(self.fail(start + offset, ErrorKind::InvalidUrn)),
+            };
+            let dot = token
+                .get(from..)
+                .and_then(|n| n.find('.'))
+                .map(|d| from + d);
+            (schema, from, dot)
+        } else {
+            (None, 0, first_dot)
+        };
+        let (name, sub_attr) = match dot {
+            Some(d) => (
+                token.get(names_from..d).unwrap_or(""),
+                Some(token.get(d + 1..).unwrap_or("")),
+            ),
+            None => (token.get(names_from..).unwrap_or(""), None),
+        };
+        if !lex::is_attr_name(name) {
+            let at = start + names_from + lex::name_error_offset(name);
+            return Err(self.expected(at, Expected::AttrName));
+        }
+        if let Some(sub) = sub_attr {
+            let sub_from = start + names_from + name.len() + 1;
+            if let Some(dot) = sub.find('.') {
+                return Err(self.fail(sub_from + dot, ErrorKind::SubAttributeDepth));
+            }
+            if !lex::is_attr_name(sub) {
+                let at = sub_from + lex::name_error_offset(sub);
+                return Err(self.expected(at, Expected::AttrName));
+            }
+        }
+        let text = match schema {
+            // Entra's `urn:...:User.manager`: stored with the canonical `:` separator.
+            Some(urn) if token.as_bytes().get(urn.len()) == Some(&b'.') => {
+                let names = token.get(names_from..).unwrap_or("");
+                Text::from(format!("{urn}:{names}"))
+            }
+            _ => Text::new(token),
+        };
+        self.pos = start + token.len();
+        Ok(AttrPath::from_parts(text, names_from, name.len()))
+    }
+
+    /// `ATTRNAME = ALPHA *(nameChar)`, or `$ref`, as a whole token.
+    fn attr_name(&mut self) -> Step<&'a str> {
+        let start = self.pos;
+        let i = self.str_at(start);
+        let (name, rest) = take_class(i, NAME);
+        let (name, rest) = if name.is_empty() && i.starts_with('$') {
+            i.split_at_checked(4).unwrap_or((i, ""))
+        } else {
+            (name, rest)
+        };
+        let continues = rest.as_bytes().first().is_some_and(|&b| lex::is(b, NAME));
+        if lex::is_attr_name(name) && !continues {
+            self.pos = start + name.len();
+            Ok(name)
+        } else {
+            Err(self.expected(start, Expected::AttrName))
+        }
+    }
 }
 
 enum Operator {
@@ -563,8 +915,8 @@ enum Operator {
 
 /// A comparison operator or `pr`, in any case.
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn parse_operator(word: &str) -> Option<Operator> {
-    let &[a, b] = word.as_bytes() else {
+fn parse_operator(word: &[u8]) -> Option<Operator> {
+    let &[a, b] = word else {
         return None;
     };
     parse_operator_bytes(a, b)
@@ -592,8 +944,10 @@ fn parse_operator_bytes(a: u8, b: u8) -> Option<Operator> {
     }))
 }
 
-fn starts_with_operator(i: &str) -> bool {
-    parse_operator(take_class(i, WORD).0).is_some()
+/// Whether `b` starts with an operator word.
+fn starts_with_operator(b: &[u8]) -> bool {
+    let len = b.iter().take_while(|&&c| lex::is(c, WORD)).count();
+    parse_operator(b.get(..len).unwrap_or_default()).is_some()
 }
 
 /// Schema URNs whose attributes Entra ID sometimes joins with `.` (lenient mode only).
@@ -604,74 +958,6 @@ const KNOWN_SCHEMAS: [&str; 5] = [
     "urn:scim:schemas:extension:enterprise:1.0",
     "urn:scim:schemas:core:1.0",
 ];
-
-/// `[URI ":"] ATTRNAME *1subAttr`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn attr_path(i: &str, lenient: bool, what: Expected) -> Res<'_, AttrPath> {
-    let scan = lex::scan_path(i);
-    let (token, rest) = i.split_at_checked(scan.len).unwrap_or((i, ""));
-    if token.is_empty() {
-        return expected(i, what);
-    }
-    let at = |offset: usize| i.get(offset..).unwrap_or("");
-    let (schema, names_from, dot) = if scan.colon {
-        let (schema, from) = split_schema(token, lenient).map_err(|offset| {
-            nom::Err::Failure(PErr {
-                at: at(offset),
-                kind: ErrorKind::InvalidUrn,
-            })
-        })?;
-        let dot = token
-            .get(from..)
-            .and_then(|n| n.find('.'))
-            .map(|d| from + d);
-        (schema, from, dot)
-    } else {
-        (None, 0, scan.first_dot)
-    };
-    let (name, sub_attr) = match dot {
-        Some(d) => (
-            token.get(names_from..d).unwrap_or(""),
-            Some(token.get(d + 1..).unwrap_or("")),
-        ),
-        None => (token.get(names_from..).unwrap_or(""), None),
-    };
-    // The common case: `name` or `name.sub` made of name characters only. The scan has seen every
-    // byte, so each part is valid exactly when it starts with a letter.
-    if !scan.colon && !scan.other && scan.dots <= 1 {
-        let starts_alpha = |s: &str| s.as_bytes().first().is_some_and(u8::is_ascii_alphabetic);
-        if starts_alpha(name) && sub_attr.is_none_or(starts_alpha) {
-            return Ok((rest, AttrPath::from_parts(Text::new(token), 0, name.len())));
-        }
-    }
-    if !lex::is_attr_name(name) {
-        return expected(
-            at(names_from + lex::name_error_offset(name)),
-            Expected::AttrName,
-        );
-    }
-    if let Some(sub) = sub_attr {
-        let sub_from = names_from + name.len() + 1;
-        if let Some(dot) = sub.find('.') {
-            return fail(at(sub_from + dot), ErrorKind::SubAttributeDepth);
-        }
-        if !lex::is_attr_name(sub) {
-            return expected(
-                at(sub_from + lex::name_error_offset(sub)),
-                Expected::AttrName,
-            );
-        }
-    }
-    let text = match schema {
-        // Entra's `urn:...:User.manager`: stored with the canonical `:` separator.
-        Some(urn) if token.as_bytes().get(urn.len()) == Some(&b'.') => {
-            let names = token.get(names_from..).unwrap_or("");
-            Text::from(format!("{urn}:{names}"))
-        }
-        _ => Text::new(token),
-    };
-    Ok((rest, AttrPath::from_parts(text, names_from, name.len())))
-}
 
 /// Splits a path token into its schema URN (if any) and the offset of the attribute names after
 /// it. On error, returns the offset in `token` of the problem.
@@ -717,49 +1003,6 @@ pub(crate) fn is_schema_urn(s: &str) -> bool {
         && s.bytes().all(|b| lex::is(b, PATH))
 }
 
-/// `ATTRNAME = ALPHA *(nameChar)`, or `$ref`, as a whole token.
-fn attr_name(i: &str) -> Res<'_, &str> {
-    let (name, rest) = take_class(i, NAME);
-    let (name, rest) = if name.is_empty() && i.starts_with('$') {
-        i.split_at_checked(4).unwrap_or((i, ""))
-    } else {
-        (name, rest)
-    };
-    let continues = rest.as_bytes().first().is_some_and(|&b| lex::is(b, NAME));
-    if lex::is_attr_name(name) && !continues {
-        Ok((rest, name))
-    } else {
-        expected(i, Expected::AttrName)
-    }
-}
-
-/// `compValue = false / null / true / number / string`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn comp_value(i: &str) -> Res<'_, CompValue> {
-    match i.as_bytes().first() {
-        Some(b'"') => string_literal(i),
-        Some(b'-' | b'0'..=b'9') => number(i),
-        // Not JSON numbers, but clearly meant as numbers: say so rather than "expected a value".
-        Some(b'+' | b'.') if i.as_bytes().get(1).is_some_and(u8::is_ascii_digit) => {
-            fail(i, ErrorKind::InvalidNumber)
-        }
-        Some(_) => {
-            let (word, rest) = take_class(i, WORD);
-            let value = if word.eq_ignore_ascii_case("true") {
-                CompValue::Bool(true)
-            } else if word.eq_ignore_ascii_case("false") {
-                CompValue::Bool(false)
-            } else if word.eq_ignore_ascii_case("null") {
-                CompValue::Null
-            } else {
-                return expected(i, Expected::Value);
-            };
-            Ok((rest, value))
-        }
-        None => expected(i, Expected::Value),
-    }
-}
-
 /// `number = [ "-" ] int [ frac ] [ exp ]` (RFC 8259 §6), recognised as text; the flag says
 /// whether it is an integer (no fraction, no exponent).
 fn json_number(i: &str) -> Res<'_, (&str, bool)> {
@@ -803,31 +1046,6 @@ fn number(i: &str) -> Res<'_, CompValue> {
     match number {
         Some(n) => Ok((rest, CompValue::Number(n))),
         None => invalid(),
-    }
-}
-
-/// A JSON string literal, starting at its opening quote.
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn string_literal(i: &str) -> Res<'_, CompValue> {
-    let body = i.get(1..).unwrap_or("");
-    // Fast path: no escapes, so the value is a slice of the input.
-    let stop = body.bytes().position(|b| lex::is(b, lex::STRING_STOP));
-    let Some(stop) = stop else {
-        return fail(i, ErrorKind::UnterminatedString);
-    };
-    let (plain, tail) = body.split_at_checked(stop).unwrap_or((body, ""));
-    match tail.as_bytes().first() {
-        Some(b'"') => Ok((
-            tail.get(1..).unwrap_or(""),
-            CompValue::String(Text::new(plain)),
-        )),
-        Some(b'\\') => {
-            let mut out = String::with_capacity(body.len());
-            out.push_str(plain);
-            let (rest, ()) = unescape(i, tail, &mut out)?;
-            Ok((rest, CompValue::String(Text::from(out))))
-        }
-        _ => fail(tail, ErrorKind::ControlCharacter),
     }
 }
 
