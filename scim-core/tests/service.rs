@@ -1364,3 +1364,69 @@ fn if_match_is_checked_atomically_with_the_write() {
         assert_eq!(now.body["title"], "written by someone else", "{method}");
     }
 }
+
+#[test]
+fn registered_extension_schemas_are_accepted_listed_and_served() {
+    const OKTA: &str = "urn:okta:custom:user:1.0";
+    const TEAM: &str = "urn:example:team:1.0";
+    let schema = |urn: &str, name: &str| -> scim_core::Schema {
+        serde_json::from_value(json!({
+            "id": urn,
+            "name": name,
+            "attributes": [{"name": "costCenter", "type": "string", "multiValued": false}]
+        }))
+        .unwrap()
+    };
+    // Unregistered, the URN is refused.
+    let plain = harness();
+    let body = json!({"schemas": [USER, OKTA], "userName": "x", OKTA: {"costCenter": "42"}});
+    plain
+        .post("/scim/v2/Users", &body)
+        .assert_error(400, Some("invalidValue"));
+
+    let h = harness_with(|b| {
+        b.user_extension(schema(OKTA, "OktaCustomUser"))
+            .group_extension(schema(TEAM, "Team"))
+            // A built-in URN is not registered twice.
+            .user_extension(schema(ENTERPRISE, "Enterprise again"))
+    });
+    let r = h.post("/scim/v2/Users", &body);
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let got = h.get(&format!("/scim/v2/Users/{id}")).body;
+    assert_eq!(
+        got[OKTA]["costCenter"], "42",
+        "the extension survives: {got}"
+    );
+    assert!(got["schemas"].as_array().unwrap().iter().any(|s| s == OKTA));
+    // Registered for Users only: a Group naming it is still refused.
+    h.post(
+        "/scim/v2/Groups",
+        &json!({"schemas": [GROUP, OKTA], "displayName": "g"}),
+    )
+    .assert_error(400, Some("invalidValue"));
+    let r = h.post(
+        "/scim/v2/Groups",
+        &json!({"schemas": [GROUP, TEAM], "displayName": "g", TEAM: {"costCenter": "7"}}),
+    );
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    let user_type = h.get("/scim/v2/ResourceTypes/User").body;
+    let urns: Vec<&str> = user_type["schemaExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["schema"].as_str().unwrap())
+        .collect();
+    assert_eq!(urns, [ENTERPRISE, OKTA]);
+    let group_type = h.get("/scim/v2/ResourceTypes/Group").body;
+    assert_eq!(group_type["schemaExtensions"][0]["schema"], TEAM);
+    let served = h.get(&format!("/scim/v2/Schemas/{OKTA}"));
+    assert_eq!(served.status, StatusCode::OK, "{}", served.body);
+    assert_eq!(served.body["name"], "OktaCustomUser");
+    let all = h.get("/scim/v2/Schemas").body;
+    assert_eq!(
+        all["totalResults"], 5,
+        "3 built-in schemas and the 2 registered ones"
+    );
+}

@@ -7,6 +7,7 @@ use super::kind::Kind;
 use crate::error::ScimError;
 use crate::json::get_ci;
 use crate::provision::ScimVersion;
+use crate::schema::Schema;
 use crate::scim1;
 
 /// Requests with a body must be JSON: `application/scim+json` or `application/json`, with any
@@ -53,13 +54,21 @@ pub(crate) fn json(body: &[u8]) -> Result<Value, ScimError> {
 /// Decodes a User or Group body (`POST`, `PUT`) written in `version`: an object whose
 /// `schemas` (if given) names only the resource type's core schema and its extensions, and
 /// whose required attribute is present.
-pub(crate) fn resource<T: Kind>(body: &[u8], version: ScimVersion) -> Result<T, ScimError> {
+pub(crate) fn resource<T: Kind>(
+    body: &[u8],
+    version: ScimVersion,
+    registered: &[Schema],
+) -> Result<T, ScimError> {
     let value = json(body)?;
-    resource_value(value, version)
+    resource_value(value, version, registered)
 }
 
 /// [`resource`] from an already parsed value (a `/Bulk` operation's `data`).
-pub(crate) fn resource_value<T: Kind>(value: Value, version: ScimVersion) -> Result<T, ScimError> {
+pub(crate) fn resource_value<T: Kind>(
+    value: Value,
+    version: ScimVersion,
+    registered: &[Schema],
+) -> Result<T, ScimError> {
     if !value.is_object() {
         return Err(ScimError::invalid_syntax(format_args!(
             "a {} must be a JSON object",
@@ -70,14 +79,15 @@ pub(crate) fn resource_value<T: Kind>(value: Value, version: ScimVersion) -> Res
         ScimVersion::V1_1 => scim1::resource_to_v2(value, Some(T::V1)),
         _ => value,
     };
-    check_schemas::<T>(&value)?;
+    check_schemas::<T>(&value, registered)?;
     let resource: T = T::deserialize(&value).map_err(ScimError::from)?;
     resource.check_required()?;
     Ok(resource)
 }
 
-/// Every URN in `schemas` must be one this resource type has.
-fn check_schemas<T: Kind>(value: &Value) -> Result<(), ScimError> {
+/// Every URN in `schemas` must be one this resource type has: its core schema, a built-in
+/// extension, or one `registered` with the service's builder.
+fn check_schemas<T: Kind>(value: &Value, registered: &[Schema]) -> Result<(), ScimError> {
     let Some(schemas) = value.as_object().and_then(|o| get_ci(o, "schemas")) else {
         return Ok(());
     };
@@ -101,7 +111,8 @@ fn check_schemas<T: Kind>(value: &Value) -> Result<(), ScimError> {
     };
     for urn in urns {
         let known = urn.eq_ignore_ascii_case(T::CORE)
-            || T::EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(urn));
+            || T::EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(urn))
+            || registered.iter().any(|s| s.id.eq_ignore_ascii_case(urn));
         if !known {
             return Err(ScimError::invalid_value(
                 "schemas",
@@ -112,6 +123,8 @@ fn check_schemas<T: Kind>(value: &Value) -> Result<(), ScimError> {
                     T::CORE,
                     T::EXTENSIONS
                         .iter()
+                        .copied()
+                        .chain(registered.iter().map(|s| s.id.as_str()))
                         .fold(String::new(), |acc, e| acc + " or " + e)
                 ),
             ));

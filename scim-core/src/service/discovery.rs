@@ -89,11 +89,10 @@ fn resource_type_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError
         description: Some("User Account".to_owned()),
         endpoint: "/Users".to_owned(),
         schema: urn::USER.to_owned(),
-        schema_extensions: vec![SchemaExtensionRef {
-            schema: urn::ENTERPRISE_USER.to_owned(),
-            required: false,
-            ..SchemaExtensionRef::default()
-        }],
+        schema_extensions: std::iter::once(urn::ENTERPRISE_USER)
+            .chain(call.inner.user_extensions.iter().map(|s| s.id.as_str()))
+            .map(optional_extension)
+            .collect(),
         ..ResourceType::default()
     };
     let group = ResourceType {
@@ -102,6 +101,12 @@ fn resource_type_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError
         description: Some("Group".to_owned()),
         endpoint: "/Groups".to_owned(),
         schema: urn::GROUP.to_owned(),
+        schema_extensions: call
+            .inner
+            .group_extensions
+            .iter()
+            .map(|s| optional_extension(&s.id))
+            .collect(),
         ..ResourceType::default()
     };
     [user, group]
@@ -138,10 +143,20 @@ pub(crate) fn resource_type(call: &Call<'_>, name: &str) -> Result<Reply, ScimEr
         .ok_or_else(|| ScimError::not_found("ResourceType", name))
 }
 
+fn optional_extension(urn: &str) -> SchemaExtensionRef {
+    SchemaExtensionRef {
+        schema: urn.to_owned(),
+        required: false,
+        ..SchemaExtensionRef::default()
+    }
+}
+
 fn schema_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError> {
     SchemaRegistry::builtin()
         .schemas()
         .iter()
+        .chain(&call.inner.user_extensions)
+        .chain(&call.inner.group_extensions)
         .map(|s| {
             let location = format!("{}/Schemas/{}", call.base_url, encode_segment(&s.id));
             let value = with_meta(serde_json::to_value(s)?, "Schema", &location);

@@ -36,6 +36,9 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// 400 `invalidValue` when a required attribute is missing.
     fn check_required(&self) -> Result<(), ScimError>;
 
+    /// Extension schemas registered for this type with the service's builder.
+    fn registered_extensions(inner: &super::Inner) -> &[crate::schema::Schema];
+
     /// `meta.version`, as stored.
     fn meta_version(&self) -> Option<&str>;
 
@@ -95,6 +98,10 @@ impl Kind for User {
         required(&self.user_name, "userName")
     }
 
+    fn registered_extensions(inner: &super::Inner) -> &[crate::schema::Schema] {
+        &inner.user_extensions
+    }
+
     fn meta_version(&self) -> Option<&str> {
         self.meta.as_ref().and_then(|m| m.version.as_deref())
     }
@@ -150,6 +157,10 @@ impl Kind for Group {
 
     fn check_required(&self) -> Result<(), ScimError> {
         required(&self.display_name, "displayName")
+    }
+
+    fn registered_extensions(inner: &super::Inner) -> &[crate::schema::Schema] {
+        &inner.group_extensions
     }
 
     fn meta_version(&self) -> Option<&str> {

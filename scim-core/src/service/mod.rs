@@ -57,6 +57,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use crate::error::ScimError;
 use crate::provision::{Provisioner, RequestContext, ScimVersion};
 use crate::resource::{Group, User};
+use crate::schema::Schema;
 use kind::KindTag;
 use query::Params;
 use response::{Reply, error_reply};
@@ -115,6 +116,9 @@ pub(crate) struct Inner {
     max_results: u64,
     max_payload_size: usize,
     max_bulk_operations: usize,
+    /// Extension schemas registered beyond the enterprise User extension.
+    user_extensions: Vec<Schema>,
+    group_extensions: Vec<Schema>,
 }
 
 impl Inner {
@@ -196,6 +200,43 @@ impl ServiceBuilder {
         self
     }
 
+    /// Serves `schema` as an extension of the User resource type: requests may name it in
+    /// `schemas`, `/ResourceTypes/User` lists it and `/Schemas` serves it. Without it, an
+    /// unknown URN in `schemas` is 400 `invalidValue`. Registering the URN of a built-in
+    /// schema again replaces nothing and is ignored.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use scim_core::provision::InMemoryProvisioner;
+    /// use scim_core::{Schema, ScimService};
+    ///
+    /// let okta: Schema = serde_json::from_value(serde_json::json!({
+    ///     "id": "urn:okta:custom:user:1.0",
+    ///     "name": "OktaCustomUser",
+    ///     "attributes": []
+    /// }))
+    /// .unwrap();
+    /// let service = ScimService::builder(Arc::new(InMemoryProvisioner::new()))
+    ///     .user_extension(okta)
+    ///     .build();
+    /// # let _ = service;
+    /// ```
+    pub fn user_extension(mut self, schema: Schema) -> Self {
+        if !is_builtin_schema(&schema.id) {
+            self.inner.user_extensions.push(schema);
+        }
+        self
+    }
+
+    /// Serves `schema` as an extension of the Group resource type; see
+    /// [`ServiceBuilder::user_extension`].
+    pub fn group_extension(mut self, schema: Schema) -> Self {
+        if !is_builtin_schema(&schema.id) {
+            self.inner.group_extensions.push(schema);
+        }
+        self
+    }
+
     /// The service.
     pub fn build(self) -> ScimService {
         ScimService {
@@ -217,6 +258,8 @@ impl ScimService {
                 max_results: DEFAULT_MAX_RESULTS,
                 max_payload_size: DEFAULT_MAX_PAYLOAD_SIZE,
                 max_bulk_operations: DEFAULT_MAX_BULK_OPERATIONS,
+                user_extensions: Vec::new(),
+                group_extensions: Vec::new(),
             },
         }
     }
@@ -398,4 +441,8 @@ async fn dispatch(
         Route::Schemas => discovery::schemas(call),
         Route::Schema(urn) => discovery::schema(call, urn),
     }
+}
+
+fn is_builtin_schema(urn: &str) -> bool {
+    crate::schema::SchemaRegistry::builtin().get(urn).is_some()
 }

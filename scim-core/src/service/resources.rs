@@ -90,7 +90,7 @@ fn add_refs(value: &mut Value, base_url: &str) {
 /// `POST /Users`, `POST /Groups`.
 pub(crate) async fn create<T: Kind>(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimError> {
     let projection = call.params.projection()?;
-    let resource = body::resource::<T>(body, call.version)?;
+    let resource = body::resource::<T>(body, call.version, T::registered_extensions(call.inner))?;
     let created = T::create(call.provisioner(), &call.ctx, resource).await?;
     call.resource_reply(StatusCode::CREATED, &created, &projection)
 }
@@ -107,7 +107,8 @@ pub(crate) async fn item<T: Kind>(
         Method::GET => get::<T>(call, id, &preconditions).await,
         Method::PUT => {
             let projection = call.params.projection()?;
-            let resource = body::resource::<T>(body, call.version)?;
+            let resource =
+                body::resource::<T>(body, call.version, T::registered_extensions(call.inner))?;
             let expected = expected::<T>(call, id, &preconditions, method).await?;
             let replaced = T::replace(
                 call.provisioner(),
