@@ -1,0 +1,10 @@
+//! Directory sync: read users and groups from a `DirectorySource` (a JSON or CSV export, any
+//! SCIM 2.0 server) and reconcile them into any [`Provisioner`](scim_core::provision::Provisioner).
+//!
+//! For identity providers that do not push SCIM, and for scheduled full syncs that repair drift
+//! after outages. The library brings no HTTP stack and no async runtime: sources talk HTTP
+//! through [`scim_core::HttpClient`], and every future runs on whatever executor the caller has.
+
+mod error;
+
+pub use error::SyncError;
