@@ -8,3 +8,6 @@
 mod error;
 
 pub use error::SyncError;
+pub mod source;
+
+pub use source::{Cursor, DirectorySource, FileSource, ScimSource};
