@@ -11,3 +11,9 @@ pub use error::SyncError;
 pub mod source;
 
 pub use source::{Cursor, DirectorySource, FileSource, ScimSource};
+mod bounded;
+pub mod plan;
+mod reconcile;
+
+pub use plan::{ApplyReport, Plan, Step};
+pub use reconcile::{Policy, Reconciler, SyncEverything, SyncOptions};
