@@ -2,9 +2,11 @@
 
 mod csv;
 mod file;
+mod keycloak;
 mod scim;
 
 pub use file::FileSource;
+pub use keycloak::KeycloakSource;
 pub use scim::ScimSource;
 
 use async_trait::async_trait;
