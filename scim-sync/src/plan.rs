@@ -112,16 +112,24 @@ pub enum Step {
 /// How many steps of each kind a plan holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
 pub struct Summary {
+    /// Users to create.
     pub create_users: usize,
+    /// Users to update.
     pub update_users: usize,
+    /// Users to activate.
     pub activate_users: usize,
+    /// Users to deactivate: what the safety rail counts.
     pub deactivate_users: usize,
+    /// Groups to create.
     pub create_groups: usize,
+    /// Groups to rename or give an `externalId`.
     pub update_groups: usize,
+    /// Groups to delete.
     pub delete_groups: usize,
+    /// Memberships to add (users, over all groups).
     pub add_members: usize,
+    /// Memberships to remove (users, over all groups).
     pub remove_members: usize,
 }
 

@@ -22,6 +22,8 @@ struct Counting {
     inner: InMemoryProvisioner,
     reads: AtomicUsize,
     writes: AtomicUsize,
+    /// Creating the user of this name fails (an outage in the middle of a run).
+    fail_create: std::sync::Mutex<Option<String>>,
 }
 
 impl Counting {
@@ -43,6 +45,9 @@ impl Counting {
 impl Provisioner for Counting {
     async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
         self.write();
+        if self.fail_create.lock().unwrap().as_deref() == Some(user.user_name.as_str()) {
+            return Err(ScimError::invalid_value("userName", "the target is down"));
+        }
         self.inner.create_user(ctx, user).await
     }
     async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
@@ -227,4 +232,33 @@ fn converged_target_gets_reads_only_and_drift_only_its_writes() {
 #[ignore = "a measurement; run in release"]
 fn ten_thousand_users() {
     reconcile_calls(10_000, 500);
+}
+
+#[test]
+fn a_failed_step_is_reported_and_the_next_run_finishes_the_job() {
+    let target = Counting::default();
+    *target.fail_create.lock().unwrap() = Some("user7".into());
+    let ctx = RequestContext::new("acme");
+    let reconciler = Reconciler::new();
+    let source = export(20, 2, |_| "Same".into());
+    let plan = block_on(reconciler.plan(&source, &target, &ctx)).unwrap();
+    let report = block_on(plan.apply(&target, &ctx)).unwrap();
+    // user7's create failed, and so did the create of its group, which names it as a member.
+    assert_eq!((report.done, report.failed), (20, 2), "{report}");
+    let text = report.to_string();
+    assert!(text.contains("+ create user user7: "), "{text}");
+    assert!(text.contains("user user7 was not created"), "{text}");
+
+    *target.fail_create.lock().unwrap() = None;
+    let rest = block_on(reconciler.plan(&source, &target, &ctx)).unwrap();
+    assert_eq!(rest.summary().create_users, 1, "{rest}");
+    assert_eq!(rest.summary().create_groups, 1, "{rest}");
+    let report = block_on(rest.apply(&target, &ctx)).unwrap();
+    assert_eq!(report.failed, 0, "{report}");
+    assert!(
+        block_on(reconciler.plan(&source, &target, &ctx))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(target.inner.user_count("acme"), 20, "nothing duplicated");
 }
