@@ -358,3 +358,43 @@ fn apply_with_concurrency_one_and_many() {
         assert!(block_on(r.plan(&source, &target, &ctx)).unwrap().is_empty());
     }
 }
+
+/// Leaves out users whose name starts with `svc-` and groups named `internal`, and prefixes
+/// the other groups' names.
+struct Scoped;
+
+impl scim_sync::Policy for Scoped {
+    fn user(&self, user: User) -> Option<User> {
+        (!user.user_name.starts_with("svc-")).then_some(user)
+    }
+
+    fn group(&self, mut group: Group) -> Option<Group> {
+        if group.display_name == "internal" {
+            return None;
+        }
+        group.display_name = format!("idp-{}", group.display_name);
+        Some(group)
+    }
+}
+
+#[test]
+fn a_policy_scopes_and_shapes_what_is_synced() {
+    let target = InMemoryProvisioner::new();
+    let ctx = RequestContext::new(TENANT);
+    let source =
+        FileSource::from_csv_str("userName,groups\nalice,eng;internal\nsvc-backup,eng\nbob,eng\n")
+            .unwrap();
+    let reconciler = Reconciler::new().with_policy(std::sync::Arc::new(Scoped));
+    let p = block_on(reconciler.plan(&source, &target, &ctx)).unwrap();
+    block_on(p.apply(&target, &ctx)).unwrap();
+    assert_eq!(target.user_count(TENANT), 2);
+    assert_eq!(target.group_count(TENANT), 1);
+    assert_eq!(group(&target, "idp-eng").members.len(), 2);
+    // The skipped user is a member the policy left out: said, not invented.
+    assert!(p.warnings()[0].contains("svc-backup"), "{p}");
+    assert!(
+        block_on(reconciler.plan(&source, &target, &ctx))
+            .unwrap()
+            .is_empty()
+    );
+}
