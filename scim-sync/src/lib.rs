@@ -15,5 +15,5 @@ mod bounded;
 pub mod plan;
 mod reconcile;
 
-pub use plan::{ApplyReport, Plan, Step};
+pub use plan::{ApplyReport, Plan, Progress, Step};
 pub use reconcile::{Policy, Reconciler, SyncEverything, SyncOptions};

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use scim_core::provision::{Provisioner, RequestContext};
 use scim_core::{Group, Member, OpKind, PatchOp, PatchOperation, ScimError, User};
@@ -164,6 +165,19 @@ pub struct StepFailure {
     pub step: String,
     /// Why it failed.
     pub error: String,
+}
+
+/// Told as each step of [`Plan::apply_with_progress`] finishes.
+pub trait Progress: Send + Sync {
+    /// `step` finished (`ok` or failed); `done` of `total` steps have finished so far.
+    fn step_finished(&self, step: &Step, ok: bool, done: usize, total: usize);
+}
+
+/// Progress nobody watches.
+struct NoProgress;
+
+impl Progress for NoProgress {
+    fn step_finished(&self, _: &Step, _: bool, _: usize, _: usize) {}
 }
 
 /// What [`Plan::apply`] did.
@@ -396,7 +410,38 @@ impl Plan {
         target: &P,
         ctx: &RequestContext,
     ) -> ApplyReport {
+        self.run(target, ctx, &NoProgress).await
+    }
+
+    /// [`apply`](Plan::apply) (or, with `force`, [`apply_forced`](Plan::apply_forced)),
+    /// telling `progress` as each step finishes: for a progress bar or a runner's status.
+    pub async fn apply_with_progress<P: Provisioner + ?Sized>(
+        &self,
+        target: &P,
+        ctx: &RequestContext,
+        force: bool,
+        progress: &dyn Progress,
+    ) -> Result<ApplyReport, SyncError> {
+        if !force {
+            self.check_limits()?;
+        }
+        Ok(self.run(target, ctx, progress).await)
+    }
+
+    async fn run<P: Provisioner + ?Sized>(
+        &self,
+        target: &P,
+        ctx: &RequestContext,
+        progress: &dyn Progress,
+    ) -> ApplyReport {
         let mut report = ApplyReport::default();
+        let total = self.steps.len();
+        let finished = &AtomicUsize::new(0);
+        let tell = move |step: &Step, ok: bool| {
+            let done = finished.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+            progress.step_finished(step, ok, done, total);
+        };
+        let tell = &tell;
         let phase = |n: u8| {
             self.steps.iter().filter(move |s| {
                 let p = match s {
@@ -416,10 +461,9 @@ impl Plan {
         let first: Vec<Task<'_, (String, Result<Created, ScimError>)>> = phase(1)
             .map(|step| {
                 Box::pin(async move {
-                    (
-                        step.to_string(),
-                        run_step(step, target, ctx, no_created).await,
-                    )
+                    let result = run_step(step, target, ctx, no_created).await;
+                    tell(step, result.is_ok());
+                    (step.to_string(), result)
                 }) as Task<'_, _>
             })
             .collect();
@@ -438,7 +482,9 @@ impl Plan {
             let tasks: Vec<Task<'_, (String, Result<Created, ScimError>)>> = phase(n)
                 .map(|step| {
                     Box::pin(async move {
-                        (step.to_string(), run_step(step, target, ctx, created).await)
+                        let result = run_step(step, target, ctx, created).await;
+                        tell(step, result.is_ok());
+                        (step.to_string(), result)
                     }) as Task<'_, _>
                 })
                 .collect();

@@ -398,3 +398,31 @@ fn a_policy_scopes_and_shapes_what_is_synced() {
             .is_empty()
     );
 }
+
+#[test]
+fn progress_is_told_step_by_step() {
+    struct Seen(std::sync::Mutex<Vec<(usize, usize, bool)>>);
+    impl scim_sync::Progress for Seen {
+        fn step_finished(&self, _: &Step, ok: bool, done: usize, total: usize) {
+            self.0.lock().unwrap().push((done, total, ok));
+        }
+    }
+    let target = InMemoryProvisioner::new();
+    let ctx = RequestContext::new(TENANT);
+    let p = plan(&export(10, &[]), &target);
+    let seen = Seen(std::sync::Mutex::new(Vec::new()));
+    let report = block_on(p.apply_with_progress(&target, &ctx, false, &seen)).unwrap();
+    assert_eq!(report.done, 12);
+    let seen = seen.0.into_inner().unwrap();
+    assert_eq!(seen.len(), 12);
+    let done: Vec<usize> = seen.iter().map(|s| s.0).collect();
+    assert_eq!(done, (1..=12).collect::<Vec<_>>());
+    assert!(seen.iter().all(|s| s.1 == 12 && s.2));
+
+    // Unforced, the rail still holds.
+    let empty = FileSource::from_json_str("{}").unwrap();
+    let wipe = plan(&empty, &target);
+    let none = Seen(std::sync::Mutex::new(Vec::new()));
+    assert!(block_on(wipe.apply_with_progress(&target, &ctx, false, &none)).is_err());
+    assert!(none.0.into_inner().unwrap().is_empty());
+}
