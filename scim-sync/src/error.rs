@@ -1,0 +1,76 @@
+//! [`SyncError`]: everything a sync can fail with.
+
+use scim_core::{HttpError, ScimError};
+
+/// Why reading a source, planning or applying a sync failed.
+///
+/// Messages name the file position, the HTTP status or the limit that was hit, never a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// A CSV export could not be read; `line` is 1-based and counts the header.
+    #[error("CSV line {line}{}: {message}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
+    Csv {
+        /// The line the record starts on.
+        line: usize,
+        /// The column at fault, when one is.
+        field: Option<String>,
+        /// What was wrong.
+        message: String,
+    },
+    /// A JSON export could not be read.
+    #[error("JSON export line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// An export names the same user or group twice.
+    #[error("duplicate {kind} `{key}` in the source")]
+    Duplicate {
+        /// `user` or `group`.
+        kind: &'static str,
+        /// The repeated `userName`, `displayName` or `externalId`.
+        key: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        message: String,
+    },
+    /// A SCIM source request got no response.
+    #[error("SCIM source: {0}")]
+    Http(#[from] HttpError),
+    /// A SCIM source answered with an error status or a body that is not a SCIM list.
+    #[error("SCIM source {url}: {message}")]
+    Source {
+        /// The URL asked (without credentials).
+        url: String,
+        /// The status and the server's `detail`, or why the body was unreadable.
+        message: String,
+    },
+    /// The target `Provisioner` failed while it was being read.
+    #[error("target: {0}")]
+    Target(#[from] ScimError),
+    /// A plan would deactivate or delete more of the target's users than allowed.
+    #[error(
+        "refusing to apply: the plan deactivates or deletes {affected} of the target's {target_users} users, \
+         more than the limit of {allowed} ({percent}%); check the source, or force the plan"
+    )]
+    SafetyLimit {
+        /// Users the plan would deactivate or delete.
+        affected: usize,
+        /// Users at the target when the plan was made.
+        target_users: usize,
+        /// The most the limit lets through.
+        allowed: usize,
+        /// The limit as a percentage of the target's users.
+        percent: f64,
+    },
+}
