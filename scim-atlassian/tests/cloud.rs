@@ -342,3 +342,65 @@ fn replace_group_is_one_patch_of_the_difference() {
     block_on(cloud.replace_group(&ctx(), &gid, same, None)).unwrap();
     assert_eq!(sim.calls("PATCH", "/Groups/{id}"), 0);
 }
+
+#[test]
+fn policy_name_transformations_apply_to_writes_lookups_and_patches() {
+    use scim_atlassian::policy::{NameTransform, SyncPolicy};
+    let sim = Arc::new(CloudSimulator::new("d", KEY));
+    let policy = SyncPolicy::builder()
+        .user_name(NameTransform::default().lowercase())
+        .group_name(NameTransform::default().rule("^idp-(.*)$", "$1"))
+        .build()
+        .unwrap();
+    let cloud = CloudProvisioner::builder(sim.directory_url(), KEY)
+        .client(sim.clone())
+        .sleeper(Arc::new(Instant))
+        .policy(policy)
+        .build()
+        .unwrap();
+    let user = block_on(cloud.create_user(&ctx(), User::new("BJensen@Example.com"))).unwrap();
+    assert_eq!(user.user_name, "bjensen@example.com");
+    let id = user.id.unwrap();
+
+    // The IdP looks the user up by the name it sent, and finds it.
+    sim.reset_calls();
+    let page = block_on(cloud.search_users(&ctx(), &query(r#"userName eq "BJensen@Example.com""#)))
+        .unwrap();
+    assert_eq!(page.total_results, 1);
+    assert_eq!(sim.calls("GET", "/Users"), 1);
+
+    // A PATCH of the name is transformed as well.
+    let patch = scim_core::PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"userName","value":"NEW@Example.com"}]}"#,
+    )
+    .unwrap();
+    let patched = block_on(cloud.patch_user(&ctx(), &id, &patch, None)).unwrap();
+    assert_eq!(patched.user_name, "new@example.com");
+
+    let group = block_on(cloud.create_group(&ctx(), Group::new("idp-admins"))).unwrap();
+    assert_eq!(group.display_name, "admins");
+    let page =
+        block_on(cloud.search_groups(&ctx(), &query(r#"displayName eq "idp-admins""#))).unwrap();
+    assert_eq!(page.total_results, 1);
+
+    // A name the transformation empties is refused before any call.
+    sim.reset_calls();
+    let err = block_on(cloud.create_group(&ctx(), Group::new("idp-"))).unwrap_err();
+    assert_eq!(err.status().as_u16(), 400);
+    assert_eq!(sim.total_calls(), 0);
+}
+
+#[test]
+fn timeouts_are_retried_for_reads_only() {
+    let (sim, cloud, _) = setup();
+    let id = create(&cloud, "slow");
+    sim.reset_calls();
+    sim.fail_next(1, &Fault::Timeout);
+    block_on(cloud.get_user(&ctx(), &id)).unwrap();
+    assert_eq!(sim.calls("GET", "/Users/{id}"), 2);
+
+    sim.fail_next(1, &Fault::Timeout);
+    let err = block_on(cloud.create_user(&ctx(), User::new("late"))).unwrap_err();
+    assert_eq!(err.status().as_u16(), 504);
+    assert_eq!(sim.calls("POST", "/Users"), 1);
+}

@@ -18,9 +18,11 @@
 //! - `DELETE /Users/{id}` only deactivates the Atlassian account; the id answers 404 afterwards,
 //!   as a deleted resource should.
 //!
-//! Not applied yet: the crate's [`SyncPolicy`](crate::policy::SyncPolicy) (name
-//! transformations, group mapping); Cloud provisioning forwards names as the IdP sends them.
+//! Policies: [`CloudBuilder::policy`] applies a [`SyncPolicy`]'s user-name and group-name
+//! transformations (see there); its group mapping, default groups, scope and deprovisioning
+//! settings are not applied to Cloud yet.
 
+mod names;
 mod search;
 
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
+use crate::policy::SyncPolicy;
 use crate::{
     AtlassianError, CallObserver, CallRecord, Credentials, RetryPolicy, Sleeper, ThreadSleeper,
 };
@@ -110,6 +113,7 @@ pub struct CloudProvisioner {
     sleeper: Arc<dyn Sleeper>,
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
+    names: names::Names,
 }
 
 impl std::fmt::Debug for CloudProvisioner {
@@ -130,6 +134,7 @@ pub struct CloudBuilder {
     sleeper: Arc<dyn Sleeper>,
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
+    policy: SyncPolicy,
 }
 
 impl std::fmt::Debug for CloudBuilder {
@@ -166,6 +171,18 @@ impl CloudBuilder {
         self
     }
 
+    /// Applies `policy`'s `user_name` and `group_name` transformations: to the `userName` of
+    /// users created and replaced, to the `displayName` of groups created and replaced, and to
+    /// the value of a `userName eq` / `displayName eq` filter, so an IdP finds a user by the name
+    /// it sent. While a transformation is set, PATCH is applied here (read, apply, replace, with
+    /// the read-to-write window of the module docs) rather than forwarded, so a PATCH of the name
+    /// is transformed too. Other filters see the names as Cloud stores them. The rest of the
+    /// policy (group mapping, default groups, scope, deprovisioning) is not applied to Cloud yet.
+    pub fn policy(mut self, policy: SyncPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
     /// The provisioner; fails when the URL is not an absolute `http(s)` URL, the API key cannot
     /// be sent in a header, or no client was given.
     pub fn build(self) -> Result<CloudProvisioner, AtlassianError> {
@@ -185,7 +202,9 @@ impl CloudBuilder {
             .header_value()
             .ok_or(AtlassianError::InvalidCredentials)?;
         let http = self.http.ok_or(AtlassianError::MissingClient)?;
+        let names = names::Names::new(&self.policy)?;
         Ok(CloudProvisioner {
+            names,
             base,
             auth,
             http,
@@ -225,6 +244,7 @@ impl CloudProvisioner {
             sleeper: Arc::new(ThreadSleeper),
             retry: RetryPolicy::default(),
             observer: None,
+            policy: SyncPolicy::default(),
         }
     }
 
@@ -347,15 +367,8 @@ impl CloudProvisioner {
             return Ok(None);
         };
         let current = self.get(kind, id).await?;
-        let version = version_of(&current);
-        if version.as_ref().is_some_and(|v| v.weak_eq(want)) {
-            Ok(Some(current))
-        } else {
-            Err(ScimError::precondition_failed(format_args!(
-                "If-Match {want} does not match the current version {}",
-                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
-            )))
-        }
+        check_expected(Some(want), version_of(&current).as_ref())?;
+        Ok(Some(current))
     }
 
     /// Writes with `method` and returns the resource, reading it back when Cloud answers 204.
@@ -464,6 +477,19 @@ fn versioned(kind: Kind, mut value: Value) -> Value {
         }
     }
     value
+}
+
+/// 412 unless `current` is `expected` (when given).
+fn check_expected(expected: Option<&ETag>, current: Option<&ETag>) -> Result<(), ScimError> {
+    match expected {
+        Some(want) if !current.is_some_and(|v| v.weak_eq(want)) => {
+            Err(ScimError::precondition_failed(format_args!(
+                "If-Match {want} does not match the current version {}",
+                current.map_or_else(|| "(none)".to_owned(), ToString::to_string)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn version_of(value: &Value) -> Option<ETag> {
@@ -579,6 +605,7 @@ fn add_op(ids: &[&str]) -> Value {
 #[async_trait]
 impl Provisioner for CloudProvisioner {
     async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+        let user = self.names.user(user)?;
         let body = writable(&user)?;
         user_from(self.write(Method::POST, Kind::Users, None, &body).await?)
     }
@@ -594,6 +621,7 @@ impl Provisioner for CloudProvisioner {
         user: User,
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
+        let user = self.names.user(user)?;
         self.check_version(Kind::Users, id, expected).await?;
         let body = writable(&user)?;
         user_from(
@@ -625,6 +653,7 @@ impl Provisioner for CloudProvisioner {
     }
 
     async fn create_group(&self, _ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
+        let group = self.names.group(group)?;
         let body = writable(&group)?;
         group_from(self.write(Method::POST, Kind::Groups, None, &body).await?)
     }
@@ -642,6 +671,7 @@ impl Provisioner for CloudProvisioner {
         group: Group,
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
+        let group = self.names.group(group)?;
         let current_json = match self.check_version(Kind::Groups, id, expected).await? {
             Some(v) => v,
             None => self.get(Kind::Groups, id).await?,
@@ -702,7 +732,8 @@ impl Provisioner for CloudProvisioner {
         _ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
-        let page = search::search(self, Kind::Users, query).await?;
+        let query = self.names.query(Kind::Users, query)?;
+        let page = search::search(self, Kind::Users, &query).await?;
         Ok(Page {
             resources: page
                 .resources
@@ -719,7 +750,8 @@ impl Provisioner for CloudProvisioner {
         _ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<Group>, ScimError> {
-        let page = search::search(self, Kind::Groups, query).await?;
+        let query = self.names.query(Kind::Groups, query)?;
+        let page = search::search(self, Kind::Groups, &query).await?;
         Ok(Page {
             resources: page
                 .resources
@@ -731,25 +763,43 @@ impl Provisioner for CloudProvisioner {
         })
     }
 
-    /// Forwarded to Cloud as one PATCH, which applies it atomically.
+    /// Forwarded to Cloud as one PATCH, which applies it atomically (applied here when a
+    /// user-name transformation is set; see [`CloudBuilder::policy`]).
     async fn patch_user(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         id: &str,
         patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
+        if !self.names.users_identity() {
+            let current = self.get(Kind::Users, id).await?;
+            let version = version_of(&current);
+            check_expected(expected, version.as_ref())?;
+            let mut user = user_from(current)?;
+            scim_core::patch::apply_user(&mut user, patch, scim_core::SchemaRegistry::builtin())?;
+            return self.replace_user(ctx, id, user, version.as_ref()).await;
+        }
         user_from(self.patch(Kind::Users, id, patch, expected).await?)
     }
 
-    /// Forwarded to Cloud as one PATCH, which applies it atomically.
+    /// Forwarded to Cloud as one PATCH, which applies it atomically (applied here when a
+    /// group-name transformation is set; see [`CloudBuilder::policy`]).
     async fn patch_group(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         id: &str,
         patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
+        if !self.names.groups_identity() {
+            let current = self.get(Kind::Groups, id).await?;
+            let version = version_of(&current);
+            check_expected(expected, version.as_ref())?;
+            let mut group = group_from(current)?;
+            scim_core::patch::apply_group(&mut group, patch, scim_core::SchemaRegistry::builtin())?;
+            return self.replace_group(ctx, id, group, version.as_ref()).await;
+        }
         group_from(self.patch(Kind::Groups, id, patch, expected).await?)
     }
 
