@@ -404,3 +404,24 @@ fn timeouts_are_retried_for_reads_only() {
     assert_eq!(err.status().as_u16(), 504);
     assert_eq!(sim.calls("POST", "/Users"), 1);
 }
+
+#[test]
+fn short_pages_do_not_end_the_listing_early() {
+    let (sim, cloud, _) = setup();
+    for i in 0..75 {
+        create(&cloud, &format!("u{i:02}"));
+    }
+    sim.set_page_cap(30);
+    sim.reset_calls();
+    let page = block_on(cloud.search_users(&ctx(), &query("userName sw \"u\""))).unwrap();
+    assert_eq!(page.total_results, 75);
+    assert_eq!(sim.calls("GET", "/Users"), 3);
+    assert_eq!(
+        block_on(cloud.scan_users(&ctx(), 10, 1000)).unwrap().len(),
+        65
+    );
+    let all = block_on(cloud.search_users(&ctx(), &ListQuery::new())).unwrap();
+    assert_eq!(all.resources.len(), 75);
+    let one = block_on(cloud.search_users(&ctx(), &query(r#"userName eq "u07""#))).unwrap();
+    assert_eq!(one.resources.len(), 1);
+}

@@ -32,6 +32,9 @@ pub(crate) fn pushdown(kind: Kind, filter: &Filter) -> Option<String> {
 }
 
 /// Up to `limit` resources from `offset` (0-based) in Cloud's order, [`CLOUD_PAGE`] a call.
+///
+/// The end is found from `totalResults`, not from a short page: a server may hand out fewer
+/// than asked (a lower cap than documented) without having run out.
 pub(crate) async fn scan(
     cloud: &CloudProvisioner,
     kind: Kind,
@@ -41,12 +44,12 @@ pub(crate) async fn scan(
     let mut out = Vec::new();
     while out.len() < limit {
         let want = (limit - out.len()).min(CLOUD_PAGE);
-        let (page, _) = cloud
+        let (page, total) = cloud
             .list_page(kind, None, offset + out.len() + 1, want)
             .await?;
         let len = page.len();
         out.extend(page);
-        if len < want || len == 0 {
+        if len == 0 || reached(offset + out.len(), total) {
             break;
         }
     }
@@ -91,7 +94,7 @@ pub(crate) async fn search(
             matched += 1;
         }
         scanned += len;
-        if len < CLOUD_PAGE || u64::try_from(scanned).unwrap_or(u64::MAX) >= total {
+        if len == 0 || reached(scanned, total) {
             break;
         }
     }
@@ -126,7 +129,7 @@ async fn forward(
             .await?;
         let len = page.len();
         resources.extend(page);
-        if len == 0 || len < want || resources.len() >= count {
+        if len == 0 || resources.len() >= count || reached(offset + resources.len(), t) {
             break t;
         }
     };
@@ -136,4 +139,9 @@ async fn forward(
         total_results: total,
         start_index,
     })
+}
+
+/// Whether `seen` resources from the start cover all of `total`.
+fn reached(seen: usize, total: u64) -> bool {
+    u64::try_from(seen).unwrap_or(u64::MAX) >= total
 }

@@ -1,6 +1,7 @@
 //! [`CloudSimulator`]: Atlassian Cloud's user-provisioning SCIM API in memory.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -38,6 +39,7 @@ pub struct CloudSimulator {
     backend: Arc<InMemoryProvisioner>,
     service: ScimService,
     state: Mutex<State>,
+    page_cap: AtomicU64,
 }
 
 #[derive(Default)]
@@ -73,7 +75,15 @@ impl CloudSimulator {
             backend,
             service,
             state: Mutex::new(State::default()),
+            page_cap: AtomicU64::new(PAGE_CAP),
         }
+    }
+
+    /// The most resources one list page holds (100, as documented; lower it to test clients
+    /// against a server handing out less than asked).
+    pub fn set_page_cap(&self, cap: u64) {
+        self.page_cap
+            .store(cap.clamp(1, PAGE_CAP), Ordering::Relaxed);
     }
 
     /// The directory URL a client is configured with.
@@ -190,7 +200,8 @@ impl CloudSimulator {
                 } else {
                     &["displayName"]
                 };
-                match cloud_query(parts.uri.query().unwrap_or(""), attrs) {
+                let cap = self.page_cap.load(Ordering::Relaxed);
+                match cloud_query(parts.uri.query().unwrap_or(""), attrs, cap) {
                     Ok(query) => {
                         let uri = format!("{}?{query}", parts.uri.path());
                         match uri.parse() {
@@ -339,7 +350,7 @@ fn decode_query(query: &str) -> String {
 
 /// The query the service gets: the filter checked against what Cloud accepts, sorting dropped,
 /// `count` capped.
-fn cloud_query(query: &str, attrs: &[&str]) -> Result<String, ScimError> {
+fn cloud_query(query: &str, attrs: &[&str], cap: u64) -> Result<String, ScimError> {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     let mut count = None;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -363,7 +374,7 @@ fn cloud_query(query: &str, attrs: &[&str]) -> Result<String, ScimError> {
             }
         }
     }
-    let count = count.unwrap_or(PAGE_CAP).min(PAGE_CAP);
+    let count = count.unwrap_or(cap).min(cap);
     out.append_pair("count", &count.to_string());
     Ok(out.finish())
 }
