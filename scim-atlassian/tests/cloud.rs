@@ -425,3 +425,60 @@ fn short_pages_do_not_end_the_listing_early() {
     let one = block_on(cloud.search_users(&ctx(), &query(r#"userName eq "u07""#))).unwrap();
     assert_eq!(one.resources.len(), 1);
 }
+
+#[test]
+fn calls_per_operation_are_minimal() {
+    let (sim, cloud, _) = setup();
+    let c = ctx();
+    let calls = |f: &mut dyn FnMut()| {
+        sim.reset_calls();
+        f();
+        sim.call_counts()
+    };
+    let mut id = String::new();
+    let mut gid = String::new();
+    let n = calls(&mut || id = create(&cloud, "counted"));
+    assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
+    let n = calls(&mut || {
+        block_on(cloud.replace_user(&c, &id, User::new("counted"), None)).unwrap();
+    });
+    assert_eq!(n.get("PUT /Users/{id}"), Some(&1));
+    assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
+    let n = calls(&mut || {
+        let u = block_on(cloud.get_user(&c, &id)).unwrap();
+        let tag =
+            scim_core::etag::ETag::parse(u.meta.unwrap().version.as_deref().unwrap()).unwrap();
+        block_on(cloud.replace_user(&c, &id, User::new("counted"), Some(&tag))).unwrap();
+    });
+    assert_eq!(
+        n.get("GET /Users/{id}"),
+        Some(&2),
+        "one read by the test, one check"
+    );
+    let n = calls(&mut || {
+        gid = block_on(cloud.create_group(&c, Group::new("g")))
+            .unwrap()
+            .id
+            .unwrap();
+    });
+    assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
+    let n = calls(&mut || {
+        block_on(cloud.add_members(&c, &gid, &[Member::new(&id)])).unwrap();
+    });
+    assert_eq!(n.get("PATCH /Groups/{id}"), Some(&1));
+    assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
+    let n = calls(&mut || {
+        let patch = scim_core::PatchOp::from_slice(
+            br#"{"Operations":[{"op":"replace","path":"title","value":"Boss"}]}"#,
+        )
+        .unwrap();
+        block_on(cloud.patch_user(&c, &id, &patch, None)).unwrap();
+    });
+    assert_eq!(n.get("PATCH /Users/{id}"), Some(&1));
+    assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
+    let n = calls(&mut || {
+        block_on(cloud.delete_user(&c, &id, None)).unwrap();
+    });
+    assert_eq!(n.get("DELETE /Users/{id}"), Some(&1));
+    assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
+}

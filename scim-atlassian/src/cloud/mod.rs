@@ -25,6 +25,7 @@
 mod names;
 mod search;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -420,6 +421,46 @@ impl CloudProvisioner {
         self.send(&call).await.map(drop)
     }
 
+    /// Turns `current` into `group` with one PATCH of what differs (name, externalId, members
+    /// removed, members added), since Cloud takes membership changes through PATCH; no call
+    /// when nothing differs.
+    async fn change_group(
+        &self,
+        id: &str,
+        current: Group,
+        group: &Group,
+    ) -> Result<Group, ScimError> {
+        let mut ops = Vec::new();
+        if current.display_name != group.display_name {
+            ops.push(json!({"op": "replace", "path": "displayName", "value": group.display_name}));
+        }
+        if current.external_id != group.external_id {
+            match &group.external_id {
+                Some(e) => ops.push(json!({"op": "replace", "path": "externalId", "value": e})),
+                None => ops.push(json!({"op": "remove", "path": "externalId"})),
+            }
+        }
+        // Sets: a Cloud group holds up to 35,000 members, too many for nested scans.
+        let have: HashSet<&str> = member_ids(&current.members).into_iter().collect();
+        let want: HashSet<&str> = member_ids(&group.members).into_iter().collect();
+        let mut gone: Vec<&str> = have.difference(&want).copied().collect();
+        let mut new: Vec<&str> = want.difference(&have).copied().collect();
+        // Sorted so the PATCH sent is the same for the same change.
+        gone.sort_unstable();
+        new.sort_unstable();
+        ops.extend(remove_ops(&gone)?);
+        if !new.is_empty() {
+            ops.push(add_op(&new));
+        }
+        if ops.is_empty() {
+            return Ok(current);
+        }
+        group_from(
+            self.write(Method::PATCH, Kind::Groups, Some(id), &patch_body(&ops))
+                .await?,
+        )
+    }
+
     /// One page of Cloud's listing: `(resources, totalResults)`.
     pub(crate) async fn list_page(
         &self,
@@ -672,37 +713,11 @@ impl Provisioner for CloudProvisioner {
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
         let group = self.names.group(group)?;
-        let current_json = match self.check_version(Kind::Groups, id, expected).await? {
+        let current = match self.check_version(Kind::Groups, id, expected).await? {
             Some(v) => v,
             None => self.get(Kind::Groups, id).await?,
         };
-        let current = group_from(current_json.clone())?;
-        let mut ops = Vec::new();
-        if current.display_name != group.display_name {
-            ops.push(json!({"op": "replace", "path": "displayName", "value": group.display_name}));
-        }
-        if current.external_id != group.external_id {
-            match &group.external_id {
-                Some(e) => ops.push(json!({"op": "replace", "path": "externalId", "value": e})),
-                None => ops.push(json!({"op": "remove", "path": "externalId"})),
-            }
-        }
-        let have = member_ids(&current.members);
-        let want = member_ids(&group.members);
-        let gone: Vec<&str> = have.iter().copied().filter(|m| !want.contains(m)).collect();
-        let mut new: Vec<&str> = want.iter().copied().filter(|m| !have.contains(m)).collect();
-        new.dedup();
-        ops.extend(remove_ops(&gone)?);
-        if !new.is_empty() {
-            ops.push(add_op(&new));
-        }
-        if ops.is_empty() {
-            return Ok(current);
-        }
-        group_from(
-            self.write(Method::PATCH, Kind::Groups, Some(id), &patch_body(&ops))
-                .await?,
-        )
+        self.change_group(id, group_from(current)?, &group).await
     }
 
     async fn delete_group(
@@ -767,7 +782,7 @@ impl Provisioner for CloudProvisioner {
     /// user-name transformation is set; see [`CloudBuilder::policy`]).
     async fn patch_user(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         id: &str,
         patch: &PatchOp,
         expected: Option<&ETag>,
@@ -778,7 +793,11 @@ impl Provisioner for CloudProvisioner {
             check_expected(expected, version.as_ref())?;
             let mut user = user_from(current)?;
             scim_core::patch::apply_user(&mut user, patch, scim_core::SchemaRegistry::builtin())?;
-            return self.replace_user(ctx, id, user, version.as_ref()).await;
+            let body = writable(&self.names.user(user)?)?;
+            return user_from(
+                self.write(Method::PUT, Kind::Users, Some(id), &body)
+                    .await?,
+            );
         }
         user_from(self.patch(Kind::Users, id, patch, expected).await?)
     }
@@ -787,7 +806,7 @@ impl Provisioner for CloudProvisioner {
     /// group-name transformation is set; see [`CloudBuilder::policy`]).
     async fn patch_group(
         &self,
-        ctx: &RequestContext,
+        _ctx: &RequestContext,
         id: &str,
         patch: &PatchOp,
         expected: Option<&ETag>,
@@ -796,9 +815,11 @@ impl Provisioner for CloudProvisioner {
             let current = self.get(Kind::Groups, id).await?;
             let version = version_of(&current);
             check_expected(expected, version.as_ref())?;
-            let mut group = group_from(current)?;
+            let current = group_from(current)?;
+            let mut group = current.clone();
             scim_core::patch::apply_group(&mut group, patch, scim_core::SchemaRegistry::builtin())?;
-            return self.replace_group(ctx, id, group, version.as_ref()).await;
+            let group = self.names.group(group)?;
+            return self.change_group(id, current, &group).await;
         }
         group_from(self.patch(Kind::Groups, id, patch, expected).await?)
     }
@@ -831,7 +852,7 @@ impl Provisioner for CloudProvisioner {
     ) -> Result<Group, ScimError> {
         let current = self.get(Kind::Groups, group_id).await?;
         let group = group_from(current)?;
-        let have = member_ids(&group.members);
+        let have: HashSet<&str> = member_ids(&group.members).into_iter().collect();
         let mut present: Vec<&str> = member_ids_in
             .iter()
             .map(String::as_str)
