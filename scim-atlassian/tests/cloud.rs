@@ -482,3 +482,37 @@ fn calls_per_operation_are_minimal() {
     assert_eq!(n.get("DELETE /Users/{id}"), Some(&1));
     assert_eq!(n.values().sum::<usize>(), 1, "{n:?}");
 }
+
+#[test]
+fn sync_history_records_cloud_calls() {
+    use scim_atlassian::history::{
+        HistoryObserver, HistoryQuery, InMemoryHistory, RecordingProvisioner, SyncHistory,
+    };
+    let sim = Arc::new(CloudSimulator::new("d", KEY));
+    let cloud = CloudProvisioner::builder(sim.directory_url(), KEY)
+        .client(sim.clone())
+        .sleeper(Arc::new(Instant))
+        .observer(Arc::new(HistoryObserver::new()))
+        .build()
+        .unwrap();
+    let history = Arc::new(InMemoryHistory::with_capacity(10));
+    let p = RecordingProvisioner::new(cloud, history.clone());
+    let created = block_on(p.create_user(&ctx(), User::new("hist@example.com"))).unwrap();
+    block_on(p.delete_user(&ctx(), created.id.as_deref().unwrap(), None)).unwrap();
+    let entries = block_on(history.list(&HistoryQuery::new())).unwrap();
+    assert_eq!(entries.len(), 2);
+    let calls: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e.calls.iter().map(|c| c.call.clone()))
+        .collect();
+    assert!(calls.contains(&"POST /Users".to_owned()), "{calls:?}");
+    assert!(
+        calls.contains(&"DELETE /Users/{id}".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| !format!("{e:?}").contains(KEY) && e.outcome.is_success())
+    );
+}
