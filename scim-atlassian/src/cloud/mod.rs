@@ -9,8 +9,8 @@
 //!   requested page is kept, so memory holds one Cloud page plus the answer; with `sortBy` every
 //!   match is kept, since any of them may sort first.
 //! - Sorting: Cloud does not sort; results are sorted locally.
-//! - Versions: Cloud sends no usable `meta.version`, so the version is an
-//!   [`ETag::from_content`] of the resource as Cloud returns it. An `expected` version is checked
+//! - Versions: Cloud is not documented to send `meta.version` or honour `If-Match`, so the
+//!   version is an [`ETag::from_content`] of the resource as Cloud returns it. An `expected` version is checked
 //!   by a read just before the write: a write by someone else between that read and the write
 //!   goes undetected (Cloud offers no conditional write to close the window).
 //! - Group membership changes go through PATCH on `members`, which is how Cloud accepts them;
