@@ -516,3 +516,36 @@ fn sync_history_records_cloud_calls() {
             .all(|e| !format!("{e:?}").contains(KEY) && e.outcome.is_success())
     );
 }
+
+#[test]
+fn pushed_down_filters_are_sent_in_plain_form() {
+    let (sim, cloud, _) = setup();
+    create(&cloud, "plain@example.com");
+    for filter in [
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "plain@example.com""#,
+        r#"USERNAME eq "plain@example.com""#,
+    ] {
+        sim.reset_calls();
+        let page = block_on(cloud.search_users(&ctx(), &query(filter))).unwrap();
+        assert_eq!(page.total_results, 1, "{filter}");
+        assert_eq!(
+            sim.requests(),
+            [r#"GET /Users?startIndex=1&count=100&filter=userName eq "plain@example.com""#],
+            "{filter}"
+        );
+    }
+    // A number, a sub-attribute or another operator is not Cloud's: paged locally.
+    for filter in [
+        "externalId eq 5",
+        r#"name.givenName eq "x""#,
+        r#"userName co "plain""#,
+    ] {
+        sim.reset_calls();
+        block_on(cloud.search_users(&ctx(), &query(filter))).unwrap();
+        assert!(
+            sim.requests().iter().all(|r| !r.contains("filter=")),
+            "{filter}: {:?}",
+            sim.requests()
+        );
+    }
+}

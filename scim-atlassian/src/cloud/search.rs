@@ -15,17 +15,19 @@ fn pushable(kind: Kind) -> (&'static str, &'static [&'static str]) {
     }
 }
 
-/// The filter text to send to Cloud, when `filter` is one Cloud serves as it is: a single
-/// `eq` with a string on one of the attributes it indexes.
+/// The filter text to send to Cloud, when `filter` is one Cloud serves: a single `eq` with a
+/// string on one of the attributes it indexes. It is sent in the plainest form (`userName eq
+/// "x"`: no schema URN, the attribute's canonical spelling), the one Atlassian documents.
 pub(crate) fn pushdown(kind: Kind, filter: &Filter) -> Option<String> {
     let (urn, attrs) = pushable(kind);
     match filter {
-        Filter::Compare(path, CompareOp::Eq, CompValue::String(_))
+        Filter::Compare(path, CompareOp::Eq, CompValue::String(value))
             if path.sub_attr().is_none()
-                && path.schema().is_none_or(|s| s.eq_ignore_ascii_case(urn))
-                && attrs.iter().any(|a| path.name().eq_ignore_ascii_case(a)) =>
+                && path.schema().is_none_or(|s| s.eq_ignore_ascii_case(urn)) =>
         {
-            Some(filter.to_string())
+            let attr = attrs.iter().find(|a| path.name().eq_ignore_ascii_case(a))?;
+            let literal = serde_json::to_string(value.as_str()).ok()?;
+            Some(format!("{attr} eq {literal}"))
         }
         _ => None,
     }
