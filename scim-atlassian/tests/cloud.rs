@@ -549,3 +549,48 @@ fn pushed_down_filters_are_sent_in_plain_form() {
         );
     }
 }
+
+/// Answers every request with its own body plus an id, as a create would: enough to see what
+/// the provisioner sends. (The simulator's service knows only the RFC schemas, so it refuses
+/// Atlassian's extension, which Cloud itself accepts.)
+struct Echo(std::sync::Mutex<Vec<serde_json::Value>>);
+
+#[async_trait]
+impl HttpClient for Echo {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, scim_core::HttpError> {
+        let mut body: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
+        self.0.lock().unwrap().push(body.clone());
+        body["id"] = "echo-1".into();
+        let mut resp = http::Response::new(serde_json::to_vec(&body).unwrap());
+        *resp.status_mut() = http::StatusCode::CREATED;
+        Ok(resp)
+    }
+}
+
+#[test]
+fn atlassian_extension_passes_through() {
+    const EXT: &str = "urn:scim:schemas:extension:atlassian-external:1.1";
+    let echo = Arc::new(Echo(std::sync::Mutex::new(Vec::new())));
+    let cloud = CloudProvisioner::builder("https://api.atlassian.com/scim/directory/d", KEY)
+        .client(echo.clone())
+        .build()
+        .unwrap();
+    let user: User = scim_core::from_str(&format!(
+        r#"{{
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "{EXT}"],
+            "userName": "ext@example.com",
+            "{EXT}": {{"atlassianAccountId": "abc-123"}}
+        }}"#
+    ))
+    .unwrap();
+    let created = block_on(cloud.create_user(&ctx(), user)).unwrap();
+    let sent = echo.0.lock().unwrap()[0].clone();
+    assert_eq!(sent[EXT]["atlassianAccountId"], "abc-123", "{sent}");
+    assert!(sent["schemas"].as_array().unwrap().iter().any(|s| s == EXT));
+    let back = serde_json::to_value(&created).unwrap();
+    assert_eq!(back[EXT]["atlassianAccountId"], "abc-123", "{back}");
+    assert_eq!(created.id.as_deref(), Some("echo-1"));
+}
