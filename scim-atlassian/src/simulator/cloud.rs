@@ -29,7 +29,11 @@ const PAGE_CAP: u64 = 100;
 ///   parameters or ignores them is not documented, so the milder behaviour is simulated.
 /// - `count` is capped at 100 (and is 100 when absent).
 /// - `DELETE /Users/{id}` deactivates: the user is kept aside with `active: false`
-///   ([`CloudSimulator::deactivated`]) and the id answers 404 from then on.
+///   ([`CloudSimulator::deactivated`]) and the id answers 404 from then on. Its `userName` is
+///   free again here; what Cloud does when a deactivated account's name is created again is
+///   not documented, so tests should not rely on it.
+/// - Only the RFC 7643 schemas are known (the service's registry): a user carrying Atlassian's
+///   `atlassian-external` extension is refused here, though Cloud accepts it.
 /// - No nested groups: a group given as a member is 400 `invalidValue`.
 /// - Every call counted by `METHOD /path` (ids as `{id}`), every request's path and query
 ///   logged ([`CloudSimulator::requests`]), faults injected with [`CloudSimulator::fail_next`].
