@@ -3,6 +3,8 @@
 //!
 //! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
 //!   Center; configured with [`AtlassianProvisioner::jira`].
+//! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user
+//!   provisioning API; configured with [`cloud::CloudProvisioner::builder`].
 //! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
 //!   [`scim_core::HttpClient`] the application provides.
 //! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
@@ -20,6 +22,7 @@
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
 //! Atlassian's published API descriptions: the code handles it defensively.
 
+pub mod cloud;
 mod credentials;
 mod error;
 pub mod history;

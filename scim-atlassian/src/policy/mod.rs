@@ -57,7 +57,7 @@
 //! # Ok::<(), scim_atlassian::policy::PolicyError>(())
 //! ```
 
-mod transform;
+pub(crate) mod transform;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,149 @@
+//! Listing with the filters Cloud serves pushed down, the rest evaluated locally page by page.
+
+use scim_core::provision::{ListQuery, Page};
+use scim_core::{SchemaRegistry, ScimError};
+use scim_filter::{CompValue, CompareOp, Filter};
+use serde_json::Value;
+
+use super::{CLOUD_PAGE, CloudProvisioner, Kind};
+
+/// The attributes Cloud filters on with `eq`, per collection.
+fn pushable(kind: Kind) -> (&'static str, &'static [&'static str]) {
+    match kind {
+        Kind::Users => (scim_core::urn::USER, &["userName", "externalId"]),
+        Kind::Groups => (scim_core::urn::GROUP, &["displayName"]),
+    }
+}
+
+/// The filter text to send to Cloud, when `filter` is one Cloud serves: a single `eq` with a
+/// string on one of the attributes it indexes. It is sent in the plainest form (`userName eq
+/// "x"`: no schema URN, the attribute's canonical spelling), the one Atlassian documents.
+pub(crate) fn pushdown(kind: Kind, filter: &Filter) -> Option<String> {
+    let (urn, attrs) = pushable(kind);
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, CompValue::String(value))
+            if path.sub_attr().is_none()
+                && path.schema().is_none_or(|s| s.eq_ignore_ascii_case(urn)) =>
+        {
+            let attr = attrs.iter().find(|a| path.name().eq_ignore_ascii_case(a))?;
+            let literal = serde_json::to_string(value.as_str()).ok()?;
+            Some(format!("{attr} eq {literal}"))
+        }
+        _ => None,
+    }
+}
+
+/// Up to `limit` resources from `offset` (0-based) in Cloud's order, [`CLOUD_PAGE`] a call.
+///
+/// The end is found from `totalResults`, not from a short page: a server may hand out fewer
+/// than asked (a lower cap than documented) without having run out.
+pub(crate) async fn scan(
+    cloud: &CloudProvisioner,
+    kind: Kind,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<Value>, ScimError> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let want = (limit - out.len()).min(CLOUD_PAGE);
+        let (page, total) = cloud
+            .list_page(kind, None, offset + out.len() + 1, want)
+            .await?;
+        let len = page.len();
+        out.extend(page);
+        if len == 0 || reached(offset + out.len(), total) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Serves `query`: a filter Cloud takes (and no `sortBy`) goes straight to Cloud with the
+/// caller's paging; anything else pages through Cloud and filters, sorts and cuts locally.
+pub(crate) async fn search(
+    cloud: &CloudProvisioner,
+    kind: Kind,
+    query: &ListQuery,
+) -> Result<Page<Value>, ScimError> {
+    let pushed = query.filter.as_ref().and_then(|f| pushdown(kind, f));
+    let (offset, count) = query.window();
+    if let (Some(filter), None) = (&pushed, &query.sort_by) {
+        return forward(cloud, kind, filter, query.start_index, offset, count).await;
+    }
+    let (urn, _) = pushable(kind);
+    let registry = SchemaRegistry::builtin();
+    let schema = registry.resource(urn);
+    let keep_all = query.sort_by.is_some();
+    let mut kept: Vec<Value> = Vec::new();
+    let mut matched: usize = 0;
+    let mut scanned: usize = 0;
+    loop {
+        let (page, total) = cloud
+            .list_page(kind, pushed.as_deref(), scanned + 1, CLOUD_PAGE)
+            .await?;
+        let len = page.len();
+        for item in page {
+            if query
+                .filter
+                .as_ref()
+                .is_some_and(|f| !f.matches_with(&item, &schema))
+            {
+                continue;
+            }
+            if keep_all || (matched >= offset && matched - offset < count) {
+                kept.push(item);
+            }
+            matched += 1;
+        }
+        scanned += len;
+        if len == 0 || reached(scanned, total) {
+            break;
+        }
+    }
+    let resources = if let Some(path) = &query.sort_by {
+        scim_core::sort::sort_items_by_path(&mut kept, |v| v, path, query.sort_order, &schema);
+        kept.into_iter().skip(offset).take(count).collect()
+    } else {
+        kept
+    };
+    Ok(Page {
+        resources,
+        total_results: matched as u64,
+        start_index: query.start_index,
+    })
+}
+
+/// A pushed-down filter with the caller's window, in pages of at most [`CLOUD_PAGE`]: usually
+/// one call, since an `eq` on these attributes matches few resources.
+async fn forward(
+    cloud: &CloudProvisioner,
+    kind: Kind,
+    filter: &str,
+    start_index: u64,
+    offset: usize,
+    count: usize,
+) -> Result<Page<Value>, ScimError> {
+    let mut resources = Vec::new();
+    let total = loop {
+        let want = (count - resources.len()).min(CLOUD_PAGE);
+        let (page, t) = cloud
+            .list_page(kind, Some(filter), offset + resources.len() + 1, want)
+            .await?;
+        let len = page.len();
+        resources.extend(page);
+        if len == 0 || resources.len() >= count || reached(offset + resources.len(), t) {
+            break t;
+        }
+    };
+    resources.truncate(count);
+    Ok(Page {
+        resources,
+        total_results: total,
+        start_index,
+    })
+}
+
+/// Whether `seen` resources from the start cover all of `total`.
+fn reached(seen: usize, total: u64) -> bool {
+    u64::try_from(seen).unwrap_or(u64::MAX) >= total
+}
