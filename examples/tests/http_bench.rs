@@ -13,7 +13,7 @@ fn a_short_bench_run_completes_without_errors() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    for prefix in ["scim ", "trivial ", "ratio "] {
+    for prefix in ["scim ", "trivial ", "static ", "ratio "] {
         assert!(
             stdout.lines().any(|l| l.starts_with(prefix)),
             "a {prefix:?} line: {stdout}"

@@ -10,15 +10,18 @@
 //!   [`serve_scim`], the in-memory provisioner, bearer-token authentication), seeded with
 //!   1,000 users;
 //! - a trivial handler on the same `Router`/`axum::serve` set-up, answering `GET /trivial` with a
-//!   fixed small JSON body.
+//!   fixed small JSON body, and `GET /static-user` with one user's SCIM GET response (headers and
+//!   body as the service rendered them once) as fixed bytes: the control that costs the same
+//!   exchange as a SCIM GET without the SCIM work.
 //!
 //! A built-in load generator then keeps N keep-alive HTTP/1.1 connections busy against each in
 //! turn for a bounded time: one request at a time per connection, `GET /scim/v2/Users/{id}`
-//! (cycling through the seeded users) with the bearer token, or `GET /trivial`, each response
-//! read whole by its `Content-Length`. It prints requests per second, p50 and p99 latency, the
-//! process's CPU time per request (servers and load generator together; on a shared machine this
-//! is steadier than requests per second) and the ratio of SCIM to trivial by both. Every response must be a 200; any other answer is
-//! counted and makes the exit status non-zero.
+//! (cycling through the seeded users) with the bearer token, `GET /trivial`, then
+//! `GET /static-user`, each response read whole by its `Content-Length`. It prints requests per
+//! second, p50 and p99 latency, the process's CPU time per request (servers and load generator
+//! together; on a shared machine this is steadier than requests per second) and the ratios of
+//! SCIM to the others. Every response must be a 200; any other answer is counted and makes the
+//! exit status non-zero.
 //!
 //! Request logs are off unless `RUST_LOG` asks for them (the default level here is `warn`):
 //! writing a line per request to standard error would measure the terminal, not the server.
@@ -337,6 +340,24 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The service's response to `GET /scim/v2/Users/{first id}`, as fixed headers and bytes.
+async fn scim_handle_get(
+    ids: &[String],
+    scim: &ScimService,
+) -> Result<(axum::http::HeaderMap, Bytes), String> {
+    let id = ids.first().ok_or("no users were seeded")?;
+    let request = axum::http::Request::get(format!("/scim/v2/Users/{id}"))
+        .header(header::HOST, "bench.local")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Bytes::new())
+        .map_err(|e| format!("sample request: {e}"))?;
+    let (parts, body) = scim.handle(request).await.into_parts();
+    if !parts.status.is_success() {
+        return Err(format!("sample GET answered {}", parts.status));
+    }
+    Ok((parts.headers, Bytes::from(body)))
+}
+
 fn report(name: &str, o: &Outcome) {
     let cpu = o
         .cpu_us_per_request()
@@ -358,8 +379,22 @@ async fn run(options: Options) -> Result<bool, String> {
         .max_payload_size(MAX_PAYLOAD)
         .build();
     let ids = Arc::new(seed_users(&scim).await?);
+    let scim_for_sample = scim.clone();
     let scim_addr = spawn_server(Router::new().fallback(serve).with_state(App { scim })).await?;
-    let trivial_addr = spawn_server(Router::new().route("/trivial", get(trivial))).await?;
+    // The control: one user's GET response as the service renders it (body, content type,
+    // ETag), served as fixed bytes by the trivial server. Against it SCIM pays for its work only,
+    // not for a bigger exchange than `/trivial`'s.
+    let sample = scim_handle_get(&ids, &scim_for_sample).await?;
+    let static_user = move || {
+        let sample = sample.clone();
+        async move { sample }
+    };
+    let trivial_addr = spawn_server(
+        Router::new()
+            .route("/trivial", get(trivial))
+            .route("/static-user", get(static_user)),
+    )
+    .await?;
 
     println!(
         "http-bench: {} connections, {:.1} s each; SCIM on {scim_addr} ({} users), trivial on {trivial_addr}",
@@ -387,6 +422,13 @@ async fn run(options: Options) -> Result<bool, String> {
         .into_bytes();
         Arc::new(move |_, _| request.clone())
     };
+    let static_request: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> = {
+        let request = format!(
+            "GET /static-user HTTP/1.1\r\nHost: {trivial_addr}\r\nAccept: application/scim+json\r\n\r\n"
+        )
+        .into_bytes();
+        Arc::new(move |_, _| request.clone())
+    };
 
     let scim = load(
         scim_addr,
@@ -404,6 +446,14 @@ async fn run(options: Options) -> Result<bool, String> {
     )
     .await?;
     report("trivial", &trivial);
+    let fixed = load(
+        trivial_addr,
+        options.connections,
+        options.duration,
+        static_request,
+    )
+    .await?;
+    report("static", &fixed);
     let ratio = scim.per_second() / trivial.per_second();
     println!(
         "ratio    scim/trivial throughput {:.1}% (target >= 70%)",
@@ -417,7 +467,15 @@ async fn run(options: Options) -> Result<bool, String> {
             t / s * 100.0
         );
     }
-    Ok(scim.errors == 0 && trivial.errors == 0 && scim.requests > 0 && trivial.requests > 0)
+    if let Some((s, f)) = scim.cpu_us_per_request().zip(fixed.cpu_us_per_request()) {
+        println!(
+            "ratio    scim/static (same response as fixed bytes) by CPU per request {:.1}% (static {f:.1} µs / scim {s:.1} µs)",
+            f / s * 100.0
+        );
+    }
+    Ok([&scim, &trivial, &fixed]
+        .iter()
+        .all(|o| o.errors == 0 && o.requests > 0))
 }
 
 #[tokio::main]
