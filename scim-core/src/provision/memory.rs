@@ -1,5 +1,6 @@
 //! [`InMemoryProvisioner`]: the reference backend.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +9,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Provisioner;
 use super::context::RequestContext;
@@ -15,6 +18,7 @@ use super::query::{ListQuery, Page};
 use crate::error::ScimError;
 use crate::etag::ETag;
 use crate::resource::{Group, Member, Meta, MultiValue, User};
+use crate::schema::SchemaRegistry;
 
 /// A complete [`Provisioner`] kept in memory, one directory per tenant.
 ///
@@ -25,6 +29,10 @@ use crate::resource::{Group, Member, Meta, MultiValue, User};
 /// lose an update and a stale `expected` version always gets 412.
 ///
 /// Ids look like UUIDs and sort in creation order, which is also the scan order.
+///
+/// Each resource also keeps its JSON form as served (`groups` included), refreshed on every write
+/// that changes it, so that searches evaluate filters and sort without serialising every
+/// resource; only the returned page is turned back into typed resources.
 #[derive(Debug)]
 pub struct InMemoryProvisioner {
     state: Mutex<HashMap<String, Directory>>,
@@ -79,12 +87,15 @@ struct Directory {
     member_of: HashMap<String, BTreeSet<String>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Entry<T> {
     resource: T,
     version: u64,
     created: String,
     last_modified: String,
+    /// The resource as served (`serde_json::to_value` of its view), kept for searches.
+    /// `Value::Null` when serialising failed; searches then serialise the view afresh.
+    json: Value,
 }
 
 impl<T> Entry<T> {
@@ -100,6 +111,26 @@ impl<T> Entry<T> {
             version: Some(self.etag().to_string()),
             ..Meta::default()
         }
+    }
+}
+
+/// `value` as JSON, or `Value::Null` (see [`Entry::json`]) if it cannot be serialised.
+fn json_of<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The ids of the members whose `groups` change when a group's members go from `old` to `new`:
+/// those added or removed, or all of them when the group's `displayName` (shown in `groups`)
+/// changed.
+fn affected_members(old: &[Member], new: &[Member], renamed: bool) -> BTreeSet<String> {
+    let ids = |members: &[Member]| -> BTreeSet<String> {
+        members.iter().filter_map(|m| m.value.clone()).collect()
+    };
+    let (old, new) = (ids(old), ids(new));
+    if renamed {
+        old.union(&new).cloned().collect()
+    } else {
+        old.symmetric_difference(&new).cloned().collect()
     }
 }
 
@@ -170,6 +201,20 @@ impl Directory {
             })
             .collect();
         user
+    }
+
+    /// Recomputes the cached JSON of the users among `ids` (ids of groups are skipped), after
+    /// their group memberships changed.
+    fn refresh_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
+        for id in ids {
+            let Some(entry) = self.users.get(id) else {
+                continue;
+            };
+            let json = json_of(&self.user_view(id, entry));
+            if let Some(entry) = self.users.get_mut(id) {
+                entry.json = json;
+            }
+        }
     }
 
     fn group_view(id: &str, entry: &Entry<Group>) -> Group {
@@ -285,6 +330,7 @@ impl Directory {
                     .retain(|m| m.value.as_deref() != Some(member_id));
                 entry.version += 1;
                 stamp.clone_into(&mut entry.last_modified);
+                entry.json = json_of(&Directory::group_view(&gid, entry));
             }
         }
     }
@@ -312,14 +358,16 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let key = dir.check_user_name(&user, None)?;
             let stamp = now();
-            let entry = Entry {
+            let mut entry = Entry {
                 resource: strip_user(user, &id),
                 version: 1,
                 created: stamp.clone(),
                 last_modified: stamp,
+                json: Value::Null,
             };
-            dir.user_names.insert(key, id.clone());
             let view = dir.user_view(&id, &entry);
+            entry.json = json_of(&view);
+            dir.user_names.insert(key, id.clone());
             dir.users.insert(id, entry);
             Ok(view)
         })
@@ -349,13 +397,17 @@ impl Provisioner for InMemoryProvisioner {
             if user.password.is_none() {
                 user.password.clone_from(&entry.resource.password);
             }
-            let mut updated = entry.clone();
-            updated.resource = strip_user(user, id);
-            updated.version += 1;
-            updated.last_modified = now();
+            let mut updated = Entry {
+                resource: strip_user(user, id),
+                version: entry.version + 1,
+                created: entry.created.clone(),
+                last_modified: now(),
+                json: Value::Null,
+            };
+            let view = dir.user_view(id, &updated);
+            updated.json = json_of(&view);
             dir.user_names.remove(&old_key);
             dir.user_names.insert(key, id.to_owned());
-            let view = dir.user_view(id, &updated);
             dir.users.insert(id.to_owned(), updated);
             Ok(view)
         })
@@ -400,15 +452,20 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let members = dir.checked_members(&group, None)?;
             let stamp = now();
-            let entry = Entry {
+            let mut entry = Entry {
                 resource: strip_group(group, &id, members),
                 version: 1,
                 created: stamp.clone(),
                 last_modified: stamp,
+                json: Value::Null,
             };
             dir.index_members(&id, &[], &entry.resource.members);
             let view = Directory::group_view(&id, &entry);
+            entry.json = json_of(&view);
+            let affected = affected_members(&[], &entry.resource.members, false);
             dir.groups.insert(id, entry);
+            // After the insert: the users' `groups` name this group.
+            dir.refresh_users(&affected);
             Ok(view)
         })
     }
@@ -428,14 +485,21 @@ impl Provisioner for InMemoryProvisioner {
             let entry = dir.group(id)?;
             check_version(entry, expected, "Group", id)?;
             let members = dir.checked_members(&group, Some(id))?;
-            let mut updated = entry.clone();
-            let old_members = std::mem::take(&mut updated.resource.members);
-            updated.resource = strip_group(group, id, members);
-            updated.version += 1;
-            updated.last_modified = now();
-            dir.index_members(id, &old_members, &updated.resource.members);
+            let renamed = entry.resource.display_name != group.display_name;
+            let mut updated = Entry {
+                resource: strip_group(group, id, members),
+                version: entry.version + 1,
+                created: entry.created.clone(),
+                last_modified: now(),
+                json: Value::Null,
+            };
             let view = Directory::group_view(id, &updated);
-            dir.groups.insert(id.to_owned(), updated);
+            updated.json = json_of(&view);
+            let old = dir.groups.insert(id.to_owned(), updated);
+            let old_members = old.map(|e| e.resource.members).unwrap_or_default();
+            let new_members = &view.members;
+            dir.index_members(id, &old_members, new_members);
+            dir.refresh_users(&affected_members(&old_members, new_members, renamed));
             Ok(view)
         })
     }
@@ -453,6 +517,7 @@ impl Provisioner for InMemoryProvisioner {
             dir.index_members(id, &members, &[]);
             dir.groups.remove(id);
             dir.drop_member_everywhere(id, &now());
+            dir.refresh_users(&affected_members(&members, &[], false));
             Ok(())
         })
     }
@@ -496,11 +561,74 @@ impl Provisioner for InMemoryProvisioner {
                 })
             });
         }
-        super::defaults::search(query, crate::urn::USER, |offset, limit| {
-            self.scan_users(ctx, offset, limit)
+        self.with_dir(ctx, |dir| {
+            search_cached(&dir.users, query, crate::urn::USER, |id, e| {
+                dir.user_view(id, e)
+            })
         })
-        .await
     }
+
+    /// Evaluates the filter on each group's cached JSON; see [`InMemoryProvisioner`].
+    async fn search_groups(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Group>, ScimError> {
+        self.with_dir(ctx, |dir| {
+            search_cached(&dir.groups, query, crate::urn::GROUP, Directory::group_view)
+        })
+    }
+}
+
+/// The default search (`super::defaults::search`: filter, sort, page, with the built-in schemas)
+/// over the entries' cached JSON, viewing only the resources of the page.
+fn search_cached<'a, T, V: Serialize>(
+    entries: &'a BTreeMap<String, Entry<T>>,
+    query: &ListQuery,
+    core_urn: &str,
+    view: impl Fn(&str, &Entry<T>) -> V,
+) -> Result<Page<V>, ScimError> {
+    let registry = SchemaRegistry::builtin();
+    let schema = registry.resource(core_urn);
+    let (offset, count) = query.window();
+    let keep_all = query.sort_by.is_some();
+    let mut kept: Vec<(Cow<'a, Value>, &'a str, &'a Entry<T>)> = Vec::new();
+    let mut matched: usize = 0;
+    for (id, entry) in entries {
+        let json = if entry.json.is_null() {
+            Cow::Owned(serde_json::to_value(view(id, entry))?)
+        } else {
+            Cow::Borrowed(&entry.json)
+        };
+        if query
+            .filter
+            .as_ref()
+            .is_some_and(|f| !f.matches_with(&json, &schema))
+        {
+            continue;
+        }
+        if keep_all || (matched >= offset && matched - offset < count) {
+            kept.push((json, id, entry));
+        }
+        matched += 1;
+    }
+    let page: Vec<(Cow<'a, Value>, &'a str, &'a Entry<T>)> = if let Some(path) = &query.sort_by {
+        crate::sort::sort_items_by_path(
+            &mut kept,
+            |item| item.0.as_ref(),
+            path,
+            query.sort_order,
+            &schema,
+        );
+        kept.into_iter().skip(offset).take(count).collect()
+    } else {
+        kept
+    };
+    Ok(Page {
+        resources: page.into_iter().map(|(_, id, e)| view(id, e)).collect(),
+        total_results: matched as u64,
+        start_index: query.start_index,
+    })
 }
 
 /// The name in `userName eq "<name>"` (without a schema prefix other than the core User's).
