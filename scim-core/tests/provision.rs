@@ -241,3 +241,60 @@ fn cached_json_searches_agree_with_the_scan() {
     });
     check("last group deleted");
 }
+
+/// The reference backend's own `patch_user` (one lock, from the cached JSON) keeps what the
+/// default read-apply-replace does: the password survives a PATCH that does not name it and is
+/// replaced by one that does, a stale version is 412, and the version moves on every PATCH.
+#[test]
+fn patch_user_keeps_the_password_and_checks_the_version() {
+    use scim_core::etag::ETag;
+    use scim_core::{OpKind, Password, PatchOp, PatchOperation, ScimError};
+
+    let p = InMemoryProvisioner::new();
+    let c = RequestContext::new("t");
+    block_on(async {
+        let mut u = User::new("pat");
+        u.password = Some(Password::new("first"));
+        let id = p.create_user(&c, u).await.unwrap().id.unwrap();
+        let op = |path: &str, value: &str| {
+            PatchOp::new(vec![
+                PatchOperation::with_path(OpKind::Replace, path, Some(value.into())).unwrap(),
+            ])
+        };
+
+        let patched = p
+            .patch_user(&c, &id, &op("displayName", "Pat"), None)
+            .await
+            .unwrap();
+        assert_eq!(patched.display_name.as_deref(), Some("Pat"));
+        let stored = p.get_user(&c, &id).await.unwrap();
+        assert_eq!(
+            stored.password.as_ref().map(Password::expose),
+            Some("first")
+        );
+        assert_eq!(
+            stored.meta.as_ref().and_then(|m| m.version.as_deref()),
+            Some(r#"W/"2""#)
+        );
+
+        p.patch_user(&c, &id, &op("password", "second"), None)
+            .await
+            .unwrap();
+        let stored = p.get_user(&c, &id).await.unwrap();
+        assert_eq!(
+            stored.password.as_ref().map(Password::expose),
+            Some("second")
+        );
+
+        let stale = ETag::from_version(1);
+        let err = p
+            .patch_user(&c, &id, &op("displayName", "Late"), Some(&stale))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ScimError::PreconditionFailed { .. }), "{err}");
+        let current = ETag::from_version(3);
+        p.patch_user(&c, &id, &op("displayName", "OnTime"), Some(&current))
+            .await
+            .unwrap();
+    });
+}

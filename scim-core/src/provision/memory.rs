@@ -17,7 +17,8 @@ use super::context::RequestContext;
 use super::query::{ListQuery, Page};
 use crate::error::ScimError;
 use crate::etag::ETag;
-use crate::resource::{Group, Member, Meta, MultiValue, User};
+use crate::patch::PatchOp;
+use crate::resource::{Group, Member, Meta, MultiValue, Resource, User};
 use crate::schema::SchemaRegistry;
 
 /// A complete [`Provisioner`] kept in memory, one directory per tenant.
@@ -217,6 +218,31 @@ impl Directory {
         }
     }
 
+    /// Replaces the existing user `id` (its version already checked) with `user`.
+    fn replace_user(&mut self, id: &str, mut user: User) -> Result<User, ScimError> {
+        let entry = self.user(id)?;
+        let key = self.check_user_name(&user, Some(id))?;
+        let old_key = entry.resource.user_name.trim().to_lowercase();
+        // A PUT without a password keeps the current one: clients never read it back, so
+        // they cannot send it again.
+        if user.password.is_none() {
+            user.password.clone_from(&entry.resource.password);
+        }
+        let mut updated = Entry {
+            resource: strip_user(user, id),
+            version: entry.version + 1,
+            created: entry.created.clone(),
+            last_modified: now(),
+            json: Value::Null,
+        };
+        let view = self.user_view(id, &updated);
+        updated.json = json_of(&view);
+        self.user_names.remove(&old_key);
+        self.user_names.insert(key, id.to_owned());
+        self.users.insert(id.to_owned(), updated);
+        Ok(view)
+    }
+
     fn group_view(id: &str, entry: &Entry<Group>) -> Group {
         let mut group = entry.resource.clone();
         group.id = Some(id.to_owned());
@@ -384,32 +410,49 @@ impl Provisioner for InMemoryProvisioner {
         &self,
         ctx: &RequestContext,
         id: &str,
-        mut user: User,
+        user: User,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        self.with_dir(ctx, |dir| {
+            check_version(dir.user(id)?, expected, "User", id)?;
+            dir.replace_user(id, user)
+        })
+    }
+
+    /// The default's read, apply, write back, done under one lock (so no other writer comes in
+    /// between and no retry is needed), starting from the cached JSON: the same resource the
+    /// default builds by serialising the user it reads.
+    async fn patch_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
         self.with_dir(ctx, |dir| {
             let entry = dir.user(id)?;
-            check_version(entry, expected, "User", id)?;
-            let key = dir.check_user_name(&user, Some(id))?;
-            let old_key = entry.resource.user_name.trim().to_lowercase();
-            // A PUT without a password keeps the current one: clients never read it back, so
-            // they cannot send it again.
-            if user.password.is_none() {
-                user.password.clone_from(&entry.resource.password);
+            if let Some(want) = expected {
+                if !entry.etag().weak_eq(want) {
+                    return Err(ScimError::precondition_failed(format_args!(
+                        "If-Match {want} does not match the current version {}",
+                        entry.etag()
+                    )));
+                }
             }
-            let mut updated = Entry {
-                resource: strip_user(user, id),
-                version: entry.version + 1,
-                created: entry.created.clone(),
-                last_modified: now(),
-                json: Value::Null,
+            let mut resource = if entry.json.is_object() {
+                let mut json = entry.json.clone();
+                // As `Resource::from(User)` does: the password is never serialised but a PATCH
+                // may still see (and replace) it.
+                if let (Some(p), Value::Object(m)) = (&entry.resource.password, &mut json) {
+                    m.insert("password".to_owned(), Value::String(p.expose().to_owned()));
+                }
+                Resource::from_value(json)
+            } else {
+                Resource::from(dir.user_view(id, entry))
             };
-            let view = dir.user_view(id, &updated);
-            updated.json = json_of(&view);
-            dir.user_names.remove(&old_key);
-            dir.user_names.insert(key, id.to_owned());
-            dir.users.insert(id.to_owned(), updated);
-            Ok(view)
+            crate::patch::apply(&mut resource, patch, SchemaRegistry::builtin())?;
+            let updated = User::try_from(resource)?;
+            dir.replace_user(id, updated)
         })
     }
 
@@ -540,7 +583,8 @@ impl Provisioner for InMemoryProvisioner {
     }
 
     /// Pushes `userName eq "..."` down to the name index (the lookup every identity provider
-    /// makes before a create); everything else takes the default scan.
+    /// makes before a create); everything else is the default search's filter, sort and page
+    /// evaluated on each user's cached JSON (see [`InMemoryProvisioner`]), with the same results.
     async fn search_users(
         &self,
         ctx: &RequestContext,
