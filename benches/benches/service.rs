@@ -10,12 +10,13 @@
 //! - `filter_scan`: `GET /Users?filter=emails[value ew "05000@example.com"]`, a filter no index
 //!   serves: all 10,000 users are evaluated.
 //! - `patch_user`: a 2-operation PATCH (`displayName`, `active`) on one user.
-//! - `create_delete`: `POST /Users` then `DELETE` of the created user.
+//! - `create_user`: `POST /Users` alone, a distinct `userName` each time; the created users are
+//!   deleted outside the timed part (in batches), so the directory stays at 10,000 users.
 
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_main};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
 use scim_core::{BearerTokens, Group, Member, MultiValue, ScimService, User};
@@ -56,6 +57,7 @@ fn service_benches(c: &mut Criterion) {
             panic!("seeding: {e}");
         }
     });
+    let cleanup = Arc::clone(&backend);
     let service = ScimService::builder(backend)
         .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, "bench")))
         .build();
@@ -113,17 +115,43 @@ fn service_benches(c: &mut Criterion) {
             )
         });
     });
-    let create = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new.user@example.com","active":true,"emails":[{"value":"new.user@example.com","type":"work","primary":true}]}"#;
-    g.bench_function("create_delete", |b| {
-        b.iter(|| {
-            let created = run(request("POST", "/scim/v2/Users", create), 201);
-            let id = serde_json::from_slice::<serde_json::Value>(created.body())
-                .ok()
-                .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned))
-                .unwrap_or_default();
-            run(request("DELETE", &format!("/scim/v2/Users/{id}"), ""), 204)
+    // Each iteration creates `new.userN@example.com`; the setup (untimed) first deletes the user
+    // the previous iteration created, so the directory stays at 10,000 (+1) users.
+    let mut serial: u64 = 0;
+    let remove_created = |serial: u64| {
+        let filter = format!(r#"userName eq "new.user{serial}@example.com""#);
+        block_on(async {
+            let query = scim_core::provision::ListQuery::new().with_filter(match filter.parse() {
+                Ok(f) => f,
+                Err(e) => panic!("bad filter {filter}: {e}"),
+            });
+            let page = match cleanup.search_users(&ctx, &query).await {
+                Ok(p) => p,
+                Err(e) => panic!("looking up a created user: {e}"),
+            };
+            for user in page.resources {
+                let id = user.id.unwrap_or_default();
+                if let Err(e) = cleanup.delete_user(&ctx, &id, None).await {
+                    panic!("deleting a created user: {e}");
+                }
+            }
         });
+    };
+    g.bench_function("create_user", |b| {
+        b.iter_batched(
+            || {
+                remove_created(serial);
+                serial += 1;
+                let name = format!("new.user{serial}@example.com");
+                format!(
+                    r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"{name}","active":true,"emails":[{{"value":"{name}","type":"work","primary":true}}]}}"#
+                )
+            },
+            |body| run(request("POST", "/scim/v2/Users", &body), 201),
+            BatchSize::PerIteration,
+        );
     });
+    remove_created(serial);
     g.finish();
 }
 

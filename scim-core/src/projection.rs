@@ -172,18 +172,26 @@ impl Projection {
         let Value::Object(obj) = resource else {
             return;
         };
-        let taken = std::mem::take(obj);
-        for (key, value) in taken {
+        // In place rather than into a new map: rebuilding every object was most of the cost of
+        // serving a resource.
+        obj.retain(|key, value| {
             if key.eq_ignore_ascii_case("schemas") {
-                obj.insert(key, value);
-            } else if is_urn(&key) {
-                if let Some(v) = self.extension(&key, value, core, schema) {
-                    obj.insert(key, v);
-                }
-            } else if let Some(v) = self.attribute(None, &key, value, core, schema, false) {
-                obj.insert(key, v);
+                return true;
             }
-        }
+            let taken = std::mem::take(value);
+            let projected = if is_urn(key) {
+                self.extension(key, taken, core, schema)
+            } else {
+                self.attribute(None, key, taken, core, schema, false)
+            };
+            match projected {
+                Some(v) => {
+                    *value = v;
+                    true
+                }
+                None => false,
+            }
+        });
     }
 
     /// [`Projection::apply`] returning a new value.
@@ -341,28 +349,28 @@ fn filter_subs(
     def: Option<&AttributeDef>,
     keep: impl Fn(&str, Returned) -> bool,
 ) -> Value {
-    let filter_obj = |o: Map<String, Value>| -> Map<String, Value> {
-        o.into_iter()
-            .filter(|(k, _)| {
-                let r = returned(def.and_then(|d| d.sub_attribute(k)));
-                keep(k, r)
-            })
-            .collect()
+    // In place (`retain`) rather than rebuilding each object: same result, far fewer allocations.
+    let filter_obj = |o: &mut Map<String, Value>| {
+        o.retain(|k, _| {
+            let r = returned(def.and_then(|d| d.sub_attribute(k)));
+            keep(k, r)
+        });
     };
     match value {
-        Value::Object(o) => Value::Object(filter_obj(o)),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .filter_map(|e| match e {
-                    Value::Object(o) if !o.is_empty() => {
-                        let f = filter_obj(o);
-                        (!f.is_empty()).then_some(Value::Object(f))
-                    }
-                    other => Some(other),
-                })
-                .collect(),
-        ),
+        Value::Object(mut o) => {
+            filter_obj(&mut o);
+            Value::Object(o)
+        }
+        Value::Array(mut items) => {
+            items.retain_mut(|e| match e {
+                Value::Object(o) if !o.is_empty() => {
+                    filter_obj(o);
+                    !o.is_empty()
+                }
+                _ => true,
+            });
+            Value::Array(items)
+        }
         other => other,
     }
 }

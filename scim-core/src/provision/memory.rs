@@ -1,5 +1,6 @@
 //! [`InMemoryProvisioner`]: the reference backend.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,13 +9,17 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Provisioner;
 use super::context::RequestContext;
 use super::query::{ListQuery, Page};
 use crate::error::ScimError;
 use crate::etag::ETag;
-use crate::resource::{Group, Member, Meta, MultiValue, User};
+use crate::patch::PatchOp;
+use crate::resource::{Group, Member, Meta, MultiValue, Resource, User};
+use crate::schema::SchemaRegistry;
 
 /// A complete [`Provisioner`] kept in memory, one directory per tenant.
 ///
@@ -25,6 +30,10 @@ use crate::resource::{Group, Member, Meta, MultiValue, User};
 /// lose an update and a stale `expected` version always gets 412.
 ///
 /// Ids look like UUIDs and sort in creation order, which is also the scan order.
+///
+/// Each resource also keeps its JSON form as served (`groups` included), refreshed on every write
+/// that changes it, so that searches evaluate filters and sort without serialising every
+/// resource; only the returned page is turned back into typed resources.
 #[derive(Debug)]
 pub struct InMemoryProvisioner {
     state: Mutex<HashMap<String, Directory>>,
@@ -79,12 +88,15 @@ struct Directory {
     member_of: HashMap<String, BTreeSet<String>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Entry<T> {
     resource: T,
     version: u64,
     created: String,
     last_modified: String,
+    /// The resource as served (`serde_json::to_value` of its view), kept for searches.
+    /// `Value::Null` when serialising failed; searches then serialise the view afresh.
+    json: Value,
 }
 
 impl<T> Entry<T> {
@@ -103,6 +115,26 @@ impl<T> Entry<T> {
     }
 }
 
+/// `value` as JSON, or `Value::Null` (see [`Entry::json`]) if it cannot be serialised.
+fn json_of<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The ids of the members whose `groups` change when a group's members go from `old` to `new`:
+/// those added or removed, or all of them when the group's `displayName` (shown in `groups`)
+/// changed.
+fn affected_members(old: &[Member], new: &[Member], renamed: bool) -> BTreeSet<String> {
+    let ids = |members: &[Member]| -> BTreeSet<String> {
+        members.iter().filter_map(|m| m.value.clone()).collect()
+    };
+    let (old, new) = (ids(old), ids(new));
+    if renamed {
+        old.union(&new).cloned().collect()
+    } else {
+        old.symmetric_difference(&new).cloned().collect()
+    }
+}
+
 fn now() -> String {
     DateTime::<Utc>::from(SystemTime::now()).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -117,6 +149,19 @@ fn check_version<T>(
         Some(want) if !entry.etag().weak_eq(want) => Err(ScimError::precondition_failed(
             format_args!("{what} {id} is at version {}, not {want}", entry.etag()),
         )),
+        _ => Ok(()),
+    }
+}
+
+/// A PATCH's precondition, worded as the default `patch_*` words it.
+fn check_if_match<T>(entry: &Entry<T>, expected: Option<&ETag>) -> Result<(), ScimError> {
+    match expected {
+        Some(want) if !entry.etag().weak_eq(want) => {
+            Err(ScimError::precondition_failed(format_args!(
+                "If-Match {want} does not match the current version {}",
+                entry.etag()
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -170,6 +215,67 @@ impl Directory {
             })
             .collect();
         user
+    }
+
+    /// Recomputes the cached JSON of the users among `ids` (ids of groups are skipped), after
+    /// their group memberships changed.
+    fn refresh_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
+        for id in ids {
+            let Some(entry) = self.users.get(id) else {
+                continue;
+            };
+            let json = json_of(&self.user_view(id, entry));
+            if let Some(entry) = self.users.get_mut(id) {
+                entry.json = json;
+            }
+        }
+    }
+
+    /// Replaces the existing user `id` (its version already checked) with `user`.
+    fn replace_user(&mut self, id: &str, mut user: User) -> Result<User, ScimError> {
+        let entry = self.user(id)?;
+        let key = self.check_user_name(&user, Some(id))?;
+        let old_key = entry.resource.user_name.trim().to_lowercase();
+        // A PUT without a password keeps the current one: clients never read it back, so
+        // they cannot send it again.
+        if user.password.is_none() {
+            user.password.clone_from(&entry.resource.password);
+        }
+        let mut updated = Entry {
+            resource: strip_user(user, id),
+            version: entry.version + 1,
+            created: entry.created.clone(),
+            last_modified: now(),
+            json: Value::Null,
+        };
+        let view = self.user_view(id, &updated);
+        updated.json = json_of(&view);
+        self.user_names.remove(&old_key);
+        self.user_names.insert(key, id.to_owned());
+        self.users.insert(id.to_owned(), updated);
+        Ok(view)
+    }
+
+    /// Replaces the existing group `id` (its version already checked) with `group`.
+    fn replace_group(&mut self, id: &str, group: Group) -> Result<Group, ScimError> {
+        let entry = self.group(id)?;
+        let members = self.checked_members(&group, Some(id))?;
+        let renamed = entry.resource.display_name != group.display_name;
+        let mut updated = Entry {
+            resource: strip_group(group, id, members),
+            version: entry.version + 1,
+            created: entry.created.clone(),
+            last_modified: now(),
+            json: Value::Null,
+        };
+        let view = Directory::group_view(id, &updated);
+        updated.json = json_of(&view);
+        let old = self.groups.insert(id.to_owned(), updated);
+        let old_members = old.map(|e| e.resource.members).unwrap_or_default();
+        let new_members = &view.members;
+        self.index_members(id, &old_members, new_members);
+        self.refresh_users(&affected_members(&old_members, new_members, renamed));
+        Ok(view)
     }
 
     fn group_view(id: &str, entry: &Entry<Group>) -> Group {
@@ -285,6 +391,7 @@ impl Directory {
                     .retain(|m| m.value.as_deref() != Some(member_id));
                 entry.version += 1;
                 stamp.clone_into(&mut entry.last_modified);
+                entry.json = json_of(&Directory::group_view(&gid, entry));
             }
         }
     }
@@ -312,14 +419,16 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let key = dir.check_user_name(&user, None)?;
             let stamp = now();
-            let entry = Entry {
+            let mut entry = Entry {
                 resource: strip_user(user, &id),
                 version: 1,
                 created: stamp.clone(),
                 last_modified: stamp,
+                json: Value::Null,
             };
-            dir.user_names.insert(key, id.clone());
             let view = dir.user_view(&id, &entry);
+            entry.json = json_of(&view);
+            dir.user_names.insert(key, id.clone());
             dir.users.insert(id, entry);
             Ok(view)
         })
@@ -336,28 +445,42 @@ impl Provisioner for InMemoryProvisioner {
         &self,
         ctx: &RequestContext,
         id: &str,
-        mut user: User,
+        user: User,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        self.with_dir(ctx, |dir| {
+            check_version(dir.user(id)?, expected, "User", id)?;
+            dir.replace_user(id, user)
+        })
+    }
+
+    /// The default's read, apply, write back, done under one lock (so no other writer comes in
+    /// between and no retry is needed), starting from the cached JSON: the same resource the
+    /// default builds by serialising the user it reads.
+    async fn patch_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
         self.with_dir(ctx, |dir| {
             let entry = dir.user(id)?;
-            check_version(entry, expected, "User", id)?;
-            let key = dir.check_user_name(&user, Some(id))?;
-            let old_key = entry.resource.user_name.trim().to_lowercase();
-            // A PUT without a password keeps the current one: clients never read it back, so
-            // they cannot send it again.
-            if user.password.is_none() {
-                user.password.clone_from(&entry.resource.password);
-            }
-            let mut updated = entry.clone();
-            updated.resource = strip_user(user, id);
-            updated.version += 1;
-            updated.last_modified = now();
-            dir.user_names.remove(&old_key);
-            dir.user_names.insert(key, id.to_owned());
-            let view = dir.user_view(id, &updated);
-            dir.users.insert(id.to_owned(), updated);
-            Ok(view)
+            check_if_match(entry, expected)?;
+            let mut resource = if entry.json.is_object() {
+                let mut json = entry.json.clone();
+                // As `Resource::from(User)` does: the password is never serialised but a PATCH
+                // may still see (and replace) it.
+                if let (Some(p), Value::Object(m)) = (&entry.resource.password, &mut json) {
+                    m.insert("password".to_owned(), Value::String(p.expose().to_owned()));
+                }
+                Resource::from_value(json)
+            } else {
+                Resource::from(dir.user_view(id, entry))
+            };
+            crate::patch::apply(&mut resource, patch, SchemaRegistry::builtin())?;
+            let updated = User::try_from(resource)?;
+            dir.replace_user(id, updated)
         })
     }
 
@@ -400,15 +523,20 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let members = dir.checked_members(&group, None)?;
             let stamp = now();
-            let entry = Entry {
+            let mut entry = Entry {
                 resource: strip_group(group, &id, members),
                 version: 1,
                 created: stamp.clone(),
                 last_modified: stamp,
+                json: Value::Null,
             };
             dir.index_members(&id, &[], &entry.resource.members);
             let view = Directory::group_view(&id, &entry);
+            entry.json = json_of(&view);
+            let affected = affected_members(&[], &entry.resource.members, false);
             dir.groups.insert(id, entry);
+            // After the insert: the users' `groups` name this group.
+            dir.refresh_users(&affected);
             Ok(view)
         })
     }
@@ -425,18 +553,31 @@ impl Provisioner for InMemoryProvisioner {
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
         self.with_dir(ctx, |dir| {
+            check_version(dir.group(id)?, expected, "Group", id)?;
+            dir.replace_group(id, group)
+        })
+    }
+
+    /// As [`InMemoryProvisioner::patch_user`] does for users: under one lock, from the cached
+    /// JSON. `add_members` and `remove_members` go through here.
+    async fn patch_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        patch: &PatchOp,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError> {
+        self.with_dir(ctx, |dir| {
             let entry = dir.group(id)?;
-            check_version(entry, expected, "Group", id)?;
-            let members = dir.checked_members(&group, Some(id))?;
-            let mut updated = entry.clone();
-            let old_members = std::mem::take(&mut updated.resource.members);
-            updated.resource = strip_group(group, id, members);
-            updated.version += 1;
-            updated.last_modified = now();
-            dir.index_members(id, &old_members, &updated.resource.members);
-            let view = Directory::group_view(id, &updated);
-            dir.groups.insert(id.to_owned(), updated);
-            Ok(view)
+            check_if_match(entry, expected)?;
+            let mut resource = if entry.json.is_object() {
+                Resource::from_value(entry.json.clone())
+            } else {
+                Resource::from(Directory::group_view(id, entry))
+            };
+            crate::patch::apply(&mut resource, patch, SchemaRegistry::builtin())?;
+            let updated = Group::try_from(resource)?;
+            dir.replace_group(id, updated)
         })
     }
 
@@ -453,6 +594,7 @@ impl Provisioner for InMemoryProvisioner {
             dir.index_members(id, &members, &[]);
             dir.groups.remove(id);
             dir.drop_member_everywhere(id, &now());
+            dir.refresh_users(&affected_members(&members, &[], false));
             Ok(())
         })
     }
@@ -475,7 +617,8 @@ impl Provisioner for InMemoryProvisioner {
     }
 
     /// Pushes `userName eq "..."` down to the name index (the lookup every identity provider
-    /// makes before a create); everything else takes the default scan.
+    /// makes before a create); everything else is the default search's filter, sort and page
+    /// evaluated on each user's cached JSON (see [`InMemoryProvisioner`]), with the same results.
     async fn search_users(
         &self,
         ctx: &RequestContext,
@@ -496,11 +639,74 @@ impl Provisioner for InMemoryProvisioner {
                 })
             });
         }
-        super::defaults::search(query, crate::urn::USER, |offset, limit| {
-            self.scan_users(ctx, offset, limit)
+        self.with_dir(ctx, |dir| {
+            search_cached(&dir.users, query, crate::urn::USER, |id, e| {
+                dir.user_view(id, e)
+            })
         })
-        .await
     }
+
+    /// Evaluates the filter on each group's cached JSON; see [`InMemoryProvisioner`].
+    async fn search_groups(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Group>, ScimError> {
+        self.with_dir(ctx, |dir| {
+            search_cached(&dir.groups, query, crate::urn::GROUP, Directory::group_view)
+        })
+    }
+}
+
+/// The default search (`super::defaults::search`: filter, sort, page, with the built-in schemas)
+/// over the entries' cached JSON, viewing only the resources of the page.
+fn search_cached<'a, T, V: Serialize>(
+    entries: &'a BTreeMap<String, Entry<T>>,
+    query: &ListQuery,
+    core_urn: &str,
+    view: impl Fn(&str, &Entry<T>) -> V,
+) -> Result<Page<V>, ScimError> {
+    let registry = SchemaRegistry::builtin();
+    let schema = registry.resource(core_urn);
+    let (offset, count) = query.window();
+    let keep_all = query.sort_by.is_some();
+    let mut kept: Vec<(Cow<'a, Value>, &'a str, &'a Entry<T>)> = Vec::new();
+    let mut matched: usize = 0;
+    for (id, entry) in entries {
+        let json = if entry.json.is_null() {
+            Cow::Owned(serde_json::to_value(view(id, entry))?)
+        } else {
+            Cow::Borrowed(&entry.json)
+        };
+        if query
+            .filter
+            .as_ref()
+            .is_some_and(|f| !f.matches_with(&json, &schema))
+        {
+            continue;
+        }
+        if keep_all || (matched >= offset && matched - offset < count) {
+            kept.push((json, id, entry));
+        }
+        matched += 1;
+    }
+    let page: Vec<(Cow<'a, Value>, &'a str, &'a Entry<T>)> = if let Some(path) = &query.sort_by {
+        crate::sort::sort_items_by_path(
+            &mut kept,
+            |item| item.0.as_ref(),
+            path,
+            query.sort_order,
+            &schema,
+        );
+        kept.into_iter().skip(offset).take(count).collect()
+    } else {
+        kept
+    };
+    Ok(Page {
+        resources: page.into_iter().map(|(_, id, e)| view(id, e)).collect(),
+        total_results: matched as u64,
+        start_index: query.start_index,
+    })
 }
 
 /// The name in `userName eq "<name>"` (without a schema prefix other than the core User's).

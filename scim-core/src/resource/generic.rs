@@ -73,7 +73,7 @@ impl Resource {
         Value::Object(map)
     }
 
-    fn from_value(v: Value) -> Resource {
+    pub(crate) fn from_value(v: Value) -> Resource {
         // A `Value` object always decodes into a `Resource`: every field accepts what it holds
         // or the error path below is taken, which keeps the map as attributes.
         match Resource::deserialize(&v) {
