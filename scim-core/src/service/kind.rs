@@ -12,6 +12,8 @@ use crate::resource::{Group, User};
 use crate::scim1::ResourceKind;
 use crate::urn;
 
+use super::route::encode_segment;
+
 /// User or Group, as a value (for routing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum KindTag {
@@ -41,6 +43,13 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// `meta.version`, as stored.
     fn meta_version(&self) -> Option<&str>;
+
+    /// `id`.
+    fn id(&self) -> Option<&str>;
+
+    /// Sets `meta.location` and fills in the `$ref` of members or groups that have none, as
+    /// the JSON rendering path does (`add_refs`), for writing the typed resource directly.
+    fn prepare_output(&mut self, base_url: &str, location: &str);
 
     async fn create(
         p: &dyn Provisioner,
@@ -106,6 +115,21 @@ impl Kind for User {
         self.meta.as_ref().and_then(|m| m.version.as_deref())
     }
 
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    fn prepare_output(&mut self, base_url: &str, location: &str) {
+        set_location(&mut self.meta, location);
+        for group in &mut self.groups {
+            if group.reference.is_none() {
+                if let Some(id) = group.value.as_deref() {
+                    group.reference = Some(format!("{base_url}/Groups/{}", encode_segment(id)));
+                }
+            }
+        }
+    }
+
     async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
         p.create_user(ctx, r).await
     }
@@ -167,6 +191,27 @@ impl Kind for Group {
         self.meta.as_ref().and_then(|m| m.version.as_deref())
     }
 
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    fn prepare_output(&mut self, base_url: &str, location: &str) {
+        set_location(&mut self.meta, location);
+        for member in &mut self.members {
+            if member.reference.is_some() {
+                continue;
+            }
+            let endpoint = match member.kind.as_deref() {
+                Some(t) if t.eq_ignore_ascii_case("User") => "Users",
+                Some(t) if t.eq_ignore_ascii_case("Group") => "Groups",
+                _ => continue,
+            };
+            if let Some(id) = member.value.as_deref() {
+                member.reference = Some(format!("{base_url}/{endpoint}/{}", encode_segment(id)));
+            }
+        }
+    }
+
     async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
         p.create_group(ctx, r).await
     }
@@ -206,4 +251,9 @@ impl Kind for Group {
     ) -> Result<Page<Self>, ScimError> {
         p.search_groups(ctx, query).await
     }
+}
+
+fn set_location(meta: &mut Option<crate::resource::Meta>, location: &str) {
+    meta.get_or_insert_with(crate::resource::Meta::default)
+        .location = Some(location.to_owned());
 }

@@ -22,6 +22,8 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: Vec<(HeaderName, String)>,
     pub(crate) body: Option<Value>,
+    /// A body already written as JSON bytes (the typed fast path for `GET`); wins over `body`.
+    pub(crate) raw: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -30,6 +32,17 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Some(body),
+            raw: None,
+        }
+    }
+
+    /// A reply whose JSON body is already serialised.
+    pub(crate) fn raw_json(status: StatusCode, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: None,
+            raw: Some(body),
         }
     }
 
@@ -38,6 +51,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            raw: None,
         }
     }
 
@@ -50,12 +64,12 @@ impl Reply {
     /// Writes the reply. A header value that cannot be sent (a control character in an id a
     /// backend produced) is left out rather than failing the response.
     pub(crate) fn into_response(self) -> Response<Vec<u8>> {
-        let body = self
-            .body
-            .as_ref()
-            .map(|b| serde_json::to_vec(b).unwrap_or_default())
-            .unwrap_or_default();
-        let has_body = self.body.is_some();
+        let has_body = self.body.is_some() || self.raw.is_some();
+        let body = match (self.raw, &self.body) {
+            (Some(raw), _) => raw,
+            (None, Some(b)) => serde_json::to_vec(b).unwrap_or_default(),
+            (None, None) => Vec::new(),
+        };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
