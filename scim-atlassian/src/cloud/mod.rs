@@ -45,9 +45,6 @@ use crate::{
 /// Cloud's largest page (`count`) for `GET /Users` and `GET /Groups`.
 pub const CLOUD_PAGE: usize = 100;
 
-/// Member ids per `remove` operation, to keep the value filter short.
-const REMOVE_CHUNK: usize = 100;
-
 /// Which Cloud collection a call is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -620,22 +617,14 @@ fn member_ids(members: &[Member]) -> Vec<&str> {
     members.iter().filter_map(|m| m.value.as_deref()).collect()
 }
 
-/// `remove` operations for `ids`, [`REMOVE_CHUNK`] at a time.
+/// `remove` operations for `ids`, built by scim-core as its own default `remove_members` does.
 fn remove_ops(ids: &[&str]) -> Result<Vec<Value>, ScimError> {
-    let mut ops = Vec::new();
-    for chunk in ids.chunks(REMOVE_CHUNK) {
-        let mut path = String::from("members[");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                path.push_str(" or ");
-            }
-            path.push_str("value eq ");
-            path.push_str(&serde_json::to_string(id)?);
-        }
-        path.push(']');
-        ops.push(json!({"op": "remove", "path": path}));
-    }
-    Ok(ops)
+    let patch = scim_core::provision::remove_members_patch(ids)?;
+    patch
+        .operations
+        .iter()
+        .map(|op| serde_json::to_value(op).map_err(ScimError::from))
+        .collect()
 }
 
 fn add_op(ids: &[&str]) -> Value {

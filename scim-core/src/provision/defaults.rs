@@ -153,9 +153,19 @@ pub(crate) fn members_patch(kind: OpKind, members: &[Member]) -> Result<PatchOp,
     )?]))
 }
 
-/// `remove` operations with `members[value eq "a" or value eq "b" ...]`, [`REMOVE_CHUNK`] ids
-/// each.
-pub(crate) fn remove_members_patch(member_ids: &[String]) -> Result<PatchOp, ScimError> {
+/// A PATCH removing the members whose `value` is in `member_ids`: `remove` operations with
+/// `members[value eq "a" or value eq "b" ...]`, 100 ids each (a value filter holds at most
+/// 1,000 terms). Every id must be a member, or applying it is `noTarget`.
+///
+/// ```
+/// let patch = scim_core::provision::remove_members_patch(&["a", "b"])?;
+/// assert_eq!(
+///     serde_json::to_value(&patch.operations)?,
+///     serde_json::json!([{"op": "remove", "path": r#"members[value eq "a" or value eq "b"]"#}])
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn remove_members_patch<S: AsRef<str>>(member_ids: &[S]) -> Result<PatchOp, ScimError> {
     let mut operations = Vec::new();
     for chunk in member_ids.chunks(REMOVE_CHUNK) {
         let mut path = String::from("members[");
@@ -164,7 +174,7 @@ pub(crate) fn remove_members_patch(member_ids: &[String]) -> Result<PatchOp, Sci
                 path.push_str(" or ");
             }
             path.push_str("value eq ");
-            path.push_str(&serde_json::to_string(id)?);
+            path.push_str(&serde_json::to_string(id.as_ref())?);
         }
         path.push(']');
         operations.push(PatchOperation::with_path(OpKind::Remove, &path, None)?);

@@ -20,6 +20,7 @@ mod query;
 pub mod conformance;
 
 pub use context::{RequestContext, ScimVersion};
+pub use defaults::remove_members_patch;
 pub use memory::InMemoryProvisioner;
 pub use query::{ListQuery, Page};
 
@@ -260,7 +261,7 @@ pub trait Provisioner: Send + Sync {
             if present.is_empty() {
                 return Ok(group);
             }
-            let patch = defaults::remove_members_patch(&present)?;
+            let patch = remove_members_patch(&present)?;
             match self.patch_group(ctx, group_id, &patch, None).await {
                 // Another writer removed some of them in between: look again.
                 Err(ScimError::NoTarget { .. }) => {}
