@@ -1,6 +1,6 @@
 //! [`CloudSimulator`]: Atlassian Cloud's user-provisioning SCIM API in memory.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -11,7 +11,7 @@ use scim_core::{BearerTokens, HttpClient, HttpError, ScimError, ScimService};
 use scim_filter::{CompValue, CompareOp, Filter};
 use serde_json::Value;
 
-use super::Fault;
+use super::{CallLog, Fault};
 use crate::Credentials;
 
 /// The tenant the in-process service keeps the directory's resources in.
@@ -49,9 +49,8 @@ pub struct CloudSimulator {
 
 #[derive(Default)]
 struct State {
-    calls: BTreeMap<String, usize>,
+    log: CallLog,
     requests: Vec<String>,
-    faults: VecDeque<Fault>,
     deactivated: BTreeMap<String, Value>,
 }
 
@@ -104,21 +103,17 @@ impl CloudSimulator {
     /// Requests made as `METHOD /path` relative to the directory, ids as `{id}`
     /// (`("GET", "/Users/{id}")`), faulted ones included.
     pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock()
-            .calls
-            .get(&format!("{method} {path}"))
-            .copied()
-            .unwrap_or(0)
+        self.lock().log.count(method, path)
     }
 
     /// Every call count, keyed `"METHOD /path"`.
     pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().calls.clone()
+        self.lock().log.counts()
     }
 
     /// All requests made.
     pub fn total_calls(&self) -> usize {
-        self.lock().calls.values().sum()
+        self.lock().log.total()
     }
 
     /// Every request as `METHOD /path?query` relative to the directory, in order (decoded
@@ -130,16 +125,13 @@ impl CloudSimulator {
     /// Forgets call counts and the request log.
     pub fn reset_calls(&self) {
         let mut state = self.lock();
-        state.calls.clear();
+        state.log.clear();
         state.requests.clear();
     }
 
     /// The next `n` requests, whatever they are, get `fault` instead of being served.
     pub fn fail_next(&self, n: usize, fault: &Fault) {
-        let mut state = self.lock();
-        for _ in 0..n {
-            state.faults.push_back(fault.clone());
-        }
+        self.lock().log.fail_next(n, fault);
     }
 
     /// The user `id` as it was when `DELETE /Users/{id}` deactivated it (`active: false`).
@@ -174,15 +166,12 @@ impl CloudSimulator {
         };
         let fault = {
             let mut state = self.lock();
-            *state
-                .calls
-                .entry(format!("{} {template}", parts.method))
-                .or_default() += 1;
+            state.log.record(&parts.method, &template);
             let query = parts.uri.query().map(decode_query).unwrap_or_default();
             state
                 .requests
                 .push(format!("{} {rel}{query}", parts.method));
-            state.faults.pop_front()
+            state.log.next_fault()
         };
         if let Some(fault) = fault {
             return fault_response(&fault);

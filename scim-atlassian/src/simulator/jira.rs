@@ -4,7 +4,7 @@
 // test double, and boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -12,6 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
+use super::CallLog;
 use crate::Credentials;
 
 /// The prefix of every Jira REST v2 path.
@@ -102,8 +103,7 @@ struct State {
     /// Components by id.
     components: BTreeMap<u64, Component>,
     next_component: u64,
-    calls: BTreeMap<String, usize>,
-    faults: VecDeque<Fault>,
+    log: CallLog,
     targeted: Vec<Targeted>,
 }
 
@@ -196,44 +196,32 @@ impl JiraSimulator {
     /// How many requests were made with `method` to `path` (relative to `/rest/api/2`, without
     /// the query: `("POST", "/user")`), faulted ones included.
     pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock()
-            .calls
-            .get(&format!("{method} {path}"))
-            .copied()
-            .unwrap_or(0)
+        self.lock().log.count(method, path)
     }
 
     /// Every call count, keyed `"METHOD /path"`.
     pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().calls.clone()
+        self.lock().log.counts()
     }
 
     /// All requests made.
     pub fn total_calls(&self) -> usize {
-        self.lock().calls.values().sum()
+        self.lock().log.total()
     }
 
     /// Requests other than `GET`.
     pub fn write_calls(&self) -> usize {
-        self.lock()
-            .calls
-            .iter()
-            .filter(|(k, _)| !k.starts_with("GET "))
-            .map(|(_, n)| n)
-            .sum()
+        self.lock().log.writes()
     }
 
     /// Forgets the call counts.
     pub fn reset_calls(&self) {
-        self.lock().calls.clear();
+        self.lock().log.clear();
     }
 
     /// The next `n` requests, whatever they are, get `fault`.
     pub fn fail_next(&self, n: usize, fault: &Fault) {
-        let mut state = self.lock();
-        for _ in 0..n {
-            state.faults.push_back(fault.clone());
-        }
+        self.lock().log.fail_next(n, fault);
     }
 
     /// The `nth` (1-based) next request with `method` to `path` gets `fault`: a failure in the
@@ -379,7 +367,7 @@ impl JiraSimulator {
             }
         }
         state.targeted.retain(|t| t.remaining > 0);
-        hit.or_else(|| state.faults.pop_front())
+        hit.or_else(|| state.log.next_fault())
     }
 }
 
@@ -402,7 +390,7 @@ impl HttpClient for JiraSimulator {
         };
         let method = request.method().clone();
         let mut state = self.lock();
-        *state.calls.entry(format!("{method} {path}")).or_default() += 1;
+        state.log.record(&method, &path);
         if let Some(fault) = Self::take_fault(&mut state, &method, &path) {
             return fault_response(&fault);
         }
