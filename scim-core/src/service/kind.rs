@@ -47,8 +47,8 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// `id`.
     fn id(&self) -> Option<&str>;
 
-    /// Sets `meta.location` and fills in the `$ref` of members or groups that have none, as
-    /// the JSON rendering path does (`add_refs`), for writing the typed resource directly.
+    /// Sets `meta.location` and fills in the `$ref` of members or groups that have none:
+    /// clients follow it, and only the service knows the base URL.
     fn prepare_output(&mut self, base_url: &str, location: &str);
 
     async fn create(

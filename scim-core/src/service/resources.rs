@@ -23,20 +23,17 @@ impl Call<'_> {
         format!("{}/{}/{}", self.base_url, T::ENDPOINT, encode_segment(id))
     }
 
-    /// A resource as JSON, ready to send: location set, projected, in the call's version.
+    /// A resource as JSON, ready to send: location and `$ref`s set (by
+    /// [`Kind::prepare_output`], as the typed `GET` path does), projected, in the call's
+    /// version.
     pub(crate) fn render<T: Kind>(
         &self,
-        resource: &T,
+        mut resource: T,
         projection: &Projection,
     ) -> Result<(Value, String, Option<String>), ScimError> {
-        let mut value = serde_json::to_value(resource)?;
-        add_refs(&mut value, &self.base_url);
-        let id = value
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let location = self.location::<T>(&id);
+        let location = self.location::<T>(resource.id().unwrap_or_default());
+        resource.prepare_output(&self.base_url, &location);
+        let value = serde_json::to_value(&resource)?;
         let (body, etag) = render_resource(value, &location, projection, T::CORE, self.version);
         Ok((body, location, etag))
     }
@@ -45,7 +42,7 @@ impl Call<'_> {
     pub(crate) fn resource_reply<T: Kind>(
         &self,
         status: StatusCode,
-        resource: &T,
+        resource: T,
         projection: &Projection,
     ) -> Result<Reply, ScimError> {
         let (body, location, etag) = self.render(resource, projection)?;
@@ -60,39 +57,12 @@ impl Call<'_> {
     }
 }
 
-/// Fills `$ref` (the member's or group's URI) in `members` and `groups` where the backend left
-/// it out: clients follow it, and only the service knows the base URL.
-fn add_refs(value: &mut Value, base_url: &str) {
-    let Value::Object(obj) = value else { return };
-    for (key, fixed_endpoint) in [("members", None), ("groups", Some("Groups"))] {
-        let Some(Value::Array(items)) = obj.get_mut(key) else {
-            continue;
-        };
-        for item in items {
-            let Value::Object(m) = item else { continue };
-            if m.contains_key("$ref") {
-                continue;
-            }
-            let endpoint = fixed_endpoint.or_else(|| match m.get("type").and_then(Value::as_str) {
-                Some(t) if t.eq_ignore_ascii_case("User") => Some("Users"),
-                Some(t) if t.eq_ignore_ascii_case("Group") => Some("Groups"),
-                _ => None,
-            });
-            let id = m.get("value").and_then(Value::as_str);
-            if let (Some(endpoint), Some(id)) = (endpoint, id) {
-                let uri = format!("{base_url}/{endpoint}/{}", encode_segment(id));
-                m.insert("$ref".to_owned(), Value::String(uri));
-            }
-        }
-    }
-}
-
 /// `POST /Users`, `POST /Groups`.
 pub(crate) async fn create<T: Kind>(call: &Call<'_>, body: &[u8]) -> Result<Reply, ScimError> {
     let projection = call.params.projection()?;
     let resource = body::resource::<T>(body, call.version, T::registered_extensions(call.inner))?;
     let created = T::create(call.provisioner(), &call.ctx, resource).await?;
-    call.resource_reply(StatusCode::CREATED, &created, &projection)
+    call.resource_reply(StatusCode::CREATED, created, &projection)
 }
 
 /// `GET`, `PUT`, `PATCH`, `DELETE` on `/Users/{id}`, `/Groups/{id}`.
@@ -118,7 +88,7 @@ pub(crate) async fn item<T: Kind>(
                 expected.as_ref(),
             )
             .await?;
-            call.resource_reply(StatusCode::OK, &replaced, &projection)
+            call.resource_reply(StatusCode::OK, replaced, &projection)
         }
         Method::PATCH => {
             let projection = call.params.projection()?;
@@ -127,7 +97,7 @@ pub(crate) async fn item<T: Kind>(
             let patched =
                 T::patch(call.provisioner(), &call.ctx, id, &patch, expected.as_ref()).await?;
             // Entra ID and Okta expect the resource back, not 204.
-            call.resource_reply(StatusCode::OK, &patched, &projection)
+            call.resource_reply(StatusCode::OK, patched, &projection)
         }
         Method::DELETE => {
             let expected = expected::<T>(call, id, &preconditions, method).await?;
@@ -167,7 +137,7 @@ async fn get<T: Kind>(
             }
             Ok(reply)
         }
-        Precondition::Proceed => call.resource_reply(StatusCode::OK, &resource, &projection),
+        Precondition::Proceed => call.resource_reply(StatusCode::OK, resource, &projection),
         Precondition::NotModified => {
             let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
             if let Some(tag) = current {

@@ -51,7 +51,7 @@ async fn run<T: Kind>(call: &Call<'_>, params: &ListParams) -> Result<Reply, Sci
     let page = T::search(call.provisioner(), &call.ctx, &params.query).await?;
     let resources = page
         .resources
-        .iter()
+        .into_iter()
         .map(|r| call.render(r, &params.projection).map(|(body, ..)| body))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Reply::json(
@@ -96,10 +96,10 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
             };
             let groups = Group::search(p, &call.ctx, &group_query).await?;
             let mut out = Vec::with_capacity(taken + groups.resources.len());
-            for u in &users.resources {
+            for u in users.resources {
                 out.push(call.render(u, &params.projection)?.0);
             }
-            for g in &groups.resources {
+            for g in groups.resources {
                 out.push(call.render(g, &params.projection)?.0);
             }
             (
@@ -115,12 +115,12 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
             };
             let users = User::search(p, &call.ctx, &head).await?;
             let groups = Group::search(p, &call.ctx, &head).await?;
-            let mut merged: Vec<(Value, Either<'_>)> = Vec::new();
-            for u in &users.resources {
-                merged.push((serde_json::to_value(u)?, Either::User(u)));
+            let mut merged: Vec<(Value, Either)> = Vec::new();
+            for u in users.resources {
+                merged.push((serde_json::to_value(&u)?, Either::User(Box::new(u))));
             }
-            for g in &groups.resources {
-                merged.push((serde_json::to_value(g)?, Either::Group(g)));
+            for g in groups.resources {
+                merged.push((serde_json::to_value(&g)?, Either::Group(Box::new(g))));
             }
             crate::sort::sort_items_by_path(
                 &mut merged,
@@ -135,8 +135,8 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
                 .skip(offset)
                 .take(count)
                 .map(|(_, r)| match r {
-                    Either::User(u) => call.render(u, &params.projection),
-                    Either::Group(g) => call.render(g, &params.projection),
+                    Either::User(u) => call.render(*u, &params.projection),
+                    Either::Group(g) => call.render(*g, &params.projection),
                 })
                 .map(|r| r.map(|(body, ..)| body))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -153,9 +153,10 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
 }
 
 /// A user or a group of a merged result list.
-enum Either<'a> {
-    User(&'a User),
-    Group(&'a Group),
+enum Either {
+    // Boxed: the typed resources are hundreds of bytes, and the list is sorted by moving them.
+    User(Box<User>),
+    Group(Box<Group>),
 }
 
 fn usize_of(n: u64) -> usize {
