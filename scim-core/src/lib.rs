@@ -14,6 +14,9 @@
 //!   (`sortBy`/`sortOrder`), [`etag`] (weak version tags, `If-Match`/`If-None-Match`).
 //! - [`bulk`]: `BulkRequest`/`BulkResponse` (RFC 7644 §3.7), `bulkId` references and the order
 //!   to run a request's operations in.
+//! - [`provision`]: the async `Provisioner` trait a backend implements (defaults for search,
+//!   PATCH and membership), the in-memory reference backend, and, with the `conformance`
+//!   feature, the test suite every backend runs.
 //! - [`client`]: the [`HttpClient`] trait backends send their HTTP requests through.
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //! - [`service`]: [`ScimService`], the SCIM HTTP endpoints over any [`provision::Provisioner`],

@@ -8,7 +8,8 @@
 //! turn member changes into membership calls) overrides them.
 //!
 //! [`InMemoryProvisioner`] is the reference backend, used in tests as the model of correct
-//! behaviour. The `conformance` feature exposes [`conformance`], a suite any backend's tests
+//! behaviour. The `conformance` feature exposes `provision::conformance`, a suite any
+//! backend's tests
 //! run against their own implementation.
 
 mod context;
