@@ -9,8 +9,7 @@
 //!
 //! [`InMemoryProvisioner`] is the reference backend, used in tests as the model of correct
 //! behaviour. The `conformance` feature exposes `provision::conformance`, a suite any
-//! backend's tests
-//! run against their own implementation.
+//! backend's tests run against their own implementation.
 
 mod context;
 mod defaults;
