@@ -4,8 +4,8 @@
 //! The typed clients differ only in their API root, their error body and which of their calls
 //! are idempotent; everything else (building the request, retrying on 429/503/timeouts with the
 //! [`RetryPolicy`], telling the [`CallObserver`]) lives here once. The Bitbucket client uses it;
-//! the Jira client predates it and can move onto it by passing `jira_error` and
-//! `method != POST` as the idempotency rule.
+//! the Jira client predates it and can move onto it by passing its `status_error` as the
+//! [`ErrorReader`] and [`Retry::Once`] for its `POST`s (its current rule).
 
 use std::sync::Arc;
 use std::time::Duration;

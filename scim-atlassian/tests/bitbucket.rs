@@ -676,6 +676,90 @@ fn list_users_pages_and_marks_active_without_a_call_per_user() {
     assert_eq!(second.next_start, None);
 }
 
+#[test]
+fn adapter_call_counts_per_operation() {
+    let s = setup();
+    let t = target(&s);
+    s.sim.add_group("team");
+    let ann = block_on(t.create_user(new_user("ann"), true)).unwrap();
+    // Each operation on a remembered id, with the calls it makes.
+    let calls = || {
+        let counts: Vec<(String, usize)> = s.sim.call_counts().into_iter().collect();
+        s.sim.reset_calls();
+        counts
+    };
+    calls();
+    let c = |k: &str, n: usize| (k.to_owned(), n);
+
+    block_on(t.get_user(&ann.id)).unwrap().unwrap();
+    assert_eq!(
+        calls(),
+        [
+            c("GET /admin/users", 1),
+            c("GET /admin/users/more-members", 1)
+        ]
+    );
+    let changes = UserChanges {
+        display_name: Some("Ann B".to_owned()),
+        ..UserChanges::default()
+    };
+    block_on(t.update_user(&ann.id, &changes)).unwrap().unwrap();
+    assert_eq!(
+        calls(),
+        [
+            c("GET /admin/users", 1),
+            c("GET /admin/users/more-members", 1),
+            c("PUT /admin/users", 1)
+        ]
+    );
+    block_on(t.deprovision_user(&ann.id)).unwrap().unwrap();
+    assert_eq!(
+        calls(),
+        [
+            c("GET /admin/users", 1),
+            c("GET /admin/users/more-members", 1),
+            c("POST /admin/users/remove-group", 1)
+        ]
+    );
+    block_on(t.activate_user(&ann.id)).unwrap().unwrap();
+    assert_eq!(
+        calls(),
+        [
+            c("GET /admin/users", 1),
+            c("GET /admin/users/more-members", 1),
+            c("POST /admin/users/add-groups", 1)
+        ]
+    );
+    assert!(block_on(t.add_member("team", &ann.id)).unwrap());
+    assert_eq!(
+        calls(),
+        [
+            c("GET /admin/users", 1),
+            c("POST /admin/groups/add-users", 1)
+        ]
+    );
+    block_on(t.list_members("team")).unwrap().unwrap();
+    assert_eq!(calls(), [c("GET /admin/groups/more-members", 1)]);
+    assert!(block_on(t.delete_user(&ann.id)).unwrap());
+    assert_eq!(
+        calls(),
+        [c("DELETE /admin/users", 1), c("GET /admin/users", 1)]
+    );
+}
+
+#[test]
+fn timeouts_are_retried_for_reads_not_creates() {
+    let s = setup();
+    s.sim.fail_next(1, &Fault::Timeout);
+    assert_eq!(block_on(s.client.groups(None)).unwrap().len(), 1);
+    assert_eq!(s.sim.calls("GET", "/admin/groups"), 2);
+    s.sim.fail_next(1, &Fault::Timeout);
+    let err = block_on(s.client.create_group("g")).unwrap_err();
+    assert!(matches!(err, AtlassianError::Transport { .. }), "{err:?}");
+    assert_eq!(ScimError::from(err).status().as_u16(), 504);
+    assert_eq!(s.sim.calls("POST", "/admin/groups"), 1);
+}
+
 // ---- the simulator's own shapes ----
 
 fn raw(sim: &BitbucketSimulator, method: Method, path_and_query: &str) -> (u16, Value) {
