@@ -760,6 +760,36 @@ fn timeouts_are_retried_for_reads_not_creates() {
     assert_eq!(s.sim.calls("POST", "/admin/groups"), 1);
 }
 
+#[test]
+fn test_connection_names_what_is_wrong() {
+    let s = setup();
+    block_on(target(&s).test_connection()).unwrap();
+
+    let typo = BitbucketTarget::new(s.client.clone(), vec!["stash-user".to_owned()]);
+    let err = block_on(typo.test_connection()).unwrap_err();
+    assert!(matches!(err, AtlassianError::InvalidConfig(_)), "{err:?}");
+    assert!(err.to_string().contains("stash-user"), "{err}");
+    s.sim.add_group("plain");
+    let no_permission = BitbucketTarget::new(s.client.clone(), vec!["plain".to_owned()]);
+    assert!(block_on(no_permission.test_connection()).is_err());
+
+    s.sim.set_admin(false);
+    let err = block_on(target(&s).test_connection()).unwrap_err();
+    assert_eq!(status_of(&err), 401);
+    assert!(err.to_string().contains("ADMIN"), "{err}");
+}
+
+#[test]
+fn only_canonical_ids_resolve() {
+    let s = setup();
+    let t = target(&s);
+    let u = block_on(t.create_user(new_user("ids"), false)).unwrap();
+    assert!(block_on(t.get_user(&u.id)).unwrap().is_some());
+    for other in [format!("+{}", u.id), format!("0{}", u.id), String::new()] {
+        assert!(block_on(t.get_user(&other)).unwrap().is_none(), "{other:?}");
+    }
+}
+
 // ---- the simulator's own shapes ----
 
 fn raw(sim: &BitbucketSimulator, method: Method, path_and_query: &str) -> (u16, Value) {

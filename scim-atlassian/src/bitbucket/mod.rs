@@ -178,6 +178,42 @@ impl BitbucketTarget {
         Ok(groups)
     }
 
+    /// Checks that Bitbucket answers, that the credentials may administer users and groups
+    /// (every `/admin` resource needs the `ADMIN` global permission), and that every
+    /// configured login group exists and holds a global permission (a typo there would create
+    /// users who cannot log in). The error says which failed. Calls:
+    /// `GET /admin/permissions/groups`, all pages.
+    pub async fn test_connection(&self) -> Result<(), AtlassianError> {
+        let permitted = self.client.permitted_groups().await.map_err(|e| match e {
+            AtlassianError::Status {
+                status: 401, call, ..
+            } => AtlassianError::Status {
+                call,
+                status: 401,
+                message: "Bitbucket refused the credentials, or their user lacks the ADMIN \
+                          global permission that managing users and groups requires"
+                    .to_owned(),
+                fields: Vec::new(),
+            },
+            other => other,
+        })?;
+        let granting: Vec<String> = permitted.into_iter().map(|p| p.group.name).collect();
+        let missing: Vec<&str> = self
+            .login_groups
+            .iter()
+            .filter(|g| !contains_ignoring_case(&granting, g))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(AtlassianError::InvalidConfig(format!(
+                "login groups {missing:?} do not exist in Bitbucket or hold no global \
+                 permission, so their members could not log in"
+            )))
+        }
+    }
+
     fn remember(&self, user: &BitbucketUser) {
         self.names
             .lock()
@@ -188,7 +224,10 @@ impl BitbucketTarget {
     /// The Bitbucket user with `id`: by the remembered name when there is one (it may be stale
     /// after a rename made elsewhere, so the id is checked), else by walking the listing.
     async fn resolve(&self, id: &str) -> Result<Option<BitbucketUser>, AtlassianError> {
-        let Ok(id) = id.parse::<u64>() else {
+        // Only the canonical form: "+7" or "007" would otherwise find user 7 under another id.
+        let canonical =
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
+        let Some(id) = id.parse::<u64>().ok().filter(|_| canonical) else {
             return Ok(None);
         };
         let known = self

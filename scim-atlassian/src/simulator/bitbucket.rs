@@ -108,6 +108,7 @@ pub struct BitbucketSimulator {
     credentials: Credentials,
     page_cap: AtomicUsize,
     mail_server: AtomicBool,
+    admin: AtomicBool,
 }
 
 impl BitbucketSimulator {
@@ -134,6 +135,7 @@ impl BitbucketSimulator {
             credentials,
             page_cap: AtomicUsize::new(PAGE_CAP),
             mail_server: AtomicBool::new(false),
+            admin: AtomicBool::new(true),
         }
     }
 
@@ -150,6 +152,12 @@ impl BitbucketSimulator {
     /// Whether a mail server is configured, which `notify` needs (false by default).
     pub fn set_mail_server(&self, configured: bool) {
         self.mail_server.store(configured, Ordering::Relaxed);
+    }
+
+    /// Whether the credentials' user holds the `ADMIN` global permission (true by default):
+    /// without it every `/admin` resource answers 401, as Bitbucket does.
+    pub fn set_admin(&self, admin: bool) {
+        self.admin.store(admin, Ordering::Relaxed);
     }
 
     /// The most users that may hold a global permission (`None`, the default: no limit).
@@ -392,6 +400,14 @@ impl HttpClient for BitbucketSimulator {
                 None,
                 "Authentication failed. Please check your credentials and try again.",
                 "com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException",
+            ));
+        }
+        if path.starts_with("/admin/") && !self.admin.load(Ordering::Relaxed) {
+            return Ok(error(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "You are not permitted to access this resource",
+                "com.atlassian.bitbucket.AuthorisationException",
             ));
         }
         let mut query: HashMap<String, String> = HashMap::new();
@@ -723,13 +739,17 @@ impl State {
                 .any(|(key, g)| g.members.contains(&id) && self.group_permissions.contains_key(key))
     }
 
-    /// 403 when making `extra` users licensed would pass the licence limit.
+    /// 403 when making the users `extra` licensed would pass the licence limit.
     fn check_license(&self, extra: &BTreeSet<u64>) -> Result<(), Reply> {
+        self.check_license_seats(extra.iter().filter(|id| !self.licensed(**id)).count())
+    }
+
+    /// 403 when `added` more licensed users would pass the licence limit.
+    fn check_license_seats(&self, added: usize) -> Result<(), Reply> {
         let Some(limit) = self.license_limit else {
             return Ok(());
         };
         let licensed = self.users.keys().filter(|id| self.licensed(**id)).count();
-        let added = extra.iter().filter(|id| !self.licensed(**id)).count();
         if licensed + added > limit {
             return Err(error(
                 StatusCode::FORBIDDEN,
@@ -857,9 +877,9 @@ fn create_user(state: &mut State, call: &Call<'_>) -> Handled {
         _ => None,
     };
     if let Some(g) = &default {
-        // The new user is not stored yet: count them as one more licensed user.
+        // The new user is not stored yet: one more seat.
         if state.group_permissions.contains_key(g) {
-            state.check_license(&BTreeSet::from([u64::MAX]))?;
+            state.check_license_seats(1)?;
         }
     }
     let id = state.insert_user(name, display, email);
