@@ -651,7 +651,7 @@ fn list_users_pages_and_marks_active_without_a_call_per_user() {
         block_on(t.create_user(new_user(&format!("u{i}")), active)).unwrap();
     }
     s.sim.reset_calls();
-    let first = block_on(t.list_users(0, 3)).unwrap();
+    let first = block_on(t.list_users(None, 0, 3)).unwrap();
     let flags: Vec<(String, bool)> = first
         .users
         .iter()
@@ -671,9 +671,16 @@ fn list_users_pages_and_marks_active_without_a_call_per_user() {
         2,
         "one user page, one login-group listing"
     );
-    let second = block_on(t.list_users(3, 3)).unwrap();
+    let second = block_on(t.list_users(None, 3, 3)).unwrap();
     assert_eq!(second.users.len(), 2);
     assert_eq!(second.next_start, None);
+    let searched = block_on(t.list_users(Some("U3@EXAMPLE"), 0, 10)).unwrap();
+    let names: Vec<&str> = searched.users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["u3"],
+        "the filter also matches emails, ignoring case"
+    );
 }
 
 #[test]

@@ -467,11 +467,20 @@ impl BitbucketTarget {
         Ok(true)
     }
 
-    /// One page of users (`GET /admin/users?start=&limit=`) with `active` decided from the
-    /// login groups' member lists (one listing per login group, not one call per user);
-    /// `groups` stays empty.
-    pub async fn list_users(&self, start: usize, limit: usize) -> Result<UserPage, AtlassianError> {
-        let page = self.client.users_page(None, start, limit).await?;
+    /// One page of users (`GET /admin/users?filter=&start=&limit=`) with `active` decided
+    /// from the login groups' member lists (one listing per login group, not one call per
+    /// user); `groups` stays empty.
+    ///
+    /// `filter` is Bitbucket's: users whose name, display name *or* email contains it,
+    /// ignoring case. It narrows a search (a SCIM `userName sw "al"` can pass `"al"`), but
+    /// the caller must still apply its own filter to what comes back.
+    pub async fn list_users(
+        &self,
+        filter: Option<&str>,
+        start: usize,
+        limit: usize,
+    ) -> Result<UserPage, AtlassianError> {
+        let page = self.client.users_page(filter, start, limit).await?;
         let mut licensed = std::collections::HashSet::new();
         if !page.values.is_empty() {
             for g in self.login_groups().await? {
