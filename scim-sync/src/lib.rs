@@ -17,3 +17,6 @@ mod reconcile;
 
 pub use plan::{ApplyReport, Plan, Progress, Step};
 pub use reconcile::{Policy, Reconciler, SyncEverything, SyncOptions};
+pub mod schedule;
+
+pub use schedule::{InMemoryRunLock, Lease, LockError, RunLock, RunOutcome, RunSummary, Runner};

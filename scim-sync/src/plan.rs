@@ -272,6 +272,25 @@ impl fmt::Display for Step {
     }
 }
 
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "users {} to create, {} to update, {} to activate, {} to deactivate; \
+             groups {} to create, {} to update, {} to delete; memberships {} to add, {} to remove",
+            self.create_users,
+            self.update_users,
+            self.activate_users,
+            self.deactivate_users,
+            self.create_groups,
+            self.update_groups,
+            self.delete_groups,
+            self.add_members,
+            self.remove_members
+        )
+    }
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.summary;
@@ -282,22 +301,7 @@ impl fmt::Display for Plan {
                 self.target_users
             )?;
         } else {
-            write!(
-                f,
-                "plan for a target of {} users: users {} to create, {} to update, {} to activate, \
-                 {} to deactivate; groups {} to create, {} to update, {} to delete; \
-                 memberships {} to add, {} to remove",
-                self.target_users,
-                s.create_users,
-                s.update_users,
-                s.activate_users,
-                s.deactivate_users,
-                s.create_groups,
-                s.update_groups,
-                s.delete_groups,
-                s.add_members,
-                s.remove_members
-            )?;
+            write!(f, "plan for a target of {} users: {s}", self.target_users)?;
         }
         for step in &self.steps {
             write!(f, "\n{step}")?;
