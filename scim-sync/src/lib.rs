@@ -16,7 +16,10 @@ pub mod plan;
 mod reconcile;
 
 pub use plan::{ApplyReport, Plan, Progress, Step};
-pub use reconcile::{Policy, Reconciler, SyncEverything, SyncOptions};
+pub mod policy;
+
+pub use policy::{MissingGroup, Policy, PushPolicy, SyncEverything, target_policy};
+pub use reconcile::{Reconciler, SyncOptions};
 pub mod schedule;
 
 pub use schedule::{InMemoryRunLock, Lease, LockError, RunLock, RunOutcome, RunSummary, Runner};

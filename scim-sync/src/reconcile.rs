@@ -9,30 +9,8 @@ use serde_json::Value;
 
 use crate::SyncError;
 use crate::plan::{Change, Limits, Plan, Step, UserRef};
+use crate::policy::{MissingGroup, Policy, PushPolicy, SyncEverything};
 use crate::source::{Cursor, DirectorySource};
-
-/// Decides which source users and groups are synced and how they look at the target.
-///
-/// The hook where push provisioning's rules plug in: scim-atlassian's `SyncPolicy` (scope,
-/// name transforms) can implement this so scheduled and pushed syncs follow the same rules.
-/// Returning `None` leaves a resource out of the sync, as if the source did not have it.
-pub trait Policy: Send + Sync {
-    /// The user as it should be at the target, or `None` to skip it.
-    fn user(&self, user: User) -> Option<User> {
-        Some(user)
-    }
-
-    /// The group as it should be at the target, or `None` to skip it.
-    fn group(&self, group: Group) -> Option<Group> {
-        Some(group)
-    }
-}
-
-/// The policy that syncs everything as the source has it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SyncEverything;
-
-impl Policy for SyncEverything {}
 
 /// How a [`Reconciler`] plans and its plans are applied.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -169,7 +147,19 @@ impl Reconciler {
         self
     }
 
+    /// Applies push provisioning's `policy` ([`PushPolicy`]); build the target with
+    /// [`target_policy`](crate::policy::target_policy) of it, so it is not applied twice.
+    pub fn with_sync_policy(
+        self,
+        policy: &scim_atlassian::policy::SyncPolicy,
+    ) -> Result<Self, scim_atlassian::policy::PolicyError> {
+        Ok(self.with_policy(Arc::new(PushPolicy::new(policy)?)))
+    }
+
     /// Reads `source` and `target` and plans the writes that make the target match.
+    ///
+    /// With a scope ([`Policy::scope_groups`]), the source's groups are read twice: first to
+    /// learn the scope groups' members (only those are kept), then to plan the groups.
     pub async fn plan<S: DirectorySource + ?Sized, P: Provisioner + ?Sized>(
         &self,
         source: &S,
@@ -178,8 +168,68 @@ impl Reconciler {
     ) -> Result<Plan, SyncError> {
         let mut steps = Vec::new();
         let mut warnings = Vec::new();
-
         let target_users = scan(|offset| target.scan_users(ctx, offset, SCAN_PAGE)).await?;
+        let users = self
+            .plan_users(source, &target_users, &mut steps, &mut warnings)
+            .await?;
+        self.plan_groups(
+            source,
+            target,
+            ctx,
+            &target_users,
+            &users,
+            &mut steps,
+            &mut warnings,
+        )
+        .await?;
+        let limits = Limits {
+            max_deactivate_fraction: self.options.max_deactivate_fraction,
+            concurrency: self.options.concurrency.max(1),
+        };
+        Ok(Plan::new(steps, target_users.len(), warnings, limits))
+    }
+
+    /// The lower-cased member values of the policy's scope groups, or `None` without a scope.
+    async fn scope_members<S: DirectorySource + ?Sized>(
+        &self,
+        source: &S,
+    ) -> Result<Option<HashSet<String>>, SyncError> {
+        let scope = self.policy.scope_groups();
+        if scope.is_empty() {
+            return Ok(None);
+        }
+        let mut members = HashSet::new();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let (page, next) = source.groups_page(cursor).await?;
+            for group in page {
+                if names_one_of(&group.display_name, scope) {
+                    members.extend(
+                        group
+                            .members
+                            .iter()
+                            .filter_map(|m| m.value.as_deref())
+                            .map(str::to_lowercase),
+                    );
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(Some(members)),
+            }
+        }
+    }
+
+    /// Plans the user steps; returns how source users resolve to target users.
+    async fn plan_users<S: DirectorySource + ?Sized>(
+        &self,
+        source: &S,
+        target_users: &[User],
+        steps: &mut Vec<Step>,
+        warnings: &mut Vec<String>,
+    ) -> Result<SyncedUsers, SyncError> {
+        let scope = self.scope_members(source).await?;
+        let keep_synced = !self.policy.default_groups_for_all().is_empty();
         let mut users_by_ext: HashMap<&str, usize> = HashMap::new();
         let mut users_by_name: HashMap<String, usize> = HashMap::new();
         for (i, user) in target_users.iter().enumerate() {
@@ -191,14 +241,25 @@ impl Reconciler {
                 .or_insert(i);
         }
         let mut user_seen = vec![false; target_users.len()];
-        // "id:", "ext:" and "name:" keys of source users -> the target user they become.
-        let mut refs: HashMap<String, UserRef> = HashMap::new();
+        let mut out = SyncedUsers::default();
 
         let mut cursor: Option<Cursor> = None;
         loop {
             let (page, next) = source.users_page(cursor).await?;
             for user in page {
-                let source_id = user.id.clone();
+                let keys = source_keys(&user);
+                let in_scope = scope.as_ref().is_none_or(|members| {
+                    user.groups.iter().any(|g| {
+                        [g.display.as_deref(), g.value.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .any(|n| names_one_of(n, self.policy.scope_groups()))
+                    }) || keys
+                        .iter()
+                        .any(|(_, k)| members.contains(&k.to_lowercase()))
+                });
+                // Left out by the policy: group members naming it get a warning, as members
+                // the source lacks do (unlike users out of scope, which are left out on purpose).
                 let Some(user) = self.policy.user(user) else {
                     continue;
                 };
@@ -207,8 +268,24 @@ impl Reconciler {
                     .as_deref()
                     .and_then(|e| users_by_ext.get(e))
                     .or_else(|| users_by_name.get(&user.user_name.to_lowercase()))
-                    .copied();
-                let user_ref = match found.and_then(|i| target_users.get(i).map(|t| (i, t))) {
+                    .copied()
+                    .and_then(|i| target_users.get(i).map(|t| (i, t)));
+                if !in_scope {
+                    // Left as it is at the target, unless the policy deprovisions users who
+                    // left the scope: then it counts as missing from the source.
+                    if let Some((i, current)) = found {
+                        if !self.policy.deprovision_out_of_scope() {
+                            if let Some(seen) = user_seen.get_mut(i) {
+                                *seen = true;
+                            }
+                            out.left_alone.extend(current.id.clone());
+                        }
+                    }
+                    out.excluded
+                        .extend(keys.into_iter().map(|(p, k)| key(p, &k)));
+                    continue;
+                }
+                let user_ref = match found {
                     None => {
                         let user_ref = UserRef {
                             id: None,
@@ -221,6 +298,7 @@ impl Reconciler {
                         steps.push(Step::CreateUser {
                             user: Box::new(new),
                         });
+                        out.created.push(user_ref.clone());
                         user_ref
                     }
                     Some((i, current)) => {
@@ -261,13 +339,12 @@ impl Reconciler {
                         user_ref
                     }
                 };
-                if let Some(id) = source_id {
-                    refs.insert(format!("id:{id}"), user_ref.clone());
+                if keep_synced {
+                    out.synced.push(user_ref.clone());
                 }
-                if let Some(ext) = &user.external_id {
-                    refs.insert(format!("ext:{ext}"), user_ref.clone());
+                for (prefix, k) in keys {
+                    out.refs.insert(key(prefix, &k), user_ref.clone());
                 }
-                refs.insert(format!("name:{}", user.user_name.to_lowercase()), user_ref);
             }
             match next {
                 Some(c) => cursor = Some(c),
@@ -277,32 +354,87 @@ impl Reconciler {
         if self.options.deactivate_missing_users {
             for (user, seen) in target_users.iter().zip(&user_seen) {
                 if !seen && user.active.unwrap_or(true) {
-                    steps.push(Step::DeactivateUser {
-                        user: UserRef {
-                            id: user.id.clone(),
-                            user_name: user.user_name.clone(),
-                        },
+                    let user = UserRef {
+                        id: user.id.clone(),
+                        user_name: user.user_name.clone(),
+                    };
+                    steps.push(if self.policy.delete_users() {
+                        Step::DeleteUser { user }
+                    } else {
+                        Step::DeactivateUser { user }
                     });
                 }
             }
         }
+        Ok(out)
+    }
 
-        self.plan_groups(
-            source,
-            target,
-            ctx,
-            &target_users,
-            &refs,
-            &mut steps,
-            &mut warnings,
-        )
-        .await?;
-
-        let limits = Limits {
-            max_deactivate_fraction: self.options.max_deactivate_fraction,
-            concurrency: self.options.concurrency.max(1),
-        };
-        Ok(Plan::new(steps, target_users.len(), warnings, limits))
+    /// The target groups the source's groups become, with their wanted members.
+    async fn desired_groups<S: DirectorySource + ?Sized>(
+        &self,
+        source: &S,
+        users: &SyncedUsers,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Desired>, SyncError> {
+        let mut desired: Vec<Desired> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let (page, next) = source.groups_page(cursor).await?;
+            for group in page {
+                let Some(targets) = self.policy.target_groups(&group) else {
+                    continue;
+                };
+                let mut wanted: Vec<UserRef> = Vec::new();
+                for member in &group.members {
+                    let Some(value) = member.value.as_deref() else {
+                        continue;
+                    };
+                    let lower = value.to_lowercase();
+                    let found = users
+                        .refs
+                        .get(&key("id", value))
+                        .or_else(|| users.refs.get(&key("ext", value)))
+                        .or_else(|| users.refs.get(&key("name", &lower)));
+                    match found {
+                        Some(user_ref) => wanted.push(user_ref.clone()),
+                        // Out of the policy's scope: left out on purpose, not worth a warning.
+                        None if ["id", "ext", "name"]
+                            .iter()
+                            .any(|p| users.excluded.contains(&key(p, if *p == "name" { &lower } else { value }))) => {}
+                        None => warnings.push(format!(
+                            "group {}: member `{value}` is not a synced user of the source; skipped",
+                            group.display_name
+                        )),
+                    }
+                }
+                let single = targets.len() == 1;
+                for name in targets {
+                    let entry = desired_entry(&mut desired, &mut index, &name);
+                    if entry.mapped {
+                        // Several source groups map here: an externalId is no one's.
+                        if entry.external_id != group.external_id {
+                            entry.external_id = None;
+                        }
+                    } else if single {
+                        entry.external_id.clone_from(&group.external_id);
+                    }
+                    entry.mapped = true;
+                    entry.add(&wanted);
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        for name in self.policy.default_groups_for_all() {
+            desired_entry(&mut desired, &mut index, name).add(&users.synced);
+        }
+        for name in self.policy.default_groups_for_new() {
+            desired_entry(&mut desired, &mut index, name).add(&users.created);
+        }
+        Ok(desired)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -312,7 +444,7 @@ impl Reconciler {
         target: &P,
         ctx: &RequestContext,
         target_users: &[User],
-        refs: &HashMap<String, UserRef>,
+        users: &SyncedUsers,
         steps: &mut Vec<Step>,
         warnings: &mut Vec<String>,
     ) -> Result<(), SyncError> {
@@ -332,116 +464,97 @@ impl Reconciler {
                 .or_insert(i);
         }
         let mut seen = vec![false; target_groups.len()];
+        // Target user members of `group` the sync manages (not those left alone).
+        let present = |group: &Group| -> Vec<String> {
+            group
+                .members
+                .iter()
+                .filter_map(|m| m.value.as_deref())
+                .filter(|v| user_names.contains_key(v) && !users.left_alone.contains(*v))
+                .map(str::to_owned)
+                .collect()
+        };
+        let user_ref = |id: &str| UserRef {
+            id: Some(id.to_owned()),
+            user_name: user_names.get(id).copied().unwrap_or_default().to_owned(),
+        };
 
-        let mut cursor: Option<Cursor> = None;
-        loop {
-            let (page, next) = source.groups_page(cursor).await?;
-            for group in page {
-                let Some(group) = self.policy.group(group) else {
+        for group in self.desired_groups(source, users, warnings).await? {
+            let found = group
+                .external_id
+                .as_deref()
+                .and_then(|e| by_ext.get(e))
+                .or_else(|| by_name.get(&group.name.to_lowercase()))
+                .copied();
+            let Some((i, current)) = found.and_then(|i| target_groups.get(i).map(|g| (i, g)))
+            else {
+                steps.push(Step::CreateGroup {
+                    display_name: group.name,
+                    external_id: group.external_id,
+                    members: group.members,
+                });
+                continue;
+            };
+            if let Some(seen) = seen.get_mut(i) {
+                if *seen {
+                    warnings.push(format!(
+                        "source group {} matches target group {} that another source group \
+                         matched already; skipped",
+                        group.name, current.display_name
+                    ));
                     continue;
-                };
-                let mut wanted: Vec<UserRef> = Vec::new();
-                let mut wanted_keys = HashSet::new();
-                for member in &group.members {
-                    let Some(value) = member.value.as_deref() else {
-                        continue;
-                    };
-                    let found = refs
-                        .get(&format!("id:{value}"))
-                        .or_else(|| refs.get(&format!("ext:{value}")))
-                        .or_else(|| refs.get(&format!("name:{}", value.to_lowercase())));
-                    let Some(user_ref) = found else {
-                        warnings.push(format!(
-                            "group {}: member `{value}` is not a synced user of the source; skipped",
-                            group.display_name
-                        ));
-                        continue;
-                    };
-                    let key = user_ref
-                        .id
-                        .clone()
-                        .unwrap_or_else(|| format!("new:{}", user_ref.user_name.to_lowercase()));
-                    if wanted_keys.insert(key) {
-                        wanted.push(user_ref.clone());
-                    }
                 }
-                let found = group
-                    .external_id
-                    .as_deref()
-                    .and_then(|e| by_ext.get(e))
-                    .or_else(|| by_name.get(&group.display_name.to_lowercase()))
-                    .copied();
-                let Some((i, current)) = found.and_then(|i| target_groups.get(i).map(|g| (i, g)))
-                else {
-                    steps.push(Step::CreateGroup {
-                        display_name: group.display_name.clone(),
-                        external_id: group.external_id.clone(),
-                        members: wanted,
-                    });
-                    continue;
-                };
-                if let Some(seen) = seen.get_mut(i) {
-                    if *seen {
-                        warnings.push(format!(
-                            "source group {} matches target group {} that another source group \
-                             matched already; skipped",
-                            group.display_name, current.display_name
-                        ));
-                        continue;
-                    }
-                    *seen = true;
-                }
-                let Some(group_id) = current.id.clone() else {
-                    continue;
-                };
-                let mut changes = Vec::new();
-                if group.display_name != current.display_name {
-                    changes.push(Change {
-                        attribute: "displayName".into(),
-                        value: Value::String(group.display_name.clone()),
-                    });
-                }
-                if group.external_id.is_some() && group.external_id != current.external_id {
-                    changes.push(Change {
-                        attribute: "externalId".into(),
-                        value: group.external_id.clone().map_or(Value::Null, Value::String),
-                    });
-                }
-                if !changes.is_empty() {
-                    steps.push(Step::UpdateGroup {
-                        id: group_id.clone(),
-                        display_name: current.display_name.clone(),
-                        changes,
-                    });
-                }
-                // Only user members are managed: a nested group at the target is left alone.
-                let present: HashSet<&str> = current
-                    .members
-                    .iter()
-                    .filter_map(|m| m.value.as_deref())
-                    .filter(|v| user_names.contains_key(v))
-                    .collect();
-                let add: Vec<UserRef> = wanted
-                    .iter()
-                    .filter(|u| u.id.as_deref().is_none_or(|id| !present.contains(id)))
-                    .cloned()
-                    .collect();
+                *seen = true;
+            }
+            let Some(group_id) = current.id.clone() else {
+                continue;
+            };
+            let mut changes = Vec::new();
+            if group.name != current.display_name {
+                changes.push(Change {
+                    attribute: "displayName".into(),
+                    value: Value::String(group.name.clone()),
+                });
+            }
+            if group.external_id.is_some() && group.external_id != current.external_id {
+                changes.push(Change {
+                    attribute: "externalId".into(),
+                    value: group.external_id.clone().map_or(Value::Null, Value::String),
+                });
+            }
+            if !changes.is_empty() {
+                steps.push(Step::UpdateGroup {
+                    id: group_id.clone(),
+                    display_name: current.display_name.clone(),
+                    changes,
+                });
+            }
+            // Only user members are managed: a nested group at the target is left alone.
+            let present = present(current);
+            let add: Vec<UserRef> = group
+                .members
+                .iter()
+                .filter(|u| {
+                    u.id.as_deref()
+                        .is_none_or(|id| !present.iter().any(|p| p == id))
+                })
+                .cloned()
+                .collect();
+            if !add.is_empty() {
+                steps.push(Step::AddMembers {
+                    group_id: group_id.clone(),
+                    display_name: current.display_name.clone(),
+                    members: add,
+                });
+            }
+            // Default groups only ever gain members.
+            if group.mapped {
                 let mut remove: Vec<UserRef> = present
                     .iter()
-                    .filter(|id| !wanted_keys.contains(**id))
-                    .map(|id| UserRef {
-                        id: Some((*id).to_owned()),
-                        user_name: user_names.get(id).copied().unwrap_or_default().to_owned(),
-                    })
+                    .filter(|id| !group.keys.contains(*id))
+                    .map(|id| user_ref(id))
                     .collect();
                 remove.sort_by(|a, b| a.user_name.cmp(&b.user_name));
-                if !add.is_empty() {
-                    steps.push(Step::AddMembers {
-                        group_id: group_id.clone(),
-                        display_name: current.display_name.clone(),
-                        members: add,
-                    });
-                }
                 if !remove.is_empty() {
                     steps.push(Step::RemoveMembers {
                         group_id,
@@ -450,19 +563,31 @@ impl Reconciler {
                     });
                 }
             }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
         }
-        if self.options.delete_missing_groups {
-            for (group, seen) in target_groups.iter().zip(&seen) {
-                if let (false, Some(id)) = (seen, &group.id) {
+        for (group, seen) in target_groups.iter().zip(&seen) {
+            let (false, Some(id)) = (seen, &group.id) else {
+                continue;
+            };
+            match self.policy.missing_group(&group.display_name) {
+                MissingGroup::Delete if self.options.delete_missing_groups => {
                     steps.push(Step::DeleteGroup {
                         id: id.clone(),
                         display_name: group.display_name.clone(),
                     });
                 }
+                MissingGroup::Empty => {
+                    let mut remove: Vec<UserRef> =
+                        present(group).iter().map(|id| user_ref(id)).collect();
+                    remove.sort_by(|a, b| a.user_name.cmp(&b.user_name));
+                    if !remove.is_empty() {
+                        steps.push(Step::RemoveMembers {
+                            group_id: id.clone(),
+                            display_name: group.display_name.clone(),
+                            members: remove,
+                        });
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -499,4 +624,91 @@ fn diff(source: &User, target: &User) -> Vec<Change> {
         .filter(|(k, v)| have.get(k) != Some(v))
         .map(|(attribute, value)| Change { attribute, value })
         .collect()
+}
+
+/// How the source's users resolved while planning.
+#[derive(Default)]
+struct SyncedUsers {
+    /// `id:`, `ext:` and `name:` (lower-cased) keys of synced source users -> the target user
+    /// they become.
+    refs: HashMap<String, UserRef>,
+    /// Keys of source users the policy left out.
+    excluded: HashSet<String>,
+    /// Target ids of users the policy leaves as they are (out of scope): never removed from
+    /// groups.
+    left_alone: HashSet<String>,
+    /// Every synced user, kept only when the policy has default groups for all users.
+    synced: Vec<UserRef>,
+    /// Users the plan creates.
+    created: Vec<UserRef>,
+}
+
+/// A target group as the source wants it.
+struct Desired {
+    name: String,
+    external_id: Option<String>,
+    members: Vec<UserRef>,
+    /// Target ids, or `new:` and the lower-cased name for users the plan creates.
+    keys: HashSet<String>,
+    /// Whether a source group maps here (else it is only a default group: members are
+    /// added, never removed).
+    mapped: bool,
+}
+
+impl Desired {
+    fn add(&mut self, users: &[UserRef]) {
+        for user in users {
+            let key = user
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("new:{}", user.user_name.to_lowercase()));
+            if self.keys.insert(key) {
+                self.members.push(user.clone());
+            }
+        }
+    }
+}
+
+/// The entry for target group `name` (compared ignoring case), added when missing.
+fn desired_entry<'a>(
+    desired: &'a mut Vec<Desired>,
+    index: &mut HashMap<String, usize>,
+    name: &str,
+) -> &'a mut Desired {
+    let at = *index.entry(name.to_lowercase()).or_insert_with(|| {
+        desired.push(Desired {
+            name: name.to_owned(),
+            external_id: None,
+            members: Vec::new(),
+            keys: HashSet::new(),
+            mapped: false,
+        });
+        desired.len() - 1
+    });
+    // `index` only holds positions of `desired`.
+    #[allow(clippy::indexing_slicing)]
+    &mut desired[at]
+}
+
+/// The keys group members may name a source user by: its id, externalId and userName.
+fn source_keys(user: &User) -> Vec<(&'static str, String)> {
+    let mut keys = Vec::with_capacity(3);
+    if let Some(id) = &user.id {
+        keys.push(("id", id.clone()));
+    }
+    if let Some(ext) = &user.external_id {
+        keys.push(("ext", ext.clone()));
+    }
+    keys.push(("name", user.user_name.to_lowercase()));
+    keys
+}
+
+fn key(prefix: &str, value: &str) -> String {
+    format!("{prefix}:{value}")
+}
+
+/// Whether group name `name` is one of `names`, ignoring case and surrounding blanks.
+fn names_one_of(name: &str, names: &[String]) -> bool {
+    let name = name.trim();
+    names.iter().any(|n| n.trim().eq_ignore_ascii_case(name))
 }
