@@ -73,8 +73,10 @@ impl SyncOptions {
 ///
 /// Users are matched by `externalId`, then by `userName` ignoring case; groups by `externalId`,
 /// then by `displayName` ignoring case. The target is read whole (to know what the source
-/// lacks); the source is read a page at a time and only an index of its users (id, externalId,
-/// userName -> target user) is kept to resolve group members.
+/// lacks); the source is read a page at a time, and what is kept of it is an index of its users
+/// (id, externalId, userName -> target user) to resolve group members and the wanted members
+/// of each target group (as references into that index), gathered over every source group
+/// first because a policy may map several source groups onto one target group.
 ///
 /// ```
 /// use std::sync::Arc;
