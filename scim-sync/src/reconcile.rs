@@ -231,7 +231,6 @@ impl Reconciler {
         warnings: &mut Vec<String>,
     ) -> Result<SyncedUsers, SyncError> {
         let scope = self.scope_members(source).await?;
-        let keep_synced = !self.policy.default_groups_for_all().is_empty();
         let mut users_by_ext: HashMap<&str, usize> = HashMap::new();
         let mut users_by_name: HashMap<String, usize> = HashMap::new();
         for (i, user) in target_users.iter().enumerate() {
@@ -300,7 +299,7 @@ impl Reconciler {
                         steps.push(Step::CreateUser {
                             user: Box::new(new),
                         });
-                        out.created.push(user_ref.clone());
+                        out.created.push(out.users.len());
                         user_ref
                     }
                     Some((i, current)) => {
@@ -341,11 +340,10 @@ impl Reconciler {
                         user_ref
                     }
                 };
-                if keep_synced {
-                    out.synced.push(user_ref.clone());
-                }
+                let at = out.users.len();
+                out.users.push(user_ref);
                 for (prefix, k) in keys {
-                    out.refs.insert(key(prefix, &k), user_ref.clone());
+                    out.refs.insert(key(prefix, &k), at);
                 }
             }
             match next {
@@ -387,7 +385,7 @@ impl Reconciler {
                 let Some(targets) = self.policy.target_groups(&group) else {
                     continue;
                 };
-                let mut wanted: Vec<UserRef> = Vec::new();
+                let mut wanted: Vec<usize> = Vec::new();
                 for member in &group.members {
                     let Some(value) = member.value.as_deref() else {
                         continue;
@@ -399,7 +397,7 @@ impl Reconciler {
                         .or_else(|| users.refs.get(&key("ext", value)))
                         .or_else(|| users.refs.get(&key("name", &lower)));
                     match found {
-                        Some(user_ref) => wanted.push(user_ref.clone()),
+                        Some(at) => wanted.push(*at),
                         // Out of the policy's scope: left out on purpose, not worth a warning.
                         None if ["id", "ext", "name"]
                             .iter()
@@ -431,7 +429,8 @@ impl Reconciler {
             }
         }
         for name in self.policy.default_groups_for_all() {
-            desired_entry(&mut desired, &mut index, name).add(&users.synced);
+            let everyone: Vec<usize> = (0..users.users.len()).collect();
+            desired_entry(&mut desired, &mut index, name).add(&everyone);
         }
         for name in self.policy.default_groups_for_new() {
             desired_entry(&mut desired, &mut index, name).add(&users.created);
@@ -467,7 +466,7 @@ impl Reconciler {
         }
         let mut seen = vec![false; target_groups.len()];
         // Target user members of `group` the sync manages (not those left alone).
-        let present = |group: &Group| -> Vec<String> {
+        let present = |group: &'_ Group| -> HashSet<String> {
             group
                 .members
                 .iter()
@@ -491,9 +490,9 @@ impl Reconciler {
             let Some((i, current)) = found.and_then(|i| target_groups.get(i).map(|g| (i, g)))
             else {
                 steps.push(Step::CreateGroup {
+                    members: users.refs_of(&group.members),
                     display_name: group.name,
                     external_id: group.external_id,
-                    members: group.members,
                 });
                 continue;
             };
@@ -518,7 +517,12 @@ impl Reconciler {
                     value: Value::String(group.name.clone()),
                 });
             }
-            if group.external_id.is_some() && group.external_id != current.external_id {
+            // A target group without an externalId keeps it so: some targets (Jira) have
+            // nowhere to store one, and writing it again on every run would never converge.
+            if current.external_id.is_some()
+                && group.external_id.is_some()
+                && group.external_id != current.external_id
+            {
                 changes.push(Change {
                     attribute: "externalId".into(),
                     value: group.external_id.clone().map_or(Value::Null, Value::String),
@@ -533,13 +537,11 @@ impl Reconciler {
             }
             // Only user members are managed: a nested group at the target is left alone.
             let present = present(current);
-            let add: Vec<UserRef> = group
-                .members
+            let wanted = users.refs_of(&group.members);
+            let wanted_ids: HashSet<&str> = wanted.iter().filter_map(|u| u.id.as_deref()).collect();
+            let add: Vec<UserRef> = wanted
                 .iter()
-                .filter(|u| {
-                    u.id.as_deref()
-                        .is_none_or(|id| !present.iter().any(|p| p == id))
-                })
+                .filter(|u| u.id.as_deref().is_none_or(|id| !present.contains(id)))
                 .cloned()
                 .collect();
             if !add.is_empty() {
@@ -553,7 +555,7 @@ impl Reconciler {
             if group.mapped {
                 let mut remove: Vec<UserRef> = present
                     .iter()
-                    .filter(|id| !group.keys.contains(*id))
+                    .filter(|id| !wanted_ids.contains(id.as_str()))
                     .map(|id| user_ref(id))
                     .collect();
                 remove.sort_by(|a, b| a.user_name.cmp(&b.user_name));
@@ -631,41 +633,46 @@ fn diff(source: &User, target: &User) -> Vec<Change> {
 /// How the source's users resolved while planning.
 #[derive(Default)]
 struct SyncedUsers {
-    /// `id:`, `ext:` and `name:` (lower-cased) keys of synced source users -> the target user
-    /// they become.
-    refs: HashMap<String, UserRef>,
+    /// The target user each synced source user becomes, in source order.
+    users: Vec<UserRef>,
+    /// `id:`, `ext:` and `name:` (lower-cased) keys of synced source users -> their place in
+    /// `users`.
+    refs: HashMap<String, usize>,
     /// Keys of source users the policy left out.
     excluded: HashSet<String>,
     /// Target ids of users the policy leaves as they are (out of scope): never removed from
     /// groups.
     left_alone: HashSet<String>,
-    /// Every synced user, kept only when the policy has default groups for all users.
-    synced: Vec<UserRef>,
-    /// Users the plan creates.
-    created: Vec<UserRef>,
+    /// Places in `users` of the users the plan creates.
+    created: Vec<usize>,
+}
+
+impl SyncedUsers {
+    /// The users at places `at` of `users`.
+    fn refs_of(&self, at: &[usize]) -> Vec<UserRef> {
+        at.iter()
+            .filter_map(|i| self.users.get(*i).cloned())
+            .collect()
+    }
 }
 
 /// A target group as the source wants it.
 struct Desired {
     name: String,
     external_id: Option<String>,
-    members: Vec<UserRef>,
-    /// Target ids, or `new:` and the lower-cased name for users the plan creates.
-    keys: HashSet<String>,
+    /// Places of the wanted members in [`SyncedUsers::users`].
+    members: Vec<usize>,
+    keys: HashSet<usize>,
     /// Whether a source group maps here (else it is only a default group: members are
     /// added, never removed).
     mapped: bool,
 }
 
 impl Desired {
-    fn add(&mut self, users: &[UserRef]) {
-        for user in users {
-            let key = user
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("new:{}", user.user_name.to_lowercase()));
-            if self.keys.insert(key) {
-                self.members.push(user.clone());
+    fn add(&mut self, users: &[usize]) {
+        for at in users {
+            if self.keys.insert(*at) {
+                self.members.push(*at);
             }
         }
     }

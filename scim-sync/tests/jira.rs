@@ -41,6 +41,8 @@ fn setup(users: usize) -> Setup {
         }
         for (name, take) in [("eng", 5), ("ops", 3)] {
             let mut g = Group::new(name);
+            // Jira has nowhere to keep it: the sync must converge all the same.
+            g.external_id = Some(format!("ext-{name}"));
             g.members = user_ids
                 .iter()
                 .take(take)
