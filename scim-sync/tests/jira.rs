@@ -193,3 +193,66 @@ fn the_sync_policy_renames_into_jira_without_being_applied_twice() {
     assert!(s.sim.group_members("eng").is_none());
     assert_converged(&s, &reconciler);
 }
+
+#[test]
+fn a_run_interrupted_by_jira_failures_is_finished_by_the_next_without_duplicates() {
+    use scim_atlassian::history::{HistoryQuery, InMemoryHistory, SyncHistory};
+    use scim_atlassian::simulator::Fault;
+    use scim_sync::{RunOutcome, Runner};
+
+    struct Quiet;
+    impl scim_sync::Progress for Quiet {
+        fn step_finished(&self, _: &scim_sync::Step, _: bool, _: usize, _: usize) {}
+    }
+    let s = setup(10);
+    let history = Arc::new(InMemoryHistory::new());
+    let runner = Runner::builder().history(history.clone()).build();
+    let run = || {
+        let RunOutcome::Ran(summary) =
+            block_on(runner.run_once("acme", &s.source, &s.jira, &Quiet)).unwrap()
+        else {
+            panic!("skipped")
+        };
+        summary
+    };
+    // Jira fails the fourth user create: the groups naming that user wait for the next run.
+    s.sim.fail_call("POST", "/user", 4, Fault::Status(500));
+    let first = run();
+    assert_eq!(first.report.as_ref().unwrap().failed, 3, "{}", first.plan);
+    assert_eq!(s.sim.user_count(), 9);
+
+    // The next run creates the missing user and the groups, but Jira fails a membership add
+    // half way through creating eng.
+    s.sim
+        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+    let second = run();
+    assert_eq!(second.plan.summary().create_users, 1, "{}", second.plan);
+    assert_eq!(second.report.as_ref().unwrap().failed, 1);
+    assert_eq!(s.sim.user_count(), 10, "nothing created twice");
+
+    // The third finds eng with its first member only (the provisioner stops at the failure)
+    // and adds only the four missing.
+    let third = run();
+    let report = third.report.as_ref().unwrap();
+    assert_eq!(report.failed, 0, "{report}");
+    let summary = third.plan.summary();
+    assert_eq!(
+        (
+            summary.create_users,
+            summary.create_groups,
+            summary.add_members
+        ),
+        (0, 0, 4),
+        "{}",
+        third.plan
+    );
+    assert_eq!(
+        s.sim.group_members("eng").unwrap(),
+        ["person0", "person1", "person2", "person3", "person4"]
+    );
+    assert_converged(&s, &Reconciler::new());
+    let runs = block_on(history.list(&HistoryQuery::new())).unwrap();
+    assert_eq!(runs.len(), 3);
+    assert!(runs[0].outcome.is_success());
+    assert!(!runs[1].outcome.is_success() && !runs[2].outcome.is_success());
+}

@@ -361,3 +361,35 @@ fn subgroups_nested_or_served_as_children_sync_with_their_members_counted_upward
         assert!(member_names(&target, &ctx, "devs").contains(&"worker6".to_owned()));
     }
 }
+
+#[test]
+fn a_keycloak_realm_with_subgroups_syncs_into_jira_and_a_second_run_writes_nothing() {
+    use scim_atlassian::simulator::JiraSimulator;
+    use scim_atlassian::{AtlassianProvisioner, Credentials};
+
+    let sim = with_subgroups(false);
+    let kc = source(&sim, "s3cret&=");
+    let credentials = Credentials::bearer("pat");
+    let jira_sim = Arc::new(JiraSimulator::new(credentials.clone()));
+    let jira = AtlassianProvisioner::jira("https://jira.test", credentials)
+        .client(jira_sim.clone())
+        .build()
+        .unwrap();
+    let ctx = RequestContext::new("acme");
+    let reconciler = Reconciler::new();
+    let plan = block_on(reconciler.plan(&kc, &jira, &ctx)).unwrap();
+    let report = block_on(plan.apply(&jira, &ctx)).unwrap();
+    assert_eq!(report.failed, 0, "{report}");
+    assert_eq!(jira_sim.user_count(), 7);
+    assert!(!jira_sim.user("worker3").unwrap().active);
+    assert_eq!(
+        jira_sim.group_members("devs/web/api").unwrap(),
+        ["worker0", "worker6"]
+    );
+    assert_eq!(jira_sim.group_members("everyone/ops").unwrap(), ["worker1"]);
+
+    jira_sim.reset_calls();
+    let again = block_on(reconciler.plan(&kc, &jira, &ctx)).unwrap();
+    assert!(again.is_empty(), "{again}");
+    assert_eq!(jira_sim.write_calls(), 0, "{:?}", jira_sim.call_counts());
+}
