@@ -13,7 +13,7 @@ use scim_core::HttpClient;
 use scim_sync::plan::Progress;
 use scim_sync::{
     DirectorySource, FileSource, KeycloakSource, Reconciler, RunOutcome, Runner, ScimSource, Step,
-    SyncError, target_policy,
+    SyncError, SyncOptions, target_policy,
 };
 
 use crate::Flags;
@@ -57,6 +57,8 @@ impl std::fmt::Debug for SourceArgs {
 }
 
 /// The command line of `sync`.
+// Each bool is an independent command-line switch.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncArgs {
     /// The source.
@@ -75,13 +77,15 @@ pub struct SyncArgs {
     pub max_runs: Option<usize>,
     /// `--tenant NAME`: the name runs are recorded under (default `default`).
     pub tenant: String,
+    /// `--keep-groups`: never delete target groups the source lacks.
+    pub keep_groups: bool,
 }
 
 impl SyncArgs {
     /// The usage text.
     pub const USAGE: &'static str = "\
 usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|simulate
-            [--dry-run] [--force] [--every 15m [--max-runs N]] [--tenant NAME]
+            [--dry-run] [--force] [--keep-groups] [--every 15m [--max-runs N]] [--tenant NAME]
 
   --source file        --file PATH                   a JSON or CSV export
   --source scim        --source-url URL              a SCIM 2.0 server's base URL
@@ -96,6 +100,8 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
   --every DURATION     sync every DURATION (30s, 15m, 1h) until stopped
   --max-runs N         with --every, stop after N runs
   --tenant NAME        the name runs are recorded and locked under (default \"default\")
+  --keep-groups        never delete target groups the source lacks (without [policy.groups]
+                       include filters, every group counts as the source's, admins' too)
   -h, --help           this text";
 
     /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
@@ -116,6 +122,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
         let mut every = None;
         let mut max_runs = None;
         let mut tenant = "default".to_owned();
+        let mut keep_groups = false;
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
@@ -138,6 +145,10 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                 "--dry-run" => {
                     flags.no_value("--dry-run")?;
                     dry_run = true;
+                }
+                "--keep-groups" => {
+                    flags.no_value("--keep-groups")?;
+                    keep_groups = true;
                 }
                 "--force" => {
                     flags.no_value("--force")?;
@@ -208,6 +219,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
             every,
             max_runs,
             tenant,
+            keep_groups,
         }))
     }
 }
@@ -363,7 +375,8 @@ pub async fn run(
     let source = source(&args.source, &http)?;
     let reconciler = Reconciler::new()
         .with_sync_policy(&config.policy)
-        .map_err(|e| format!("policy: {e}"))?;
+        .map_err(|e| format!("policy: {e}"))?
+        .with_options(SyncOptions::default().delete_missing_groups(!args.keep_groups));
     let history: Arc<dyn SyncHistory> = match &config.history.path {
         Some(path) => Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?),
         None => Arc::new(InMemoryHistory::new()),
@@ -444,9 +457,11 @@ mod tests {
             "15m",
             "--max-runs",
             "2",
+            "--keep-groups",
         ])
         .unwrap()
         .unwrap();
+        assert!(a.keep_groups);
         assert!(
             matches!(&a.source, SourceArgs::Keycloak { client_secret, .. } if client_secret == "from-env")
         );

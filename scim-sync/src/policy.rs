@@ -97,7 +97,11 @@ impl Policy for SyncEverything {}
 /// Differences from push, where a sync sees more than one write does: a target group the
 /// mapping owns that no IdP group maps onto any more is deleted on the fly and emptied under
 /// manual mapping (whose groups are the administrator's); users are deprovisioned when the
-/// source no longer has them, not only when told to.
+/// source no longer has them, not only when told to. `remove_unmanaged_groups` has nothing to
+/// do here: a sync removes members only from groups the mapping owns. Without `include`
+/// filters, on-the-fly mapping owns every target group, `jira-administrators` included: give
+/// filters, or turn [`SyncOptions::delete_missing_groups`](crate::SyncOptions) off, to keep
+/// groups made in Jira.
 #[derive(Debug, Clone)]
 pub struct PushPolicy {
     rules: PolicyRules,

@@ -314,3 +314,19 @@ fn the_target_policy_keeps_only_deprovisioning() {
         SyncPolicy::default()
     );
 }
+
+#[test]
+fn unfiltered_on_the_fly_mapping_owns_every_group_unless_deletes_are_off() {
+    let target = InMemoryProvisioner::new();
+    let root = add_user(&target, "root");
+    add_group(&target, "jira-administrators", &[&root]);
+    let source = FileSource::from_csv_str("userName,groups\nroot,eng\n").unwrap();
+    let deleting =
+        block_on(reconciler(&SyncPolicy::default()).plan(&source, &target, &ctx())).unwrap();
+    assert_eq!(deleting.summary().delete_groups, 1, "{deleting}");
+    let keeping = reconciler(&SyncPolicy::default())
+        .with_options(SyncOptions::default().delete_missing_groups(false));
+    let plan = sync(&keeping, &source, &target);
+    assert_eq!(plan.summary().delete_groups, 0, "{plan}");
+    assert_eq!(group_names(&target), ["eng", "jira-administrators"]);
+}

@@ -223,7 +223,9 @@ impl Runner {
         }
     }
 
-    /// The progress of the run under way (or of the last one): steps done of total.
+    /// The progress of the run under way (or of the last one): steps done of total. One
+    /// counter per runner: when one runner syncs several tenants at once, follow each run
+    /// with the `progress` given to [`run_once`](Runner::run_once) instead.
     pub fn progress(&self) -> &ProgressCounter {
         &self.progress
     }
