@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use scim_core::{HttpClient, HttpError};
+use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+use scim_core::{
+    BearerTokens, Group, HttpClient, HttpError, Member, MultiValue, ScimService, User,
+};
+use scim_examples::bridge::Env;
 use scim_examples::sync::{Exit, SyncArgs, run};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -45,15 +49,20 @@ fn no_env(_: &str) -> Option<String> {
 /// Syncs the export at `export` with the further arguments `args`.
 async fn sync(export: &std::path::Path, args: &[&str]) -> (Exit, String) {
     let export = export.to_str().unwrap();
-    let first = ["--source", "file", "--file", export];
-    let all = first.iter().chain(args);
-    let args = SyncArgs::parse(all.map(|s| (*s).to_owned()), &no_env)
+    let all: Vec<&str> = ["--source", "file", "--file", export]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run_with(&all, &no_env, Arc::new(NoHttp)).await
+}
+
+/// Runs `sync` with `args`, `env` and `http`: its exit and what it printed.
+async fn run_with(args: &[&str], env: Env<'_>, http: Arc<dyn HttpClient>) -> (Exit, String) {
+    let args = SyncArgs::parse(args.iter().map(|s| (*s).to_owned()), env)
         .unwrap()
         .unwrap();
     let mut out = Vec::new();
-    let exit = run(&args, &no_env, Arc::new(NoHttp), &mut out)
-        .await
-        .unwrap();
+    let exit = run(&args, env, http, &mut out).await.unwrap();
     (exit, String::from_utf8(out).unwrap())
 }
 
@@ -142,4 +151,72 @@ fn the_binary_runs_and_reports_bad_arguments() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"ldap\" is not known"));
+}
+
+/// The example server's service, answering in process.
+struct InProcess(ScimService);
+
+#[async_trait::async_trait]
+impl HttpClient for InProcess {
+    async fn send(
+        &self,
+        request: axum::http::Request<Vec<u8>>,
+    ) -> Result<axum::http::Response<Vec<u8>>, HttpError> {
+        Ok(self.0.handle(request).await)
+    }
+}
+
+#[tokio::test]
+async fn a_scim_source_syncs_with_its_bearer_token() {
+    let idp = Arc::new(InMemoryProvisioner::new());
+    let ctx = RequestContext::new("idp");
+    let mut ids = Vec::new();
+    for name in ["dana", "eve", "frank"] {
+        let mut u = User::new(name);
+        u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
+        ids.push(idp.create_user(&ctx, u).await.unwrap().id.unwrap());
+    }
+    let mut g = Group::new("staff");
+    g.members = ids
+        .iter()
+        .take(2)
+        .map(|id| Member::new(id.clone()))
+        .collect();
+    idp.create_group(&ctx, g).await.unwrap();
+    let service = ScimService::builder(idp)
+        .authenticator(Arc::new(BearerTokens::new().with_token("idp-token", "idp")))
+        .build();
+    let http: Arc<dyn HttpClient> = Arc::new(InProcess(service));
+
+    let source = [
+        "--source",
+        "scim",
+        "--source-url",
+        "http://idp.test/scim/v2",
+        "--target",
+        "simulate",
+    ];
+    let env = |var: &str| (var == "SYNC_SOURCE_TOKEN").then(|| "idp-token".to_owned());
+    let scheduled: Vec<&str> = source
+        .into_iter()
+        .chain(["--every", "1s", "--max-runs", "2"])
+        .collect();
+    let (exit, out) = run_with(&scheduled, &env, http.clone()).await;
+    assert_eq!(exit, Exit::Ok, "{out}");
+    assert!(
+        out.contains("+ create group staff with 2 members: dana, eve"),
+        "{out}"
+    );
+    assert!(
+        out.contains("nothing to do: the target's 3 users match"),
+        "{out}"
+    );
+
+    // A wrong token is a failed run with the source's status, not a wiped target.
+    let wrong = |var: &str| (var == "SYNC_SOURCE_TOKEN").then(|| "nope".to_owned());
+    let (exit, out) = run_with(&source, &wrong, http).await;
+    assert_eq!(exit, Exit::Failed, "{out}");
+    assert!(out.contains("sync failed: SCIM source"), "{out}");
+    assert!(out.contains("401"), "{out}");
+    assert!(!out.contains("nope"), "the token is never shown: {out}");
 }
