@@ -247,6 +247,52 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// A Jira provisioner builder for this target (the in-process simulator, or Jira Data
+    /// Center over reqwest), retrying on tokio's timer, and how to name the target in messages
+    /// (never with credentials). The caller adds its observer and policy.
+    pub fn jira_builder(&self) -> Result<(scim_atlassian::JiraBuilder, String), String> {
+        use std::sync::Arc;
+        match self {
+            Target::Simulator => {
+                let credentials = Credentials::bearer("simulator-pat");
+                let sim = scim_atlassian::simulator::JiraSimulator::new(credentials.clone());
+                let builder = scim_atlassian::AtlassianProvisioner::jira(
+                    "https://jira.simulated",
+                    credentials,
+                )
+                .client(Arc::new(sim))
+                .sleeper(Arc::new(TokioSleeper));
+                Ok((builder, "the in-process Jira simulator".to_owned()))
+            }
+            Target::JiraDc {
+                url,
+                credentials,
+                timeout,
+            } => {
+                let client = scim_atlassian::ReqwestClient::new(*timeout)
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+                let builder =
+                    scim_atlassian::AtlassianProvisioner::jira(url.clone(), credentials.clone())
+                        .client(Arc::new(client))
+                        .sleeper(Arc::new(TokioSleeper));
+                Ok((builder, format!("Jira Data Center at {url}")))
+            }
+        }
+    }
+}
+
+/// Retries (and schedules) wait on tokio's timer instead of the library's helper thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioSleeper;
+
+#[async_trait::async_trait]
+impl scim_atlassian::Sleeper for TokioSleeper {
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
 /// Reads an environment variable (injected, so tests need not touch the process's).
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 

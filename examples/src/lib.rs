@@ -1,9 +1,10 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
 //! holds what they share, tested here: command-line parsing and token generation, the axum
-//! glue ([`glue`]) and `atlassian-bridge`'s configuration ([`bridge`]).
+//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]) and the `sync` binary ([`sync`]).
 
 pub mod bridge;
 pub mod glue;
+pub mod sync;
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;

@@ -73,4 +73,10 @@ pub enum SyncError {
         /// The limit as a percentage of the target's users.
         percent: f64,
     },
+    /// The run lock could not be taken or released.
+    #[error("{0}")]
+    Lock(#[from] crate::schedule::LockError),
+    /// The run's summary could not be written to the sync history (the run itself finished).
+    #[error("sync history: {0}")]
+    History(String),
 }

@@ -4,16 +4,26 @@
 //! For identity providers that do not push SCIM, and for scheduled full syncs that repair drift
 //! after outages. The library brings no HTTP stack and no async runtime: sources talk HTTP
 //! through [`scim_core::HttpClient`], and every future runs on whatever executor the caller has.
+//!
+//! - [`source`]: where users and groups are read from, a page at a time.
+//! - [`Reconciler`] and [`plan`]: the minimal writes, as a [`Plan`] value to print (a dry run),
+//!   serialize or apply with bounded concurrency under a safety rail.
+//! - [`policy`]: which users and groups are synced and what they become;
+//!   [`PushPolicy`] applies push provisioning's `SyncPolicy` (see there how it is applied once).
+//! - [`schedule`]: a [`Runner`] syncing a tenant on demand or every few minutes, one run at a
+//!   time per tenant ([`RunLock`]), with progress and a summary in the sync history.
 
+mod bounded;
 mod error;
-
-pub use error::SyncError;
+pub mod plan;
+pub mod policy;
+mod reconcile;
+pub mod schedule;
 pub mod source;
 
-pub use source::{Cursor, DirectorySource, FileSource, KeycloakSource, ScimSource};
-mod bounded;
-pub mod plan;
-mod reconcile;
-
+pub use error::SyncError;
 pub use plan::{ApplyReport, Plan, Progress, Step};
-pub use reconcile::{Policy, Reconciler, SyncEverything, SyncOptions};
+pub use policy::{MissingGroup, Policy, PushPolicy, SyncEverything, target_policy};
+pub use reconcile::{Reconciler, SyncOptions};
+pub use schedule::{InMemoryRunLock, Lease, LockError, RunLock, RunOutcome, RunSummary, Runner};
+pub use source::{Cursor, DirectorySource, FileSource, KeycloakSource, ScimSource};

@@ -64,6 +64,11 @@ pub enum Step {
         /// The target user.
         user: UserRef,
     },
+    /// Delete a user the source no longer has (the policy deprovisions by deleting).
+    DeleteUser {
+        /// The target user.
+        user: UserRef,
+    },
     /// Create a group missing at the target, with its members.
     CreateGroup {
         /// `displayName`.
@@ -120,8 +125,10 @@ pub struct Summary {
     pub update_users: usize,
     /// Users to activate.
     pub activate_users: usize,
-    /// Users to deactivate: what the safety rail counts.
+    /// Users to deactivate: what the safety rail counts, with deletes.
     pub deactivate_users: usize,
+    /// Users to delete.
+    pub delete_users: usize,
     /// Groups to create.
     pub create_groups: usize,
     /// Groups to rename or give an `externalId`.
@@ -233,6 +240,9 @@ impl fmt::Display for Step {
             Step::DeactivateUser { user } => {
                 write!(f, "- deactivate user {} ({})", user.user_name, id_of(user))
             }
+            Step::DeleteUser { user } => {
+                write!(f, "- delete user {} ({})", user.user_name, id_of(user))
+            }
             Step::CreateGroup {
                 display_name,
                 members,
@@ -272,6 +282,26 @@ impl fmt::Display for Step {
     }
 }
 
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "users {} to create, {} to update, {} to activate, {} to deactivate, {} to delete; \
+             groups {} to create, {} to update, {} to delete; memberships {} to add, {} to remove",
+            self.create_users,
+            self.update_users,
+            self.activate_users,
+            self.deactivate_users,
+            self.delete_users,
+            self.create_groups,
+            self.update_groups,
+            self.delete_groups,
+            self.add_members,
+            self.remove_members
+        )
+    }
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.summary;
@@ -282,22 +312,7 @@ impl fmt::Display for Plan {
                 self.target_users
             )?;
         } else {
-            write!(
-                f,
-                "plan for a target of {} users: users {} to create, {} to update, {} to activate, \
-                 {} to deactivate; groups {} to create, {} to update, {} to delete; \
-                 memberships {} to add, {} to remove",
-                self.target_users,
-                s.create_users,
-                s.update_users,
-                s.activate_users,
-                s.deactivate_users,
-                s.create_groups,
-                s.update_groups,
-                s.delete_groups,
-                s.add_members,
-                s.remove_members
-            )?;
+            write!(f, "plan for a target of {} users: {s}", self.target_users)?;
         }
         for step in &self.steps {
             write!(f, "\n{step}")?;
@@ -326,6 +341,7 @@ impl Plan {
                 Step::UpdateUser { .. } => summary.update_users += 1,
                 Step::ActivateUser { .. } => summary.activate_users += 1,
                 Step::DeactivateUser { .. } => summary.deactivate_users += 1,
+                Step::DeleteUser { .. } => summary.delete_users += 1,
                 Step::CreateGroup { .. } => summary.create_groups += 1,
                 Step::UpdateGroup { .. } => summary.update_groups += 1,
                 Step::DeleteGroup { .. } => summary.delete_groups += 1,
@@ -368,10 +384,10 @@ impl Plan {
         self.target_users
     }
 
-    /// The safety rail: an error when the plan deactivates more of the target's users than
+    /// The safety rail: an error when the plan deactivates or deletes more of the target's users than
     /// [`Limits::max_deactivate_fraction`] allows.
     pub fn check_limits(&self) -> Result<(), SyncError> {
-        let affected = self.summary.deactivate_users;
+        let affected = self.summary.deactivate_users + self.summary.delete_users;
         let fraction = self.limits.max_deactivate_fraction.clamp(0.0, 1.0);
         // Directories are far below 2^52 users, where usize -> f64 is exact.
         #[allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
@@ -452,7 +468,9 @@ impl Plan {
                     | Step::UpdateGroup { .. }
                     | Step::AddMembers { .. }
                     | Step::RemoveMembers { .. } => 2,
-                    Step::DeactivateUser { .. } | Step::DeleteGroup { .. } => 3,
+                    Step::DeactivateUser { .. }
+                    | Step::DeleteUser { .. }
+                    | Step::DeleteGroup { .. } => 3,
                 };
                 p == n
             })
@@ -568,6 +586,11 @@ async fn run_step<P: Provisioner + ?Sized>(
         Step::DeactivateUser { user } => {
             target
                 .patch_user(ctx, &resolve(user, created)?, &set_active(false)?, None)
+                .await?;
+        }
+        Step::DeleteUser { user } => {
+            target
+                .delete_user(ctx, &resolve(user, created)?, None)
                 .await?;
         }
         Step::CreateGroup {

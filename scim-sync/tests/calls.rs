@@ -1,162 +1,59 @@
 //! How many calls a sync makes: a converged target gets reads only, drift gets only its writes.
+// `unsafe_code`: the counting global allocator below, which only forwards to `System`.
 #![allow(
+    unsafe_code,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     missing_docs
 )]
 
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
-use scim_core::etag::ETag;
+/// Counts live heap bytes and their peak, for the memory figure of a plan.
+struct Peak;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; only counters are added.
+unsafe impl GlobalAlloc for Peak {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the system allocator's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Peak = Peak;
+
+/// Runs `f`, returning its result and the most heap it held above what was live before.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+use common::Counting;
 use scim_core::provision::conformance::block_on;
-use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
-use scim_core::{Group, Member, PatchOp, ScimError, User};
+use scim_core::provision::{Provisioner, RequestContext};
 use scim_sync::{FileSource, Reconciler, SyncOptions};
 use serde_json::json;
-
-/// Counts the calls made to an `InMemoryProvisioner`.
-#[derive(Default)]
-struct Counting {
-    inner: InMemoryProvisioner,
-    reads: AtomicUsize,
-    writes: AtomicUsize,
-    /// Creating the user of this name fails (an outage in the middle of a run).
-    fail_create: std::sync::Mutex<Option<String>>,
-}
-
-impl Counting {
-    fn read(&self) {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-    }
-    fn write(&self) {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-    }
-    fn take(&self) -> (usize, usize) {
-        (
-            self.reads.swap(0, Ordering::SeqCst),
-            self.writes.swap(0, Ordering::SeqCst),
-        )
-    }
-}
-
-#[async_trait]
-impl Provisioner for Counting {
-    async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
-        self.write();
-        if self.fail_create.lock().unwrap().as_deref() == Some(user.user_name.as_str()) {
-            return Err(ScimError::invalid_value("userName", "the target is down"));
-        }
-        self.inner.create_user(ctx, user).await
-    }
-    async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-        self.read();
-        self.inner.get_user(ctx, id).await
-    }
-    async fn replace_user(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        user: User,
-        expected: Option<&ETag>,
-    ) -> Result<User, ScimError> {
-        self.write();
-        self.inner.replace_user(ctx, id, user, expected).await
-    }
-    async fn delete_user(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError> {
-        self.write();
-        self.inner.delete_user(ctx, id, expected).await
-    }
-    async fn scan_users(
-        &self,
-        ctx: &RequestContext,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<User>, ScimError> {
-        self.read();
-        self.inner.scan_users(ctx, offset, limit).await
-    }
-    async fn create_group(&self, ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.create_group(ctx, group).await
-    }
-    async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
-        self.read();
-        self.inner.get_group(ctx, id).await
-    }
-    async fn replace_group(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        group: Group,
-        expected: Option<&ETag>,
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.replace_group(ctx, id, group, expected).await
-    }
-    async fn delete_group(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError> {
-        self.write();
-        self.inner.delete_group(ctx, id, expected).await
-    }
-    async fn scan_groups(
-        &self,
-        ctx: &RequestContext,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<Group>, ScimError> {
-        self.read();
-        self.inner.scan_groups(ctx, offset, limit).await
-    }
-    async fn patch_user(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<User, ScimError> {
-        self.write();
-        self.inner.patch_user(ctx, id, patch, expected).await
-    }
-    async fn patch_group(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.patch_group(ctx, id, patch, expected).await
-    }
-    async fn add_members(
-        &self,
-        ctx: &RequestContext,
-        group_id: &str,
-        members: &[Member],
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.add_members(ctx, group_id, members).await
-    }
-    async fn remove_members(
-        &self,
-        ctx: &RequestContext,
-        group_id: &str,
-        member_ids: &[String],
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.remove_members(ctx, group_id, member_ids).await
-    }
-}
 
 /// `users` users in `groups` groups of `users / groups` members each.
 fn export(users: usize, groups: usize, family: impl Fn(usize) -> String) -> FileSource {
@@ -179,7 +76,10 @@ fn export(users: usize, groups: usize, family: impl Fn(usize) -> String) -> File
             json!({"displayName": format!("group{g}"), "members": members})
         })
         .collect();
-    FileSource::from_json_str(&json!({"users": list, "groups": groups}).to_string()).unwrap()
+    // Pages of 200, as SCIM sources serve them.
+    FileSource::from_json_str(&json!({"users": list, "groups": groups}).to_string())
+        .unwrap()
+        .with_page_size(200)
 }
 
 fn reconcile_calls(users: usize, groups: usize) {
@@ -194,14 +94,33 @@ fn reconcile_calls(users: usize, groups: usize) {
 
     // Converged: planning reads pages only, and the plan is empty.
     let start = std::time::Instant::now();
-    let plan = block_on(reconciler.plan(&source, &target, &ctx)).unwrap();
+    let (plan, peak) = peak_of(|| block_on(reconciler.plan(&source, &target, &ctx)).unwrap());
     let elapsed = start.elapsed();
     assert!(plan.is_empty(), "{plan}");
     let (reads, writes) = target.take();
     let pages = users.div_ceil(200) + groups.div_ceil(200) + 2;
     assert!(reads <= pages, "{reads} reads for {pages} pages");
     assert_eq!(writes, 0);
-    eprintln!("{users} users, {groups} groups, no change: plan in {elapsed:?}, {reads} reads");
+    let (directory, _) = peak_of(|| {
+        (
+            block_on(target.inner.scan_users(&ctx, 0, usize::MAX)).unwrap(),
+            block_on(target.inner.scan_groups(&ctx, 0, usize::MAX)).unwrap(),
+        )
+    });
+    let (_, one_copy) = peak_of(|| directory.clone());
+    // Planning holds the target's copy (read whole, in a growing Vec: up to twice its size
+    // while it grows), a page of the source and an index of its users, never the source
+    // whole: measured at 2.1 copies of the directory at 1,000 users, 1.7 at 10,000.
+    assert!(
+        peak < 3 * one_copy,
+        "plan peak {peak} B, one copy {one_copy} B"
+    );
+    eprintln!(
+        "{users} users, {groups} groups, no change: plan in {elapsed:?}, {reads} reads, \
+         heap peak {} KiB (one copy of the directory: {} KiB)",
+        peak / 1024,
+        one_copy / 1024
+    );
 
     // 1% drift at the source: only the drifted users are written.
     let drifted = export(users, groups, |i| {

@@ -22,8 +22,37 @@ struct State {
     users: Vec<(String, String, String, bool)>,
     /// id, name, member ids
     groups: Vec<(String, String, Vec<String>)>,
+    /// Subgroups: id, name, member ids, parent id.
+    subgroups: Vec<(String, String, Vec<String>, String)>,
+    /// Send the subgroup tree inside the group listing (Keycloak before 23) rather than
+    /// counting subgroups and serving `/groups/{id}/children` (Keycloak 23 on).
+    inline_subgroups: bool,
     tokens: Vec<String>,
     token_requests: usize,
+}
+
+impl State {
+    fn children(&self, parent: &str) -> Vec<(String, String)> {
+        self.subgroups
+            .iter()
+            .filter(|g| g.3 == parent)
+            .map(|g| (g.0.clone(), g.1.clone()))
+            .collect()
+    }
+
+    /// A group's representation: its subtree inline, or only counted.
+    fn group_json(&self, id: &str, name: &str, path: &str) -> Value {
+        let children = self.children(id);
+        let sub: Vec<Value> = if self.inline_subgroups {
+            children
+                .iter()
+                .map(|(cid, cname)| self.group_json(cid, cname, &format!("{path}/{cname}")))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        json!({"id": id, "name": name, "path": path, "subGroupCount": children.len(), "subGroups": sub})
+    }
 }
 
 /// The parts of Keycloak's admin API a sync reads, for realm `corp` and client `sync`.
@@ -101,11 +130,24 @@ impl HttpClient for KeycloakSim {
             ["groups"] => json!(
                 window(&s.groups, &query)
                     .into_iter()
-                    .map(|(id, name, _)| json!({"id": id, "name": name, "path": format!("/{name}"), "subGroups": []}))
+                    .map(|(id, name, _)| s.group_json(&id, &name, &format!("/{name}")))
+                    .collect::<Vec<_>>()
+            ),
+            ["groups", id, "children"] if !s.inline_subgroups => json!(
+                window(&s.children(id), &query)
+                    .into_iter()
+                    // Paths are not checked by the source; any will do.
+                    .map(|(cid, cname)| s.group_json(&cid, &cname, "/x"))
                     .collect::<Vec<_>>()
             ),
             ["groups", id, "members"] => {
-                let Some((_, _, members)) = s.groups.iter().find(|g| g.0 == *id) else {
+                let members = s
+                    .groups
+                    .iter()
+                    .find(|g| g.0 == *id)
+                    .map(|g| &g.2)
+                    .or_else(|| s.subgroups.iter().find(|g| g.0 == *id).map(|g| &g.2));
+                let Some(members) = members else {
                     return Ok(reply(404, &json!({"error": "Could not find group by id"})));
                 };
                 json!(
@@ -222,4 +264,132 @@ fn wrong_client_secret_is_a_clear_error() {
         "{err}"
     );
     assert!(!err.contains("wrong"), "{err}");
+}
+
+/// devs (g1) has subgroups web (kc-4, kc-5) and ops (kc-6), web has api (kc-0, kc-6); everyone
+/// (g2) has a subgroup also named ops (kc-1).
+fn with_subgroups(inline: bool) -> Arc<KeycloakSim> {
+    let sim = sim(7);
+    {
+        let mut s = sim.0.lock().unwrap();
+        s.inline_subgroups = inline;
+        for (id, name, members, parent) in [
+            ("s1", "web", vec!["kc-4", "kc-5"], "g1"),
+            ("s2", "ops", vec!["kc-6"], "g1"),
+            ("s3", "api", vec!["kc-0", "kc-6"], "s1"),
+            ("s4", "ops", vec!["kc-1"], "g2"),
+        ] {
+            s.subgroups.push((
+                id.into(),
+                name.into(),
+                members.into_iter().map(str::to_owned).collect(),
+                parent.into(),
+            ));
+        }
+    }
+    sim
+}
+
+fn member_names(target: &InMemoryProvisioner, ctx: &RequestContext, group: &str) -> Vec<String> {
+    let users = block_on(target.scan_users(ctx, 0, 100)).unwrap();
+    let groups = block_on(target.scan_groups(ctx, 0, 100)).unwrap();
+    let g = groups
+        .iter()
+        .find(|g| g.display_name == group)
+        .unwrap_or_else(|| panic!("no group {group}"));
+    let mut names: Vec<String> = g
+        .members
+        .iter()
+        .map(|m| {
+            users
+                .iter()
+                .find(|u| u.id == m.value)
+                .unwrap()
+                .user_name
+                .clone()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn subgroups_nested_or_served_as_children_sync_with_their_members_counted_upwards() {
+    for inline in [true, false] {
+        let sim = with_subgroups(inline);
+        let kc = source(&sim, "s3cret&=");
+        let target = InMemoryProvisioner::new();
+        let ctx = RequestContext::new("acme");
+        let reconciler = Reconciler::new();
+        let plan = block_on(reconciler.plan(&kc, &target, &ctx)).unwrap();
+        assert_eq!(plan.summary().create_groups, 7, "inline {inline}: {plan}");
+        block_on(plan.apply(&target, &ctx)).unwrap();
+        assert_eq!(
+            member_names(&target, &ctx, "devs/web/api"),
+            ["worker0", "worker6"]
+        );
+        assert_eq!(
+            member_names(&target, &ctx, "devs/web"),
+            ["worker0", "worker4", "worker5", "worker6"]
+        );
+        assert_eq!(member_names(&target, &ctx, "devs/ops"), ["worker6"]);
+        assert_eq!(member_names(&target, &ctx, "everyone/ops"), ["worker1"]);
+        // devs: its own four and those of every subgroup below it.
+        assert_eq!(
+            member_names(&target, &ctx, "devs"),
+            [
+                "worker0", "worker1", "worker2", "worker3", "worker4", "worker5", "worker6"
+            ]
+        );
+        let again = block_on(reconciler.plan(&kc, &target, &ctx)).unwrap();
+        assert!(again.is_empty(), "inline {inline}: {again}");
+
+        // A member leaves a deep subgroup: the subgroup and its ancestors lose it where it
+        // was there only through that subgroup.
+        sim.0.lock().unwrap().subgroups[2]
+            .2
+            .retain(|id| id != "kc-6");
+        let fix = block_on(reconciler.plan(&kc, &target, &ctx)).unwrap();
+        // api and web lose worker6 (web had it only through api); devs keeps it through ops.
+        assert_eq!(fix.summary().remove_members, 2, "inline {inline}: {fix}");
+        block_on(fix.apply(&target, &ctx)).unwrap();
+        assert_eq!(member_names(&target, &ctx, "devs/web/api"), ["worker0"]);
+        assert_eq!(
+            member_names(&target, &ctx, "devs/web"),
+            ["worker0", "worker4", "worker5"]
+        );
+        assert!(member_names(&target, &ctx, "devs").contains(&"worker6".to_owned()));
+    }
+}
+
+#[test]
+fn a_keycloak_realm_with_subgroups_syncs_into_jira_and_a_second_run_writes_nothing() {
+    use scim_atlassian::simulator::JiraSimulator;
+    use scim_atlassian::{AtlassianProvisioner, Credentials};
+
+    let sim = with_subgroups(false);
+    let kc = source(&sim, "s3cret&=");
+    let credentials = Credentials::bearer("pat");
+    let jira_sim = Arc::new(JiraSimulator::new(credentials.clone()));
+    let jira = AtlassianProvisioner::jira("https://jira.test", credentials)
+        .client(jira_sim.clone())
+        .build()
+        .unwrap();
+    let ctx = RequestContext::new("acme");
+    let reconciler = Reconciler::new();
+    let plan = block_on(reconciler.plan(&kc, &jira, &ctx)).unwrap();
+    let report = block_on(plan.apply(&jira, &ctx)).unwrap();
+    assert_eq!(report.failed, 0, "{report}");
+    assert_eq!(jira_sim.user_count(), 7);
+    assert!(!jira_sim.user("worker3").unwrap().active);
+    assert_eq!(
+        jira_sim.group_members("devs/web/api").unwrap(),
+        ["worker0", "worker6"]
+    );
+    assert_eq!(jira_sim.group_members("everyone/ops").unwrap(), ["worker1"]);
+
+    jira_sim.reset_calls();
+    let again = block_on(reconciler.plan(&kc, &jira, &ctx)).unwrap();
+    assert!(again.is_empty(), "{again}");
+    assert_eq!(jira_sim.write_calls(), 0, "{:?}", jira_sim.call_counts());
 }

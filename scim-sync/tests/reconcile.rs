@@ -283,7 +283,7 @@ fn plan_prints_and_serializes() {
     assert_eq!(
         text,
         "plan for a target of 0 users: users 2 to create, 0 to update, 0 to activate, 0 to \
-         deactivate; groups 2 to create, 0 to update, 0 to delete; memberships 0 to add, 0 to \
+         deactivate, 0 to delete; groups 2 to create, 0 to update, 0 to delete; memberships 0 to add, 0 to \
          remove\n\
          + create user alice\n\
          + create user bob\n\
@@ -368,12 +368,8 @@ impl scim_sync::Policy for Scoped {
         (!user.user_name.starts_with("svc-")).then_some(user)
     }
 
-    fn group(&self, mut group: Group) -> Option<Group> {
-        if group.display_name == "internal" {
-            return None;
-        }
-        group.display_name = format!("idp-{}", group.display_name);
-        Some(group)
+    fn target_groups(&self, group: &Group) -> Option<Vec<String>> {
+        (group.display_name != "internal").then(|| vec![format!("idp-{}", group.display_name)])
     }
 }
 

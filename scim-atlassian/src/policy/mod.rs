@@ -57,6 +57,7 @@
 //! # Ok::<(), scim_atlassian::policy::PolicyError>(())
 //! ```
 
+mod rules;
 pub(crate) mod transform;
 
 use std::collections::BTreeMap;
@@ -64,6 +65,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub use rules::PolicyRules;
 pub(crate) use transform::CompiledTransform;
 pub use transform::{NameTransform, RegexRule};
 

@@ -1,5 +1,6 @@
 //! [`KeycloakSource`]: Keycloak's admin REST API, with a client-credentials token.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -22,8 +23,13 @@ const KEYCLOAK_PAGE: usize = 100;
 ///
 /// Users map to SCIM as `username` -> `userName`, Keycloak's `id` -> `id` and `externalId`,
 /// `firstName`/`lastName` -> `name`, `email` -> the primary email, `enabled` -> `active`. Groups
-/// are the realm's top-level groups, `name` -> `displayName`, `id` -> `externalId`, with their
-/// direct members.
+/// are the realm's groups, `id` -> `externalId`; a top-level group's `displayName` is its
+/// `name`, a subgroup's its path below the top (`eng/web` for Keycloak's `/eng/web`), so
+/// same-named subgroups of different parents stay apart. Members are a group's own members and
+/// those of its subgroups, at any depth: a member of a subgroup has what the parent grants in
+/// Keycloak (its roles are inherited), and targets such as Jira have no nested groups to say
+/// so. Subgroups come nested in the group listing (Keycloak before 23) or are read from
+/// `/groups/{id}/children` (Keycloak 23 on, which only counts them in the listing).
 #[derive(Clone)]
 pub struct KeycloakSource {
     client: Arc<dyn HttpClient>,
@@ -62,9 +68,16 @@ struct KcUser {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct KcGroup {
     id: String,
     name: String,
+    /// The whole subtree, as Keycloak before 23 sends it; empty from 23 on, which sends
+    /// `subGroupCount` and serves the children at `/groups/{id}/children`.
+    #[serde(default)]
+    sub_groups: Vec<KcGroup>,
+    #[serde(default)]
+    sub_group_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +243,77 @@ impl KeycloakSource {
         })
     }
 
+    /// Every page of `path` (`first`/`max` paging; `path` may have a query of its own).
+    async fn all_pages<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, SyncError> {
+        let max = self.page_size;
+        let join = if path.contains('?') { '&' } else { '?' };
+        let mut all = Vec::new();
+        loop {
+            let at = all.len();
+            let page: Vec<T> = self
+                .get(&format!("{path}{join}first={at}&max={max}"))
+                .await?;
+            let got = page.len();
+            all.extend(page);
+            if got < max {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The SCIM groups of the Keycloak group `top` and its subgroups, members of subgroups
+    /// counted in every ancestor.
+    async fn tree(&self, top: KcGroup) -> Result<Vec<Group>, SyncError> {
+        // Depth first; a parent always comes before its children in `nodes`.
+        let mut nodes: Vec<(Group, Option<usize>)> = Vec::new();
+        let mut stack: Vec<(KcGroup, Option<usize>, String)> = vec![(top, None, String::new())];
+        while let Some((mut kc, parent, above)) = stack.pop() {
+            let path = if above.is_empty() {
+                kc.name.clone()
+            } else {
+                format!("{above}/{}", kc.name)
+            };
+            let mut children = std::mem::take(&mut kc.sub_groups);
+            if children.is_empty() && kc.sub_group_count.unwrap_or(0) > 0 {
+                children = self
+                    .all_pages(&format!("groups/{}/children", encode(&kc.id)))
+                    .await?;
+            }
+            let members: Vec<KcMember> = self
+                .all_pages(&format!(
+                    "groups/{}/members?briefRepresentation=true",
+                    encode(&kc.id)
+                ))
+                .await?;
+            let mut group = Group::new(path.clone());
+            group.external_id = Some(kc.id);
+            group.members = members.into_iter().map(|m| Member::new(m.id)).collect();
+            let at = nodes.len();
+            nodes.push((group, parent));
+            stack.extend(
+                children
+                    .into_iter()
+                    .rev()
+                    .map(|c| (c, Some(at), path.clone())),
+            );
+        }
+        // Children after parents: walking backwards hands each group's (by then complete)
+        // members up to its parent.
+        for i in (0..nodes.len()).rev() {
+            let (members, parent) = match nodes.get(i) {
+                Some((g, Some(p))) => (g.members.clone(), *p),
+                _ => continue,
+            };
+            if let Some((up, _)) = nodes.get_mut(parent) {
+                let mut have: HashSet<Option<String>> =
+                    up.members.iter().map(|m| m.value.clone()).collect();
+                up.members
+                    .extend(members.into_iter().filter(|m| have.insert(m.value.clone())));
+            }
+        }
+        Ok(nodes.into_iter().map(|(g, _)| g).collect())
+    }
+
     fn offset(cursor: Option<&Cursor>) -> Result<usize, SyncError> {
         cursor.map_or(Ok(0), |c| {
             c.as_str().parse().map_err(|_| SyncError::Source {
@@ -264,27 +348,8 @@ impl DirectorySource for KeycloakSource {
         let groups: Vec<KcGroup> = self.get(&format!("groups?first={first}&max={max}")).await?;
         let next = Self::next(first, groups.len(), max);
         let mut out = Vec::with_capacity(groups.len());
-        for kc in groups {
-            let mut group = Group::new(kc.name);
-            group.external_id = Some(kc.id.clone());
-            let mut at: usize = 0;
-            loop {
-                let members: Vec<KcMember> = self
-                    .get(&format!(
-                        "groups/{}/members?first={at}&max={max}&briefRepresentation=true",
-                        encode(&kc.id)
-                    ))
-                    .await?;
-                let got = members.len();
-                group
-                    .members
-                    .extend(members.into_iter().map(|m| Member::new(m.id)));
-                if got < max {
-                    break;
-                }
-                at = at.saturating_add(got);
-            }
-            out.push(group);
+        for top in groups {
+            out.extend(self.tree(top).await?);
         }
         Ok((out, next))
     }

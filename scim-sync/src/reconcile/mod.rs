@@ -1,38 +1,19 @@
-//! [`Reconciler`]: compares a source with a target and plans the difference.
+//! [`Reconciler`]: compares a source with a target and plans the difference: users here,
+//! groups in `groups`.
+
+mod groups;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use scim_core::User;
 use scim_core::provision::{Provisioner, RequestContext, SCAN_PAGE};
-use scim_core::{Group, User};
 use serde_json::Value;
 
 use crate::SyncError;
 use crate::plan::{Change, Limits, Plan, Step, UserRef};
+use crate::policy::{Policy, PushPolicy, SyncEverything};
 use crate::source::{Cursor, DirectorySource};
-
-/// Decides which source users and groups are synced and how they look at the target.
-///
-/// The hook where push provisioning's rules plug in: scim-atlassian's `SyncPolicy` (scope,
-/// name transforms) can implement this so scheduled and pushed syncs follow the same rules.
-/// Returning `None` leaves a resource out of the sync, as if the source did not have it.
-pub trait Policy: Send + Sync {
-    /// The user as it should be at the target, or `None` to skip it.
-    fn user(&self, user: User) -> Option<User> {
-        Some(user)
-    }
-
-    /// The group as it should be at the target, or `None` to skip it.
-    fn group(&self, group: Group) -> Option<Group> {
-        Some(group)
-    }
-}
-
-/// The policy that syncs everything as the source has it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SyncEverything;
-
-impl Policy for SyncEverything {}
 
 /// How a [`Reconciler`] plans and its plans are applied.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,8 +76,10 @@ impl SyncOptions {
 ///
 /// Users are matched by `externalId`, then by `userName` ignoring case; groups by `externalId`,
 /// then by `displayName` ignoring case. The target is read whole (to know what the source
-/// lacks); the source is read a page at a time and only an index of its users (id, externalId,
-/// userName -> target user) is kept to resolve group members.
+/// lacks); the source is read a page at a time, and what is kept of it is an index of its users
+/// (id, externalId, userName -> target user) to resolve group members and the wanted members
+/// of each target group (as references into that index), gathered over every source group
+/// first because a policy may map several source groups onto one target group.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -169,7 +152,19 @@ impl Reconciler {
         self
     }
 
+    /// Applies push provisioning's `policy` ([`PushPolicy`]); build the target with
+    /// [`target_policy`](crate::policy::target_policy) of it, so it is not applied twice.
+    pub fn with_sync_policy(
+        self,
+        policy: &scim_atlassian::policy::SyncPolicy,
+    ) -> Result<Self, scim_atlassian::policy::PolicyError> {
+        Ok(self.with_policy(Arc::new(PushPolicy::new(policy)?)))
+    }
+
     /// Reads `source` and `target` and plans the writes that make the target match.
+    ///
+    /// With a scope ([`Policy::scope_groups`]), the source's groups are read twice: first to
+    /// learn the scope groups' members (only those are kept), then to plan the groups.
     pub async fn plan<S: DirectorySource + ?Sized, P: Provisioner + ?Sized>(
         &self,
         source: &S,
@@ -178,8 +173,67 @@ impl Reconciler {
     ) -> Result<Plan, SyncError> {
         let mut steps = Vec::new();
         let mut warnings = Vec::new();
-
         let target_users = scan(|offset| target.scan_users(ctx, offset, SCAN_PAGE)).await?;
+        let users = self
+            .plan_users(source, &target_users, &mut steps, &mut warnings)
+            .await?;
+        self.plan_groups(
+            source,
+            target,
+            ctx,
+            &target_users,
+            &users,
+            &mut steps,
+            &mut warnings,
+        )
+        .await?;
+        let limits = Limits {
+            max_deactivate_fraction: self.options.max_deactivate_fraction,
+            concurrency: self.options.concurrency.max(1),
+        };
+        Ok(Plan::new(steps, target_users.len(), warnings, limits))
+    }
+
+    /// The lower-cased member values of the policy's scope groups, or `None` without a scope.
+    async fn scope_members<S: DirectorySource + ?Sized>(
+        &self,
+        source: &S,
+    ) -> Result<Option<HashSet<String>>, SyncError> {
+        let scope = self.policy.scope_groups();
+        if scope.is_empty() {
+            return Ok(None);
+        }
+        let mut members = HashSet::new();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let (page, next) = source.groups_page(cursor).await?;
+            for group in page {
+                if names_one_of(&group.display_name, scope) {
+                    members.extend(
+                        group
+                            .members
+                            .iter()
+                            .filter_map(|m| m.value.as_deref())
+                            .map(str::to_lowercase),
+                    );
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(Some(members)),
+            }
+        }
+    }
+
+    /// Plans the user steps; returns how source users resolve to target users.
+    async fn plan_users<S: DirectorySource + ?Sized>(
+        &self,
+        source: &S,
+        target_users: &[User],
+        steps: &mut Vec<Step>,
+        warnings: &mut Vec<String>,
+    ) -> Result<SyncedUsers, SyncError> {
+        let scope = self.scope_members(source).await?;
         let mut users_by_ext: HashMap<&str, usize> = HashMap::new();
         let mut users_by_name: HashMap<String, usize> = HashMap::new();
         for (i, user) in target_users.iter().enumerate() {
@@ -191,14 +245,25 @@ impl Reconciler {
                 .or_insert(i);
         }
         let mut user_seen = vec![false; target_users.len()];
-        // "id:", "ext:" and "name:" keys of source users -> the target user they become.
-        let mut refs: HashMap<String, UserRef> = HashMap::new();
+        let mut out = SyncedUsers::default();
 
         let mut cursor: Option<Cursor> = None;
         loop {
             let (page, next) = source.users_page(cursor).await?;
             for user in page {
-                let source_id = user.id.clone();
+                let keys = source_keys(&user);
+                let in_scope = scope.as_ref().is_none_or(|members| {
+                    user.groups.iter().any(|g| {
+                        [g.display.as_deref(), g.value.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .any(|n| names_one_of(n, self.policy.scope_groups()))
+                    }) || keys
+                        .iter()
+                        .any(|(_, k)| members.contains(&k.to_lowercase()))
+                });
+                // Left out by the policy: group members naming it get a warning, as members
+                // the source lacks do (unlike users out of scope, which are left out on purpose).
                 let Some(user) = self.policy.user(user) else {
                     continue;
                 };
@@ -207,8 +272,24 @@ impl Reconciler {
                     .as_deref()
                     .and_then(|e| users_by_ext.get(e))
                     .or_else(|| users_by_name.get(&user.user_name.to_lowercase()))
-                    .copied();
-                let user_ref = match found.and_then(|i| target_users.get(i).map(|t| (i, t))) {
+                    .copied()
+                    .and_then(|i| target_users.get(i).map(|t| (i, t)));
+                if !in_scope {
+                    // Left as it is at the target, unless the policy deprovisions users who
+                    // left the scope: then it counts as missing from the source.
+                    if let Some((i, current)) = found {
+                        if !self.policy.deprovision_out_of_scope() {
+                            if let Some(seen) = user_seen.get_mut(i) {
+                                *seen = true;
+                            }
+                            out.left_alone.extend(current.id.clone());
+                        }
+                    }
+                    out.excluded
+                        .extend(keys.into_iter().map(|(p, k)| key(p, &k)));
+                    continue;
+                }
+                let user_ref = match found {
                     None => {
                         let user_ref = UserRef {
                             id: None,
@@ -221,6 +302,7 @@ impl Reconciler {
                         steps.push(Step::CreateUser {
                             user: Box::new(new),
                         });
+                        out.created.push(out.users.len());
                         user_ref
                     }
                     Some((i, current)) => {
@@ -261,13 +343,11 @@ impl Reconciler {
                         user_ref
                     }
                 };
-                if let Some(id) = source_id {
-                    refs.insert(format!("id:{id}"), user_ref.clone());
+                let at = out.users.len();
+                out.users.push(user_ref);
+                for (prefix, k) in keys {
+                    out.refs.insert(key(prefix, &k), at);
                 }
-                if let Some(ext) = &user.external_id {
-                    refs.insert(format!("ext:{ext}"), user_ref.clone());
-                }
-                refs.insert(format!("name:{}", user.user_name.to_lowercase()), user_ref);
             }
             match next {
                 Some(c) => cursor = Some(c),
@@ -277,195 +357,19 @@ impl Reconciler {
         if self.options.deactivate_missing_users {
             for (user, seen) in target_users.iter().zip(&user_seen) {
                 if !seen && user.active.unwrap_or(true) {
-                    steps.push(Step::DeactivateUser {
-                        user: UserRef {
-                            id: user.id.clone(),
-                            user_name: user.user_name.clone(),
-                        },
-                    });
-                }
-            }
-        }
-
-        self.plan_groups(
-            source,
-            target,
-            ctx,
-            &target_users,
-            &refs,
-            &mut steps,
-            &mut warnings,
-        )
-        .await?;
-
-        let limits = Limits {
-            max_deactivate_fraction: self.options.max_deactivate_fraction,
-            concurrency: self.options.concurrency.max(1),
-        };
-        Ok(Plan::new(steps, target_users.len(), warnings, limits))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn plan_groups<S: DirectorySource + ?Sized, P: Provisioner + ?Sized>(
-        &self,
-        source: &S,
-        target: &P,
-        ctx: &RequestContext,
-        target_users: &[User],
-        refs: &HashMap<String, UserRef>,
-        steps: &mut Vec<Step>,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), SyncError> {
-        let user_names: HashMap<&str, &str> = target_users
-            .iter()
-            .filter_map(|u| u.id.as_deref().map(|id| (id, u.user_name.as_str())))
-            .collect();
-        let target_groups = scan(|offset| target.scan_groups(ctx, offset, SCAN_PAGE)).await?;
-        let mut by_ext: HashMap<&str, usize> = HashMap::new();
-        let mut by_name: HashMap<String, usize> = HashMap::new();
-        for (i, group) in target_groups.iter().enumerate() {
-            if let Some(ext) = group.external_id.as_deref() {
-                by_ext.entry(ext).or_insert(i);
-            }
-            by_name
-                .entry(group.display_name.to_lowercase())
-                .or_insert(i);
-        }
-        let mut seen = vec![false; target_groups.len()];
-
-        let mut cursor: Option<Cursor> = None;
-        loop {
-            let (page, next) = source.groups_page(cursor).await?;
-            for group in page {
-                let Some(group) = self.policy.group(group) else {
-                    continue;
-                };
-                let mut wanted: Vec<UserRef> = Vec::new();
-                let mut wanted_keys = HashSet::new();
-                for member in &group.members {
-                    let Some(value) = member.value.as_deref() else {
-                        continue;
+                    let user = UserRef {
+                        id: user.id.clone(),
+                        user_name: user.user_name.clone(),
                     };
-                    let found = refs
-                        .get(&format!("id:{value}"))
-                        .or_else(|| refs.get(&format!("ext:{value}")))
-                        .or_else(|| refs.get(&format!("name:{}", value.to_lowercase())));
-                    let Some(user_ref) = found else {
-                        warnings.push(format!(
-                            "group {}: member `{value}` is not a synced user of the source; skipped",
-                            group.display_name
-                        ));
-                        continue;
-                    };
-                    let key = user_ref
-                        .id
-                        .clone()
-                        .unwrap_or_else(|| format!("new:{}", user_ref.user_name.to_lowercase()));
-                    if wanted_keys.insert(key) {
-                        wanted.push(user_ref.clone());
-                    }
-                }
-                let found = group
-                    .external_id
-                    .as_deref()
-                    .and_then(|e| by_ext.get(e))
-                    .or_else(|| by_name.get(&group.display_name.to_lowercase()))
-                    .copied();
-                let Some((i, current)) = found.and_then(|i| target_groups.get(i).map(|g| (i, g)))
-                else {
-                    steps.push(Step::CreateGroup {
-                        display_name: group.display_name.clone(),
-                        external_id: group.external_id.clone(),
-                        members: wanted,
-                    });
-                    continue;
-                };
-                if let Some(seen) = seen.get_mut(i) {
-                    if *seen {
-                        warnings.push(format!(
-                            "source group {} matches target group {} that another source group \
-                             matched already; skipped",
-                            group.display_name, current.display_name
-                        ));
-                        continue;
-                    }
-                    *seen = true;
-                }
-                let Some(group_id) = current.id.clone() else {
-                    continue;
-                };
-                let mut changes = Vec::new();
-                if group.display_name != current.display_name {
-                    changes.push(Change {
-                        attribute: "displayName".into(),
-                        value: Value::String(group.display_name.clone()),
-                    });
-                }
-                if group.external_id.is_some() && group.external_id != current.external_id {
-                    changes.push(Change {
-                        attribute: "externalId".into(),
-                        value: group.external_id.clone().map_or(Value::Null, Value::String),
-                    });
-                }
-                if !changes.is_empty() {
-                    steps.push(Step::UpdateGroup {
-                        id: group_id.clone(),
-                        display_name: current.display_name.clone(),
-                        changes,
-                    });
-                }
-                // Only user members are managed: a nested group at the target is left alone.
-                let present: HashSet<&str> = current
-                    .members
-                    .iter()
-                    .filter_map(|m| m.value.as_deref())
-                    .filter(|v| user_names.contains_key(v))
-                    .collect();
-                let add: Vec<UserRef> = wanted
-                    .iter()
-                    .filter(|u| u.id.as_deref().is_none_or(|id| !present.contains(id)))
-                    .cloned()
-                    .collect();
-                let mut remove: Vec<UserRef> = present
-                    .iter()
-                    .filter(|id| !wanted_keys.contains(**id))
-                    .map(|id| UserRef {
-                        id: Some((*id).to_owned()),
-                        user_name: user_names.get(id).copied().unwrap_or_default().to_owned(),
-                    })
-                    .collect();
-                remove.sort_by(|a, b| a.user_name.cmp(&b.user_name));
-                if !add.is_empty() {
-                    steps.push(Step::AddMembers {
-                        group_id: group_id.clone(),
-                        display_name: current.display_name.clone(),
-                        members: add,
-                    });
-                }
-                if !remove.is_empty() {
-                    steps.push(Step::RemoveMembers {
-                        group_id,
-                        display_name: current.display_name.clone(),
-                        members: remove,
-                    });
-                }
-            }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        if self.options.delete_missing_groups {
-            for (group, seen) in target_groups.iter().zip(&seen) {
-                if let (false, Some(id)) = (seen, &group.id) {
-                    steps.push(Step::DeleteGroup {
-                        id: id.clone(),
-                        display_name: group.display_name.clone(),
+                    steps.push(if self.policy.delete_users() {
+                        Step::DeleteUser { user }
+                    } else {
+                        Step::DeactivateUser { user }
                     });
                 }
             }
         }
-        Ok(())
+        Ok(out)
     }
 }
 
@@ -499,4 +403,53 @@ fn diff(source: &User, target: &User) -> Vec<Change> {
         .filter(|(k, v)| have.get(k) != Some(v))
         .map(|(attribute, value)| Change { attribute, value })
         .collect()
+}
+
+/// How the source's users resolved while planning.
+#[derive(Default)]
+struct SyncedUsers {
+    /// The target user each synced source user becomes, in source order.
+    users: Vec<UserRef>,
+    /// `id:`, `ext:` and `name:` (lower-cased) keys of synced source users -> their place in
+    /// `users`.
+    refs: HashMap<String, usize>,
+    /// Keys of source users the policy left out.
+    excluded: HashSet<String>,
+    /// Target ids of users the policy leaves as they are (out of scope): never removed from
+    /// groups.
+    left_alone: HashSet<String>,
+    /// Places in `users` of the users the plan creates.
+    created: Vec<usize>,
+}
+
+impl SyncedUsers {
+    /// The users at places `at` of `users`.
+    fn refs_of(&self, at: &[usize]) -> Vec<UserRef> {
+        at.iter()
+            .filter_map(|i| self.users.get(*i).cloned())
+            .collect()
+    }
+}
+
+/// The keys group members may name a source user by: its id, externalId and userName.
+fn source_keys(user: &User) -> Vec<(&'static str, String)> {
+    let mut keys = Vec::with_capacity(3);
+    if let Some(id) = &user.id {
+        keys.push(("id", id.clone()));
+    }
+    if let Some(ext) = &user.external_id {
+        keys.push(("ext", ext.clone()));
+    }
+    keys.push(("name", user.user_name.to_lowercase()));
+    keys
+}
+
+fn key(prefix: &str, value: &str) -> String {
+    format!("{prefix}:{value}")
+}
+
+/// Whether group name `name` is one of `names`, ignoring case and surrounding blanks.
+fn names_one_of(name: &str, names: &[String]) -> bool {
+    let name = name.trim();
+    names.iter().any(|n| n.trim().eq_ignore_ascii_case(name))
 }

@@ -1,0 +1,501 @@
+//! The `sync` binary: reads a directory (Keycloak, a SCIM server, a JSON/CSV export) and
+//! reconciles it into the bridge's target under the bridge's `[policy]`, once or on a schedule.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use scim_atlassian::AtlassianProvisioner;
+use scim_atlassian::history::{InMemoryHistory, JsonLinesHistory, SyncHistory};
+use scim_atlassian::policy::SyncPolicy;
+use scim_core::HttpClient;
+use scim_sync::plan::Progress;
+use scim_sync::{
+    DirectorySource, FileSource, KeycloakSource, Reconciler, RunOutcome, Runner, ScimSource, Step,
+    SyncError, SyncOptions, target_policy,
+};
+
+use crate::Flags;
+use crate::bridge::{Config, Env, Target, TokioSleeper};
+
+/// Where the directory is read from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SourceArgs {
+    /// `--source file --file PATH`: a JSON or CSV export.
+    File(PathBuf),
+    /// `--source scim --source-url URL [--source-token TOKEN]`.
+    Scim {
+        /// The SCIM base URL (`https://idp.example.com/scim/v2`).
+        url: String,
+        /// Its bearer token (or `SYNC_SOURCE_TOKEN`).
+        token: Option<String>,
+    },
+    /// `--source keycloak --source-url URL --realm R --client-id ID` with the secret in
+    /// `--client-secret` or `KEYCLOAK_CLIENT_SECRET`.
+    Keycloak {
+        /// Keycloak's base URL.
+        url: String,
+        /// The realm.
+        realm: String,
+        /// The confidential client's id.
+        client_id: String,
+        /// Its secret.
+        client_secret: String,
+    },
+}
+
+impl std::fmt::Debug for SourceArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the source's token or client secret.
+        match self {
+            SourceArgs::File(p) => write!(f, "file {}", p.display()),
+            SourceArgs::Scim { url, .. } => write!(f, "scim {url}"),
+            SourceArgs::Keycloak { url, realm, .. } => write!(f, "keycloak {url} realm {realm}"),
+        }
+    }
+}
+
+/// The command line of `sync`.
+// Each bool is an independent command-line switch.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncArgs {
+    /// The source.
+    pub source: SourceArgs,
+    /// `--target PATH`: the bridge's configuration file; `None` with `--target simulate`.
+    pub target: Option<PathBuf>,
+    /// `--simulate` or `--target simulate`: the in-process Jira simulator.
+    pub simulate: bool,
+    /// `--dry-run`: print the plan, write nothing.
+    pub dry_run: bool,
+    /// `--force`: apply even a plan that trips the safety rail.
+    pub force: bool,
+    /// `--every 15m`: sync on a schedule instead of once.
+    pub every: Option<Duration>,
+    /// `--max-runs N`: with `--every`, stop after N runs.
+    pub max_runs: Option<usize>,
+    /// `--tenant NAME`: the name runs are recorded under (default `default`).
+    pub tenant: String,
+    /// `--keep-groups`: never delete target groups the source lacks.
+    pub keep_groups: bool,
+}
+
+impl SyncArgs {
+    /// The usage text.
+    pub const USAGE: &'static str = "\
+usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|simulate
+            [--dry-run] [--force] [--keep-groups] [--every 15m [--max-runs N]] [--tenant NAME]
+
+  --source file        --file PATH                   a JSON or CSV export
+  --source scim        --source-url URL              a SCIM 2.0 server's base URL
+                       [--source-token TOKEN]        (or $SYNC_SOURCE_TOKEN)
+  --source keycloak    --source-url URL --realm R --client-id ID
+                       [--client-secret S]           (or $KEYCLOAK_CLIENT_SECRET)
+  --target PATH        the bridge's configuration file: its [target] and [policy] (and
+                       [history] for the run summaries)
+  --target simulate    the in-process Jira simulator (also: --simulate)
+  --dry-run            print the plan, write nothing
+  --force              apply even when the plan deactivates more than 10% of the users
+  --every DURATION     sync every DURATION (30s, 15m, 1h) until stopped
+  --max-runs N         with --every, stop after N runs
+  --tenant NAME        the name runs are recorded and locked under (default \"default\")
+  --keep-groups        never delete target groups the source lacks (without [policy.groups]
+                       include filters, every group counts as the source's, admins' too)
+  -h, --help           this text";
+
+    /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        env: Env<'_>,
+    ) -> Result<Option<SyncArgs>, String> {
+        let mut kind = None;
+        let mut file = None;
+        let mut url = None;
+        let mut token = None;
+        let mut realm = None;
+        let mut client_id = None;
+        let mut client_secret = None;
+        let mut target = None;
+        let mut simulate = false;
+        let (mut dry_run, mut force) = (false, false);
+        let mut every = None;
+        let mut max_runs = None;
+        let mut tenant = "default".to_owned();
+        let mut keep_groups = false;
+        let mut flags = Flags::new(args);
+        while let Some(flag) = flags.next_flag() {
+            match flag.as_str() {
+                "-h" | "--help" => return Ok(None),
+                "--source" => kind = Some(flags.value("--source")?),
+                "--file" => file = Some(PathBuf::from(flags.value("--file")?)),
+                "--source-url" => url = Some(flags.value("--source-url")?),
+                "--source-token" => token = Some(flags.value("--source-token")?),
+                "--realm" => realm = Some(flags.value("--realm")?),
+                "--client-id" => client_id = Some(flags.value("--client-id")?),
+                "--client-secret" => client_secret = Some(flags.value("--client-secret")?),
+                "--target" => match flags.value("--target")?.as_str() {
+                    "simulate" => simulate = true,
+                    path => target = Some(PathBuf::from(path)),
+                },
+                "--simulate" => {
+                    flags.no_value("--simulate")?;
+                    simulate = true;
+                }
+                "--dry-run" => {
+                    flags.no_value("--dry-run")?;
+                    dry_run = true;
+                }
+                "--keep-groups" => {
+                    flags.no_value("--keep-groups")?;
+                    keep_groups = true;
+                }
+                "--force" => {
+                    flags.no_value("--force")?;
+                    force = true;
+                }
+                "--every" => every = Some(parse_every(&flags.value("--every")?)?),
+                "--max-runs" => {
+                    let v = flags.value("--max-runs")?;
+                    max_runs = Some(
+                        v.parse::<usize>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| format!("--max-runs {v:?} is not a positive number"))?,
+                    );
+                }
+                "--tenant" => {
+                    tenant = flags.value("--tenant")?;
+                    if tenant.is_empty() {
+                        return Err("--tenant must not be empty".to_owned());
+                    }
+                }
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        let need = |v: Option<String>, flag: &str, kind: &str| {
+            v.filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("--source {kind} needs {flag}"))
+        };
+        let source = match kind.as_deref() {
+            Some("file") => SourceArgs::File(
+                file.ok_or("--source file needs --file PATH (a .json or .csv export)")?,
+            ),
+            Some("scim") => SourceArgs::Scim {
+                url: need(url, "--source-url", "scim")?,
+                token: token.or_else(|| env("SYNC_SOURCE_TOKEN").filter(|t| !t.is_empty())),
+            },
+            Some("keycloak") => SourceArgs::Keycloak {
+                url: need(url, "--source-url", "keycloak")?,
+                realm: need(realm, "--realm", "keycloak")?,
+                client_id: need(client_id, "--client-id", "keycloak")?,
+                client_secret: need(
+                    client_secret.or_else(|| env("KEYCLOAK_CLIENT_SECRET")),
+                    "--client-secret (or KEYCLOAK_CLIENT_SECRET)",
+                    "keycloak",
+                )?,
+            },
+            Some(other) => {
+                return Err(format!(
+                    "--source {other:?} is not known: use file, scim or keycloak"
+                ));
+            }
+            None => return Err("--source is missing: file, scim or keycloak".to_owned()),
+        };
+        if target.is_none() && !simulate {
+            return Err(
+                "--target is missing: the bridge's configuration file, or `simulate`".to_owned(),
+            );
+        }
+        if max_runs.is_some() && every.is_none() {
+            return Err("--max-runs goes with --every".to_owned());
+        }
+        Ok(Some(SyncArgs {
+            source,
+            target,
+            simulate,
+            dry_run,
+            force,
+            every,
+            max_runs,
+            tenant,
+            keep_groups,
+        }))
+    }
+}
+
+/// `--every`'s value: a number and a unit, `s`, `m` or `h` (`15m`).
+pub fn parse_every(value: &str) -> Result<Duration, String> {
+    let bad = || format!("--every {value:?} is not a duration like 30s, 15m or 1h");
+    let split = value.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = value.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(bad)?,
+        "h" => n.checked_mul(3600).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if seconds == 0 {
+        return Err(format!("--every {value:?} must be longer than zero"));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// A one-line progress bar on a terminal's stderr, redrawn at most once per percent.
+struct Bar {
+    shown: Mutex<usize>,
+    tty: bool,
+}
+
+impl Progress for Bar {
+    fn step_finished(&self, _step: &Step, _ok: bool, done: usize, total: usize) {
+        if !self.tty || total == 0 {
+            return;
+        }
+        let percent = done * 100 / total;
+        let Ok(mut shown) = self.shown.lock() else {
+            return;
+        };
+        if percent == *shown && done != total {
+            return;
+        }
+        *shown = percent;
+        let filled = percent / 5;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{total} steps",
+            "#".repeat(filled),
+            " ".repeat(20usize.saturating_sub(filled))
+        );
+        if done == total {
+            let _ = writeln!(err);
+        }
+    }
+}
+
+fn source(
+    args: &SourceArgs,
+    client: &Arc<dyn HttpClient>,
+) -> Result<Box<dyn DirectorySource>, String> {
+    Ok(match args {
+        SourceArgs::File(path) => {
+            Box::new(FileSource::from_path(path).map_err(|e| format!("--file: {e}"))?)
+        }
+        SourceArgs::Scim { url, token } => {
+            let mut s = ScimSource::new(client.clone(), url.clone());
+            if let Some(token) = token {
+                s = s.with_bearer_token(token.clone());
+            }
+            Box::new(s)
+        }
+        SourceArgs::Keycloak {
+            url,
+            realm,
+            client_id,
+            client_secret,
+        } => Box::new(KeycloakSource::new(
+            client.clone(),
+            url.clone(),
+            realm.clone(),
+            client_id.clone(),
+            client_secret.clone(),
+        )),
+    })
+}
+
+/// The target, built with only the policy's deprovisioning settings (the reconciler applies
+/// the rest: see `scim_sync::policy`), and how to name it.
+fn target(target: &Target, policy: &SyncPolicy) -> Result<(AtlassianProvisioner, String), String> {
+    let (builder, described) = target.jira_builder()?;
+    let provisioner = builder
+        .policy(target_policy(policy))
+        .build()
+        .map_err(|e| format!("target: {e}"))?;
+    Ok((provisioner, described))
+}
+
+/// How `sync` ended, for the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Every run finished and every step applied.
+    Ok,
+    /// A run failed, or some of its steps did.
+    Failed,
+    /// The safety rail refused a plan (read it, then rerun with `--force`).
+    Refused,
+}
+
+/// Prints one run's outcome to `out` and folds it into `exit`.
+fn report(
+    outcome: &Result<RunOutcome, SyncError>,
+    tenant: &str,
+    exit: &mut Exit,
+    out: &mut dyn Write,
+) {
+    let _ = match outcome {
+        Ok(RunOutcome::Ran(summary)) => {
+            let _ = writeln!(out, "{}", summary.plan);
+            match &summary.report {
+                Some(r) => {
+                    if r.failed > 0 {
+                        *exit = Exit::Failed;
+                    }
+                    writeln!(out, "applied: {r}")
+                }
+                None => writeln!(out, "dry run: nothing written"),
+            }
+        }
+        Ok(_) => writeln!(out, "skipped: another run of {tenant} is under way"),
+        Err(e @ SyncError::SafetyLimit { .. }) => {
+            *exit = Exit::Refused;
+            writeln!(out, "{e}")
+        }
+        Err(e) => {
+            *exit = Exit::Failed;
+            writeln!(out, "sync failed: {e}")
+        }
+    };
+}
+
+/// Runs `sync` with `args`, printing plans and reports to `out`. `http` is the source's
+/// client (a real Jira target gets its own reqwest client).
+pub async fn run(
+    args: &SyncArgs,
+    env: Env<'_>,
+    http: Arc<dyn HttpClient>,
+    out: &mut (dyn Write + Send),
+) -> Result<Exit, String> {
+    let config = match &args.target {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let (target, described) = target(&config.target(args.simulate, env)?, &config.policy)?;
+    let source = source(&args.source, &http)?;
+    let reconciler = Reconciler::new()
+        .with_sync_policy(&config.policy)
+        .map_err(|e| format!("policy: {e}"))?
+        .with_options(SyncOptions::default().delete_missing_groups(!args.keep_groups));
+    let history: Arc<dyn SyncHistory> = match &config.history.path {
+        Some(path) => Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?),
+        None => Arc::new(InMemoryHistory::new()),
+    };
+    let runner = Runner::builder()
+        .reconciler(reconciler)
+        .history(history)
+        .holder(format!("sync-{}", std::process::id()))
+        .dry_run(args.dry_run)
+        .force(args.force)
+        .build();
+    let bar = Bar {
+        shown: Mutex::new(usize::MAX),
+        tty: std::io::stderr().is_terminal(),
+    };
+    let _ = writeln!(out, "syncing {:?} into {described}", args.source);
+    let mut exit = Exit::Ok;
+    match args.every {
+        None => {
+            let outcome = runner
+                .run_once(&args.tenant, source.as_ref(), &target, &bar)
+                .await;
+            report(&outcome, &args.tenant, &mut exit, out);
+        }
+        Some(every) => {
+            let max = args.max_runs.unwrap_or(usize::MAX);
+            let mut runs = 0;
+            runner
+                .run_every(
+                    &args.tenant,
+                    source.as_ref(),
+                    &target,
+                    every,
+                    &TokioSleeper,
+                    &bar,
+                    |outcome| {
+                        report(outcome, &args.tenant, &mut exit, out);
+                        runs += 1;
+                        runs < max
+                    },
+                )
+                .await;
+        }
+    }
+    Ok(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<SyncArgs>, String> {
+        let env = |var: &str| (var == "KEYCLOAK_CLIENT_SECRET").then(|| "from-env".to_owned());
+        SyncArgs::parse(args.iter().map(|s| (*s).to_owned()), &env)
+    }
+
+    #[test]
+    fn arguments() {
+        let a = parse(&[
+            "--source", "file", "--file", "x.csv", "--target", "simulate",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(a.source, SourceArgs::File("x.csv".into()));
+        assert!(a.simulate && !a.dry_run && a.every.is_none());
+        let a = parse(&[
+            "--source=keycloak",
+            "--source-url",
+            "https://sso.example.com",
+            "--realm",
+            "acme",
+            "--client-id",
+            "sync",
+            "--target",
+            "bridge.toml",
+            "--dry-run",
+            "--every",
+            "15m",
+            "--max-runs",
+            "2",
+            "--keep-groups",
+        ])
+        .unwrap()
+        .unwrap();
+        assert!(a.keep_groups);
+        assert!(
+            matches!(&a.source, SourceArgs::Keycloak { client_secret, .. } if client_secret == "from-env")
+        );
+        assert!(!format!("{a:?}").contains("from-env"), "{a:?}");
+        assert_eq!(a.target, Some(PathBuf::from("bridge.toml")));
+        assert_eq!(a.every, Some(Duration::from_secs(900)));
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        let e = parse(&["--target", "simulate"]).unwrap_err();
+        assert!(e.contains("--source"), "{e}");
+        let e = parse(&["--source", "ldap", "--simulate"]).unwrap_err();
+        assert!(e.contains("ldap"), "{e}");
+        let e = parse(&["--source", "scim", "--simulate"]).unwrap_err();
+        assert!(e.contains("--source-url"), "{e}");
+        let e = parse(&["--source", "file", "--file", "x.csv"]).unwrap_err();
+        assert!(e.contains("--target"), "{e}");
+        let e = parse(&[
+            "--source",
+            "file",
+            "--file",
+            "x",
+            "--simulate",
+            "--max-runs",
+            "2",
+        ])
+        .unwrap_err();
+        assert!(e.contains("--every"), "{e}");
+        for bad in ["15", "m", "0m", "15d", "99999999999999999999h"] {
+            assert!(parse_every(bad).unwrap_err().contains(bad), "{bad}");
+        }
+        assert_eq!(parse_every("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_every("1h"), Ok(Duration::from_secs(3600)));
+    }
+}
