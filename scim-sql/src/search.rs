@@ -58,7 +58,8 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
             match (table.column(path), info) {
                 (Some(Column::Text { exact, folded }), Some(i)) if i.kind() == AttrType::String => {
                     let key = if i.case_exact() { exact } else { folded };
-                    let key = p.dialect.binary(key);
+                    // Absent and empty tie (both are "no data"), so their order is the scan's.
+                    let key = p.dialect.binary(&format!("COALESCE({key}, '')"));
                     // Missing (absent or empty) sorts last ascending, first descending; ties keep
                     // the scan order in both directions, as the in-memory sort is stable.
                     let missing =

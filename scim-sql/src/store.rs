@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool};
@@ -236,6 +236,10 @@ pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), Sql
 /// A timestamp as served (`meta.created`) and as compared (nanoseconds since the epoch).
 pub(crate) fn now() -> (String, i64) {
     let t = DateTime::<Utc>::from(SystemTime::now());
+    // Served with millisecond precision: compare and sort on exactly that instant.
+    let t = t
+        .with_nanosecond(t.timestamp_subsec_millis() * 1_000_000)
+        .unwrap_or(t);
     (
         t.to_rfc3339_opts(SecondsFormat::Millis, true),
         instant_ns(&t.fixed_offset()).unwrap_or(0),
