@@ -177,7 +177,7 @@ impl SqlOptions {
             url: url.into(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
-            fallback_limit: 100_000,
+            fallback_limit: 1_000_000,
         }
     }
 
