@@ -22,13 +22,11 @@ use scim_filter::{AttrInfo, AttrPath, AttrType, AttributeSchema, CompValue, Comp
 use crate::store::{Arg, Dialect, Fragment, fold, instant_ns};
 
 /// A column a filter can use.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Column {
-    /// A string: the column as written and its lower-cased copy.
-    Text {
-        exact: &'static str,
-        folded: &'static str,
-    },
+    /// A string: SQL for its value as written and for its lower-cased copy (a column, or a
+    /// JSON path into the stored resource and its lower-cased copy).
+    Text { exact: String, folded: String },
     /// A boolean stored as 0/1.
     Bool(&'static str),
     /// An instant in nanoseconds since the epoch.
@@ -51,15 +49,28 @@ impl Table {
     }
 
     /// The column holding `path`'s value, if it has one.
-    pub(crate) fn column(self, path: &AttrPath) -> Option<Column> {
+    pub(crate) fn column(self, dialect: Dialect, path: &AttrPath) -> Option<Column> {
         if let Some(urn) = path.schema() {
             if !urn.eq_ignore_ascii_case(self.core_urn()) {
                 return None;
             }
         }
+        if self == Table::Users {
+            if let Some(keys) = json_string_path(path) {
+                return Some(Column::Text {
+                    exact: dialect.json_text("resource", keys),
+                    folded: dialect.json_text("search", keys),
+                });
+            }
+        }
         let name = path.name();
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        let text = |exact, folded| Some(Column::Text { exact, folded });
+        let text = |exact: &str, folded: &str| {
+            Some(Column::Text {
+                exact: exact.to_owned(),
+                folded: folded.to_owned(),
+            })
+        };
         match (path.sub_attr(), self) {
             (None, _) if is("id") => text("id", "id"),
             (None, _) if is("externalId") => text("external_id", "external_id_ci"),
@@ -75,6 +86,38 @@ impl Table {
             _ => None,
         }
     }
+}
+
+/// The User's single-valued string attributes without a column of their own, by their JSON keys
+/// in the stored resource (the typed `User` always writes them as strings under these keys).
+const USER_JSON_STRINGS: &[&[&str]] = &[
+    &["nickName"],
+    &["title"],
+    &["userType"],
+    &["preferredLanguage"],
+    &["locale"],
+    &["timezone"],
+    &["name", "formatted"],
+    &["name", "familyName"],
+    &["name", "givenName"],
+    &["name", "middleName"],
+    &["name", "honorificPrefix"],
+    &["name", "honorificSuffix"],
+];
+
+/// The JSON keys of `path` if it is one of [`USER_JSON_STRINGS`] (names matched ignoring case,
+/// as filters match them).
+fn json_string_path(path: &AttrPath) -> Option<&'static [&'static str]> {
+    USER_JSON_STRINGS
+        .iter()
+        .copied()
+        .find(|keys| match (keys, path.sub_attr()) {
+            ([name], None) => name.eq_ignore_ascii_case(path.name()),
+            ([name, sub], Some(s)) => {
+                name.eq_ignore_ascii_case(path.name()) && sub.eq_ignore_ascii_case(s)
+            }
+            _ => false,
+        })
 }
 
 /// Translates filters for one table and dialect, with attribute characteristics from `schema`.
@@ -98,7 +141,7 @@ impl<S: AttributeSchema> Translator<'_, S> {
                 })
             }
             Filter::Present(path) => {
-                let column = self.table.column(path)?;
+                let column = self.table.column(self.dialect, path)?;
                 Some(Fragment::raw(&match column {
                     Column::Text { exact, .. } => {
                         format!("({exact} IS NOT NULL AND {exact} <> '')")
@@ -146,11 +189,11 @@ impl<S: AttributeSchema> Translator<'_, S> {
     }
 
     fn compare(&self, path: &AttrPath, op: CompareOp, value: &CompValue) -> Option<Fragment> {
-        let column = self.table.column(path)?;
-        let (null_col, kind) = match column {
-            Column::Text { exact, .. } => (exact, AttrType::String),
-            Column::Bool(c) => (c, AttrType::Boolean),
-            Column::Instant(c) => (c, AttrType::DateTime),
+        let column = self.table.column(self.dialect, path)?;
+        let (null_col, kind) = match &column {
+            Column::Text { exact, .. } => (exact.as_str(), AttrType::String),
+            Column::Bool(c) => (*c, AttrType::Boolean),
+            Column::Instant(c) => (*c, AttrType::DateTime),
         };
         // The schema must agree with the column's type, or the evaluator's rules differ.
         let info = self.info(path)?;
@@ -172,7 +215,7 @@ impl<S: AttributeSchema> Translator<'_, S> {
             (_, CompValue::Null) => never(),
             // `ne` is the negation of `eq`, absent attributes included.
             (CompareOp::Ne, value) => self.compare(path, CompareOp::Eq, value).map(negate),
-            (op, value) => match (column, value) {
+            (op, value) => match (&column, value) {
                 (Column::Text { exact, folded }, CompValue::String(s)) => {
                     Some(self.text(op, exact, folded, info.case_exact(), s))
                 }

@@ -86,12 +86,12 @@ impl SqlProvisioner {
         let (stamp, ns) = store::now();
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, &id);
-        let resource = serde_json::to_string(&stored)?;
+        let (resource, search) = stored_json(&stored)?;
         let mut q = self.sql();
         q.push(
             "INSERT INTO scim_users (tenant, id, user_name, user_name_key, user_name_ci, \
              external_id, external_id_ci, display_name, display_name_ci, active, password, \
-             version, created, created_ns, last_modified, last_modified_ns, resource) VALUES (",
+             version, created, created_ns, last_modified, last_modified_ns, resource, search) VALUES (",
         );
         let args = [
             Arg::Text(tenant.to_owned()),
@@ -111,6 +111,7 @@ impl SqlProvisioner {
             Arg::Text(stamp.clone()),
             Arg::Int(ns),
             Arg::Text(resource),
+            Arg::Text(search),
         ];
         for (i, a) in args.into_iter().enumerate() {
             if i > 0 {
@@ -482,6 +483,13 @@ fn user_name_key(user: &User) -> Result<String, ScimError> {
     Ok(name.to_lowercase())
 }
 
+/// A stored user's JSON, and its lower-cased copy for case-insensitive filters.
+fn stored_json(user: &User) -> Result<(String, String), ScimError> {
+    let json = serde_json::to_value(user)?;
+    let search = serde_json::to_string(&store::fold_json(&json))?;
+    Ok((serde_json::to_string(&json)?, search))
+}
+
 /// A user row as a [`User`] (without `groups`) and its version.
 pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
     let id: String = row.try_get("id").map_err(db)?;
@@ -581,7 +589,7 @@ impl Provisioner for SqlProvisioner {
         }
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, id);
-        let resource = serde_json::to_string(&stored)?;
+        let (resource, search) = stored_json(&stored)?;
         let (stamp, ns) = store::now();
         let mut q = self.sql();
         q.push("UPDATE scim_users SET user_name = ")
@@ -608,6 +616,8 @@ impl Provisioner for SqlProvisioner {
             .arg(Arg::Int(ns))
             .push(", resource = ")
             .arg(Arg::Text(resource))
+            .push(", search = ")
+            .arg(Arg::Text(search))
             .push(" WHERE tenant = ")
             .arg(Arg::Text(tenant.to_owned()))
             .push(" AND id = ")

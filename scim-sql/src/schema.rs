@@ -3,7 +3,9 @@
 //!
 //! Types are chosen to mean the same on both: `TEXT`, `BIGINT` (SQLite gives it integer
 //! affinity), booleans as `BIGINT` 0/1, JSON as `TEXT` (each resource's full JSON), instants as
-//! RFC 3339 text for output plus nanoseconds since the epoch for comparison and sorting.
+//! RFC 3339 text for output plus nanoseconds since the epoch for comparison and sorting. A user's
+//! `search` column is its JSON with every string lower-cased, for case-insensitive filters on
+//! attributes without a column of their own.
 
 use sqlx::{AnyPool, Row};
 
@@ -35,6 +37,7 @@ const MIGRATIONS: &[&[&str]] = &[&[
         last_modified TEXT NOT NULL,
         last_modified_ns BIGINT NOT NULL,
         resource TEXT NOT NULL,
+        search TEXT NOT NULL,
         PRIMARY KEY (tenant, id)
     )",
     // userName is unique per tenant ignoring case: the database enforces it.

@@ -55,9 +55,9 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
         None => Some("id".to_owned()),
         Some(path) => {
             let info = schema.attribute(path.schema(), path.name(), path.sub_attr());
-            match (table.column(path), info) {
+            match (table.column(p.dialect, path), info) {
                 (Some(Column::Text { exact, folded }), Some(i)) if i.kind() == AttrType::String => {
-                    let key = if i.case_exact() { exact } else { folded };
+                    let key = if i.case_exact() { &exact } else { &folded };
                     // Absent and empty tie (both are "no data"), so their order is the scan's.
                     let key = p.dialect.binary(&format!("COALESCE({key}, '')"));
                     // Missing (absent or empty) sorts last ascending, first descending; ties keep

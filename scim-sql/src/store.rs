@@ -51,6 +51,15 @@ impl Dialect {
         }
     }
 
+    /// The string at the JSON object path `keys` inside the JSON text column `column`, as SQL
+    /// text (`NULL` when absent). `keys` come from a fixed table, never from a request.
+    pub(crate) fn json_text(self, column: &str, keys: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", keys.join(".")),
+            Dialect::Postgres => format!("(CAST({column} AS jsonb) #>> '{{{}}}')", keys.join(",")),
+        }
+    }
+
     /// Whether `haystack` contains the parameter `needle` (`instr`/`strpos`: no LIKE wildcards
     /// to escape, and case-sensitive on both).
     pub(crate) fn contains(self, haystack: &str, needle: &str) -> String {
@@ -282,6 +291,20 @@ impl IdSource {
             (r >> 52) & 0xfff,
             r & 0xffff_ffff_ffff
         )
+    }
+}
+
+/// `value` with every string lower-cased as filters compare (keys kept): the copy of a resource
+/// that case-insensitive comparisons on JSON paths read.
+pub(crate) fn fold_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(fold(s)),
+        Value::Array(items) => Value::Array(items.iter().map(fold_json).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), fold_json(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 

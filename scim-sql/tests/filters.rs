@@ -266,6 +266,7 @@ async fn index_friendly_filters_and_sorts_run_in_sql() {
         r#"userName sw "b" and not (active eq false) or displayName co "x""#,
         r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
         r#"id eq "x" and userName pr"#,
+        r#"title eq "x" or not (name.familyName pr)"#,
     ] {
         let q = ListQuery::new()
             .with_filter(f.parse().unwrap())
@@ -273,7 +274,7 @@ async fn index_friendly_filters_and_sorts_run_in_sql() {
         assert!(scim_sql::runs_in_sql(&p, &q, false), "{f} runs in SQL");
     }
     for f in [
-        r#"title eq "x""#,
+        r#"emails.value eq "x""#,
         r#"emails[type eq "work"]"#,
         r#"meta.created co "2011""#,
     ] {
@@ -283,10 +284,17 @@ async fn index_friendly_filters_and_sorts_run_in_sql() {
             "{f} needs the fallback"
         );
     }
-    let q = ListQuery::new().with_sort(path("title"), SortOrder::Ascending);
+    let q = ListQuery::new().with_sort(path("emails.value"), SortOrder::Ascending);
     assert!(
         !scim_sql::runs_in_sql(&p, &q, false),
-        "sorting by title happens in memory"
+        "sorting by emails happens in memory"
+    );
+    let q = ListQuery::new()
+        .with_filter(r#"title sw "eng" and name.givenName eq "Barbara""#.parse().unwrap())
+        .with_sort(path("title"), SortOrder::Ascending);
+    assert!(
+        scim_sql::runs_in_sql(&p, &q, false),
+        "single-valued strings of the stored JSON are filtered and sorted in SQL"
     );
     let q = ListQuery::new().with_filter(r#"displayName eq "admins""#.parse().unwrap());
     assert!(
@@ -306,10 +314,11 @@ async fn the_fallback_is_bounded() {
     p.create_users_bulk(&ctx, (0..450).map(|i| User::new(format!("u{i}"))))
         .await
         .unwrap();
-    let q = ListQuery::new().with_filter(r#"title eq "x""#.parse().unwrap());
+    let q = ListQuery::new().with_filter(r#"emails.value eq "x""#.parse().unwrap());
     let err = p.search_users(&ctx, &q).await.unwrap_err();
     assert_eq!(err.status().as_u16(), 400, "{err:?}");
     // Narrowed by an indexed column, the same residual filter reads few rows and succeeds.
-    let q = ListQuery::new().with_filter(r#"userName sw "u1" and title eq "x""#.parse().unwrap());
+    let q = ListQuery::new()
+        .with_filter(r#"userName sw "u1" and emails.value eq "x""#.parse().unwrap());
     assert_eq!(p.search_users(&ctx, &q).await.unwrap().total_results, 0);
 }
