@@ -120,16 +120,41 @@ fn json_string_path(path: &AttrPath) -> Option<&'static [&'static str]> {
         })
 }
 
+/// The User's multi-valued complex attributes filtered in SQL, by JSON key, and the
+/// sub-attributes that may be compared (strings; anything else is evaluated in memory).
+const USER_MULTI: &[&str] = &["emails", "phoneNumbers", "ims"];
+const MULTI_SUBS: &[&str] = &["value", "type", "display"];
+
+/// The JSON key of `path`'s multi-valued attribute, and the sub-attribute it compares (`value`
+/// when none is named, as the evaluator does for complex attributes).
+fn multi_path(path: &AttrPath) -> Option<(&'static str, &'static str)> {
+    let key = USER_MULTI
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(path.name()))?;
+    let sub = path.sub_attr().unwrap_or("value");
+    let sub = MULTI_SUBS
+        .iter()
+        .copied()
+        .find(|s| s.eq_ignore_ascii_case(sub))?;
+    Some((key, sub))
+}
+
 /// Translates filters for one table and dialect, with attribute characteristics from `schema`.
 pub(crate) struct Translator<'s, S: AttributeSchema> {
     pub(crate) dialect: Dialect,
     pub(crate) table: Table,
     pub(crate) schema: &'s S,
+    /// Inside `attr[...]`: the multi-valued attribute whose elements paths are relative to.
+    pub(crate) element: Option<&'static str>,
 }
 
 impl<S: AttributeSchema> Translator<'_, S> {
     /// The whole filter as SQL, or `None` if some part of it has no exact translation.
     pub(crate) fn translate(&self, f: &Filter) -> Option<Fragment> {
+        if let Some(frag) = self.multi_valued(f) {
+            return frag;
+        }
         match f {
             Filter::And(ops) => self.junction(ops, " AND "),
             Filter::Or(ops) => self.junction(ops, " OR "),
@@ -141,7 +166,7 @@ impl<S: AttributeSchema> Translator<'_, S> {
                 })
             }
             Filter::Present(path) => {
-                let column = self.table.column(self.dialect, path)?;
+                let (column, _) = self.resolve(path)?;
                 Some(Fragment::raw(&match column {
                     Column::Text { exact, .. } => {
                         format!("({exact} IS NOT NULL AND {exact} <> '')")
@@ -183,20 +208,114 @@ impl<S: AttributeSchema> Translator<'_, S> {
         join(parts, sep)
     }
 
-    fn info(&self, path: &AttrPath) -> Option<AttrInfo> {
-        self.schema
-            .attribute(path.schema(), path.name(), path.sub_attr())
+    /// The SQL for `path`'s value and the schema's word on it: a column (or JSON path) of the
+    /// row, or inside `[...]` a sub-attribute of the current element.
+    fn resolve(&self, path: &AttrPath) -> Option<(Column, AttrInfo)> {
+        let Some(key) = self.element else {
+            let column = self.table.column(self.dialect, path)?;
+            let info = self
+                .schema
+                .attribute(path.schema(), path.name(), path.sub_attr())?;
+            return Some((column, info));
+        };
+        if path.schema().is_some() || path.sub_attr().is_some() {
+            return None;
+        }
+        let sub = MULTI_SUBS
+            .iter()
+            .copied()
+            .find(|s| s.eq_ignore_ascii_case(path.name()))?;
+        let info = self.schema.attribute(None, key, Some(sub))?;
+        // Elements are read from the lower-cased copy only: case-exact ones need the original.
+        if info.case_exact() {
+            return None;
+        }
+        let expr = self.dialect.element_text(sub);
+        Some((
+            Column::Text {
+                exact: expr.clone(),
+                folded: expr,
+            },
+            info,
+        ))
+    }
+
+    /// Filters on a multi-valued attribute (`emails[...]`, `emails.value co ...`, `emails pr`)
+    /// as `EXISTS` over its elements: `Some(None)` when it is one that cannot be translated,
+    /// `None` when the filter is not about a multi-valued attribute.
+    #[allow(clippy::option_option)]
+    fn multi_valued(&self, f: &Filter) -> Option<Option<Fragment>> {
+        let (Filter::Compare(path, ..) | Filter::Present(path) | Filter::ValuePath(path, _)) = f
+        else {
+            return None;
+        };
+        if self.table != Table::Users
+            || path
+                .schema()
+                .is_some_and(|u| !u.eq_ignore_ascii_case(self.table.core_urn()))
+        {
+            return None;
+        }
+        let Some((key, sub)) = multi_path(path) else {
+            // A multi-valued attribute we do not translate, or a sub-attribute we do not.
+            let known = USER_MULTI
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(path.name()));
+            return known.then_some(None);
+        };
+        if self.element.is_some() {
+            return Some(None);
+        }
+        let inner = Translator {
+            dialect: self.dialect,
+            table: self.table,
+            schema: self.schema,
+            element: Some(key),
+        };
+        let sub_path = AttrPath::new(sub)?;
+        let exists = |cond: Option<Fragment>, negated: bool| {
+            cond.map(|c| Fragment {
+                text: format!(
+                    "({}{})",
+                    if negated { "NOT " } else { "" },
+                    self.dialect.elements_exist(key, &c.text)
+                ),
+                args: c.args,
+            })
+        };
+        Some(match f {
+            Filter::ValuePath(p, filter) if p.sub_attr().is_none() => {
+                exists(inner.translate(filter), false)
+            }
+            Filter::Present(p) if p.sub_attr().is_some() => {
+                exists(inner.translate(&Filter::present(sub_path)), false)
+            }
+            // `ne` and `eq null` hold when no element has the value.
+            Filter::Compare(_, op, value) => match (op, value) {
+                (CompareOp::Eq, CompValue::Null) => exists(
+                    inner.compare(&sub_path, CompareOp::Ne, &CompValue::Null),
+                    true,
+                ),
+                (CompareOp::Ne, CompValue::Null) => exists(
+                    inner.compare(&sub_path, CompareOp::Ne, &CompValue::Null),
+                    false,
+                ),
+                (_, CompValue::Null) => Some(Fragment::raw("(1 = 0)")),
+                (CompareOp::Ne, v) => exists(inner.compare(&sub_path, CompareOp::Eq, v), true),
+                (op, v) => exists(inner.compare(&sub_path, *op, v), false),
+            },
+            _ => None,
+        })
     }
 
     fn compare(&self, path: &AttrPath, op: CompareOp, value: &CompValue) -> Option<Fragment> {
-        let column = self.table.column(self.dialect, path)?;
+        let (column, info) = self.resolve(path)?;
         let (null_col, kind) = match &column {
             Column::Text { exact, .. } => (exact.as_str(), AttrType::String),
             Column::Bool(c) => (*c, AttrType::Boolean),
             Column::Instant(c) => (*c, AttrType::DateTime),
         };
         // The schema must agree with the column's type, or the evaluator's rules differ.
-        let info = self.info(path)?;
         if info.kind() != kind {
             return None;
         }

@@ -7,10 +7,11 @@
 //! - SCIM filters (every operator, `and`/`or`/`not`) on those columns, and on the user's other
 //!   single-valued strings (`title`, `name.givenName`, ...: `json_extract` on SQLite, `#>>` on
 //!   PostgreSQL, over the stored JSON and a lower-cased copy of it), run as SQL with bound
-//!   parameters, and so do sorting and paging; the rules are in `src/filter.rs`. The rest (value
-//!   filters on multi-valued attributes, extensions) is evaluated in memory over the rows the SQL
-//!   part selects, a page at a time, up to [`SqlOptions::fallback_limit`] rows, and logged at
-//!   `debug` on target `scim_sql::search`.
+//!   parameters, and so do sorting and paging, and value filters on `emails`, `phoneNumbers`
+//!   and `ims` (`emails[type eq "work" and value co "@x"]`, `EXISTS` over the JSON array); the
+//!   rules are in `src/filter.rs`. The rest (extensions, addresses, `primary`, ...) is evaluated
+//!   in memory over the rows the SQL part selects, a page at a time, up to
+//!   [`SqlOptions::fallback_limit`] rows, and logged at `debug` on target `scim_sql::search`.
 //! - Writes are transactions: a failed request writes nothing. `If-Match` is a conditional
 //!   `UPDATE ... WHERE version = ?`; `userName` uniqueness per tenant (ignoring case) is a unique
 //!   index.

@@ -46,6 +46,7 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
         dialect: p.dialect,
         table,
         schema: &schema,
+        element: None,
     };
     let (pushed, residual) = match &query.filter {
         Some(f) => t.split(f),

@@ -60,6 +60,29 @@ impl Dialect {
         }
     }
 
+    /// `EXISTS` an element of the user's multi-valued attribute `key` (read from the lower-cased
+    /// copy, `search`) satisfying `cond`, written with [`Dialect::element_text`].
+    pub(crate) fn elements_exist(self, key: &str, cond: &str) -> String {
+        match self {
+            Dialect::Sqlite => {
+                format!("EXISTS (SELECT 1 FROM json_each(search, '$.{key}') AS e WHERE {cond})")
+            }
+            Dialect::Postgres => format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN \
+                 jsonb_typeof(CAST(search AS jsonb) -> '{key}') = 'array' THEN \
+                 CAST(search AS jsonb) -> '{key}' ELSE '[]'::jsonb END) AS e(v) WHERE {cond})"
+            ),
+        }
+    }
+
+    /// The string sub-attribute `sub` of the current element in [`Dialect::elements_exist`].
+    pub(crate) fn element_text(self, sub: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract(e.value, '$.{sub}')"),
+            Dialect::Postgres => format!("(e.v ->> '{sub}')"),
+        }
+    }
+
     /// Whether `haystack` contains the parameter `needle` (`instr`/`strpos`: no LIKE wildcards
     /// to escape, and case-sensitive on both).
     pub(crate) fn contains(self, haystack: &str, needle: &str) -> String {
