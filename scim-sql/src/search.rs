@@ -16,7 +16,7 @@ use sqlx::any::AnyRow;
 use crate::error::db;
 use crate::filter::{Column, Table, Translator};
 use crate::provisioner::{SqlProvisioner, decode_user};
-use crate::store::{Arg, Fragment, Sql};
+use crate::store::{Arg, Dialect, Fragment, Sql};
 
 /// How a search runs, decided from the query before touching the database (exposed for tests
 /// and tracing).
@@ -52,8 +52,9 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
         Some(f) => t.split(f),
         None => (None, Vec::new()),
     };
+    let id = id_order(p.dialect, pushed.is_some());
     let order_by = match &query.sort_by {
-        None => Some("id".to_owned()),
+        None => Some(id.to_owned()),
         Some(path) => {
             let info = schema.attribute(path.schema(), path.name(), path.sub_attr());
             match (table.column(p.dialect, path), info) {
@@ -66,14 +67,14 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
                     let missing =
                         format!("CASE WHEN {exact} IS NULL OR {exact} = '' THEN 1 ELSE 0 END");
                     Some(match query.sort_order {
-                        SortOrder::Ascending => format!("{missing} ASC, {key} ASC, id ASC"),
-                        SortOrder::Descending => format!("{missing} DESC, {key} DESC, id ASC"),
+                        SortOrder::Ascending => format!("{missing} ASC, {key} ASC, {id} ASC"),
+                        SortOrder::Descending => format!("{missing} DESC, {key} DESC, {id} ASC"),
                     })
                 }
                 (Some(Column::Instant(c)), Some(i)) if i.kind() == AttrType::DateTime => {
                     Some(match query.sort_order {
-                        SortOrder::Ascending => format!("{c} ASC, id ASC"),
-                        SortOrder::Descending => format!("{c} DESC, id ASC"),
+                        SortOrder::Ascending => format!("{c} ASC, {id} ASC"),
+                        SortOrder::Descending => format!("{c} DESC, {id} ASC"),
                     })
                 }
                 _ => None,
@@ -84,6 +85,17 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
         pushed,
         residual,
         order_by,
+    }
+}
+
+/// The scan-order term. On SQLite a filtered query orders by `+id`: the unary plus keeps the
+/// planner from walking the primary key to avoid a sort (reading every row of the tenant) when an
+/// index on the filtered column finds the few matching rows directly. PostgreSQL keeps
+/// statistics and chooses well by itself.
+fn id_order(dialect: Dialect, filtered: bool) -> &'static str {
+    match dialect {
+        Dialect::Sqlite if filtered => "+id",
+        _ => "id",
     }
 }
 
@@ -248,7 +260,8 @@ async fn fallback<K: Kind>(
         let mut q = Sql::new(p.dialect);
         q.push(&format!("SELECT {} FROM {table}", K::COLUMNS));
         where_clause(&mut q, tenant, plan.pushed.as_ref());
-        q.push(" ORDER BY id");
+        q.push(" ORDER BY ")
+            .push(id_order(p.dialect, plan.pushed.is_some()));
         limit_offset(&mut q, scanned, SCAN_PAGE);
         let rows = q.query().fetch_all(&p.pool).await.map_err(db)?;
         let len = rows.len();

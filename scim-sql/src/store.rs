@@ -255,6 +255,22 @@ pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), Sql
     };
     let _ = sqlx::any::AnyConnectOptions::from_str(&url)?;
     let pool = AnyPoolOptions::new()
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if dialect == Dialect::Sqlite {
+                    // WAL: readers do not block the writer; NORMAL sync: one fsync per
+                    // checkpoint rather than per commit (a power cut may lose the last
+                    // commits, never corrupt the file).
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
         .max_connections(max)
         .acquire_timeout(options.acquire_timeout)
         // An in-memory SQLite database lives as long as its connection.
