@@ -33,7 +33,7 @@ fn user(i: usize) -> User {
 }
 
 /// A fresh SQLite file holding `USERS` users, inserted in one transaction.
-fn sqlite_100k(rt: &Runtime) -> (SqlProvisioner, RequestContext) {
+fn sqlite_100k(rt: &Runtime) -> (SqlProvisioner, RequestContext, String) {
     let dir = std::env::temp_dir().join(format!("scim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bench.db");
@@ -41,7 +41,7 @@ fn sqlite_100k(rt: &Runtime) -> (SqlProvisioner, RequestContext) {
     let url = format!("sqlite://{}", file.display());
     let ctx = RequestContext::new("bench");
     let p = rt.block_on(async {
-        let p = SqlProvisioner::connect_with(SqlOptions::new(url))
+        let p = SqlProvisioner::connect_with(SqlOptions::new(url.clone()))
             .await
             .unwrap();
         p.create_users_bulk(&ctx, (0..USERS).map(user))
@@ -49,12 +49,12 @@ fn sqlite_100k(rt: &Runtime) -> (SqlProvisioner, RequestContext) {
             .unwrap();
         p
     });
-    (p, ctx)
+    (p, ctx, url)
 }
 
 fn list(c: &mut Criterion) {
     let rt = runtime();
-    let (p, ctx) = sqlite_100k(&rt);
+    let (p, ctx, url) = sqlite_100k(&rt);
     let mut g = c.benchmark_group("sql/sqlite_100k_users");
     for (name, filter) in [
         ("userName_eq", r#"userName eq "USER054321@example.com""#),
@@ -71,12 +71,28 @@ fn list(c: &mut Criterion) {
             });
         });
     }
-    // The same userName lookup through the fallback path: every row read a page at a time and
-    // evaluated in memory.
+    // The same userName lookup through scim-sql's in-memory fallback (pushdown off): every row
+    // read a page at a time (keyset paging) and evaluated with `Filter::matches_with`; and
+    // through scim-core's default search over `scan_users` (OFFSET paging), what a backend
+    // without pushdown gets.
     let query =
         ListQuery::new().with_filter(r#"userName eq "USER054321@example.com""#.parse().unwrap());
+    let no_push = rt
+        .block_on(SqlProvisioner::connect_with(
+            SqlOptions::new(url).push_down(false),
+        ))
+        .unwrap();
+    assert!(!scim_sql::runs_in_sql(&no_push, &query, false));
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("list_userName_eq_in_memory_fallback", |b| {
+        b.iter(|| {
+            let page = rt
+                .block_on(no_push.search_users(&ctx, black_box(&query)))
+                .unwrap();
+            assert_eq!(page.total_results, 1);
+        });
+    });
+    g.bench_function("list_userName_eq_default_scan_search", |b| {
         b.iter(|| {
             let page = rt
                 .block_on(search_users_by_scan(&p, &ctx, black_box(&query)))

@@ -17,6 +17,7 @@ pub struct SqlProvisioner {
     pub(crate) pool: AnyPool,
     pub(crate) dialect: Dialect,
     pub(crate) fallback_limit: usize,
+    pub(crate) push_down: bool,
     ids: IdSource,
 }
 
@@ -39,6 +40,7 @@ impl SqlProvisioner {
             pool,
             dialect,
             fallback_limit: options.fallback_limit,
+            push_down: options.push_down,
             ids: IdSource::new(),
         })
     }

@@ -49,12 +49,14 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
         element: None,
     };
     let (pushed, residual) = match &query.filter {
-        Some(f) => t.split(f),
+        Some(f) if p.push_down => t.split(f),
+        Some(f) => (None, vec![f.clone()]),
         None => (None, Vec::new()),
     };
     let id = id_order(p.dialect, pushed.is_some());
     let order_by = match &query.sort_by {
         None => Some(id.to_owned()),
+        Some(_) if !p.push_down => None,
         Some(path) => {
             let info = schema.attribute(path.schema(), path.name(), path.sub_attr());
             match (table.column(p.dialect, path), info) {
@@ -229,7 +231,7 @@ async fn search<K: Kind>(
     fallback(p, tenant, query, &plan).await
 }
 
-/// Reads the rows the pushed-down part selects, [`SCAN_PAGE`] at a time, keeps those the residual
+/// Reads the rows the pushed-down part selects, [`SCAN_PAGE`] at a time in id order, keeps those the residual
 /// filter accepts, then sorts and pages in memory: the default search's semantics, reading at
 /// most the provisioner's fallback limit of rows.
 async fn fallback<K: Kind>(
@@ -249,6 +251,8 @@ async fn fallback<K: Kind>(
     let mut kept: Vec<(Value, K)> = Vec::new();
     let mut matched: usize = 0;
     let mut scanned: usize = 0;
+    // Keyset paging (`id > last`), so each page is an index seek, not an ever larger OFFSET.
+    let mut last: Option<String> = None;
     loop {
         if scanned >= p.fallback_limit {
             return Err(ScimError::too_many(format_args!(
@@ -260,11 +264,17 @@ async fn fallback<K: Kind>(
         let mut q = Sql::new(p.dialect);
         q.push(&format!("SELECT {} FROM {table}", K::COLUMNS));
         where_clause(&mut q, tenant, plan.pushed.as_ref());
+        if let Some(after) = &last {
+            q.push(" AND id > ").arg(Arg::Text(after.clone()));
+        }
         q.push(" ORDER BY ")
             .push(id_order(p.dialect, plan.pushed.is_some()));
-        limit_offset(&mut q, scanned, SCAN_PAGE);
+        limit_offset(&mut q, 0, SCAN_PAGE);
         let rows = q.query().fetch_all(&p.pool).await.map_err(db)?;
         let len = rows.len();
+        if let Some(row) = rows.last() {
+            last = Some(row.try_get("id").map_err(db)?);
+        }
         for item in K::decode(p, tenant, &rows).await? {
             let json = serde_json::to_value(&item)?;
             if !plan.residual.iter().all(|f| f.matches_with(&json, &schema)) {

@@ -199,6 +199,7 @@ pub struct SqlOptions {
     pub(crate) max_connections: u32,
     pub(crate) acquire_timeout: Duration,
     pub(crate) fallback_limit: usize,
+    pub(crate) push_down: bool,
 }
 
 impl SqlOptions {
@@ -210,6 +211,7 @@ impl SqlOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
             fallback_limit: 1_000_000,
+            push_down: true,
         }
     }
 
@@ -233,6 +235,14 @@ impl SqlOptions {
     #[must_use]
     pub fn fallback_limit(mut self, n: usize) -> Self {
         self.fallback_limit = n;
+        self
+    }
+
+    /// Whether filters and sorting go to SQL (the default). `false` evaluates every search in
+    /// memory over all rows: for comparisons and diagnosis, not for production.
+    #[must_use]
+    pub fn push_down(mut self, enabled: bool) -> Self {
+        self.push_down = enabled;
         self
     }
 }
