@@ -176,6 +176,7 @@ static TENANT: AtomicU64 = AtomicU64::new(0);
 /// Creates the users in a tenant of their own and checks the search against the evaluator.
 async fn check(
     p: &SqlProvisioner,
+    in_memory: Option<&SqlProvisioner>,
     specs: &[Spec],
     f: &Filter,
     sort: Option<&(AttrPath, SortOrder)>,
@@ -207,6 +208,16 @@ async fn check(
         .collect();
     assert_eq!(got, expected, "filter `{f}`, sort {sort:?}");
     assert_eq!(page.total_results, expected.len() as u64);
+    // The same database searched with pushdown off: the in-memory path agrees.
+    if let Some(q) = in_memory {
+        let page = q.search_users(&ctx, &query).await.unwrap();
+        let got: Vec<String> = page
+            .resources
+            .iter()
+            .map(|u| u.id.clone().unwrap())
+            .collect();
+        assert_eq!(got, expected, "in memory: filter `{f}`, sort {sort:?}");
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -226,13 +237,20 @@ proptest! {
         s in sort(),
     ) {
         thread_local! {
-            static DB: (tokio::runtime::Runtime, SqlProvisioner) = {
+            // A file, so that a second provisioner (pushdown off) sees the same rows.
+            static DB: (tokio::runtime::Runtime, SqlProvisioner, SqlProvisioner) = {
                 let rt = runtime();
-                let p = rt.block_on(common::sqlite());
-                (rt, p)
+                let url = common::temp_sqlite_url("prop");
+                let p = rt.block_on(SqlProvisioner::connect(&url)).unwrap();
+                let q = rt
+                    .block_on(SqlProvisioner::connect_with(
+                        scim_sql::SqlOptions::new(url).push_down(false),
+                    ))
+                    .unwrap();
+                (rt, p, q)
             };
         }
-        DB.with(|(rt, p)| rt.block_on(check(p, &specs, &f, s.as_ref())));
+        DB.with(|(rt, p, q)| rt.block_on(check(p, Some(q), &specs, &f, s.as_ref())));
     }
 }
 
@@ -254,7 +272,7 @@ proptest! {
         }
         DB.with(|(rt, p)| {
             if let Some(p) = p {
-                rt.block_on(check(p, &specs, &f, s.as_ref()));
+                rt.block_on(check(p, None, &specs, &f, s.as_ref()));
             }
         });
     }

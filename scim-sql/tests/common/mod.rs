@@ -38,3 +38,10 @@ pub fn unique(prefix: &str) -> String {
         .map_or(0, |d| d.as_nanos());
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
+
+/// A `sqlite://` URL for a new database file under the system temp dir.
+pub fn temp_sqlite_url(prefix: &str) -> String {
+    let dir = std::env::temp_dir().join(unique(&format!("scim-sql-{prefix}")));
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    format!("sqlite://{}", dir.join("test.db").display())
+}
