@@ -30,20 +30,29 @@ pub struct Args {
     pub token: Option<String>,
     /// `--public-url URL`: the base of `Location` headers (default: from the `Host` header).
     pub public_url: Option<String>,
+    /// `--db URL`: where the directory lives: `sqlite://PATH`, `postgres://...`, or `memory`
+    /// (default [`Args::DEFAULT_DB`]).
+    pub db: String,
 }
 
 impl Args {
     /// The usage text.
     pub const USAGE: &'static str = "\
-usage: scim-server [--bind ADDR] [--token TOKEN] [--public-url URL]
+usage: scim-server [--bind ADDR] [--token TOKEN] [--public-url URL] [--db URL]
 
   --bind ADDR        address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
   --token TOKEN      bearer token clients must send (default: $SCIM_TOKEN, else a generated
                      token printed once at start)
   --public-url URL   base URL for Location headers, e.g. https://scim.example.com
+  --db URL           where users and groups are kept: sqlite://PATH (created on first start),
+                     postgres://USER:PASSWORD@HOST/DB, or memory (lost on exit)
+                     (default sqlite://./scim.db)
   -h, --help         this text
 
 SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log level.";
+
+    /// The default `--db`: a SQLite file in the working directory, so data survives restarts.
+    pub const DEFAULT_DB: &'static str = "sqlite://./scim.db";
 
     /// Parses the arguments (without the program name); `env_token` is `SCIM_TOKEN`.
     /// `Ok(None)` means help was asked for.
@@ -54,6 +63,7 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
         let mut bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
         let mut token = None;
         let mut public_url = None;
+        let mut db = Args::DEFAULT_DB.to_owned();
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
@@ -69,6 +79,7 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
                 "--public-url" => {
                     public_url = Some(parse_public_url(&flags.value("--public-url")?)?);
                 }
+                "--db" => db = parse_db(&flags.value("--db")?)?,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -77,7 +88,45 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
             bind,
             token,
             public_url,
+            db,
         }))
+    }
+}
+
+/// `url` with any password replaced by `***`, for logs and error messages.
+///
+/// ```
+/// assert_eq!(scim_examples::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+/// assert_eq!(scim_examples::redact_url("sqlite://./scim.db"), "sqlite://./scim.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{masked}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// `--db`: `memory`, or a `sqlite:` or `postgres:` URL.
+fn parse_db(v: &str) -> Result<String, String> {
+    let ok = v == "memory"
+        || v.starts_with("sqlite:")
+        || v.starts_with("postgres:")
+        || v.starts_with("postgresql:");
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "--db {v:?}: expected sqlite://PATH, postgres://USER:PASSWORD@HOST/DB or memory"
+        ))
     }
 }
 
@@ -170,6 +219,11 @@ mod tests {
         let a = parse(&[], None).unwrap().unwrap();
         assert_eq!(a.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(a.token, None);
+        assert_eq!(a.db, "sqlite://./scim.db");
+        let a = parse(&["--db", "memory"], None).unwrap().unwrap();
+        assert_eq!(a.db, "memory");
+        let a = parse(&["--db=postgres://u:p@h/d"], None).unwrap().unwrap();
+        assert_eq!(a.db, "postgres://u:p@h/d");
         let a = parse(
             &[
                 "--bind",
@@ -210,6 +264,11 @@ mod tests {
         );
         assert!(parse(&["--token", ""], None).unwrap_err().contains("empty"));
         assert!(parse(&["--frob"], None).unwrap_err().contains("--frob"));
+        assert!(
+            parse(&["--db", "mysql://x"], None)
+                .unwrap_err()
+                .contains("mysql://x")
+        );
         assert!(
             parse(&["--public-url", "ftp://x"], None)
                 .unwrap_err()

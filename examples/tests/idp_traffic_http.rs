@@ -62,7 +62,8 @@ struct Idp {
 impl Idp {
     fn start() -> Idp {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-server"));
-        cmd.args(["--token", TOKEN]).env_remove("SCIM_TOKEN");
+        cmd.args(["--token", TOKEN, "--db", &common::temp_db()])
+            .env_remove("SCIM_TOKEN");
         let server = common::Server::start(cmd);
         let base = format!("http://{}/scim/v2", server.addr);
         Idp {

@@ -16,8 +16,12 @@ use std::process::Command;
 use common::Server;
 
 fn start(args: &[&str], env_token: Option<&str>) -> Server {
+    start_on(&common::temp_db(), args, env_token)
+}
+
+fn start_on(db: &str, args: &[&str], env_token: Option<&str>) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-server"));
-    cmd.args(args);
+    cmd.args(["--db", db]).args(args);
     match env_token {
         Some(t) => cmd.env("SCIM_TOKEN", t),
         None => cmd.env_remove("SCIM_TOKEN"),
@@ -120,4 +124,33 @@ fn token_from_the_environment() {
         200
     );
     server.stop();
+}
+
+#[test]
+fn a_sqlite_database_keeps_users_across_restarts() {
+    let db = common::temp_db();
+    let token = Some("t0ken-for-tests");
+    let server = start_on(&db, &["--token", "t0ken-for-tests"], None);
+    let r = server.request(
+        "POST",
+        "/scim/v2/Users",
+        token,
+        Some(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"kept"}"#),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let (ok, err) = server.stop();
+    assert!(ok, "{err}");
+    let server = start_on(&db, &["--token", "t0ken-for-tests"], None);
+    let r = server.request("GET", &format!("/scim/v2/Users/{id}"), token, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["userName"], "kept");
+    let (ok, err) = server.stop();
+    assert!(ok, "{err}");
+    // The in-memory backend starts empty every time.
+    let server = start_on("memory", &["--token", "t0ken-for-tests"], None);
+    let r = server.request("GET", &format!("/scim/v2/Users/{id}"), token, None);
+    assert_eq!(r.status, 404, "{}", r.body);
+    let (ok, err) = server.stop();
+    assert!(ok, "{err}");
 }

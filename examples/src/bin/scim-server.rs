@@ -1,5 +1,7 @@
 //! `scim-server`: SCIM 2.0 (at `/scim/v2`) and SCIM 1.1 (at `/scim/v1`) over axum and tokio,
-//! backed by the in-memory reference provisioner.
+//! backed by scim-sql: a SQLite file (`./scim.db` unless `--db` says otherwise, created and
+//! migrated on first start, so data survives restarts), PostgreSQL (`--db postgres://...`), or the
+//! in-memory reference provisioner (`--db memory`).
 //!
 //! ```text
 //! cargo run --release -p scim-examples --bin scim-server -- --bind 127.0.0.1:8080 --token TOKEN
@@ -16,7 +18,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::Response;
-use scim_core::provision::InMemoryProvisioner;
+use scim_core::provision::{InMemoryProvisioner, Provisioner};
 use scim_core::{BearerTokens, ScimService};
 use scim_examples::glue::{MAX_PAYLOAD, init_tracing, serve_scim, shutdown_signal};
 use scim_examples::{Args, random_token};
@@ -53,7 +55,22 @@ async fn main() -> std::process::ExitCode {
         println!("generated bearer token: {t}");
         t
     };
-    let mut builder = ScimService::builder(Arc::new(InMemoryProvisioner::new()))
+    let backend: Arc<dyn Provisioner> = if args.db == "memory" {
+        Arc::new(InMemoryProvisioner::new())
+    } else {
+        match scim_sql::SqlProvisioner::connect(&args.db).await {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!(
+                    "scim-server: cannot open the database {}: {e}",
+                    scim_examples::redact_url(&args.db)
+                );
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    };
+    info!(db = %scim_examples::redact_url(&args.db), "scim-server storage");
+    let mut builder = ScimService::builder(backend)
         .authenticator(Arc::new(BearerTokens::new().with_token(token, TENANT)))
         .max_payload_size(MAX_PAYLOAD);
     if let Some(url) = &args.public_url {

@@ -185,3 +185,19 @@ fn dechunk(body: &str) -> String {
     }
     out
 }
+
+/// A `sqlite://` URL for a database file no other test or run uses (under the system temp dir).
+#[allow(dead_code)] // Not every test binary starts scim-server.
+pub fn temp_db() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "scim-server-test-{}-{nanos}-{n}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    format!("sqlite://{}", dir.join("scim.db").display())
+}

@@ -1,0 +1,859 @@
+//! [`SqlProvisioner`]: users, groups and memberships in SQL tables, every write one transaction.
+
+use async_trait::async_trait;
+use scim_core::ScimError;
+use scim_core::etag::ETag;
+use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::resource::{Group, Member, Meta, MultiValue, Password, User};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use crate::error::{SqlError, db, is_unique_violation};
+use crate::store::{self, Arg, Dialect, IdSource, Sql, SqlOptions, fold};
+
+/// A [`Provisioner`] on SQLite or PostgreSQL (see the [crate docs](crate)).
+#[derive(Debug)]
+pub struct SqlProvisioner {
+    pub(crate) pool: AnyPool,
+    pub(crate) dialect: Dialect,
+    pub(crate) fallback_limit: usize,
+    pub(crate) push_down: bool,
+    ids: IdSource,
+}
+
+/// The columns a user row is read with.
+const USER_COLUMNS: &str = "id, version, created, last_modified, password, resource";
+/// The columns a group row is read with.
+const GROUP_COLUMNS: &str = "id, version, created, last_modified, resource";
+
+impl SqlProvisioner {
+    /// Connects to `url` (see [`SqlOptions::new`]) and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, SqlError> {
+        Self::connect_with(SqlOptions::new(url)).await
+    }
+
+    /// Connects with `options` and brings the schema up to date.
+    pub async fn connect_with(options: SqlOptions) -> Result<Self, SqlError> {
+        let (pool, dialect) = store::open(&options).await?;
+        crate::schema::migrate(&pool, dialect).await?;
+        Ok(SqlProvisioner {
+            pool,
+            dialect,
+            fallback_limit: options.fallback_limit,
+            push_down: options.push_down,
+            ids: IdSource::new(),
+        })
+    }
+
+    /// The database this provisioner writes to.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The connection pool (for [`SqlRunLock`](crate::SqlRunLock) and
+    /// [`SqlHistory`](crate::SqlHistory) to share).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Creates many users in one transaction (imports, benchmarks): all or none.
+    pub async fn create_users_bulk(
+        &self,
+        ctx: &RequestContext,
+        users: impl IntoIterator<Item = User>,
+    ) -> Result<usize, ScimError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        ensure_tenant(&mut tx, self.dialect, ctx.tenant()).await?;
+        let mut n = 0;
+        for user in users {
+            self.insert_user(&mut tx, ctx.tenant(), user).await?;
+            n += 1;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    pub(crate) fn sql(&self) -> Sql {
+        Sql::new(self.dialect)
+    }
+
+    async fn insert_user(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        user: User,
+    ) -> Result<User, ScimError> {
+        let key = user_name_key(&user)?;
+        let id = self.ids.next();
+        let (stamp, ns) = store::now();
+        let password = user.password.as_ref().map(|p| p.expose().to_owned());
+        let stored = strip_user(user, &id);
+        let (resource, search) = stored_json(&stored)?;
+        let mut q = self.sql();
+        q.push(
+            "INSERT INTO scim_users (tenant, id, user_name, user_name_key, user_name_ci, \
+             external_id, external_id_ci, display_name, display_name_ci, active, password, \
+             version, created, created_ns, last_modified, last_modified_ns, resource, search) VALUES (",
+        );
+        let args = [
+            Arg::Text(tenant.to_owned()),
+            Arg::Text(id.clone()),
+            Arg::Text(stored.user_name.clone()),
+            Arg::Text(key),
+            Arg::Text(fold(&stored.user_name)),
+            Arg::OptText(stored.external_id.clone()),
+            Arg::OptText(stored.external_id.as_deref().map(fold)),
+            Arg::OptText(stored.display_name.clone()),
+            Arg::OptText(stored.display_name.as_deref().map(fold)),
+            Arg::OptInt(stored.active.map(i64::from)),
+            Arg::OptText(password),
+            Arg::Int(1),
+            Arg::Text(stamp.clone()),
+            Arg::Int(ns),
+            Arg::Text(stamp.clone()),
+            Arg::Int(ns),
+            Arg::Text(resource),
+            Arg::Text(search),
+        ];
+        for (i, a) in args.into_iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(a);
+        }
+        q.push(")");
+        q.query().execute(&mut *conn).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                ScimError::uniqueness("userName", stored.user_name.trim())
+            } else {
+                db(e)
+            }
+        })?;
+        let mut view = stored;
+        view.meta = Some(meta("User", 1, &stamp, &stamp));
+        Ok(view)
+    }
+
+    /// The user row `id`, decoded, with `groups` filled in.
+    async fn load_user(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(User, i64)>, ScimError> {
+        let mut q = self.sql();
+        q.push(&format!(
+            "SELECT {USER_COLUMNS} FROM scim_users WHERE tenant = "
+        ))
+        .arg(Arg::Text(tenant.to_owned()))
+        .push(" AND id = ")
+        .arg(Arg::Text(id.to_owned()));
+        let Some(row) = q.query().fetch_optional(&mut *conn).await.map_err(db)? else {
+            return Ok(None);
+        };
+        let (mut user, version) = decode_user(&row)?;
+        user.groups = self.groups_of(conn, tenant, id).await?;
+        Ok(Some((user, version)))
+    }
+
+    /// The `groups` of the member `id`: the groups it is a direct member of, by group id.
+    async fn groups_of(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Vec<MultiValue>, ScimError> {
+        let mut q = self.sql();
+        q.push(
+            "SELECT g.id AS id, g.display_name AS display_name FROM scim_memberships m \
+             JOIN scim_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
+             WHERE m.tenant = ",
+        )
+        .arg(Arg::Text(tenant.to_owned()))
+        .push(" AND m.member_id = ")
+        .arg(Arg::Text(id.to_owned()))
+        .push(" ORDER BY g.id");
+        let rows = q.query().fetch_all(&mut *conn).await.map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(MultiValue {
+                    value: Some(r.try_get::<String, _>("id").map_err(db)?),
+                    display: Some(r.try_get::<String, _>("display_name").map_err(db)?),
+                    kind: Some("direct".to_owned()),
+                    ..MultiValue::default()
+                })
+            })
+            .collect()
+    }
+
+    /// Fills `groups` of many users with one query per page.
+    pub(crate) async fn fill_groups(
+        &self,
+        tenant: &str,
+        users: &mut [User],
+    ) -> Result<(), ScimError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut q = self.sql();
+        q.push(
+            "SELECT m.member_id AS member_id, g.id AS id, g.display_name AS display_name \
+             FROM scim_memberships m JOIN scim_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
+             WHERE m.tenant = ",
+        )
+        .arg(Arg::Text(tenant.to_owned()))
+        .push(" AND m.member_id IN (");
+        for (i, u) in users.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(Arg::Text(u.id.clone().unwrap_or_default()));
+        }
+        q.push(") ORDER BY g.id");
+        let rows = q.query().fetch_all(&self.pool).await.map_err(db)?;
+        for r in &rows {
+            let member: String = r.try_get("member_id").map_err(db)?;
+            let value = MultiValue {
+                value: Some(r.try_get::<String, _>("id").map_err(db)?),
+                display: Some(r.try_get::<String, _>("display_name").map_err(db)?),
+                kind: Some("direct".to_owned()),
+                ..MultiValue::default()
+            };
+            if let Some(u) = users.iter_mut().find(|u| u.id.as_deref() == Some(&member)) {
+                u.groups.push(value);
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_group(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(Group, i64)>, ScimError> {
+        let mut q = self.sql();
+        q.push(&format!(
+            "SELECT {GROUP_COLUMNS} FROM scim_groups WHERE tenant = "
+        ))
+        .arg(Arg::Text(tenant.to_owned()))
+        .push(" AND id = ")
+        .arg(Arg::Text(id.to_owned()));
+        let Some(row) = q.query().fetch_optional(&mut *conn).await.map_err(db)? else {
+            return Ok(None);
+        };
+        let (mut group, version) = decode_group(&row)?;
+        group.members = self.members_of(conn, tenant, id).await?;
+        Ok(Some((group, version)))
+    }
+
+    async fn members_of(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        group_id: &str,
+    ) -> Result<Vec<Member>, ScimError> {
+        let mut q = self.sql();
+        q.push("SELECT member FROM scim_memberships WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND group_id = ")
+            .arg(Arg::Text(group_id.to_owned()))
+            .push(" ORDER BY position");
+        let rows = q.query().fetch_all(&mut *conn).await.map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("member").map_err(db)?;
+                serde_json::from_str(&text).map_err(|e| corrupt("scim_memberships", &e))
+            })
+            .collect()
+    }
+
+    /// Members with their `type` filled in, each existing in this tenant; duplicates dropped.
+    async fn checked_members(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        group: &Group,
+        own_id: Option<&str>,
+    ) -> Result<Vec<Member>, ScimError> {
+        if group.display_name.trim().is_empty() {
+            return Err(ScimError::invalid_value(
+                "displayName",
+                "is required and must not be empty",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut members = Vec::with_capacity(group.members.len());
+        for (i, m) in group.members.iter().enumerate() {
+            let Some(value) = m.value.as_deref().filter(|v| !v.is_empty()) else {
+                return Err(ScimError::invalid_value(
+                    format!("members[{i}].value"),
+                    "is required",
+                ));
+            };
+            if !seen.insert(value.to_owned()) {
+                continue;
+            }
+            let kind = if self.exists(conn, "scim_users", tenant, value).await? {
+                "User"
+            } else if self.exists(conn, "scim_groups", tenant, value).await? {
+                if Some(value) == own_id {
+                    return Err(ScimError::invalid_value(
+                        "members",
+                        format_args!("group {value} cannot be a member of itself"),
+                    ));
+                }
+                "Group"
+            } else {
+                return Err(ScimError::invalid_value(
+                    "members",
+                    format_args!("no user or group has the id {value:?}"),
+                ));
+            };
+            let mut member = m.clone();
+            member.kind = Some(kind.to_owned());
+            members.push(member);
+        }
+        Ok(members)
+    }
+
+    async fn exists(
+        &self,
+        conn: &mut AnyConnection,
+        table: &str,
+        tenant: &str,
+        id: &str,
+    ) -> Result<bool, ScimError> {
+        let mut q = self.sql();
+        q.push(&format!("SELECT 1 AS one FROM {table} WHERE tenant = "))
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id = ")
+            .arg(Arg::Text(id.to_owned()));
+        Ok(q.query()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+            .is_some())
+    }
+
+    async fn write_members(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        group_id: &str,
+        members: &[Member],
+    ) -> Result<(), ScimError> {
+        let mut q = self.sql();
+        q.push("DELETE FROM scim_memberships WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND group_id = ")
+            .arg(Arg::Text(group_id.to_owned()));
+        q.query().execute(&mut *conn).await.map_err(db)?;
+        for (position, m) in (0_i64..).zip(members) {
+            let mut q = self.sql();
+            q.push(
+                "INSERT INTO scim_memberships (tenant, group_id, member_id, position, member) \
+                 VALUES (",
+            )
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(", ")
+            .arg(Arg::Text(group_id.to_owned()))
+            .push(", ")
+            .arg(Arg::Text(m.value.clone().unwrap_or_default()))
+            .push(", ")
+            .arg(Arg::Int(position))
+            .push(", ")
+            .arg(Arg::Text(serde_json::to_string(m)?))
+            .push(")");
+            q.query().execute(&mut *conn).await.map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// Removes `member_id` from every group holding it, bumping those groups' versions.
+    async fn drop_member_everywhere(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<(), ScimError> {
+        let (stamp, ns) = store::now();
+        let mut q = self.sql();
+        q.push("UPDATE scim_groups SET version = version + 1, last_modified = ")
+            .arg(Arg::Text(stamp))
+            .push(", last_modified_ns = ")
+            .arg(Arg::Int(ns))
+            .push(" WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id IN (SELECT group_id FROM scim_memberships WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND member_id = ")
+            .arg(Arg::Text(member_id.to_owned()))
+            .push(")");
+        q.query().execute(&mut *conn).await.map_err(db)?;
+        let mut q = self.sql();
+        q.push("DELETE FROM scim_memberships WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND member_id = ")
+            .arg(Arg::Text(member_id.to_owned()));
+        q.query().execute(&mut *conn).await.map_err(db)?;
+        Ok(())
+    }
+
+    /// Deletes the row `id` of `table` if its version is `expected`.
+    async fn delete_row(
+        &self,
+        conn: &mut AnyConnection,
+        table: &str,
+        what: &str,
+        tenant: &str,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        let mut q = self.sql();
+        q.push(&format!("SELECT version FROM {table} WHERE tenant = "))
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id = ")
+            .arg(Arg::Text(id.to_owned()));
+        let row = q.query().fetch_optional(&mut *conn).await.map_err(db)?;
+        let version: i64 = row
+            .ok_or_else(|| ScimError::not_found(what, id))?
+            .try_get("version")
+            .map_err(db)?;
+        check_version(version, expected, what, id)?;
+        let mut q = self.sql();
+        q.push(&format!("DELETE FROM {table} WHERE tenant = "))
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id = ")
+            .arg(Arg::Text(id.to_owned()))
+            .push(" AND version = ")
+            .arg(Arg::Int(version));
+        let done = q.query().execute(&mut *conn).await.map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(lost_race(what, id));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn corrupt(table: &'static str, e: &impl std::fmt::Display) -> ScimError {
+    SqlError::Corrupt {
+        table,
+        detail: e.to_string(),
+    }
+    .into()
+}
+
+fn lost_race(what: &str, id: &str) -> ScimError {
+    ScimError::precondition_failed(format_args!("{what} {id} was changed by another request"))
+}
+
+fn meta(resource_type: &str, version: i64, created: &str, last_modified: &str) -> Meta {
+    Meta {
+        resource_type: Some(resource_type.to_owned()),
+        created: Some(created.to_owned()),
+        last_modified: Some(last_modified.to_owned()),
+        version: Some(ETag::from_version(u64::try_from(version).unwrap_or(0)).to_string()),
+        ..Meta::default()
+    }
+}
+
+fn check_version(
+    version: i64,
+    expected: Option<&ETag>,
+    what: &str,
+    id: &str,
+) -> Result<(), ScimError> {
+    let current = ETag::from_version(u64::try_from(version).unwrap_or(0));
+    match expected {
+        Some(want) if !current.weak_eq(want) => Err(ScimError::precondition_failed(format_args!(
+            "{what} {id} is at version {current}, not {want}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The uniqueness key of a user's `userName` (trimmed, lower-cased); 400 when empty.
+fn user_name_key(user: &User) -> Result<String, ScimError> {
+    let name = user.user_name.trim();
+    if name.is_empty() {
+        return Err(ScimError::invalid_value(
+            "userName",
+            "is required and must not be empty",
+        ));
+    }
+    Ok(name.to_lowercase())
+}
+
+/// A stored user's JSON, and its lower-cased copy for case-insensitive filters.
+fn stored_json(user: &User) -> Result<(String, String), ScimError> {
+    let json = serde_json::to_value(user)?;
+    let search = serde_json::to_string(&store::fold_json(&json))?;
+    Ok((serde_json::to_string(&json)?, search))
+}
+
+/// A user row as a [`User`] (without `groups`) and its version.
+pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
+    let id: String = row.try_get("id").map_err(db)?;
+    let version: i64 = row.try_get("version").map_err(db)?;
+    let created: String = row.try_get("created").map_err(db)?;
+    let last_modified: String = row.try_get("last_modified").map_err(db)?;
+    let password: Option<String> = row.try_get("password").map_err(db)?;
+    let text: String = row.try_get("resource").map_err(db)?;
+    let mut user: User = serde_json::from_str(&text).map_err(|e| corrupt("scim_users", &e))?;
+    user.id = Some(id);
+    user.password = password.map(Password::new);
+    user.meta = Some(meta("User", version, &created, &last_modified));
+    Ok((user, version))
+}
+
+/// A group row as a [`Group`] (without `members`) and its version.
+pub(crate) fn decode_group(row: &AnyRow) -> Result<(Group, i64), ScimError> {
+    let id: String = row.try_get("id").map_err(db)?;
+    let version: i64 = row.try_get("version").map_err(db)?;
+    let created: String = row.try_get("created").map_err(db)?;
+    let last_modified: String = row.try_get("last_modified").map_err(db)?;
+    let text: String = row.try_get("resource").map_err(db)?;
+    let mut group: Group = serde_json::from_str(&text).map_err(|e| corrupt("scim_groups", &e))?;
+    group.id = Some(id);
+    group.meta = Some(meta("Group", version, &created, &last_modified));
+    Ok((group, version))
+}
+
+/// Clears what the service provider owns (and the password, kept in its own column).
+fn strip_user(mut user: User, id: &str) -> User {
+    user.id = Some(id.to_owned());
+    user.meta = None;
+    user.groups = Vec::new();
+    user.password = None;
+    user
+}
+
+fn strip_group(mut group: Group, id: &str) -> Group {
+    group.id = Some(id.to_owned());
+    group.meta = None;
+    group.members = Vec::new();
+    group
+}
+
+/// Records the tenant on its first write (the tenants table lists who has data).
+async fn ensure_tenant(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    tenant: &str,
+) -> Result<(), ScimError> {
+    let mut q = Sql::new(dialect);
+    q.push("INSERT INTO scim_tenants (tenant, created) VALUES (")
+        .arg(Arg::Text(tenant.to_owned()))
+        .push(", ")
+        .arg(Arg::Text(store::now().0))
+        .push(") ON CONFLICT (tenant) DO NOTHING");
+    q.query().execute(&mut *conn).await.map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Provisioner for SqlProvisioner {
+    async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        ensure_tenant(&mut tx, self.dialect, ctx.tenant()).await?;
+        let mut view = self.insert_user(&mut tx, ctx.tenant(), user).await?;
+        tx.commit().await.map_err(db)?;
+        view.password = None;
+        Ok(view)
+    }
+
+    async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.load_user(&mut conn, ctx.tenant(), id)
+            .await?
+            .map(|(u, _)| u)
+            .ok_or_else(|| ScimError::not_found("User", id))
+    }
+
+    async fn replace_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        mut user: User,
+        expected: Option<&ETag>,
+    ) -> Result<User, ScimError> {
+        let tenant = ctx.tenant();
+        let key = user_name_key(&user)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some((current, version)) = self.load_user(&mut tx, tenant, id).await? else {
+            return Err(ScimError::not_found("User", id));
+        };
+        check_version(version, expected, "User", id)?;
+        // A PUT without a password keeps the current one: clients never read it back.
+        if user.password.is_none() {
+            user.password = current.password;
+        }
+        let password = user.password.as_ref().map(|p| p.expose().to_owned());
+        let stored = strip_user(user, id);
+        let (resource, search) = stored_json(&stored)?;
+        let (stamp, ns) = store::now();
+        let mut q = self.sql();
+        q.push("UPDATE scim_users SET user_name = ")
+            .arg(Arg::Text(stored.user_name.clone()))
+            .push(", user_name_key = ")
+            .arg(Arg::Text(key))
+            .push(", user_name_ci = ")
+            .arg(Arg::Text(fold(&stored.user_name)))
+            .push(", external_id = ")
+            .arg(Arg::OptText(stored.external_id.clone()))
+            .push(", external_id_ci = ")
+            .arg(Arg::OptText(stored.external_id.as_deref().map(fold)))
+            .push(", display_name = ")
+            .arg(Arg::OptText(stored.display_name.clone()))
+            .push(", display_name_ci = ")
+            .arg(Arg::OptText(stored.display_name.as_deref().map(fold)))
+            .push(", active = ")
+            .arg(Arg::OptInt(stored.active.map(i64::from)))
+            .push(", password = ")
+            .arg(Arg::OptText(password))
+            .push(", version = version + 1, last_modified = ")
+            .arg(Arg::Text(stamp.clone()))
+            .push(", last_modified_ns = ")
+            .arg(Arg::Int(ns))
+            .push(", resource = ")
+            .arg(Arg::Text(resource))
+            .push(", search = ")
+            .arg(Arg::Text(search))
+            .push(" WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id = ")
+            .arg(Arg::Text(id.to_owned()))
+            .push(" AND version = ")
+            .arg(Arg::Int(version));
+        let done = q.query().execute(&mut *tx).await.map_err(|e| {
+            if is_unique_violation(&e) {
+                ScimError::uniqueness("userName", stored.user_name.trim())
+            } else {
+                db(e)
+            }
+        })?;
+        if done.rows_affected() == 0 {
+            return Err(lost_race("User", id));
+        }
+        tx.commit().await.map_err(db)?;
+        let mut view = stored;
+        view.groups = current.groups;
+        let created = current
+            .meta
+            .and_then(|m| m.created)
+            .unwrap_or_else(|| stamp.clone());
+        view.meta = Some(meta("User", version + 1, &created, &stamp));
+        Ok(view)
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        self.delete_row(&mut tx, "scim_users", "User", ctx.tenant(), id, expected)
+            .await?;
+        self.drop_member_everywhere(&mut tx, ctx.tenant(), id)
+            .await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn scan_users(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<User>, ScimError> {
+        let mut q = self.sql();
+        q.push(&format!(
+            "SELECT {USER_COLUMNS} FROM scim_users WHERE tenant = "
+        ))
+        .arg(Arg::Text(ctx.tenant().to_owned()))
+        .push(" ORDER BY id");
+        crate::search::limit_offset(&mut q, offset, limit);
+        let rows = q.query().fetch_all(&self.pool).await.map_err(db)?;
+        let mut users = rows
+            .iter()
+            .map(|r| decode_user(r).map(|(u, _)| u))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.fill_groups(ctx.tenant(), &mut users).await?;
+        Ok(users)
+    }
+
+    async fn create_group(&self, ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
+        let tenant = ctx.tenant();
+        let id = self.ids.next();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        ensure_tenant(&mut tx, self.dialect, tenant).await?;
+        let members = self.checked_members(&mut tx, tenant, &group, None).await?;
+        let stored = strip_group(group, &id);
+        let (stamp, ns) = store::now();
+        let mut q = self.sql();
+        q.push(
+            "INSERT INTO scim_groups (tenant, id, display_name, display_name_ci, external_id, \
+             external_id_ci, version, created, created_ns, last_modified, last_modified_ns, \
+             resource) VALUES (",
+        );
+        let args = [
+            Arg::Text(tenant.to_owned()),
+            Arg::Text(id.clone()),
+            Arg::Text(stored.display_name.clone()),
+            Arg::Text(fold(&stored.display_name)),
+            Arg::OptText(stored.external_id.clone()),
+            Arg::OptText(stored.external_id.as_deref().map(fold)),
+            Arg::Int(1),
+            Arg::Text(stamp.clone()),
+            Arg::Int(ns),
+            Arg::Text(stamp.clone()),
+            Arg::Int(ns),
+            Arg::Text(serde_json::to_string(&stored)?),
+        ];
+        for (i, a) in args.into_iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(a);
+        }
+        q.push(")");
+        q.query().execute(&mut *tx).await.map_err(db)?;
+        self.write_members(&mut tx, tenant, &id, &members).await?;
+        tx.commit().await.map_err(db)?;
+        let mut view = stored;
+        view.members = members;
+        view.meta = Some(meta("Group", 1, &stamp, &stamp));
+        Ok(view)
+    }
+
+    async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.load_group(&mut conn, ctx.tenant(), id)
+            .await?
+            .map(|(g, _)| g)
+            .ok_or_else(|| ScimError::not_found("Group", id))
+    }
+
+    async fn replace_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        group: Group,
+        expected: Option<&ETag>,
+    ) -> Result<Group, ScimError> {
+        let tenant = ctx.tenant();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some((current, version)) = self.load_group(&mut tx, tenant, id).await? else {
+            return Err(ScimError::not_found("Group", id));
+        };
+        check_version(version, expected, "Group", id)?;
+        let members = self
+            .checked_members(&mut tx, tenant, &group, Some(id))
+            .await?;
+        let stored = strip_group(group, id);
+        let (stamp, ns) = store::now();
+        let mut q = self.sql();
+        q.push("UPDATE scim_groups SET display_name = ")
+            .arg(Arg::Text(stored.display_name.clone()))
+            .push(", display_name_ci = ")
+            .arg(Arg::Text(fold(&stored.display_name)))
+            .push(", external_id = ")
+            .arg(Arg::OptText(stored.external_id.clone()))
+            .push(", external_id_ci = ")
+            .arg(Arg::OptText(stored.external_id.as_deref().map(fold)))
+            .push(", version = version + 1, last_modified = ")
+            .arg(Arg::Text(stamp.clone()))
+            .push(", last_modified_ns = ")
+            .arg(Arg::Int(ns))
+            .push(", resource = ")
+            .arg(Arg::Text(serde_json::to_string(&stored)?))
+            .push(" WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id = ")
+            .arg(Arg::Text(id.to_owned()))
+            .push(" AND version = ")
+            .arg(Arg::Int(version));
+        let done = q.query().execute(&mut *tx).await.map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(lost_race("Group", id));
+        }
+        self.write_members(&mut tx, tenant, id, &members).await?;
+        tx.commit().await.map_err(db)?;
+        let mut view = stored;
+        view.members = members;
+        let created = current
+            .meta
+            .and_then(|m| m.created)
+            .unwrap_or_else(|| stamp.clone());
+        view.meta = Some(meta("Group", version + 1, &created, &stamp));
+        Ok(view)
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&ETag>,
+    ) -> Result<(), ScimError> {
+        let tenant = ctx.tenant();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        self.delete_row(&mut tx, "scim_groups", "Group", tenant, id, expected)
+            .await?;
+        self.write_members(&mut tx, tenant, id, &[]).await?;
+        self.drop_member_everywhere(&mut tx, tenant, id).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn scan_groups(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Group>, ScimError> {
+        let mut q = self.sql();
+        q.push(&format!(
+            "SELECT {GROUP_COLUMNS} FROM scim_groups WHERE tenant = "
+        ))
+        .arg(Arg::Text(ctx.tenant().to_owned()))
+        .push(" ORDER BY id");
+        crate::search::limit_offset(&mut q, offset, limit);
+        let rows = q.query().fetch_all(&self.pool).await.map_err(db)?;
+        self.groups_with_members(ctx.tenant(), &rows).await
+    }
+
+    async fn search_users(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<User>, ScimError> {
+        crate::search::search_users(self, ctx, query).await
+    }
+
+    async fn search_groups(
+        &self,
+        ctx: &RequestContext,
+        query: &ListQuery,
+    ) -> Result<Page<Group>, ScimError> {
+        crate::search::search_groups(self, ctx, query).await
+    }
+}
+
+impl SqlProvisioner {
+    /// Group rows decoded, with their members.
+    pub(crate) async fn groups_with_members(
+        &self,
+        tenant: &str,
+        rows: &[AnyRow],
+    ) -> Result<Vec<Group>, ScimError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut groups = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (mut g, _) = decode_group(r)?;
+            let id = g.id.clone().unwrap_or_default();
+            g.members = self.members_of(&mut conn, tenant, &id).await?;
+            groups.push(g);
+        }
+        Ok(groups)
+    }
+}

@@ -1,0 +1,308 @@
+//! Searches: the filter, sort and page in SQL when they translate, and otherwise the rows the
+//! translatable part selects, read a page at a time and evaluated in memory (a bounded stream;
+//! the fallback is logged at `debug` on target `scim_sql::search`).
+
+use scim_core::ScimError;
+use scim_core::messages::SortOrder;
+use scim_core::provision::{ListQuery, Page, RequestContext, SCAN_PAGE};
+use scim_core::resource::{Group, User};
+use scim_core::schema::SchemaRegistry;
+use scim_filter::{AttrType, AttributeSchema, Filter};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::db;
+use crate::filter::{Column, Table, Translator};
+use crate::provisioner::{SqlProvisioner, decode_user};
+use crate::store::{Arg, Dialect, Fragment, Sql};
+
+/// How a search runs, decided from the query before touching the database (exposed for tests
+/// and tracing).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Plan {
+    /// The SQL condition (without the tenant), if any part of the filter translates.
+    pub(crate) pushed: Option<Fragment>,
+    /// What is left to evaluate in memory (all must hold).
+    pub(crate) residual: Vec<Filter>,
+    /// `ORDER BY` terms when the sort translates; `None` when it must be done in memory.
+    pub(crate) order_by: Option<String>,
+}
+
+impl Plan {
+    pub(crate) fn in_sql(&self) -> bool {
+        self.residual.is_empty() && self.order_by.is_some()
+    }
+}
+
+pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan {
+    let registry = SchemaRegistry::builtin();
+    let schema = registry.resource(match table {
+        Table::Users => scim_core::urn::USER,
+        Table::Groups => scim_core::urn::GROUP,
+    });
+    let t = Translator {
+        dialect: p.dialect,
+        table,
+        schema: &schema,
+        element: None,
+    };
+    let (pushed, residual) = match &query.filter {
+        Some(f) if p.push_down => t.split(f),
+        Some(f) => (None, vec![f.clone()]),
+        None => (None, Vec::new()),
+    };
+    let id = id_order(p.dialect, pushed.is_some());
+    let order_by = match &query.sort_by {
+        None => Some(id.to_owned()),
+        Some(_) if !p.push_down => None,
+        Some(path) => {
+            let info = schema.attribute(path.schema(), path.name(), path.sub_attr());
+            match (table.column(p.dialect, path), info) {
+                (Some(Column::Text { exact, folded }), Some(i)) if i.kind() == AttrType::String => {
+                    let key = if i.case_exact() { &exact } else { &folded };
+                    // Absent and empty tie (both are "no data"), so their order is the scan's.
+                    let key = p.dialect.binary(&format!("COALESCE({key}, '')"));
+                    // Missing (absent or empty) sorts last ascending, first descending; ties keep
+                    // the scan order in both directions, as the in-memory sort is stable.
+                    let missing =
+                        format!("CASE WHEN {exact} IS NULL OR {exact} = '' THEN 1 ELSE 0 END");
+                    Some(match query.sort_order {
+                        SortOrder::Ascending => format!("{missing} ASC, {key} ASC, {id} ASC"),
+                        SortOrder::Descending => format!("{missing} DESC, {key} DESC, {id} ASC"),
+                    })
+                }
+                (Some(Column::Instant(c)), Some(i)) if i.kind() == AttrType::DateTime => {
+                    Some(match query.sort_order {
+                        SortOrder::Ascending => format!("{c} ASC, {id} ASC"),
+                        SortOrder::Descending => format!("{c} DESC, {id} ASC"),
+                    })
+                }
+                _ => None,
+            }
+        }
+    };
+    Plan {
+        pushed,
+        residual,
+        order_by,
+    }
+}
+
+/// The scan-order term. On SQLite a filtered query orders by `+id`: the unary plus keeps the
+/// planner from walking the primary key to avoid a sort (reading every row of the tenant) when an
+/// index on the filtered column finds the few matching rows directly. PostgreSQL keeps
+/// statistics and chooses well by itself.
+fn id_order(dialect: Dialect, filtered: bool) -> &'static str {
+    match dialect {
+        Dialect::Sqlite if filtered => "+id",
+        _ => "id",
+    }
+}
+
+/// `LIMIT`/`OFFSET`, both bound.
+pub(crate) fn limit_offset(q: &mut Sql, offset: usize, limit: usize) {
+    let int = |n: usize| Arg::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    q.push(" LIMIT ")
+        .arg(int(limit))
+        .push(" OFFSET ")
+        .arg(int(offset));
+}
+
+fn where_clause(q: &mut Sql, tenant: &str, pushed: Option<&Fragment>) {
+    q.push(" WHERE tenant = ").arg(Arg::Text(tenant.to_owned()));
+    if let Some(f) = pushed {
+        q.push(" AND ").append(f);
+    }
+}
+
+/// What differs between users and groups in a search.
+trait Kind: Serialize + Send + Sized {
+    const TABLE: Table;
+    const COLUMNS: &'static str;
+    async fn decode(
+        p: &SqlProvisioner,
+        tenant: &str,
+        rows: &[AnyRow],
+    ) -> Result<Vec<Self>, ScimError>;
+}
+
+impl Kind for User {
+    const TABLE: Table = Table::Users;
+    const COLUMNS: &'static str = "id, version, created, last_modified, password, resource";
+    async fn decode(
+        p: &SqlProvisioner,
+        tenant: &str,
+        rows: &[AnyRow],
+    ) -> Result<Vec<Self>, ScimError> {
+        let mut users = rows
+            .iter()
+            .map(|r| decode_user(r).map(|(u, _)| u))
+            .collect::<Result<Vec<_>, _>>()?;
+        p.fill_groups(tenant, &mut users).await?;
+        Ok(users)
+    }
+}
+
+impl Kind for Group {
+    const TABLE: Table = Table::Groups;
+    const COLUMNS: &'static str = "id, version, created, last_modified, resource";
+    async fn decode(
+        p: &SqlProvisioner,
+        tenant: &str,
+        rows: &[AnyRow],
+    ) -> Result<Vec<Self>, ScimError> {
+        p.groups_with_members(tenant, rows).await
+    }
+}
+
+fn table_name(t: Table) -> &'static str {
+    match t {
+        Table::Users => "scim_users",
+        Table::Groups => "scim_groups",
+    }
+}
+
+pub(crate) async fn search_users(
+    p: &SqlProvisioner,
+    ctx: &RequestContext,
+    query: &ListQuery,
+) -> Result<Page<User>, ScimError> {
+    search::<User>(p, ctx, query).await
+}
+
+pub(crate) async fn search_groups(
+    p: &SqlProvisioner,
+    ctx: &RequestContext,
+    query: &ListQuery,
+) -> Result<Page<Group>, ScimError> {
+    search::<Group>(p, ctx, query).await
+}
+
+async fn search<K: Kind>(
+    p: &SqlProvisioner,
+    ctx: &RequestContext,
+    query: &ListQuery,
+) -> Result<Page<K>, ScimError> {
+    let plan = plan(p, K::TABLE, query);
+    let table = table_name(K::TABLE);
+    let tenant = ctx.tenant();
+    let (offset, count) = query.window();
+    if let (true, Some(order_by)) = (plan.in_sql(), &plan.order_by) {
+        let mut q = Sql::new(p.dialect);
+        q.push(&format!("SELECT COUNT(*) AS n FROM {table}"));
+        where_clause(&mut q, tenant, plan.pushed.as_ref());
+        let total: i64 = q
+            .query()
+            .fetch_one(&p.pool)
+            .await
+            .map_err(db)?
+            .try_get("n")
+            .map_err(db)?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let resources = if count == 0 || offset as u64 >= total {
+            Vec::new()
+        } else {
+            let mut q = Sql::new(p.dialect);
+            q.push(&format!("SELECT {} FROM {table}", K::COLUMNS));
+            where_clause(&mut q, tenant, plan.pushed.as_ref());
+            q.push(" ORDER BY ").push(order_by);
+            limit_offset(&mut q, offset, count);
+            let rows = q.query().fetch_all(&p.pool).await.map_err(db)?;
+            K::decode(p, tenant, &rows).await?
+        };
+        return Ok(Page {
+            resources,
+            total_results: total,
+            start_index: query.start_index,
+        });
+    }
+    tracing::debug!(
+        target: "scim_sql::search",
+        tenant,
+        table,
+        filter = ?query.filter.as_ref().map(ToString::to_string),
+        pushed_down = plan.pushed.is_some(),
+        residual = ?plan.residual.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        sort_in_memory = plan.order_by.is_none(),
+        "scim-sql: evaluating in memory what SQL cannot express"
+    );
+    fallback(p, tenant, query, &plan).await
+}
+
+/// Reads the rows the pushed-down part selects, [`SCAN_PAGE`] at a time in id order, keeps those the residual
+/// filter accepts, then sorts and pages in memory: the default search's semantics, reading at
+/// most the provisioner's fallback limit of rows.
+async fn fallback<K: Kind>(
+    p: &SqlProvisioner,
+    tenant: &str,
+    query: &ListQuery,
+    plan: &Plan,
+) -> Result<Page<K>, ScimError> {
+    let registry = SchemaRegistry::builtin();
+    let schema = registry.resource(match K::TABLE {
+        Table::Users => scim_core::urn::USER,
+        Table::Groups => scim_core::urn::GROUP,
+    });
+    let table = table_name(K::TABLE);
+    let (offset, count) = query.window();
+    let keep_all = query.sort_by.is_some();
+    let mut kept: Vec<(Value, K)> = Vec::new();
+    let mut matched: usize = 0;
+    let mut scanned: usize = 0;
+    // Keyset paging (`id > last`), so each page is an index seek, not an ever larger OFFSET.
+    let mut last: Option<String> = None;
+    loop {
+        if scanned >= p.fallback_limit {
+            return Err(ScimError::too_many(format_args!(
+                "the filter needs more than {} resources evaluated one by one; narrow it with \
+                 userName, externalId, displayName or id",
+                p.fallback_limit
+            )));
+        }
+        let mut q = Sql::new(p.dialect);
+        q.push(&format!("SELECT {} FROM {table}", K::COLUMNS));
+        where_clause(&mut q, tenant, plan.pushed.as_ref());
+        if let Some(after) = &last {
+            q.push(" AND id > ").arg(Arg::Text(after.clone()));
+        }
+        q.push(" ORDER BY ")
+            .push(id_order(p.dialect, plan.pushed.is_some()));
+        limit_offset(&mut q, 0, SCAN_PAGE);
+        let rows = q.query().fetch_all(&p.pool).await.map_err(db)?;
+        let len = rows.len();
+        if let Some(row) = rows.last() {
+            last = Some(row.try_get("id").map_err(db)?);
+        }
+        for item in K::decode(p, tenant, &rows).await? {
+            let json = serde_json::to_value(&item)?;
+            if !plan.residual.iter().all(|f| f.matches_with(&json, &schema)) {
+                continue;
+            }
+            if keep_all || (matched >= offset && matched - offset < count) {
+                kept.push((json, item));
+            }
+            matched += 1;
+        }
+        scanned += len;
+        if len < SCAN_PAGE {
+            break;
+        }
+    }
+    let resources = if let Some(path) = &query.sort_by {
+        scim_core::sort::sort_items_by_path(&mut kept, |(v, _)| v, path, query.sort_order, &schema);
+        kept.into_iter()
+            .skip(offset)
+            .take(count)
+            .map(|(_, t)| t)
+            .collect()
+    } else {
+        kept.into_iter().map(|(_, t)| t).collect()
+    };
+    Ok(Page {
+        resources,
+        total_results: matched as u64,
+        start_index: query.start_index,
+    })
+}

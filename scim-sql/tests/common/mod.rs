@@ -1,0 +1,47 @@
+//! Backends for the tests: SQLite in memory, and PostgreSQL when `SCIM_SQL_POSTGRES_URL` is set.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use scim_sql::SqlProvisioner;
+
+/// A fresh in-memory SQLite provisioner.
+pub async fn sqlite() -> SqlProvisioner {
+    SqlProvisioner::connect("sqlite::memory:")
+        .await
+        .expect("in-memory SQLite opens")
+}
+
+/// The PostgreSQL provisioner, or `None` (with a message) when no database is configured. Under
+/// CI (`CI` set) a missing database fails the test instead: CI must never skip silently.
+pub async fn postgres(test: &str) -> Option<SqlProvisioner> {
+    let Ok(url) = std::env::var("SCIM_SQL_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: SCIM_SQL_POSTGRES_URL is not set but CI is: .ci/run must start PostgreSQL"
+        );
+        eprintln!(
+            "SKIPPED {test}: set SCIM_SQL_POSTGRES_URL=postgres://user:pass@host/db to run it \
+             against PostgreSQL"
+        );
+        return None;
+    };
+    Some(
+        SqlProvisioner::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{test}: cannot connect to {url}: {e}")),
+    )
+}
+
+/// A tenant name no earlier run used (the PostgreSQL database outlives test runs).
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// A `sqlite://` URL for a new database file under the system temp dir.
+pub fn temp_sqlite_url(prefix: &str) -> String {
+    let dir = std::env::temp_dir().join(unique(&format!("scim-sql-{prefix}")));
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    format!("sqlite://{}", dir.join("test.db").display())
+}

@@ -1,0 +1,146 @@
+//! The Provisioner conformance suite on both backends, and what is specific to SQL storage.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::Arc;
+
+use scim_core::etag::ETag;
+use scim_core::provision::{Provisioner, RequestContext, conformance};
+use scim_core::{PatchOp, ScimError, User};
+use scim_sql::SqlProvisioner;
+
+#[tokio::test]
+async fn sqlite_passes_the_conformance_suite() {
+    let p = common::sqlite().await;
+    conformance::run_all(&p, "suite").await;
+}
+
+#[tokio::test]
+async fn postgres_passes_the_conformance_suite() {
+    let Some(p) = common::postgres("postgres_passes_the_conformance_suite").await else {
+        return;
+    };
+    conformance::run_all(&p, &common::unique("suite")).await;
+}
+
+/// Concurrent PATCH requests without If-Match lose no update: the conditional UPDATE makes the
+/// loser start over.
+async fn concurrent_patches(p: Arc<SqlProvisioner>, tenant: String) {
+    let ctx = RequestContext::new(&tenant);
+    let user = p.create_user(&ctx, User::new("counter")).await.unwrap();
+    let id = user.id.clone().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (p, ctx, id) = (Arc::clone(&p), ctx.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let patch: PatchOp = serde_json::from_value(serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "emails",
+                                "value": [{"value": format!("u{i}@example.com")}]}]
+            }))
+            .unwrap();
+            p.patch_user(&ctx, &id, &patch, None).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let user = p.get_user(&ctx, &id).await.unwrap();
+    assert_eq!(user.emails.len(), 8, "every concurrent PATCH is kept");
+    assert_eq!(
+        user.meta.unwrap().version.as_deref(),
+        Some(r#"W/"9""#),
+        "one version per write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_patches_lose_nothing() {
+    concurrent_patches(Arc::new(common::sqlite().await), "c".to_owned()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_patches_lose_nothing() {
+    let Some(p) = common::postgres("postgres_concurrent_patches_lose_nothing").await else {
+        return;
+    };
+    concurrent_patches(Arc::new(p), common::unique("concurrent")).await;
+}
+
+/// A failed write leaves nothing behind, and the database (not the code) enforces uniqueness.
+async fn no_partial_writes(p: &SqlProvisioner, tenant: &str) {
+    let ctx = RequestContext::new(tenant);
+    let a = p.create_user(&ctx, User::new("alice")).await.unwrap();
+    // A bulk import with a duplicate (ignoring case) in the middle writes none of it.
+    let err = p
+        .create_users_bulk(
+            &ctx,
+            vec![User::new("bob"), User::new("ALICE"), User::new("carol")],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ScimError::Uniqueness { .. }), "{err:?}");
+    let all = p
+        .search_users(&ctx, &scim_core::provision::ListQuery::new())
+        .await
+        .unwrap();
+    assert_eq!(all.total_results, 1, "the failed import wrote nothing");
+    // A stale If-Match changes nothing.
+    let stale = ETag::from_version(7);
+    let mut renamed = a.clone();
+    "alice2".clone_into(&mut renamed.user_name);
+    let err = p
+        .replace_user(&ctx, a.id.as_deref().unwrap(), renamed, Some(&stale))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().as_u16(), 412);
+    let again = p.get_user(&ctx, a.id.as_deref().unwrap()).await.unwrap();
+    assert_eq!(again.user_name, "alice");
+    // A group with one unknown member is not created, not even partly.
+    let mut g = scim_core::Group::new("team");
+    g.members = vec![
+        scim_core::resource::Member::new(a.id.clone().unwrap()),
+        scim_core::resource::Member::new("nobody"),
+    ];
+    let err = p.create_group(&ctx, g).await.unwrap_err();
+    assert_eq!(err.status().as_u16(), 400);
+    let groups = p
+        .search_groups(&ctx, &scim_core::provision::ListQuery::new())
+        .await
+        .unwrap();
+    assert_eq!(groups.total_results, 0);
+    let user = p.get_user(&ctx, a.id.as_deref().unwrap()).await.unwrap();
+    assert!(user.groups.is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_failed_writes_leave_nothing() {
+    no_partial_writes(&common::sqlite().await, "t").await;
+}
+
+#[tokio::test]
+async fn postgres_failed_writes_leave_nothing() {
+    let Some(p) = common::postgres("postgres_failed_writes_leave_nothing").await else {
+        return;
+    };
+    no_partial_writes(&p, &common::unique("partial")).await;
+}
+
+#[tokio::test]
+async fn a_sqlite_file_keeps_data_across_restarts() {
+    let dir = std::env::temp_dir().join(common::unique("scim-sql-file"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("scim.db").display());
+    let ctx = RequestContext::new("acme");
+    let id = {
+        let p = SqlProvisioner::connect(&url).await.unwrap();
+        let u = p.create_user(&ctx, User::new("bjensen")).await.unwrap();
+        p.pool().close().await;
+        u.id.unwrap()
+    };
+    let p = SqlProvisioner::connect(&url).await.unwrap();
+    assert_eq!(p.get_user(&ctx, &id).await.unwrap().user_name, "bjensen");
+    p.pool().close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
