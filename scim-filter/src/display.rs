@@ -128,6 +128,7 @@ impl FromStr for Filter {
     type Err = ParseError;
 
     /// Parses with [`Parser::lenient`] and the default limits.
+    #[inline]
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Parser::lenient().parse_filter(s)
     }

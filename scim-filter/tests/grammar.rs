@@ -99,6 +99,29 @@ fn value_of(f: &Filter) -> &CompValue {
 // ---------------------------------------------------------------------------------------------
 // Precedence, associativity, grouping.
 
+/// `pr` reads the same on the fast path (lower case and one space, then ` and`/` or`, `)`, `]` or
+/// the end) as on the general one (any case, tabs, several spaces), and a longer word is no `pr`.
+#[test]
+fn present_reads_the_same_in_every_spelling() {
+    let expected = or(and(pr("title"), pr("x")), vp("emails", pr("value")));
+    for input in [
+        "title pr and x pr or emails[value pr]",
+        "title PR and x Pr or emails[value pR]",
+        "title\tpr  and x pr\tor emails[ value pr ]",
+        "(title pr) and (x pr) or emails[(value pr)]",
+    ] {
+        assert_eq!(both(input), expected, "{input:?}");
+    }
+    for (input, at, what) in [
+        ("title prx and x pr", 6, Expected::Operator),
+        ("title pr_ and x pr", 8, Expected::LogicalOperator),
+    ] {
+        let e = both_err(input);
+        assert_eq!(e.offset(), at, "{input:?}");
+        assert_eq!(e.kind(), &ErrorKind::Expected(what), "{input:?}");
+    }
+}
+
 #[test]
 fn and_binds_tighter_than_or() {
     let f = both("a pr or b pr and c pr");
