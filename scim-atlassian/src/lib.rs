@@ -22,8 +22,11 @@
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
 //! Atlassian's published API descriptions: the code handles it defensively.
 
+mod builder;
 pub mod cloud;
 mod credentials;
+pub mod crowd;
+pub mod directory;
 mod error;
 pub mod history;
 pub mod jira;
@@ -35,11 +38,13 @@ mod reqwest_client;
 mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+mod transport;
 
+pub use builder::{AtlassianBuilder, DEFAULT_PROPERTY_KEY, JiraBuilder};
 pub use credentials::Credentials;
 pub use error::AtlassianError;
 pub use observe::{CallCounter, CallObserver, CallRecord};
-pub use provisioner::{AtlassianProvisioner, DEFAULT_PROPERTY_KEY, JiraBuilder};
+pub use provisioner::{AtlassianProvisioner, GroupRename};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
 pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};

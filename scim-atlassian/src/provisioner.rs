@@ -11,19 +11,14 @@ use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
 use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
 use scim_core::schema::SchemaRegistry;
-use scim_core::{Group, HttpClient, Member, Meta, MultiValue, ScimError, User};
+use scim_core::{Group, Member, Meta, MultiValue, ScimError, User};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::Credentials;
+use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
-use crate::jira::{JiraClient, JiraUser, SEARCH_PAGE};
-use crate::observe::CallObserver;
-use crate::policy::{CompiledPolicy, DeprovisionAction, SyncPolicy};
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
-
-/// The Jira user property holding what Jira has no field for, unless configured otherwise.
-pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
+use crate::jira::JiraClient;
+use crate::policy::{CompiledPolicy, DeprovisionAction};
 
 /// Provisions SCIM users and groups into one Jira Data Center instance.
 ///
@@ -134,178 +129,38 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// ```
 #[derive(Debug)]
 pub struct AtlassianProvisioner {
-    jira: JiraClient,
-    property: String,
-    policy: CompiledPolicy,
+    pub(crate) dir: Arc<dyn Directory>,
+    /// The Jira client, when the target is Jira.
+    pub(crate) jira: Option<JiraClient>,
+    pub(crate) policy: CompiledPolicy,
+    pub(crate) group_rename: GroupRename,
 }
 
-/// Configures an [`AtlassianProvisioner`] for Jira Data Center.
-#[must_use]
-pub struct JiraBuilder {
-    base_url: String,
-    credentials: Credentials,
-    client: Option<Arc<dyn HttpClient>>,
-    sleeper: Arc<dyn Sleeper>,
-    retry: RetryPolicy,
-    property: String,
-    observer: Option<Arc<dyn CallObserver>>,
-    policy: SyncPolicy,
-}
-
-impl std::fmt::Debug for JiraBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JiraBuilder")
-            .field("base_url", &self.base_url)
-            .field("credentials", &self.credentials)
-            .field("retry", &self.retry)
-            .field("property", &self.property)
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
-impl JiraBuilder {
-    /// The [`HttpClient`] requests go through (required).
-    pub fn client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// How retries wait ([`ThreadSleeper`] by default; a runtime's timer in an application).
-    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
-        self
-    }
-
-    /// How idempotent calls are retried.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Told of every call made to Jira (e.g. a [`CallCounter`](crate::CallCounter)).
-    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// The user property key for SCIM data ([`DEFAULT_PROPERTY_KEY`] by default): letters,
-    /// digits, `.`, `-`, `_`.
-    pub fn property_key(mut self, key: impl Into<String>) -> Self {
-        self.property = key.into();
-        self
-    }
-
-    /// The administrator's sync rules ([`SyncPolicy::default`] unless set): checked by
-    /// [`JiraBuilder::build`], applied to every operation.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use scim_atlassian::policy::SyncPolicy;
-    /// use scim_atlassian::simulator::JiraSimulator;
-    /// use scim_atlassian::{AtlassianProvisioner, Credentials};
-    ///
-    /// let policy = SyncPolicy::from_json_str(
-    ///     r#"{"default_groups": {"all_users": ["jira-software-users"]}}"#,
-    /// )?;
-    /// let jira = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
-    /// let provisioner = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
-    ///     .client(jira)
-    ///     .policy(policy)
-    ///     .build()?;
-    /// # Ok::<(), scim_atlassian::AtlassianError>(())
-    /// ```
-    pub fn policy(mut self, policy: SyncPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The provisioner, or what is wrong with the configuration (a policy setting that cannot
-    /// work is [`AtlassianError::Policy`], naming the setting).
-    pub fn build(self) -> Result<AtlassianProvisioner, AtlassianError> {
-        let policy = self.policy.compile()?;
-        let client = self.client.ok_or(AtlassianError::MissingClient)?;
-        let auth = self
-            .credentials
-            .header_value()
-            .ok_or(AtlassianError::InvalidCredentials)?;
-        let valid_key = !self.property.is_empty()
-            && self.property.len() <= 255
-            && self
-                .property
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-        if !valid_key {
-            return Err(AtlassianError::InvalidConfig(format!(
-                "property key {:?}: use 1 to 255 letters, digits, '.', '-' or '_'",
-                self.property
-            )));
-        }
-        let jira = JiraClient::new(
-            &self.base_url,
-            auth,
-            client,
-            self.sleeper,
-            self.retry,
-            self.observer,
-        )?;
-        Ok(AtlassianProvisioner {
-            jira,
-            property: self.property,
-            policy,
-        })
-    }
+/// What a group `displayName` change does on a product that cannot rename groups (Jira,
+/// Crowd and Confluence Data Center name groups by their name alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GroupRename {
+    /// Refused with 400 `mutability`, naming the group (the default): nothing changes.
+    #[default]
+    Refuse,
+    /// A group with the new name is created, the members are added to it, and the old group
+    /// is deleted; the group's id (its name) changes with it. Only with same-named group
+    /// mapping (no manual mapping, no on-the-fly rename), where the id is the product's name.
+    CreateMoveDelete,
 }
 
 impl AtlassianProvisioner {
-    /// Starts configuring a provisioner for the Jira Data Center at `base_url` (with its
-    /// context path, e.g. `https://example.com/jira`).
-    pub fn jira(base_url: impl Into<String>, credentials: Credentials) -> JiraBuilder {
-        JiraBuilder {
-            base_url: base_url.into(),
-            credentials,
-            client: None,
-            sleeper: Arc::new(ThreadSleeper),
-            retry: RetryPolicy::default(),
-            property: DEFAULT_PROPERTY_KEY.to_owned(),
-            observer: None,
-            policy: SyncPolicy::default(),
-        }
-    }
-
-    /// Checks that Jira answers, accepts the credentials and grants them what provisioning
-    /// needs (the global `ADMINISTER` permission, which user and group management requires),
-    /// and returns the name the credentials belong to. The error says which of these failed.
+    /// Checks that the product answers, accepts the credentials and grants them what
+    /// provisioning needs (Jira: the global `ADMINISTER` permission), and returns who the
+    /// credentials belong to. The error says which of these failed.
     pub async fn test_connection(&self) -> Result<String, AtlassianError> {
-        let me = self.jira.myself().await.map_err(|e| match e {
-            AtlassianError::Status { status: 401, .. } => AtlassianError::Status {
-                call: "GET /myself".to_owned(),
-                status: 401,
-                message: "Jira refused the credentials: check the user and password or the \
-                          personal access token"
-                    .to_owned(),
-                fields: Vec::new(),
-            },
-            other => other,
-        })?;
-        if !self.jira.has_permission("ADMINISTER").await? {
-            return Err(AtlassianError::Status {
-                call: "GET /mypermissions".to_owned(),
-                status: 403,
-                message: format!(
-                    "{:?} lacks Jira's global Administer permission, which managing users and \
-                     groups requires",
-                    me.name
-                ),
-                fields: Vec::new(),
-            });
-        }
-        Ok(me.name)
+        self.dir.test_connection().await
     }
 
-    /// The typed Jira client underneath.
-    pub fn jira_client(&self) -> &JiraClient {
-        &self.jira
+    /// The typed Jira client underneath, when the target is Jira.
+    pub fn jira_client(&self) -> Option<&JiraClient> {
+        self.jira.as_ref()
     }
 }
 
@@ -353,17 +208,17 @@ const NOT_STORED: &[&str] = &[
     "password",
 ];
 
-/// The largest user property value Jira stores: 32,768 characters \[K\].
-const PROPERTY_MAX: usize = 32_768;
-
-/// The property's JSON, refused (before anything is written) when Jira could not store it.
-fn property_value(stored: &Stored) -> Result<Value, ScimError> {
+/// The SCIM data's JSON, refused (before anything is written) when `dir` could not keep it.
+fn property_value(dir: &dyn Directory, stored: &Stored) -> Result<Value, ScimError> {
     let value = serde_json::to_value(stored)?;
     let len = serde_json::to_string(&value)?.chars().count();
-    if len > PROPERTY_MAX {
+    let max = dir.scim_data_limit();
+    if len > max {
         return Err(ScimError::payload_too_large(format_args!(
-            "the user's attributes that Jira has no field for take {len} characters; Jira keeps \
-             at most {PROPERTY_MAX} in a user property"
+            "the user's attributes that {} has no field for take {len} characters; {} keeps \
+             at most {max} characters",
+            dir.product(),
+            dir.scim_data_home()
         )));
     }
     Ok(value)
@@ -446,20 +301,20 @@ fn primary_index(emails: &[Value]) -> usize {
         .unwrap_or(0)
 }
 
-fn user_view(jira: &JiraUser, stored: &Stored) -> User {
+fn user_view(jira: &DirectoryUser, stored: &Stored) -> User {
     let mut obj = stored.attributes.clone();
-    if !jira.email_address.is_empty() {
+    if !jira.email.is_empty() {
         match obj.get_mut("emails") {
             Some(Value::Array(emails)) if !emails.is_empty() => {
                 let at = primary_index(emails);
                 if let Some(Value::Object(e)) = emails.get_mut(at) {
-                    e.insert("value".to_owned(), Value::from(jira.email_address.as_str()));
+                    e.insert("value".to_owned(), Value::from(jira.email.as_str()));
                 }
             }
             _ => {
                 obj.insert(
                     "emails".to_owned(),
-                    json!([{"value": jira.email_address, "primary": true}]),
+                    json!([{"value": jira.email, "primary": true}]),
                 );
             }
         }
@@ -486,12 +341,12 @@ fn user_view(jira: &JiraUser, stored: &Stored) -> User {
         u.display_name = Some(jira.display_name.clone());
         u.active = Some(jira.active);
         u.external_id.clone_from(&stored.external_id);
-        if !jira.email_address.is_empty() {
-            u.emails = vec![MultiValue::new(jira.email_address.clone()).primary()];
+        if !jira.email.is_empty() {
+            u.emails = vec![MultiValue::new(jira.email.clone()).primary()];
         }
         u
     });
-    user.id = Some(jira.key.clone());
+    user.id = Some(jira.id.clone());
     user.meta = Some(Meta {
         resource_type: Some("User".to_owned()),
         created: stored.created.clone(),
@@ -518,16 +373,16 @@ fn user_view(jira: &JiraUser, stored: &Stored) -> User {
     user
 }
 
-fn group_view(name: &str, members: &[JiraUser]) -> Group {
-    let mut sorted: Vec<&JiraUser> = members.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    sorted.dedup_by(|a, b| a.key == b.key);
+fn group_view(name: &str, members: &[DirectoryUser]) -> Group {
+    let mut sorted: Vec<&DirectoryUser> = members.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted.dedup_by(|a, b| a.id == b.id);
     let mut group = Group::new(name);
     group.id = Some(name.to_owned());
     group.members = sorted
         .into_iter()
         .map(|u| Member {
-            value: Some(u.key.clone()),
+            value: Some(u.id.clone()),
             display: Some(u.display_name.clone()),
             kind: Some("User".to_owned()),
             ..Member::default()
@@ -594,7 +449,7 @@ fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
 }
 
 /// An error after some writes succeeded: the SCIM client must learn what was done.
-fn partial(err: AtlassianError, done: &str) -> ScimError {
+pub(crate) fn partial(err: AtlassianError, done: &str) -> ScimError {
     let scim: ScimError = err.into();
     let status = scim.status();
     ScimError::other(
@@ -608,12 +463,20 @@ fn partial(err: AtlassianError, done: &str) -> ScimError {
     )
 }
 
-fn refuse_rename(id: &str, wanted: &str) -> ScimError {
+fn refuse_rename(product: &str, id: &str, wanted: &str, why: &str) -> ScimError {
     ScimError::Mutability {
         attribute: "displayName".to_owned(),
         detail: format!(
-            "cannot change from {id:?} to {wanted:?}: Jira Data Center cannot rename groups (a group's id is its name)"
+            "group {id:?} cannot become {wanted:?}: {product} Data Center cannot rename groups (a group's id is its name){why}"
         ),
+    }
+}
+
+/// The change that deactivates a user.
+fn deactivate() -> UserChanges {
+    UserChanges {
+        active: Some(false),
+        ..UserChanges::default()
     }
 }
 
@@ -638,13 +501,13 @@ enum Write {
 
 /// A user listed by `/user/search`, or read in full.
 enum Kept {
-    Listed(JiraUser),
+    Listed(DirectoryUser),
     Full(Box<User>),
 }
 
 impl AtlassianProvisioner {
     async fn stored(&self, key: &str) -> Result<Stored, ScimError> {
-        let value = self.jira.property(key, &self.property).await?;
+        let value = self.dir.scim_data(key).await?;
         Ok(value
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default())
@@ -652,7 +515,7 @@ impl AtlassianProvisioner {
 
     /// The SCIM user: [`user_view`] with `groups` naming SCIM groups (the IdP's names) when
     /// the group mapping is not same-named groups.
-    fn view(&self, jira: &JiraUser, stored: &Stored) -> User {
+    fn view(&self, jira: &DirectoryUser, stored: &Stored) -> User {
         let mut user = user_view(jira, stored);
         if !self.policy.groups_are_identity() {
             user.groups = self
@@ -671,10 +534,10 @@ impl AtlassianProvisioner {
     }
 
     /// The user and its property; 404 for users deprovisioned by a SCIM `DELETE`.
-    async fn read_user(&self, id: &str) -> Result<(JiraUser, Stored), ScimError> {
+    async fn read_user(&self, id: &str) -> Result<(DirectoryUser, Stored), ScimError> {
         let jira = self
-            .jira
-            .user_by_key(id, true)
+            .dir
+            .user_by_id(id, true)
             .await?
             .ok_or_else(|| ScimError::not_found("User", id))?;
         let stored = self.stored(id).await?;
@@ -692,13 +555,13 @@ impl AtlassianProvisioner {
 
     /// The SCIM group `id`: the members of its first Jira group, under the IdP's name. A group
     /// the policy ignores reads as empty: it was accepted and nothing of it is in Jira.
-    async fn read_group(&self, id: &str) -> Result<(Vec<JiraUser>, Group), ScimError> {
+    async fn read_group(&self, id: &str) -> Result<(Vec<DirectoryUser>, Group), ScimError> {
         let Some(targets) = self.targets(id) else {
             return Ok((Vec::new(), group_view(id, &[])));
         };
         let primary = targets.first().map_or(id, String::as_str);
         let members = self
-            .jira
+            .dir
             .group_members(primary)
             .await?
             .ok_or_else(|| ScimError::not_found("Group", id))?;
@@ -714,20 +577,20 @@ impl AtlassianProvisioner {
         let mut start = 0;
         let mut previous = None;
         loop {
-            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let page = self.dir.users_page(start, self.dir.page_size()).await?;
             let got = page.len();
             if got == 0 {
                 return Ok(hits);
             }
             check_progress(&page, &mut previous)?;
             for listed in page {
-                let stored = self.stored(&listed.key).await?;
+                let stored = self.stored(&listed.id).await?;
                 if stored.deprovisioned || stored.external_id.as_deref() != Some(external_id) {
                     continue;
                 }
                 let jira = self
-                    .jira
-                    .user_by_key(&listed.key, true)
+                    .dir
+                    .user_by_id(&listed.id, true)
                     .await?
                     .unwrap_or(listed);
                 hits.push(self.view(&jira, &stored));
@@ -758,7 +621,7 @@ impl AtlassianProvisioner {
         let mut start = 0;
         let mut previous = None;
         loop {
-            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let page = self.dir.users_page(start, self.dir.page_size()).await?;
             let got = page.len();
             if got == 0 {
                 break;
@@ -767,11 +630,11 @@ impl AtlassianProvisioner {
             for listed in page {
                 let (json, item) = if full {
                     let jira = self
-                        .jira
-                        .user_by_key(&listed.key, true)
+                        .dir
+                        .user_by_id(&listed.id, true)
                         .await?
                         .unwrap_or(listed);
-                    let stored = self.stored(&jira.key).await?;
+                    let stored = self.stored(&jira.id).await?;
                     if stored.deprovisioned {
                         continue;
                     }
@@ -791,7 +654,7 @@ impl AtlassianProvisioner {
                 // Only an inactive user can be one a SCIM DELETE deactivated: only those
                 // cost a property read here.
                 if let Kept::Listed(listed) = &item {
-                    if !listed.active && self.stored(&listed.key).await?.deprovisioned {
+                    if !listed.active && self.stored(&listed.id).await?.deprovisioned {
                         continue;
                     }
                 }
@@ -818,11 +681,11 @@ impl AtlassianProvisioner {
                 Kept::Full(view) => resources.push(*view),
                 Kept::Listed(listed) => {
                     let jira = self
-                        .jira
-                        .user_by_key(&listed.key, true)
+                        .dir
+                        .user_by_id(&listed.id, true)
                         .await?
                         .unwrap_or(listed);
-                    let stored = self.stored(&jira.key).await?;
+                    let stored = self.stored(&jira.id).await?;
                     resources.push(self.view(&jira, &stored));
                 }
             }
@@ -912,16 +775,14 @@ impl AtlassianProvisioner {
             )
         };
         for group in add {
-            match self.jira.add_member(group, user_name).await {
+            match self.dir.add_member(group, user_name).await {
                 Ok(()) => {}
-                Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
                 Err(e) if e.status() == Some(404) && e.mentions("group") => {
-                    match self.jira.create_group(group).await {
-                        Ok(()) => {}
-                        Err(e) if e.status() == Some(400) && e.mentions("already exists") => {}
-                        Err(e) => return Err(failed(e, group)),
-                    }
-                    self.jira
+                    self.dir
+                        .create_group(group)
+                        .await
+                        .map_err(|e| failed(e, group))?;
+                    self.dir
                         .add_member(group, user_name)
                         .await
                         .map_err(|e| failed(e, group))?;
@@ -930,66 +791,33 @@ impl AtlassianProvisioner {
             }
         }
         for group in remove {
-            match self.jira.remove_member(group, user_name).await {
-                Ok(()) => {}
-                Err(e)
-                    if (e.status() == Some(400) && e.mentions("not a member"))
-                        || e.status() == Some(404) => {}
-                Err(e) => return Err(failed(e, group)),
+            match self.dir.remove_member(group, user_name).await {
+                // A group deleted meanwhile holds nobody: the state we want.
+                Err(e) if e.status() != Some(404) => return Err(failed(e, group)),
+                _ => {}
             }
         }
         Ok(())
     }
 
-    /// Hands what user `key` (`name`) leads to the policy's default leads: projects
-    /// (`GET /project?expand=lead`, `PUT /project/{key}`) and components
-    /// (`GET /project/{key}/components`, `PUT /component/{id}`). Nothing when no lead is
-    /// configured: Jira then refuses the delete of a lead, and the error says so.
+    /// Hands what user `key` (`name`) leads to the policy's default leads (Jira projects and
+    /// components). Nothing when no lead is configured: Jira then refuses the delete of a
+    /// lead, and the error says so.
     async fn hand_over_leads(&self, key: &str, name: &str) -> Result<(), ScimError> {
-        let project_lead = self.policy.project_lead.as_deref();
-        let component_lead = self.policy.component_lead.as_deref();
-        if project_lead.is_none() && component_lead.is_none() {
-            return Ok(());
-        }
-        let is_user = |r: Option<&crate::jira::UserRef>, fallback: Option<&str>| {
-            r.is_some_and(|r| {
-                r.key.as_deref() == Some(key)
-                    || r.name
-                        .as_deref()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            }) || fallback.is_some_and(|n| n.eq_ignore_ascii_case(name))
-        };
-        let done = |what: &str| format!("user {name:?} was not deleted: handing over {what}");
-        let projects = self.jira.projects_with_leads().await?;
-        if let Some(lead) = project_lead {
-            for p in projects.iter().filter(|p| is_user(p.lead.as_ref(), None)) {
-                self.jira
-                    .set_project_lead(&p.key, lead)
-                    .await
-                    .map_err(|e| partial(e, &done(&format!("project {} to {lead:?}", p.key))))?;
-            }
-        }
-        if let Some(lead) = component_lead {
-            for p in &projects {
-                for c in self.jira.components(&p.key).await? {
-                    if is_user(c.lead.as_ref(), c.lead_user_name.as_deref()) {
-                        self.jira
-                            .set_component_lead(&c.id, lead)
-                            .await
-                            .map_err(|e| {
-                                partial(e, &done(&format!("component {} to {lead:?}", c.name)))
-                            })?;
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.dir
+            .hand_over_leads(
+                key,
+                name,
+                self.policy.project_lead.as_deref(),
+                self.policy.component_lead.as_deref(),
+            )
+            .await
     }
 
     /// Deletes user `key` in Jira, after handing over what it leads.
     async fn delete_in_jira(&self, key: &str, name: &str) -> Result<(), ScimError> {
         self.hand_over_leads(key, name).await?;
-        self.jira
+        self.dir
             .delete_user(key)
             .await
             .map_err(|e| match e.status() {
@@ -1013,13 +841,13 @@ impl AtlassianProvisioner {
     async fn deactivate_and_hide(
         &self,
         id: &str,
-        jira: &JiraUser,
+        jira: &DirectoryUser,
         stored: Stored,
     ) -> Result<(), ScimError> {
         // Deactivation first: it is what fails on Jira before 8.3, and then nothing changed.
         if jira.active {
-            self.jira
-                .update_user(id, &json!({"active": false}))
+            self.dir
+                .update_user(jira, &deactivate())
                 .await
                 .map_err(|e| deactivation_error(e, id))?;
         }
@@ -1035,8 +863,8 @@ impl AtlassianProvisioner {
             last_modified: Some(now()),
             ..stored
         };
-        self.jira
-            .set_property(id, &self.property, &property_value(&hidden)?)
+        self.dir
+            .set_scim_data(id, &property_value(self.dir.as_ref(), &hidden)?)
             .await
             .map_err(|e| {
                 partial(
@@ -1054,7 +882,7 @@ impl AtlassianProvisioner {
     async fn deprovision(
         &self,
         id: &str,
-        current: &JiraUser,
+        current: &DirectoryUser,
         view: User,
     ) -> Result<User, ScimError> {
         match self.policy.action {
@@ -1069,8 +897,8 @@ impl AtlassianProvisioner {
                     return Ok(view);
                 }
                 let mut updated = self
-                    .jira
-                    .update_user(id, &json!({"active": false}))
+                    .dir
+                    .update_user(current, &deactivate())
                     .await
                     .map_err(|e| deactivation_error(e, id))?;
                 updated.groups.clone_from(&current.groups);
@@ -1091,7 +919,7 @@ impl AtlassianProvisioner {
         &self,
         id: &str,
         user: &User,
-        current: JiraUser,
+        current: DirectoryUser,
         stored: Stored,
         view: User,
         idp_groups: Option<&[String]>,
@@ -1123,25 +951,24 @@ impl AtlassianProvisioner {
             why == Write::Revive,
             why == Write::Patch,
         );
-        let mut changes = Map::new();
-        if fields.name != current.name {
-            changes.insert("name".to_owned(), Value::from(fields.name.as_str()));
-        }
-        if fields.display_name != current.display_name {
-            changes.insert(
-                "displayName".to_owned(),
-                Value::from(fields.display_name.as_str()),
-            );
-        }
-        if let Some(email) = fields
-            .email
-            .as_ref()
-            .filter(|e| **e != current.email_address)
-        {
-            changes.insert("emailAddress".to_owned(), Value::from(email.as_str()));
-        }
-        if let Some(active) = fields.active.filter(|a| *a != current.active) {
-            changes.insert("active".to_owned(), Value::from(active));
+        let changes = UserChanges {
+            name: (fields.name != current.name).then(|| fields.name.clone()),
+            display_name: (fields.display_name != current.display_name)
+                .then(|| fields.display_name.clone()),
+            email: fields.email.clone().filter(|e| *e != current.email),
+            active: fields.active.filter(|a| *a != current.active),
+        };
+        if changes.name.is_some() && !self.dir.renames_keep_id() {
+            return Err(ScimError::Mutability {
+                attribute: "userName".to_owned(),
+                detail: format!(
+                    "cannot change from {:?} to {:?}: {} identifies users by their name (the \
+                     SCIM id), so a rename would change the id",
+                    current.name,
+                    fields.name,
+                    self.dir.product()
+                ),
+            });
         }
         let (idp_user_name, jira_user_name) = name_memo(user, &fields.name);
         let managed = plan
@@ -1168,11 +995,11 @@ impl AtlassianProvisioner {
             deprovisioned: false,
             managed_groups: managed,
         };
-        let property = property_value(&new_stored)?;
+        let property = property_value(self.dir.as_ref(), &new_stored)?;
         // The password first: a password policy refusing it is the likeliest failure, and
         // then nothing has been written.
         if let Some(password) = &user.password {
-            self.jira
+            self.dir
                 .set_password(id, password.expose())
                 .await
                 .map_err(|e| match e.status() {
@@ -1181,12 +1008,12 @@ impl AtlassianProvisioner {
                     _ => e.into(),
                 })?;
         }
-        let deactivating = changes.contains_key("active");
+        let deactivating = changes.active.is_some();
         let mut updated = current.clone();
         if !changes.is_empty() {
             updated = self
-                .jira
-                .update_user(id, &Value::Object(changes))
+                .dir
+                .update_user(&current, &changes)
                 .await
                 .map_err(|e| match e.status() {
                     Some(400) if deactivating && e.mentions("no.value.found.to.be.changed") => {
@@ -1197,15 +1024,15 @@ impl AtlassianProvisioner {
                 })?;
             updated.groups.clone_from(&current.groups);
         }
-        self.jira
-            .set_property(id, &self.property, &property)
-            .await
-            .map_err(|e| {
-                partial(
-                    e,
-                    &format!("user {id}: Jira's fields were updated but not its SCIM attributes"),
-                )
-            })?;
+        self.dir.set_scim_data(id, &property).await.map_err(|e| {
+            partial(
+                e,
+                &format!(
+                    "user {id}: {}'s fields were updated but not its SCIM attributes",
+                    self.dir.product()
+                ),
+            )
+        })?;
         self.apply_groups(
             &updated.name,
             &plan.add,
@@ -1220,10 +1047,10 @@ impl AtlassianProvisioner {
         Ok(self.view(&updated, &new_stored))
     }
 
-    async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
+    async fn resolve_members(&self, keys: &[String]) -> Result<Vec<DirectoryUser>, ScimError> {
         let mut users = Vec::with_capacity(keys.len());
         for key in keys {
-            match self.jira.user_by_key(key, false).await? {
+            match self.dir.user_by_id(key, false).await? {
                 Some(u) => users.push(u),
                 None => {
                     return Err(ScimError::invalid_value(
@@ -1241,9 +1068,9 @@ impl AtlassianProvisioner {
     async fn set_members(
         &self,
         name: &str,
-        current: &[JiraUser],
+        current: &[DirectoryUser],
         desired: &[Member],
-    ) -> Result<Vec<JiraUser>, ScimError> {
+    ) -> Result<Vec<DirectoryUser>, ScimError> {
         let mut want = BTreeSet::new();
         for (i, m) in desired.iter().enumerate() {
             match m.value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
@@ -1258,21 +1085,22 @@ impl AtlassianProvisioner {
                 }
             }
         }
-        let have: BTreeMap<&str, &JiraUser> = current.iter().map(|u| (u.key.as_str(), u)).collect();
+        let have: BTreeMap<&str, &DirectoryUser> =
+            current.iter().map(|u| (u.id.as_str(), u)).collect();
         let to_add: Vec<String> = want
             .iter()
             .filter(|k| !have.contains_key(k.as_str()))
             .cloned()
             .collect();
-        let to_remove: Vec<&JiraUser> = current.iter().filter(|u| !want.contains(&u.key)).collect();
+        let to_remove: Vec<&DirectoryUser> =
+            current.iter().filter(|u| !want.contains(&u.id)).collect();
         let added = self.resolve_members(&to_add).await?;
         let total = added.len() + to_remove.len();
         let mut done = 0;
         for user in &added {
-            match self.jira.add_member(name, &user.name).await {
+            // Someone else adding it meanwhile is no error (the directory's contract).
+            match self.dir.add_member(name, &user.name).await {
                 Ok(()) => {}
-                // [K] Someone else added it meanwhile: the state we want.
-                Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
                 Err(e) => {
                     return Err(partial(
                         e,
@@ -1283,13 +1111,10 @@ impl AtlassianProvisioner {
             done += 1;
         }
         for user in &to_remove {
-            match self.jira.remove_member(name, &user.name).await {
+            // Removed by someone else meanwhile, or the user deleted, is no error (the
+            // directory's contract).
+            match self.dir.remove_member(name, &user.name).await {
                 Ok(()) => {}
-                // [K] Removed by someone else meanwhile (400 "not a member"), or the user
-                // deleted (404 naming the user, not the group): the state we want.
-                Err(e)
-                    if (e.status() == Some(400) && e.mentions("not a member"))
-                        || (e.status() == Some(404) && e.mentions("the user")) => {}
                 Err(e) => {
                     return Err(partial(
                         e,
@@ -1299,9 +1124,9 @@ impl AtlassianProvisioner {
             }
             done += 1;
         }
-        let mut members: Vec<JiraUser> = current
+        let mut members: Vec<DirectoryUser> = current
             .iter()
-            .filter(|u| want.contains(&u.key))
+            .filter(|u| want.contains(&u.id))
             .cloned()
             .collect();
         members.extend(added);
@@ -1491,8 +1316,8 @@ fn on_jira_fields(filter: &scim_filter::Filter, names: bool) -> bool {
 
 /// Fails when a page starts with the same user as the previous one: a server ignoring
 /// `startAt` would otherwise be paged forever.
-fn check_progress(page: &[JiraUser], previous: &mut Option<String>) -> Result<(), ScimError> {
-    let first = page.first().map(|u| u.key.clone());
+fn check_progress(page: &[DirectoryUser], previous: &mut Option<String>) -> Result<(), ScimError> {
+    let first = page.first().map(|u| u.id.clone());
     if first.is_some() && first == *previous {
         return Err(AtlassianError::Decode {
             call: "GET /user/search".to_owned(),
@@ -1566,21 +1391,18 @@ impl Provisioner for AtlassianProvisioner {
             deprovisioned: false,
             managed_groups: plan.managed.clone().unwrap_or_default(),
         };
-        let property = property_value(&stored)?;
-        let mut body = json!({
-            "name": fields.name,
-            "displayName": fields.display_name,
-            "notification": false,
-        });
-        if let Some(obj) = body.as_object_mut() {
-            if let Some(email) = &fields.email {
-                obj.insert("emailAddress".to_owned(), Value::from(email.as_str()));
-            }
-            if let Some(password) = &user.password {
-                obj.insert("password".to_owned(), Value::from(password.expose()));
-            }
-        }
-        let mut created = match self.jira.create_user(&body).await {
+        let property = property_value(self.dir.as_ref(), &stored)?;
+        let name = user.name.as_ref();
+        let new_user = NewUser {
+            name: fields.name.clone(),
+            display_name: fields.display_name.clone(),
+            email: fields.email.clone(),
+            first_name: name.and_then(|n| n.given_name.clone()),
+            last_name: name.and_then(|n| n.family_name.clone()),
+            password: user.password.as_ref().map(|p| p.expose().to_owned()),
+            active: fields.active != Some(false),
+        };
+        let mut created = match self.dir.create_user(&new_user).await {
             Ok(created) => created,
             Err(e) => {
                 let err = user_write_error(e, &fields.name);
@@ -1602,18 +1424,19 @@ impl Provisioner for AtlassianProvisioner {
                 return Err(err);
             }
         };
-        let key = created.key.clone();
-        if fields.active == Some(false) {
+        let key = created.id.clone();
+        // Products that cannot create an inactive user (Jira) deactivate it next.
+        if fields.active == Some(false) && created.active {
             created = self
-                .jira
-                .update_user(&key, &json!({"active": false}))
+                .dir
+                .update_user(&created, &deactivate())
                 .await
                 .map_err(|e| {
                     partial(e, &format!("user {:?} was created (id {key})", fields.name))
                 })?;
         }
-        self.jira
-            .set_property(&key, &self.property, &property)
+        self.dir
+            .set_scim_data(&key, &property)
             .await
             .map_err(|e| {
                 partial(
@@ -1685,7 +1508,7 @@ impl Provisioner for AtlassianProvisioner {
         let leads = self.policy.project_lead.is_some() || self.policy.component_lead.is_some();
         if self.policy.action == DeprovisionAction::Delete && expected.is_none() && !leads {
             return self
-                .jira
+                .dir
                 .delete_user(id)
                 .await
                 .map_err(|e| match e.status() {
@@ -1729,19 +1552,19 @@ impl Provisioner for AtlassianProvisioner {
         let mut previous = None;
         let mut listed_count = 0;
         while listed_count < limit {
-            let want = (limit - listed_count).min(SEARCH_PAGE);
-            let page = self.jira.all_users_page(start, want).await?;
+            let want = (limit - listed_count).min(self.dir.page_size());
+            let page = self.dir.users_page(start, want).await?;
             let got = page.len();
             if got == 0 {
                 break;
             }
             check_progress(&page, &mut previous)?;
             for listed in page {
-                let full = self.jira.user_by_key(&listed.key, true).await?;
+                let full = self.dir.user_by_id(&listed.id, true).await?;
                 // Deleted since the search: keep what the search saw, so the page keeps its
                 // length and the caller's paging stays aligned.
                 let jira = full.unwrap_or(listed);
-                let stored = self.stored(&jira.key).await?;
+                let stored = self.stored(&jira.id).await?;
                 if !stored.deprovisioned {
                     out.push(self.view(&jira, &stored));
                 }
@@ -1769,8 +1592,8 @@ impl Provisioner for AtlassianProvisioner {
         if let Some(name) = filter.and_then(|f| eq_lookup(f, "userName")) {
             let mut hits = Vec::new();
             if let Some(jira_name) = self.policy.user_name.apply(name) {
-                if let Some(jira) = self.jira.user_by_name(&jira_name, true).await? {
-                    let stored = self.stored(&jira.key).await?;
+                if let Some(jira) = self.dir.user_by_name(&jira_name, true).await? {
+                    let stored = self.stored(&jira.id).await?;
                     let view = self.view(&jira, &stored);
                     // Two IdP names can become one Jira name: only the one that made this
                     // user finds it.
@@ -1808,13 +1631,13 @@ impl Provisioner for AtlassianProvisioner {
         };
         let mut hits = Vec::new();
         if let Some(primary) = self.targets(name).and_then(|t| t.into_iter().next()) {
-            let picked = self.jira.pick_groups(&primary, SEARCH_PAGE).await?;
+            let picked = self.dir.find_groups(&primary, self.dir.page_size()).await?;
             // Jira's group names are unique ignoring case, as SCIM compares displayName.
             if let Some(found) = picked
                 .iter()
                 .find(|g| g.to_lowercase() == primary.to_lowercase())
             {
-                if let Some(members) = self.jira.group_members(found).await? {
+                if let Some(members) = self.dir.group_members(found).await? {
                     // Unmapped, the IdP's name is Jira's: show Jira's spelling, as before.
                     let shown = if self.policy.groups_are_identity() {
                         found.as_str()
@@ -1916,13 +1739,11 @@ impl Provisioner for AtlassianProvisioner {
             return Ok(group_view(&name, &[]));
         };
         let members = self.resolve_members(&keys).await?;
-        let mut shown: Option<Vec<JiraUser>> = None;
+        let mut shown: Option<Vec<DirectoryUser>> = None;
         for (t, target) in targets.iter().enumerate() {
-            let existing = match self.jira.create_group(target).await {
-                Ok(()) => Vec::new(),
-                Err(e) if e.status() == Some(400) && e.mentions("already exists") => {
-                    self.jira.group_members(target).await?.unwrap_or_default()
-                }
+            let existing = match self.dir.create_group(target).await {
+                Ok(true) => Vec::new(),
+                Ok(false) => self.dir.group_members(target).await?.unwrap_or_default(),
                 Err(e) if t == 0 => return Err(e.into()),
                 Err(e) => {
                     return Err(partial(
@@ -1936,12 +1757,11 @@ impl Provisioner for AtlassianProvisioner {
             };
             let mut added = Vec::with_capacity(members.len());
             for user in &members {
-                if existing.iter().any(|u| u.key == user.key) {
+                if existing.iter().any(|u| u.id == user.id) {
                     continue;
                 }
-                match self.jira.add_member(target, &user.name).await {
+                match self.dir.add_member(target, &user.name).await {
                     Ok(()) => {}
-                    Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
                     Err(e) => {
                         return Err(partial(
                             e,
@@ -1981,7 +1801,9 @@ impl Provisioner for AtlassianProvisioner {
         let (members, view) = self.read_group(id).await?;
         check_expected(version_of_group(&view), expected, "Group", id)?;
         if group.display_name.trim() != id {
-            return Err(refuse_rename(id, &group.display_name));
+            return self
+                .rename_group(id, &group.display_name, &group.members)
+                .await;
         }
         self.set_group_members(id, members, &group.members).await
     }
@@ -2006,7 +1828,7 @@ impl Provisioner for AtlassianProvisioner {
             return Ok(());
         }
         let primary = targets.first().map_or(id, String::as_str);
-        self.jira
+        self.dir
             .delete_group(primary)
             .await
             .map_err(|e| match e.status() {
@@ -2027,7 +1849,7 @@ impl Provisioner for AtlassianProvisioner {
     ) -> Result<Vec<Group>, ScimError> {
         let identity = self.policy.groups_are_identity();
         let mut names = self
-            .jira
+            .dir
             .group_names(if identity {
                 offset.saturating_add(limit).min(u32::MAX as usize)
             } else {
@@ -2043,7 +1865,7 @@ impl Provisioner for AtlassianProvisioner {
         }
         let mut out = Vec::new();
         for name in names.into_iter().skip(offset).take(limit) {
-            match self.jira.group_members(&name).await? {
+            match self.dir.group_members(&name).await? {
                 Some(members) => out.push(group_view(&name, &members)),
                 // Deleted since the listing: keep the page aligned with an empty group.
                 None => out.push(group_view(&name, &[])),
@@ -2067,31 +1889,94 @@ impl Provisioner for AtlassianProvisioner {
         let mut desired = view.clone();
         scim_core::patch::apply_group(&mut desired, patch, SchemaRegistry::builtin())?;
         if desired.display_name != view.display_name {
-            return Err(refuse_rename(id, &desired.display_name));
+            return self
+                .rename_group(id, &desired.display_name, &desired.members)
+                .await;
         }
         self.set_group_members(id, members, &desired.members).await
     }
 }
 
 impl AtlassianProvisioner {
+    /// A `displayName` change, per [`GroupRename`]: refused, or the group `id` is created
+    /// anew as `wanted` with the `desired` members and the old one deleted (same-named group
+    /// mapping only, where the id is the product's group name).
+    async fn rename_group(
+        &self,
+        id: &str,
+        wanted: &str,
+        desired: &[Member],
+    ) -> Result<Group, ScimError> {
+        let product = self.dir.product();
+        if self.group_rename == GroupRename::Refuse {
+            return Err(refuse_rename(product, id, wanted, ""));
+        }
+        if !self.policy.groups_are_identity() {
+            return Err(refuse_rename(
+                product,
+                id,
+                wanted,
+                "; create, move and delete needs same-named group mapping",
+            ));
+        }
+        let wanted = wanted.trim();
+        if wanted.is_empty() {
+            return Err(ScimError::invalid_value(
+                "displayName",
+                "is required and must not be empty",
+            ));
+        }
+        // Only a difference in case would make the product's name unchanged (names are
+        // unique ignoring case): nothing to move.
+        if wanted.eq_ignore_ascii_case(id) {
+            return Err(refuse_rename(
+                product,
+                id,
+                wanted,
+                "; the names differ only in case",
+            ));
+        }
+        if !self.dir.create_group(wanted).await? {
+            return Err(ScimError::uniqueness("displayName", wanted));
+        }
+        let members = self.set_members(wanted, &[], desired).await.map_err(|e| {
+            ScimError::other(
+                e.status(),
+                None,
+                format_args!(
+                    "renaming group {id:?}: {wanted:?} was created, then moving the members \
+                     failed ({}); {id:?} is unchanged",
+                    e.detail()
+                ),
+            )
+        })?;
+        self.dir.delete_group(id).await.map_err(|e| {
+            partial(
+                e,
+                &format!("renaming group {id:?}: {wanted:?} was created with its members"),
+            )
+        })?;
+        Ok(group_view(wanted, &members))
+    }
+
     /// Brings every Jira group behind SCIM group `id` to the `desired` members (`primary`:
     /// the members of its first Jira group, already read). A group the policy ignores
     /// changes nothing and reads as empty.
     async fn set_group_members(
         &self,
         id: &str,
-        primary: Vec<JiraUser>,
+        primary: Vec<DirectoryUser>,
         desired: &[Member],
     ) -> Result<Group, ScimError> {
         let Some(targets) = self.targets(id) else {
             return Ok(group_view(id, &[]));
         };
-        let left: Vec<JiraUser> = primary
+        let left: Vec<DirectoryUser> = primary
             .iter()
             .filter(|u| {
                 !desired
                     .iter()
-                    .any(|m| m.value.as_deref().map(str::trim) == Some(u.key.as_str()))
+                    .any(|m| m.value.as_deref().map(str::trim) == Some(u.id.as_str()))
             })
             .cloned()
             .collect();
@@ -2102,10 +1987,10 @@ impl AtlassianProvisioner {
             } else {
                 // A manual target deleted in Jira meanwhile: the mapping names it, so it
                 // comes back.
-                if let Some(m) = self.jira.group_members(target).await? {
+                if let Some(m) = self.dir.group_members(target).await? {
                     m
                 } else {
-                    self.jira.create_group(target).await?;
+                    self.dir.create_group(target).await?;
                     Vec::new()
                 }
             };
@@ -2117,7 +2002,7 @@ impl AtlassianProvisioner {
         let scope_group = self.policy.scope.iter().any(|s| s.eq_ignore_ascii_case(id));
         if self.policy.deprovision_out_of_scope && scope_group {
             for user in &left {
-                self.deprovision_if_out_of_scope(&user.key)
+                self.deprovision_if_out_of_scope(&user.id)
                     .await
                     .map_err(|e| {
                         ScimError::other(
@@ -2138,7 +2023,7 @@ impl AtlassianProvisioner {
     /// After user `key` left a scope group: deprovisions it when it is in no Jira group a
     /// scope group maps to anymore (Jira holds the memberships, so it is asked).
     async fn deprovision_if_out_of_scope(&self, key: &str) -> Result<(), ScimError> {
-        let Some(jira) = self.jira.user_by_key(key, true).await? else {
+        let Some(jira) = self.dir.user_by_id(key, true).await? else {
             return Ok(());
         };
         let scope_targets: Vec<String> = self
@@ -2168,16 +2053,16 @@ impl AtlassianProvisioner {
         user: &User,
         groups: Option<Vec<String>>,
     ) -> Result<Option<User>, ScimError> {
-        let Some(existing) = self.jira.user_by_name(jira_name, true).await? else {
+        let Some(existing) = self.dir.user_by_name(jira_name, true).await? else {
             return Ok(None);
         };
-        let stored = self.stored(&existing.key).await?;
+        let stored = self.stored(&existing.id).await?;
         if !stored.deprovisioned {
             return Ok(None);
         }
         let mut again = user.clone();
         again.active = Some(user.active.unwrap_or(true));
-        let key = existing.key.clone();
+        let key = existing.id.clone();
         let view = self.view(&existing, &stored);
         let stored = Stored {
             created: Some(now()),
