@@ -95,12 +95,6 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// The product's name for messages (`Jira`, `Crowd`).
     fn product(&self) -> &'static str;
 
-    /// Whether a rename keeps the user's id (Jira keys and Confluence user keys do; Crowd's
-    /// id is the name, so renames there are refused as a `mutability` error).
-    fn renames_keep_id(&self) -> bool {
-        true
-    }
-
     /// Checks that the product answers and the credentials may manage users and groups;
     /// returns who the credentials belong to.
     async fn test_connection(&self) -> Result<String, AtlassianError>;
@@ -124,7 +118,8 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     async fn create_user(&self, user: &NewUser) -> Result<DirectoryUser, AtlassianError>;
 
     /// Changes the fields `changes` sets on user `current` (as last read). Products whose
-    /// updates replace the whole record send `current` with the changes applied.
+    /// updates replace the whole record send `current` with the changes applied. Where the id
+    /// is the name, a rename changes the id: the answer carries the new one.
     async fn update_user(
         &self,
         current: &DirectoryUser,

@@ -958,18 +958,6 @@ impl AtlassianProvisioner {
             email: fields.email.clone().filter(|e| *e != current.email),
             active: fields.active.filter(|a| *a != current.active),
         };
-        if changes.name.is_some() && !self.dir.renames_keep_id() {
-            return Err(ScimError::Mutability {
-                attribute: "userName".to_owned(),
-                detail: format!(
-                    "cannot change from {:?} to {:?}: {} identifies users by their name (the \
-                     SCIM id), so a rename would change the id",
-                    current.name,
-                    fields.name,
-                    self.dir.product()
-                ),
-            });
-        }
         let (idp_user_name, jira_user_name) = name_memo(user, &fields.name);
         let managed = plan
             .managed
@@ -1024,15 +1012,19 @@ impl AtlassianProvisioner {
                 })?;
             updated.groups.clone_from(&current.groups);
         }
-        self.dir.set_scim_data(id, &property).await.map_err(|e| {
-            partial(
-                e,
-                &format!(
-                    "user {id}: {}'s fields were updated but not its SCIM attributes",
-                    self.dir.product()
-                ),
-            )
-        })?;
+        // Where the id is the name (Crowd), a rename changed it.
+        self.dir
+            .set_scim_data(&updated.id, &property)
+            .await
+            .map_err(|e| {
+                partial(
+                    e,
+                    &format!(
+                        "user {id}: {}'s fields were updated but not its SCIM attributes",
+                        self.dir.product()
+                    ),
+                )
+            })?;
         self.apply_groups(
             &updated.name,
             &plan.add,

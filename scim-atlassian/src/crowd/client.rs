@@ -108,6 +108,20 @@ impl CrowdClient {
             .await
     }
 
+    /// `POST /user/rename?username=` `{"new-name": new_name}` \[K\]: memberships and
+    /// attributes follow the user.
+    pub async fn rename_user(&self, name: &str, new_name: &str) -> Result<(), AtlassianError> {
+        let body = json!({ "new-name": new_name });
+        self.t
+            .send(
+                Method::POST,
+                "/user/rename",
+                &[("username", name)],
+                Some(&body),
+            )
+            .await
+    }
+
     /// Reads user `name` and writes it back with `active`: Crowd's PUT replaces the whole
     /// record, so every other field is sent as read.
     pub async fn set_active(&self, name: &str, active: bool) -> Result<(), AtlassianError> {

@@ -14,7 +14,7 @@ const CHUNK: usize = 250;
 const DATA_MAX: usize = 32_768;
 
 /// Crowd through its usermanagement API. Crowd users have no identifier other than their
-/// name, so the SCIM id is the name and renames are refused. SCIM data lives in a user
+/// name, so the SCIM id is the name, and a rename (`POST /user/rename` \[K\]) changes it. SCIM data lives in a user
 /// attribute, split into values of at most 255 characters, each prefixed with its position
 /// (`000|`), since Crowd keeps an attribute's values as a set \[K\].
 #[derive(Debug)]
@@ -88,10 +88,6 @@ impl Directory for CrowdDirectory {
         "Crowd"
     }
 
-    fn renames_keep_id(&self) -> bool {
-        false
-    }
-
     async fn test_connection(&self) -> Result<String, AtlassianError> {
         self.client.check().await.map_err(|e| match e {
             AtlassianError::Status {
@@ -153,23 +149,41 @@ impl Directory for CrowdDirectory {
         Ok(from_crowd(record))
     }
 
-    /// Reads the record and `PUT`s it back whole with the changes: Crowd's update replaces
-    /// every field \[V\]. A rename is refused before this (the id is the name).
+    /// A rename first (`POST /user/rename`), then the record read and `PUT` back whole with
+    /// the changes: Crowd's update replaces every field \[V\].
     async fn update_user(
         &self,
         current: &DirectoryUser,
         changes: &UserChanges,
     ) -> Result<DirectoryUser, AtlassianError> {
-        let mut record =
+        let mut name = current.id.clone();
+        if let Some(new_name) = &changes.name {
             self.client
-                .user(&current.id)
-                .await?
-                .ok_or_else(|| AtlassianError::Status {
-                    call: "Crowd GET /user".to_owned(),
-                    status: 404,
-                    message: format!("the user {:?} does not exist", current.id),
-                    fields: vec!["USER_NOT_FOUND".to_owned()],
-                })?;
+                .rename_user(&name, new_name)
+                .await
+                .map_err(name_taken)?;
+            name.clone_from(new_name);
+        }
+        let others = UserChanges {
+            name: None,
+            ..changes.clone()
+        };
+        if others.is_empty() {
+            let mut renamed = current.clone();
+            renamed.id.clone_from(&name);
+            renamed.name = name;
+            return Ok(renamed);
+        }
+        let mut record = self
+            .client
+            .user(&name)
+            .await?
+            .ok_or_else(|| AtlassianError::Status {
+                call: "Crowd GET /user".to_owned(),
+                status: 404,
+                message: format!("the user {name:?} does not exist"),
+                fields: vec!["USER_NOT_FOUND".to_owned()],
+            })?;
         if let Some(display) = &changes.display_name {
             let (first, last) = split_name(display);
             record.first_name = first;

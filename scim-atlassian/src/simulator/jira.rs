@@ -12,7 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
-use super::CallLog;
+use super::{CallLog, empty, password_hash, respond};
 use crate::Credentials;
 
 /// The prefix of every Jira REST v2 path.
@@ -498,22 +498,6 @@ fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
     }
 }
 
-fn respond(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
-    let mut r = Response::new(serde_json::to_vec(body).unwrap_or_default());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
-    r
-}
-
-fn empty(status: StatusCode) -> Response<Vec<u8>> {
-    let mut r = Response::new(Vec::new());
-    *r.status_mut() = status;
-    r
-}
-
 /// Jira's error body: `{"errorMessages": [...], "errors": {field: message}}`.
 fn error(status: StatusCode, messages: &[&str], errors: &[(&str, &str)]) -> Response<Vec<u8>> {
     let errors: serde_json::Map<String, Value> = errors
@@ -844,13 +828,6 @@ fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
     state.properties.retain(|(k, _), _| *k != key);
     state.passwords.remove(&key);
     Ok(empty(StatusCode::NO_CONTENT))
-}
-
-fn password_hash(password: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    password.hash(&mut h);
-    h.finish()
 }
 
 fn set_password(state: &mut State, call: &Call<'_>) -> Handled {

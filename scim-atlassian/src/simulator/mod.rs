@@ -5,12 +5,14 @@
 //! workspace's `ATLASSIAN.md`, count every call, and inject faults on demand.
 
 mod cloud;
+mod crowd;
 mod jira;
 
 pub use cloud::CloudSimulator;
+pub use crowd::{CrowdSimUser, CrowdSimulator};
 pub use jira::{Fault, JiraSimulator, SimUser};
 
-/// What both simulators keep about the requests they get: a count per `METHOD /path` and the
+/// What every simulator keeps about the requests they get: a count per `METHOD /path` and the
 /// queue of faults to answer the next requests with.
 #[derive(Debug, Default)]
 pub(crate) struct CallLog {
@@ -65,4 +67,33 @@ impl CallLog {
     pub(crate) fn next_fault(&mut self) -> Option<Fault> {
         self.faults.pop_front()
     }
+}
+
+/// A JSON response.
+pub(crate) fn respond(
+    status: http::StatusCode,
+    body: &serde_json::Value,
+) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(serde_json::to_vec(body).unwrap_or_default());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    r
+}
+
+/// A response without a body.
+pub(crate) fn empty(status: http::StatusCode) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(Vec::new());
+    *r.status_mut() = status;
+    r
+}
+
+/// What simulators keep of a password: a hash (they have no need of the text).
+pub(crate) fn password_hash(password: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    password.hash(&mut h);
+    h.finish()
 }
