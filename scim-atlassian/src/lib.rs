@@ -1,8 +1,11 @@
 //! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
-//! progress: Jira Data Center first).
+//! progress: Jira Data Center and Crowd so far).
 //!
 //! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
-//!   Center; configured with [`AtlassianProvisioner::jira`].
+//!   Center ([`AtlassianProvisioner::jira`]) and Crowd ([`AtlassianProvisioner::crowd`]),
+//!   configured with an [`AtlassianBuilder`], through one [`directory::Directory`] per product.
+//! - [`crowd::CrowdClient`]: typed calls to Crowd's usermanagement API (also the one embedded
+//!   in Jira, used to deactivate on Jira before 8.3).
 //! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user
 //!   provisioning API; configured with [`cloud::CloudProvisioner::builder`].
 //! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
@@ -16,7 +19,7 @@
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
 //!   with rustls.
 //! - [`policy::SyncPolicy`]: the administrator's sync rules (group mapping, default groups,
-//!   scope, name transformations, deprovisioning), applied with [`JiraBuilder::policy`].
+//!   scope, name transformations, deprovisioning), applied with [`AtlassianBuilder::policy`].
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 //!
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by

@@ -1,4 +1,5 @@
-//! [`AtlassianProvisioner`]: the SCIM [`Provisioner`] for Jira Data Center.
+//! [`AtlassianProvisioner`]: the SCIM [`Provisioner`] for Atlassian Data Center products,
+//! through a [`Directory`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,9 +21,14 @@ use crate::error::AtlassianError;
 use crate::jira::JiraClient;
 use crate::policy::{CompiledPolicy, DeprovisionAction};
 
-/// Provisions SCIM users and groups into one Jira Data Center instance.
+/// Provisions SCIM users and groups into one Atlassian Data Center product through its
+/// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
+/// Every SCIM decision and every [`SyncPolicy`](crate::policy::SyncPolicy) rule is made
+/// here, the same for every product; what follows is written for Jira, and each product's
+/// constructor says where it differs (Crowd: the id is the user name, SCIM data lives in a
+/// user attribute, users are created through Crowd's whole-record API).
 ///
-/// Mapping (ATLASSIAN.md):
+/// Mapping for Jira (ATLASSIAN.md):
 /// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` through
 ///   the policy's `user_name` transformation (a changed `userName` renames the Jira user; the
 ///   name as sent is kept in the property and shown back, and `userName eq` looks up the
@@ -32,7 +38,7 @@ use crate::policy::{CompiledPolicy, DeprovisionAction};
 ///   (deactivation is `PUT {"active": false}`, Jira 8.3+).
 /// - `externalId`, `meta.created`/`lastModified` and every attribute Jira has no field for
 ///   (`name`, `title`, further emails, extensions...) live in a Jira user property
-///   ([`DEFAULT_PROPERTY_KEY`]), so nothing lives only in this process's memory and the SCIM
+///   ([`DEFAULT_PROPERTY_KEY`](crate::DEFAULT_PROPERTY_KEY)), so nothing lives only in this process's memory and the SCIM
 ///   resource round-trips. Jira's own fields win over the property when both say something.
 ///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
 /// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
@@ -40,12 +46,14 @@ use crate::policy::{CompiledPolicy, DeprovisionAction};
 /// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
 ///   replace or PATCH carries one (passwords are never read back, so one that is sent is
 ///   always written).
-/// - Group `id` = the identity provider's group name, which the [`SyncPolicy`]'s group mapping
+/// - Group `id` = the identity provider's group name, which the [`SyncPolicy`](crate::policy::SyncPolicy)'s group mapping
 ///   turns into Jira groups: with the default (on-the-fly, no rename) it is the Jira group
 ///   name, Jira DC groups having no other identifier. A group mapped to several Jira groups
 ///   (manual mapping) shows the members of the first and writes membership changes to all;
 ///   a group the policy ignores is accepted, reads as empty, and nothing of it reaches Jira.
-///   Jira cannot rename groups, so a `displayName` change is refused with 400 `mutability`.
+///   Jira cannot rename groups, so a `displayName` change is refused with 400 `mutability`
+///   naming the group, or, with [`GroupRename::CreateMoveDelete`], done as create the new
+///   group, add the members, delete the old one.
 ///   Members are users only (members' `value` = user keys); membership changes are
 ///   `/group/user` calls. Groups have nowhere to keep an `externalId` or timestamps: those
 ///   are not stored.
@@ -59,7 +67,7 @@ use crate::policy::{CompiledPolicy, DeprovisionAction};
 ///   they replace the Jira groups the mapping manages (manual mapping: its targets;
 ///   on-the-fly: the groups earlier user writes put the user in), plus the default groups;
 ///   other Jira groups stay unless `remove_unmanaged_groups` is on.
-/// - Policy ([`JiraBuilder::policy`], see [`crate::policy`]): default groups are added on
+/// - Policy ([`AtlassianBuilder::policy`](crate::AtlassianBuilder::policy), see [`crate::policy`]): default groups are added on
 ///   create (new and all users) and on every write (all users). Scope: a create whose
 ///   `groups` name no scope group is refused with 403 and nothing is written (an identity
 ///   provider that sends a user before its groups needs no scope, or sends `groups`); a
@@ -84,8 +92,12 @@ use crate::policy::{CompiledPolicy, DeprovisionAction};
 ///   is written whole: two concurrent writes to attributes kept there can lose one (the last
 ///   property `PUT` wins).
 /// - Jira before 8.3 cannot deactivate through REST v2 (400
-///   `error.no.value.found.to.be.changed`): such a change is answered 501, saying so, until
-///   the embedded Crowd API fallback exists.
+///   `error.no.value.found.to.be.changed`): with
+///   [`embedded_crowd`](crate::AtlassianBuilder::embedded_crowd) configured, `active` then
+///   goes through the Crowd API embedded in Jira (read the record, `PUT` it whole: two calls
+///   more the first time, one REST v2 call fewer afterwards); without it, 501 saying so.
+/// - New users go to Jira's default directory, or the one
+///   [`directory_id`](crate::AtlassianBuilder::directory_id) names.
 /// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
 ///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
 ///   cap may be lower \[K\]) and are evaluated here, one page at a time. Filters and `sortBy`
@@ -1239,7 +1251,8 @@ fn split_group_ops(patch: &PatchOp, current: &[String]) -> (PatchOp, Option<Vec<
     (PatchOp::new(rest), groups)
 }
 
-/// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2.
+/// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2, and no
+/// embedded Crowd API was configured to do it instead.
 fn deactivation_error(e: AtlassianError, id: &str) -> ScimError {
     match e.status() {
         Some(404) => ScimError::not_found("User", id),
@@ -1247,9 +1260,10 @@ fn deactivation_error(e: AtlassianError, id: &str) -> ScimError {
             StatusCode::NOT_IMPLEMENTED,
             None,
             format_args!(
-                "this Jira (before 8.3) cannot change `active` through REST v2 and the \
-                 embedded Crowd API fallback is not implemented yet; the user's Jira fields \
-                 were not changed ({e})"
+                "this Jira (before 8.3) cannot change `active` through REST v2; configure the \
+                 Crowd API embedded in Jira (AtlassianBuilder::embedded_crowd, an application \
+                 allowed in Jira's User Server settings) to do it there; the user's Jira \
+                 fields were not changed ({e})"
             ),
         ),
         _ => e.into(),

@@ -54,8 +54,8 @@ fn group_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
         .unwrap_or_default())
 }
 
-/// Typed calls to one Jira Data Center (`{base}/rest/api/2`), through an [`HttpClient`], with
-/// idempotent calls (GET, PUT, DELETE) retried on 429/503/timeouts per the [`RetryPolicy`].
+/// Typed calls to one Jira Data Center (`{base}/rest/api/2`), through an [`HttpClient`](scim_core::HttpClient), with
+/// idempotent calls (GET, PUT, DELETE) retried on 429/503/timeouts per the [`RetryPolicy`](crate::RetryPolicy).
 ///
 /// Errors name the call (`PUT /user`) and Jira's messages, never the credentials.
 #[derive(Clone, Debug)]
