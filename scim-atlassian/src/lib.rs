@@ -8,6 +8,9 @@
 //!   in Jira, used to deactivate on Jira before 8.3).
 //! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user
 //!   provisioning API; configured with [`cloud::CloudProvisioner::builder`].
+//! - [`bitbucket::BitbucketClient`]: typed calls to Bitbucket Data Center's admin REST API,
+//!   and [`bitbucket::BitbucketTarget`], the adapter a provisioner drives (login groups in
+//!   place of deactivation).
 //! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
 //!   [`scim_core::HttpClient`] the application provides.
 //! - [`Credentials`]: Basic or a personal access token, never shown in `Debug`.
@@ -25,6 +28,7 @@
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
 //! Atlassian's published API descriptions: the code handles it defensively.
 
+pub mod bitbucket;
 mod builder;
 pub mod cloud;
 mod credentials;
@@ -38,6 +42,7 @@ pub mod policy;
 mod provisioner;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
+mod rest;
 mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;

@@ -4,10 +4,12 @@
 //! They reproduce the shapes, status codes, error bodies, paging and quirks described in the
 //! workspace's `ATLASSIAN.md`, count every call, and inject faults on demand.
 
+mod bitbucket;
 mod cloud;
 mod crowd;
 mod jira;
 
+pub use bitbucket::{BitbucketSimulator, SimBitbucketUser};
 pub use cloud::CloudSimulator;
 pub use crowd::{CrowdSimUser, CrowdSimulator};
 pub use jira::{Fault, JiraSimulator, SimUser};
@@ -18,6 +20,8 @@ pub use jira::{Fault, JiraSimulator, SimUser};
 pub(crate) struct CallLog {
     counts: std::collections::BTreeMap<String, usize>,
     faults: std::collections::VecDeque<Fault>,
+    /// Faults aimed at one call: (method, path, requests to go, fault).
+    targeted: Vec<(String, String, usize, Fault)>,
 }
 
 impl CallLog {
@@ -66,6 +70,28 @@ impl CallLog {
     /// The fault queued for this request, if any.
     pub(crate) fn next_fault(&mut self) -> Option<Fault> {
         self.faults.pop_front()
+    }
+
+    /// The `nth` (1-based) next request with `method` to `path` gets `fault`: a failure in
+    /// the middle of a multi-call operation.
+    pub(crate) fn fail_call(&mut self, method: &str, path: &str, nth: usize, fault: Fault) {
+        self.targeted
+            .push((method.to_owned(), path.to_owned(), nth.max(1), fault));
+    }
+
+    /// The fault for this request: one aimed at it first, else the queue's next.
+    pub(crate) fn fault_for(&mut self, method: &http::Method, path: &str) -> Option<Fault> {
+        let mut hit = None;
+        for (m, p, remaining, fault) in &mut self.targeted {
+            if hit.is_none() && m.as_str() == method.as_str() && p.as_str() == path {
+                *remaining -= 1;
+                if *remaining == 0 {
+                    hit = Some(fault.clone());
+                }
+            }
+        }
+        self.targeted.retain(|t| t.2 > 0);
+        hit.or_else(|| self.next_fault())
     }
 }
 
