@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use scim_core::HttpClient;
 
 use crate::Credentials;
+use crate::bitbucket::{BitbucketClient, BitbucketDirectory, BitbucketTarget};
 use crate::crowd::{CrowdClient, CrowdDirectory};
 use crate::directory::Directory;
 use crate::error::AtlassianError;
@@ -26,6 +27,7 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 enum Target {
     Jira,
     Crowd,
+    Bitbucket,
 }
 
 /// Configures an [`AtlassianProvisioner`]: started by [`AtlassianProvisioner::jira`] or
@@ -44,6 +46,8 @@ pub struct AtlassianBuilder {
     embedded_crowd: Option<Credentials>,
     directory_id: Option<u64>,
     group_rename: GroupRename,
+    login_groups: Vec<String>,
+    discover_login_groups: bool,
 }
 
 /// The builder [`AtlassianProvisioner::jira`] returns (the same type for every product).
@@ -61,6 +65,8 @@ impl std::fmt::Debug for AtlassianBuilder {
             .field("embedded_crowd", &self.embedded_crowd)
             .field("directory_id", &self.directory_id)
             .field("group_rename", &self.group_rename)
+            .field("login_groups", &self.login_groups)
+            .field("discover_login_groups", &self.discover_login_groups)
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +90,20 @@ impl AtlassianProvisioner {
     pub fn crowd(base_url: impl Into<String>, credentials: Credentials) -> AtlassianBuilder {
         AtlassianBuilder::new(Target::Crowd, base_url.into(), credentials)
     }
+
+    /// Starts configuring a provisioner for the Bitbucket Data Center at `base_url` (e.g.
+    /// `https://example.com/bitbucket`), with the credentials of a user holding the `ADMIN`
+    /// global permission.
+    ///
+    /// The SCIM id is Bitbucket's numeric user id (it survives renames). Bitbucket cannot
+    /// deactivate a user: `active: false` removes the user from every login group, `active:
+    /// true` adds the configured ones ([`AtlassianBuilder::login_groups`], required). SCIM
+    /// data (`externalId`, timestamps, attributes Bitbucket has no field for) lives in a user
+    /// setting under [`AtlassianBuilder::property_key`] \[K\]. New users are not put in
+    /// Bitbucket's default group: the login groups and the policy's groups decide.
+    pub fn bitbucket(base_url: impl Into<String>, credentials: Credentials) -> AtlassianBuilder {
+        AtlassianBuilder::new(Target::Bitbucket, base_url.into(), credentials)
+    }
 }
 
 impl AtlassianBuilder {
@@ -98,7 +118,31 @@ impl AtlassianBuilder {
             embedded_crowd: None,
             directory_id: None,
             group_rename: GroupRename::default(),
+            login_groups: Vec::new(),
+            discover_login_groups: false,
         }
+    }
+
+    /// Bitbucket: the groups whose membership lets a user log in (holding a global
+    /// permission such as `LICENSED_USER`, e.g. `stash-users`). Activating adds a user to all
+    /// of them, deprovisioning removes them from each. Required for Bitbucket; the build
+    /// refuses it for other products.
+    pub fn login_groups<I, S>(mut self, groups: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.login_groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Bitbucket: also count every group holding a global permission on the server as a
+    /// login group when deciding `active` and when deprovisioning (one more call per user
+    /// read; off by default). Activation still adds only the configured login groups, since
+    /// discovered ones include administrator groups.
+    pub fn discover_login_groups(mut self, discover: bool) -> Self {
+        self.discover_login_groups = discover;
+        self
     }
 
     /// The [`HttpClient`] requests go through (required).
@@ -203,6 +247,13 @@ impl AtlassianBuilder {
                 self.property
             )));
         }
+        if self.target != Target::Bitbucket
+            && (!self.login_groups.is_empty() || self.discover_login_groups)
+        {
+            return Err(AtlassianError::InvalidConfig(
+                "login_groups and discover_login_groups apply to Bitbucket only".to_owned(),
+            ));
+        }
         let (dir, jira): (Arc<dyn Directory>, Option<JiraClient>) = match self.target {
             Target::Jira => {
                 let client = JiraClient::new(&self.base_url, auth, &self.connection)?;
@@ -237,6 +288,32 @@ impl AtlassianBuilder {
                 let dir = CrowdDirectory {
                     client,
                     attribute: self.property,
+                };
+                (Arc::new(dir), None)
+            }
+            Target::Bitbucket => {
+                if self.directory_id.is_some() {
+                    return Err(AtlassianError::InvalidConfig(
+                        "directory_id: Bitbucket's REST API cannot choose the directory; new \
+                         users go to its internal directory"
+                            .to_owned(),
+                    ));
+                }
+                if self.login_groups.is_empty() {
+                    return Err(AtlassianError::InvalidConfig(
+                        "login_groups: Bitbucket cannot deactivate users, so access is \
+                         membership of login groups; name at least one group holding \
+                         LICENSED_USER (e.g. stash-users)"
+                            .to_owned(),
+                    ));
+                }
+                let client =
+                    BitbucketClient::from_connection(&self.base_url, auth, &self.connection)?;
+                let target = BitbucketTarget::new(client, self.login_groups)
+                    .discover_login_groups(self.discover_login_groups);
+                let dir = BitbucketDirectory {
+                    target,
+                    key: self.property,
                 };
                 (Arc::new(dir), None)
             }

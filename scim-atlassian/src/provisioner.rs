@@ -443,7 +443,7 @@ fn version_of_group(group: &Group) -> Option<&str> {
 
 /// A refusal of a user write: a taken name is SCIM's 409 `uniqueness`, a missing email the
 /// attribute's fault; anything else keeps Jira's wording.
-fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
+fn user_write_error(err: AtlassianError, name: &str, product: &str) -> ScimError {
     // [K] Jira reports a taken name as 400 with `errors.username` "...already exists".
     if err.status() == Some(400) && err.has_field("username") && err.mentions("already exists") {
         return ScimError::uniqueness("userName", name);
@@ -451,7 +451,7 @@ fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
     if err.status() == Some(400) && err.has_field("email") {
         return ScimError::invalid_value(
             "emails",
-            format_args!("Jira requires an email address ({err})"),
+            format_args!("{product} requires an email address ({err})"),
         );
     }
     if err.status() == Some(400) && err.has_field("displayName") {
@@ -1020,7 +1020,7 @@ impl AtlassianProvisioner {
                         deactivation_error(e, id)
                     }
                     Some(404) => ScimError::not_found("User", id),
-                    _ => user_write_error(e, &fields.name),
+                    _ => user_write_error(e, &fields.name, self.dir.product()),
                 })?;
             updated.groups.clone_from(&current.groups);
         }
@@ -1411,7 +1411,7 @@ impl Provisioner for AtlassianProvisioner {
         let mut created = match self.dir.create_user(&new_user).await {
             Ok(created) => created,
             Err(e) => {
-                let err = user_write_error(e, &fields.name);
+                let err = user_write_error(e, &fields.name, self.dir.product());
                 if matches!(err, ScimError::Uniqueness { .. }) {
                     if let Some(revived) = self.revive(&fields.name, &user, groups).await? {
                         return Ok(revived);

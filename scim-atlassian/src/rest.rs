@@ -97,6 +97,7 @@ impl RestTransport {
     fn build(
         &self,
         method: &Method,
+        route: &str,
         path: &str,
         query: Query<'_>,
         body: Option<&Value>,
@@ -111,7 +112,7 @@ impl RestTransport {
             uri.push_str(&q.finish());
         }
         let decode = |detail: String| AtlassianError::Decode {
-            call: format!("{method} {path}"),
+            call: format!("{method} {route}"),
             detail,
         };
         let bytes = match body {
@@ -143,11 +144,25 @@ impl RestTransport {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<Response<Vec<u8>>, AtlassianError> {
-        let name = format!("{method} {path}");
+        self.call_as(path, method, path, query, body, retry).await
+    }
+
+    /// [`RestTransport::call`] for a `path` that carries personal data (a user slug): errors
+    /// and observer records name the call by `route` (`/users/{slug}/settings`) instead.
+    pub(crate) async fn call_as(
+        &self,
+        route: &str,
+        method: Method,
+        path: &str,
+        query: Query<'_>,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Response<Vec<u8>>, AtlassianError> {
+        let name = format!("{method} {route}");
         let idempotent = retry == Retry::Idempotent;
         let mut attempt = 0;
         loop {
-            let request = self.build(&method, path, query, body)?;
+            let request = self.build(&method, route, path, query, body)?;
             let started = std::time::Instant::now();
             let outcome = self.http.send(request).await;
             if let Some(observer) = &self.observer {

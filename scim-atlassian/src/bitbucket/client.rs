@@ -308,6 +308,25 @@ impl BitbucketClientBuilder {
     }
 }
 
+/// How settings calls are named: the slug in their path is personal data.
+const SETTINGS: &str = "/users/{slug}/settings";
+
+/// `/users/{slug}/settings`, refusing a slug that is not URL-safe as Bitbucket makes them
+/// (it would otherwise address another resource).
+fn settings_path(slug: &str) -> Result<String, AtlassianError> {
+    let safe = !slug.is_empty()
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~'));
+    if !safe || slug.starts_with('.') {
+        return Err(AtlassianError::Decode {
+            call: format!("GET {SETTINGS}"),
+            detail: "a user slug that is not URL-safe".to_owned(),
+        });
+    }
+    Ok(format!("/users/{slug}/settings"))
+}
+
 /// Guards a paged walk: stops at the last page, at an empty page, and when the server hands
 /// back a `nextPageStart` that does not move forward (it would loop forever).
 fn next_start<T>(
@@ -344,6 +363,26 @@ impl BitbucketClient {
             retry: RetryPolicy::default(),
             observer: None,
         }
+    }
+
+    /// A client on the shared transport options of an [`AtlassianBuilder`](crate::AtlassianBuilder).
+    pub(crate) fn from_connection(
+        base_url: &str,
+        auth: http::HeaderValue,
+        connection: &crate::transport::Connection,
+    ) -> Result<Self, AtlassianError> {
+        let config = TransportConfig {
+            auth,
+            http: connection
+                .client
+                .clone()
+                .ok_or(AtlassianError::MissingClient)?,
+            sleeper: connection.sleeper.clone(),
+            retry: connection.retry,
+            observer: connection.observer.clone(),
+        };
+        let rest = RestTransport::new(base_url, "/rest/api/1.0", config, bitbucket_error)?;
+        Ok(BitbucketClient { rest })
     }
 
     async fn page<T: serde::de::DeserializeOwned>(
@@ -532,6 +571,51 @@ impl BitbucketClient {
             .call(
                 Method::PUT,
                 "/admin/users/credentials",
+                &[],
+                Some(&body),
+                Retry::Idempotent,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The settings map of the user whose slug is `slug` (`GET /users/{slug}/settings`);
+    /// `None` when there is no such user.
+    pub async fn user_settings(
+        &self,
+        slug: &str,
+    ) -> Result<Option<serde_json::Map<String, Value>>, AtlassianError> {
+        let path = settings_path(slug)?;
+        let r = self
+            .rest
+            .call_as(SETTINGS, Method::GET, &path, &[], None, Retry::Idempotent)
+            .await;
+        let Some(resp) = not_found_is_none(r)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(resp.body())
+            .map(Some)
+            .map_err(|e| AtlassianError::Decode {
+                call: format!("GET {SETTINGS}"),
+                detail: e.to_string(),
+            })
+    }
+
+    /// `POST /users/{slug}/settings` with `settings`: merged into the user's map (a `null`
+    /// value removes its key) \[K\]. Retried: writing the same values twice is writing them
+    /// once.
+    pub async fn update_user_settings(
+        &self,
+        slug: &str,
+        settings: &serde_json::Map<String, Value>,
+    ) -> Result<(), AtlassianError> {
+        let path = settings_path(slug)?;
+        let body = Value::Object(settings.clone());
+        self.rest
+            .call_as(
+                SETTINGS,
+                Method::POST,
+                &path,
                 &[],
                 Some(&body),
                 Retry::Idempotent,

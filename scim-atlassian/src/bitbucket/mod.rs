@@ -31,6 +31,9 @@
 //!   Bitbucket blames).
 
 mod client;
+mod directory;
+
+pub(crate) use directory::BitbucketDirectory;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
