@@ -6,8 +6,9 @@ use scim_core::{HttpError, ScimError};
 
 /// A failed call to an Atlassian product, or a configuration mistake.
 ///
-/// Messages name the call (`POST /user`) and the product's own error message; they never carry
-/// a credential (requests' headers are not part of any message).
+/// Messages name the product and call (`Jira POST /user`, `Bitbucket POST /admin/users`) and
+/// the product's own error message; they never carry a credential (requests' headers are not
+/// part of any message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AtlassianError {
@@ -29,8 +30,8 @@ pub enum AtlassianError {
     /// The product answered with an error status.
     #[error("{call} answered {status}: {message}")]
     Status {
-        /// The product and call, `Jira METHOD /path` (the path relative to the REST API root,
-        /// without the query).
+        /// The product and call, `{product} METHOD /path` (`Bitbucket DELETE /admin/groups`;
+        /// the path relative to the REST API root, without the query).
         call: String,
         /// The HTTP status.
         status: u16,

@@ -42,7 +42,6 @@ pub mod policy;
 mod provisioner;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
-mod rest;
 mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;

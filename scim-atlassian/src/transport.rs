@@ -1,5 +1,9 @@
-//! [`Transport`]: how every Data Center client (Jira, Crowd, Confluence) sends its calls, and
-//! [`Connection`], the options every target's builder shares.
+//! [`Transport`]: how every Data Center client (Jira, Crowd, Bitbucket, Confluence) sends its
+//! calls, and [`Connection`], the options every target's builder shares.
+//!
+//! The typed clients differ only in their API root, their error body ([`ErrorReader`]) and
+//! which of their calls may be repeated ([`Retry`]); building requests, retrying on
+//! 429/503/timeouts with the [`RetryPolicy`] and telling the [`CallObserver`] live here once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +17,32 @@ use crate::error::AtlassianError;
 use crate::observe::{CallObserver, CallRecord};
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
 
-/// A query string's pairs.
+/// A query string's pairs (a name may repeat).
 pub(crate) type Query<'a> = &'a [(&'a str, &'a str)];
+
+/// Reads a product's error response into an error naming the call.
+pub(crate) type ErrorReader = fn(&str, &Response<Vec<u8>>) -> AtlassianError;
+
+/// Whether a call may be sent again after a lost or throttled attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Sending it twice has the effect of sending it once (reads, sets, removals).
+    Idempotent,
+    /// A second copy could act twice (creates, renames): retried only when the first never
+    /// reached the product (a failed connect).
+    Once,
+}
+
+impl Retry {
+    /// The rule for products whose only non-idempotent calls are `POST`s (Jira, Crowd).
+    fn by_method(method: &Method) -> Self {
+        if method == Method::POST {
+            Retry::Once
+        } else {
+            Retry::Idempotent
+        }
+    }
+}
 
 /// How calls reach a product: the [`HttpClient`], retries, and who is told of each call.
 /// One for every target, so a setting means the same whatever the product.
@@ -49,6 +77,7 @@ pub(crate) struct Transport {
     sleeper: Arc<dyn Sleeper>,
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
+    read_error: ErrorReader,
 }
 
 impl std::fmt::Debug for Transport {
@@ -93,7 +122,14 @@ impl Transport {
             sleeper: connection.sleeper.clone(),
             retry: connection.retry,
             observer: connection.observer.clone(),
+            read_error: status_error,
         })
+    }
+
+    /// Reads error answers with `read_error` instead of the Jira/Crowd/Confluence reader.
+    pub(crate) fn with_error_reader(mut self, read_error: ErrorReader) -> Self {
+        self.read_error = read_error;
+        self
     }
 
     /// The name errors give a call: `Jira GET /user`.
@@ -104,6 +140,7 @@ impl Transport {
     fn request(
         &self,
         method: &Method,
+        route: &str,
         path: &str,
         query: Query<'_>,
         body: Option<&Value>,
@@ -119,7 +156,7 @@ impl Transport {
         }
         let bytes = match body {
             Some(b) => serde_json::to_vec(b).map_err(|e| AtlassianError::Decode {
-                call: self.call_name(method, path),
+                call: self.call_name(method, route),
                 detail: e.to_string(),
             })?,
             None => Vec::new(),
@@ -133,12 +170,13 @@ impl Transport {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
         builder.body(bytes).map_err(|e| AtlassianError::Decode {
-            call: self.call_name(method, path),
+            call: self.call_name(method, route),
             detail: format!("cannot build the request: {e}"),
         })
     }
 
-    /// Sends a call, retrying idempotent ones, and returns a 2xx response or the error.
+    /// Sends a call, retrying it unless it is a `POST` (which creates: a retry after a lost
+    /// response could create twice), and returns a 2xx response or the error.
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -146,21 +184,47 @@ impl Transport {
         query: Query<'_>,
         body: Option<&Value>,
     ) -> Result<Response<Vec<u8>>, AtlassianError> {
-        let observed = format!("{method} {path}");
-        let name = self.call_name(&method, path);
-        // POST creates: a retry after a lost response could create twice. Everything else we
-        // send is idempotent (PUT sets, DELETE removes, GET reads).
-        let idempotent = method != Method::POST;
-        let mut retry = 0;
+        let retry = Retry::by_method(&method);
+        self.call_with(method, path, query, body, retry).await
+    }
+
+    /// [`Transport::call`] with the retry rule given by the caller.
+    pub(crate) async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: Query<'_>,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Response<Vec<u8>>, AtlassianError> {
+        self.call_as(path, method, path, query, body, retry).await
+    }
+
+    /// Sends a call, retrying per `retry`. Errors and observer records name it by `route`,
+    /// which differs from `path` when the path carries personal data
+    /// (`/users/{slug}/settings`).
+    pub(crate) async fn call_as(
+        &self,
+        route: &str,
+        method: Method,
+        path: &str,
+        query: Query<'_>,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Response<Vec<u8>>, AtlassianError> {
+        let observed = format!("{method} {route}");
+        let name = self.call_name(&method, route);
+        let idempotent = retry == Retry::Idempotent;
+        let mut attempt = 0;
         loop {
-            let request = self.request(&method, path, query, body)?;
+            let request = self.request(&method, route, path, query, body)?;
             let started = std::time::Instant::now();
             let outcome = self.http.send(request).await;
             if let Some(observer) = &self.observer {
                 observer.on_call(&CallRecord {
                     call: observed.clone(),
                     status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
-                    attempt: retry,
+                    attempt,
                     elapsed: started.elapsed(),
                 });
             }
@@ -174,7 +238,7 @@ impl Transport {
                             status,
                             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
                         );
-                    (status_error(&name, &resp), retry_after, retryable)
+                    ((self.read_error)(&name, &resp), retry_after, retryable)
                 }
                 Err(e) => {
                     // A failed connect never reached the product, so even a POST may go again.
@@ -193,10 +257,10 @@ impl Transport {
             if !retryable {
                 return Err(err);
             }
-            match self.retry.delay(retry, retry_after) {
+            match self.retry.delay(attempt, retry_after) {
                 Some(wait) => {
                     self.sleeper.sleep(wait).await;
-                    retry += 1;
+                    attempt += 1;
                 }
                 None => return Err(err),
             }
@@ -222,13 +286,34 @@ impl Transport {
         query: Query<'_>,
         body: Option<&Value>,
     ) -> Result<T, AtlassianError> {
-        let name = self.call_name(&method, path);
-        let resp = self.call(method, path, query, body).await?;
-        serde_json::from_slice(resp.body()).map_err(|e| AtlassianError::Decode {
-            call: name,
-            detail: e.to_string(),
-        })
+        let retry = Retry::by_method(&method);
+        self.call_json_with(method, path, query, body, retry).await
     }
+
+    /// [`Transport::call_with`], then the body decoded as `T`.
+    pub(crate) async fn call_json_with<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: Query<'_>,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<T, AtlassianError> {
+        let name = self.call_name(&method, path);
+        let resp = self.call_with(method, path, query, body, retry).await?;
+        decode(name, &resp)
+    }
+}
+
+/// The body of a successful answer to call `name`, decoded as `T`.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    name: String,
+    resp: &Response<Vec<u8>>,
+) -> Result<T, AtlassianError> {
+    serde_json::from_slice(resp.body()).map_err(|e| AtlassianError::Decode {
+        call: name,
+        detail: e.to_string(),
+    })
 }
 
 /// `Ok(None)` for a 404.

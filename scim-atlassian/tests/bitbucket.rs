@@ -849,3 +849,16 @@ fn simulator_pages_and_errors_like_bitbucket() {
     assert_eq!(status, 404);
     assert_eq!(sim.calls("GET", "/admin/users"), 2);
 }
+
+#[test]
+fn errors_name_bitbucket_and_the_call() {
+    let s = setup();
+    let err = block_on(s.client.delete_group("no-such-group")).unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Bitbucket DELETE /admin/groups answered 404"),
+        "{text}"
+    );
+    assert!(!text.contains("Jira"), "{text}");
+}

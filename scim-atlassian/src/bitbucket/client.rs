@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::credentials::Credentials;
 use crate::error::AtlassianError;
 use crate::observe::CallObserver;
-use crate::rest::{Query, RestTransport, Retry, TransportConfig, not_found_is_none};
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use crate::transport::{Connection, Query, Retry, Transport, decode, not_found_is_none};
 
 /// Items asked for per page when following every page. Bitbucket's own default is 25; larger
 /// pages mean fewer calls, and a server capping `limit` lower is handled by following
@@ -236,11 +236,12 @@ impl NewUser {
 ///
 /// Reads, `PUT`s, `DELETE`s and the set-like membership calls (`add-groups`, `remove-group`)
 /// are retried on 429/503/timeouts per the [`RetryPolicy`]; creating and renaming are not,
-/// since a repeated copy could act twice. Errors name the call (`POST /admin/users`) and
-/// Bitbucket's messages (from `{"errors": [{"context", "message"}]}`), never credentials.
+/// since a repeated copy could act twice. Errors name the product and call (`Bitbucket POST
+/// /admin/users`) and Bitbucket's messages (from `{"errors": [{"context", "message"}]}`),
+/// never credentials.
 #[derive(Clone, Debug)]
 pub struct BitbucketClient {
-    rest: RestTransport,
+    rest: Transport,
 }
 
 /// Configures a [`BitbucketClient`].
@@ -291,20 +292,17 @@ impl BitbucketClientBuilder {
 
     /// The client, or what is wrong with the configuration.
     pub fn build(self) -> Result<BitbucketClient, AtlassianError> {
-        let http = self.client.ok_or(AtlassianError::MissingClient)?;
         let auth = self
             .credentials
             .header_value()
             .ok_or(AtlassianError::InvalidCredentials)?;
-        let config = TransportConfig {
-            auth,
-            http,
+        let connection = Connection {
+            client: self.client,
             sleeper: self.sleeper,
             retry: self.retry,
             observer: self.observer,
         };
-        let rest = RestTransport::new(&self.base_url, "/rest/api/1.0", config, bitbucket_error)?;
-        Ok(BitbucketClient { rest })
+        BitbucketClient::from_connection(&self.base_url, auth, &connection)
     }
 }
 
@@ -320,7 +318,7 @@ fn settings_path(slug: &str) -> Result<String, AtlassianError> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~'));
     if !safe || slug.starts_with('.') {
         return Err(AtlassianError::Decode {
-            call: format!("GET {SETTINGS}"),
+            call: format!("Bitbucket GET {SETTINGS}"),
             detail: "a user slug that is not URL-safe".to_owned(),
         });
     }
@@ -365,23 +363,15 @@ impl BitbucketClient {
         }
     }
 
-    /// A client on the shared transport options of an [`AtlassianBuilder`](crate::AtlassianBuilder).
+    /// A client on the transport options every target shares (an
+    /// [`AtlassianBuilder`](crate::AtlassianBuilder)'s).
     pub(crate) fn from_connection(
         base_url: &str,
         auth: http::HeaderValue,
-        connection: &crate::transport::Connection,
+        connection: &Connection,
     ) -> Result<Self, AtlassianError> {
-        let config = TransportConfig {
-            auth,
-            http: connection
-                .client
-                .clone()
-                .ok_or(AtlassianError::MissingClient)?,
-            sleeper: connection.sleeper.clone(),
-            retry: connection.retry,
-            observer: connection.observer.clone(),
-        };
-        let rest = RestTransport::new(base_url, "/rest/api/1.0", config, bitbucket_error)?;
+        let rest = Transport::new("Bitbucket", base_url, "/rest/api/1.0", auth, connection)?
+            .with_error_reader(bitbucket_error);
         Ok(BitbucketClient { rest })
     }
 
@@ -397,7 +387,7 @@ impl BitbucketClient {
         q.push(("start", start.as_str()));
         q.push(("limit", limit.as_str()));
         self.rest
-            .call_json(Method::GET, path, &q, None, Retry::Idempotent)
+            .call_json_with(Method::GET, path, &q, None, Retry::Idempotent)
             .await
     }
 
@@ -450,7 +440,7 @@ impl BitbucketClient {
         retry: Retry,
     ) -> Result<(), AtlassianError> {
         self.rest
-            .call(Method::POST, path, query, body, retry)
+            .call_with(Method::POST, path, query, body, retry)
             .await
             .map(drop)
     }
@@ -536,7 +526,7 @@ impl BitbucketClient {
             obj.insert("email".to_owned(), Value::from(e));
         }
         self.rest
-            .call_json(
+            .call_json_with(
                 Method::PUT,
                 "/admin/users",
                 &[],
@@ -554,7 +544,7 @@ impl BitbucketClient {
     ) -> Result<BitbucketUser, AtlassianError> {
         let body = json!({ "name": name, "newName": new_name });
         self.rest
-            .call_json(
+            .call_json_with(
                 Method::POST,
                 "/admin/users/rename",
                 &[],
@@ -568,7 +558,7 @@ impl BitbucketClient {
     pub async fn set_password(&self, name: &str, password: &str) -> Result<(), AtlassianError> {
         let body = json!({ "name": name, "password": password, "passwordConfirm": password });
         self.rest
-            .call(
+            .call_with(
                 Method::PUT,
                 "/admin/users/credentials",
                 &[],
@@ -593,12 +583,7 @@ impl BitbucketClient {
         let Some(resp) = not_found_is_none(r)? else {
             return Ok(None);
         };
-        serde_json::from_slice(resp.body())
-            .map(Some)
-            .map_err(|e| AtlassianError::Decode {
-                call: format!("GET {SETTINGS}"),
-                detail: e.to_string(),
-            })
+        decode(format!("Bitbucket GET {SETTINGS}"), &resp).map(Some)
     }
 
     /// `POST /users/{slug}/settings` with `settings`: merged into the user's map (a `null`
@@ -628,7 +613,7 @@ impl BitbucketClient {
     /// permissions.
     pub async fn delete_user(&self, name: &str) -> Result<(), AtlassianError> {
         self.rest
-            .call(
+            .call_with(
                 Method::DELETE,
                 "/admin/users",
                 &[("name", name)],
@@ -676,7 +661,7 @@ impl BitbucketClient {
     /// `POST /admin/groups?name=`: 409 when the name is taken. Not retried.
     pub async fn create_group(&self, name: &str) -> Result<BitbucketGroup, AtlassianError> {
         self.rest
-            .call_json(
+            .call_json_with(
                 Method::POST,
                 "/admin/groups",
                 &[("name", name)],
@@ -689,7 +674,7 @@ impl BitbucketClient {
     /// `DELETE /admin/groups?name=` (also drops the group's permissions).
     pub async fn delete_group(&self, name: &str) -> Result<(), AtlassianError> {
         self.rest
-            .call(
+            .call_with(
                 Method::DELETE,
                 "/admin/groups",
                 &[("name", name)],
@@ -829,7 +814,7 @@ impl BitbucketClient {
     /// `user` directly.
     pub async fn revoke_direct_permissions(&self, user: &str) -> Result<(), AtlassianError> {
         self.rest
-            .call(
+            .call_with(
                 Method::DELETE,
                 "/admin/permissions/users",
                 &[("name", user)],
