@@ -1,9 +1,12 @@
 //! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
-//! progress: Jira Data Center and Crowd so far).
+//! progress: Jira Data Center, Crowd and Bitbucket Data Center so far; Confluence to come).
 //!
 //! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
-//!   Center ([`AtlassianProvisioner::jira`]) and Crowd ([`AtlassianProvisioner::crowd`]),
-//!   configured with an [`AtlassianBuilder`], through one [`directory::Directory`] per product.
+//!   Center ([`AtlassianProvisioner::jira`]), Crowd ([`AtlassianProvisioner::crowd`]) and
+//!   Bitbucket Data Center ([`AtlassianProvisioner::bitbucket`]: numeric ids, login groups
+//!   in place of deactivation, SCIM data in a user setting), configured with an
+//!   [`AtlassianBuilder`], through one [`directory::Directory`] per product and one shared
+//!   transport (retries, observer, errors naming the product).
 //! - [`crowd::CrowdClient`]: typed calls to Crowd's usermanagement API (also the one embedded
 //!   in Jira, used to deactivate on Jira before 8.3).
 //! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user

@@ -162,3 +162,55 @@ fn the_build_requires_login_groups() {
         .unwrap_err();
     assert!(matches!(jira, AtlassianError::InvalidConfig(_)), "{jira}");
 }
+
+/// Calls per SCIM operation (BENCHMARKS.md), as `(reads, writes)`.
+#[test]
+fn calls_per_operation() {
+    let s = setup();
+    let count = |f: &dyn Fn()| {
+        s.sim.reset_calls();
+        f();
+        let writes = s.sim.write_calls();
+        (s.sim.total_calls() - writes, writes, s.sim.call_counts())
+    };
+    let mut u = user("bjensen");
+    u.external_id = Some("ext-1".to_owned());
+    let id = std::cell::RefCell::new(String::new());
+    let create = count(&|| {
+        let c = block_on(s.p.create_user(&ctx(), u.clone())).unwrap();
+        *id.borrow_mut() = c.id.unwrap();
+    });
+    let id = id.into_inner();
+    let get = count(&|| {
+        block_on(s.p.get_user(&ctx(), &id)).unwrap();
+    });
+    let by_name = count(&|| {
+        let q = ListQuery::new().with_filter(r#"userName eq "bjensen""#.parse().unwrap());
+        block_on(s.p.search_users(&ctx(), &q)).unwrap();
+    });
+    let patch = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"displayName","value":"B"}]}"#,
+    )
+    .unwrap();
+    let rename = count(&|| {
+        block_on(s.p.patch_user(&ctx(), &id, &patch, None)).unwrap();
+    });
+    let off =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    let deactivate = count(&|| {
+        block_on(s.p.patch_user(&ctx(), &id, &off, None)).unwrap();
+    });
+    let delete = count(&|| {
+        block_on(s.p.delete_user(&ctx(), &id, None)).unwrap();
+    });
+    // Finding a user by id is a filtered listing by its remembered name; the SCIM data needs
+    // the user's slug, so reading or writing it looks the user up once more.
+    let got = |c: &(usize, usize, _)| (c.0, c.1);
+    assert_eq!(got(&create), (2, 3), "create: {:?}", create.2);
+    assert_eq!(got(&get), (4, 0), "get: {:?}", get.2);
+    assert_eq!(got(&by_name), (4, 0), "userName eq: {:?}", by_name.2);
+    assert_eq!(got(&rename), (7, 2), "PATCH displayName: {:?}", rename.2);
+    assert_eq!(got(&deactivate), (7, 2), "PATCH active: {:?}", deactivate.2);
+    assert_eq!(got(&delete), (5, 1), "delete: {:?}", delete.2);
+}
