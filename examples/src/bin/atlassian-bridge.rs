@@ -248,24 +248,25 @@ async fn test_connection(p: &AtlassianProvisioner, described: &str) -> std::proc
     match p.test_connection().await {
         Ok(name) => {
             println!(
-                "test-connection OK: {described} answers, accepts the credentials (user {name:?}) \
-                 and grants them the Administer permission provisioning needs"
+                "test-connection OK: {described} answers, accepts the credentials (as {name}) \
+                 and grants them the administrator permission provisioning needs"
             );
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
             let hint = match &e {
                 AtlassianError::Transport { .. } => {
-                    "Jira did not answer: check target.url, DNS, proxies and firewalls"
+                    "the target did not answer: check target.url, DNS, proxies and firewalls"
                 }
                 AtlassianError::Status { status: 401, .. } => {
                     "check target.token, or target.username and target.password"
                 }
                 AtlassianError::Status { status: 403, .. } => {
-                    "use an account with Jira's global Administer permission"
+                    "use an account with the product's administrator permission (Jira: global \
+                     Administer; Bitbucket: ADMIN)"
                 }
                 AtlassianError::Status { status: 404, .. } | AtlassianError::Decode { .. } => {
-                    "is target.url Jira's base URL (with its context path, e.g. /jira)?"
+                    "is target.url the product's base URL (with its context path, e.g. /jira)?"
                 }
                 _ => "see the error above",
             };
