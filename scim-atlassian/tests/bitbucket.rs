@@ -862,3 +862,14 @@ fn errors_name_bitbucket_and_the_call() {
     );
     assert!(!text.contains("Jira"), "{text}");
 }
+
+#[test]
+fn the_exception_class_tells_a_missing_user_from_a_missing_group() {
+    let s = setup();
+    let user = block_on(s.client.remove_user_from_group("ghost", "stash-users")).unwrap_err();
+    assert!(user.has_field("NoSuchUserException"), "{user:?}");
+    s.sim.add_user("bjensen", "Babs", "b@example.com");
+    let group = block_on(s.client.remove_user_from_group("bjensen", "no-such")).unwrap_err();
+    assert!(group.has_field("NoSuchGroupException"), "{group:?}");
+    assert!(!group.has_field("NoSuchUserException"), "{group:?}");
+}

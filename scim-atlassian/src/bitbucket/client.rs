@@ -840,11 +840,24 @@ pub(crate) fn bitbucket_error(call: &str, resp: &Response<Vec<u8>>) -> Atlassian
         context: Option<String>,
         #[serde(default)]
         message: Option<String>,
+        #[serde(default, rename = "exceptionName")]
+        exception_name: Option<String>,
     }
     let body: Body = serde_json::from_slice(resp.body()).unwrap_or_default();
     let mut parts = Vec::new();
     let mut fields = Vec::new();
     for item in body.errors {
+        // The exception's class name (`NoSuchUserException`) tells causes apart the way
+        // Crowd's `reason` does, without parsing the message.
+        if let Some(class) = item
+            .exception_name
+            .as_deref()
+            .and_then(|n| n.rsplit('.').next())
+        {
+            if !class.is_empty() {
+                fields.push(class.to_owned());
+            }
+        }
         let text = item.message.unwrap_or_default();
         match item.context.filter(|c| !c.is_empty()) {
             Some(field) => {

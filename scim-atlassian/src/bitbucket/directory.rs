@@ -300,7 +300,7 @@ impl Directory for BitbucketDirectory {
             .remove_user_from_group(user_name, group)
             .await
         {
-            Err(e) if e.status() == Some(404) && !e.mentions("group") => Ok(()),
+            Err(e) if e.status() == Some(404) && e.has_field("NoSuchUserException") => Ok(()),
             other => other,
         }
     }
