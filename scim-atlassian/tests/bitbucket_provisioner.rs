@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use scim_atlassian::policy::SyncPolicy;
+use scim_atlassian::policy::{DeprovisionAction, SyncPolicy, SyncPolicyBuilder};
 use scim_atlassian::simulator::BitbucketSimulator;
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
 use scim_core::provision::conformance::{self, block_on};
@@ -26,6 +26,11 @@ fn setup() -> Setup {
 
 /// A provisioner (a fresh one: it remembers nothing) on `sim`.
 fn setup_on(sim: Arc<BitbucketSimulator>) -> AtlassianProvisioner {
+    setup_with(sim, SyncPolicy::builder())
+}
+
+/// [`setup_on`] with the rules of `policy`.
+fn setup_with(sim: Arc<BitbucketSimulator>, policy: SyncPolicyBuilder) -> AtlassianProvisioner {
     AtlassianProvisioner::bitbucket(
         "https://bitbucket.example.com/bb",
         Credentials::basic("admin", "pw"),
@@ -34,12 +39,7 @@ fn setup_on(sim: Arc<BitbucketSimulator>) -> AtlassianProvisioner {
     .login_groups(["stash-users"])
     // The login group expresses `active`: kept out of SCIM group management, so it
     // neither shows as a SCIM group nor is written through one.
-    .policy(
-        SyncPolicy::builder()
-            .exclude("stash-users")
-            .build()
-            .unwrap(),
-    )
+    .policy(policy.exclude("stash-users").build().unwrap())
     .build()
     .unwrap()
 }
@@ -55,6 +55,14 @@ fn lenient() -> Setup {
 
 fn ctx() -> RequestContext {
     RequestContext::new("acme")
+}
+
+/// Creates `user(name)`; its id.
+fn created_id(p: &AtlassianProvisioner, name: &str) -> String {
+    block_on(p.create_user(&ctx(), user(name)))
+        .unwrap()
+        .id
+        .unwrap()
 }
 
 fn user(name: &str) -> User {
@@ -213,4 +221,30 @@ fn calls_per_operation() {
     assert_eq!(got(&rename), (7, 2), "PATCH displayName: {:?}", rename.2);
     assert_eq!(got(&deactivate), (7, 2), "PATCH active: {:?}", deactivate.2);
     assert_eq!(got(&delete), (5, 1), "delete: {:?}", delete.2);
+}
+
+#[test]
+fn delete_deactivates_by_default_and_deletes_under_the_delete_policy() {
+    // Default (`deactivate`): the account stays, without its groups, and SCIM answers 404.
+    let s = setup();
+    let id = created_id(&s.p, "bjensen");
+    block_on(s.p.delete_user(&ctx(), &id, None)).unwrap();
+    assert!(s.sim.user("bjensen").is_some());
+    assert!(!s.sim.can_log_in("bjensen"));
+    let err = block_on(s.p.get_user(&ctx(), &id)).unwrap_err();
+    assert_eq!(err.status().as_u16(), 404, "{err}");
+    // Created again: the same account (same id) comes back, able to log in.
+    let again = block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap();
+    assert_eq!(again.id.as_deref(), Some(id.as_str()));
+    assert!(s.sim.can_log_in("bjensen"));
+
+    // `delete`: the account is gone.
+    let sim = Arc::new(BitbucketSimulator::new(Credentials::basic("admin", "pw")));
+    let p = setup_with(
+        sim.clone(),
+        SyncPolicy::builder().deprovision(DeprovisionAction::Delete),
+    );
+    let id = created_id(&p, "bjensen");
+    block_on(p.delete_user(&ctx(), &id, None)).unwrap();
+    assert!(sim.user("bjensen").is_none());
 }
