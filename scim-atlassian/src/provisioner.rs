@@ -1059,7 +1059,10 @@ impl AtlassianProvisioner {
                 None => {
                     return Err(ScimError::invalid_value(
                         "members",
-                        format_args!("no user has the id {key:?} (Jira groups hold users only)"),
+                        format_args!(
+                            "no user has the id {key:?} ({} groups hold users only)",
+                            self.dir.product()
+                        ),
                     ));
                 }
             }
@@ -1378,8 +1381,9 @@ impl Provisioner for AtlassianProvisioner {
                 None,
                 format_args!(
                     "user {:?} is outside the sync scope: its groups name none of the policy's \
-                     scope.groups; nothing was written to Jira",
-                    user.user_name
+                     scope.groups; nothing was written to {}",
+                    user.user_name,
+                    self.dir.product()
                 ),
             ));
         }
@@ -1421,8 +1425,10 @@ impl Provisioner for AtlassianProvisioner {
                             "userName",
                             format!(
                                 "{} (the policy's user_name transformation makes it {:?}, a \
-                                 name another Jira user has)",
-                                user.user_name, fields.name
+                                 name another {} user has)",
+                                user.user_name,
+                                fields.name,
+                                self.dir.product()
                             ),
                         ));
                     }
@@ -1755,8 +1761,9 @@ impl Provisioner for AtlassianProvisioner {
                     return Err(partial(
                         e,
                         &format!(
-                            "group {name:?}: {t} of its {} Jira groups were set up",
-                            targets.len()
+                            "group {name:?}: {t} of its {} {} groups were set up",
+                            targets.len(),
+                            self.dir.product()
                         ),
                     ));
                 }
@@ -1772,9 +1779,10 @@ impl Provisioner for AtlassianProvisioner {
                         return Err(partial(
                             e,
                             &format!(
-                                "group {name:?} was created with {} of {} members in Jira group {target:?}",
+                                "group {name:?} was created with {} of {} members in {} group {target:?}",
                                 added.len(),
-                                keys.len()
+                                keys.len(),
+                                self.dir.product()
                             ),
                         ));
                     }

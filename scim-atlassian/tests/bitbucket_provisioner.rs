@@ -248,3 +248,17 @@ fn delete_deactivates_by_default_and_deletes_under_the_delete_policy() {
     block_on(p.delete_user(&ctx(), &id, None)).unwrap();
     assert!(sim.user("bjensen").is_none());
 }
+
+#[test]
+fn policy_refusals_name_bitbucket() {
+    let sim = Arc::new(BitbucketSimulator::new(Credentials::basic("admin", "pw")));
+    let p = setup_with(
+        sim.clone(),
+        SyncPolicy::builder().scope_group("engineering"),
+    );
+    let err = block_on(p.create_user(&ctx(), user("bjensen"))).unwrap_err();
+    assert_eq!(err.status().as_u16(), 403, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("nothing was written to Bitbucket"), "{text}");
+    assert!(sim.user("bjensen").is_none());
+}
