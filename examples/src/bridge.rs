@@ -27,7 +27,8 @@ pub struct BridgeArgs {
     pub admin_token: Option<String>,
     /// `--config PATH`.
     pub config: Option<PathBuf>,
-    /// `--simulate`: the in-process Jira simulator instead of the configured target.
+    /// `--simulate`: the in-process Jira simulator (Bitbucket's for a `bitbucket-dc` target)
+    /// instead of the configured target.
     pub simulate: bool,
     /// `--test-connection`: check the target and exit.
     pub test_connection: bool,
@@ -59,8 +60,9 @@ usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKE
                         [--admin-token TOKEN] [--public-url URL] [--test-connection]
 
   --config FILE      TOML configuration: target, tenants, history (see examples/bridge.sample.toml)
-  --simulate         provision into the built-in in-process Jira simulator instead of the
-                     configured target (no configuration needed)
+  --simulate         provision into the built-in in-process Jira simulator (the Bitbucket
+                     one for target.type = \"bitbucket-dc\") instead of the configured
+                     target (no configuration needed)
   --bind ADDR        address to listen on (default 127.0.0.1:8081; port 0 picks a free one)
   --token TOKEN      a SCIM bearer token for the tenant \"default\" (besides the configured
                      tenants; with neither, one is generated and printed once)
@@ -155,7 +157,7 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// `type`: `jira-dc` (the only one so far).
+    /// `type`: `jira-dc` or `bitbucket-dc`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `url`: the product's base URL with its context path.
@@ -172,6 +174,13 @@ pub struct TargetConfig {
     pub password_env: Option<String>,
     /// `timeout_seconds`: per request (default 30).
     pub timeout_seconds: Option<u64>,
+    /// `login_groups` (Bitbucket): the groups whose membership lets a user log in; `active`
+    /// false removes them, true adds them (default `["stash-users"]`).
+    pub login_groups: Option<Vec<String>>,
+    /// `discover_login_groups` (Bitbucket): also count every group holding a global
+    /// permission as a login group when deprovisioning (default false).
+    #[serde(default)]
+    pub discover_login_groups: bool,
 }
 
 /// One `[[tenants]]` entry.
@@ -245,7 +254,28 @@ pub enum Target {
         /// Per-request timeout.
         timeout: Duration,
     },
+    /// The in-process Bitbucket simulator (`--simulate` with `type = "bitbucket-dc"`).
+    BitbucketSimulator {
+        /// The login groups.
+        login_groups: Vec<String>,
+    },
+    /// A Bitbucket Data Center.
+    BitbucketDc {
+        /// Its base URL.
+        url: String,
+        /// How to authenticate (an account with the `ADMIN` global permission).
+        credentials: Credentials,
+        /// Per-request timeout.
+        timeout: Duration,
+        /// The login groups.
+        login_groups: Vec<String>,
+        /// Whether to discover further login groups.
+        discover_login_groups: bool,
+    },
 }
+
+/// Bitbucket's usual login group, when `target.login_groups` is not given.
+const DEFAULT_LOGIN_GROUP: &str = "stash-users";
 
 impl Target {
     /// A Jira provisioner builder for this target (the in-process simulator, or Jira Data
@@ -278,6 +308,11 @@ impl Target {
                         .sleeper(Arc::new(TokioSleeper));
                 Ok((builder, format!("Jira Data Center at {url}")))
             }
+            _ => Err(
+                "the sync binary writes into Jira Data Center (or its simulator) only; \
+                 this target is another product"
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -322,23 +357,48 @@ fn secret(
 impl Config {
     /// The target: the simulator when `simulate`, else `[target]`, checked.
     pub fn target(&self, simulate: bool, env: Env<'_>) -> Result<Target, String> {
+        let bitbucket = self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.kind == "bitbucket-dc");
+        let login_groups = match self.target.as_ref().and_then(|t| t.login_groups.clone()) {
+            Some(_) if !bitbucket => {
+                return Err(
+                    "target.login_groups applies to type = \"bitbucket-dc\" only".to_owned(),
+                );
+            }
+            Some(groups) if groups.is_empty() || groups.iter().any(String::is_empty) => {
+                return Err(
+                    "target.login_groups must name at least one group, none empty".to_owned(),
+                );
+            }
+            Some(groups) => groups,
+            None => vec![DEFAULT_LOGIN_GROUP.to_owned()],
+        };
         if simulate {
-            return Ok(Target::Simulator);
+            return Ok(if bitbucket {
+                Target::BitbucketSimulator { login_groups }
+            } else {
+                Target::Simulator
+            });
         }
         let t = self.target.as_ref().ok_or(
             "[target] is missing: say which Jira to provision into (or run with --simulate)",
         )?;
-        if t.kind != "jira-dc" {
+        if t.kind != "jira-dc" && !bitbucket {
             return Err(format!(
-                "target.type = {:?} is not supported yet; supported: \"jira-dc\"",
+                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"bitbucket-dc\"",
                 t.kind
             ));
         }
-        let url = t
-            .url
-            .clone()
-            .filter(|u| !u.is_empty())
-            .ok_or("target.url is missing: the Jira base URL, e.g. https://jira.example.com")?;
+        if t.discover_login_groups && !bitbucket {
+            return Err(
+                "target.discover_login_groups applies to type = \"bitbucket-dc\" only".to_owned(),
+            );
+        }
+        let url = t.url.clone().filter(|u| !u.is_empty()).ok_or(
+            "target.url is missing: the product's base URL, e.g. https://jira.example.com",
+        )?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "target.url = {url:?} must start with http:// or https://"
@@ -373,6 +433,15 @@ impl Config {
             }
         };
         let timeout = Duration::from_secs(t.timeout_seconds.unwrap_or(30).max(1));
+        if bitbucket {
+            return Ok(Target::BitbucketDc {
+                url,
+                credentials,
+                timeout,
+                login_groups,
+                discover_login_groups: t.discover_login_groups,
+            });
+        }
         Ok(Target::JiraDc {
             url,
             credentials,
@@ -530,7 +599,7 @@ mod tests {
         .unwrap();
         match c.target(false, &env).unwrap() {
             Target::JiraDc { url, .. } => assert_eq!(url, "https://jira.example.com"),
-            other @ Target::Simulator => panic!("{other:?}"),
+            other => panic!("{other:?}"),
         }
         assert!(matches!(c.target(true, &env).unwrap(), Target::Simulator));
         let tenants = c.tenants(Some("cli"), &env).unwrap();
@@ -554,6 +623,57 @@ mod tests {
         assert!(e.contains("admin_token") && e.contains("default"), "{e}");
         assert_eq!(c.policy.default_groups.all_users, ["jira-software-users"]);
         assert!(!format!("{c:?}").contains("entra-secret"));
+    }
+
+    #[test]
+    fn a_bitbucket_target_has_login_groups_and_simulates_bitbucket() {
+        let env = |_: &str| None;
+        let c = Config::from_toml(
+            "[target]\ntype = \"bitbucket-dc\"\nurl = \"https://bb.example.com\"\ntoken = \"pat\"\n\
+             login_groups = [\"devs\"]\ndiscover_login_groups = true\n",
+        )
+        .unwrap();
+        match c.target(false, &env).unwrap() {
+            Target::BitbucketDc {
+                url,
+                login_groups,
+                discover_login_groups,
+                ..
+            } => {
+                assert_eq!(url, "https://bb.example.com");
+                assert_eq!(login_groups, ["devs"]);
+                assert!(discover_login_groups);
+            }
+            other => panic!("{other:?}"),
+        }
+        match c.target(true, &env).unwrap() {
+            Target::BitbucketSimulator { login_groups } => assert_eq!(login_groups, ["devs"]),
+            other => panic!("{other:?}"),
+        }
+        // Without login_groups: Bitbucket's usual one.
+        let c = Config::from_toml("[target]\ntype = \"bitbucket-dc\"\n").unwrap();
+        assert!(matches!(
+            c.target(true, &env).unwrap(),
+            Target::BitbucketSimulator { login_groups } if login_groups == ["stash-users"]
+        ));
+        // Bitbucket's settings are refused for Jira, and an empty list is refused.
+        let jira = Config::from_toml(
+            "[target]\ntype = \"jira-dc\"\nurl = \"http://j\"\ntoken = \"t\"\nlogin_groups = [\"x\"]\n",
+        )
+        .unwrap();
+        assert!(
+            jira.target(false, &env)
+                .unwrap_err()
+                .contains("login_groups")
+        );
+        let empty =
+            Config::from_toml("[target]\ntype = \"bitbucket-dc\"\nlogin_groups = []\n").unwrap();
+        assert!(
+            empty
+                .target(true, &env)
+                .unwrap_err()
+                .contains("login_groups")
+        );
     }
 
     #[test]

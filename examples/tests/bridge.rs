@@ -488,17 +488,22 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
 
 #[test]
 fn test_connection_against_the_simulator_succeeds() {
-    let out = bridge()
-        .args(["--simulate", "--test-connection"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut cmd = bridge();
+    cmd.args(["--simulate", "--test-connection"]);
+    connects(cmd);
+}
+
+/// Runs a `--test-connection` command that must succeed; its standard output.
+fn connects(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("test-connection OK"), "{stdout}");
+    stdout
 }
 
 #[test]
@@ -600,4 +605,48 @@ fn simulate_alone_generates_and_prints_both_tokens() {
     let (clean, log) = server.stop();
     assert!(clean);
     assert!(!log.contains(&scim) && !log.contains(&admin), "{log}");
+}
+
+#[test]
+fn simulate_with_a_bitbucket_target_provisions_into_the_bitbucket_simulator() {
+    let dir = temp_dir("bitbucket");
+    let path = dir.join("bridge.toml");
+    let text = format!(
+        "admin_token = \"{ADMIN}\"\n\n[[tenants]]\nname = \"entra\"\ntoken = \"{ENTRA}\"\n\n\
+         [target]\ntype = \"bitbucket-dc\"\nlogin_groups = [\"stash-users\"]\n"
+    );
+    std::fs::write(&path, text).unwrap();
+
+    let mut cmd = bridge();
+    cmd.arg("--simulate")
+        .arg("--config")
+        .arg(&path)
+        .arg("--test-connection");
+    let stdout = connects(cmd);
+    assert!(stdout.contains("Bitbucket simulator"), "{stdout}");
+
+    let server = start(&path);
+    let user = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "bjensen",
+        "externalId": "ext-7",
+        "emails": [{"value": "bjensen@example.com", "primary": true}],
+        "active": true
+    });
+    let r = send(&server, ENTRA, "POST", "/Users", Some(&user));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(id.parse::<u64>().is_ok(), "Bitbucket's numeric id: {id}");
+    assert_eq!(created["externalId"], "ext-7");
+
+    let off = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]
+    });
+    let r = send(&server, ENTRA, "PATCH", &format!("/Users/{id}"), Some(&off));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(&server, ENTRA, "GET", &format!("/Users/{id}"), None);
+    assert_eq!(r.json()["active"], false, "{}", r.body);
+    assert_eq!(r.json()["externalId"], "ext-7", "{}", r.body);
 }

@@ -6,8 +6,9 @@ use scim_core::{HttpError, ScimError};
 
 /// A failed call to an Atlassian product, or a configuration mistake.
 ///
-/// Messages name the call (`POST /user`) and the product's own error message; they never carry
-/// a credential (requests' headers are not part of any message).
+/// Messages name the product and call (`Jira POST /user`, `Bitbucket POST /admin/users`) and
+/// the product's own error message; they never carry a credential (requests' headers are not
+/// part of any message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AtlassianError {
@@ -27,19 +28,22 @@ pub enum AtlassianError {
     #[error("the credentials contain characters an Authorization header cannot carry")]
     InvalidCredentials,
     /// The product answered with an error status.
-    #[error("Jira {call} answered {status}: {message}")]
+    #[error("{call} answered {status}: {message}")]
     Status {
-        /// The call, `METHOD /path` relative to the REST API root, without the query.
+        /// The product and call, `{product} METHOD /path` (`Bitbucket DELETE /admin/groups`;
+        /// the path relative to the REST API root, without the query).
         call: String,
         /// The HTTP status.
         status: u16,
-        /// `errorMessages` and `errors` joined, or a note that the body had none.
+        /// The product's messages (`errorMessages` and `errors`, or `message`) joined, or a note
+        /// that the body had none.
         message: String,
-        /// The field names of `errors` (`username`, `email`), to tell causes apart.
+        /// The field names of `errors` (`username`, `email`), or Crowd's `reason`
+        /// (`USER_NOT_FOUND`), to tell causes apart.
         fields: Vec<String>,
     },
     /// No response (timeout, connection refused), after any retries.
-    #[error("Jira {call}: {source}")]
+    #[error("{call}: {source}")]
     Transport {
         /// The call.
         call: String,
@@ -48,7 +52,7 @@ pub enum AtlassianError {
         source: HttpError,
     },
     /// A response that is not what the API documents.
-    #[error("Jira {call}: unexpected response: {detail}")]
+    #[error("{call}: unexpected response: {detail}")]
     Decode {
         /// The call.
         call: String,

@@ -1,8 +1,14 @@
 //! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
-//! progress: Jira Data Center first).
+//! progress: Jira Data Center, Crowd and Bitbucket Data Center so far; Confluence to come).
 //!
 //! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
-//!   Center; configured with [`AtlassianProvisioner::jira`].
+//!   Center ([`AtlassianProvisioner::jira`]), Crowd ([`AtlassianProvisioner::crowd`]) and
+//!   Bitbucket Data Center ([`AtlassianProvisioner::bitbucket`]: numeric ids, login groups
+//!   in place of deactivation, SCIM data in a user setting), configured with an
+//!   [`AtlassianBuilder`], through one [`directory::Directory`] per product and one shared
+//!   transport (retries, observer, errors naming the product).
+//! - [`crowd::CrowdClient`]: typed calls to Crowd's usermanagement API (also the one embedded
+//!   in Jira, used to deactivate on Jira before 8.3).
 //! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user
 //!   provisioning API; configured with [`cloud::CloudProvisioner::builder`].
 //! - [`bitbucket::BitbucketClient`]: typed calls to Bitbucket Data Center's admin REST API,
@@ -19,15 +25,18 @@
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
 //!   with rustls.
 //! - [`policy::SyncPolicy`]: the administrator's sync rules (group mapping, default groups,
-//!   scope, name transformations, deprovisioning), applied with [`JiraBuilder::policy`].
+//!   scope, name transformations, deprovisioning), applied with [`AtlassianBuilder::policy`].
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 //!
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
 //! Atlassian's published API descriptions: the code handles it defensively.
 
 pub mod bitbucket;
+mod builder;
 pub mod cloud;
 mod credentials;
+pub mod crowd;
+pub mod directory;
 mod error;
 pub mod history;
 pub mod jira;
@@ -36,15 +45,16 @@ pub mod policy;
 mod provisioner;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
-mod rest;
 mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+mod transport;
 
+pub use builder::{AtlassianBuilder, DEFAULT_PROPERTY_KEY, JiraBuilder};
 pub use credentials::Credentials;
 pub use error::AtlassianError;
 pub use observe::{CallCounter, CallObserver, CallRecord};
-pub use provisioner::{AtlassianProvisioner, DEFAULT_PROPERTY_KEY, JiraBuilder};
+pub use provisioner::{AtlassianProvisioner, GroupRename};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
 pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};

@@ -1,4 +1,5 @@
-//! [`AtlassianProvisioner`]: the SCIM [`Provisioner`] for Jira Data Center.
+//! [`AtlassianProvisioner`]: the SCIM [`Provisioner`] for Atlassian Data Center products,
+//! through a [`Directory`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,23 +12,23 @@ use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
 use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
 use scim_core::schema::SchemaRegistry;
-use scim_core::{Group, HttpClient, Member, Meta, MultiValue, ScimError, User};
+use scim_core::{Group, Member, Meta, MultiValue, ScimError, User};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::Credentials;
+use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
-use crate::jira::{JiraClient, JiraUser, SEARCH_PAGE};
-use crate::observe::CallObserver;
-use crate::policy::{CompiledPolicy, DeprovisionAction, SyncPolicy};
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use crate::jira::JiraClient;
+use crate::policy::{CompiledPolicy, DeprovisionAction};
 
-/// The Jira user property holding what Jira has no field for, unless configured otherwise.
-pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
-
-/// Provisions SCIM users and groups into one Jira Data Center instance.
+/// Provisions SCIM users and groups into one Atlassian Data Center product through its
+/// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
+/// Every SCIM decision and every [`SyncPolicy`](crate::policy::SyncPolicy) rule is made
+/// here, the same for every product; what follows is written for Jira, and each product's
+/// constructor says where it differs (Crowd: the id is the user name, SCIM data lives in a
+/// user attribute, users are created through Crowd's whole-record API).
 ///
-/// Mapping (ATLASSIAN.md):
+/// Mapping for Jira (ATLASSIAN.md):
 /// - User `id` = the Jira user `key`, which survives renames. `userName` <-> `name` through
 ///   the policy's `user_name` transformation (a changed `userName` renames the Jira user; the
 ///   name as sent is kept in the property and shown back, and `userName eq` looks up the
@@ -37,7 +38,7 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   (deactivation is `PUT {"active": false}`, Jira 8.3+).
 /// - `externalId`, `meta.created`/`lastModified` and every attribute Jira has no field for
 ///   (`name`, `title`, further emails, extensions...) live in a Jira user property
-///   ([`DEFAULT_PROPERTY_KEY`]), so nothing lives only in this process's memory and the SCIM
+///   ([`DEFAULT_PROPERTY_KEY`](crate::DEFAULT_PROPERTY_KEY)), so nothing lives only in this process's memory and the SCIM
 ///   resource round-trips. Jira's own fields win over the property when both say something.
 ///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
 /// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
@@ -45,12 +46,14 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
 ///   replace or PATCH carries one (passwords are never read back, so one that is sent is
 ///   always written).
-/// - Group `id` = the identity provider's group name, which the [`SyncPolicy`]'s group mapping
+/// - Group `id` = the identity provider's group name, which the [`SyncPolicy`](crate::policy::SyncPolicy)'s group mapping
 ///   turns into Jira groups: with the default (on-the-fly, no rename) it is the Jira group
 ///   name, Jira DC groups having no other identifier. A group mapped to several Jira groups
 ///   (manual mapping) shows the members of the first and writes membership changes to all;
 ///   a group the policy ignores is accepted, reads as empty, and nothing of it reaches Jira.
-///   Jira cannot rename groups, so a `displayName` change is refused with 400 `mutability`.
+///   Jira cannot rename groups, so a `displayName` change is refused with 400 `mutability`
+///   naming the group, or, with [`GroupRename::CreateMoveDelete`], done as create the new
+///   group, add the members, delete the old one.
 ///   Members are users only (members' `value` = user keys); membership changes are
 ///   `/group/user` calls. Groups have nowhere to keep an `externalId` or timestamps: those
 ///   are not stored.
@@ -64,7 +67,7 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   they replace the Jira groups the mapping manages (manual mapping: its targets;
 ///   on-the-fly: the groups earlier user writes put the user in), plus the default groups;
 ///   other Jira groups stay unless `remove_unmanaged_groups` is on.
-/// - Policy ([`JiraBuilder::policy`], see [`crate::policy`]): default groups are added on
+/// - Policy ([`AtlassianBuilder::policy`](crate::AtlassianBuilder::policy), see [`crate::policy`]): default groups are added on
 ///   create (new and all users) and on every write (all users). Scope: a create whose
 ///   `groups` name no scope group is refused with 403 and nothing is written (an identity
 ///   provider that sends a user before its groups needs no scope, or sends `groups`); a
@@ -89,8 +92,12 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 ///   is written whole: two concurrent writes to attributes kept there can lose one (the last
 ///   property `PUT` wins).
 /// - Jira before 8.3 cannot deactivate through REST v2 (400
-///   `error.no.value.found.to.be.changed`): such a change is answered 501, saying so, until
-///   the embedded Crowd API fallback exists.
+///   `error.no.value.found.to.be.changed`): with
+///   [`embedded_crowd`](crate::AtlassianBuilder::embedded_crowd) configured, `active` then
+///   goes through the Crowd API embedded in Jira (read the record, `PUT` it whole: two calls
+///   more the first time, one REST v2 call fewer afterwards); without it, 501 saying so.
+/// - New users go to Jira's default directory, or the one
+///   [`directory_id`](crate::AtlassianBuilder::directory_id) names.
 /// - Listing: `userName eq` is a direct lookup; other filters page `/user/search?username=.`
 ///   (1,000 a page asked for; a page is taken as the last only when empty, since the server's
 ///   cap may be lower \[K\]) and are evaluated here, one page at a time. Filters and `sortBy`
@@ -134,178 +141,38 @@ pub const DEFAULT_PROPERTY_KEY: &str = "scim-rs";
 /// ```
 #[derive(Debug)]
 pub struct AtlassianProvisioner {
-    jira: JiraClient,
-    property: String,
-    policy: CompiledPolicy,
+    pub(crate) dir: Arc<dyn Directory>,
+    /// The Jira client, when the target is Jira.
+    pub(crate) jira: Option<JiraClient>,
+    pub(crate) policy: CompiledPolicy,
+    pub(crate) group_rename: GroupRename,
 }
 
-/// Configures an [`AtlassianProvisioner`] for Jira Data Center.
-#[must_use]
-pub struct JiraBuilder {
-    base_url: String,
-    credentials: Credentials,
-    client: Option<Arc<dyn HttpClient>>,
-    sleeper: Arc<dyn Sleeper>,
-    retry: RetryPolicy,
-    property: String,
-    observer: Option<Arc<dyn CallObserver>>,
-    policy: SyncPolicy,
-}
-
-impl std::fmt::Debug for JiraBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JiraBuilder")
-            .field("base_url", &self.base_url)
-            .field("credentials", &self.credentials)
-            .field("retry", &self.retry)
-            .field("property", &self.property)
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
-impl JiraBuilder {
-    /// The [`HttpClient`] requests go through (required).
-    pub fn client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// How retries wait ([`ThreadSleeper`] by default; a runtime's timer in an application).
-    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
-        self
-    }
-
-    /// How idempotent calls are retried.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Told of every call made to Jira (e.g. a [`CallCounter`](crate::CallCounter)).
-    pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// The user property key for SCIM data ([`DEFAULT_PROPERTY_KEY`] by default): letters,
-    /// digits, `.`, `-`, `_`.
-    pub fn property_key(mut self, key: impl Into<String>) -> Self {
-        self.property = key.into();
-        self
-    }
-
-    /// The administrator's sync rules ([`SyncPolicy::default`] unless set): checked by
-    /// [`JiraBuilder::build`], applied to every operation.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use scim_atlassian::policy::SyncPolicy;
-    /// use scim_atlassian::simulator::JiraSimulator;
-    /// use scim_atlassian::{AtlassianProvisioner, Credentials};
-    ///
-    /// let policy = SyncPolicy::from_json_str(
-    ///     r#"{"default_groups": {"all_users": ["jira-software-users"]}}"#,
-    /// )?;
-    /// let jira = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
-    /// let provisioner = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
-    ///     .client(jira)
-    ///     .policy(policy)
-    ///     .build()?;
-    /// # Ok::<(), scim_atlassian::AtlassianError>(())
-    /// ```
-    pub fn policy(mut self, policy: SyncPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The provisioner, or what is wrong with the configuration (a policy setting that cannot
-    /// work is [`AtlassianError::Policy`], naming the setting).
-    pub fn build(self) -> Result<AtlassianProvisioner, AtlassianError> {
-        let policy = self.policy.compile()?;
-        let client = self.client.ok_or(AtlassianError::MissingClient)?;
-        let auth = self
-            .credentials
-            .header_value()
-            .ok_or(AtlassianError::InvalidCredentials)?;
-        let valid_key = !self.property.is_empty()
-            && self.property.len() <= 255
-            && self
-                .property
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-        if !valid_key {
-            return Err(AtlassianError::InvalidConfig(format!(
-                "property key {:?}: use 1 to 255 letters, digits, '.', '-' or '_'",
-                self.property
-            )));
-        }
-        let jira = JiraClient::new(
-            &self.base_url,
-            auth,
-            client,
-            self.sleeper,
-            self.retry,
-            self.observer,
-        )?;
-        Ok(AtlassianProvisioner {
-            jira,
-            property: self.property,
-            policy,
-        })
-    }
+/// What a group `displayName` change does on a product that cannot rename groups (Jira,
+/// Crowd and Confluence Data Center name groups by their name alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GroupRename {
+    /// Refused with 400 `mutability`, naming the group (the default): nothing changes.
+    #[default]
+    Refuse,
+    /// A group with the new name is created, the members are added to it, and the old group
+    /// is deleted; the group's id (its name) changes with it. Only with same-named group
+    /// mapping (no manual mapping, no on-the-fly rename), where the id is the product's name.
+    CreateMoveDelete,
 }
 
 impl AtlassianProvisioner {
-    /// Starts configuring a provisioner for the Jira Data Center at `base_url` (with its
-    /// context path, e.g. `https://example.com/jira`).
-    pub fn jira(base_url: impl Into<String>, credentials: Credentials) -> JiraBuilder {
-        JiraBuilder {
-            base_url: base_url.into(),
-            credentials,
-            client: None,
-            sleeper: Arc::new(ThreadSleeper),
-            retry: RetryPolicy::default(),
-            property: DEFAULT_PROPERTY_KEY.to_owned(),
-            observer: None,
-            policy: SyncPolicy::default(),
-        }
-    }
-
-    /// Checks that Jira answers, accepts the credentials and grants them what provisioning
-    /// needs (the global `ADMINISTER` permission, which user and group management requires),
-    /// and returns the name the credentials belong to. The error says which of these failed.
+    /// Checks that the product answers, accepts the credentials and grants them what
+    /// provisioning needs (Jira: the global `ADMINISTER` permission), and returns who the
+    /// credentials belong to. The error says which of these failed.
     pub async fn test_connection(&self) -> Result<String, AtlassianError> {
-        let me = self.jira.myself().await.map_err(|e| match e {
-            AtlassianError::Status { status: 401, .. } => AtlassianError::Status {
-                call: "GET /myself".to_owned(),
-                status: 401,
-                message: "Jira refused the credentials: check the user and password or the \
-                          personal access token"
-                    .to_owned(),
-                fields: Vec::new(),
-            },
-            other => other,
-        })?;
-        if !self.jira.has_permission("ADMINISTER").await? {
-            return Err(AtlassianError::Status {
-                call: "GET /mypermissions".to_owned(),
-                status: 403,
-                message: format!(
-                    "{:?} lacks Jira's global Administer permission, which managing users and \
-                     groups requires",
-                    me.name
-                ),
-                fields: Vec::new(),
-            });
-        }
-        Ok(me.name)
+        self.dir.test_connection().await
     }
 
-    /// The typed Jira client underneath.
-    pub fn jira_client(&self) -> &JiraClient {
-        &self.jira
+    /// The typed Jira client underneath, when the target is Jira.
+    pub fn jira_client(&self) -> Option<&JiraClient> {
+        self.jira.as_ref()
     }
 }
 
@@ -353,17 +220,17 @@ const NOT_STORED: &[&str] = &[
     "password",
 ];
 
-/// The largest user property value Jira stores: 32,768 characters \[K\].
-const PROPERTY_MAX: usize = 32_768;
-
-/// The property's JSON, refused (before anything is written) when Jira could not store it.
-fn property_value(stored: &Stored) -> Result<Value, ScimError> {
+/// The SCIM data's JSON, refused (before anything is written) when `dir` could not keep it.
+fn property_value(dir: &dyn Directory, stored: &Stored) -> Result<Value, ScimError> {
     let value = serde_json::to_value(stored)?;
     let len = serde_json::to_string(&value)?.chars().count();
-    if len > PROPERTY_MAX {
+    let max = dir.scim_data_limit();
+    if len > max {
         return Err(ScimError::payload_too_large(format_args!(
-            "the user's attributes that Jira has no field for take {len} characters; Jira keeps \
-             at most {PROPERTY_MAX} in a user property"
+            "the user's attributes that {} has no field for take {len} characters; {} keeps \
+             at most {max} characters",
+            dir.product(),
+            dir.scim_data_home()
         )));
     }
     Ok(value)
@@ -446,20 +313,20 @@ fn primary_index(emails: &[Value]) -> usize {
         .unwrap_or(0)
 }
 
-fn user_view(jira: &JiraUser, stored: &Stored) -> User {
+fn user_view(jira: &DirectoryUser, stored: &Stored) -> User {
     let mut obj = stored.attributes.clone();
-    if !jira.email_address.is_empty() {
+    if !jira.email.is_empty() {
         match obj.get_mut("emails") {
             Some(Value::Array(emails)) if !emails.is_empty() => {
                 let at = primary_index(emails);
                 if let Some(Value::Object(e)) = emails.get_mut(at) {
-                    e.insert("value".to_owned(), Value::from(jira.email_address.as_str()));
+                    e.insert("value".to_owned(), Value::from(jira.email.as_str()));
                 }
             }
             _ => {
                 obj.insert(
                     "emails".to_owned(),
-                    json!([{"value": jira.email_address, "primary": true}]),
+                    json!([{"value": jira.email, "primary": true}]),
                 );
             }
         }
@@ -486,12 +353,12 @@ fn user_view(jira: &JiraUser, stored: &Stored) -> User {
         u.display_name = Some(jira.display_name.clone());
         u.active = Some(jira.active);
         u.external_id.clone_from(&stored.external_id);
-        if !jira.email_address.is_empty() {
-            u.emails = vec![MultiValue::new(jira.email_address.clone()).primary()];
+        if !jira.email.is_empty() {
+            u.emails = vec![MultiValue::new(jira.email.clone()).primary()];
         }
         u
     });
-    user.id = Some(jira.key.clone());
+    user.id = Some(jira.id.clone());
     user.meta = Some(Meta {
         resource_type: Some("User".to_owned()),
         created: stored.created.clone(),
@@ -518,16 +385,16 @@ fn user_view(jira: &JiraUser, stored: &Stored) -> User {
     user
 }
 
-fn group_view(name: &str, members: &[JiraUser]) -> Group {
-    let mut sorted: Vec<&JiraUser> = members.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    sorted.dedup_by(|a, b| a.key == b.key);
+fn group_view(name: &str, members: &[DirectoryUser]) -> Group {
+    let mut sorted: Vec<&DirectoryUser> = members.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted.dedup_by(|a, b| a.id == b.id);
     let mut group = Group::new(name);
     group.id = Some(name.to_owned());
     group.members = sorted
         .into_iter()
         .map(|u| Member {
-            value: Some(u.key.clone()),
+            value: Some(u.id.clone()),
             display: Some(u.display_name.clone()),
             kind: Some("User".to_owned()),
             ..Member::default()
@@ -576,7 +443,7 @@ fn version_of_group(group: &Group) -> Option<&str> {
 
 /// A refusal of a user write: a taken name is SCIM's 409 `uniqueness`, a missing email the
 /// attribute's fault; anything else keeps Jira's wording.
-fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
+fn user_write_error(err: AtlassianError, name: &str, product: &str) -> ScimError {
     // [K] Jira reports a taken name as 400 with `errors.username` "...already exists".
     if err.status() == Some(400) && err.has_field("username") && err.mentions("already exists") {
         return ScimError::uniqueness("userName", name);
@@ -584,7 +451,7 @@ fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
     if err.status() == Some(400) && err.has_field("email") {
         return ScimError::invalid_value(
             "emails",
-            format_args!("Jira requires an email address ({err})"),
+            format_args!("{product} requires an email address ({err})"),
         );
     }
     if err.status() == Some(400) && err.has_field("displayName") {
@@ -594,7 +461,7 @@ fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
 }
 
 /// An error after some writes succeeded: the SCIM client must learn what was done.
-fn partial(err: AtlassianError, done: &str) -> ScimError {
+pub(crate) fn partial(err: AtlassianError, done: &str) -> ScimError {
     let scim: ScimError = err.into();
     let status = scim.status();
     ScimError::other(
@@ -608,12 +475,20 @@ fn partial(err: AtlassianError, done: &str) -> ScimError {
     )
 }
 
-fn refuse_rename(id: &str, wanted: &str) -> ScimError {
+fn refuse_rename(product: &str, id: &str, wanted: &str, why: &str) -> ScimError {
     ScimError::Mutability {
         attribute: "displayName".to_owned(),
         detail: format!(
-            "cannot change from {id:?} to {wanted:?}: Jira Data Center cannot rename groups (a group's id is its name)"
+            "group {id:?} cannot become {wanted:?}: {product} Data Center cannot rename groups (a group's id is its name){why}"
         ),
+    }
+}
+
+/// The change that deactivates a user.
+fn deactivate() -> UserChanges {
+    UserChanges {
+        active: Some(false),
+        ..UserChanges::default()
     }
 }
 
@@ -638,13 +513,13 @@ enum Write {
 
 /// A user listed by `/user/search`, or read in full.
 enum Kept {
-    Listed(JiraUser),
+    Listed(DirectoryUser),
     Full(Box<User>),
 }
 
 impl AtlassianProvisioner {
     async fn stored(&self, key: &str) -> Result<Stored, ScimError> {
-        let value = self.jira.property(key, &self.property).await?;
+        let value = self.dir.scim_data(key).await?;
         Ok(value
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default())
@@ -652,7 +527,7 @@ impl AtlassianProvisioner {
 
     /// The SCIM user: [`user_view`] with `groups` naming SCIM groups (the IdP's names) when
     /// the group mapping is not same-named groups.
-    fn view(&self, jira: &JiraUser, stored: &Stored) -> User {
+    fn view(&self, jira: &DirectoryUser, stored: &Stored) -> User {
         let mut user = user_view(jira, stored);
         if !self.policy.groups_are_identity() {
             user.groups = self
@@ -671,10 +546,10 @@ impl AtlassianProvisioner {
     }
 
     /// The user and its property; 404 for users deprovisioned by a SCIM `DELETE`.
-    async fn read_user(&self, id: &str) -> Result<(JiraUser, Stored), ScimError> {
+    async fn read_user(&self, id: &str) -> Result<(DirectoryUser, Stored), ScimError> {
         let jira = self
-            .jira
-            .user_by_key(id, true)
+            .dir
+            .user_by_id(id, true)
             .await?
             .ok_or_else(|| ScimError::not_found("User", id))?;
         let stored = self.stored(id).await?;
@@ -692,13 +567,13 @@ impl AtlassianProvisioner {
 
     /// The SCIM group `id`: the members of its first Jira group, under the IdP's name. A group
     /// the policy ignores reads as empty: it was accepted and nothing of it is in Jira.
-    async fn read_group(&self, id: &str) -> Result<(Vec<JiraUser>, Group), ScimError> {
+    async fn read_group(&self, id: &str) -> Result<(Vec<DirectoryUser>, Group), ScimError> {
         let Some(targets) = self.targets(id) else {
             return Ok((Vec::new(), group_view(id, &[])));
         };
         let primary = targets.first().map_or(id, String::as_str);
         let members = self
-            .jira
+            .dir
             .group_members(primary)
             .await?
             .ok_or_else(|| ScimError::not_found("Group", id))?;
@@ -714,20 +589,20 @@ impl AtlassianProvisioner {
         let mut start = 0;
         let mut previous = None;
         loop {
-            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let page = self.dir.users_page(start, self.dir.page_size()).await?;
             let got = page.len();
             if got == 0 {
                 return Ok(hits);
             }
             check_progress(&page, &mut previous)?;
             for listed in page {
-                let stored = self.stored(&listed.key).await?;
+                let stored = self.stored(&listed.id).await?;
                 if stored.deprovisioned || stored.external_id.as_deref() != Some(external_id) {
                     continue;
                 }
                 let jira = self
-                    .jira
-                    .user_by_key(&listed.key, true)
+                    .dir
+                    .user_by_id(&listed.id, true)
                     .await?
                     .unwrap_or(listed);
                 hits.push(self.view(&jira, &stored));
@@ -758,7 +633,7 @@ impl AtlassianProvisioner {
         let mut start = 0;
         let mut previous = None;
         loop {
-            let page = self.jira.all_users_page(start, SEARCH_PAGE).await?;
+            let page = self.dir.users_page(start, self.dir.page_size()).await?;
             let got = page.len();
             if got == 0 {
                 break;
@@ -767,11 +642,11 @@ impl AtlassianProvisioner {
             for listed in page {
                 let (json, item) = if full {
                     let jira = self
-                        .jira
-                        .user_by_key(&listed.key, true)
+                        .dir
+                        .user_by_id(&listed.id, true)
                         .await?
                         .unwrap_or(listed);
-                    let stored = self.stored(&jira.key).await?;
+                    let stored = self.stored(&jira.id).await?;
                     if stored.deprovisioned {
                         continue;
                     }
@@ -791,7 +666,7 @@ impl AtlassianProvisioner {
                 // Only an inactive user can be one a SCIM DELETE deactivated: only those
                 // cost a property read here.
                 if let Kept::Listed(listed) = &item {
-                    if !listed.active && self.stored(&listed.key).await?.deprovisioned {
+                    if !listed.active && self.stored(&listed.id).await?.deprovisioned {
                         continue;
                     }
                 }
@@ -818,11 +693,11 @@ impl AtlassianProvisioner {
                 Kept::Full(view) => resources.push(*view),
                 Kept::Listed(listed) => {
                     let jira = self
-                        .jira
-                        .user_by_key(&listed.key, true)
+                        .dir
+                        .user_by_id(&listed.id, true)
                         .await?
                         .unwrap_or(listed);
-                    let stored = self.stored(&jira.key).await?;
+                    let stored = self.stored(&jira.id).await?;
                     resources.push(self.view(&jira, &stored));
                 }
             }
@@ -912,16 +787,14 @@ impl AtlassianProvisioner {
             )
         };
         for group in add {
-            match self.jira.add_member(group, user_name).await {
+            match self.dir.add_member(group, user_name).await {
                 Ok(()) => {}
-                Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
                 Err(e) if e.status() == Some(404) && e.mentions("group") => {
-                    match self.jira.create_group(group).await {
-                        Ok(()) => {}
-                        Err(e) if e.status() == Some(400) && e.mentions("already exists") => {}
-                        Err(e) => return Err(failed(e, group)),
-                    }
-                    self.jira
+                    self.dir
+                        .create_group(group)
+                        .await
+                        .map_err(|e| failed(e, group))?;
+                    self.dir
                         .add_member(group, user_name)
                         .await
                         .map_err(|e| failed(e, group))?;
@@ -930,66 +803,33 @@ impl AtlassianProvisioner {
             }
         }
         for group in remove {
-            match self.jira.remove_member(group, user_name).await {
-                Ok(()) => {}
-                Err(e)
-                    if (e.status() == Some(400) && e.mentions("not a member"))
-                        || e.status() == Some(404) => {}
-                Err(e) => return Err(failed(e, group)),
+            match self.dir.remove_member(group, user_name).await {
+                // A group deleted meanwhile holds nobody: the state we want.
+                Err(e) if e.status() != Some(404) => return Err(failed(e, group)),
+                _ => {}
             }
         }
         Ok(())
     }
 
-    /// Hands what user `key` (`name`) leads to the policy's default leads: projects
-    /// (`GET /project?expand=lead`, `PUT /project/{key}`) and components
-    /// (`GET /project/{key}/components`, `PUT /component/{id}`). Nothing when no lead is
-    /// configured: Jira then refuses the delete of a lead, and the error says so.
+    /// Hands what user `key` (`name`) leads to the policy's default leads (Jira projects and
+    /// components). Nothing when no lead is configured: Jira then refuses the delete of a
+    /// lead, and the error says so.
     async fn hand_over_leads(&self, key: &str, name: &str) -> Result<(), ScimError> {
-        let project_lead = self.policy.project_lead.as_deref();
-        let component_lead = self.policy.component_lead.as_deref();
-        if project_lead.is_none() && component_lead.is_none() {
-            return Ok(());
-        }
-        let is_user = |r: Option<&crate::jira::UserRef>, fallback: Option<&str>| {
-            r.is_some_and(|r| {
-                r.key.as_deref() == Some(key)
-                    || r.name
-                        .as_deref()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            }) || fallback.is_some_and(|n| n.eq_ignore_ascii_case(name))
-        };
-        let done = |what: &str| format!("user {name:?} was not deleted: handing over {what}");
-        let projects = self.jira.projects_with_leads().await?;
-        if let Some(lead) = project_lead {
-            for p in projects.iter().filter(|p| is_user(p.lead.as_ref(), None)) {
-                self.jira
-                    .set_project_lead(&p.key, lead)
-                    .await
-                    .map_err(|e| partial(e, &done(&format!("project {} to {lead:?}", p.key))))?;
-            }
-        }
-        if let Some(lead) = component_lead {
-            for p in &projects {
-                for c in self.jira.components(&p.key).await? {
-                    if is_user(c.lead.as_ref(), c.lead_user_name.as_deref()) {
-                        self.jira
-                            .set_component_lead(&c.id, lead)
-                            .await
-                            .map_err(|e| {
-                                partial(e, &done(&format!("component {} to {lead:?}", c.name)))
-                            })?;
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.dir
+            .hand_over_leads(
+                key,
+                name,
+                self.policy.project_lead.as_deref(),
+                self.policy.component_lead.as_deref(),
+            )
+            .await
     }
 
     /// Deletes user `key` in Jira, after handing over what it leads.
     async fn delete_in_jira(&self, key: &str, name: &str) -> Result<(), ScimError> {
         self.hand_over_leads(key, name).await?;
-        self.jira
+        self.dir
             .delete_user(key)
             .await
             .map_err(|e| match e.status() {
@@ -1013,13 +853,13 @@ impl AtlassianProvisioner {
     async fn deactivate_and_hide(
         &self,
         id: &str,
-        jira: &JiraUser,
+        jira: &DirectoryUser,
         stored: Stored,
     ) -> Result<(), ScimError> {
         // Deactivation first: it is what fails on Jira before 8.3, and then nothing changed.
         if jira.active {
-            self.jira
-                .update_user(id, &json!({"active": false}))
+            self.dir
+                .update_user(jira, &deactivate())
                 .await
                 .map_err(|e| deactivation_error(e, id))?;
         }
@@ -1035,8 +875,8 @@ impl AtlassianProvisioner {
             last_modified: Some(now()),
             ..stored
         };
-        self.jira
-            .set_property(id, &self.property, &property_value(&hidden)?)
+        self.dir
+            .set_scim_data(id, &property_value(self.dir.as_ref(), &hidden)?)
             .await
             .map_err(|e| {
                 partial(
@@ -1054,7 +894,7 @@ impl AtlassianProvisioner {
     async fn deprovision(
         &self,
         id: &str,
-        current: &JiraUser,
+        current: &DirectoryUser,
         view: User,
     ) -> Result<User, ScimError> {
         match self.policy.action {
@@ -1069,8 +909,8 @@ impl AtlassianProvisioner {
                     return Ok(view);
                 }
                 let mut updated = self
-                    .jira
-                    .update_user(id, &json!({"active": false}))
+                    .dir
+                    .update_user(current, &deactivate())
                     .await
                     .map_err(|e| deactivation_error(e, id))?;
                 updated.groups.clone_from(&current.groups);
@@ -1091,7 +931,7 @@ impl AtlassianProvisioner {
         &self,
         id: &str,
         user: &User,
-        current: JiraUser,
+        current: DirectoryUser,
         stored: Stored,
         view: User,
         idp_groups: Option<&[String]>,
@@ -1123,26 +963,13 @@ impl AtlassianProvisioner {
             why == Write::Revive,
             why == Write::Patch,
         );
-        let mut changes = Map::new();
-        if fields.name != current.name {
-            changes.insert("name".to_owned(), Value::from(fields.name.as_str()));
-        }
-        if fields.display_name != current.display_name {
-            changes.insert(
-                "displayName".to_owned(),
-                Value::from(fields.display_name.as_str()),
-            );
-        }
-        if let Some(email) = fields
-            .email
-            .as_ref()
-            .filter(|e| **e != current.email_address)
-        {
-            changes.insert("emailAddress".to_owned(), Value::from(email.as_str()));
-        }
-        if let Some(active) = fields.active.filter(|a| *a != current.active) {
-            changes.insert("active".to_owned(), Value::from(active));
-        }
+        let changes = UserChanges {
+            name: (fields.name != current.name).then(|| fields.name.clone()),
+            display_name: (fields.display_name != current.display_name)
+                .then(|| fields.display_name.clone()),
+            email: fields.email.clone().filter(|e| *e != current.email),
+            active: fields.active.filter(|a| *a != current.active),
+        };
         let (idp_user_name, jira_user_name) = name_memo(user, &fields.name);
         let managed = plan
             .managed
@@ -1168,11 +995,11 @@ impl AtlassianProvisioner {
             deprovisioned: false,
             managed_groups: managed,
         };
-        let property = property_value(&new_stored)?;
+        let property = property_value(self.dir.as_ref(), &new_stored)?;
         // The password first: a password policy refusing it is the likeliest failure, and
         // then nothing has been written.
         if let Some(password) = &user.password {
-            self.jira
+            self.dir
                 .set_password(id, password.expose())
                 .await
                 .map_err(|e| match e.status() {
@@ -1181,29 +1008,33 @@ impl AtlassianProvisioner {
                     _ => e.into(),
                 })?;
         }
-        let deactivating = changes.contains_key("active");
+        let deactivating = changes.active.is_some();
         let mut updated = current.clone();
         if !changes.is_empty() {
             updated = self
-                .jira
-                .update_user(id, &Value::Object(changes))
+                .dir
+                .update_user(&current, &changes)
                 .await
                 .map_err(|e| match e.status() {
                     Some(400) if deactivating && e.mentions("no.value.found.to.be.changed") => {
                         deactivation_error(e, id)
                     }
                     Some(404) => ScimError::not_found("User", id),
-                    _ => user_write_error(e, &fields.name),
+                    _ => user_write_error(e, &fields.name, self.dir.product()),
                 })?;
             updated.groups.clone_from(&current.groups);
         }
-        self.jira
-            .set_property(id, &self.property, &property)
+        // Where the id is the name (Crowd), a rename changed it.
+        self.dir
+            .set_scim_data(&updated.id, &property)
             .await
             .map_err(|e| {
                 partial(
                     e,
-                    &format!("user {id}: Jira's fields were updated but not its SCIM attributes"),
+                    &format!(
+                        "user {id}: {}'s fields were updated but not its SCIM attributes",
+                        self.dir.product()
+                    ),
                 )
             })?;
         self.apply_groups(
@@ -1220,15 +1051,18 @@ impl AtlassianProvisioner {
         Ok(self.view(&updated, &new_stored))
     }
 
-    async fn resolve_members(&self, keys: &[String]) -> Result<Vec<JiraUser>, ScimError> {
+    async fn resolve_members(&self, keys: &[String]) -> Result<Vec<DirectoryUser>, ScimError> {
         let mut users = Vec::with_capacity(keys.len());
         for key in keys {
-            match self.jira.user_by_key(key, false).await? {
+            match self.dir.user_by_id(key, false).await? {
                 Some(u) => users.push(u),
                 None => {
                     return Err(ScimError::invalid_value(
                         "members",
-                        format_args!("no user has the id {key:?} (Jira groups hold users only)"),
+                        format_args!(
+                            "no user has the id {key:?} ({} groups hold users only)",
+                            self.dir.product()
+                        ),
                     ));
                 }
             }
@@ -1241,9 +1075,9 @@ impl AtlassianProvisioner {
     async fn set_members(
         &self,
         name: &str,
-        current: &[JiraUser],
+        current: &[DirectoryUser],
         desired: &[Member],
-    ) -> Result<Vec<JiraUser>, ScimError> {
+    ) -> Result<Vec<DirectoryUser>, ScimError> {
         let mut want = BTreeSet::new();
         for (i, m) in desired.iter().enumerate() {
             match m.value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
@@ -1258,21 +1092,22 @@ impl AtlassianProvisioner {
                 }
             }
         }
-        let have: BTreeMap<&str, &JiraUser> = current.iter().map(|u| (u.key.as_str(), u)).collect();
+        let have: BTreeMap<&str, &DirectoryUser> =
+            current.iter().map(|u| (u.id.as_str(), u)).collect();
         let to_add: Vec<String> = want
             .iter()
             .filter(|k| !have.contains_key(k.as_str()))
             .cloned()
             .collect();
-        let to_remove: Vec<&JiraUser> = current.iter().filter(|u| !want.contains(&u.key)).collect();
+        let to_remove: Vec<&DirectoryUser> =
+            current.iter().filter(|u| !want.contains(&u.id)).collect();
         let added = self.resolve_members(&to_add).await?;
         let total = added.len() + to_remove.len();
         let mut done = 0;
         for user in &added {
-            match self.jira.add_member(name, &user.name).await {
+            // Someone else adding it meanwhile is no error (the directory's contract).
+            match self.dir.add_member(name, &user.name).await {
                 Ok(()) => {}
-                // [K] Someone else added it meanwhile: the state we want.
-                Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
                 Err(e) => {
                     return Err(partial(
                         e,
@@ -1283,13 +1118,10 @@ impl AtlassianProvisioner {
             done += 1;
         }
         for user in &to_remove {
-            match self.jira.remove_member(name, &user.name).await {
+            // Removed by someone else meanwhile, or the user deleted, is no error (the
+            // directory's contract).
+            match self.dir.remove_member(name, &user.name).await {
                 Ok(()) => {}
-                // [K] Removed by someone else meanwhile (400 "not a member"), or the user
-                // deleted (404 naming the user, not the group): the state we want.
-                Err(e)
-                    if (e.status() == Some(400) && e.mentions("not a member"))
-                        || (e.status() == Some(404) && e.mentions("the user")) => {}
                 Err(e) => {
                     return Err(partial(
                         e,
@@ -1299,9 +1131,9 @@ impl AtlassianProvisioner {
             }
             done += 1;
         }
-        let mut members: Vec<JiraUser> = current
+        let mut members: Vec<DirectoryUser> = current
             .iter()
-            .filter(|u| want.contains(&u.key))
+            .filter(|u| want.contains(&u.id))
             .cloned()
             .collect();
         members.extend(added);
@@ -1422,7 +1254,8 @@ fn split_group_ops(patch: &PatchOp, current: &[String]) -> (PatchOp, Option<Vec<
     (PatchOp::new(rest), groups)
 }
 
-/// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2.
+/// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2, and no
+/// embedded Crowd API was configured to do it instead.
 fn deactivation_error(e: AtlassianError, id: &str) -> ScimError {
     match e.status() {
         Some(404) => ScimError::not_found("User", id),
@@ -1430,9 +1263,10 @@ fn deactivation_error(e: AtlassianError, id: &str) -> ScimError {
             StatusCode::NOT_IMPLEMENTED,
             None,
             format_args!(
-                "this Jira (before 8.3) cannot change `active` through REST v2 and the \
-                 embedded Crowd API fallback is not implemented yet; the user's Jira fields \
-                 were not changed ({e})"
+                "this Jira (before 8.3) cannot change `active` through REST v2; configure the \
+                 Crowd API embedded in Jira (AtlassianBuilder::embedded_crowd, an application \
+                 allowed in Jira's User Server settings) to do it there; the user's Jira \
+                 fields were not changed ({e})"
             ),
         ),
         _ => e.into(),
@@ -1491,8 +1325,8 @@ fn on_jira_fields(filter: &scim_filter::Filter, names: bool) -> bool {
 
 /// Fails when a page starts with the same user as the previous one: a server ignoring
 /// `startAt` would otherwise be paged forever.
-fn check_progress(page: &[JiraUser], previous: &mut Option<String>) -> Result<(), ScimError> {
-    let first = page.first().map(|u| u.key.clone());
+fn check_progress(page: &[DirectoryUser], previous: &mut Option<String>) -> Result<(), ScimError> {
+    let first = page.first().map(|u| u.id.clone());
     if first.is_some() && first == *previous {
         return Err(AtlassianError::Decode {
             call: "GET /user/search".to_owned(),
@@ -1547,8 +1381,9 @@ impl Provisioner for AtlassianProvisioner {
                 None,
                 format_args!(
                     "user {:?} is outside the sync scope: its groups name none of the policy's \
-                     scope.groups; nothing was written to Jira",
-                    user.user_name
+                     scope.groups; nothing was written to {}",
+                    user.user_name,
+                    self.dir.product()
                 ),
             ));
         }
@@ -1566,24 +1401,21 @@ impl Provisioner for AtlassianProvisioner {
             deprovisioned: false,
             managed_groups: plan.managed.clone().unwrap_or_default(),
         };
-        let property = property_value(&stored)?;
-        let mut body = json!({
-            "name": fields.name,
-            "displayName": fields.display_name,
-            "notification": false,
-        });
-        if let Some(obj) = body.as_object_mut() {
-            if let Some(email) = &fields.email {
-                obj.insert("emailAddress".to_owned(), Value::from(email.as_str()));
-            }
-            if let Some(password) = &user.password {
-                obj.insert("password".to_owned(), Value::from(password.expose()));
-            }
-        }
-        let mut created = match self.jira.create_user(&body).await {
+        let property = property_value(self.dir.as_ref(), &stored)?;
+        let name = user.name.as_ref();
+        let new_user = NewUser {
+            name: fields.name.clone(),
+            display_name: fields.display_name.clone(),
+            email: fields.email.clone(),
+            first_name: name.and_then(|n| n.given_name.clone()),
+            last_name: name.and_then(|n| n.family_name.clone()),
+            password: user.password.as_ref().map(|p| p.expose().to_owned()),
+            active: fields.active != Some(false),
+        };
+        let mut created = match self.dir.create_user(&new_user).await {
             Ok(created) => created,
             Err(e) => {
-                let err = user_write_error(e, &fields.name);
+                let err = user_write_error(e, &fields.name, self.dir.product());
                 if matches!(err, ScimError::Uniqueness { .. }) {
                     if let Some(revived) = self.revive(&fields.name, &user, groups).await? {
                         return Ok(revived);
@@ -1593,8 +1425,10 @@ impl Provisioner for AtlassianProvisioner {
                             "userName",
                             format!(
                                 "{} (the policy's user_name transformation makes it {:?}, a \
-                                 name another Jira user has)",
-                                user.user_name, fields.name
+                                 name another {} user has)",
+                                user.user_name,
+                                fields.name,
+                                self.dir.product()
                             ),
                         ));
                     }
@@ -1602,18 +1436,19 @@ impl Provisioner for AtlassianProvisioner {
                 return Err(err);
             }
         };
-        let key = created.key.clone();
-        if fields.active == Some(false) {
+        let key = created.id.clone();
+        // Products that cannot create an inactive user (Jira) deactivate it next.
+        if fields.active == Some(false) && created.active {
             created = self
-                .jira
-                .update_user(&key, &json!({"active": false}))
+                .dir
+                .update_user(&created, &deactivate())
                 .await
                 .map_err(|e| {
                     partial(e, &format!("user {:?} was created (id {key})", fields.name))
                 })?;
         }
-        self.jira
-            .set_property(&key, &self.property, &property)
+        self.dir
+            .set_scim_data(&key, &property)
             .await
             .map_err(|e| {
                 partial(
@@ -1685,7 +1520,7 @@ impl Provisioner for AtlassianProvisioner {
         let leads = self.policy.project_lead.is_some() || self.policy.component_lead.is_some();
         if self.policy.action == DeprovisionAction::Delete && expected.is_none() && !leads {
             return self
-                .jira
+                .dir
                 .delete_user(id)
                 .await
                 .map_err(|e| match e.status() {
@@ -1729,19 +1564,19 @@ impl Provisioner for AtlassianProvisioner {
         let mut previous = None;
         let mut listed_count = 0;
         while listed_count < limit {
-            let want = (limit - listed_count).min(SEARCH_PAGE);
-            let page = self.jira.all_users_page(start, want).await?;
+            let want = (limit - listed_count).min(self.dir.page_size());
+            let page = self.dir.users_page(start, want).await?;
             let got = page.len();
             if got == 0 {
                 break;
             }
             check_progress(&page, &mut previous)?;
             for listed in page {
-                let full = self.jira.user_by_key(&listed.key, true).await?;
+                let full = self.dir.user_by_id(&listed.id, true).await?;
                 // Deleted since the search: keep what the search saw, so the page keeps its
                 // length and the caller's paging stays aligned.
                 let jira = full.unwrap_or(listed);
-                let stored = self.stored(&jira.key).await?;
+                let stored = self.stored(&jira.id).await?;
                 if !stored.deprovisioned {
                     out.push(self.view(&jira, &stored));
                 }
@@ -1769,8 +1604,8 @@ impl Provisioner for AtlassianProvisioner {
         if let Some(name) = filter.and_then(|f| eq_lookup(f, "userName")) {
             let mut hits = Vec::new();
             if let Some(jira_name) = self.policy.user_name.apply(name) {
-                if let Some(jira) = self.jira.user_by_name(&jira_name, true).await? {
-                    let stored = self.stored(&jira.key).await?;
+                if let Some(jira) = self.dir.user_by_name(&jira_name, true).await? {
+                    let stored = self.stored(&jira.id).await?;
                     let view = self.view(&jira, &stored);
                     // Two IdP names can become one Jira name: only the one that made this
                     // user finds it.
@@ -1808,13 +1643,13 @@ impl Provisioner for AtlassianProvisioner {
         };
         let mut hits = Vec::new();
         if let Some(primary) = self.targets(name).and_then(|t| t.into_iter().next()) {
-            let picked = self.jira.pick_groups(&primary, SEARCH_PAGE).await?;
+            let picked = self.dir.find_groups(&primary, self.dir.page_size()).await?;
             // Jira's group names are unique ignoring case, as SCIM compares displayName.
             if let Some(found) = picked
                 .iter()
                 .find(|g| g.to_lowercase() == primary.to_lowercase())
             {
-                if let Some(members) = self.jira.group_members(found).await? {
+                if let Some(members) = self.dir.group_members(found).await? {
                     // Unmapped, the IdP's name is Jira's: show Jira's spelling, as before.
                     let shown = if self.policy.groups_are_identity() {
                         found.as_str()
@@ -1916,39 +1751,38 @@ impl Provisioner for AtlassianProvisioner {
             return Ok(group_view(&name, &[]));
         };
         let members = self.resolve_members(&keys).await?;
-        let mut shown: Option<Vec<JiraUser>> = None;
+        let mut shown: Option<Vec<DirectoryUser>> = None;
         for (t, target) in targets.iter().enumerate() {
-            let existing = match self.jira.create_group(target).await {
-                Ok(()) => Vec::new(),
-                Err(e) if e.status() == Some(400) && e.mentions("already exists") => {
-                    self.jira.group_members(target).await?.unwrap_or_default()
-                }
+            let existing = match self.dir.create_group(target).await {
+                Ok(true) => Vec::new(),
+                Ok(false) => self.dir.group_members(target).await?.unwrap_or_default(),
                 Err(e) if t == 0 => return Err(e.into()),
                 Err(e) => {
                     return Err(partial(
                         e,
                         &format!(
-                            "group {name:?}: {t} of its {} Jira groups were set up",
-                            targets.len()
+                            "group {name:?}: {t} of its {} {} groups were set up",
+                            targets.len(),
+                            self.dir.product()
                         ),
                     ));
                 }
             };
             let mut added = Vec::with_capacity(members.len());
             for user in &members {
-                if existing.iter().any(|u| u.key == user.key) {
+                if existing.iter().any(|u| u.id == user.id) {
                     continue;
                 }
-                match self.jira.add_member(target, &user.name).await {
+                match self.dir.add_member(target, &user.name).await {
                     Ok(()) => {}
-                    Err(e) if e.status() == Some(400) && e.mentions("already a member") => {}
                     Err(e) => {
                         return Err(partial(
                             e,
                             &format!(
-                                "group {name:?} was created with {} of {} members in Jira group {target:?}",
+                                "group {name:?} was created with {} of {} members in {} group {target:?}",
                                 added.len(),
-                                keys.len()
+                                keys.len(),
+                                self.dir.product()
                             ),
                         ));
                     }
@@ -1981,7 +1815,9 @@ impl Provisioner for AtlassianProvisioner {
         let (members, view) = self.read_group(id).await?;
         check_expected(version_of_group(&view), expected, "Group", id)?;
         if group.display_name.trim() != id {
-            return Err(refuse_rename(id, &group.display_name));
+            return self
+                .rename_group(id, &group.display_name, &group.members)
+                .await;
         }
         self.set_group_members(id, members, &group.members).await
     }
@@ -2006,7 +1842,7 @@ impl Provisioner for AtlassianProvisioner {
             return Ok(());
         }
         let primary = targets.first().map_or(id, String::as_str);
-        self.jira
+        self.dir
             .delete_group(primary)
             .await
             .map_err(|e| match e.status() {
@@ -2027,7 +1863,7 @@ impl Provisioner for AtlassianProvisioner {
     ) -> Result<Vec<Group>, ScimError> {
         let identity = self.policy.groups_are_identity();
         let mut names = self
-            .jira
+            .dir
             .group_names(if identity {
                 offset.saturating_add(limit).min(u32::MAX as usize)
             } else {
@@ -2043,7 +1879,7 @@ impl Provisioner for AtlassianProvisioner {
         }
         let mut out = Vec::new();
         for name in names.into_iter().skip(offset).take(limit) {
-            match self.jira.group_members(&name).await? {
+            match self.dir.group_members(&name).await? {
                 Some(members) => out.push(group_view(&name, &members)),
                 // Deleted since the listing: keep the page aligned with an empty group.
                 None => out.push(group_view(&name, &[])),
@@ -2067,31 +1903,94 @@ impl Provisioner for AtlassianProvisioner {
         let mut desired = view.clone();
         scim_core::patch::apply_group(&mut desired, patch, SchemaRegistry::builtin())?;
         if desired.display_name != view.display_name {
-            return Err(refuse_rename(id, &desired.display_name));
+            return self
+                .rename_group(id, &desired.display_name, &desired.members)
+                .await;
         }
         self.set_group_members(id, members, &desired.members).await
     }
 }
 
 impl AtlassianProvisioner {
+    /// A `displayName` change, per [`GroupRename`]: refused, or the group `id` is created
+    /// anew as `wanted` with the `desired` members and the old one deleted (same-named group
+    /// mapping only, where the id is the product's group name).
+    async fn rename_group(
+        &self,
+        id: &str,
+        wanted: &str,
+        desired: &[Member],
+    ) -> Result<Group, ScimError> {
+        let product = self.dir.product();
+        if self.group_rename == GroupRename::Refuse {
+            return Err(refuse_rename(product, id, wanted, ""));
+        }
+        if !self.policy.groups_are_identity() {
+            return Err(refuse_rename(
+                product,
+                id,
+                wanted,
+                "; create, move and delete needs same-named group mapping",
+            ));
+        }
+        let wanted = wanted.trim();
+        if wanted.is_empty() {
+            return Err(ScimError::invalid_value(
+                "displayName",
+                "is required and must not be empty",
+            ));
+        }
+        // Only a difference in case would make the product's name unchanged (names are
+        // unique ignoring case): nothing to move.
+        if wanted.eq_ignore_ascii_case(id) {
+            return Err(refuse_rename(
+                product,
+                id,
+                wanted,
+                "; the names differ only in case",
+            ));
+        }
+        if !self.dir.create_group(wanted).await? {
+            return Err(ScimError::uniqueness("displayName", wanted));
+        }
+        let members = self.set_members(wanted, &[], desired).await.map_err(|e| {
+            ScimError::other(
+                e.status(),
+                None,
+                format_args!(
+                    "renaming group {id:?}: {wanted:?} was created, then moving the members \
+                     failed ({}); {id:?} is unchanged",
+                    e.detail()
+                ),
+            )
+        })?;
+        self.dir.delete_group(id).await.map_err(|e| {
+            partial(
+                e,
+                &format!("renaming group {id:?}: {wanted:?} was created with its members"),
+            )
+        })?;
+        Ok(group_view(wanted, &members))
+    }
+
     /// Brings every Jira group behind SCIM group `id` to the `desired` members (`primary`:
     /// the members of its first Jira group, already read). A group the policy ignores
     /// changes nothing and reads as empty.
     async fn set_group_members(
         &self,
         id: &str,
-        primary: Vec<JiraUser>,
+        primary: Vec<DirectoryUser>,
         desired: &[Member],
     ) -> Result<Group, ScimError> {
         let Some(targets) = self.targets(id) else {
             return Ok(group_view(id, &[]));
         };
-        let left: Vec<JiraUser> = primary
+        let left: Vec<DirectoryUser> = primary
             .iter()
             .filter(|u| {
                 !desired
                     .iter()
-                    .any(|m| m.value.as_deref().map(str::trim) == Some(u.key.as_str()))
+                    .any(|m| m.value.as_deref().map(str::trim) == Some(u.id.as_str()))
             })
             .cloned()
             .collect();
@@ -2102,10 +2001,10 @@ impl AtlassianProvisioner {
             } else {
                 // A manual target deleted in Jira meanwhile: the mapping names it, so it
                 // comes back.
-                if let Some(m) = self.jira.group_members(target).await? {
+                if let Some(m) = self.dir.group_members(target).await? {
                     m
                 } else {
-                    self.jira.create_group(target).await?;
+                    self.dir.create_group(target).await?;
                     Vec::new()
                 }
             };
@@ -2117,7 +2016,7 @@ impl AtlassianProvisioner {
         let scope_group = self.policy.scope.iter().any(|s| s.eq_ignore_ascii_case(id));
         if self.policy.deprovision_out_of_scope && scope_group {
             for user in &left {
-                self.deprovision_if_out_of_scope(&user.key)
+                self.deprovision_if_out_of_scope(&user.id)
                     .await
                     .map_err(|e| {
                         ScimError::other(
@@ -2138,7 +2037,7 @@ impl AtlassianProvisioner {
     /// After user `key` left a scope group: deprovisions it when it is in no Jira group a
     /// scope group maps to anymore (Jira holds the memberships, so it is asked).
     async fn deprovision_if_out_of_scope(&self, key: &str) -> Result<(), ScimError> {
-        let Some(jira) = self.jira.user_by_key(key, true).await? else {
+        let Some(jira) = self.dir.user_by_id(key, true).await? else {
             return Ok(());
         };
         let scope_targets: Vec<String> = self
@@ -2168,16 +2067,16 @@ impl AtlassianProvisioner {
         user: &User,
         groups: Option<Vec<String>>,
     ) -> Result<Option<User>, ScimError> {
-        let Some(existing) = self.jira.user_by_name(jira_name, true).await? else {
+        let Some(existing) = self.dir.user_by_name(jira_name, true).await? else {
             return Ok(None);
         };
-        let stored = self.stored(&existing.key).await?;
+        let stored = self.stored(&existing.id).await?;
         if !stored.deprovisioned {
             return Ok(None);
         }
         let mut again = user.clone();
         again.active = Some(user.active.unwrap_or(true));
-        let key = existing.key.clone();
+        let key = existing.id.clone();
         let view = self.view(&existing, &stored);
         let stored = Stored {
             created: Some(now()),

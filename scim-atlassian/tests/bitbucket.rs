@@ -849,3 +849,27 @@ fn simulator_pages_and_errors_like_bitbucket() {
     assert_eq!(status, 404);
     assert_eq!(sim.calls("GET", "/admin/users"), 2);
 }
+
+#[test]
+fn errors_name_bitbucket_and_the_call() {
+    let s = setup();
+    let err = block_on(s.client.delete_group("no-such-group")).unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Bitbucket DELETE /admin/groups answered 404"),
+        "{text}"
+    );
+    assert!(!text.contains("Jira"), "{text}");
+}
+
+#[test]
+fn the_exception_class_tells_a_missing_user_from_a_missing_group() {
+    let s = setup();
+    let user = block_on(s.client.remove_user_from_group("ghost", "stash-users")).unwrap_err();
+    assert!(user.has_field("NoSuchUserException"), "{user:?}");
+    s.sim.add_user("bjensen", "Babs", "b@example.com");
+    let group = block_on(s.client.remove_user_from_group("bjensen", "no-such")).unwrap_err();
+    assert!(group.has_field("NoSuchGroupException"), "{group:?}");
+    assert!(!group.has_field("NoSuchUserException"), "{group:?}");
+}

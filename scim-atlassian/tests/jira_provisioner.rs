@@ -2,6 +2,8 @@
 //! errors and retries.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,51 +64,10 @@ fn user(name: &str) -> User {
     u
 }
 
-// `conformance::run_all` cannot hold for Jira as a whole: its `tenant_isolation` check expects
-// two tenants of one backend to have separate user directories, and one Jira has one directory
-// (an AtlassianProvisioner serves one Jira; tenants get their own provisioner and Jira). Every
-// other check runs below, each against a fresh Jira, since run_all's checks reuse user names
-// across tenants.
+// Every conformance check but tenant isolation (see `conformance_tests!`), each against a
+// fresh Jira.
 
-#[test]
-fn conformance_user_crud() {
-    block_on(conformance::user_crud(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_user_name_uniqueness() {
-    block_on(conformance::user_name_uniqueness(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_preconditions() {
-    block_on(conformance::preconditions(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_filters() {
-    block_on(conformance::filters(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_paging_and_sorting() {
-    block_on(conformance::paging_and_sorting(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_patch_users() {
-    block_on(conformance::patch_users(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_group_membership() {
-    block_on(conformance::group_membership(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_concurrent_writers() {
-    conformance::concurrent_writers(&lenient().p, "t");
-}
+conformance_tests!(lenient());
 
 #[test]
 fn tenants_share_the_one_jira() {
@@ -721,4 +682,185 @@ fn group_display_name_lookups_are_pushed_down() {
             .total_results,
         0
     );
+}
+
+/// A Jira before 8.3 whose embedded Crowd API lets the `scim-app` application in.
+fn old_jira_with_embedded_crowd() -> Setup {
+    let s = lenient();
+    s.sim.set_before_8_3(true);
+    s.sim
+        .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
+    let p = AtlassianProvisioner::jira(
+        "https://jira.example.com/jira/",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .sleeper(s.waits.clone())
+    .embedded_crowd(Credentials::basic("scim-app", "app-secret"))
+    .build()
+    .unwrap();
+    Setup { p, ..s }
+}
+
+#[test]
+fn jira_before_8_3_deactivates_through_the_embedded_crowd_api() {
+    let s = old_jira_with_embedded_crowd();
+    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    s.sim.reset_calls();
+    let got = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
+    assert_eq!(got.active, Some(false));
+    let jira = s.sim.user("bjensen").unwrap();
+    assert!(!jira.active);
+    assert_eq!(
+        jira.email, "bjensen@example.com",
+        "Crowd's whole record kept the email"
+    );
+    assert_eq!(jira.display_name, "bjensen display");
+    assert_eq!(s.sim.calls("PUT", "/user"), 1, "REST v2 refused once");
+    assert_eq!(s.sim.calls("GET", "/rest/usermanagement/1/user"), 1);
+    assert_eq!(s.sim.calls("PUT", "/rest/usermanagement/1/user"), 1);
+
+    // Known to be old now: the next change of `active` goes straight to Crowd.
+    let activate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":true}]}"#)
+            .unwrap();
+    s.sim.reset_calls();
+    let got = block_on(s.p.patch_user(&ctx(), &id, &activate, None)).unwrap();
+    assert_eq!(got.active, Some(true));
+    assert!(s.sim.user("bjensen").unwrap().active);
+    assert_eq!(s.sim.calls("PUT", "/user"), 0, "{:?}", s.sim.call_counts());
+    assert_eq!(s.sim.calls("PUT", "/rest/usermanagement/1/user"), 1);
+}
+
+#[test]
+fn jira_before_8_3_delete_deactivates_through_crowd_and_changes_other_fields_through_v2() {
+    let s = old_jira_with_embedded_crowd();
+    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    let mut g = Group::new("devs");
+    g.members = vec![Member::new(&id)];
+    block_on(s.p.create_group(&ctx(), g)).unwrap();
+
+    // A replace changing the display name and deactivating: v2 takes the name, Crowd `active`.
+    let mut changed = user("bjensen");
+    changed.display_name = Some("Barbara".to_owned());
+    changed.active = Some(false);
+    let got = block_on(s.p.replace_user(&ctx(), &id, changed, None)).unwrap();
+    assert_eq!(got.active, Some(false));
+    let jira = s.sim.user("bjensen").unwrap();
+    assert_eq!(jira.display_name, "Barbara");
+    assert!(!jira.active);
+
+    block_on(s.p.delete_user(&ctx(), &id, None)).unwrap();
+    assert_eq!(s.sim.group_members("devs").unwrap(), Vec::<String>::new());
+    assert_eq!(
+        block_on(s.p.get_user(&ctx(), &id)).unwrap_err().status(),
+        404
+    );
+}
+
+#[test]
+fn embedded_crowd_refusing_the_application_is_a_clear_error() {
+    let s = lenient();
+    s.sim.set_before_8_3(true);
+    s.sim
+        .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
+    let p = AtlassianProvisioner::jira(
+        "https://jira.example.com/jira/",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .embedded_crowd(Credentials::basic("scim-app", "wrong"))
+    .build()
+    .unwrap();
+    let id = block_on(p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    let err = block_on(p.patch_user(&ctx(), &id, &deactivate, None)).unwrap_err();
+    assert_eq!(err.status(), 502, "our credentials refused: {err}");
+    assert!(err.detail().contains("embedded Crowd"), "{err}");
+    assert!(s.sim.user("bjensen").unwrap().active);
+}
+
+#[test]
+fn users_are_created_in_the_chosen_directory() {
+    let s = lenient();
+    s.sim.add_directory(10000);
+    let p = AtlassianProvisioner::jira(
+        "https://jira.example.com/jira/",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .directory_id(10000)
+    .build()
+    .unwrap();
+    block_on(p.create_user(&ctx(), user("bjensen"))).unwrap();
+    assert_eq!(s.sim.user("bjensen").unwrap().directory, 10000);
+    block_on(s.p.create_user(&ctx(), user("jsmith"))).unwrap();
+    assert_eq!(s.sim.user("jsmith").unwrap().directory, 1, "Jira's default");
+
+    let unknown = AtlassianProvisioner::jira(
+        "https://jira.example.com/jira/",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .directory_id(4242)
+    .build()
+    .unwrap();
+    let err = block_on(unknown.create_user(&ctx(), user("alice"))).unwrap_err();
+    assert_eq!(err.status(), 400, "{err}");
+    assert!(err.detail().contains("directory"), "{err}");
+    assert!(s.sim.user("alice").is_none());
+}
+
+#[test]
+fn group_rename_create_move_delete_on_jira() {
+    let s = lenient();
+    let p = AtlassianProvisioner::jira(
+        "https://jira.example.com/jira/",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(s.sim.clone())
+    .group_rename(scim_atlassian::GroupRename::CreateMoveDelete)
+    .build()
+    .unwrap();
+    let a = block_on(p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    let mut g = Group::new("devs");
+    g.members = vec![Member::new(&a)];
+    block_on(p.create_group(&ctx(), g)).unwrap();
+    let rename = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"displayName","value":"engineers"}]}"#,
+    )
+    .unwrap();
+    let got = block_on(p.patch_group(&ctx(), "devs", &rename, None)).unwrap();
+    assert_eq!(got.id.as_deref(), Some("engineers"));
+    assert_eq!(got.members.len(), 1);
+    assert_eq!(s.sim.group_members("engineers").unwrap(), ["bjensen"]);
+    assert!(s.sim.group_members("devs").is_none());
+
+    // Onto a group that exists: 409, nothing moved.
+    block_on(p.create_group(&ctx(), Group::new("ops"))).unwrap();
+    let onto = PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","path":"displayName","value":"ops"}]}"#,
+    )
+    .unwrap();
+    let err = block_on(p.patch_group(&ctx(), "engineers", &onto, None)).unwrap_err();
+    assert_eq!(err.status(), 409, "{err}");
+    assert_eq!(s.sim.group_members("engineers").unwrap(), ["bjensen"]);
+    assert_eq!(s.sim.group_members("ops").unwrap(), Vec::<String>::new());
 }

@@ -491,8 +491,8 @@ fn user_groups_replace_managed_groups_and_keep_unmanaged_ones_unless_asked() {
             ["jira-developers", "jira-software-users", "jira-users"]
         );
         // An administrator grants a group in Jira itself.
-        block_on(s.p.jira_client().create_group("jira-local")).unwrap();
-        block_on(s.p.jira_client().add_member("jira-local", "alice")).unwrap();
+        block_on(s.p.jira_client().unwrap().create_group("jira-local")).unwrap();
+        block_on(s.p.jira_client().unwrap().add_member("jira-local", "alice")).unwrap();
 
         let replaced =
             block_on(s.p.replace_user(&ctx(), &a, user_in("alice", &["Ops"]), None)).unwrap();
@@ -539,8 +539,8 @@ fn on_the_fly_manages_only_the_groups_user_writes_gave() {
         ["devs", "ops"],
         "created on the fly"
     );
-    block_on(s.p.jira_client().create_group("jira-local")).unwrap();
-    block_on(s.p.jira_client().add_member("jira-local", "alice")).unwrap();
+    block_on(s.p.jira_client().unwrap().create_group("jira-local")).unwrap();
+    block_on(s.p.jira_client().unwrap().add_member("jira-local", "alice")).unwrap();
     block_on(s.p.replace_user(&ctx(), &a, user_in("alice", &["ops", "qa"]), None)).unwrap();
     assert_eq!(
         groups_of(&s.sim, "alice"),
@@ -553,7 +553,7 @@ fn on_the_fly_manages_only_the_groups_user_writes_gave() {
 fn creating_a_user_with_three_existing_groups_takes_five_calls() {
     let s = with(manual());
     for g in ["jira-developers", "jira-software-users", "jira-ops"] {
-        block_on(s.p.jira_client().create_group(g)).unwrap();
+        block_on(s.p.jira_client().unwrap().create_group(g)).unwrap();
     }
     s.sim.reset_calls();
     block_on(s.p.create_user(&ctx(), user_in("alice", &["Engineering", "Ops"]))).unwrap();
@@ -572,7 +572,7 @@ fn creating_a_user_with_three_existing_groups_takes_five_calls() {
 fn a_failed_group_add_after_a_create_says_so_and_a_replace_converges() {
     let s = with(manual());
     for g in ["jira-developers", "jira-software-users"] {
-        block_on(s.p.jira_client().create_group(g)).unwrap();
+        block_on(s.p.jira_client().unwrap().create_group(g)).unwrap();
     }
     s.sim
         .fail_call("POST", "/group/user", 2, Fault::Status(500));
@@ -595,7 +595,7 @@ fn a_failed_group_add_after_a_create_says_so_and_a_replace_converges() {
 fn group_listings_under_a_rename_show_only_groups_that_map_onto_themselves() {
     let s = with(on_the_fly());
     block_on(s.p.create_group(&ctx(), Group::new("okta-devs"))).unwrap();
-    block_on(s.p.jira_client().create_group("jira-local")).unwrap();
+    block_on(s.p.jira_client().unwrap().create_group("jira-local")).unwrap();
     let all = block_on(s.p.search_groups(&ctx(), &ListQuery::new())).unwrap();
     assert_eq!(all.total_results, 0, "{:?}", all.resources);
     let by_name = ListQuery::new().with_filter(r#"displayName eq "okta-devs""#.parse().unwrap());
@@ -627,7 +627,7 @@ fn default_groups_for_new_users_and_for_all_users() {
     // An administrator takes alice out of both; the next write of alice restores only the
     // all-users group.
     for g in ["jira-newcomers", "jira-software-users"] {
-        block_on(s.p.jira_client().remove_member(g, "alice")).unwrap();
+        block_on(s.p.jira_client().unwrap().remove_member(g, "alice")).unwrap();
     }
     let title = patch(r#"{"Operations":[{"op":"replace","path":"title","value":"Guide"}]}"#);
     let patched = block_on(s.p.patch_user(&ctx(), &a, &title, None)).unwrap();

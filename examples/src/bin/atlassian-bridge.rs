@@ -8,7 +8,8 @@
 //! cargo run --release -p scim-examples --bin atlassian-bridge -- --config bridge.toml --test-connection
 //! ```
 //!
-//! `--simulate` provisions into the in-process Jira simulator (nothing to configure). Each
+//! `--simulate` provisions into the in-process Jira simulator (nothing to configure; the
+//! Bitbucket simulator when the configuration's `target.type` is `bitbucket-dc`). Each
 //! `[[tenants]]` entry of the configuration is one identity provider with its own bearer
 //! token; history entries name the tenant. Logs go to standard error (`RUST_LOG`, default
 //! `info`) and never hold a token. Ctrl-C or SIGTERM stops it gracefully.
@@ -27,7 +28,7 @@ use scim_atlassian::history::{
     JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::simulator::JiraSimulator;
+use scim_atlassian::simulator::{BitbucketSimulator, JiraSimulator};
 use scim_atlassian::{
     AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
     Sleeper,
@@ -200,6 +201,44 @@ fn build_provisioner(
                 .build()
                 .map(|p| (p, format!("Jira Data Center at {url}")))
         }
+        Target::BitbucketSimulator { login_groups } => {
+            let credentials = Credentials::bearer("simulator-pat");
+            let sim = Arc::new(BitbucketSimulator::new(credentials.clone()));
+            for g in login_groups {
+                // The simulator starts with stash-users only: other login groups get the
+                // licence they would hold in a real Bitbucket.
+                if sim.add_group(g) {
+                    sim.grant_group(g, "LICENSED_USER");
+                }
+            }
+            AtlassianProvisioner::bitbucket(SIMULATOR_URL, credentials)
+                .client(sim)
+                .sleeper(Arc::new(TokioSleeper))
+                .observer(observer)
+                .policy(policy.clone())
+                .login_groups(login_groups.clone())
+                .build()
+                .map(|p| (p, "the in-process Bitbucket simulator".to_owned()))
+        }
+        Target::BitbucketDc {
+            url,
+            credentials,
+            timeout,
+            login_groups,
+            discover_login_groups,
+        } => {
+            let client = ReqwestClient::new(*timeout)
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            AtlassianProvisioner::bitbucket(url.clone(), credentials.clone())
+                .client(Arc::new(client))
+                .sleeper(Arc::new(TokioSleeper))
+                .observer(observer)
+                .policy(policy.clone())
+                .login_groups(login_groups.clone())
+                .discover_login_groups(*discover_login_groups)
+                .build()
+                .map(|p| (p, format!("Bitbucket Data Center at {url}")))
+        }
     };
     built.map_err(|e| format!("target: {e}"))
 }
@@ -209,24 +248,25 @@ async fn test_connection(p: &AtlassianProvisioner, described: &str) -> std::proc
     match p.test_connection().await {
         Ok(name) => {
             println!(
-                "test-connection OK: {described} answers, accepts the credentials (user {name:?}) \
-                 and grants them the Administer permission provisioning needs"
+                "test-connection OK: {described} answers, accepts the credentials (as {name}) \
+                 and grants them the administrator permission provisioning needs"
             );
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
             let hint = match &e {
                 AtlassianError::Transport { .. } => {
-                    "Jira did not answer: check target.url, DNS, proxies and firewalls"
+                    "the target did not answer: check target.url, DNS, proxies and firewalls"
                 }
                 AtlassianError::Status { status: 401, .. } => {
                     "check target.token, or target.username and target.password"
                 }
                 AtlassianError::Status { status: 403, .. } => {
-                    "use an account with Jira's global Administer permission"
+                    "use an account with the product's administrator permission (Jira: global \
+                     Administer; Bitbucket: ADMIN)"
                 }
                 AtlassianError::Status { status: 404, .. } | AtlassianError::Decode { .. } => {
-                    "is target.url Jira's base URL (with its context path, e.g. /jira)?"
+                    "is target.url the product's base URL (with its context path, e.g. /jira)?"
                 }
                 _ => "see the error above",
             };

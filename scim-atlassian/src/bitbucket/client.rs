@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::credentials::Credentials;
 use crate::error::AtlassianError;
 use crate::observe::CallObserver;
-use crate::rest::{Query, RestTransport, Retry, TransportConfig, not_found_is_none};
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use crate::transport::{Connection, Query, Retry, Transport, decode, not_found_is_none};
 
 /// Items asked for per page when following every page. Bitbucket's own default is 25; larger
 /// pages mean fewer calls, and a server capping `limit` lower is handled by following
@@ -236,11 +236,12 @@ impl NewUser {
 ///
 /// Reads, `PUT`s, `DELETE`s and the set-like membership calls (`add-groups`, `remove-group`)
 /// are retried on 429/503/timeouts per the [`RetryPolicy`]; creating and renaming are not,
-/// since a repeated copy could act twice. Errors name the call (`POST /admin/users`) and
-/// Bitbucket's messages (from `{"errors": [{"context", "message"}]}`), never credentials.
+/// since a repeated copy could act twice. Errors name the product and call (`Bitbucket POST
+/// /admin/users`) and Bitbucket's messages (from `{"errors": [{"context", "message"}]}`),
+/// never credentials.
 #[derive(Clone, Debug)]
 pub struct BitbucketClient {
-    rest: RestTransport,
+    rest: Transport,
 }
 
 /// Configures a [`BitbucketClient`].
@@ -291,21 +292,37 @@ impl BitbucketClientBuilder {
 
     /// The client, or what is wrong with the configuration.
     pub fn build(self) -> Result<BitbucketClient, AtlassianError> {
-        let http = self.client.ok_or(AtlassianError::MissingClient)?;
         let auth = self
             .credentials
             .header_value()
             .ok_or(AtlassianError::InvalidCredentials)?;
-        let config = TransportConfig {
-            auth,
-            http,
+        let connection = Connection {
+            client: self.client,
             sleeper: self.sleeper,
             retry: self.retry,
             observer: self.observer,
         };
-        let rest = RestTransport::new(&self.base_url, "/rest/api/1.0", config, bitbucket_error)?;
-        Ok(BitbucketClient { rest })
+        BitbucketClient::from_connection(&self.base_url, auth, &connection)
     }
+}
+
+/// How settings calls are named: the slug in their path is personal data.
+const SETTINGS: &str = "/users/{slug}/settings";
+
+/// `/users/{slug}/settings`, refusing a slug that is not URL-safe as Bitbucket makes them
+/// (it would otherwise address another resource).
+fn settings_path(slug: &str) -> Result<String, AtlassianError> {
+    let safe = !slug.is_empty()
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~'));
+    if !safe || slug.starts_with('.') {
+        return Err(AtlassianError::Decode {
+            call: format!("Bitbucket GET {SETTINGS}"),
+            detail: "a user slug that is not URL-safe".to_owned(),
+        });
+    }
+    Ok(format!("/users/{slug}/settings"))
 }
 
 /// Guards a paged walk: stops at the last page, at an empty page, and when the server hands
@@ -346,6 +363,18 @@ impl BitbucketClient {
         }
     }
 
+    /// A client on the transport options every target shares (an
+    /// [`AtlassianBuilder`](crate::AtlassianBuilder)'s).
+    pub(crate) fn from_connection(
+        base_url: &str,
+        auth: http::HeaderValue,
+        connection: &Connection,
+    ) -> Result<Self, AtlassianError> {
+        let rest = Transport::new("Bitbucket", base_url, "/rest/api/1.0", auth, connection)?
+            .with_error_reader(bitbucket_error);
+        Ok(BitbucketClient { rest })
+    }
+
     async fn page<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
@@ -358,7 +387,7 @@ impl BitbucketClient {
         q.push(("start", start.as_str()));
         q.push(("limit", limit.as_str()));
         self.rest
-            .call_json(Method::GET, path, &q, None, Retry::Idempotent)
+            .call_json_with(Method::GET, path, &q, None, Retry::Idempotent)
             .await
     }
 
@@ -411,7 +440,7 @@ impl BitbucketClient {
         retry: Retry,
     ) -> Result<(), AtlassianError> {
         self.rest
-            .call(Method::POST, path, query, body, retry)
+            .call_with(Method::POST, path, query, body, retry)
             .await
             .map(drop)
     }
@@ -497,7 +526,7 @@ impl BitbucketClient {
             obj.insert("email".to_owned(), Value::from(e));
         }
         self.rest
-            .call_json(
+            .call_json_with(
                 Method::PUT,
                 "/admin/users",
                 &[],
@@ -515,7 +544,7 @@ impl BitbucketClient {
     ) -> Result<BitbucketUser, AtlassianError> {
         let body = json!({ "name": name, "newName": new_name });
         self.rest
-            .call_json(
+            .call_json_with(
                 Method::POST,
                 "/admin/users/rename",
                 &[],
@@ -529,9 +558,49 @@ impl BitbucketClient {
     pub async fn set_password(&self, name: &str, password: &str) -> Result<(), AtlassianError> {
         let body = json!({ "name": name, "password": password, "passwordConfirm": password });
         self.rest
-            .call(
+            .call_with(
                 Method::PUT,
                 "/admin/users/credentials",
+                &[],
+                Some(&body),
+                Retry::Idempotent,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// The settings map of the user whose slug is `slug` (`GET /users/{slug}/settings`);
+    /// `None` when there is no such user.
+    pub async fn user_settings(
+        &self,
+        slug: &str,
+    ) -> Result<Option<serde_json::Map<String, Value>>, AtlassianError> {
+        let path = settings_path(slug)?;
+        let r = self
+            .rest
+            .call_as(SETTINGS, Method::GET, &path, &[], None, Retry::Idempotent)
+            .await;
+        let Some(resp) = not_found_is_none(r)? else {
+            return Ok(None);
+        };
+        decode(format!("Bitbucket GET {SETTINGS}"), &resp).map(Some)
+    }
+
+    /// `POST /users/{slug}/settings` with `settings`: merged into the user's map (a `null`
+    /// value removes its key) \[K\]. Retried: writing the same values twice is writing them
+    /// once.
+    pub async fn update_user_settings(
+        &self,
+        slug: &str,
+        settings: &serde_json::Map<String, Value>,
+    ) -> Result<(), AtlassianError> {
+        let path = settings_path(slug)?;
+        let body = Value::Object(settings.clone());
+        self.rest
+            .call_as(
+                SETTINGS,
+                Method::POST,
+                &path,
                 &[],
                 Some(&body),
                 Retry::Idempotent,
@@ -544,7 +613,7 @@ impl BitbucketClient {
     /// permissions.
     pub async fn delete_user(&self, name: &str) -> Result<(), AtlassianError> {
         self.rest
-            .call(
+            .call_with(
                 Method::DELETE,
                 "/admin/users",
                 &[("name", name)],
@@ -592,7 +661,7 @@ impl BitbucketClient {
     /// `POST /admin/groups?name=`: 409 when the name is taken. Not retried.
     pub async fn create_group(&self, name: &str) -> Result<BitbucketGroup, AtlassianError> {
         self.rest
-            .call_json(
+            .call_json_with(
                 Method::POST,
                 "/admin/groups",
                 &[("name", name)],
@@ -605,7 +674,7 @@ impl BitbucketClient {
     /// `DELETE /admin/groups?name=` (also drops the group's permissions).
     pub async fn delete_group(&self, name: &str) -> Result<(), AtlassianError> {
         self.rest
-            .call(
+            .call_with(
                 Method::DELETE,
                 "/admin/groups",
                 &[("name", name)],
@@ -745,7 +814,7 @@ impl BitbucketClient {
     /// `user` directly.
     pub async fn revoke_direct_permissions(&self, user: &str) -> Result<(), AtlassianError> {
         self.rest
-            .call(
+            .call_with(
                 Method::DELETE,
                 "/admin/permissions/users",
                 &[("name", user)],
@@ -771,11 +840,24 @@ pub(crate) fn bitbucket_error(call: &str, resp: &Response<Vec<u8>>) -> Atlassian
         context: Option<String>,
         #[serde(default)]
         message: Option<String>,
+        #[serde(default, rename = "exceptionName")]
+        exception_name: Option<String>,
     }
     let body: Body = serde_json::from_slice(resp.body()).unwrap_or_default();
     let mut parts = Vec::new();
     let mut fields = Vec::new();
     for item in body.errors {
+        // The exception's class name (`NoSuchUserException`) tells causes apart the way
+        // Crowd's `reason` does, without parsing the message.
+        if let Some(class) = item
+            .exception_name
+            .as_deref()
+            .and_then(|n| n.rsplit('.').next())
+        {
+            if !class.is_empty() {
+                fields.push(class.to_owned());
+            }
+        }
         let text = item.message.unwrap_or_default();
         match item.context.filter(|c| !c.is_empty()) {
             Some(field) => {

@@ -16,12 +16,19 @@
 //!   every id it has seen (one filtered listing call then finds the user) and otherwise walks
 //!   the user listing, a call per 1,000 users. Groups are identified by name only, and cannot
 //!   be renamed.
-//! - **`externalId` has no home in Bitbucket.** Unlike Jira (user properties) there is no
-//!   per-user storage an API client can write: no properties, no custom fields, and the
-//!   display name and email are the user's own. This adapter therefore stores no `externalId`
-//!   at all; an integrating provisioner must keep the `externalId` ↔ `id` mapping itself (its
-//!   own store), or match IdP users by `userName`. Writing it into the display name or email
-//!   was rejected: users see and may edit both.
+//! - **`externalId` and other SCIM data.** Bitbucket users have no properties or custom
+//!   fields, and the display name and email are the user's own (users see and may edit both,
+//!   so nothing is hidden in them). What Bitbucket does keep per user is a map of *user
+//!   settings* (`GET`/`POST /users/{slug}/settings`), which an administrator may write
+//!   \[K\]: [`AtlassianProvisioner::bitbucket`](crate::AtlassianProvisioner::bitbucket) keeps
+//!   the SCIM data (`externalId`, timestamps, attributes Bitbucket has no field for) there, as
+//!   JSON text under one key, so nothing lives only in memory and `externalId eq` reads it
+//!   back from Bitbucket. [`BitbucketTarget`] itself stores no SCIM data;
+//!   [`BitbucketClient::user_settings`] and [`BitbucketClient::update_user_settings`] are
+//!   the calls. Settings are addressed by slug, which changes with a rename: each use looks
+//!   the user up by id first. If a Bitbucket version refuses an administrator's write there,
+//!   creates answer a 5xx naming the settings call and saying the user was created but its
+//!   SCIM attributes were not stored.
 //! - **Passwords.** Bitbucket needs a password or an emailed invitation (`notify`, which needs
 //!   a mail server) to create a user. Users provisioned for single sign-on have neither: when
 //!   the caller gives no password and does not ask for `notify`, the adapter sets an
@@ -31,6 +38,9 @@
 //!   Bitbucket blames).
 
 mod client;
+mod directory;
+
+pub(crate) use directory::BitbucketDirectory;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

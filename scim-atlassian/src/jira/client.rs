@@ -1,16 +1,11 @@
 //! [`JiraClient`]: typed calls to Jira Data Center's REST API v2.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use scim_core::{HttpClient, HttpError};
+use http::{HeaderValue, Method};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::AtlassianError;
-use crate::observe::{CallObserver, CallRecord};
-use crate::retry::{RetryPolicy, Sleeper};
+use crate::transport::{Connection, Transport, not_found_is_none};
 
 /// Group members per page: Jira's own maximum.
 const MEMBER_PAGE: usize = 50;
@@ -59,175 +54,23 @@ fn group_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
         .unwrap_or_default())
 }
 
-/// Typed calls to one Jira Data Center (`{base}/rest/api/2`), through an [`HttpClient`], with
-/// idempotent calls (GET, PUT, DELETE) retried on 429/503/timeouts per the [`RetryPolicy`].
+/// Typed calls to one Jira Data Center (`{base}/rest/api/2`), through an [`HttpClient`](scim_core::HttpClient), with
+/// idempotent calls (GET, PUT, DELETE) retried on 429/503/timeouts per the [`RetryPolicy`](crate::RetryPolicy).
 ///
 /// Errors name the call (`PUT /user`) and Jira's messages, never the credentials.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct JiraClient {
-    api: String,
-    auth: HeaderValue,
-    http: Arc<dyn HttpClient>,
-    sleeper: Arc<dyn Sleeper>,
-    retry: RetryPolicy,
-    observer: Option<Arc<dyn CallObserver>>,
+    t: Transport,
 }
-
-impl std::fmt::Debug for JiraClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JiraClient")
-            .field("api", &self.api)
-            .field("retry", &self.retry)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A query string's pairs.
-type Query<'a> = &'a [(&'a str, &'a str)];
 
 impl JiraClient {
     pub(crate) fn new(
         base_url: &str,
         auth: HeaderValue,
-        http: Arc<dyn HttpClient>,
-        sleeper: Arc<dyn Sleeper>,
-        retry: RetryPolicy,
-        observer: Option<Arc<dyn CallObserver>>,
+        connection: &Connection,
     ) -> Result<Self, AtlassianError> {
-        let parsed = url::Url::parse(base_url)
-            .map_err(|e| AtlassianError::InvalidBaseUrl(format!("{base_url}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https")
-            || parsed.query().is_some()
-            || parsed.cannot_be_a_base()
-        {
-            return Err(AtlassianError::InvalidBaseUrl(format!(
-                "{base_url}: expected http(s)://host[/context]"
-            )));
-        }
-        let base = parsed.as_str().trim_end_matches('/');
         Ok(JiraClient {
-            api: format!("{base}/rest/api/2"),
-            auth,
-            http,
-            sleeper,
-            retry,
-            observer,
-        })
-    }
-
-    fn request(
-        &self,
-        method: &Method,
-        path: &str,
-        query: Query<'_>,
-        body: Option<&Value>,
-    ) -> Result<Request<Vec<u8>>, AtlassianError> {
-        let mut uri = format!("{}{path}", self.api);
-        if !query.is_empty() {
-            let mut q = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-            uri.push('?');
-            uri.push_str(&q.finish());
-        }
-        let bytes = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| AtlassianError::Decode {
-                call: format!("{method} {path}"),
-                detail: e.to_string(),
-            })?,
-            None => Vec::new(),
-        };
-        let mut builder = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header(header::AUTHORIZATION, self.auth.clone())
-            .header(header::ACCEPT, "application/json");
-        if body.is_some() {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
-        }
-        builder.body(bytes).map_err(|e| AtlassianError::Decode {
-            call: format!("{method} {path}"),
-            detail: format!("cannot build the request: {e}"),
-        })
-    }
-
-    /// Sends a call, retrying idempotent ones, and returns a 2xx response or the error.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        query: Query<'_>,
-        body: Option<&Value>,
-    ) -> Result<Response<Vec<u8>>, AtlassianError> {
-        let name = format!("{method} {path}");
-        // POST creates: a retry after a lost response could create twice. Everything else we
-        // send is idempotent (PUT sets, DELETE removes, GET reads).
-        let idempotent = method != Method::POST;
-        let mut retry = 0;
-        loop {
-            let request = self.request(&method, path, query, body)?;
-            let started = std::time::Instant::now();
-            let outcome = self.http.send(request).await;
-            if let Some(observer) = &self.observer {
-                observer.on_call(&CallRecord {
-                    call: name.clone(),
-                    status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
-                    attempt: retry,
-                    elapsed: started.elapsed(),
-                });
-            }
-            let (err, retry_after, retryable) = match outcome {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry_after = retry_after(&resp);
-                    let retryable = idempotent
-                        && matches!(
-                            status,
-                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                        );
-                    (status_error(&name, &resp), retry_after, retryable)
-                }
-                Err(e) => {
-                    // A failed connect never reached Jira, so even a POST may go again.
-                    let retryable = match &e {
-                        HttpError::Connect(_) => true,
-                        HttpError::Timeout(_) => idempotent,
-                        _ => false,
-                    };
-                    let err = AtlassianError::Transport {
-                        call: name.clone(),
-                        source: e,
-                    };
-                    (err, None, retryable)
-                }
-            };
-            if !retryable {
-                return Err(err);
-            }
-            match self.retry.delay(retry, retry_after) {
-                Some(wait) => {
-                    self.sleeper.sleep(wait).await;
-                    retry += 1;
-                }
-                None => return Err(err),
-            }
-        }
-    }
-
-    async fn call_json<T: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        query: Query<'_>,
-        body: Option<&Value>,
-    ) -> Result<T, AtlassianError> {
-        let name = format!("{method} {path}");
-        let resp = self.call(method, path, query, body).await?;
-        serde_json::from_slice(resp.body()).map_err(|e| AtlassianError::Decode {
-            call: name,
-            detail: e.to_string(),
+            t: Transport::new("Jira", base_url, "/rest/api/2", auth, connection)?,
         })
     }
 
@@ -258,18 +101,19 @@ impl JiraClient {
         if groups {
             query.push(("expand", "groups"));
         }
-        not_found_is_none(self.call_json(Method::GET, "/user", &query, None).await)
+        not_found_is_none(self.t.call_json(Method::GET, "/user", &query, None).await)
     }
 
     /// `GET /myself`: who the credentials belong to.
     pub async fn myself(&self) -> Result<JiraUser, AtlassianError> {
-        self.call_json(Method::GET, "/myself", &[], None).await
+        self.t.call_json(Method::GET, "/myself", &[], None).await
     }
 
     /// Whether the credentials hold the global permission `permission` (e.g. `ADMINISTER`),
     /// from `GET /mypermissions?permissions=`.
     pub async fn has_permission(&self, permission: &str) -> Result<bool, AtlassianError> {
         let got: Value = self
+            .t
             .call_json(
                 Method::GET,
                 "/mypermissions",
@@ -287,7 +131,9 @@ impl JiraClient {
 
     /// `POST /user` with `{name, emailAddress, displayName, password?, notification: false}`.
     pub async fn create_user(&self, body: &Value) -> Result<JiraUser, AtlassianError> {
-        self.call_json(Method::POST, "/user", &[], Some(body)).await
+        self.t
+            .call_json(Method::POST, "/user", &[], Some(body))
+            .await
     }
 
     /// `PUT /user?key=` with the fields to change (Jira leaves the others as they are).
@@ -296,23 +142,24 @@ impl JiraClient {
         key: &str,
         changes: &Value,
     ) -> Result<JiraUser, AtlassianError> {
-        self.call_json(Method::PUT, "/user", &[("key", key)], Some(changes))
+        self.t
+            .call_json(Method::PUT, "/user", &[("key", key)], Some(changes))
             .await
     }
 
     /// `PUT /user/password?key=` `{"password": ...}` \[K\]. The password appears in no error.
     pub async fn set_password(&self, key: &str, password: &str) -> Result<(), AtlassianError> {
         let body = serde_json::json!({ "password": password });
-        self.call(Method::PUT, "/user/password", &[("key", key)], Some(&body))
+        self.t
+            .send(Method::PUT, "/user/password", &[("key", key)], Some(&body))
             .await
-            .map(drop)
     }
 
     /// `DELETE /user?key=`.
     pub async fn delete_user(&self, key: &str) -> Result<(), AtlassianError> {
-        self.call(Method::DELETE, "/user", &[("key", key)], None)
+        self.t
+            .send(Method::DELETE, "/user", &[("key", key)], None)
             .await
-            .map(drop)
     }
 
     /// One page of `GET /user/search?username=.` (every user, active and inactive), in Jira's
@@ -331,7 +178,8 @@ impl JiraClient {
             ("includeActive", "true"),
             ("includeInactive", "true"),
         ];
-        self.call_json(Method::GET, "/user/search", &query, None)
+        self.t
+            .call_json(Method::GET, "/user/search", &query, None)
             .await
     }
 
@@ -348,7 +196,8 @@ impl JiraClient {
         }
         let path = format!("/user/properties/{property}");
         let got: Option<Prop> = not_found_is_none(
-            self.call_json(Method::GET, &path, &[("userKey", key)], None)
+            self.t
+                .call_json(Method::GET, &path, &[("userKey", key)], None)
                 .await,
         )?;
         Ok(got.map(|p| p.value))
@@ -362,24 +211,22 @@ impl JiraClient {
         value: &Value,
     ) -> Result<(), AtlassianError> {
         let path = format!("/user/properties/{property}");
-        self.call(Method::PUT, &path, &[("userKey", key)], Some(value))
+        self.t
+            .send(Method::PUT, &path, &[("userKey", key)], Some(value))
             .await
-            .map(drop)
     }
 
     /// `POST /group` `{"name": name}`.
     pub async fn create_group(&self, name: &str) -> Result<(), AtlassianError> {
         let body = serde_json::json!({ "name": name });
-        self.call(Method::POST, "/group", &[], Some(&body))
-            .await
-            .map(drop)
+        self.t.send(Method::POST, "/group", &[], Some(&body)).await
     }
 
     /// `DELETE /group?groupname=`.
     pub async fn delete_group(&self, name: &str) -> Result<(), AtlassianError> {
-        self.call(Method::DELETE, "/group", &[("groupname", name)], None)
+        self.t
+            .send(Method::DELETE, "/group", &[("groupname", name)], None)
             .await
-            .map(drop)
     }
 
     /// Every member of the group (inactive users included), following `/group/member`'s pages;
@@ -405,7 +252,8 @@ impl JiraClient {
                 ("maxResults", max.as_str()),
             ];
             let page: Option<MemberPage> = not_found_is_none(
-                self.call_json(Method::GET, "/group/member", &query, None)
+                self.t
+                    .call_json(Method::GET, "/group/member", &query, None)
                     .await,
             )?;
             let Some(page) = page else {
@@ -415,7 +263,7 @@ impl JiraClient {
             let first = page.values.first().map(|u| u.key.clone());
             if first.is_some() && first == previous {
                 return Err(AtlassianError::Decode {
-                    call: "GET /group/member".to_owned(),
+                    call: self.t.call_name(&Method::GET, "/group/member"),
                     detail: "the same page came back for the next startAt".to_owned(),
                 });
             }
@@ -431,26 +279,26 @@ impl JiraClient {
     /// `POST /group/user?groupname=` `{"name": user_name}`.
     pub async fn add_member(&self, group: &str, user_name: &str) -> Result<(), AtlassianError> {
         let body = serde_json::json!({ "name": user_name });
-        self.call(
-            Method::POST,
-            "/group/user",
-            &[("groupname", group)],
-            Some(&body),
-        )
-        .await
-        .map(drop)
+        self.t
+            .send(
+                Method::POST,
+                "/group/user",
+                &[("groupname", group)],
+                Some(&body),
+            )
+            .await
     }
 
     /// `DELETE /group/user?groupname=&username=`.
     pub async fn remove_member(&self, group: &str, user_name: &str) -> Result<(), AtlassianError> {
-        self.call(
-            Method::DELETE,
-            "/group/user",
-            &[("groupname", group), ("username", user_name)],
-            None,
-        )
-        .await
-        .map(drop)
+        self.t
+            .send(
+                Method::DELETE,
+                "/group/user",
+                &[("groupname", group), ("username", user_name)],
+                None,
+            )
+            .await
     }
 
     /// Group names from `GET /groups/picker?query=&maxResults=`: at most `max`, and at most
@@ -477,6 +325,7 @@ impl JiraClient {
         }
         let max = max.to_string();
         let picker: Picker = self
+            .t
             .call_json(
                 Method::GET,
                 "/groups/picker",
@@ -546,26 +395,25 @@ fn segment<'a>(call: &str, value: &'a str) -> Result<&'a str, AtlassianError> {
 impl JiraClient {
     /// `GET /project?expand=lead`: every project the credentials can see, with its lead \[K\].
     pub async fn projects_with_leads(&self) -> Result<Vec<JiraProject>, AtlassianError> {
-        self.call_json(Method::GET, "/project", &[("expand", "lead")], None)
+        self.t
+            .call_json(Method::GET, "/project", &[("expand", "lead")], None)
             .await
     }
 
     /// `PUT /project/{key}` `{"lead": user_name}` \[K\].
     pub async fn set_project_lead(&self, key: &str, user_name: &str) -> Result<(), AtlassianError> {
-        let path = format!("/project/{}", segment("PUT /project/{key}", key)?);
+        let path = format!("/project/{}", segment("Jira PUT /project/{key}", key)?);
         let body = serde_json::json!({ "lead": user_name });
-        self.call(Method::PUT, &path, &[], Some(&body))
-            .await
-            .map(drop)
+        self.t.send(Method::PUT, &path, &[], Some(&body)).await
     }
 
     /// `GET /project/{key}/components` \[K\].
     pub async fn components(&self, project: &str) -> Result<Vec<JiraComponent>, AtlassianError> {
         let path = format!(
             "/project/{}/components",
-            segment("GET /project/{key}/components", project)?
+            segment("Jira GET /project/{key}/components", project)?
         );
-        self.call_json(Method::GET, &path, &[], None).await
+        self.t.call_json(Method::GET, &path, &[], None).await
     }
 
     /// `PUT /component/{id}` `{"leadUserName": user_name}` \[K\].
@@ -574,58 +422,8 @@ impl JiraClient {
         id: &str,
         user_name: &str,
     ) -> Result<(), AtlassianError> {
-        let path = format!("/component/{}", segment("PUT /component/{id}", id)?);
+        let path = format!("/component/{}", segment("Jira PUT /component/{id}", id)?);
         let body = serde_json::json!({ "leadUserName": user_name });
-        self.call(Method::PUT, &path, &[], Some(&body))
-            .await
-            .map(drop)
-    }
-}
-
-fn not_found_is_none<T>(r: Result<T, AtlassianError>) -> Result<Option<T>, AtlassianError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.status() == Some(404) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// `Retry-After` in seconds (\[V\]; the HTTP-date form is not used by Jira).
-fn retry_after(resp: &Response<Vec<u8>>) -> Option<Duration> {
-    let value = resp.headers().get(header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// Reads Jira's `{"errorMessages": [...], "errors": {...}}` into an error naming the call.
-fn status_error(call: &str, resp: &Response<Vec<u8>>) -> AtlassianError {
-    #[derive(Deserialize, Default)]
-    #[serde(rename_all = "camelCase")]
-    struct Body {
-        #[serde(default)]
-        error_messages: Vec<String>,
-        #[serde(default)]
-        errors: serde_json::Map<String, Value>,
-    }
-    let body: Body = serde_json::from_slice(resp.body()).unwrap_or_default();
-    let mut parts: Vec<String> = body.error_messages;
-    let mut fields = Vec::new();
-    for (field, msg) in &body.errors {
-        let text = msg.as_str().map_or_else(|| msg.to_string(), str::to_owned);
-        parts.push(format!("{field}: {text}"));
-        fields.push(field.clone());
-    }
-    let message = if parts.is_empty() {
-        resp.status()
-            .canonical_reason()
-            .unwrap_or("no error message")
-            .to_owned()
-    } else {
-        parts.join("; ")
-    };
-    AtlassianError::Status {
-        call: call.to_owned(),
-        status: resp.status().as_u16(),
-        message,
-        fields,
+        self.t.send(Method::PUT, &path, &[], Some(&body)).await
     }
 }

@@ -1,6 +1,7 @@
 //! Jira Data Center (REST API v2): the typed [`JiraClient`].
 
 mod client;
+mod directory;
 
-pub(crate) use client::SEARCH_PAGE;
 pub use client::{JiraClient, JiraComponent, JiraProject, JiraUser, UserRef};
+pub(crate) use directory::JiraDirectory;

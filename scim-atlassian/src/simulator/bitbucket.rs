@@ -66,6 +66,8 @@ struct State {
     passwords: HashMap<u64, u64>,
     default_group: Option<String>,
     license_limit: Option<usize>,
+    /// User settings (`/users/{slug}/settings`) per user id.
+    settings: HashMap<u64, serde_json::Map<String, Value>>,
     log: CallLog,
 }
 
@@ -97,7 +99,9 @@ struct State {
 ///   lets its holder log in and takes a licence seat; a licence limit
 ///   ([`BitbucketSimulator::set_license_limit`]) makes grants past it fail with 403.
 ///   `DELETE /admin/permissions/users?name=` revokes a user's direct permissions.
-/// - `GET /users/{slug}`.
+/// - `GET /users/{slug}`; `GET`/`POST /users/{slug}/settings`: a map of settings kept per
+///   user (across renames), which a `POST` merges into (a `null` value removes the key) and
+///   answers 204 \[K\].
 /// - Errors as `{"errors": [{"context", "message", "exceptionName"}]}`; 401 without the
 ///   expected credentials.
 /// - Every call counted by method and path ([`BitbucketSimulator::calls`]); faults injected
@@ -109,6 +113,7 @@ pub struct BitbucketSimulator {
     page_cap: AtomicUsize,
     mail_server: AtomicBool,
     admin: AtomicBool,
+    require_email: AtomicBool,
 }
 
 impl BitbucketSimulator {
@@ -136,6 +141,7 @@ impl BitbucketSimulator {
             page_cap: AtomicUsize::new(PAGE_CAP),
             mail_server: AtomicBool::new(false),
             admin: AtomicBool::new(true),
+            require_email: AtomicBool::new(true),
         }
     }
 
@@ -152,6 +158,12 @@ impl BitbucketSimulator {
     /// Whether a mail server is configured, which `notify` needs (false by default).
     pub fn set_mail_server(&self, configured: bool) {
         self.mail_server.store(configured, Ordering::Relaxed);
+    }
+
+    /// Whether `POST /admin/users` requires `emailAddress` (true, as Bitbucket does); off, a
+    /// user may be created without one (for suites whose users have none).
+    pub fn require_email(&self, required: bool) {
+        self.require_email.store(required, Ordering::Relaxed);
     }
 
     /// Whether the credentials' user holds the `ADMIN` global permission (true by default):
@@ -338,6 +350,18 @@ impl BitbucketSimulator {
             .unwrap_or_default()
     }
 
+    /// The user setting `key` of user `name`, as text (`/users/{slug}/settings`).
+    pub fn user_setting(&self, name: &str, key: &str) -> Option<String> {
+        let state = self.lock();
+        let id = state.by_name(name)?.id;
+        let value = state.settings.get(&id)?.get(key)?;
+        Some(
+            value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned),
+        )
+    }
+
     /// Whether the user `name` holds any global permission (through a group or directly),
     /// that is, may log in.
     pub fn can_log_in(&self, name: &str) -> bool {
@@ -423,6 +447,7 @@ impl HttpClient for BitbucketSimulator {
             body: request.body(),
             page_cap: self.page_cap.load(Ordering::Relaxed),
             mail_server: self.mail_server.load(Ordering::Relaxed),
+            require_email: self.require_email.load(Ordering::Relaxed),
         };
         Ok(route(&mut state, &method, &path, &call).unwrap_or_else(|r| r))
     }
@@ -434,6 +459,7 @@ struct Call<'a> {
     body: &'a [u8],
     page_cap: usize,
     mail_server: bool,
+    require_email: bool,
 }
 
 impl Call<'_> {
@@ -655,6 +681,12 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Han
         ("GET", "/admin/permissions/groups") => Ok(permitted_groups(state, call)),
         ("GET", "/admin/permissions/users") => Ok(permitted_users(state, call)),
         ("DELETE", "/admin/permissions/users") => revoke_user(state, call),
+        ("GET" | "POST", p) if p.starts_with("/users/") && p.ends_with("/settings") => {
+            let slug = p
+                .get("/users/".len()..p.len() - "/settings".len())
+                .unwrap_or("");
+            user_settings(state, method, slug, call)
+        }
         ("GET", p) if p.starts_with("/users/") => {
             let wanted = p.get("/users/".len()..).unwrap_or("");
             state
@@ -844,12 +876,14 @@ fn create_user(state: &mut State, call: &Call<'_>) -> Handled {
         ("displayName", display),
         ("emailAddress", email),
     ] {
-        if value.is_empty() {
+        if value.is_empty() && (field != "emailAddress" || call.require_email) {
             return Err(validation(field, &format!("{field} is required.")));
         }
     }
     check_user_name(name)?;
-    check_email(email, "emailAddress")?;
+    if !email.is_empty() {
+        check_email(email, "emailAddress")?;
+    }
     let password = call.param("password").filter(|p| !p.is_empty());
     if password.is_none() && !notify {
         return Err(validation(
@@ -972,7 +1006,37 @@ fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
     }
     state.user_permissions.remove(&id);
     state.passwords.remove(&id);
+    state.settings.remove(&id);
     Ok(respond(StatusCode::OK, &json))
+}
+
+/// `GET` answers the user's settings map; `POST` merges a map into it (`null` removes).
+fn user_settings(state: &mut State, method: &Method, wanted: &str, call: &Call<'_>) -> Handled {
+    let id = state
+        .users
+        .values()
+        .find(|u| u.slug == wanted)
+        .map(|u| u.id)
+        .ok_or_else(|| no_user(wanted))?;
+    if method == Method::GET {
+        let map = state.settings.get(&id).cloned().unwrap_or_default();
+        return Ok(respond(StatusCode::OK, &Value::Object(map)));
+    }
+    let Value::Object(changes) = call.json()? else {
+        return Err(validation(
+            "settings",
+            "Expected a JSON object of settings.",
+        ));
+    };
+    let map = state.settings.entry(id).or_default();
+    for (k, v) in changes {
+        if v.is_null() {
+            map.remove(&k);
+        } else {
+            map.insert(k, v);
+        }
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 fn list_groups(state: &State, call: &Call<'_>) -> Reply {

@@ -12,11 +12,15 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
-use super::CallLog;
+use super::{CallLog, empty, password_hash, respond};
 use crate::Credentials;
 
 /// The prefix of every Jira REST v2 path.
 const API: &str = "/rest/api/2";
+/// The id of Jira's internal directory, where users go unless asked otherwise.
+const INTERNAL_DIRECTORY: u64 = 1;
+/// The prefix of the Crowd API embedded in Jira.
+const CROWD_API: &str = "/rest/usermanagement/1";
 /// Jira caps `/user/search` pages at 1,000 users (reported, not documented: ATLASSIAN.md \[K\]).
 const SEARCH_CAP: usize = 1000;
 /// Jira pages group members 50 at a time at most.
@@ -52,6 +56,9 @@ pub struct SimUser {
     pub display_name: String,
     /// `active`.
     pub active: bool,
+    /// The id of the user directory holding the user (1, Jira's internal directory, unless
+    /// created with another `directoryId`).
+    pub directory: u64,
 }
 
 #[derive(Debug)]
@@ -91,6 +98,8 @@ struct Targeted {
 struct State {
     /// Users by key.
     users: BTreeMap<String, SimUser>,
+    /// Ids of the user directories besides the internal one (1).
+    directories: BTreeSet<u64>,
     next_user: u64,
     /// Groups by lower-cased name: Jira group names are unique ignoring case.
     groups: BTreeMap<String, Group>,
@@ -111,7 +120,9 @@ struct State {
 ///
 /// Point an [`AtlassianProvisioner`](crate::AtlassianProvisioner) at any base URL and hand it
 /// the simulator as its client. What it does, as Jira does (ATLASSIAN.md):
-/// - Users: `key` (`JIRAUSER<n>`) survives renames; `name` unique ignoring case; create requires
+/// - Users: `key` (`JIRAUSER<n>`) survives renames; `directoryId` in `POST /user` picks the
+///   user directory (\[K\]; 400 for a directory that does not exist, see
+///   [`JiraSimulator::add_directory`]); `name` unique ignoring case; create requires
 ///   `name`, `displayName` and `emailAddress` (400 with field errors otherwise; see
 ///   [`JiraSimulator::require_email`]); `PUT /user` is partial and renames via `name`;
 ///   `{"active": false}` deactivates; `DELETE` drops the user's memberships and properties.
@@ -141,6 +152,8 @@ pub struct JiraSimulator {
     search_cap: std::sync::atomic::AtomicUsize,
     admin: std::sync::atomic::AtomicBool,
     before_8_3: std::sync::atomic::AtomicBool,
+    /// The application credentials the embedded Crowd API accepts; none: it answers 401.
+    embedded_crowd: Mutex<Option<Credentials>>,
 }
 
 impl JiraSimulator {
@@ -157,6 +170,7 @@ impl JiraSimulator {
             search_cap: std::sync::atomic::AtomicUsize::new(SEARCH_CAP),
             admin: std::sync::atomic::AtomicBool::new(true),
             before_8_3: std::sync::atomic::AtomicBool::new(false),
+            embedded_crowd: Mutex::new(None),
         }
     }
 
@@ -186,6 +200,23 @@ impl JiraSimulator {
     pub fn set_before_8_3(&self, old: bool) {
         self.before_8_3
             .store(old, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Serve the Crowd API embedded in Jira (`/rest/usermanagement/1`: `GET` and `PUT /user`,
+    /// the whole record, Crowd's shapes and errors) to the application with `credentials`, as
+    /// Jira's User Server settings allow. Calls are counted under their full path
+    /// (`/rest/usermanagement/1/user`).
+    pub fn set_embedded_crowd(&self, credentials: Credentials) {
+        *self
+            .embedded_crowd
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(credentials);
+    }
+
+    /// Adds a writable user directory with id `id` (e.g. an internal directory with LDAP
+    /// authentication), which `POST /user` accepts as `directoryId` \[K\].
+    pub fn add_directory(&self, id: u64) {
+        self.lock().directories.insert(id);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -386,13 +417,45 @@ impl HttpClient for JiraSimulator {
                 ),
                 full_path.get(at + API.len()..).unwrap_or("").to_owned(),
             ),
-            None => (String::new(), full_path.to_owned()),
+            // The embedded Crowd API is counted under its full path, context path left out.
+            None => (
+                String::new(),
+                full_path
+                    .find(CROWD_API)
+                    .and_then(|at| full_path.get(at..))
+                    .unwrap_or(full_path)
+                    .to_owned(),
+            ),
         };
         let method = request.method().clone();
         let mut state = self.lock();
         state.log.record(&method, &path);
         if let Some(fault) = Self::take_fault(&mut state, &method, &path) {
             return fault_response(&fault);
+        }
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        if let Some(crowd_path) = path.strip_prefix(CROWD_API) {
+            let allowed = self
+                .embedded_crowd
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let authorized = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .zip(allowed)
+                .is_some_and(|(h, c)| c.matches_header(h.as_bytes()));
+            return Ok(embedded_crowd(
+                &mut state,
+                &method,
+                crowd_path,
+                &query,
+                request.body(),
+                authorized,
+            ));
         }
         let authorized = request
             .headers()
@@ -405,10 +468,6 @@ impl HttpClient for JiraSimulator {
                 &[],
             ));
         }
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
         let body = request.body();
         let ctx = Call {
             base: &base,
@@ -496,22 +555,6 @@ fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
             &[],
         )),
     }
-}
-
-fn respond(status: StatusCode, body: &Value) -> Response<Vec<u8>> {
-    let mut r = Response::new(serde_json::to_vec(body).unwrap_or_default());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
-    r
-}
-
-fn empty(status: StatusCode) -> Response<Vec<u8>> {
-    let mut r = Response::new(Vec::new());
-    *r.status_mut() = status;
-    r
 }
 
 /// Jira's error body: `{"errorMessages": [...], "errors": {field: message}}`.
@@ -615,6 +658,7 @@ impl State {
                 email: email.to_owned(),
                 display_name: display_name.to_owned(),
                 active: true,
+                directory: INTERNAL_DIRECTORY,
             },
         );
         key
@@ -738,7 +782,23 @@ fn create_user(state: &mut State, call: &Call<'_>) -> Handled {
     if !errors.is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, &[], &errors));
     }
+    let directory = match body.get("directoryId") {
+        None | Some(Value::Null) => INTERNAL_DIRECTORY,
+        Some(v) => match v.as_u64() {
+            Some(d) if d == INTERNAL_DIRECTORY || state.directories.contains(&d) => d,
+            _ => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    &[],
+                    &[("directoryId", "The directory does not exist.")],
+                ));
+            }
+        },
+    };
     let key = state.insert_user(name, email, display);
+    if let Some(u) = state.users.get_mut(&key) {
+        u.directory = directory;
+    }
     if let Some(password) = str_field(&body, "password") {
         state.passwords.insert(key.clone(), password_hash(password));
     }
@@ -844,13 +904,6 @@ fn delete_user(state: &mut State, call: &Call<'_>) -> Handled {
     state.properties.retain(|(k, _), _| *k != key);
     state.passwords.remove(&key);
     Ok(empty(StatusCode::NO_CONTENT))
-}
-
-fn password_hash(password: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    password.hash(&mut h);
-    h.finish()
 }
 
 fn set_password(state: &mut State, call: &Call<'_>) -> Handled {
@@ -1223,4 +1276,90 @@ fn set_component_lead(state: &mut State, id: &str, call: &Call<'_>) -> Handled {
         StatusCode::OK,
         &component_json(state, call.base, c),
     ))
+}
+
+/// The Crowd API embedded in Jira, as far as deactivation needs it: `GET /user?username=`
+/// and `PUT /user?username=` with the whole record (Crowd's PUT replaces every field; Jira
+/// keeps no first and last names apart, so those are read as the display name's words).
+fn embedded_crowd(
+    state: &mut State,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    body: &[u8],
+    authorized: bool,
+) -> Response<Vec<u8>> {
+    let crowd_error = |status: StatusCode, reason: &str, message: &str| {
+        respond(status, &json!({"reason": reason, "message": message}))
+    };
+    if !authorized {
+        return crowd_error(
+            StatusCode::UNAUTHORIZED,
+            "APPLICATION_ACCESS_DENIED",
+            "Application failed to authenticate",
+        );
+    }
+    let name = query.get("username").map_or("", String::as_str);
+    let Some(key) = state.by_name(name).map(|u| u.key.clone()) else {
+        return crowd_error(
+            StatusCode::NOT_FOUND,
+            "USER_NOT_FOUND",
+            &format!("User <{name}> does not exist"),
+        );
+    };
+    let Some(user) = state.users.get_mut(&key) else {
+        return empty(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    match (method.as_str(), path) {
+        ("GET", "/user") => {
+            let (first, last) = user
+                .display_name
+                .rsplit_once(' ')
+                .unwrap_or((user.display_name.as_str(), ""));
+            respond(
+                StatusCode::OK,
+                &json!({
+                    "name": user.name,
+                    "first-name": first,
+                    "last-name": last,
+                    "display-name": user.display_name,
+                    "email": user.email,
+                    "active": user.active,
+                }),
+            )
+        }
+        ("PUT", "/user") => {
+            let Ok(record) = serde_json::from_slice::<Value>(body) else {
+                return crowd_error(StatusCode::BAD_REQUEST, "ILLEGAL_ARGUMENT", "Invalid JSON");
+            };
+            let text = |f: &str| {
+                record
+                    .get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            };
+            if !text("name").eq_ignore_ascii_case(&user.name) {
+                return crowd_error(
+                    StatusCode::BAD_REQUEST,
+                    "ILLEGAL_ARGUMENT",
+                    "The user name in the body must be the user's",
+                );
+            }
+            // The whole record: what is left out is emptied, `active` left out is false.
+            user.display_name = text("display-name");
+            user.email = text("email");
+            user.active = record
+                .get("active")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            empty(StatusCode::NO_CONTENT)
+        }
+        _ => crowd_error(
+            StatusCode::NOT_FOUND,
+            "ILLEGAL_ARGUMENT",
+            "not a simulated embedded Crowd resource",
+        ),
+    }
 }

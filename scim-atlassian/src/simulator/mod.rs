@@ -6,13 +6,15 @@
 
 mod bitbucket;
 mod cloud;
+mod crowd;
 mod jira;
 
 pub use bitbucket::{BitbucketSimulator, SimBitbucketUser};
 pub use cloud::CloudSimulator;
+pub use crowd::{CrowdSimUser, CrowdSimulator};
 pub use jira::{Fault, JiraSimulator, SimUser};
 
-/// What both simulators keep about the requests they get: a count per `METHOD /path` and the
+/// What every simulator keeps about the requests they get: a count per `METHOD /path` and the
 /// queue of faults to answer the next requests with.
 #[derive(Debug, Default)]
 pub(crate) struct CallLog {
@@ -91,4 +93,33 @@ impl CallLog {
         self.targeted.retain(|t| t.2 > 0);
         hit.or_else(|| self.next_fault())
     }
+}
+
+/// A JSON response.
+pub(crate) fn respond(
+    status: http::StatusCode,
+    body: &serde_json::Value,
+) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(serde_json::to_vec(body).unwrap_or_default());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    r
+}
+
+/// A response without a body.
+pub(crate) fn empty(status: http::StatusCode) -> http::Response<Vec<u8>> {
+    let mut r = http::Response::new(Vec::new());
+    *r.status_mut() = status;
+    r
+}
+
+/// What simulators keep of a password: a hash (they have no need of the text).
+pub(crate) fn password_hash(password: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    password.hash(&mut h);
+    h.finish()
 }

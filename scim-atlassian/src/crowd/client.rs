@@ -1,0 +1,408 @@
+//! [`CrowdClient`]: typed calls to Crowd's REST API (`{base}/rest/usermanagement/1`).
+
+use http::{HeaderValue, Method};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::AtlassianError;
+use crate::transport::{Connection, Transport, not_found_is_none};
+
+/// Users or groups per `/search` or membership page.
+pub(crate) const CROWD_PAGE: usize = 1000;
+
+/// A Crowd user as `/user` returns it (the fields we use).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrowdUser {
+    /// The user name: Crowd's identifier.
+    pub name: String,
+    /// `first-name`.
+    #[serde(rename = "first-name", default)]
+    pub first_name: String,
+    /// `last-name`.
+    #[serde(rename = "last-name", default)]
+    pub last_name: String,
+    /// `display-name`.
+    #[serde(rename = "display-name", default)]
+    pub display_name: String,
+    /// `email`.
+    #[serde(default)]
+    pub email: String,
+    /// `active`.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+/// Typed calls to Crowd's usermanagement API, standalone or embedded in Jira or Confluence
+/// (same paths under the product's base URL). Crowd authenticates the *application* (its
+/// name and password, Basic), not a user \[V\].
+#[derive(Clone, Debug)]
+pub struct CrowdClient {
+    t: Transport,
+}
+
+impl CrowdClient {
+    pub(crate) fn new(
+        product: &'static str,
+        base_url: &str,
+        auth: HeaderValue,
+        connection: &Connection,
+    ) -> Result<Self, AtlassianError> {
+        Ok(CrowdClient {
+            t: Transport::new(
+                product,
+                base_url,
+                "/rest/usermanagement/1",
+                auth,
+                connection,
+            )?,
+        })
+    }
+
+    /// `GET /user?username=`; `None` on 404.
+    pub async fn user(&self, name: &str) -> Result<Option<CrowdUser>, AtlassianError> {
+        not_found_is_none(
+            self.t
+                .call_json(Method::GET, "/user", &[("username", name)], None)
+                .await,
+        )
+    }
+
+    /// `POST /user` with the user and its password (`{"value": ...}`).
+    pub async fn create_user(
+        &self,
+        user: &CrowdUser,
+        password: &str,
+    ) -> Result<(), AtlassianError> {
+        let mut body = serde_json::to_value(user).map_err(|e| AtlassianError::Decode {
+            call: self.t.call_name(&Method::POST, "/user"),
+            detail: e.to_string(),
+        })?;
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("password".to_owned(), json!({ "value": password }));
+        }
+        self.t.send(Method::POST, "/user", &[], Some(&body)).await
+    }
+
+    /// `PUT /user?username=` with the whole record: Crowd replaces every field \[V\].
+    pub async fn replace_user(&self, user: &CrowdUser) -> Result<(), AtlassianError> {
+        let body = serde_json::to_value(user).map_err(|e| AtlassianError::Decode {
+            call: self.t.call_name(&Method::PUT, "/user"),
+            detail: e.to_string(),
+        })?;
+        self.t
+            .send(
+                Method::PUT,
+                "/user",
+                &[("username", &user.name)],
+                Some(&body),
+            )
+            .await
+    }
+
+    /// `POST /user/rename?username=` `{"new-name": new_name}` \[K\]: memberships and
+    /// attributes follow the user.
+    pub async fn rename_user(&self, name: &str, new_name: &str) -> Result<(), AtlassianError> {
+        let body = json!({ "new-name": new_name });
+        self.t
+            .send(
+                Method::POST,
+                "/user/rename",
+                &[("username", name)],
+                Some(&body),
+            )
+            .await
+    }
+
+    /// Reads user `name` and writes it back with `active`: Crowd's PUT replaces the whole
+    /// record, so every other field is sent as read.
+    pub async fn set_active(&self, name: &str, active: bool) -> Result<(), AtlassianError> {
+        let mut user = self
+            .user(name)
+            .await?
+            .ok_or_else(|| AtlassianError::Status {
+                call: self.t.call_name(&Method::GET, "/user"),
+                status: 404,
+                message: format!("the user {name:?} does not exist"),
+                fields: vec!["USER_NOT_FOUND".to_owned()],
+            })?;
+        if user.active == active {
+            return Ok(());
+        }
+        user.active = active;
+        self.replace_user(&user).await
+    }
+
+    /// `PUT /user/password?username=` `{"value": ...}`.
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), AtlassianError> {
+        let body = json!({ "value": password });
+        self.t
+            .send(
+                Method::PUT,
+                "/user/password",
+                &[("username", name)],
+                Some(&body),
+            )
+            .await
+    }
+
+    /// `DELETE /user?username=`.
+    pub async fn delete_user(&self, name: &str) -> Result<(), AtlassianError> {
+        self.t
+            .send(Method::DELETE, "/user", &[("username", name)], None)
+            .await
+    }
+
+    /// The values of attribute `attribute` of user `name` (`GET /user/attribute`), `None`
+    /// when the user has no such attribute.
+    pub async fn attribute(
+        &self,
+        name: &str,
+        attribute: &str,
+    ) -> Result<Option<Vec<String>>, AtlassianError> {
+        #[derive(Deserialize)]
+        struct Attr {
+            name: String,
+            #[serde(default)]
+            values: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        struct Attrs {
+            #[serde(default)]
+            attributes: Vec<Attr>,
+        }
+        let got: Option<Attrs> = not_found_is_none(
+            self.t
+                .call_json(Method::GET, "/user/attribute", &[("username", name)], None)
+                .await,
+        )?;
+        Ok(got.and_then(|a| {
+            a.attributes
+                .into_iter()
+                .find(|x| x.name == attribute)
+                .map(|x| x.values)
+        }))
+    }
+
+    /// `POST /user/attribute?username=` `{"attributes": [{name, values}]}`: sets the
+    /// attribute's values, leaving the user's other attributes alone \[V\].
+    pub async fn set_attribute(
+        &self,
+        name: &str,
+        attribute: &str,
+        values: &[String],
+    ) -> Result<(), AtlassianError> {
+        let body = json!({ "attributes": [{ "name": attribute, "values": values }] });
+        self.t
+            .send(
+                Method::POST,
+                "/user/attribute",
+                &[("username", name)],
+                Some(&body),
+            )
+            .await
+    }
+
+    /// One page of `GET /search?entity-type=user&expand=user` (every user, by name).
+    pub async fn users_page(
+        &self,
+        start: usize,
+        max: usize,
+    ) -> Result<Vec<CrowdUser>, AtlassianError> {
+        #[derive(Deserialize)]
+        struct Users {
+            #[serde(default)]
+            users: Vec<CrowdUser>,
+        }
+        let (start, max) = (start.to_string(), max.min(CROWD_PAGE).to_string());
+        let got: Users = self
+            .t
+            .call_json(
+                Method::GET,
+                "/search",
+                &[
+                    ("entity-type", "user"),
+                    ("expand", "user"),
+                    ("start-index", &start),
+                    ("max-results", &max),
+                ],
+                None,
+            )
+            .await?;
+        Ok(got.users)
+    }
+
+    /// Names of the groups user `name` is directly in (`GET /user/group/direct`, paged). An
+    /// unknown user has none (Crowd answers 200 and an empty list \[V\]).
+    pub async fn groups_of(&self, name: &str) -> Result<Vec<String>, AtlassianError> {
+        #[derive(Deserialize)]
+        struct Groups {
+            #[serde(default)]
+            groups: Vec<Named>,
+        }
+        let mut out = Vec::new();
+        loop {
+            let (start, max) = (out.len().to_string(), CROWD_PAGE.to_string());
+            let got: Groups = self
+                .t
+                .call_json(
+                    Method::GET,
+                    "/user/group/direct",
+                    &[
+                        ("username", name),
+                        ("start-index", &start),
+                        ("max-results", &max),
+                    ],
+                    None,
+                )
+                .await?;
+            let n = got.groups.len();
+            out.extend(got.groups.into_iter().map(|g| g.name));
+            if n < CROWD_PAGE {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Whether group `name` exists (`GET /group?groupname=`), with Crowd's spelling.
+    pub async fn group(&self, name: &str) -> Result<Option<String>, AtlassianError> {
+        let got: Option<Named> = not_found_is_none(
+            self.t
+                .call_json(Method::GET, "/group", &[("groupname", name)], None)
+                .await,
+        )?;
+        Ok(got.map(|g| g.name))
+    }
+
+    /// `POST /group` `{name, type: "GROUP", active: true}`.
+    pub async fn create_group(&self, name: &str) -> Result<(), AtlassianError> {
+        let body = json!({ "name": name, "type": "GROUP", "active": true });
+        self.t.send(Method::POST, "/group", &[], Some(&body)).await
+    }
+
+    /// `DELETE /group?groupname=`.
+    pub async fn delete_group(&self, name: &str) -> Result<(), AtlassianError> {
+        self.t
+            .send(Method::DELETE, "/group", &[("groupname", name)], None)
+            .await
+    }
+
+    /// Every direct member of group `name` (`GET /group/user/direct?expand=user`, paged);
+    /// `None` when the group does not exist.
+    pub async fn members(&self, name: &str) -> Result<Option<Vec<CrowdUser>>, AtlassianError> {
+        #[derive(Deserialize)]
+        struct Users {
+            #[serde(default)]
+            users: Vec<CrowdUser>,
+        }
+        let mut out: Vec<CrowdUser> = Vec::new();
+        loop {
+            let (start, max) = (out.len().to_string(), CROWD_PAGE.to_string());
+            let got: Option<Users> = not_found_is_none(
+                self.t
+                    .call_json(
+                        Method::GET,
+                        "/group/user/direct",
+                        &[
+                            ("groupname", name),
+                            ("expand", "user"),
+                            ("start-index", &start),
+                            ("max-results", &max),
+                        ],
+                        None,
+                    )
+                    .await,
+            )?;
+            let Some(got) = got else {
+                return Ok(None);
+            };
+            let n = got.users.len();
+            out.extend(got.users);
+            if n < CROWD_PAGE {
+                return Ok(Some(out));
+            }
+        }
+    }
+
+    /// `POST /group/user/direct?groupname=` `{"name": user_name}` (409 when already a
+    /// member \[K\]).
+    pub async fn add_member(&self, group: &str, user_name: &str) -> Result<(), AtlassianError> {
+        let body = json!({ "name": user_name });
+        self.t
+            .send(
+                Method::POST,
+                "/group/user/direct",
+                &[("groupname", group)],
+                Some(&body),
+            )
+            .await
+    }
+
+    /// `DELETE /group/user/direct?groupname=&username=`.
+    pub async fn remove_member(&self, group: &str, user_name: &str) -> Result<(), AtlassianError> {
+        self.t
+            .send(
+                Method::DELETE,
+                "/group/user/direct",
+                &[("groupname", group), ("username", user_name)],
+                None,
+            )
+            .await
+    }
+
+    /// Group names from `GET /search?entity-type=group` (paged), at most `max`.
+    pub async fn group_names(&self, max: usize) -> Result<Vec<String>, AtlassianError> {
+        #[derive(Deserialize)]
+        struct Groups {
+            #[serde(default)]
+            groups: Vec<Named>,
+        }
+        let mut out = Vec::new();
+        while out.len() < max {
+            let want = (max - out.len()).min(CROWD_PAGE);
+            let (start, want_s) = (out.len().to_string(), want.to_string());
+            let got: Groups = self
+                .t
+                .call_json(
+                    Method::GET,
+                    "/search",
+                    &[
+                        ("entity-type", "group"),
+                        ("start-index", &start),
+                        ("max-results", &want_s),
+                    ],
+                    None,
+                )
+                .await?;
+            let n = got.groups.len();
+            out.extend(got.groups.into_iter().map(|g| g.name));
+            if n < want || n == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads one user of `/search`: proves Crowd answers, accepts the application's
+    /// credentials and allows this address.
+    pub async fn check(&self) -> Result<(), AtlassianError> {
+        let _: Value = self
+            .t
+            .call_json(
+                Method::GET,
+                "/search",
+                &[("entity-type", "user"), ("max-results", "1")],
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,674 @@
+//! [`CrowdSimulator`]: Crowd's usermanagement REST API in memory.
+
+// Handlers answer errors as ready responses (`Err(response)`), as in the Jira simulator.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use http::{Method, Request, Response, StatusCode};
+use scim_core::{HttpClient, HttpError};
+use serde_json::{Value, json};
+
+use super::{CallLog, Fault, empty, password_hash, respond};
+use crate::Credentials;
+
+/// The prefix of every Crowd REST path.
+const API: &str = "/rest/usermanagement/1";
+/// Crowd's largest `max-results` \[K\].
+const PAGE_CAP: usize = 1000;
+/// The longest attribute value Crowd stores \[K\].
+const ATTRIBUTE_MAX: usize = 255;
+
+/// A Crowd user as the simulator stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrowdSimUser {
+    /// The user name (unique ignoring case).
+    pub name: String,
+    /// `first-name`.
+    pub first_name: String,
+    /// `last-name`.
+    pub last_name: String,
+    /// `display-name`.
+    pub display_name: String,
+    /// `email`.
+    pub email: String,
+    /// `active`.
+    pub active: bool,
+    /// Attributes: name -> values (a set, as Crowd keeps them).
+    pub attributes: BTreeMap<String, BTreeSet<String>>,
+}
+
+#[derive(Debug)]
+struct Group {
+    name: String,
+    /// Lower-cased member names.
+    members: BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Users by lower-cased name.
+    users: BTreeMap<String, CrowdSimUser>,
+    /// Groups by lower-cased name.
+    groups: BTreeMap<String, Group>,
+    /// Lower-cased name -> a hash of the password.
+    passwords: HashMap<String, u64>,
+    log: CallLog,
+}
+
+/// Crowd's usermanagement API (`/rest/usermanagement/1`) as an in-process [`HttpClient`], for
+/// an [`AtlassianProvisioner::crowd`](crate::AtlassianProvisioner::crowd). As Crowd does
+/// (ATLASSIAN.md):
+/// - Basic authentication with the application's name and password; 401 otherwise.
+/// - Users by name (unique ignoring case); `POST /user/rename` `{"new-name"}` \[K\]. `POST /user` requires `name` and a password
+///   (`{"password": {"value": ...}}`), 400 `INVALID_USER` "already exists" for a taken name.
+///   **`PUT /user` replaces the whole record**: a field left out is emptied (and `active` left
+///   out is false), and the body's `name` must be the user's. `DELETE` drops memberships.
+/// - `PUT /user/password` (shorter than 4 characters refused with 400
+///   `INVALID_CREDENTIAL`, standing in for a password policy).
+/// - User attributes (`GET`/`POST /user/attribute`): values of at most 255 characters
+///   \[K\], kept as a set.
+/// - Groups (`GET`/`POST`/`DELETE /group`), direct members
+///   (`GET`/`POST`/`DELETE /group/user/direct`, 409 `MEMBERSHIP_ALREADY_EXISTS`, 404
+///   `MEMBERSHIP_NOT_FOUND`), a user's groups (`GET /user/group/direct`: an unknown user has
+///   none, 200 \[V\]).
+/// - `GET /search?entity-type=user|group` with `start-index`/`max-results` (capped at 1,000)
+///   and `expand`, sorted by name.
+/// - Errors as `{"reason": "USER_NOT_FOUND", "message": "..."}` \[K\].
+/// - Every call counted by method and path; faults injected with
+///   [`CrowdSimulator::fail_next`].
+#[derive(Debug)]
+pub struct CrowdSimulator {
+    state: Mutex<State>,
+    credentials: Credentials,
+}
+
+impl CrowdSimulator {
+    /// An empty Crowd accepting only the application `credentials`.
+    pub fn new(credentials: Credentials) -> Self {
+        CrowdSimulator {
+            state: Mutex::new(State::default()),
+            credentials,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every handler checks before it writes, so a panic cannot leave a half-applied change.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many requests were made with `method` to `path` (relative to
+    /// `/rest/usermanagement/1`, without the query: `("POST", "/user")`).
+    pub fn calls(&self, method: &str, path: &str) -> usize {
+        self.lock().log.count(method, path)
+    }
+
+    /// Every call count, keyed `"METHOD /path"`.
+    pub fn call_counts(&self) -> BTreeMap<String, usize> {
+        self.lock().log.counts()
+    }
+
+    /// All requests made.
+    pub fn total_calls(&self) -> usize {
+        self.lock().log.total()
+    }
+
+    /// Forgets the call counts.
+    pub fn reset_calls(&self) {
+        self.lock().log.clear();
+    }
+
+    /// The next `n` requests get `fault`.
+    pub fn fail_next(&self, n: usize, fault: &Fault) {
+        self.lock().log.fail_next(n, fault);
+    }
+
+    /// Adds an active user directly (as an administrator would in Crowd's console).
+    pub fn add_user(&self, name: &str, email: &str, display_name: &str) {
+        let user = CrowdSimUser {
+            name: name.to_owned(),
+            first_name: String::new(),
+            last_name: String::new(),
+            display_name: display_name.to_owned(),
+            email: email.to_owned(),
+            active: true,
+            attributes: BTreeMap::new(),
+        };
+        self.lock().users.insert(name.to_lowercase(), user);
+    }
+
+    /// The user named `name`, as stored.
+    pub fn user(&self, name: &str) -> Option<CrowdSimUser> {
+        self.lock().users.get(&name.to_lowercase()).cloned()
+    }
+
+    /// How many users there are.
+    pub fn user_count(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// Member names of group `group`, sorted; `None` when there is no such group.
+    pub fn group_members(&self, group: &str) -> Option<Vec<String>> {
+        let state = self.lock();
+        let g = state.groups.get(&group.to_lowercase())?;
+        Some(
+            g.members
+                .iter()
+                .filter_map(|m| state.users.get(m).map(|u| u.name.clone()))
+                .collect(),
+        )
+    }
+
+    /// Every group name.
+    pub fn group_names(&self) -> Vec<String> {
+        self.lock()
+            .groups
+            .values()
+            .map(|g| g.name.clone())
+            .collect()
+    }
+
+    /// Whether user `name`'s password is `password`.
+    pub fn password_is(&self, name: &str, password: &str) -> bool {
+        self.lock().passwords.get(&name.to_lowercase()) == Some(&password_hash(password))
+    }
+}
+
+#[async_trait]
+impl HttpClient for CrowdSimulator {
+    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
+        let uri = request.uri().clone();
+        let full = uri.path();
+        let path = full
+            .find(API)
+            .and_then(|at| full.get(at + API.len()..))
+            .unwrap_or(full)
+            .to_owned();
+        let method = request.method().clone();
+        let mut state = self.lock();
+        state.log.record(&method, &path);
+        if let Some(fault) = state.log.next_fault() {
+            return fault_response(&fault);
+        }
+        let authorized = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|h| self.credentials.matches_header(h.as_bytes()));
+        if !authorized {
+            return Ok(error(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CREDENTIAL",
+                "Application failed to authenticate",
+            ));
+        }
+        let query: HashMap<String, String> =
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let call = Call {
+            query: &query,
+            body: request.body(),
+        };
+        Ok(route(&mut state, &method, &path, &call).unwrap_or_else(|r| r))
+    }
+}
+
+struct Call<'a> {
+    query: &'a HashMap<String, String>,
+    body: &'a [u8],
+}
+
+impl Call<'_> {
+    fn param(&self, name: &str) -> &str {
+        self.query.get(name).map_or("", String::as_str)
+    }
+
+    fn number(&self, name: &str, default: usize) -> usize {
+        self.query
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    fn json(&self) -> Result<Value, Response<Vec<u8>>> {
+        serde_json::from_slice(self.body).map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "ILLEGAL_ARGUMENT",
+                &format!("Invalid JSON: {e}"),
+            )
+        })
+    }
+
+    fn expand(&self, what: &str) -> bool {
+        self.param("expand").split(',').any(|e| e.trim() == what)
+    }
+
+    fn window<T>(&self, items: impl Iterator<Item = T>) -> Vec<T> {
+        let start = self.number("start-index", 0);
+        let max = self.number("max-results", PAGE_CAP).min(PAGE_CAP);
+        items.skip(start).take(max).collect()
+    }
+}
+
+type Handled = Result<Response<Vec<u8>>, Response<Vec<u8>>>;
+
+fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
+    match fault {
+        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
+        Fault::RateLimited { retry_after } => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "Rate limit exceeded.",
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            Ok(r)
+        }
+        Fault::Unavailable => Ok(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "OPERATION_FAILED",
+            "Service unavailable.",
+        )),
+        Fault::Status(code) => Ok(error(
+            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "OPERATION_FAILED",
+            "Injected failure.",
+        )),
+    }
+}
+
+/// Crowd's error body: `{"reason": ..., "message": ...}` \[K\].
+fn error(status: StatusCode, reason: &str, message: &str) -> Response<Vec<u8>> {
+    respond(status, &json!({"reason": reason, "message": message}))
+}
+
+fn user_not_found(name: &str) -> Response<Vec<u8>> {
+    error(
+        StatusCode::NOT_FOUND,
+        "USER_NOT_FOUND",
+        &format!("User <{name}> does not exist"),
+    )
+}
+
+fn group_not_found(name: &str) -> Response<Vec<u8>> {
+    error(
+        StatusCode::NOT_FOUND,
+        "GROUP_NOT_FOUND",
+        &format!("Group <{name}> does not exist"),
+    )
+}
+
+fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Handled {
+    match (method.as_str(), path) {
+        ("GET", "/user") => {
+            let user = state.user(call.param("username"))?;
+            Ok(respond(StatusCode::OK, &user_json(user)))
+        }
+        ("POST", "/user") => create_user(state, call),
+        ("PUT", "/user") => replace_user(state, call),
+        ("POST", "/user/rename") => rename_user(state, call),
+        ("DELETE", "/user") => {
+            let key = state.user(call.param("username"))?.name.to_lowercase();
+            state.users.remove(&key);
+            state.passwords.remove(&key);
+            for g in state.groups.values_mut() {
+                g.members.remove(&key);
+            }
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        ("PUT", "/user/password") => {
+            let key = state.user(call.param("username"))?.name.to_lowercase();
+            let body = call.json()?;
+            let password = body.get("value").and_then(Value::as_str).unwrap_or("");
+            if password.chars().count() < 4 {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_CREDENTIAL",
+                    "The password does not meet the directory's complexity requirements",
+                ));
+            }
+            state.passwords.insert(key, password_hash(password));
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        ("GET", "/user/attribute") => {
+            let user = state.user(call.param("username"))?;
+            let attributes: Vec<Value> = user
+                .attributes
+                .iter()
+                .map(|(n, v)| json!({"name": n, "values": v}))
+                .collect();
+            Ok(respond(
+                StatusCode::OK,
+                &json!({ "attributes": attributes }),
+            ))
+        }
+        ("POST", "/user/attribute") => set_attributes(state, call),
+        ("GET", "/user/group/direct") => {
+            // An unknown user is in no group: 200 and an empty list [V].
+            let key = call.param("username").to_lowercase();
+            let groups = call.window(
+                state
+                    .groups
+                    .values()
+                    .filter(|g| g.members.contains(&key))
+                    .map(|g| json!({"name": g.name})),
+            );
+            Ok(respond(StatusCode::OK, &json!({ "groups": groups })))
+        }
+        ("GET", "/group") => {
+            let g = state.group(call.param("groupname"))?;
+            Ok(respond(StatusCode::OK, &group_json(g)))
+        }
+        ("POST", "/group") => {
+            let body = call.json()?;
+            let name = body
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim();
+            if name.is_empty() {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_GROUP",
+                    "A group name is required",
+                ));
+            }
+            if state.groups.contains_key(&name.to_lowercase()) {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_GROUP",
+                    &format!("Group <{name}> already exists"),
+                ));
+            }
+            state.groups.insert(
+                name.to_lowercase(),
+                Group {
+                    name: name.to_owned(),
+                    members: BTreeSet::new(),
+                },
+            );
+            Ok(empty(StatusCode::CREATED))
+        }
+        ("DELETE", "/group") => {
+            let key = state.group(call.param("groupname"))?.name.to_lowercase();
+            state.groups.remove(&key);
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        ("GET", "/group/user/direct") => {
+            let g = state.group(call.param("groupname"))?;
+            let expand = call.expand("user");
+            let users = call.window(
+                g.members
+                    .iter()
+                    .filter_map(|m| state.users.get(m))
+                    .map(|u| {
+                        if expand {
+                            user_json(u)
+                        } else {
+                            json!({"name": u.name})
+                        }
+                    }),
+            );
+            Ok(respond(StatusCode::OK, &json!({ "users": users })))
+        }
+        ("POST", "/group/user/direct") => add_member(state, call),
+        ("DELETE", "/group/user/direct") => {
+            let group = call.param("groupname");
+            let gkey = state.group(group)?.name.to_lowercase();
+            let ukey = state.user(call.param("username"))?.name.to_lowercase();
+            let removed = state
+                .groups
+                .get_mut(&gkey)
+                .is_some_and(|g| g.members.remove(&ukey));
+            if removed {
+                Ok(empty(StatusCode::NO_CONTENT))
+            } else {
+                Err(error(
+                    StatusCode::NOT_FOUND,
+                    "MEMBERSHIP_NOT_FOUND",
+                    &format!("{} is not a member of {group}", call.param("username")),
+                ))
+            }
+        }
+        ("GET", "/search") => Ok(search(state, call)),
+        _ => Err(error(
+            StatusCode::NOT_FOUND,
+            "ILLEGAL_ARGUMENT",
+            "not a simulated Crowd resource",
+        )),
+    }
+}
+
+impl State {
+    fn user(&self, name: &str) -> Result<&CrowdSimUser, Response<Vec<u8>>> {
+        self.users
+            .get(&name.to_lowercase())
+            .ok_or_else(|| user_not_found(name))
+    }
+
+    fn group(&self, name: &str) -> Result<&Group, Response<Vec<u8>>> {
+        self.groups
+            .get(&name.to_lowercase())
+            .ok_or_else(|| group_not_found(name))
+    }
+}
+
+fn user_json(u: &CrowdSimUser) -> Value {
+    json!({
+        "name": u.name,
+        "first-name": u.first_name,
+        "last-name": u.last_name,
+        "display-name": u.display_name,
+        "email": u.email,
+        "active": u.active,
+    })
+}
+
+fn group_json(g: &Group) -> Value {
+    json!({"name": g.name, "type": "GROUP", "active": true, "description": ""})
+}
+
+fn text(body: &Value, field: &str) -> String {
+    body.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+/// The user a `POST` or `PUT` body describes: every field from the body, none kept.
+fn user_from(body: &Value) -> CrowdSimUser {
+    CrowdSimUser {
+        name: text(body, "name"),
+        first_name: text(body, "first-name"),
+        last_name: text(body, "last-name"),
+        display_name: text(body, "display-name"),
+        email: text(body, "email"),
+        active: body.get("active").and_then(Value::as_bool).unwrap_or(false),
+        attributes: BTreeMap::new(),
+    }
+}
+
+fn create_user(state: &mut State, call: &Call<'_>) -> Handled {
+    let body = call.json()?;
+    let user = user_from(&body);
+    let password = body
+        .get("password")
+        .and_then(|p| p.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if user.name.is_empty() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_USER",
+            "A user name is required",
+        ));
+    }
+    if password.is_empty() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_CREDENTIAL",
+            "A password is required",
+        ));
+    }
+    let key = user.name.to_lowercase();
+    if state.users.contains_key(&key) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_USER",
+            &format!("User <{}> already exists", user.name),
+        ));
+    }
+    state.passwords.insert(key.clone(), password_hash(password));
+    state.users.insert(key, user);
+    Ok(empty(StatusCode::CREATED))
+}
+
+/// `PUT /user`: the whole record replaced (attributes and password stay).
+fn replace_user(state: &mut State, call: &Call<'_>) -> Handled {
+    let name = call.param("username");
+    let existing = state.user(name)?.clone();
+    let body = call.json()?;
+    let mut user = user_from(&body);
+    if !user.name.eq_ignore_ascii_case(&existing.name) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "ILLEGAL_ARGUMENT",
+            "The user name in the body must be the user's; renames go through /user/rename",
+        ));
+    }
+    user.attributes = existing.attributes;
+    state.users.insert(existing.name.to_lowercase(), user);
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /user/rename` `{"new-name"}` \[K\]: the user keeps its attributes, password and
+/// memberships under the new name.
+fn rename_user(state: &mut State, call: &Call<'_>) -> Handled {
+    let old = state.user(call.param("username"))?.name.to_lowercase();
+    let body = call.json()?;
+    let new_name = text(&body, "new-name");
+    if new_name.is_empty() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_USER",
+            "A new name is required",
+        ));
+    }
+    let new = new_name.to_lowercase();
+    if new != old && state.users.contains_key(&new) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_USER",
+            &format!("User <{new_name}> already exists"),
+        ));
+    }
+    let Some(mut user) = state.users.remove(&old) else {
+        return Err(user_not_found(&old));
+    };
+    user.name.clone_from(&new_name);
+    let json = user_json(&user);
+    state.users.insert(new.clone(), user);
+    if let Some(p) = state.passwords.remove(&old) {
+        state.passwords.insert(new.clone(), p);
+    }
+    for g in state.groups.values_mut() {
+        if g.members.remove(&old) {
+            g.members.insert(new.clone());
+        }
+    }
+    Ok(respond(StatusCode::OK, &json))
+}
+
+fn set_attributes(state: &mut State, call: &Call<'_>) -> Handled {
+    let key = state.user(call.param("username"))?.name.to_lowercase();
+    let body = call.json()?;
+    let mut set = Vec::new();
+    for attr in body
+        .get("attributes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = text(attr, "name");
+        let values: BTreeSet<String> = attr
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        if name.is_empty() || values.iter().any(|v| v.chars().count() > ATTRIBUTE_MAX) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "ILLEGAL_ARGUMENT",
+                &format!(
+                    "attribute {name:?}: a name, and values of at most {ATTRIBUTE_MAX} characters"
+                ),
+            ));
+        }
+        set.push((name, values));
+    }
+    if let Some(user) = state.users.get_mut(&key) {
+        user.attributes.extend(set);
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+fn add_member(state: &mut State, call: &Call<'_>) -> Handled {
+    let group = call.param("groupname");
+    let gkey = state.group(group)?.name.to_lowercase();
+    let body = call.json()?;
+    let name = text(&body, "name");
+    // [K] Crowd answers an unknown user here with 400, not 404.
+    let ukey = match state.user(&name) {
+        Ok(u) => u.name.to_lowercase(),
+        Err(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "USER_NOT_FOUND",
+                &format!("User <{name}> does not exist"),
+            ));
+        }
+    };
+    let added = state
+        .groups
+        .get_mut(&gkey)
+        .is_some_and(|g| g.members.insert(ukey));
+    if added {
+        Ok(empty(StatusCode::CREATED))
+    } else {
+        Err(error(
+            StatusCode::CONFLICT,
+            "MEMBERSHIP_ALREADY_EXISTS",
+            &format!("{name} is already a member of {group}"),
+        ))
+    }
+}
+
+fn search(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
+    if call.param("entity-type") == "group" {
+        let groups = call.window(state.groups.values().map(|g| {
+            if call.expand("group") {
+                group_json(g)
+            } else {
+                json!({"name": g.name})
+            }
+        }));
+        return respond(StatusCode::OK, &json!({ "groups": groups }));
+    }
+    let users = call.window(state.users.values().map(|u| {
+        if call.expand("user") {
+            user_json(u)
+        } else {
+            json!({"name": u.name})
+        }
+    }));
+    respond(StatusCode::OK, &json!({ "users": users }))
+}
