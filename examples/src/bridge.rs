@@ -155,7 +155,7 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// `type`: `jira-dc` (the only one so far).
+    /// `type`: `jira-dc` or `crowd`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `url`: the product's base URL with its context path.
@@ -245,6 +245,17 @@ pub enum Target {
         /// Per-request timeout.
         timeout: Duration,
     },
+    /// The in-process Crowd simulator (`--simulate` with `[target] type = "crowd"`).
+    CrowdSimulator,
+    /// A Crowd server.
+    Crowd {
+        /// Its base URL (with its context path, e.g. `/crowd`).
+        url: String,
+        /// The application's name and password (Basic).
+        credentials: Credentials,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
 }
 
 /// Reads an environment variable (injected, so tests need not touch the process's).
@@ -276,17 +287,29 @@ fn secret(
 impl Config {
     /// The target: the simulator when `simulate`, else `[target]`, checked.
     pub fn target(&self, simulate: bool, env: Env<'_>) -> Result<Target, String> {
+        let crowd = self.target.as_ref().is_some_and(|t| t.kind == "crowd");
         if simulate {
-            return Ok(Target::Simulator);
+            return Ok(if crowd {
+                Target::CrowdSimulator
+            } else {
+                Target::Simulator
+            });
         }
         let t = self.target.as_ref().ok_or(
             "[target] is missing: say which Jira to provision into (or run with --simulate)",
         )?;
-        if t.kind != "jira-dc" {
+        if t.kind != "jira-dc" && !crowd {
             return Err(format!(
-                "target.type = {:?} is not supported yet; supported: \"jira-dc\"",
+                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"crowd\"",
                 t.kind
             ));
+        }
+        if crowd && (t.token.is_some() || t.token_env.is_some()) {
+            return Err(
+                "target.token: Crowd authenticates applications with Basic; give \
+                 target.username (the application name) and target.password"
+                    .to_owned(),
+            );
         }
         let url = t
             .url
@@ -327,6 +350,13 @@ impl Config {
             }
         };
         let timeout = Duration::from_secs(t.timeout_seconds.unwrap_or(30).max(1));
+        if crowd {
+            return Ok(Target::Crowd {
+                url,
+                credentials,
+                timeout,
+            });
+        }
         Ok(Target::JiraDc {
             url,
             credentials,
@@ -484,7 +514,7 @@ mod tests {
         .unwrap();
         match c.target(false, &env).unwrap() {
             Target::JiraDc { url, .. } => assert_eq!(url, "https://jira.example.com"),
-            other @ Target::Simulator => panic!("{other:?}"),
+            other => panic!("{other:?}"),
         }
         assert!(matches!(c.target(true, &env).unwrap(), Target::Simulator));
         let tenants = c.tenants(Some("cli"), &env).unwrap();
@@ -543,6 +573,10 @@ mod tests {
         };
         assert!(target("type = \"confluence-dc\"").contains("target.type"));
         assert!(target("type = \"jira-dc\"").contains("target.url"));
+        assert!(
+            target("type = \"crowd\"\nurl = \"http://c\"\ntoken = \"t\"").contains("Basic"),
+            "Crowd takes an application name and password"
+        );
         assert!(target("type = \"jira-dc\"\nurl = \"jira\"").contains("target.url"));
         assert!(
             target("type = \"jira-dc\"\nurl = \"http://j\"\ntoken_env = \"NOPE\"").contains("NOPE")
@@ -569,5 +603,28 @@ mod tests {
             tenants("[[tenants]]\nname = \"a\"\ntoken = \"t\"\n[[tenants]]\nname = \"b\"\ntoken = \"t\"\n")
                 .contains("same token")
         );
+    }
+
+    #[test]
+    fn crowd_targets_and_their_simulator() {
+        let env = |k: &str| (k == "CROWD_APP_PASSWORD").then(|| "app-secret".to_owned());
+        let c = Config::from_toml(
+            r#"
+            [target]
+            type = "crowd"
+            url = "https://crowd.example.com/crowd"
+            username = "scim-app"
+            password_env = "CROWD_APP_PASSWORD"
+            "#,
+        )
+        .unwrap();
+        match c.target(false, &env).unwrap() {
+            Target::Crowd { url, .. } => assert_eq!(url, "https://crowd.example.com/crowd"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            c.target(true, &env).unwrap(),
+            Target::CrowdSimulator
+        ));
     }
 }

@@ -27,7 +27,7 @@ use scim_atlassian::history::{
     JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::simulator::JiraSimulator;
+use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
 use scim_atlassian::{
     AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
     Sleeper,
@@ -199,6 +199,32 @@ fn build_provisioner(
                 .policy(policy.clone())
                 .build()
                 .map(|p| (p, format!("Jira Data Center at {url}")))
+        }
+        Target::CrowdSimulator => {
+            let credentials = Credentials::basic("simulator-app", "simulator-secret");
+            let sim = Arc::new(CrowdSimulator::new(credentials.clone()));
+            AtlassianProvisioner::crowd(SIMULATOR_URL, credentials)
+                .client(sim)
+                .sleeper(Arc::new(TokioSleeper))
+                .observer(observer)
+                .policy(policy.clone())
+                .build()
+                .map(|p| (p, "the in-process Crowd simulator".to_owned()))
+        }
+        Target::Crowd {
+            url,
+            credentials,
+            timeout,
+        } => {
+            let client = ReqwestClient::new(*timeout)
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            AtlassianProvisioner::crowd(url.clone(), credentials.clone())
+                .client(Arc::new(client))
+                .sleeper(Arc::new(TokioSleeper))
+                .observer(observer)
+                .policy(policy.clone())
+                .build()
+                .map(|p| (p, format!("Crowd at {url}")))
         }
     };
     built.map_err(|e| format!("target: {e}"))
