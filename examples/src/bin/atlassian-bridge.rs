@@ -173,60 +173,51 @@ fn build_provisioner(
     policy: &SyncPolicy,
 ) -> Result<(AtlassianProvisioner, String), String> {
     let observer = Arc::new(HistoryObserver::new().then(Arc::new(LogCalls)));
-    let built = match target {
+    let http = |timeout: &Duration| -> Result<Arc<dyn scim_core::HttpClient>, String> {
+        ReqwestClient::new(*timeout)
+            .map(|c| Arc::new(c) as Arc<dyn scim_core::HttpClient>)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    };
+    let (builder, described) = match target {
         Target::Simulator => {
             let credentials = Credentials::bearer("simulator-pat");
             let sim = Arc::new(JiraSimulator::new(credentials.clone()));
-            AtlassianProvisioner::jira(SIMULATOR_URL, credentials)
-                .client(sim)
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .build()
-                .map(|p| (p, "the in-process Jira simulator".to_owned()))
+            (
+                AtlassianProvisioner::jira(SIMULATOR_URL, credentials).client(sim),
+                "the in-process Jira simulator".to_owned(),
+            )
         }
         Target::JiraDc {
             url,
             credentials,
             timeout,
-        } => {
-            let client = ReqwestClient::new(*timeout)
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-            AtlassianProvisioner::jira(url.clone(), credentials.clone())
-                .client(Arc::new(client))
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .build()
-                .map(|p| (p, format!("Jira Data Center at {url}")))
-        }
+        } => (
+            AtlassianProvisioner::jira(url.clone(), credentials.clone()).client(http(timeout)?),
+            format!("Jira Data Center at {url}"),
+        ),
         Target::CrowdSimulator => {
             let credentials = Credentials::basic("simulator-app", "simulator-secret");
             let sim = Arc::new(CrowdSimulator::new(credentials.clone()));
-            AtlassianProvisioner::crowd(SIMULATOR_URL, credentials)
-                .client(sim)
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .build()
-                .map(|p| (p, "the in-process Crowd simulator".to_owned()))
+            (
+                AtlassianProvisioner::crowd(SIMULATOR_URL, credentials).client(sim),
+                "the in-process Crowd simulator".to_owned(),
+            )
         }
         Target::Crowd {
             url,
             credentials,
             timeout,
-        } => {
-            let client = ReqwestClient::new(*timeout)
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-            AtlassianProvisioner::crowd(url.clone(), credentials.clone())
-                .client(Arc::new(client))
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .build()
-                .map(|p| (p, format!("Crowd at {url}")))
-        }
+        } => (
+            AtlassianProvisioner::crowd(url.clone(), credentials.clone()).client(http(timeout)?),
+            format!("Crowd at {url}"),
+        ),
     };
+    let built = builder
+        .sleeper(Arc::new(TokioSleeper))
+        .observer(observer)
+        .policy(policy.clone())
+        .build()
+        .map(|p| (p, described));
     built.map_err(|e| format!("target: {e}"))
 }
 
