@@ -149,6 +149,16 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// Replaces the SCIM data kept for user `id`.
     async fn set_scim_data(&self, id: &str, value: &Value) -> Result<(), AtlassianError>;
 
+    /// The ids of users whose SCIM data holds `externalId` = `external_id`, when the product
+    /// can search for it (the provisioner reads and checks each); `None` when it cannot, and
+    /// the provisioner pages every user instead (the default).
+    async fn ids_by_external_id(
+        &self,
+        _external_id: &str,
+    ) -> Result<Option<Vec<String>>, AtlassianError> {
+        Ok(None)
+    }
+
     /// The most characters of JSON [`Directory::set_scim_data`] can keep.
     fn scim_data_limit(&self) -> usize;
 

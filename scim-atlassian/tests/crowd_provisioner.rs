@@ -110,11 +110,27 @@ fn the_id_is_the_name_and_scim_data_lives_in_an_attribute() {
     // Created without a password, the user still got one (Crowd requires it).
     assert!(!s.sim.password_is("bjensen", ""));
 
-    // Found again through Crowd alone: externalId eq reads the attributes.
+    let indexed = &crowd.attributes["scim-rs.externalId"];
+    assert!(indexed.contains("ext-42"), "{indexed:?}");
+
+    // Found again through Crowd alone: `externalId eq` is pushed down to Crowd's attribute
+    // search, then the candidate is read (user, groups, data).
+    block_on(s.p.create_user(&ctx(), user("jsmith"))).unwrap();
+    s.sim.reset_calls();
     let query = ListQuery::new().with_filter(r#"externalId eq "ext-42""#.parse().unwrap());
     let found = block_on(s.p.search_users(&ctx(), &query)).unwrap();
     assert_eq!(found.total_results, 1);
     assert_eq!(found.resources[0].id.as_deref(), Some("bjensen"));
+    assert_eq!(s.sim.calls("GET", "/search"), 1);
+    assert_eq!(s.sim.total_calls(), 4, "{:?}", s.sim.call_counts());
+    // A quote in the value is escaped, not a way out of the restriction.
+    let odd = ListQuery::new().with_filter(r#"externalId eq "x\" or name = \"y""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_users(&ctx(), &odd))
+            .unwrap()
+            .total_results,
+        0
+    );
 }
 
 #[test]

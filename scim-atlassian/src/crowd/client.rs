@@ -192,15 +192,18 @@ impl CrowdClient {
         }))
     }
 
-    /// `POST /user/attribute?username=` `{"attributes": [{name, values}]}`: sets the
+    /// `POST /user/attribute?username=` `{"attributes": [{name, values}]}`: sets each
     /// attribute's values, leaving the user's other attributes alone \[V\].
-    pub async fn set_attribute(
+    pub async fn set_attributes(
         &self,
         name: &str,
-        attribute: &str,
-        values: &[String],
+        attributes: &[(&str, &[String])],
     ) -> Result<(), AtlassianError> {
-        let body = json!({ "attributes": [{ "name": attribute, "values": values }] });
+        let list: Vec<Value> = attributes
+            .iter()
+            .map(|(n, v)| json!({ "name": n, "values": v }))
+            .collect();
+        let body = json!({ "attributes": list });
         self.t
             .send(
                 Method::POST,
@@ -238,6 +241,46 @@ impl CrowdClient {
             )
             .await?;
         Ok(got.users)
+    }
+
+    /// Names of the users whose attribute `attribute` has the value `value`, from
+    /// `GET /search?entity-type=user&restriction=<attribute> = "<value>"` (Crowd's query
+    /// language searches custom attributes \[K\]), every page.
+    pub async fn names_with_attribute(
+        &self,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<String>, AtlassianError> {
+        #[derive(Deserialize)]
+        struct Users {
+            #[serde(default)]
+            users: Vec<Named>,
+        }
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        let restriction = format!("{attribute} = \"{escaped}\"");
+        let mut out = Vec::new();
+        loop {
+            let (start, max) = (out.len().to_string(), CROWD_PAGE.to_string());
+            let got: Users = self
+                .t
+                .call_json(
+                    Method::GET,
+                    "/search",
+                    &[
+                        ("entity-type", "user"),
+                        ("restriction", &restriction),
+                        ("start-index", &start),
+                        ("max-results", &max),
+                    ],
+                    None,
+                )
+                .await?;
+            let n = got.users.len();
+            out.extend(got.users.into_iter().map(|u| u.name));
+            if n < CROWD_PAGE {
+                return Ok(out);
+            }
+        }
     }
 
     /// Names of the groups user `name` is directly in (`GET /user/group/direct`, paged). An

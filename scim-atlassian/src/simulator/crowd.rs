@@ -75,7 +75,9 @@ struct State {
 ///   `MEMBERSHIP_NOT_FOUND`), a user's groups (`GET /user/group/direct`: an unknown user has
 ///   none, 200 \[V\]).
 /// - `GET /search?entity-type=user|group` with `start-index`/`max-results` (capped at 1,000)
-///   and `expand`, sorted by name.
+///   and `expand`, sorted by name; for users, a `restriction` of the one form
+///   `<attribute> = "<value>"` (`name`, `email` or a custom attribute; Crowd's query language
+///   has more \[K\]).
 /// - Errors as `{"reason": "USER_NOT_FOUND", "message": "..."}` \[K\].
 /// - Every call counted by method and path; faults injected with
 ///   [`CrowdSimulator::fail_next`].
@@ -663,7 +665,29 @@ fn search(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
         }));
         return respond(StatusCode::OK, &json!({ "groups": groups }));
     }
-    let users = call.window(state.users.values().map(|u| {
+    let restriction = match call.query.get("restriction") {
+        Some(text) => match parse_restriction(text) {
+            Some(r) => Some(r),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "ILLEGAL_ARGUMENT",
+                    &format!("cannot parse the restriction {text:?}"),
+                );
+            }
+        },
+        None => None,
+    };
+    let matching = state.users.values().filter(|u| {
+        restriction
+            .as_ref()
+            .is_none_or(|(attr, value)| match attr.as_str() {
+                "name" => u.name.eq_ignore_ascii_case(value),
+                "email" => u.email.eq_ignore_ascii_case(value),
+                other => u.attributes.get(other).is_some_and(|v| v.contains(value)),
+            })
+    });
+    let users = call.window(matching.map(|u| {
         if call.expand("user") {
             user_json(u)
         } else {
@@ -671,4 +695,23 @@ fn search(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
         }
     }));
     respond(StatusCode::OK, &json!({ "users": users }))
+}
+
+/// `<attribute> = "<value>"` (with `\\` and `\"` escapes): the one restriction form the
+/// simulator understands.
+fn parse_restriction(text: &str) -> Option<(String, String)> {
+    let (attr, rest) = text.split_once('=')?;
+    let rest = rest.trim().strip_prefix('"')?.strip_suffix('"')?;
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            value.push(chars.next()?);
+        } else if c == '"' {
+            return None;
+        } else {
+            value.push(c);
+        }
+    }
+    Some((attr.trim().to_owned(), value))
 }
