@@ -249,6 +249,44 @@ fn calls_per_operation() {
     // Read (3), then the record re-read and PUT whole, then the attribute.
     assert_eq!(s.sim.calls("PUT", "/user"), 1);
     assert_eq!(s.sim.total_calls(), 6, "{:?}", s.sim.call_counts());
+
+    s.sim.reset_calls();
+    let by_name = ListQuery::new().with_filter(r#"userName eq "bjensen""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_users(&ctx(), &by_name))
+            .unwrap()
+            .total_results,
+        1
+    );
+    assert_eq!(
+        s.sim.total_calls(),
+        3,
+        "userName eq: {:?}",
+        s.sim.call_counts()
+    );
+
+    let mut g = Group::new("staff");
+    g.members = vec![Member::new("bjensen")];
+    block_on(s.p.create_group(&ctx(), g)).unwrap();
+    s.sim.reset_calls();
+    let by_group = ListQuery::new().with_filter(r#"displayName eq "STAFF""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_groups(&ctx(), &by_group))
+            .unwrap()
+            .total_results,
+        1
+    );
+    assert_eq!(
+        s.sim.total_calls(),
+        2,
+        "group displayName eq: {:?}",
+        s.sim.call_counts()
+    );
+
+    s.sim.reset_calls();
+    block_on(s.p.delete_user(&ctx(), "bjensen", None)).unwrap();
+    // Read (3), the record re-read and PUT inactive, one membership removed, the data.
+    assert_eq!(s.sim.total_calls(), 7, "delete: {:?}", s.sim.call_counts());
 }
 
 #[test]
