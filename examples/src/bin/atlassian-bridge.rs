@@ -226,8 +226,8 @@ async fn test_connection(p: &AtlassianProvisioner, described: &str) -> std::proc
     match p.test_connection().await {
         Ok(name) => {
             println!(
-                "test-connection OK: {described} answers, accepts the credentials (user {name:?}) \
-                 and grants them the Administer permission provisioning needs"
+                "test-connection OK: {described} answers, accepts the credentials ({name:?}) \
+                 and grants them what provisioning needs"
             );
             std::process::ExitCode::SUCCESS
         }
