@@ -4,7 +4,18 @@
 //! The provisioner owns every SCIM decision (mapping, versions, policy, partial-failure
 //! messages); a `Directory` only makes the product's calls and answers in these neutral
 //! types, smoothing over the product's quirks as its contract below says. Implementing it for
-//! another product is what adding a target takes.
+//! another product is what adding a target takes:
+//!
+//! 1. a typed client in `src/<product>/client.rs` on the crate's shared transport
+//!    (`crate::transport::Transport`: retries, call observers, error bodies of every Atlassian
+//!    shape, errors named `<Product> METHOD /path`);
+//! 2. `impl Directory` in `src/<product>/directory.rs`, meeting the contract below (e.g.
+//!    Bitbucket Data Center, which cannot deactivate: `update_user` with `active: Some(false)`
+//!    removes the login-granting groups instead, and says so in its docs);
+//! 3. a target in `src/builder.rs` (a `Target` variant, an `AtlassianProvisioner::<product>`
+//!    constructor, a `build` arm), so the shared transport options and policy apply;
+//! 4. a simulator in `src/simulator/<product>.rs` and the conformance suite against it (see
+//!    `tests/crowd_provisioner.rs`).
 
 use async_trait::async_trait;
 use scim_core::ScimError;
