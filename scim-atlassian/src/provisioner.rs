@@ -451,7 +451,7 @@ fn user_write_error(err: AtlassianError, name: &str) -> ScimError {
     if err.status() == Some(400) && err.has_field("email") {
         return ScimError::invalid_value(
             "emails",
-            format_args!("Jira requires an email address ({err})"),
+            format_args!("an email address is required ({err})"),
         );
     }
     if err.status() == Some(400) && err.has_field("displayName") {
@@ -1073,7 +1073,10 @@ impl AtlassianProvisioner {
                 None => {
                     return Err(ScimError::invalid_value(
                         "members",
-                        format_args!("no user has the id {key:?} (Jira groups hold users only)"),
+                        format_args!(
+                            "no user has the id {key:?} ({} groups hold users only)",
+                            self.dir.product()
+                        ),
                     ));
                 }
             }
@@ -1392,8 +1395,9 @@ impl Provisioner for AtlassianProvisioner {
                 None,
                 format_args!(
                     "user {:?} is outside the sync scope: its groups name none of the policy's \
-                     scope.groups; nothing was written to Jira",
-                    user.user_name
+                     scope.groups; nothing was written to {}",
+                    user.user_name,
+                    self.dir.product()
                 ),
             ));
         }
@@ -1435,8 +1439,10 @@ impl Provisioner for AtlassianProvisioner {
                             "userName",
                             format!(
                                 "{} (the policy's user_name transformation makes it {:?}, a \
-                                 name another Jira user has)",
-                                user.user_name, fields.name
+                                 name another {} user has)",
+                                user.user_name,
+                                fields.name,
+                                self.dir.product()
                             ),
                         ));
                     }
@@ -1769,8 +1775,9 @@ impl Provisioner for AtlassianProvisioner {
                     return Err(partial(
                         e,
                         &format!(
-                            "group {name:?}: {t} of its {} Jira groups were set up",
-                            targets.len()
+                            "group {name:?}: {t} of its {} {} groups were set up",
+                            targets.len(),
+                            self.dir.product()
                         ),
                     ));
                 }
@@ -1786,9 +1793,10 @@ impl Provisioner for AtlassianProvisioner {
                         return Err(partial(
                             e,
                             &format!(
-                                "group {name:?} was created with {} of {} members in Jira group {target:?}",
+                                "group {name:?} was created with {} of {} members in {} group {target:?}",
                                 added.len(),
-                                keys.len()
+                                keys.len(),
+                                self.dir.product()
                             ),
                         ));
                     }
