@@ -106,6 +106,12 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// The product's name for messages (`Jira`, `Crowd`).
     fn product(&self) -> &'static str;
 
+    /// The name the product keeps for user name `name` (after the policy's transformation):
+    /// `name` itself unless the product only takes one spelling (Confluence: lower-case).
+    fn normalize_name(&self, name: &str) -> String {
+        name.to_owned()
+    }
+
     /// Checks that the product answers and the credentials may manage users and groups;
     /// returns who the credentials belong to.
     async fn test_connection(&self) -> Result<String, AtlassianError>;

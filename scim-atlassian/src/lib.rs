@@ -1,11 +1,13 @@
 //! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
-//! progress: Jira Data Center and Crowd so far).
+//! progress: Jira Data Center, Crowd and Confluence Data Center so far).
 //!
 //! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
-//!   Center ([`AtlassianProvisioner::jira`]) and Crowd ([`AtlassianProvisioner::crowd`]),
+//!   Center ([`AtlassianProvisioner::jira`]), Crowd ([`AtlassianProvisioner::crowd`]) and
+//!   Confluence Data Center ([`AtlassianProvisioner::confluence`]),
 //!   configured with an [`AtlassianBuilder`], through one [`directory::Directory`] per product.
 //! - [`crowd::CrowdClient`]: typed calls to Crowd's usermanagement API (also the one embedded
-//!   in Jira, used to deactivate on Jira before 8.3).
+//!   in Jira and Confluence, used to deactivate on Jira before 8.3 and for Confluence's users).
+//! - [`confluence::ConfluenceClient`]: Confluence Data Center's admin REST API.
 //! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user
 //!   provisioning API; configured with [`cloud::CloudProvisioner::builder`].
 //! - [`jira::JiraClient`]: typed calls to Jira's REST API v2, sent through a
@@ -27,6 +29,7 @@
 
 mod builder;
 pub mod cloud;
+pub mod confluence;
 mod credentials;
 pub mod crowd;
 pub mod directory;

@@ -963,7 +963,8 @@ impl AtlassianProvisioner {
                 };
             }
         }
-        let (fields, attributes) = desired(user, &self.policy)?;
+        let (mut fields, attributes) = desired(user, &self.policy)?;
+        fields.name = self.dir.normalize_name(&fields.name);
         if fields.active == Some(false)
             && current.active
             && self.policy.action == DeprovisionAction::Delete
@@ -1401,7 +1402,8 @@ impl Provisioner for AtlassianProvisioner {
                 ),
             ));
         }
-        let (fields, attributes) = desired(&user, &self.policy)?;
+        let (mut fields, attributes) = desired(&user, &self.policy)?;
+        fields.name = self.dir.normalize_name(&fields.name);
         let (idp_user_name, jira_user_name) = name_memo(&user, &fields.name);
         let plan = self.plan_groups(groups.as_deref(), &[], &Stored::default(), true, false);
         let stamp = now();

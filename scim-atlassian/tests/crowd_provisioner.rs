@@ -2,13 +2,16 @@
 //! identity (the name), SCIM data in a user attribute, whole-record updates, call counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{ctx, user};
 use scim_atlassian::simulator::{CrowdSimulator, Fault};
 use scim_atlassian::{AtlassianProvisioner, Credentials, GroupRename};
 use scim_core::provision::conformance::{self, block_on};
-use scim_core::provision::{ListQuery, Provisioner, RequestContext};
-use scim_core::{Group, Member, MultiValue, Name, PatchOp, ScimType, User};
+use scim_core::provision::{ListQuery, Provisioner};
+use scim_core::{Group, Member, Name, PatchOp, ScimType};
 
 struct Setup {
     sim: Arc<CrowdSimulator>,
@@ -30,59 +33,7 @@ fn setup() -> Setup {
     setup_with(GroupRename::Refuse)
 }
 
-fn ctx() -> RequestContext {
-    RequestContext::new("acme")
-}
-
-fn user(name: &str) -> User {
-    let mut u = User::new(name);
-    u.display_name = Some(format!("{name} display"));
-    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
-    u
-}
-
-// One Crowd has one set of users, as one Jira does: every conformance check but tenant
-// isolation runs, each against a fresh Crowd.
-
-#[test]
-fn conformance_user_crud() {
-    block_on(conformance::user_crud(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_user_name_uniqueness() {
-    block_on(conformance::user_name_uniqueness(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_preconditions() {
-    block_on(conformance::preconditions(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_filters() {
-    block_on(conformance::filters(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_paging_and_sorting() {
-    block_on(conformance::paging_and_sorting(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_patch_users() {
-    block_on(conformance::patch_users(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_group_membership() {
-    block_on(conformance::group_membership(&setup().p, "t"));
-}
-
-#[test]
-fn conformance_concurrent_writers() {
-    conformance::concurrent_writers(&setup().p, "t");
-}
+common::conformance_suite!(setup().p);
 
 #[test]
 fn the_id_is_the_name_and_scim_data_lives_in_an_attribute() {

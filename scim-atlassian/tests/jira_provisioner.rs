@@ -2,15 +2,18 @@
 //! errors and retries.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use common::{ctx, user};
 use scim_atlassian::simulator::{Fault, JiraSimulator};
 use scim_atlassian::{AtlassianProvisioner, Credentials, Sleeper};
 use scim_core::provision::conformance::{self, block_on};
 use scim_core::provision::{Provisioner, RequestContext};
-use scim_core::{Group, Member, MultiValue, PatchOp, ScimType, User};
+use scim_core::{Group, Member, PatchOp, ScimType, User};
 
 /// Records the waits instead of waiting.
 #[derive(Default)]
@@ -53,62 +56,7 @@ fn lenient() -> Setup {
     s
 }
 
-fn ctx() -> RequestContext {
-    RequestContext::new("acme")
-}
-
-fn user(name: &str) -> User {
-    let mut u = User::new(name);
-    u.display_name = Some(format!("{name} display"));
-    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
-    u
-}
-
-// `conformance::run_all` cannot hold for Jira as a whole: its `tenant_isolation` check expects
-// two tenants of one backend to have separate user directories, and one Jira has one directory
-// (an AtlassianProvisioner serves one Jira; tenants get their own provisioner and Jira). Every
-// other check runs below, each against a fresh Jira, since run_all's checks reuse user names
-// across tenants.
-
-#[test]
-fn conformance_user_crud() {
-    block_on(conformance::user_crud(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_user_name_uniqueness() {
-    block_on(conformance::user_name_uniqueness(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_preconditions() {
-    block_on(conformance::preconditions(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_filters() {
-    block_on(conformance::filters(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_paging_and_sorting() {
-    block_on(conformance::paging_and_sorting(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_patch_users() {
-    block_on(conformance::patch_users(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_group_membership() {
-    block_on(conformance::group_membership(&lenient().p, "t"));
-}
-
-#[test]
-fn conformance_concurrent_writers() {
-    conformance::concurrent_writers(&lenient().p, "t");
-}
+common::conformance_suite!(lenient().p);
 
 #[test]
 fn tenants_share_the_one_jira() {

@@ -44,7 +44,7 @@ fn from_crowd(u: CrowdUser) -> DirectoryUser {
 
 /// A password nobody knows, for users created without one: Crowd requires a password \[V\].
 /// Drawn from the standard library's per-process random hash keys.
-fn unguessable_password() -> String {
+pub(crate) fn unguessable_password() -> String {
     use std::fmt::Write;
     use std::hash::{BuildHasher, Hasher};
     let mut out = String::with_capacity(64);

@@ -101,31 +101,7 @@ impl CrowdSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many requests were made with `method` to `path` (relative to
-    /// `/rest/usermanagement/1`, without the query: `("POST", "/user")`).
-    pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock().log.count(method, path)
-    }
-
-    /// Every call count, keyed `"METHOD /path"`.
-    pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().log.counts()
-    }
-
-    /// All requests made.
-    pub fn total_calls(&self) -> usize {
-        self.lock().log.total()
-    }
-
-    /// Forgets the call counts.
-    pub fn reset_calls(&self) {
-        self.lock().log.clear();
-    }
-
-    /// The next `n` requests get `fault`.
-    pub fn fail_next(&self, n: usize, fault: &Fault) {
-        self.lock().log.fail_next(n, fault);
-    }
+    call_log_methods!();
 
     /// Adds an active user directly (as an administrator would in Crowd's console).
     pub fn add_user(&self, name: &str, email: &str, display_name: &str) {
@@ -170,6 +146,27 @@ impl CrowdSimulator {
             .values()
             .map(|g| g.name.clone())
             .collect()
+    }
+
+    /// Serves a request as the application would get it, without authentication or counting:
+    /// how the Confluence simulator's own API reaches the directory it embeds.
+    pub(crate) fn internal(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response<Vec<u8>> {
+        let query: HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let call = Call {
+            query: &query,
+            body: &bytes,
+        };
+        route(&mut self.lock(), method, path, &call).unwrap_or_else(|r| r)
     }
 
     /// Whether user `name`'s password is `password`.
