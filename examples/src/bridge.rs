@@ -155,7 +155,7 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// `type`: `jira-dc` or `crowd`.
+    /// `type`: `jira-dc`, `crowd` or `confluence-dc`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `url`: the product's base URL with its context path.
@@ -172,6 +172,13 @@ pub struct TargetConfig {
     pub password_env: Option<String>,
     /// `timeout_seconds`: per request (default 30).
     pub timeout_seconds: Option<u64>,
+    /// `crowd_application`: the application name for Confluence's embedded Crowd API
+    /// (`confluence-dc` only, where it is required).
+    pub crowd_application: Option<String>,
+    /// `crowd_password`: that application's password.
+    pub crowd_password: Option<Secret>,
+    /// `crowd_password_env`: the environment variable holding it.
+    pub crowd_password_env: Option<String>,
 }
 
 /// One `[[tenants]]` entry.
@@ -247,6 +254,19 @@ pub enum Target {
     },
     /// The in-process Crowd simulator (`--simulate` with `[target] type = "crowd"`).
     CrowdSimulator,
+    /// The in-process Confluence simulator (`--simulate` with `type = "confluence-dc"`).
+    ConfluenceSimulator,
+    /// A Confluence Data Center.
+    ConfluenceDc {
+        /// Its base URL (with its context path).
+        url: String,
+        /// The administrator's credentials.
+        credentials: Credentials,
+        /// The embedded Crowd API's application credentials.
+        application: Credentials,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
     /// A Crowd server.
     Crowd {
         /// Its base URL (with its context path, e.g. `/crowd`).
@@ -288,9 +308,15 @@ impl Config {
     /// The target: the simulator when `simulate`, else `[target]`, checked.
     pub fn target(&self, simulate: bool, env: Env<'_>) -> Result<Target, String> {
         let crowd = self.target.as_ref().is_some_and(|t| t.kind == "crowd");
+        let confluence = self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.kind == "confluence-dc");
         if simulate {
             return Ok(if crowd {
                 Target::CrowdSimulator
+            } else if confluence {
+                Target::ConfluenceSimulator
             } else {
                 Target::Simulator
             });
@@ -298,11 +324,21 @@ impl Config {
         let t = self.target.as_ref().ok_or(
             "[target] is missing: say which Jira to provision into (or run with --simulate)",
         )?;
-        if t.kind != "jira-dc" && !crowd {
+        if t.kind != "jira-dc" && !crowd && !confluence {
             return Err(format!(
-                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"crowd\"",
+                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"crowd\", \
+                 \"confluence-dc\"",
                 t.kind
             ));
+        }
+        let app_given = t.crowd_application.is_some()
+            || t.crowd_password.is_some()
+            || t.crowd_password_env.is_some();
+        if app_given && !confluence {
+            return Err(
+                "target.crowd_application and crowd_password apply to confluence-dc only"
+                    .to_owned(),
+            );
         }
         if crowd && (t.token.is_some() || t.token_env.is_some()) {
             return Err(
@@ -354,6 +390,26 @@ impl Config {
             return Ok(Target::Crowd {
                 url,
                 credentials,
+                timeout,
+            });
+        }
+        if confluence {
+            let password = secret(
+                "target.crowd_password",
+                t.crowd_password.as_ref(),
+                t.crowd_password_env.as_ref(),
+                env,
+            )?;
+            let (Some(app), Some(password)) = (t.crowd_application.clone(), password) else {
+                return Err("target.crowd_application and target.crowd_password (or \
+                            crowd_password_env) are required for confluence-dc: users are read \
+                            and updated through Confluence's embedded Crowd API"
+                    .to_owned());
+            };
+            return Ok(Target::ConfluenceDc {
+                url,
+                credentials,
+                application: Credentials::basic(app, password),
                 timeout,
             });
         }
@@ -571,7 +627,7 @@ mod tests {
                 .target(false, &env)
                 .unwrap_err()
         };
-        assert!(target("type = \"confluence-dc\"").contains("target.type"));
+        assert!(target("type = \"bamboo\"").contains("target.type"));
         assert!(target("type = \"jira-dc\"").contains("target.url"));
         assert!(
             target("type = \"crowd\"\nurl = \"http://c\"\ntoken = \"t\"").contains("Basic"),
@@ -625,6 +681,36 @@ mod tests {
         assert!(matches!(
             c.target(true, &env).unwrap(),
             Target::CrowdSimulator
+        ));
+    }
+
+    #[test]
+    fn confluence_targets_need_the_embedded_crowd_application() {
+        let env = |k: &str| (k == "APP_PASSWORD").then(|| "app-secret".to_owned());
+        let text = |extra: &str| {
+            format!(
+                "[target]\ntype = \"confluence-dc\"\nurl = \"https://wiki.example.com\"\n\
+                 token = \"pat\"\n{extra}"
+            )
+        };
+        let without = Config::from_toml(&text("")).unwrap();
+        assert!(
+            without
+                .target(false, &env)
+                .unwrap_err()
+                .contains("crowd_application")
+        );
+        assert!(matches!(
+            without.target(true, &env).unwrap(),
+            Target::ConfluenceSimulator
+        ));
+        let with = Config::from_toml(&text(
+            "crowd_application = \"scim\"\ncrowd_password_env = \"APP_PASSWORD\"\n",
+        ))
+        .unwrap();
+        assert!(matches!(
+            with.target(false, &env).unwrap(),
+            Target::ConfluenceDc { .. }
         ));
     }
 }

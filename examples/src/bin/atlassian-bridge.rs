@@ -27,7 +27,7 @@ use scim_atlassian::history::{
     JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
+use scim_atlassian::simulator::{ConfluenceSimulator, CrowdSimulator, JiraSimulator};
 use scim_atlassian::{
     AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
     Sleeper,
@@ -203,6 +203,28 @@ fn build_provisioner(
                 "the in-process Crowd simulator".to_owned(),
             )
         }
+        Target::ConfluenceSimulator => {
+            let admin = Credentials::bearer("simulator-pat");
+            let app = Credentials::basic("simulator-app", "simulator-secret");
+            let sim = Arc::new(ConfluenceSimulator::new(admin.clone(), app.clone()));
+            (
+                AtlassianProvisioner::confluence(SIMULATOR_URL, admin)
+                    .client(sim)
+                    .embedded_crowd(app),
+                "the in-process Confluence simulator".to_owned(),
+            )
+        }
+        Target::ConfluenceDc {
+            url,
+            credentials,
+            application,
+            timeout,
+        } => (
+            AtlassianProvisioner::confluence(url.clone(), credentials.clone())
+                .client(http(timeout)?)
+                .embedded_crowd(application.clone()),
+            format!("Confluence Data Center at {url}"),
+        ),
         Target::Crowd {
             url,
             credentials,
