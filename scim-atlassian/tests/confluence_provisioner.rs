@@ -118,3 +118,32 @@ fn confluence_needs_the_embedded_crowd_application() {
             .unwrap_err();
     assert!(err.to_string().contains("embedded_crowd"), "{err}");
 }
+
+#[test]
+fn calls_per_operation() {
+    let s = setup();
+    block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap();
+    // POST /admin/user, then the key-to-name lookup and the SCIM data attribute.
+    assert_eq!(s.sim.total_calls(), 3, "create: {:?}", s.sim.call_counts());
+    let key = s.sim.key_of("bjensen").unwrap();
+
+    s.sim.reset_calls();
+    block_on(s.p.get_user(&ctx(), &key)).unwrap();
+    // The user (key lookup, embedded record, groups), then its data (key lookup, attribute).
+    assert_eq!(s.sim.total_calls(), 5, "get: {:?}", s.sim.call_counts());
+
+    s.sim.reset_calls();
+    let by_name = ListQuery::new().with_filter(r#"userName eq "BJensen""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_users(&ctx(), &by_name))
+            .unwrap()
+            .total_results,
+        1
+    );
+    assert_eq!(
+        s.sim.total_calls(),
+        5,
+        "userName eq: {:?}",
+        s.sim.call_counts()
+    );
+}
