@@ -157,7 +157,7 @@ pub struct Config {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// `type`: `jira-dc` or `bitbucket-dc`.
+    /// `type`: `jira-dc`, `crowd`, `confluence-dc` or `bitbucket-dc`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `url`: the product's base URL with its context path.
@@ -181,6 +181,13 @@ pub struct TargetConfig {
     /// permission as a login group when deprovisioning (default false).
     #[serde(default)]
     pub discover_login_groups: bool,
+    /// `crowd_application`: the application name for Confluence's embedded Crowd API
+    /// (`confluence-dc` only, where it is required).
+    pub crowd_application: Option<String>,
+    /// `crowd_password`: that application's password.
+    pub crowd_password: Option<Secret>,
+    /// `crowd_password_env`: the environment variable holding it.
+    pub crowd_password_env: Option<String>,
 }
 
 /// One `[[tenants]]` entry.
@@ -250,6 +257,30 @@ pub enum Target {
         /// Its base URL.
         url: String,
         /// How to authenticate.
+        credentials: Credentials,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
+    /// The in-process Crowd simulator (`--simulate` with `[target] type = "crowd"`).
+    CrowdSimulator,
+    /// The in-process Confluence simulator (`--simulate` with `type = "confluence-dc"`).
+    ConfluenceSimulator,
+    /// A Confluence Data Center.
+    ConfluenceDc {
+        /// Its base URL (with its context path).
+        url: String,
+        /// The administrator's credentials.
+        credentials: Credentials,
+        /// The embedded Crowd API's application credentials.
+        application: Credentials,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
+    /// A Crowd server.
+    Crowd {
+        /// Its base URL (with its context path, e.g. `/crowd`).
+        url: String,
+        /// The application's name and password (Basic).
         credentials: Credentials,
         /// Per-request timeout.
         timeout: Duration,
@@ -375,9 +406,18 @@ impl Config {
             Some(groups) => groups,
             None => vec![DEFAULT_LOGIN_GROUP.to_owned()],
         };
+        let crowd = self.target.as_ref().is_some_and(|t| t.kind == "crowd");
+        let confluence = self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.kind == "confluence-dc");
         if simulate {
             return Ok(if bitbucket {
                 Target::BitbucketSimulator { login_groups }
+            } else if crowd {
+                Target::CrowdSimulator
+            } else if confluence {
+                Target::ConfluenceSimulator
             } else {
                 Target::Simulator
             });
@@ -385,9 +425,10 @@ impl Config {
         let t = self.target.as_ref().ok_or(
             "[target] is missing: say which Jira to provision into (or run with --simulate)",
         )?;
-        if t.kind != "jira-dc" && !bitbucket {
+        if t.kind != "jira-dc" && !crowd && !confluence && !bitbucket {
             return Err(format!(
-                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"bitbucket-dc\"",
+                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"crowd\", \
+                 \"confluence-dc\", \"bitbucket-dc\"",
                 t.kind
             ));
         }
@@ -396,9 +437,27 @@ impl Config {
                 "target.discover_login_groups applies to type = \"bitbucket-dc\" only".to_owned(),
             );
         }
-        let url = t.url.clone().filter(|u| !u.is_empty()).ok_or(
-            "target.url is missing: the product's base URL, e.g. https://jira.example.com",
-        )?;
+        let app_given = t.crowd_application.is_some()
+            || t.crowd_password.is_some()
+            || t.crowd_password_env.is_some();
+        if app_given && !confluence {
+            return Err(
+                "target.crowd_application and crowd_password apply to confluence-dc only"
+                    .to_owned(),
+            );
+        }
+        if crowd && (t.token.is_some() || t.token_env.is_some()) {
+            return Err(
+                "target.token: Crowd authenticates applications with Basic; give \
+                 target.username (the application name) and target.password"
+                    .to_owned(),
+            );
+        }
+        let url = t
+            .url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or("target.url is missing: the product's base URL, e.g. https://jira.example.com")?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "target.url = {url:?} must start with http:// or https://"
@@ -440,6 +499,33 @@ impl Config {
                 timeout,
                 login_groups,
                 discover_login_groups: t.discover_login_groups,
+            });
+        }
+        if crowd {
+            return Ok(Target::Crowd {
+                url,
+                credentials,
+                timeout,
+            });
+        }
+        if confluence {
+            let password = secret(
+                "target.crowd_password",
+                t.crowd_password.as_ref(),
+                t.crowd_password_env.as_ref(),
+                env,
+            )?;
+            let (Some(app), Some(password)) = (t.crowd_application.clone(), password) else {
+                return Err("target.crowd_application and target.crowd_password (or \
+                            crowd_password_env) are required for confluence-dc: users are read \
+                            and updated through Confluence's embedded Crowd API"
+                    .to_owned());
+            };
+            return Ok(Target::ConfluenceDc {
+                url,
+                credentials,
+                application: Credentials::basic(app, password),
+                timeout,
             });
         }
         Ok(Target::JiraDc {
@@ -707,8 +793,12 @@ mod tests {
                 .target(false, &env)
                 .unwrap_err()
         };
-        assert!(target("type = \"confluence-dc\"").contains("target.type"));
+        assert!(target("type = \"bamboo\"").contains("target.type"));
         assert!(target("type = \"jira-dc\"").contains("target.url"));
+        assert!(
+            target("type = \"crowd\"\nurl = \"http://c\"\ntoken = \"t\"").contains("Basic"),
+            "Crowd takes an application name and password"
+        );
         assert!(target("type = \"jira-dc\"\nurl = \"jira\"").contains("target.url"));
         assert!(
             target("type = \"jira-dc\"\nurl = \"http://j\"\ntoken_env = \"NOPE\"").contains("NOPE")
@@ -735,5 +825,58 @@ mod tests {
             tenants("[[tenants]]\nname = \"a\"\ntoken = \"t\"\n[[tenants]]\nname = \"b\"\ntoken = \"t\"\n")
                 .contains("same token")
         );
+    }
+
+    #[test]
+    fn crowd_targets_and_their_simulator() {
+        let env = |k: &str| (k == "CROWD_APP_PASSWORD").then(|| "app-secret".to_owned());
+        let c = Config::from_toml(
+            r#"
+            [target]
+            type = "crowd"
+            url = "https://crowd.example.com/crowd"
+            username = "scim-app"
+            password_env = "CROWD_APP_PASSWORD"
+            "#,
+        )
+        .unwrap();
+        match c.target(false, &env).unwrap() {
+            Target::Crowd { url, .. } => assert_eq!(url, "https://crowd.example.com/crowd"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            c.target(true, &env).unwrap(),
+            Target::CrowdSimulator
+        ));
+    }
+
+    #[test]
+    fn confluence_targets_need_the_embedded_crowd_application() {
+        let env = |k: &str| (k == "APP_PASSWORD").then(|| "app-secret".to_owned());
+        let text = |extra: &str| {
+            format!(
+                "[target]\ntype = \"confluence-dc\"\nurl = \"https://wiki.example.com\"\n\
+                 token = \"pat\"\n{extra}"
+            )
+        };
+        let without = Config::from_toml(&text("")).unwrap();
+        assert!(
+            without
+                .target(false, &env)
+                .unwrap_err()
+                .contains("crowd_application")
+        );
+        assert!(matches!(
+            without.target(true, &env).unwrap(),
+            Target::ConfluenceSimulator
+        ));
+        let with = Config::from_toml(&text(
+            "crowd_application = \"scim\"\ncrowd_password_env = \"APP_PASSWORD\"\n",
+        ))
+        .unwrap();
+        assert!(matches!(
+            with.target(false, &env).unwrap(),
+            Target::ConfluenceDc { .. }
+        ));
     }
 }

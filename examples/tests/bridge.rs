@@ -537,7 +537,7 @@ fn a_bad_configuration_is_refused_naming_the_key() {
             "[target]\ntype = \"jira-dc\"\nurll = \"http://jira\"\n",
             "urll",
         ),
-        ("[target]\ntype = \"crowd\"\n", "target.type"),
+        ("[target]\ntype = \"bamboo\"\n", "target.type"),
         (
             "[[tenants]]\nname = \"okta\"\ntoken_env = \"BRIDGE_TEST_UNSET\"\n",
             "tenants[0]",

@@ -8,6 +8,7 @@ use scim_core::HttpClient;
 
 use crate::Credentials;
 use crate::bitbucket::{BitbucketClient, BitbucketDirectory, BitbucketTarget};
+use crate::confluence::{ConfluenceClient, ConfluenceDirectory};
 use crate::crowd::{CrowdClient, CrowdDirectory};
 use crate::directory::Directory;
 use crate::error::AtlassianError;
@@ -28,6 +29,7 @@ enum Target {
     Jira,
     Crowd,
     Bitbucket,
+    Confluence,
 }
 
 /// Configures an [`AtlassianProvisioner`]: started by [`AtlassianProvisioner::jira`] or
@@ -106,6 +108,23 @@ impl AtlassianProvisioner {
     }
 }
 
+impl AtlassianProvisioner {
+    /// Starts configuring a provisioner for the Confluence Data Center at `base_url` (with
+    /// its context path), with an administrator's `credentials` (Basic or a personal access
+    /// token). Confluence's REST API shows no email or status and changes no profile \[K\],
+    /// so [`AtlassianBuilder::embedded_crowd`] is required: the credentials of an application
+    /// Confluence's embedded Crowd API lets in, through which users are read, profiles
+    /// changed and SCIM data kept (a user attribute).
+    ///
+    /// The SCIM id is Confluence's `userKey` (it survives renames); deactivation is `PUT
+    /// /admin/user/{u}/disable`; deletion Confluence's long-running `DELETE
+    /// /admin/user/{u}`. Users are created in Confluence's default directory (its REST API
+    /// takes no directory \[V\]).
+    pub fn confluence(base_url: impl Into<String>, credentials: Credentials) -> AtlassianBuilder {
+        AtlassianBuilder::new(Target::Confluence, base_url.into(), credentials)
+    }
+}
+
 impl AtlassianBuilder {
     fn new(target: Target, base_url: String, credentials: Credentials) -> Self {
         AtlassianBuilder {
@@ -177,10 +196,10 @@ impl AtlassianBuilder {
         self
     }
 
-    /// Jira before 8.3 cannot change `active` through REST v2: with this, it is changed
-    /// through the Crowd API embedded in Jira (`{jira}/rest/usermanagement/1`), with the
-    /// credentials of an application Jira's User Server settings allow (Basic). Without it,
-    /// such Jira answers (de)activation with 501. Jira 8.3 and later never use it.
+    /// The credentials of an application the product's embedded Crowd API
+    /// (`{base}/rest/usermanagement/1`) lets in (Basic). Confluence requires it. Jira before
+    /// 8.3 cannot change `active` through REST v2: with this, it is changed there (without
+    /// it, such Jira answers (de)activation with 501); Jira 8.3 and later never use it.
     pub fn embedded_crowd(mut self, application: Credentials) -> Self {
         self.embedded_crowd = Some(application);
         self
@@ -275,6 +294,37 @@ impl AtlassianBuilder {
                     before_8_3: AtomicBool::new(false),
                 };
                 (Arc::new(dir), Some(client))
+            }
+            Target::Confluence => {
+                if self.directory_id.is_some() {
+                    return Err(AtlassianError::InvalidConfig(
+                        "directory_id: Confluence's REST API cannot choose the directory"
+                            .to_owned(),
+                    ));
+                }
+                let app = self.embedded_crowd.as_ref().ok_or_else(|| {
+                    AtlassianError::InvalidConfig(
+                        "embedded_crowd: Confluence needs the credentials of an application \
+                         its embedded Crowd API lets in (users' emails, status and profiles \
+                         are only there)"
+                            .to_owned(),
+                    )
+                })?;
+                let crowd = CrowdClient::new(
+                    "Confluence's embedded Crowd",
+                    &self.base_url,
+                    app.header_value()
+                        .ok_or(AtlassianError::InvalidCredentials)?,
+                    &self.connection,
+                )?;
+                let dir = ConfluenceDirectory {
+                    api: ConfluenceClient::new(&self.base_url, auth, &self.connection)?,
+                    crowd: CrowdDirectory {
+                        client: crowd,
+                        attribute: self.property,
+                    },
+                };
+                (Arc::new(dir), None)
             }
             Target::Crowd => {
                 if self.directory_id.is_some() {

@@ -4,7 +4,18 @@
 //! The provisioner owns every SCIM decision (mapping, versions, policy, partial-failure
 //! messages); a `Directory` only makes the product's calls and answers in these neutral
 //! types, smoothing over the product's quirks as its contract below says. Implementing it for
-//! another product is what adding a target takes.
+//! another product is what adding a target takes:
+//!
+//! 1. a typed client in `src/<product>/client.rs` on the crate's shared transport
+//!    (`crate::transport::Transport`: retries, call observers, error bodies of every Atlassian
+//!    shape, errors named `<Product> METHOD /path`);
+//! 2. `impl Directory` in `src/<product>/directory.rs`, meeting the contract below (e.g.
+//!    Bitbucket Data Center, which cannot deactivate: `update_user` with `active: Some(false)`
+//!    removes the login-granting groups instead, and says so in its docs);
+//! 3. a target in `src/builder.rs` (a `Target` variant, an `AtlassianProvisioner::<product>`
+//!    constructor, a `build` arm), so the shared transport options and policy apply;
+//! 4. a simulator in `src/simulator/<product>.rs` and the conformance suite against it (see
+//!    `tests/crowd_provisioner.rs`).
 
 use async_trait::async_trait;
 use scim_core::ScimError;
@@ -95,6 +106,12 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// The product's name for messages (`Jira`, `Crowd`).
     fn product(&self) -> &'static str;
 
+    /// The name the product keeps for user name `name` (after the policy's transformation):
+    /// `name` itself unless the product only takes one spelling (Confluence: lower-case).
+    fn normalize_name(&self, name: &str) -> String {
+        name.to_owned()
+    }
+
     /// Checks that the product answers and the credentials may manage users and groups;
     /// returns who the credentials belong to.
     async fn test_connection(&self) -> Result<String, AtlassianError>;
@@ -148,6 +165,16 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
 
     /// Replaces the SCIM data kept for user `id`.
     async fn set_scim_data(&self, id: &str, value: &Value) -> Result<(), AtlassianError>;
+
+    /// The ids of users whose SCIM data holds `externalId` = `external_id`, when the product
+    /// can search for it (the provisioner reads and checks each); `None` when it cannot, and
+    /// the provisioner pages every user instead (the default).
+    async fn ids_by_external_id(
+        &self,
+        _external_id: &str,
+    ) -> Result<Option<Vec<String>>, AtlassianError> {
+        Ok(None)
+    }
 
     /// The most characters of JSON [`Directory::set_scim_data`] can keep.
     fn scim_data_limit(&self) -> usize;

@@ -1,14 +1,16 @@
 //! A SCIM `Provisioner` for Jira, Confluence, Bitbucket, Crowd and Atlassian Cloud (work in
-//! progress: Jira Data Center, Crowd and Bitbucket Data Center so far; Confluence to come).
+//! progress: Jira Data Center, Crowd, Confluence and Bitbucket Data Center so far).
 //!
 //! - [`AtlassianProvisioner`]: implements [`scim_core::provision::Provisioner`] for Jira Data
-//!   Center ([`AtlassianProvisioner::jira`]), Crowd ([`AtlassianProvisioner::crowd`]) and
-//!   Bitbucket Data Center ([`AtlassianProvisioner::bitbucket`]: numeric ids, login groups
-//!   in place of deactivation, SCIM data in a user setting), configured with an
-//!   [`AtlassianBuilder`], through one [`directory::Directory`] per product and one shared
-//!   transport (retries, observer, errors naming the product).
+//!   Center ([`AtlassianProvisioner::jira`]), Crowd ([`AtlassianProvisioner::crowd`]),
+//!   Confluence Data Center ([`AtlassianProvisioner::confluence`]) and Bitbucket Data Center
+//!   ([`AtlassianProvisioner::bitbucket`]: numeric ids, login groups in place of deactivation,
+//!   SCIM data in a user setting), configured with an [`AtlassianBuilder`], through one
+//!   [`directory::Directory`] per product and one shared transport (retries, observer, errors
+//!   naming the product).
 //! - [`crowd::CrowdClient`]: typed calls to Crowd's usermanagement API (also the one embedded
-//!   in Jira, used to deactivate on Jira before 8.3).
+//!   in Jira and Confluence, used to deactivate on Jira before 8.3 and for Confluence's users).
+//! - [`confluence::ConfluenceClient`]: Confluence Data Center's admin REST API.
 //! - [`cloud::CloudProvisioner`]: a SCIM-to-SCIM `Provisioner` for Atlassian Cloud's user
 //!   provisioning API; configured with [`cloud::CloudProvisioner::builder`].
 //! - [`bitbucket::BitbucketClient`]: typed calls to Bitbucket Data Center's admin REST API,
@@ -34,6 +36,7 @@
 pub mod bitbucket;
 mod builder;
 pub mod cloud;
+pub mod confluence;
 mod credentials;
 pub mod crowd;
 pub mod directory;

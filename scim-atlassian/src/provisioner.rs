@@ -581,11 +581,25 @@ impl AtlassianProvisioner {
         Ok((members, view))
     }
 
-    /// Users whose stored `externalId` is exactly `external_id` (`caseExact`, RFC 7643): Jira
-    /// cannot search by property, so this pages `/user/search` and reads one property per user,
-    /// reading in full only the matches (half the calls of a general scan).
+    /// Users whose stored `externalId` is exactly `external_id` (`caseExact`, RFC 7643). A
+    /// product that searches by it (Crowd's attribute search) names the candidates, each then
+    /// read and checked; otherwise (Jira cannot search by property) this pages the users and
+    /// reads one property per user, reading in full only the matches (half the calls of a
+    /// general scan).
     async fn by_external_id(&self, external_id: &str) -> Result<Vec<User>, ScimError> {
         let mut hits = Vec::new();
+        if let Some(ids) = self.dir.ids_by_external_id(external_id).await? {
+            for id in ids {
+                let Some(user) = self.dir.user_by_id(&id, true).await? else {
+                    continue;
+                };
+                let stored = self.stored(&user.id).await?;
+                if !stored.deprovisioned && stored.external_id.as_deref() == Some(external_id) {
+                    hits.push(self.view(&user, &stored));
+                }
+            }
+            return Ok(hits);
+        }
         let mut start = 0;
         let mut previous = None;
         loop {
@@ -949,7 +963,8 @@ impl AtlassianProvisioner {
                 };
             }
         }
-        let (fields, attributes) = desired(user, &self.policy)?;
+        let (mut fields, attributes) = desired(user, &self.policy)?;
+        fields.name = self.dir.normalize_name(&fields.name);
         if fields.active == Some(false)
             && current.active
             && self.policy.action == DeprovisionAction::Delete
@@ -1387,7 +1402,8 @@ impl Provisioner for AtlassianProvisioner {
                 ),
             ));
         }
-        let (fields, attributes) = desired(&user, &self.policy)?;
+        let (mut fields, attributes) = desired(&user, &self.policy)?;
+        fields.name = self.dir.normalize_name(&fields.name);
         let (idp_user_name, jira_user_name) = name_memo(&user, &fields.name);
         let plan = self.plan_groups(groups.as_deref(), &[], &Stored::default(), true, false);
         let stamp = now();

@@ -6,12 +6,14 @@ mod common;
 
 use std::sync::Arc;
 
+use common::{ctx, user};
+
 use scim_atlassian::policy::{DeprovisionAction, SyncPolicy, SyncPolicyBuilder};
 use scim_atlassian::simulator::BitbucketSimulator;
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
 use scim_core::provision::conformance::{self, block_on};
-use scim_core::provision::{ListQuery, Provisioner, RequestContext};
-use scim_core::{MultiValue, PatchOp, User};
+use scim_core::provision::{ListQuery, Provisioner};
+use scim_core::{PatchOp, User};
 
 struct Setup {
     sim: Arc<BitbucketSimulator>,
@@ -53,10 +55,6 @@ fn lenient() -> Setup {
     s
 }
 
-fn ctx() -> RequestContext {
-    RequestContext::new("acme")
-}
-
 /// Creates `user(name)`; its id.
 fn created_id(p: &AtlassianProvisioner, name: &str) -> String {
     block_on(p.create_user(&ctx(), user(name)))
@@ -65,17 +63,10 @@ fn created_id(p: &AtlassianProvisioner, name: &str) -> String {
         .unwrap()
 }
 
-fn user(name: &str) -> User {
-    let mut u = User::new(name);
-    u.display_name = Some(format!("{name} display"));
-    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
-    u
-}
-
 // One Bitbucket has one set of users: every conformance check but tenant isolation runs,
 // each against a fresh Bitbucket.
 
-conformance_tests!(lenient());
+common::conformance_suite!(lenient().p);
 
 #[test]
 fn the_id_is_numeric_survives_renames_and_scim_data_lives_in_a_user_setting() {

@@ -6,11 +6,12 @@ mod common;
 
 use std::sync::Arc;
 
+use common::{ctx, user};
 use scim_atlassian::simulator::{CrowdSimulator, Fault};
 use scim_atlassian::{AtlassianProvisioner, Credentials, GroupRename};
 use scim_core::provision::conformance::{self, block_on};
-use scim_core::provision::{ListQuery, Provisioner, RequestContext};
-use scim_core::{Group, Member, MultiValue, Name, PatchOp, ScimType, User};
+use scim_core::provision::{ListQuery, Provisioner};
+use scim_core::{Group, Member, Name, PatchOp, ScimType};
 
 struct Setup {
     sim: Arc<CrowdSimulator>,
@@ -32,21 +33,7 @@ fn setup() -> Setup {
     setup_with(GroupRename::Refuse)
 }
 
-fn ctx() -> RequestContext {
-    RequestContext::new("acme")
-}
-
-fn user(name: &str) -> User {
-    let mut u = User::new(name);
-    u.display_name = Some(format!("{name} display"));
-    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
-    u
-}
-
-// One Crowd has one set of users, as one Jira does: every conformance check but tenant
-// isolation runs, each against a fresh Crowd.
-
-conformance_tests!(setup());
+common::conformance_suite!(setup().p);
 
 #[test]
 fn the_id_is_the_name_and_scim_data_lives_in_an_attribute() {
@@ -74,11 +61,27 @@ fn the_id_is_the_name_and_scim_data_lives_in_an_attribute() {
     // Created without a password, the user still got one (Crowd requires it).
     assert!(!s.sim.password_is("bjensen", ""));
 
-    // Found again through Crowd alone: externalId eq reads the attributes.
+    let indexed = &crowd.attributes["scim-rs.externalId"];
+    assert!(indexed.contains("ext-42"), "{indexed:?}");
+
+    // Found again through Crowd alone: `externalId eq` is pushed down to Crowd's attribute
+    // search, then the candidate is read (user, groups, data).
+    block_on(s.p.create_user(&ctx(), user("jsmith"))).unwrap();
+    s.sim.reset_calls();
     let query = ListQuery::new().with_filter(r#"externalId eq "ext-42""#.parse().unwrap());
     let found = block_on(s.p.search_users(&ctx(), &query)).unwrap();
     assert_eq!(found.total_results, 1);
     assert_eq!(found.resources[0].id.as_deref(), Some("bjensen"));
+    assert_eq!(s.sim.calls("GET", "/search"), 1);
+    assert_eq!(s.sim.total_calls(), 4, "{:?}", s.sim.call_counts());
+    // A quote in the value is escaped, not a way out of the restriction.
+    let odd = ListQuery::new().with_filter(r#"externalId eq "x\" or name = \"y""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_users(&ctx(), &odd))
+            .unwrap()
+            .total_results,
+        0
+    );
 }
 
 #[test]
@@ -197,6 +200,44 @@ fn calls_per_operation() {
     // Read (3), then the record re-read and PUT whole, then the attribute.
     assert_eq!(s.sim.calls("PUT", "/user"), 1);
     assert_eq!(s.sim.total_calls(), 6, "{:?}", s.sim.call_counts());
+
+    s.sim.reset_calls();
+    let by_name = ListQuery::new().with_filter(r#"userName eq "bjensen""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_users(&ctx(), &by_name))
+            .unwrap()
+            .total_results,
+        1
+    );
+    assert_eq!(
+        s.sim.total_calls(),
+        3,
+        "userName eq: {:?}",
+        s.sim.call_counts()
+    );
+
+    let mut g = Group::new("staff");
+    g.members = vec![Member::new("bjensen")];
+    block_on(s.p.create_group(&ctx(), g)).unwrap();
+    s.sim.reset_calls();
+    let by_group = ListQuery::new().with_filter(r#"displayName eq "STAFF""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_groups(&ctx(), &by_group))
+            .unwrap()
+            .total_results,
+        1
+    );
+    assert_eq!(
+        s.sim.total_calls(),
+        2,
+        "group displayName eq: {:?}",
+        s.sim.call_counts()
+    );
+
+    s.sim.reset_calls();
+    block_on(s.p.delete_user(&ctx(), "bjensen", None)).unwrap();
+    // Read (3), the record re-read and PUT inactive, one membership removed, the data.
+    assert_eq!(s.sim.total_calls(), 7, "delete: {:?}", s.sim.call_counts());
 }
 
 #[test]

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use common::{ctx, user};
 use scim_atlassian::simulator::{Fault, JiraSimulator};
 use scim_atlassian::{AtlassianProvisioner, Credentials, Sleeper};
 use scim_core::provision::conformance::{self, block_on};
 use scim_core::provision::{Provisioner, RequestContext};
-use scim_core::{Group, Member, MultiValue, PatchOp, ScimType, User};
+use scim_core::{Group, Member, PatchOp, ScimType, User};
 
 /// Records the waits instead of waiting.
 #[derive(Default)]
@@ -31,17 +32,19 @@ struct Setup {
     p: AtlassianProvisioner,
 }
 
-fn setup() -> Setup {
-    let sim = Arc::new(JiraSimulator::new(Credentials::basic("admin", "s3cret")));
-    let waits = Arc::new(Instant::default());
-    let p = AtlassianProvisioner::jira(
+/// A builder for the test Jira at `sim`, with the credentials it accepts.
+fn jira(sim: Arc<JiraSimulator>) -> scim_atlassian::AtlassianBuilder {
+    AtlassianProvisioner::jira(
         "https://jira.example.com/jira/",
         Credentials::basic("admin", "s3cret"),
     )
-    .client(sim.clone())
-    .sleeper(waits.clone())
-    .build()
-    .unwrap();
+    .client(sim)
+}
+
+fn setup() -> Setup {
+    let sim = Arc::new(JiraSimulator::new(Credentials::basic("admin", "s3cret")));
+    let waits = Arc::new(Instant::default());
+    let p = jira(sim.clone()).sleeper(waits.clone()).build().unwrap();
     Setup { sim, waits, p }
 }
 
@@ -53,21 +56,7 @@ fn lenient() -> Setup {
     s
 }
 
-fn ctx() -> RequestContext {
-    RequestContext::new("acme")
-}
-
-fn user(name: &str) -> User {
-    let mut u = User::new(name);
-    u.display_name = Some(format!("{name} display"));
-    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
-    u
-}
-
-// Every conformance check but tenant isolation (see `conformance_tests!`), each against a
-// fresh Jira.
-
-conformance_tests!(lenient());
+common::conformance_suite!(lenient().p);
 
 #[test]
 fn tenants_share_the_one_jira() {
@@ -690,15 +679,11 @@ fn old_jira_with_embedded_crowd() -> Setup {
     s.sim.set_before_8_3(true);
     s.sim
         .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
-    let p = AtlassianProvisioner::jira(
-        "https://jira.example.com/jira/",
-        Credentials::basic("admin", "s3cret"),
-    )
-    .client(s.sim.clone())
-    .sleeper(s.waits.clone())
-    .embedded_crowd(Credentials::basic("scim-app", "app-secret"))
-    .build()
-    .unwrap();
+    let p = jira(s.sim.clone())
+        .sleeper(s.waits.clone())
+        .embedded_crowd(Credentials::basic("scim-app", "app-secret"))
+        .build()
+        .unwrap();
     Setup { p, ..s }
 }
 
@@ -773,14 +758,10 @@ fn embedded_crowd_refusing_the_application_is_a_clear_error() {
     s.sim.set_before_8_3(true);
     s.sim
         .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
-    let p = AtlassianProvisioner::jira(
-        "https://jira.example.com/jira/",
-        Credentials::basic("admin", "s3cret"),
-    )
-    .client(s.sim.clone())
-    .embedded_crowd(Credentials::basic("scim-app", "wrong"))
-    .build()
-    .unwrap();
+    let p = jira(s.sim.clone())
+        .embedded_crowd(Credentials::basic("scim-app", "wrong"))
+        .build()
+        .unwrap();
     let id = block_on(p.create_user(&ctx(), user("bjensen")))
         .unwrap()
         .id
@@ -798,27 +779,13 @@ fn embedded_crowd_refusing_the_application_is_a_clear_error() {
 fn users_are_created_in_the_chosen_directory() {
     let s = lenient();
     s.sim.add_directory(10000);
-    let p = AtlassianProvisioner::jira(
-        "https://jira.example.com/jira/",
-        Credentials::basic("admin", "s3cret"),
-    )
-    .client(s.sim.clone())
-    .directory_id(10000)
-    .build()
-    .unwrap();
+    let p = jira(s.sim.clone()).directory_id(10000).build().unwrap();
     block_on(p.create_user(&ctx(), user("bjensen"))).unwrap();
     assert_eq!(s.sim.user("bjensen").unwrap().directory, 10000);
     block_on(s.p.create_user(&ctx(), user("jsmith"))).unwrap();
     assert_eq!(s.sim.user("jsmith").unwrap().directory, 1, "Jira's default");
 
-    let unknown = AtlassianProvisioner::jira(
-        "https://jira.example.com/jira/",
-        Credentials::basic("admin", "s3cret"),
-    )
-    .client(s.sim.clone())
-    .directory_id(4242)
-    .build()
-    .unwrap();
+    let unknown = jira(s.sim.clone()).directory_id(4242).build().unwrap();
     let err = block_on(unknown.create_user(&ctx(), user("alice"))).unwrap_err();
     assert_eq!(err.status(), 400, "{err}");
     assert!(err.detail().contains("directory"), "{err}");
@@ -828,14 +795,10 @@ fn users_are_created_in_the_chosen_directory() {
 #[test]
 fn group_rename_create_move_delete_on_jira() {
     let s = lenient();
-    let p = AtlassianProvisioner::jira(
-        "https://jira.example.com/jira/",
-        Credentials::basic("admin", "s3cret"),
-    )
-    .client(s.sim.clone())
-    .group_rename(scim_atlassian::GroupRename::CreateMoveDelete)
-    .build()
-    .unwrap();
+    let p = jira(s.sim.clone())
+        .group_rename(scim_atlassian::GroupRename::CreateMoveDelete)
+        .build()
+        .unwrap();
     let a = block_on(p.create_user(&ctx(), user("bjensen")))
         .unwrap()
         .id

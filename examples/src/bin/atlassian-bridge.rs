@@ -28,7 +28,9 @@ use scim_atlassian::history::{
     JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::simulator::{BitbucketSimulator, JiraSimulator};
+use scim_atlassian::simulator::{
+    BitbucketSimulator, ConfluenceSimulator, CrowdSimulator, JiraSimulator,
+};
 use scim_atlassian::{
     AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
     Sleeper,
@@ -174,32 +176,35 @@ fn build_provisioner(
     policy: &SyncPolicy,
 ) -> Result<(AtlassianProvisioner, String), String> {
     let observer = Arc::new(HistoryObserver::new().then(Arc::new(LogCalls)));
-    let built = match target {
+    let http = |timeout: &Duration| -> Result<Arc<dyn scim_core::HttpClient>, String> {
+        ReqwestClient::new(*timeout)
+            .map(|c| Arc::new(c) as Arc<dyn scim_core::HttpClient>)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
+    };
+    let (builder, described) = match target {
         Target::Simulator => {
             let credentials = Credentials::bearer("simulator-pat");
             let sim = Arc::new(JiraSimulator::new(credentials.clone()));
-            AtlassianProvisioner::jira(SIMULATOR_URL, credentials)
-                .client(sim)
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .build()
-                .map(|p| (p, "the in-process Jira simulator".to_owned()))
+            (
+                AtlassianProvisioner::jira(SIMULATOR_URL, credentials).client(sim),
+                "the in-process Jira simulator".to_owned(),
+            )
         }
         Target::JiraDc {
             url,
             credentials,
             timeout,
-        } => {
-            let client = ReqwestClient::new(*timeout)
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-            AtlassianProvisioner::jira(url.clone(), credentials.clone())
-                .client(Arc::new(client))
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .build()
-                .map(|p| (p, format!("Jira Data Center at {url}")))
+        } => (
+            AtlassianProvisioner::jira(url.clone(), credentials.clone()).client(http(timeout)?),
+            format!("Jira Data Center at {url}"),
+        ),
+        Target::CrowdSimulator => {
+            let credentials = Credentials::basic("simulator-app", "simulator-secret");
+            let sim = Arc::new(CrowdSimulator::new(credentials.clone()));
+            (
+                AtlassianProvisioner::crowd(SIMULATOR_URL, credentials).client(sim),
+                "the in-process Crowd simulator".to_owned(),
+            )
         }
         Target::BitbucketSimulator { login_groups } => {
             let credentials = Credentials::bearer("simulator-pat");
@@ -211,14 +216,12 @@ fn build_provisioner(
                     sim.grant_group(g, "LICENSED_USER");
                 }
             }
-            AtlassianProvisioner::bitbucket(SIMULATOR_URL, credentials)
-                .client(sim)
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
-                .login_groups(login_groups.clone())
-                .build()
-                .map(|p| (p, "the in-process Bitbucket simulator".to_owned()))
+            (
+                AtlassianProvisioner::bitbucket(SIMULATOR_URL, credentials)
+                    .client(sim)
+                    .login_groups(login_groups.clone()),
+                "the in-process Bitbucket simulator".to_owned(),
+            )
         }
         Target::BitbucketDc {
             url,
@@ -226,20 +229,50 @@ fn build_provisioner(
             timeout,
             login_groups,
             discover_login_groups,
-        } => {
-            let client = ReqwestClient::new(*timeout)
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        } => (
             AtlassianProvisioner::bitbucket(url.clone(), credentials.clone())
-                .client(Arc::new(client))
-                .sleeper(Arc::new(TokioSleeper))
-                .observer(observer)
-                .policy(policy.clone())
+                .client(http(timeout)?)
                 .login_groups(login_groups.clone())
-                .discover_login_groups(*discover_login_groups)
-                .build()
-                .map(|p| (p, format!("Bitbucket Data Center at {url}")))
+                .discover_login_groups(*discover_login_groups),
+            format!("Bitbucket Data Center at {url}"),
+        ),
+        Target::ConfluenceSimulator => {
+            let admin = Credentials::bearer("simulator-pat");
+            let app = Credentials::basic("simulator-app", "simulator-secret");
+            let sim = Arc::new(ConfluenceSimulator::new(admin.clone(), app.clone()));
+            (
+                AtlassianProvisioner::confluence(SIMULATOR_URL, admin)
+                    .client(sim)
+                    .embedded_crowd(app),
+                "the in-process Confluence simulator".to_owned(),
+            )
         }
+        Target::ConfluenceDc {
+            url,
+            credentials,
+            application,
+            timeout,
+        } => (
+            AtlassianProvisioner::confluence(url.clone(), credentials.clone())
+                .client(http(timeout)?)
+                .embedded_crowd(application.clone()),
+            format!("Confluence Data Center at {url}"),
+        ),
+        Target::Crowd {
+            url,
+            credentials,
+            timeout,
+        } => (
+            AtlassianProvisioner::crowd(url.clone(), credentials.clone()).client(http(timeout)?),
+            format!("Crowd at {url}"),
+        ),
     };
+    let built = builder
+        .sleeper(Arc::new(TokioSleeper))
+        .observer(observer)
+        .policy(policy.clone())
+        .build()
+        .map(|p| (p, described));
     built.map_err(|e| format!("target: {e}"))
 }
 
@@ -248,8 +281,8 @@ async fn test_connection(p: &AtlassianProvisioner, described: &str) -> std::proc
     match p.test_connection().await {
         Ok(name) => {
             println!(
-                "test-connection OK: {described} answers, accepts the credentials (as {name}) \
-                 and grants them the administrator permission provisioning needs"
+                "test-connection OK: {described} answers, accepts the credentials ({name:?}) \
+                 and grants them what provisioning needs"
             );
             std::process::ExitCode::SUCCESS
         }

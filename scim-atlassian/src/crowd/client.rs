@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::AtlassianError;
-use crate::transport::{Connection, Transport, not_found_is_none};
+use crate::transport::{Connection, Query, Transport, not_found_is_none};
 
 /// Users or groups per `/search` or membership page.
 pub(crate) const CROWD_PAGE: usize = 1000;
@@ -39,6 +39,26 @@ fn yes() -> bool {
 #[derive(Deserialize)]
 struct Named {
     name: String,
+}
+
+/// A page of Crowd's listings: `{"users": [...]}` or `{"groups": [...]}`.
+#[derive(Deserialize)]
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+struct Listing<T> {
+    #[serde(default = "Vec::new")]
+    users: Vec<T>,
+    #[serde(default = "Vec::new")]
+    groups: Vec<T>,
+}
+
+impl<T> Listing<T> {
+    fn users(self) -> Vec<T> {
+        self.users
+    }
+
+    fn groups(self) -> Vec<T> {
+        self.groups
+    }
 }
 
 /// Typed calls to Crowd's usermanagement API, standalone or embedded in Jira or Confluence
@@ -192,15 +212,18 @@ impl CrowdClient {
         }))
     }
 
-    /// `POST /user/attribute?username=` `{"attributes": [{name, values}]}`: sets the
+    /// `POST /user/attribute?username=` `{"attributes": [{name, values}]}`: sets each
     /// attribute's values, leaving the user's other attributes alone \[V\].
-    pub async fn set_attribute(
+    pub async fn set_attributes(
         &self,
         name: &str,
-        attribute: &str,
-        values: &[String],
+        attributes: &[(&str, &[String])],
     ) -> Result<(), AtlassianError> {
-        let body = json!({ "attributes": [{ "name": attribute, "values": values }] });
+        let list: Vec<Value> = attributes
+            .iter()
+            .map(|(n, v)| json!({ "name": n, "values": v }))
+            .collect();
+        let body = json!({ "attributes": list });
         self.t
             .send(
                 Method::POST,
@@ -240,36 +263,35 @@ impl CrowdClient {
         Ok(got.users)
     }
 
+    /// Names of the users whose attribute `attribute` has the value `value`, from
+    /// `GET /search?entity-type=user&restriction=<attribute> = "<value>"` (Crowd's query
+    /// language searches custom attributes \[K\]), every page.
+    pub async fn names_with_attribute(
+        &self,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<String>, AtlassianError> {
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        let restriction = format!("{attribute} = \"{escaped}\"");
+        let query = [
+            ("entity-type", "user"),
+            ("restriction", restriction.as_str()),
+        ];
+        let users: Vec<Named> = self
+            .every_page("/search", &query, Listing::users)
+            .await?
+            .unwrap_or_default();
+        Ok(users.into_iter().map(|u| u.name).collect())
+    }
+
     /// Names of the groups user `name` is directly in (`GET /user/group/direct`, paged). An
     /// unknown user has none (Crowd answers 200 and an empty list \[V\]).
     pub async fn groups_of(&self, name: &str) -> Result<Vec<String>, AtlassianError> {
-        #[derive(Deserialize)]
-        struct Groups {
-            #[serde(default)]
-            groups: Vec<Named>,
-        }
-        let mut out = Vec::new();
-        loop {
-            let (start, max) = (out.len().to_string(), CROWD_PAGE.to_string());
-            let got: Groups = self
-                .t
-                .call_json(
-                    Method::GET,
-                    "/user/group/direct",
-                    &[
-                        ("username", name),
-                        ("start-index", &start),
-                        ("max-results", &max),
-                    ],
-                    None,
-                )
-                .await?;
-            let n = got.groups.len();
-            out.extend(got.groups.into_iter().map(|g| g.name));
-            if n < CROWD_PAGE {
-                return Ok(out);
-            }
-        }
+        let groups: Vec<Named> = self
+            .every_page("/user/group/direct", &[("username", name)], Listing::groups)
+            .await?
+            .unwrap_or_default();
+        Ok(groups.into_iter().map(|g| g.name).collect())
     }
 
     /// Whether group `name` exists (`GET /group?groupname=`), with Crowd's spelling.
@@ -298,34 +320,35 @@ impl CrowdClient {
     /// Every direct member of group `name` (`GET /group/user/direct?expand=user`, paged);
     /// `None` when the group does not exist.
     pub async fn members(&self, name: &str) -> Result<Option<Vec<CrowdUser>>, AtlassianError> {
-        #[derive(Deserialize)]
-        struct Users {
-            #[serde(default)]
-            users: Vec<CrowdUser>,
-        }
-        let mut out: Vec<CrowdUser> = Vec::new();
+        let query = [("groupname", name), ("expand", "user")];
+        self.every_page("/group/user/direct", &query, Listing::users)
+            .await
+    }
+
+    /// Every page of a listing (`start-index`, `max-results` added to `query`), until a short
+    /// one; `None` when the first answers 404 (the user or group does not exist).
+    async fn every_page<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: Query<'_>,
+        pick: fn(Listing<T>) -> Vec<T>,
+    ) -> Result<Option<Vec<T>>, AtlassianError> {
+        let mut out: Vec<T> = Vec::new();
         loop {
             let (start, max) = (out.len().to_string(), CROWD_PAGE.to_string());
-            let got: Option<Users> = not_found_is_none(
-                self.t
-                    .call_json(
-                        Method::GET,
-                        "/group/user/direct",
-                        &[
-                            ("groupname", name),
-                            ("expand", "user"),
-                            ("start-index", &start),
-                            ("max-results", &max),
-                        ],
-                        None,
-                    )
-                    .await,
-            )?;
+            let mut paged = query.to_vec();
+            paged.extend([
+                ("start-index", start.as_str()),
+                ("max-results", max.as_str()),
+            ]);
+            let got: Option<Listing<T>> =
+                not_found_is_none(self.t.call_json(Method::GET, path, &paged, None).await)?;
             let Some(got) = got else {
                 return Ok(None);
             };
-            let n = got.users.len();
-            out.extend(got.users);
+            let items = pick(got);
+            let n = items.len();
+            out.extend(items);
             if n < CROWD_PAGE {
                 return Ok(Some(out));
             }

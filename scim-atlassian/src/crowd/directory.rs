@@ -10,6 +10,8 @@ use crate::error::AtlassianError;
 /// Characters of SCIM data per attribute value: Crowd keeps values of at most 255
 /// characters \[K\], and each carries a 4-character position prefix.
 const CHUNK: usize = 250;
+/// The longest attribute value Crowd keeps \[K\].
+const VALUE_MAX: usize = 255;
 /// The most SCIM data kept per user (as much as Jira's user properties hold).
 const DATA_MAX: usize = 32_768;
 
@@ -21,6 +23,12 @@ const DATA_MAX: usize = 32_768;
 pub(crate) struct CrowdDirectory {
     pub(crate) client: CrowdClient,
     pub(crate) attribute: String,
+}
+
+impl CrowdDirectory {
+    fn external_id_attribute(&self) -> String {
+        format!("{}.externalId", self.attribute)
+    }
 }
 
 fn from_crowd(u: CrowdUser) -> DirectoryUser {
@@ -36,7 +44,7 @@ fn from_crowd(u: CrowdUser) -> DirectoryUser {
 
 /// A password nobody knows, for users created without one: Crowd requires a password \[V\].
 /// Drawn from the standard library's per-process random hash keys.
-fn unguessable_password() -> String {
+pub(crate) fn unguessable_password() -> String {
     use std::fmt::Write;
     use std::hash::{BuildHasher, Hasher};
     let mut out = String::with_capacity(64);
@@ -238,6 +246,9 @@ impl Directory for CrowdDirectory {
         Ok(serde_json::from_str(&text).ok())
     }
 
+    /// The data in chunks, and `externalId` alone in a second attribute (`<attribute>.externalId`,
+    /// empty when there is none or it is longer than a value can be), so that Crowd can search
+    /// for it; one `POST /user/attribute` for both.
     async fn set_scim_data(&self, id: &str, value: &Value) -> Result<(), AtlassianError> {
         let text = value.to_string();
         let chars: Vec<char> = text.chars().collect();
@@ -246,9 +257,39 @@ impl Directory for CrowdDirectory {
             .enumerate()
             .map(|(i, c)| format!("{i:03}|{}", c.iter().collect::<String>()))
             .collect();
+        let external: Vec<String> = value
+            .get("externalId")
+            .and_then(Value::as_str)
+            .filter(|e| e.chars().count() <= VALUE_MAX)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
         self.client
-            .set_attribute(id, &self.attribute, &values)
+            .set_attributes(
+                id,
+                &[
+                    (self.attribute.as_str(), values.as_slice()),
+                    (&self.external_id_attribute(), external.as_slice()),
+                ],
+            )
             .await
+    }
+
+    /// `GET /search?entity-type=user&restriction=<attribute>.externalId = "..."` \[K\]; an
+    /// `externalId` too long for an attribute value was never indexed, so Crowd cannot be
+    /// asked (`None`: the provisioner scans).
+    async fn ids_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Option<Vec<String>>, AtlassianError> {
+        if external_id.chars().count() > VALUE_MAX {
+            return Ok(None);
+        }
+        let names = self
+            .client
+            .names_with_attribute(&self.external_id_attribute(), external_id)
+            .await?;
+        Ok(Some(names))
     }
 
     fn scim_data_limit(&self) -> usize {

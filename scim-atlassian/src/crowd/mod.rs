@@ -5,4 +5,4 @@ mod client;
 mod directory;
 
 pub use client::{CrowdClient, CrowdUser};
-pub(crate) use directory::CrowdDirectory;
+pub(crate) use directory::{CrowdDirectory, unguessable_password};

@@ -75,7 +75,9 @@ struct State {
 ///   `MEMBERSHIP_NOT_FOUND`), a user's groups (`GET /user/group/direct`: an unknown user has
 ///   none, 200 \[V\]).
 /// - `GET /search?entity-type=user|group` with `start-index`/`max-results` (capped at 1,000)
-///   and `expand`, sorted by name.
+///   and `expand`, sorted by name; for users, a `restriction` of the one form
+///   `<attribute> = "<value>"` (`name`, `email` or a custom attribute; Crowd's query language
+///   has more \[K\]).
 /// - Errors as `{"reason": "USER_NOT_FOUND", "message": "..."}` \[K\].
 /// - Every call counted by method and path; faults injected with
 ///   [`CrowdSimulator::fail_next`].
@@ -99,31 +101,7 @@ impl CrowdSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many requests were made with `method` to `path` (relative to
-    /// `/rest/usermanagement/1`, without the query: `("POST", "/user")`).
-    pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock().log.count(method, path)
-    }
-
-    /// Every call count, keyed `"METHOD /path"`.
-    pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().log.counts()
-    }
-
-    /// All requests made.
-    pub fn total_calls(&self) -> usize {
-        self.lock().log.total()
-    }
-
-    /// Forgets the call counts.
-    pub fn reset_calls(&self) {
-        self.lock().log.clear();
-    }
-
-    /// The next `n` requests get `fault`.
-    pub fn fail_next(&self, n: usize, fault: &Fault) {
-        self.lock().log.fail_next(n, fault);
-    }
+    call_log_methods!();
 
     /// Adds an active user directly (as an administrator would in Crowd's console).
     pub fn add_user(&self, name: &str, email: &str, display_name: &str) {
@@ -168,6 +146,27 @@ impl CrowdSimulator {
             .values()
             .map(|g| g.name.clone())
             .collect()
+    }
+
+    /// Serves a request as the application would get it, without authentication or counting:
+    /// how the Confluence simulator's own API reaches the directory it embeds.
+    pub(crate) fn internal(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response<Vec<u8>> {
+        let query: HashMap<String, String> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let call = Call {
+            query: &query,
+            body: &bytes,
+        };
+        route(&mut self.lock(), method, path, &call).unwrap_or_else(|r| r)
     }
 
     /// Whether user `name`'s password is `password`.
@@ -663,7 +662,29 @@ fn search(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
         }));
         return respond(StatusCode::OK, &json!({ "groups": groups }));
     }
-    let users = call.window(state.users.values().map(|u| {
+    let restriction = match call.query.get("restriction") {
+        Some(text) => match parse_restriction(text) {
+            Some(r) => Some(r),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "ILLEGAL_ARGUMENT",
+                    &format!("cannot parse the restriction {text:?}"),
+                );
+            }
+        },
+        None => None,
+    };
+    let matching = state.users.values().filter(|u| {
+        restriction
+            .as_ref()
+            .is_none_or(|(attr, value)| match attr.as_str() {
+                "name" => u.name.eq_ignore_ascii_case(value),
+                "email" => u.email.eq_ignore_ascii_case(value),
+                other => u.attributes.get(other).is_some_and(|v| v.contains(value)),
+            })
+    });
+    let users = call.window(matching.map(|u| {
         if call.expand("user") {
             user_json(u)
         } else {
@@ -671,4 +692,23 @@ fn search(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
         }
     }));
     respond(StatusCode::OK, &json!({ "users": users }))
+}
+
+/// `<attribute> = "<value>"` (with `\\` and `\"` escapes): the one restriction form the
+/// simulator understands.
+fn parse_restriction(text: &str) -> Option<(String, String)> {
+    let (attr, rest) = text.split_once('=')?;
+    let rest = rest.trim().strip_prefix('"')?.strip_suffix('"')?;
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            value.push(chars.next()?);
+        } else if c == '"' {
+            return None;
+        } else {
+            value.push(c);
+        }
+    }
+    Some((attr.trim().to_owned(), value))
 }

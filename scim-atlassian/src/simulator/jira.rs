@@ -224,35 +224,11 @@ impl JiraSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// How many requests were made with `method` to `path` (relative to `/rest/api/2`, without
-    /// the query: `("POST", "/user")`), faulted ones included.
-    pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock().log.count(method, path)
-    }
-
-    /// Every call count, keyed `"METHOD /path"`.
-    pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().log.counts()
-    }
-
-    /// All requests made.
-    pub fn total_calls(&self) -> usize {
-        self.lock().log.total()
-    }
+    call_log_methods!();
 
     /// Requests other than `GET`.
     pub fn write_calls(&self) -> usize {
         self.lock().log.writes()
-    }
-
-    /// Forgets the call counts.
-    pub fn reset_calls(&self) {
-        self.lock().log.clear();
-    }
-
-    /// The next `n` requests, whatever they are, get `fault`.
-    pub fn fail_next(&self, n: usize, fault: &Fault) {
-        self.lock().log.fail_next(n, fault);
     }
 
     /// The `nth` (1-based) next request with `method` to `path` gets `fault`: a failure in the
@@ -521,7 +497,7 @@ impl Call<'_> {
     }
 }
 
-fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
+pub(crate) fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
     match fault {
         Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
         Fault::RateLimited { retry_after } => {

@@ -5,12 +5,46 @@
 //! workspace's `ATLASSIAN.md`, count every call, and inject faults on demand.
 
 mod bitbucket;
+/// The call-count and fault-injection methods every Data Center simulator has, over the
+/// [`CallLog`] its `lock()` guards. Paths are relative to the product's REST root, without
+/// the query (`("POST", "/user")`).
+macro_rules! call_log_methods {
+    () => {
+        /// How many requests were made with `method` to `path`, faulted ones included.
+        pub fn calls(&self, method: &str, path: &str) -> usize {
+            self.lock().log.count(method, path)
+        }
+
+        /// Every call count, keyed `"METHOD /path"`.
+        pub fn call_counts(&self) -> std::collections::BTreeMap<String, usize> {
+            self.lock().log.counts()
+        }
+
+        /// All requests made.
+        pub fn total_calls(&self) -> usize {
+            self.lock().log.total()
+        }
+
+        /// Forgets the call counts (queued faults stay).
+        pub fn reset_calls(&self) {
+            self.lock().log.clear();
+        }
+
+        /// The next `n` requests, whatever they are, get `fault`.
+        pub fn fail_next(&self, n: usize, fault: &Fault) {
+            self.lock().log.fail_next(n, fault);
+        }
+    };
+}
+
 mod cloud;
+mod confluence;
 mod crowd;
 mod jira;
 
 pub use bitbucket::{BitbucketSimulator, SimBitbucketUser};
 pub use cloud::CloudSimulator;
+pub use confluence::ConfluenceSimulator;
 pub use crowd::{CrowdSimUser, CrowdSimulator};
 pub use jira::{Fault, JiraSimulator, SimUser};
 

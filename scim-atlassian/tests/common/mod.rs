@@ -1,54 +1,70 @@
-//! What the Data Center targets' provisioner tests share.
+//! What the product provisioners' tests share: the request context, a sample user, and the
+//! conformance suite as one test per check.
 
-/// One test per scim-core conformance check, each against a fresh provisioner from `$make`
-/// (an expression yielding something with a `p` field holding the provisioner).
-///
-/// `conformance::run_all` cannot hold for one Data Center product as a whole: its
+use scim_core::provision::RequestContext;
+use scim_core::{MultiValue, User};
+
+/// The context every request is made in.
+pub fn ctx() -> RequestContext {
+    RequestContext::new("acme")
+}
+
+/// A user with a display name and a primary email (Jira requires one).
+pub fn user(name: &str) -> User {
+    let mut u = User::new(name);
+    u.display_name = Some(format!("{name} display"));
+    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
+    u
+}
+
+/// One `#[test]` per check of `scim_core::provision::conformance`, each against the fresh
+/// provisioner `$fresh` makes. `run_all` cannot hold for one product instance: its
 /// `tenant_isolation` check expects two tenants of one backend to have separate user
-/// directories, and one product instance has one (an `AtlassianProvisioner` serves one
-/// instance; tenants get their own provisioner and instance). Every other check runs, each
-/// against a fresh instance, since `run_all`'s checks reuse user names across tenants.
-#[macro_export]
-macro_rules! conformance_tests {
-    ($make:expr) => {
+/// directories, and one Jira, Crowd or Confluence has one directory (an application serving
+/// several tenants gives each its own provisioner and instance). Its checks also reuse user
+/// names across tenants, hence a fresh instance per check.
+macro_rules! conformance_suite {
+    ($fresh:expr) => {
         #[test]
         fn conformance_user_crud() {
-            block_on(conformance::user_crud(&$make.p, "t"));
+            block_on(conformance::user_crud(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_user_name_uniqueness() {
-            block_on(conformance::user_name_uniqueness(&$make.p, "t"));
+            block_on(conformance::user_name_uniqueness(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_preconditions() {
-            block_on(conformance::preconditions(&$make.p, "t"));
+            block_on(conformance::preconditions(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_filters() {
-            block_on(conformance::filters(&$make.p, "t"));
+            block_on(conformance::filters(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_paging_and_sorting() {
-            block_on(conformance::paging_and_sorting(&$make.p, "t"));
+            block_on(conformance::paging_and_sorting(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_patch_users() {
-            block_on(conformance::patch_users(&$make.p, "t"));
+            block_on(conformance::patch_users(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_group_membership() {
-            block_on(conformance::group_membership(&$make.p, "t"));
+            block_on(conformance::group_membership(&$fresh, "t"));
         }
 
         #[test]
         fn conformance_concurrent_writers() {
-            conformance::concurrent_writers(&$make.p, "t");
+            conformance::concurrent_writers(&$fresh, "t");
         }
     };
 }
+
+pub(crate) use conformance_suite;
