@@ -453,11 +453,9 @@ impl Config {
                     .to_owned(),
             );
         }
-        let url = t
-            .url
-            .clone()
-            .filter(|u| !u.is_empty())
-            .ok_or("target.url is missing: the product's base URL, e.g. https://jira.example.com")?;
+        let url = t.url.clone().filter(|u| !u.is_empty()).ok_or(
+            "target.url is missing: the product's base URL, e.g. https://jira.example.com",
+        )?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
                 "target.url = {url:?} must start with http:// or https://"
