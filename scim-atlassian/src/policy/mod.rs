@@ -57,6 +57,7 @@
 //! # Ok::<(), scim_atlassian::policy::PolicyError>(())
 //! ```
 
+mod plan;
 pub(crate) mod transform;
 
 use std::collections::BTreeMap;
@@ -64,6 +65,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use plan::{GroupPlan, idp_groups};
 pub(crate) use transform::CompiledTransform;
 pub use transform::{NameTransform, RegexRule};
 
