@@ -17,6 +17,8 @@
 //!   with rustls.
 //! - [`policy::SyncPolicy`]: the administrator's sync rules (group mapping, default groups,
 //!   scope, name transformations, deprovisioning), applied with [`JiraBuilder::policy`].
+//! - [`dry_run::DryRunClient`] (and the builders' `dry_run(true)`): computes and reports what
+//!   would change without writing.
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 //!
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
@@ -24,6 +26,7 @@
 
 pub mod cloud;
 mod credentials;
+pub mod dry_run;
 mod error;
 pub mod history;
 pub mod jira;

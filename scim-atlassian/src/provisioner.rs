@@ -150,6 +150,7 @@ pub struct JiraBuilder {
     property: String,
     observer: Option<Arc<dyn CallObserver>>,
     policy: SyncPolicy,
+    dry_run: bool,
 }
 
 impl std::fmt::Debug for JiraBuilder {
@@ -220,11 +221,22 @@ impl JiraBuilder {
         self
     }
 
+    /// Computes what would change without writing: the client is wrapped in a
+    /// [`DryRunClient`](crate::dry_run::DryRunClient) (reads reach Jira, writes are held back
+    /// and reported in the sync history).
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
     /// The provisioner, or what is wrong with the configuration (a policy setting that cannot
     /// work is [`AtlassianError::Policy`], naming the setting).
     pub fn build(self) -> Result<AtlassianProvisioner, AtlassianError> {
         let policy = self.policy.compile()?;
-        let client = self.client.ok_or(AtlassianError::MissingClient)?;
+        let client = crate::dry_run::maybe(
+            self.client.ok_or(AtlassianError::MissingClient)?,
+            self.dry_run,
+        );
         let auth = self
             .credentials
             .header_value()
@@ -270,6 +282,7 @@ impl AtlassianProvisioner {
             property: DEFAULT_PROPERTY_KEY.to_owned(),
             observer: None,
             policy: SyncPolicy::default(),
+            dry_run: false,
         }
     }
 

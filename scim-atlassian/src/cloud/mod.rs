@@ -134,6 +134,7 @@ pub struct CloudBuilder {
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
     policy: SyncPolicy,
+    dry_run: bool,
 }
 
 impl std::fmt::Debug for CloudBuilder {
@@ -200,6 +201,14 @@ impl CloudBuilder {
         self
     }
 
+    /// Computes what would change without writing: the client is wrapped in a
+    /// [`DryRunClient`](crate::dry_run::DryRunClient) (reads reach Cloud, writes are held back
+    /// and reported in the sync history).
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
     /// The provisioner; fails when the URL is not an absolute `http(s)` URL, the API key cannot
     /// be sent in a header, or no client was given.
     pub fn build(self) -> Result<CloudProvisioner, AtlassianError> {
@@ -218,7 +227,10 @@ impl CloudBuilder {
             .credentials
             .header_value()
             .ok_or(AtlassianError::InvalidCredentials)?;
-        let http = self.http.ok_or(AtlassianError::MissingClient)?;
+        let http = crate::dry_run::maybe(
+            self.http.ok_or(AtlassianError::MissingClient)?,
+            self.dry_run,
+        );
         let policy = self.policy.compile()?;
         let names = names::Names::new(&policy);
         Ok(CloudProvisioner {
@@ -264,6 +276,7 @@ impl CloudProvisioner {
             retry: RetryPolicy::default(),
             observer: None,
             policy: SyncPolicy::default(),
+            dry_run: false,
         }
     }
 
