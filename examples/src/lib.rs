@@ -1,9 +1,11 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
 //! holds what they share, tested here: command-line parsing and token generation, the axum
-//! glue ([`glue`]) and `atlassian-bridge`'s configuration ([`bridge`]).
+//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]) and its per-tenant dispatch
+//! ([`tenants`]).
 
 pub mod bridge;
 pub mod glue;
+pub mod tenants;
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
