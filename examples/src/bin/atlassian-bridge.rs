@@ -35,12 +35,13 @@ use scim_atlassian::policy::SyncPolicy;
 use scim_atlassian::simulator::{CloudSimulator, JiraSimulator};
 use scim_atlassian::{
     AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
-    Sleeper,
 };
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use scim_core::{Authenticator, BearerTokens, HttpClient, ScimService};
 use scim_examples::bridge::{BridgeArgs, Config, Target, TenantSettings};
-use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, serve_scim, shutdown_signal};
+use scim_examples::glue::{
+    MAX_PAYLOAD, TokioSleeper, init_tracing, query_param, serve_scim, shutdown_signal,
+};
 use scim_examples::random_token;
 use scim_examples::tenants::TenantRouter;
 use tokio::net::TcpListener;
@@ -597,15 +598,5 @@ impl SyncHistory for LoggedHistory {
 
     async fn list(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, HistoryError> {
         self.0.list(query).await
-    }
-}
-
-/// Retries wait on tokio's timer instead of the library's default helper thread.
-struct TokioSleeper;
-
-#[async_trait::async_trait]
-impl Sleeper for TokioSleeper {
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
     }
 }

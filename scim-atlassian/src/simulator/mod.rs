@@ -6,9 +6,11 @@
 
 mod cloud;
 mod jira;
+mod latency;
 
 pub use cloud::CloudSimulator;
 pub use jira::{Fault, JiraSimulator, SimUser};
+pub use latency::Latency;
 
 /// What both simulators keep about the requests they get: a count per `METHOD /path` and the
 /// queue of faults to answer the next requests with.
