@@ -13,6 +13,7 @@ use scim_atlassian::Credentials;
 use scim_atlassian::policy::SyncPolicy;
 use serde::Deserialize;
 
+use crate::bounded::DEFAULT_CONCURRENCY;
 use crate::{Flags, parse_bind, parse_public_url};
 
 /// The command line of `atlassian-bridge`.
@@ -180,6 +181,9 @@ pub struct TargetConfig {
     pub password_env: Option<String>,
     /// `timeout_seconds`: per request (default 30).
     pub timeout_seconds: Option<u64>,
+    /// `concurrency`: at most this many calls in flight to the target at once, across every
+    /// identity provider (default [`DEFAULT_CONCURRENCY`]); requests beyond it wait.
+    pub concurrency: Option<usize>,
 }
 
 /// One `[[tenants]]` entry.
@@ -398,6 +402,16 @@ impl Config {
             credentials,
             timeout,
         })
+    }
+
+    /// `[target] concurrency`: calls in flight to the target at once (default
+    /// [`DEFAULT_CONCURRENCY`], also under `--simulate`); 0 is refused.
+    pub fn concurrency(&self) -> Result<usize, String> {
+        match self.target.as_ref().and_then(|t| t.concurrency) {
+            None => Ok(DEFAULT_CONCURRENCY),
+            Some(0) => Err("target.concurrency must be at least 1".to_owned()),
+            Some(n) => Ok(n),
+        }
     }
 
     /// Each tenant's settings: its own policy and dry-run flag, else the top-level ones

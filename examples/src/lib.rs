@@ -1,8 +1,9 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
 //! holds what they share, tested here: command-line parsing and token generation, the axum
-//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]) and its per-tenant dispatch
-//! ([`tenants`]).
+//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
+//! ([`tenants`]) and its bound on calls in flight to the target ([`bounded`]).
 
+pub mod bounded;
 pub mod bridge;
 pub mod glue;
 pub mod tenants;

@@ -38,6 +38,7 @@ use scim_atlassian::{
 };
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use scim_core::{Authenticator, BearerTokens, HttpClient, ScimService};
+use scim_examples::bounded::BoundedClient;
 use scim_examples::bridge::{BridgeArgs, Config, Target, TenantSettings};
 use scim_examples::glue::{
     MAX_PAYLOAD, TokioSleeper, init_tracing, query_param, serve_scim, shutdown_signal,
@@ -123,7 +124,11 @@ async fn main() -> std::process::ExitCode {
         Ok(t) => t,
         Err(why) => return fail(&why, 2),
     };
-    let target = match TargetClient::new(&target) {
+    let concurrency = match config.concurrency() {
+        Ok(n) => n,
+        Err(why) => return fail(&why, 2),
+    };
+    let target = match TargetClient::new(&target, concurrency) {
         Ok(t) => t,
         Err(why) => return fail(&why, 2),
     };
@@ -274,7 +279,14 @@ impl Built {
 }
 
 impl TargetClient {
-    fn new(target: &Target) -> Result<TargetClient, String> {
+    /// The client for `target`, letting at most `concurrency` calls through at once.
+    fn new(target: &Target, concurrency: usize) -> Result<TargetClient, String> {
+        let mut built = Self::unbounded(target)?;
+        built.client = Arc::new(BoundedClient::new(built.client, concurrency));
+        Ok(built)
+    }
+
+    fn unbounded(target: &Target) -> Result<TargetClient, String> {
         let reqwest = |timeout: &Duration| -> Result<Arc<dyn HttpClient>, String> {
             ReqwestClient::new(*timeout)
                 .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
