@@ -16,7 +16,8 @@
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
 //!   with rustls.
 //! - [`policy::SyncPolicy`]: the administrator's sync rules (group mapping, default groups,
-//!   scope, name transformations, deprovisioning), applied with [`JiraBuilder::policy`].
+//!   scope, name transformations, deprovisioning), applied with [`JiraBuilder::policy`] and
+//!   [`cloud::CloudBuilder::policy`].
 //! - [`dry_run::DryRunClient`] (and the builders' `dry_run(true)`): computes and reports what
 //!   would change without writing.
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
