@@ -310,3 +310,48 @@ fn deprovisioning_deactivates_or_deletes() {
     assert_eq!(sim.calls("DELETE", "/Users/{id}"), 1);
     assert_gone(&cloud, &id);
 }
+
+#[test]
+fn group_patches_and_replaces_follow_the_mapping() {
+    let policy = SyncPolicy::builder()
+        .map_group("Engineering", ["developers", "confluence-users"])
+        .map_group("Ops", ["operators"])
+        .build()
+        .unwrap();
+    let (sim, cloud) = setup(policy);
+    let alice = create(&cloud, User::new("alice@example.com"));
+    let id = block_on(cloud.create_group(&ctx(), Group::new("Engineering")))
+        .unwrap()
+        .id
+        .unwrap();
+
+    // A PATCH adding a member reaches every target; the answer shows the IdP name.
+    let patch = scim_core::PatchOp::from_slice(
+        format!(
+            r#"{{"Operations":[{{"op":"add","path":"members","value":[{{"value":"{alice}"}}]}}]}}"#
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let patched = block_on(cloud.patch_group(&ctx(), &id, &patch, None)).unwrap();
+    assert_eq!(patched.display_name, "Engineering");
+    assert_eq!(members(&patched), vec![alice.clone()]);
+    assert_eq!(
+        members(&cloud_group(&sim, "confluence-users").unwrap()),
+        vec![alice.clone()]
+    );
+
+    // A replace without her takes her out of both.
+    let emptied =
+        block_on(cloud.replace_group(&ctx(), &id, Group::new("Engineering"), None)).unwrap();
+    assert!(emptied.members.is_empty());
+    assert!(members(&cloud_group(&sim, "confluence-users").unwrap()).is_empty());
+
+    // Renaming to a name the policy does not sync is refused, and nothing is written.
+    sim.reset_calls();
+    let err =
+        block_on(cloud.replace_group(&ctx(), &id, Group::new("Marketing"), None)).unwrap_err();
+    assert_eq!(err.status().as_u16(), 400);
+    assert!(err.detail().contains("Marketing"), "{}", err.detail());
+    assert_eq!(sim.calls("PATCH", "/Groups/{id}"), 0);
+}
