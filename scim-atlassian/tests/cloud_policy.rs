@@ -355,3 +355,55 @@ fn group_patches_and_replaces_follow_the_mapping() {
     assert!(err.detail().contains("Marketing"), "{}", err.detail());
     assert_eq!(sim.calls("PATCH", "/Groups/{id}"), 0);
 }
+
+/// The simulator, except that the first group lookup finds nothing: the lookup ran just
+/// before another writer created the group.
+struct LookupRace {
+    sim: Arc<CloudSimulator>,
+    raced: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl scim_core::HttpClient for LookupRace {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, scim_core::HttpError> {
+        let lookup =
+            request.method() == http::Method::GET && request.uri().path().ends_with("/Groups");
+        if lookup && !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let empty = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}"#;
+            return Ok(http::Response::new(empty.to_vec()));
+        }
+        self.sim.send(request).await
+    }
+}
+
+#[test]
+fn a_group_created_meanwhile_is_joined_not_failed() {
+    let sim = Arc::new(CloudSimulator::new("dir-1", KEY));
+    let other = raw(&sim);
+    let user = block_on(other.create_user(&ctx(), User::new("a@example.com"))).unwrap();
+    block_on(other.create_group(&ctx(), Group::new("everyone"))).unwrap();
+    let racing = Arc::new(LookupRace {
+        sim: sim.clone(),
+        raced: std::sync::atomic::AtomicBool::new(false),
+    });
+    let cloud = CloudProvisioner::builder(sim.directory_url(), KEY)
+        .client(racing)
+        .policy(
+            SyncPolicy::builder()
+                .default_group_for_all("everyone")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    // Cloud answers our create of `everyone` with 409: the group that is there is joined.
+    let id = user.id.unwrap();
+    let replaced =
+        block_on(cloud.replace_user(&ctx(), &id, User::new("a@example.com"), None)).unwrap();
+    assert_eq!(group_names(&replaced), ["everyone"]);
+    assert_eq!(sim.group_count(), 1);
+    assert_eq!(sim.calls("POST", "/Groups"), 2, "ours was refused with 409");
+}
