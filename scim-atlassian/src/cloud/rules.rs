@@ -76,24 +76,21 @@ impl CloudProvisioner {
         name: &str,
         members: &[&str],
     ) -> Result<Group, ScimError> {
-        let found = match self.group_by_name(name).await? {
-            Some(found) => found,
-            None => {
-                let value: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-                let body = json!({
-                    "schemas": [scim_core::urn::GROUP],
-                    "displayName": name,
-                    "members": value,
-                });
-                match self.write(Method::POST, Kind::Groups, None, &body).await {
-                    Ok(created) => return group_from(created),
-                    // Created meanwhile by a concurrent write (Cloud answers 409 to a duplicate
-                    // name): join the group that won.
-                    Err(e) if e.status().as_u16() == 409 => {
-                        self.group_by_name(name).await?.ok_or(e)?
-                    }
-                    Err(e) => return Err(e),
-                }
+        let found = if let Some(found) = self.group_by_name(name).await? {
+            found
+        } else {
+            let value: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+            let body = json!({
+                "schemas": [scim_core::urn::GROUP],
+                "displayName": name,
+                "members": value,
+            });
+            match self.write(Method::POST, Kind::Groups, None, &body).await {
+                Ok(created) => return group_from(created),
+                // Created meanwhile by a concurrent write (Cloud answers 409 to a duplicate
+                // name): join the group that won.
+                Err(e) if e.status().as_u16() == 409 => self.group_by_name(name).await?.ok_or(e)?,
+                Err(e) => return Err(e),
             }
         };
         let group = group_from(found)?;
