@@ -13,6 +13,7 @@ use scim_atlassian::Credentials;
 use scim_atlassian::policy::SyncPolicy;
 use serde::Deserialize;
 
+use crate::bounded::DEFAULT_CONCURRENCY;
 use crate::{Flags, parse_bind, parse_public_url};
 
 /// The command line of `atlassian-bridge`.
@@ -59,15 +60,16 @@ impl BridgeArgs {
 usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKEN]
                         [--admin-token TOKEN] [--public-url URL] [--test-connection]
 
-  --config FILE      TOML configuration: target, tenants, history (see examples/bridge.sample.toml)
-  --simulate         provision into the built-in in-process Jira simulator (the Bitbucket
-                     one for target.type = \"bitbucket-dc\") instead of the configured
-                     target (no configuration needed)
+  --config FILE      TOML configuration: target, tenants, policies, history
+                     (see examples/bridge.sample.toml)
+  --simulate         provision into the built-in in-process simulator of target.type (Jira
+                     when there is no configuration) instead of the configured target
   --bind ADDR        address to listen on (default 127.0.0.1:8081; port 0 picks a free one)
   --token TOKEN      a SCIM bearer token for the tenant \"default\" (besides the configured
                      tenants; with neither, one is generated and printed once)
-  --admin-token TOKEN  bearer token for GET /admin/history (else the file's admin_token;
-                     with neither, one is generated and printed once)
+  --admin-token TOKEN  bearer token for GET /admin/history and /admin/settings (else the
+                     file's admin_token; with neither, one is generated and printed once);
+                     a tenant's SCIM token reads its own tenant's there
   --public-url URL   base URL for Location headers, e.g. https://scim.example.com
   --test-connection  check the target's reachability, credentials and permissions, then exit
                      (status 0 when all is well)
@@ -137,8 +139,9 @@ fn non_empty(flag: &str, value: String) -> Result<String, String> {
 pub struct Config {
     /// `[target]`: the product to provision into.
     pub target: Option<TargetConfig>,
-    /// `[[tenants]]`: the identity providers and their SCIM tokens.
-    #[serde(default)]
+    /// `[[tenants]]` (or `[[idp]]`): the identity providers, each with its SCIM token and,
+    /// optionally, its own policy.
+    #[serde(default, alias = "idp")]
     pub tenants: Vec<TenantConfig>,
     /// `[history]`: where sync history goes.
     #[serde(default)]
@@ -151,18 +154,24 @@ pub struct Config {
     /// deprovisioning), as `scim_atlassian::policy::SyncPolicy` reads it; checked on load.
     #[serde(default)]
     pub policy: SyncPolicy,
+    /// `dry_run`: compute and record what would change without writing to the target, for
+    /// every tenant without its own `dry_run` (default false).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `[target]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// `type`: `jira-dc`, `crowd`, `confluence-dc` or `bitbucket-dc`.
-    #[serde(rename = "type")]
+    /// `type`: `jira-dc`, `crowd`, `confluence-dc`, `bitbucket-dc` or `cloud` (Atlassian
+    /// Cloud's user provisioning API).
+    #[serde(rename = "type", alias = "kind")]
     pub kind: String,
-    /// `url`: the product's base URL with its context path.
+    /// `url`: the product's base URL with its context path; for `cloud`, the directory URL
+    /// `https://api.atlassian.com/scim/directory/{directoryId}`.
     pub url: Option<String>,
-    /// `token`: a personal access token.
+    /// `token`: a personal access token; for `cloud`, the directory API key.
     pub token: Option<Secret>,
     /// `token_env`: the environment variable holding the personal access token.
     pub token_env: Option<String>,
@@ -188,6 +197,9 @@ pub struct TargetConfig {
     pub crowd_password: Option<Secret>,
     /// `crowd_password_env`: the environment variable holding it.
     pub crowd_password_env: Option<String>,
+    /// `concurrency`: at most this many calls in flight to the target at once, across every
+    /// identity provider (default [`DEFAULT_CONCURRENCY`]); requests beyond it wait.
+    pub concurrency: Option<usize>,
 }
 
 /// One `[[tenants]]` entry.
@@ -200,6 +212,22 @@ pub struct TenantConfig {
     pub token: Option<Secret>,
     /// `token_env`: the environment variable holding it.
     pub token_env: Option<String>,
+    /// `policy`: this identity provider's sync policy, instead of the top-level `[policy]`.
+    pub policy: Option<SyncPolicy>,
+    /// `dry_run`: this identity provider's writes are computed and recorded, never sent
+    /// (default: the top-level `dry_run`).
+    pub dry_run: Option<bool>,
+}
+
+/// What one tenant's provisioner is built with.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TenantSettings {
+    /// The tenant's name.
+    pub tenant: String,
+    /// Its sync policy.
+    pub policy: SyncPolicy,
+    /// Whether its writes are dry runs.
+    pub dry_run: bool,
 }
 
 /// `[history]`.
@@ -236,6 +264,13 @@ impl Config {
             .policy
             .validate()
             .map_err(|e| format!("policy: {e}"))?;
+        for (i, t) in config.tenants.iter().enumerate() {
+            if let Some(policy) = &t.policy {
+                policy
+                    .validate()
+                    .map_err(|e| format!("tenants[{i}].policy ({}): {e}", t.name))?;
+            }
+        }
         Ok(config)
     }
 
@@ -252,6 +287,17 @@ impl Config {
 pub enum Target {
     /// The in-process Jira simulator.
     Simulator,
+    /// The in-process Atlassian Cloud simulator (`--simulate` with `type = "cloud"`).
+    CloudSimulator,
+    /// An Atlassian Cloud directory.
+    Cloud {
+        /// The directory URL.
+        url: String,
+        /// The directory API key.
+        api_key: String,
+        /// Per-request timeout.
+        timeout: Duration,
+    },
     /// A Jira Data Center.
     JiraDc {
         /// Its base URL.
@@ -308,55 +354,21 @@ pub enum Target {
 /// Bitbucket's usual login group, when `target.login_groups` is not given.
 const DEFAULT_LOGIN_GROUP: &str = "stash-users";
 
-impl Target {
-    /// A Jira provisioner builder for this target (the in-process simulator, or Jira Data
-    /// Center over reqwest), retrying on tokio's timer, and how to name the target in messages
-    /// (never with credentials). The caller adds its observer and policy.
-    pub fn jira_builder(&self) -> Result<(scim_atlassian::JiraBuilder, String), String> {
-        use std::sync::Arc;
-        match self {
-            Target::Simulator => {
-                let credentials = Credentials::bearer("simulator-pat");
-                let sim = scim_atlassian::simulator::JiraSimulator::new(credentials.clone());
-                let builder = scim_atlassian::AtlassianProvisioner::jira(
-                    "https://jira.simulated",
-                    credentials,
-                )
-                .client(Arc::new(sim))
-                .sleeper(Arc::new(TokioSleeper));
-                Ok((builder, "the in-process Jira simulator".to_owned()))
-            }
-            Target::JiraDc {
-                url,
-                credentials,
-                timeout,
-            } => {
-                let client = scim_atlassian::ReqwestClient::new(*timeout)
-                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-                let builder =
-                    scim_atlassian::AtlassianProvisioner::jira(url.clone(), credentials.clone())
-                        .client(Arc::new(client))
-                        .sleeper(Arc::new(TokioSleeper));
-                Ok((builder, format!("Jira Data Center at {url}")))
-            }
-            _ => Err(
-                "the sync binary writes into Jira Data Center (or its simulator) only; \
-                 this target is another product"
-                    .to_owned(),
-            ),
-        }
+/// `type = "cloud"`: the directory URL and its API key (no Basic credentials).
+fn cloud_target(t: &TargetConfig, timeout: Duration, env: Env<'_>) -> Result<Target, String> {
+    let url = t.url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")).ok_or(
+        "target.url must be the directory URL, https://api.atlassian.com/scim/directory/{directoryId}",
+    )?;
+    if t.username.is_some() || t.password.is_some() || t.password_env.is_some() {
+        return Err("target: Atlassian Cloud takes the directory API key as target.token (or token_env), not a username and password".to_owned());
     }
-}
-
-/// Retries (and schedules) wait on tokio's timer instead of the library's helper thread.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TokioSleeper;
-
-#[async_trait::async_trait]
-impl scim_atlassian::Sleeper for TokioSleeper {
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
-    }
+    let api_key = secret("target.token", t.token.as_ref(), t.token_env.as_ref(), env)?
+        .ok_or("target.token (or token_env) is missing: the directory API key")?;
+    Ok(Target::Cloud {
+        url,
+        api_key,
+        timeout,
+    })
 }
 
 /// Reads an environment variable (injected, so tests need not touch the process's).
@@ -388,10 +400,17 @@ fn secret(
 impl Config {
     /// The target: the simulator when `simulate`, else `[target]`, checked.
     pub fn target(&self, simulate: bool, env: Env<'_>) -> Result<Target, String> {
-        let bitbucket = self
-            .target
-            .as_ref()
-            .is_some_and(|t| t.kind == "bitbucket-dc");
+        let kind = self.target.as_ref().map_or("jira-dc", |t| t.kind.as_str());
+        if !matches!(
+            kind,
+            "jira-dc" | "cloud" | "crowd" | "confluence-dc" | "bitbucket-dc"
+        ) {
+            return Err(format!(
+                "target.type = {kind:?} is not supported yet; supported: \"jira-dc\", \"crowd\", \
+                 \"confluence-dc\", \"bitbucket-dc\", \"cloud\""
+            ));
+        }
+        let bitbucket = kind == "bitbucket-dc";
         let login_groups = match self.target.as_ref().and_then(|t| t.login_groups.clone()) {
             Some(_) if !bitbucket => {
                 return Err(
@@ -406,11 +425,8 @@ impl Config {
             Some(groups) => groups,
             None => vec![DEFAULT_LOGIN_GROUP.to_owned()],
         };
-        let crowd = self.target.as_ref().is_some_and(|t| t.kind == "crowd");
-        let confluence = self
-            .target
-            .as_ref()
-            .is_some_and(|t| t.kind == "confluence-dc");
+        let crowd = kind == "crowd";
+        let confluence = kind == "confluence-dc";
         if simulate {
             return Ok(if bitbucket {
                 Target::BitbucketSimulator { login_groups }
@@ -418,6 +434,8 @@ impl Config {
                 Target::CrowdSimulator
             } else if confluence {
                 Target::ConfluenceSimulator
+            } else if kind == "cloud" {
+                Target::CloudSimulator
             } else {
                 Target::Simulator
             });
@@ -425,12 +443,9 @@ impl Config {
         let t = self.target.as_ref().ok_or(
             "[target] is missing: say which Jira to provision into (or run with --simulate)",
         )?;
-        if t.kind != "jira-dc" && !crowd && !confluence && !bitbucket {
-            return Err(format!(
-                "target.type = {:?} is not supported yet; supported: \"jira-dc\", \"crowd\", \
-                 \"confluence-dc\", \"bitbucket-dc\"",
-                t.kind
-            ));
+        let timeout = Duration::from_secs(t.timeout_seconds.unwrap_or(30).max(1));
+        if kind == "cloud" {
+            return cloud_target(t, timeout, env);
         }
         if t.discover_login_groups && !bitbucket {
             return Err(
@@ -489,7 +504,6 @@ impl Config {
                 return Err("target: give either target.token or target.username and target.password, not both".to_owned());
             }
         };
-        let timeout = Duration::from_secs(t.timeout_seconds.unwrap_or(30).max(1));
         if bitbucket {
             return Ok(Target::BitbucketDc {
                 url,
@@ -531,6 +545,29 @@ impl Config {
             credentials,
             timeout,
         })
+    }
+
+    /// `[target] concurrency`: calls in flight to the target at once (default
+    /// [`DEFAULT_CONCURRENCY`], also under `--simulate`); 0 is refused.
+    pub fn concurrency(&self) -> Result<usize, String> {
+        match self.target.as_ref().and_then(|t| t.concurrency) {
+            None => Ok(DEFAULT_CONCURRENCY),
+            Some(0) => Err("target.concurrency must be at least 1".to_owned()),
+            Some(n) => Ok(n),
+        }
+    }
+
+    /// Each tenant's settings: its own policy and dry-run flag, else the top-level ones
+    /// (`default`, the `--token` tenant, always has the top-level ones).
+    pub fn tenant_settings(&self, tenant: &str) -> TenantSettings {
+        let own = self.tenants.iter().find(|t| t.name == tenant);
+        TenantSettings {
+            tenant: tenant.to_owned(),
+            policy: own
+                .and_then(|t| t.policy.clone())
+                .unwrap_or_else(|| self.policy.clone()),
+            dry_run: own.and_then(|t| t.dry_run).unwrap_or(self.dry_run),
+        }
     }
 
     /// `(tenant, token)` pairs: the configured tenants, plus `default` with `cli_token`.
@@ -656,6 +693,68 @@ mod tests {
             args(&["--simulate", "--token", ""])
                 .unwrap_err()
                 .contains("empty")
+        );
+    }
+
+    #[test]
+    fn cloud_targets_and_per_tenant_policies() {
+        let c = Config::from_toml(
+            r#"
+            dry_run = true
+            [target]
+            type = "cloud"
+            url = "https://api.atlassian.com/scim/directory/d-1"
+            token_env = "JIRA_PAT"
+            [policy.default_groups]
+            all_users = ["everyone"]
+            [[idp]]
+            name = "okta"
+            token = "okta-secret"
+            dry_run = false
+            policy = { groups = { mode = "manual", map = { Engineering = ["developers"] } } }
+            [[idp]]
+            name = "entra"
+            token = "entra-secret"
+            "#,
+        )
+        .unwrap();
+        match c.target(false, &env).unwrap() {
+            Target::Cloud { url, api_key, .. } => {
+                assert_eq!(url, "https://api.atlassian.com/scim/directory/d-1");
+                assert_eq!(api_key, "pat-from-env");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            c.target(true, &env).unwrap(),
+            Target::CloudSimulator
+        ));
+        let okta = c.tenant_settings("okta");
+        assert!(!okta.dry_run);
+        assert!(matches!(
+            okta.policy.groups,
+            scim_atlassian::policy::GroupMapping::Manual { .. }
+        ));
+        assert!(okta.policy.default_groups.all_users.is_empty());
+        let entra = c.tenant_settings("entra");
+        assert!(entra.dry_run);
+        assert_eq!(entra.policy.default_groups.all_users, ["everyone"]);
+        assert_eq!(c.tenant_settings("default").policy, c.policy);
+
+        // A tenant's bad policy names the tenant; Cloud takes no username.
+        let err = Config::from_toml(
+            "[[idp]]\nname = \"okta\"\ntoken = \"t\"\npolicy = { groups = { include = [\"(\"] } }",
+        )
+        .unwrap_err();
+        assert!(err.contains("tenants[0].policy (okta)"), "{err}");
+        let c = Config::from_toml(
+            "[target]\ntype = \"cloud\"\nurl = \"https://api.atlassian.com/scim/directory/d\"\nusername = \"u\"\npassword = \"p\"",
+        )
+        .unwrap();
+        assert!(
+            c.target(false, &env)
+                .unwrap_err()
+                .contains("directory API key")
         );
     }
 

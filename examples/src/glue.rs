@@ -121,6 +121,18 @@ fn form_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// scim-atlassian's retry and latency waits on tokio's timer: the library itself brings no
+/// runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSleeper;
+
+#[async_trait::async_trait]
+impl scim_atlassian::Sleeper for TokioSleeper {
+    async fn sleep(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,15 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
 //! holds what they share, tested here: command-line parsing and token generation, the axum
-//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]) and the `sync` binary ([`sync`]).
+//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
+//! ([`tenants`]), its target's client ([`target`]), its bound on calls in flight to the target ([`bounded`]) and the `sync` binary
+//! ([`sync`]).
 
+pub mod bounded;
 pub mod bridge;
 pub mod glue;
 pub mod sync;
+pub mod target;
+pub mod tenants;
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;

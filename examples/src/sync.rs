@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use scim_atlassian::AtlassianProvisioner;
 use scim_atlassian::history::{InMemoryHistory, JsonLinesHistory, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_core::HttpClient;
+use scim_core::provision::Provisioner;
 use scim_sync::plan::Progress;
 use scim_sync::{
     DirectorySource, FileSource, KeycloakSource, Reconciler, RunOutcome, Runner, ScimSource, Step,
@@ -17,7 +17,9 @@ use scim_sync::{
 };
 
 use crate::Flags;
-use crate::bridge::{Config, Env, Target, TokioSleeper};
+use crate::bridge::{Config, Env, Target};
+use crate::glue::TokioSleeper;
+use crate::target::{Built, TargetClient};
 
 /// Where the directory is read from.
 #[derive(Clone, PartialEq, Eq)]
@@ -307,13 +309,18 @@ fn source(
 
 /// The target, built with only the policy's deprovisioning settings (the reconciler applies
 /// the rest: see `scim_sync::policy`), and how to name it.
-fn target(target: &Target, policy: &SyncPolicy) -> Result<(AtlassianProvisioner, String), String> {
-    let (builder, described) = target.jira_builder()?;
-    let provisioner = builder
-        .policy(target_policy(policy))
-        .build()
-        .map_err(|e| format!("target: {e}"))?;
-    Ok((provisioner, described))
+fn target(
+    target: &Target,
+    policy: &SyncPolicy,
+    concurrency: usize,
+) -> Result<(Arc<dyn Provisioner>, String), String> {
+    let client = TargetClient::new(target, concurrency)?;
+    let provisioner: Arc<dyn Provisioner> =
+        match client.provisioner(&target_policy(policy), false, None)? {
+            Built::DataCenter(p) => Arc::new(p),
+            Built::Cloud(p) => Arc::new(p),
+        };
+    Ok((provisioner, client.described().to_owned()))
 }
 
 /// How `sync` ended, for the exit code.
@@ -371,7 +378,11 @@ pub async fn run(
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let (target, described) = target(&config.target(args.simulate, env)?, &config.policy)?;
+    let (target, described) = target(
+        &config.target(args.simulate, env)?,
+        &config.policy,
+        config.concurrency()?,
+    )?;
     let source = source(&args.source, &http)?;
     let reconciler = Reconciler::new()
         .with_sync_policy(&config.policy)
@@ -397,7 +408,7 @@ pub async fn run(
     match args.every {
         None => {
             let outcome = runner
-                .run_once(&args.tenant, source.as_ref(), &target, &bar)
+                .run_once(&args.tenant, source.as_ref(), target.as_ref(), &bar)
                 .await;
             report(&outcome, &args.tenant, &mut exit, out);
         }
@@ -408,7 +419,7 @@ pub async fn run(
                 .run_every(
                     &args.tenant,
                     source.as_ref(),
-                    &target,
+                    target.as_ref(),
                     every,
                     &TokioSleeper,
                     &bar,

@@ -414,7 +414,7 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
     entra_flow(&server);
     okta_flow(&server);
 
-    // Both tenants' entries, newest first; the SCIM tokens do not open the admin endpoint.
+    // Both tenants' entries, newest first.
     let all = history(&server, "limit=1000");
     assert_eq!(all.len(), 13);
 
@@ -436,11 +436,19 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
     assert_eq!(newer[0]["operation"]["name"], "v1.user");
     let all = history(&server, "limit=1000");
     assert_eq!(all.len(), 14);
-    for token in [Some(ENTRA), Some(OKTA), None, Some("wrong")] {
+    for token in [None, Some("wrong")] {
         let r = server.request("GET", "/admin/history", token, None);
         assert_eq!(r.status, 401, "{token:?}: {}", r.body);
         assert!(r.header("www-authenticate").is_some());
     }
+    // A SCIM token reads its own tenant's history only.
+    let r = server.request("GET", "/admin/history?limit=1000", Some(OKTA), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let own = r.json().as_array().unwrap().clone();
+    assert!(!own.is_empty() && own.len() < all.len());
+    assert!(own.iter().all(|e| e["tenant"] == "okta"), "{own:?}");
+    let r = server.request("GET", "/admin/history?tenant=entra", Some(OKTA), None);
+    assert_eq!(r.status, 403, "{}", r.body);
     let r = server.request("GET", "/admin/history?limit=many", Some(ADMIN), None);
     assert_eq!(r.status, 400);
     let r = server.request("GET", "/admin/history?since=yesterday", Some(ADMIN), None);

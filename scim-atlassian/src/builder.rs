@@ -50,6 +50,7 @@ pub struct AtlassianBuilder {
     group_rename: GroupRename,
     login_groups: Vec<String>,
     discover_login_groups: bool,
+    dry_run: bool,
 }
 
 /// The builder [`AtlassianProvisioner::jira`] returns (the same type for every product).
@@ -69,6 +70,7 @@ impl std::fmt::Debug for AtlassianBuilder {
             .field("group_rename", &self.group_rename)
             .field("login_groups", &self.login_groups)
             .field("discover_login_groups", &self.discover_login_groups)
+            .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +141,7 @@ impl AtlassianBuilder {
             group_rename: GroupRename::default(),
             login_groups: Vec::new(),
             discover_login_groups: false,
+            dry_run: false,
         }
     }
 
@@ -243,13 +246,24 @@ impl AtlassianBuilder {
         self
     }
 
+    /// Computes what would change without writing: the client is wrapped in a
+    /// [`DryRunClient`](crate::dry_run::DryRunClient) (reads reach the product, writes are held
+    /// back and reported in the sync history).
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
+        self
+    }
+
     /// The provisioner, or what is wrong with the configuration (a policy setting that cannot
     /// work is [`AtlassianError::Policy`], naming the setting).
-    pub fn build(self) -> Result<AtlassianProvisioner, AtlassianError> {
+    pub fn build(mut self) -> Result<AtlassianProvisioner, AtlassianError> {
         let policy = self.policy.compile()?;
-        if self.connection.client.is_none() {
-            return Err(AtlassianError::MissingClient);
-        }
+        let client = self
+            .connection
+            .client
+            .take()
+            .ok_or(AtlassianError::MissingClient)?;
+        self.connection.client = Some(crate::dry_run::maybe(client, self.dry_run));
         let auth = self
             .credentials
             .header_value()

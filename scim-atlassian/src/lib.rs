@@ -27,7 +27,10 @@
 //! - `ReqwestClient` (feature `reqwest`): a ready-made [`scim_core::HttpClient`] on reqwest
 //!   with rustls.
 //! - [`policy::SyncPolicy`]: the administrator's sync rules (group mapping, default groups,
-//!   scope, name transformations, deprovisioning), applied with [`AtlassianBuilder::policy`].
+//!   scope, name transformations, deprovisioning), applied with [`AtlassianBuilder::policy`] and
+//!   [`cloud::CloudBuilder::policy`].
+//! - [`dry_run::DryRunClient`] (and the builders' `dry_run(true)`): computes and reports what
+//!   would change without writing.
 //! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
 //!
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
@@ -40,6 +43,7 @@ pub mod confluence;
 mod credentials;
 pub mod crowd;
 pub mod directory;
+pub mod dry_run;
 mod error;
 pub mod history;
 pub mod jira;

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
 use crate::jira::JiraClient;
-use crate::policy::{CompiledPolicy, DeprovisionAction};
+use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups};
 
 /// Provisions SCIM users and groups into one Atlassian Data Center product through its
 /// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
@@ -492,14 +492,6 @@ fn deactivate() -> UserChanges {
     }
 }
 
-/// What a user write asks of the user's groups.
-struct GroupPlan {
-    add: Vec<String>,
-    remove: Vec<String>,
-    /// The new `managed_groups` to store, when the write carried `groups`.
-    managed: Option<Vec<String>>,
-}
-
 /// Why a user is written, which decides how its groups are planned.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Write {
@@ -723,10 +715,8 @@ impl AtlassianProvisioner {
         })
     }
 
-    /// The groups a user write leads to: `idp` (the IdP group names the write carried, if
-    /// any) mapped, plus the default groups, against the user's `current` Jira groups. With
-    /// `current_names_stay`, an IdP name that is already one of the user's Jira groups stands
-    /// for that group (a PATCH starts from the user as SCIM showed it, with Jira's names).
+    /// The groups a user write leads to ([`CompiledPolicy::plan_groups`]), with the groups
+    /// earlier writes gave the user as recorded in its property.
     fn plan_groups(
         &self,
         idp: Option<&[String]>,
@@ -735,53 +725,13 @@ impl AtlassianProvisioner {
         new_user: bool,
         current_names_stay: bool,
     ) -> GroupPlan {
-        let has = |list: &[String], g: &str| list.iter().any(|x| x.eq_ignore_ascii_case(g));
-        let mut mapped: Vec<String> = Vec::new();
-        for name in idp.unwrap_or(&[]) {
-            let jira = if current_names_stay && has(current, name) {
-                Some(vec![name.clone()])
-            } else {
-                self.policy.jira_groups(name)
-            };
-            for g in jira.into_iter().flatten() {
-                if !has(&mapped, &g) {
-                    mapped.push(g);
-                }
-            }
-        }
-        let mut wanted = mapped.clone();
-        let defaults = self
-            .policy
-            .all_users
-            .iter()
-            .chain(self.policy.new_users.iter().filter(|_| new_user));
-        for g in defaults {
-            if !has(&wanted, g) {
-                wanted.push(g.clone());
-            }
-        }
-        let add = wanted
-            .iter()
-            .filter(|g| !has(current, g))
-            .cloned()
-            .collect();
-        let remove = if idp.is_some() {
-            current
-                .iter()
-                .filter(|c| !has(&wanted, c) && !self.policy.is_default_group(c))
-                .filter(|c| {
-                    self.policy.remove_unmanaged || self.policy.manages(c, &stored.managed_groups)
-                })
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        GroupPlan {
-            add,
-            remove,
-            managed: idp.map(|_| mapped),
-        }
+        self.policy.plan_groups(
+            idp,
+            current,
+            &stored.managed_groups,
+            new_user,
+            current_names_stay,
+        )
     }
 
     /// Adds the user `user_name` to `add` (creating a group Jira does not have: the mapping
@@ -1167,20 +1117,6 @@ fn name_memo(user: &User, jira_name: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-/// The IdP group names a user write carries in `groups` (`display`, else `value`); `None`
-/// when it carries none.
-fn idp_groups(user: &User) -> Option<Vec<String>> {
-    let names: Vec<String> = user
-        .groups
-        .iter()
-        .filter_map(|g| g.display.as_deref().or(g.value.as_deref()))
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect();
-    (!names.is_empty()).then_some(names)
-}
-
 /// Takes the operations on `groups` out of a user PATCH (the schema makes `groups` read-only,
 /// but identity providers that send a user's groups this way mean its memberships) and applies
 /// them to `current` (the user's groups as SCIM shows them). Returns the other operations and
@@ -1387,21 +1323,8 @@ impl Provisioner for AtlassianProvisioner {
     /// reactivates that Jira account (same id).
     async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
         let groups = idp_groups(&user);
-        if !self
-            .policy
-            .in_scope(groups.iter().flatten().map(String::as_str))
-        {
-            return Err(ScimError::other(
-                StatusCode::FORBIDDEN,
-                None,
-                format_args!(
-                    "user {:?} is outside the sync scope: its groups name none of the policy's \
-                     scope.groups; nothing was written to {}",
-                    user.user_name,
-                    self.dir.product()
-                ),
-            ));
-        }
+        self.policy
+            .check_create_scope(&user.user_name, groups.as_deref(), self.dir.product())?;
         let (mut fields, attributes) = desired(&user, &self.policy)?;
         fields.name = self.dir.normalize_name(&fields.name);
         let (idp_user_name, jira_user_name) = name_memo(&user, &fields.name);
@@ -2056,17 +1979,7 @@ impl AtlassianProvisioner {
         let Some(jira) = self.dir.user_by_id(key, true).await? else {
             return Ok(());
         };
-        let scope_targets: Vec<String> = self
-            .policy
-            .scope
-            .iter()
-            .filter_map(|s| self.policy.jira_groups(s))
-            .flatten()
-            .collect();
-        let still_in = jira
-            .groups
-            .iter()
-            .any(|g| scope_targets.iter().any(|t| t.eq_ignore_ascii_case(g)));
+        let still_in = self.policy.in_scope_groups(&jira.groups);
         if still_in {
             return Ok(());
         }

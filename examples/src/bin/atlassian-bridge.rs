@@ -1,6 +1,8 @@
 //! `atlassian-bridge`: SCIM 2.0 (at `/scim/v2`) and SCIM 1.1 (at `/scim/v1`) for several
-//! identity providers at once, provisioning into Jira Data Center, with a sync history that
-//! administrators read at `GET /admin/history`.
+//! identity providers at once, provisioning into Jira Data Center or Atlassian Cloud, with a
+//! sync history read at `GET /admin/history` and each tenant's settings at
+//! `GET /admin/settings` (the admin token sees every tenant; an identity provider's SCIM token
+//! sees only its own).
 //!
 //! ```text
 //! cargo run --release -p scim-examples --bin atlassian-bridge -- --bind 127.0.0.1:8081 --token TOKEN --config bridge.toml
@@ -8,15 +10,15 @@
 //! cargo run --release -p scim-examples --bin atlassian-bridge -- --config bridge.toml --test-connection
 //! ```
 //!
-//! `--simulate` provisions into the in-process Jira simulator (nothing to configure; the
-//! Bitbucket simulator when the configuration's `target.type` is `bitbucket-dc`). Each
-//! `[[tenants]]` entry of the configuration is one identity provider with its own bearer
-//! token; history entries name the tenant. Logs go to standard error (`RUST_LOG`, default
+//! `--simulate` provisions into the in-process simulator of `[target] type` (Jira when there
+//! is no configuration). Each `[[tenants]]` (or `[[idp]]`) entry of the configuration is one
+//! identity provider with its own bearer token and, optionally, its own policy and `dry_run`:
+//! each gets its own provisioner over the one target, chosen by the token, and history entries
+//! name the tenant. Logs go to standard error (`RUST_LOG`, default
 //! `info`) and never hold a token. Ctrl-C or SIGTERM stops it gracefully.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -28,30 +30,58 @@ use scim_atlassian::history::{
     JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::simulator::{
-    BitbucketSimulator, ConfluenceSimulator, CrowdSimulator, JiraSimulator,
-};
-use scim_atlassian::{
-    AtlassianError, AtlassianProvisioner, CallObserver, CallRecord, Credentials, ReqwestClient,
-    Sleeper,
-};
+use scim_atlassian::{AtlassianError, CallObserver, CallRecord};
+use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use scim_core::{Authenticator, BearerTokens, ScimService};
-use scim_examples::bridge::{BridgeArgs, Config, Target};
+use scim_examples::bridge::{BridgeArgs, Config, TenantSettings};
 use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, serve_scim, shutdown_signal};
 use scim_examples::random_token;
+use scim_examples::target::{Built, TargetClient};
+use scim_examples::tenants::TenantRouter;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 /// The most entries one `/admin/history` response holds.
 const MAX_HISTORY_LIMIT: usize = 1000;
-/// The simulator's address: never resolved, requests go to the in-process simulator.
-const SIMULATOR_URL: &str = "http://jira-simulator.invalid";
 
 #[derive(Clone)]
 struct App {
     scim: ScimService,
     history: Arc<dyn SyncHistory>,
     admin: Arc<BearerTokens>,
+    /// The identity providers' SCIM tokens: each may read its own history and settings.
+    tenants: Arc<BearerTokens>,
+    settings: Arc<Vec<TenantSettings>>,
+}
+
+/// Who asks for an admin endpoint.
+enum Caller {
+    /// The administrator: every tenant.
+    Admin,
+    /// An identity provider, by its SCIM token: its own tenant only.
+    Tenant(String),
+}
+
+impl App {
+    async fn caller(&self, parts: &axum::http::request::Parts) -> Option<Caller> {
+        if self.admin.authenticate(parts).await.is_ok() {
+            return Some(Caller::Admin);
+        }
+        let principal = self.tenants.authenticate(parts).await.ok()?;
+        Some(Caller::Tenant(principal.tenant().to_owned()))
+    }
+}
+
+/// The tenant an admin request is about: `?tenant=` for the administrator (optional), the
+/// caller's own for an identity provider, which may not name another (403).
+fn tenant_scope(caller: &Caller, asked: Option<String>) -> Result<Option<String>, String> {
+    match (caller, asked) {
+        (Caller::Admin, asked) => Ok(asked),
+        (Caller::Tenant(own), Some(asked)) if asked != *own => Err(format!(
+            "this token belongs to tenant {own:?}: it cannot read tenant {asked:?}"
+        )),
+        (Caller::Tenant(own), _) => Ok(Some(own.clone())),
+    }
 }
 
 /// Exit statuses: 2 for a usage or configuration mistake, 1 for anything else.
@@ -83,13 +113,18 @@ async fn main() -> std::process::ExitCode {
         Ok(t) => t,
         Err(why) => return fail(&why, 2),
     };
-    let (provisioner, described) = match build_provisioner(&target, &config.policy) {
-        Ok(p) => p,
+    let concurrency = match config.concurrency() {
+        Ok(n) => n,
         Err(why) => return fail(&why, 2),
     };
+    let target = match TargetClient::new(&target, concurrency) {
+        Ok(t) => t,
+        Err(why) => return fail(&why, 2),
+    };
+    let described = target.described().to_owned();
 
     if args.test_connection {
-        return test_connection(&provisioner, &described).await;
+        return test_connection(&target, &config.policy).await;
     }
 
     let mut tenants = match config.tenants(args.token.as_deref(), &env) {
@@ -126,15 +161,31 @@ async fn main() -> std::process::ExitCode {
     };
 
     let logged: Arc<dyn SyncHistory> = Arc::new(LoggedHistory(Arc::clone(&history)));
-    let recording = RecordingProvisioner::new(provisioner, logged)
-        .record_reads(config.history.record_reads)
-        .on_record_error(|e| warn!(error = %e, "a sync history entry could not be recorded"));
+    // One provisioner per tenant, each with its own policy, over the one target; the tenant
+    // comes from the bearer token, so a token only ever reaches its own tenant's provisioner.
+    let mut router = TenantRouter::new();
+    let mut settings = Vec::new();
     let mut tokens = BearerTokens::new();
     for (name, token) in &tenants {
         tokens = tokens.with_token(token.clone(), name.clone());
+        let tenant = config.tenant_settings(name);
+        let provisioner = match tenant_provisioner(&target, &tenant) {
+            Ok(p) => p,
+            Err(why) => return fail(&format!("tenant {name:?}: {why}"), 2),
+        };
+        router = router.tenant(
+            name.clone(),
+            recorded(
+                provisioner,
+                Arc::clone(&logged),
+                config.history.record_reads,
+            ),
+        );
+        settings.push(tenant);
     }
-    let mut builder = ScimService::builder(Arc::new(recording))
-        .authenticator(Arc::new(tokens))
+    let tokens = Arc::new(tokens);
+    let mut builder = ScimService::builder(Arc::new(router))
+        .authenticator(tokens.clone())
         .max_payload_size(MAX_PAYLOAD);
     if let Some(url) = &args.public_url {
         builder = builder.public_url(url.clone());
@@ -143,9 +194,12 @@ async fn main() -> std::process::ExitCode {
         scim: builder.build(),
         history,
         admin: Arc::new(BearerTokens::new().with_token(admin_token, "admin")),
+        tenants: tokens,
+        settings: Arc::new(settings),
     };
     let router = Router::new()
         .route("/admin/history", get(admin_history))
+        .route("/admin/settings", get(admin_settings))
         .fallback(scim)
         .with_state(app);
 
@@ -169,115 +223,71 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// The provisioner for `target`, and how to name the target in messages (never with
-/// credentials).
-fn build_provisioner(
-    target: &Target,
-    policy: &SyncPolicy,
-) -> Result<(AtlassianProvisioner, String), String> {
+/// Records a tenant's provisioner in `history`, as the router serves it.
+fn recorded(built: Built, history: Arc<dyn SyncHistory>, reads: bool) -> Arc<dyn Provisioner> {
+    fn wrap<P: Provisioner + 'static>(
+        p: P,
+        history: Arc<dyn SyncHistory>,
+        reads: bool,
+    ) -> Arc<dyn Provisioner> {
+        Arc::new(
+            RecordingProvisioner::new(p, history)
+                .record_reads(reads)
+                .on_record_error(
+                    |e| warn!(error = %e, "a sync history entry could not be recorded"),
+                ),
+        )
+    }
+    match built {
+        Built::DataCenter(p) => wrap(p, history, reads),
+        Built::Cloud(p) => wrap(p, history, reads),
+    }
+}
+
+/// A tenant's provisioner over the target, its calls recorded in the history and logged.
+fn tenant_provisioner(target: &TargetClient, tenant: &TenantSettings) -> Result<Built, String> {
     let observer = Arc::new(HistoryObserver::new().then(Arc::new(LogCalls)));
-    let http = |timeout: &Duration| -> Result<Arc<dyn scim_core::HttpClient>, String> {
-        ReqwestClient::new(*timeout)
-            .map(|c| Arc::new(c) as Arc<dyn scim_core::HttpClient>)
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))
-    };
-    let (builder, described) = match target {
-        Target::Simulator => {
-            let credentials = Credentials::bearer("simulator-pat");
-            let sim = Arc::new(JiraSimulator::new(credentials.clone()));
-            (
-                AtlassianProvisioner::jira(SIMULATOR_URL, credentials).client(sim),
-                "the in-process Jira simulator".to_owned(),
-            )
-        }
-        Target::JiraDc {
-            url,
-            credentials,
-            timeout,
-        } => (
-            AtlassianProvisioner::jira(url.clone(), credentials.clone()).client(http(timeout)?),
-            format!("Jira Data Center at {url}"),
-        ),
-        Target::CrowdSimulator => {
-            let credentials = Credentials::basic("simulator-app", "simulator-secret");
-            let sim = Arc::new(CrowdSimulator::new(credentials.clone()));
-            (
-                AtlassianProvisioner::crowd(SIMULATOR_URL, credentials).client(sim),
-                "the in-process Crowd simulator".to_owned(),
-            )
-        }
-        Target::BitbucketSimulator { login_groups } => {
-            let credentials = Credentials::bearer("simulator-pat");
-            let sim = Arc::new(BitbucketSimulator::new(credentials.clone()));
-            for g in login_groups {
-                // The simulator starts with stash-users only: other login groups get the
-                // licence they would hold in a real Bitbucket.
-                if sim.add_group(g) {
-                    sim.grant_group(g, "LICENSED_USER");
-                }
-            }
-            (
-                AtlassianProvisioner::bitbucket(SIMULATOR_URL, credentials)
-                    .client(sim)
-                    .login_groups(login_groups.clone()),
-                "the in-process Bitbucket simulator".to_owned(),
-            )
-        }
-        Target::BitbucketDc {
-            url,
-            credentials,
-            timeout,
-            login_groups,
-            discover_login_groups,
-        } => (
-            AtlassianProvisioner::bitbucket(url.clone(), credentials.clone())
-                .client(http(timeout)?)
-                .login_groups(login_groups.clone())
-                .discover_login_groups(*discover_login_groups),
-            format!("Bitbucket Data Center at {url}"),
-        ),
-        Target::ConfluenceSimulator => {
-            let admin = Credentials::bearer("simulator-pat");
-            let app = Credentials::basic("simulator-app", "simulator-secret");
-            let sim = Arc::new(ConfluenceSimulator::new(admin.clone(), app.clone()));
-            (
-                AtlassianProvisioner::confluence(SIMULATOR_URL, admin)
-                    .client(sim)
-                    .embedded_crowd(app),
-                "the in-process Confluence simulator".to_owned(),
-            )
-        }
-        Target::ConfluenceDc {
-            url,
-            credentials,
-            application,
-            timeout,
-        } => (
-            AtlassianProvisioner::confluence(url.clone(), credentials.clone())
-                .client(http(timeout)?)
-                .embedded_crowd(application.clone()),
-            format!("Confluence Data Center at {url}"),
-        ),
-        Target::Crowd {
-            url,
-            credentials,
-            timeout,
-        } => (
-            AtlassianProvisioner::crowd(url.clone(), credentials.clone()).client(http(timeout)?),
-            format!("Crowd at {url}"),
-        ),
-    };
-    let built = builder
-        .sleeper(Arc::new(TokioSleeper))
-        .observer(observer)
-        .policy(policy.clone())
-        .build()
-        .map(|p| (p, described));
-    built.map_err(|e| format!("target: {e}"))
+    target.provisioner(&tenant.policy, tenant.dry_run, Some(observer))
 }
 
 /// `--test-connection`: says what works or exactly what does not.
-async fn test_connection(p: &AtlassianProvisioner, described: &str) -> std::process::ExitCode {
+async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::process::ExitCode {
+    let settings = TenantSettings {
+        tenant: "default".to_owned(),
+        policy: policy.clone(),
+        dry_run: true,
+    };
+    let described = target.described();
+    let built = match tenant_provisioner(target, &settings) {
+        Ok(b) => b,
+        Err(why) => return fail(&why, 2),
+    };
+    let p = match built {
+        Built::DataCenter(p) => p,
+        Built::Cloud(p) => {
+            let query = ListQuery::new().with_page(1, Some(1));
+            return match p
+                .search_users(&RequestContext::new("default"), &query)
+                .await
+            {
+                Ok(_) => {
+                    println!(
+                        "test-connection OK: {described} answers and accepts the directory API key"
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "test-connection FAILED for {described}: {}\nhint: check target.url (the \
+                         directory URL) and target.token (the directory API key, not an \
+                         organization admin key)",
+                        e.detail()
+                    );
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+    };
     match p.test_connection().await {
         Ok(name) => {
             println!(
@@ -326,17 +336,24 @@ async fn admin_history(State(app): State<App>, request: Request) -> Response<Bod
     response
 }
 
+fn unauthorized() -> Response<Body> {
+    json_error(
+        StatusCode::UNAUTHORIZED,
+        "send the admin token, or an identity provider's SCIM token for its own tenant, as \
+         `Authorization: Bearer <token>`",
+    )
+}
+
 async fn admin_history_reply(app: &App, parts: &axum::http::request::Parts) -> Response<Body> {
-    if app.admin.authenticate(parts).await.is_err() {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            "send the admin token as `Authorization: Bearer <token>` (SCIM tokens are not accepted here)",
-        );
-    }
+    let Some(caller) = app.caller(parts).await else {
+        return unauthorized();
+    };
     let query = parts.uri.query();
     let mut q = HistoryQuery::new().limit(DEFAULT_LIST_LIMIT);
-    if let Some(tenant) = query_param(query, "tenant") {
-        q = q.tenant(tenant);
+    match tenant_scope(&caller, query_param(query, "tenant")) {
+        Ok(Some(tenant)) => q = q.tenant(tenant),
+        Ok(None) => {}
+        Err(refused) => return json_error(StatusCode::FORBIDDEN, &refused),
     }
     if let Some(limit) = query_param(query, "limit") {
         match limit.parse::<usize>() {
@@ -369,6 +386,26 @@ async fn admin_history_reply(app: &App, parts: &axum::http::request::Parts) -> R
                 "the sync history could not be read",
             )
         }
+    }
+}
+
+/// `GET /admin/settings?tenant=`: the tenants' settings (policy, dry run) as a JSON array;
+/// an identity provider's token sees only its own tenant's.
+async fn admin_settings(State(app): State<App>, request: Request) -> Response<Body> {
+    let (parts, _) = request.into_parts();
+    let Some(caller) = app.caller(&parts).await else {
+        return unauthorized();
+    };
+    match tenant_scope(&caller, query_param(parts.uri.query(), "tenant")) {
+        Ok(only) => {
+            let shown: Vec<&TenantSettings> = app
+                .settings
+                .iter()
+                .filter(|s| only.as_ref().is_none_or(|t| *t == s.tenant))
+                .collect();
+            json(StatusCode::OK, &shown)
+        }
+        Err(refused) => json_error(StatusCode::FORBIDDEN, &refused),
     }
 }
 
@@ -453,15 +490,5 @@ impl SyncHistory for LoggedHistory {
 
     async fn list(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, HistoryError> {
         self.0.list(query).await
-    }
-}
-
-/// Retries wait on tokio's timer instead of the library's default helper thread.
-struct TokioSleeper;
-
-#[async_trait::async_trait]
-impl Sleeper for TokioSleeper {
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
     }
 }

@@ -18,11 +18,11 @@
 //! - `DELETE /Users/{id}` only deactivates the Atlassian account; the id answers 404 afterwards,
 //!   as a deleted resource should.
 //!
-//! Policies: [`CloudBuilder::policy`] applies a [`SyncPolicy`]'s user-name and group-name
-//! transformations (see there); its group mapping, default groups, scope and deprovisioning
-//! settings are not applied to Cloud yet.
+//! Policies: [`CloudBuilder::policy`] applies a [`SyncPolicy`] as the Jira provisioner does
+//! (see there for what differs on Cloud).
 
 mod names;
+mod rules;
 mod search;
 
 use std::collections::HashSet;
@@ -37,7 +37,7 @@ use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
-use crate::policy::SyncPolicy;
+use crate::policy::{CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups};
 use crate::{
     AtlassianError, CallObserver, CallRecord, Credentials, RetryPolicy, Sleeper, ThreadSleeper,
 };
@@ -112,6 +112,7 @@ pub struct CloudProvisioner {
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
     names: names::Names,
+    policy: Arc<CompiledPolicy>,
 }
 
 impl std::fmt::Debug for CloudProvisioner {
@@ -133,6 +134,7 @@ pub struct CloudBuilder {
     retry: RetryPolicy,
     observer: Option<Arc<dyn CallObserver>>,
     policy: SyncPolicy,
+    dry_run: bool,
 }
 
 impl std::fmt::Debug for CloudBuilder {
@@ -169,15 +171,41 @@ impl CloudBuilder {
         self
     }
 
-    /// Applies `policy`'s `user_name` and `group_name` transformations: to the `userName` of
-    /// users created and replaced, to the `displayName` of groups created and replaced, and to
-    /// the value of a `userName eq` / `displayName eq` filter, so an IdP finds a user by the name
-    /// it sent. While a transformation is set, PATCH is applied here (read, apply, replace, with
-    /// the read-to-write window of the module docs) rather than forwarded, so a PATCH of the name
-    /// is transformed too. Other filters see the names as Cloud stores them. The rest of the
-    /// policy (group mapping, default groups, scope, deprovisioning) is not applied to Cloud yet.
+    /// Applies `policy` as the Jira provisioner does, with the same decisions:
+    /// - Names: `user_name` transforms the `userName` of users written and of `userName eq`
+    ///   lookups; `group_name` the group names.
+    /// - Group mapping: on-the-fly (include/exclude, rename) or manual. A mapped group is found
+    ///   in Cloud by name and created when missing; under manual mapping a membership change
+    ///   goes to every Cloud group the IdP group maps to, and the first shows under the IdP
+    ///   group's name. A group the policy ignores is accepted and reads as empty under an id
+    ///   of its own (`unsynced-...`); nothing of it reaches Cloud.
+    /// - User writes carrying `groups` (create, replace) put the user in the mapped groups and
+    ///   the default groups (new users: on create; all users: on every write). Groups the
+    ///   mapping manages (manual: its targets) are left when no longer sent, others too with
+    ///   `remove_unmanaged_groups`. Cloud has nowhere to remember which groups on-the-fly
+    ///   mapping gave a user, so under on-the-fly mapping only `remove_unmanaged_groups`
+    ///   removes anything.
+    /// - Scope: a create outside it is refused with 403 and nothing written; a write showing
+    ///   the user left it is ignored or deprovisions it (`deprovision_out_of_scope`, which also
+    ///   acts on users removed from a scope group).
+    /// - Deprovisioning: `delete` is Cloud's `DELETE /Users/{id}` (what Cloud calls deletion
+    ///   deactivates the Atlassian account), also for `active: false`; `deactivate` sets
+    ///   `active: false`. A SCIM `DELETE` is Cloud's `DELETE` under both.
+    ///
+    /// While a user-name transformation, all-user default groups or the `delete` action is
+    /// set, a user PATCH is applied here (read, apply, replace, with the read-to-write window
+    /// of the module docs) rather than forwarded; so is a group PATCH under any mapping but
+    /// same-named groups. A user PATCH of `groups` is not applied to Cloud.
     pub fn policy(mut self, policy: SyncPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Computes what would change without writing: the client is wrapped in a
+    /// [`DryRunClient`](crate::dry_run::DryRunClient) (reads reach Cloud, writes are held back
+    /// and reported in the sync history).
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.dry_run = on;
         self
     }
 
@@ -199,10 +227,15 @@ impl CloudBuilder {
             .credentials
             .header_value()
             .ok_or(AtlassianError::InvalidCredentials)?;
-        let http = self.http.ok_or(AtlassianError::MissingClient)?;
-        let names = names::Names::new(&self.policy)?;
+        let http = crate::dry_run::maybe(
+            self.http.ok_or(AtlassianError::MissingClient)?,
+            self.dry_run,
+        );
+        let policy = self.policy.compile()?;
+        let names = names::Names::new(&policy);
         Ok(CloudProvisioner {
             names,
+            policy: Arc::new(policy),
             base,
             auth,
             http,
@@ -243,6 +276,7 @@ impl CloudProvisioner {
             retry: RetryPolicy::default(),
             observer: None,
             policy: SyncPolicy::default(),
+            dry_run: false,
         }
     }
 
@@ -437,14 +471,7 @@ impl CloudProvisioner {
                 None => ops.push(json!({"op": "remove", "path": "externalId"})),
             }
         }
-        // Sets: a Cloud group holds up to 35,000 members, too many for nested scans.
-        let have: HashSet<&str> = member_ids(&current.members).into_iter().collect();
-        let want: HashSet<&str> = member_ids(&group.members).into_iter().collect();
-        let mut gone: Vec<&str> = have.difference(&want).copied().collect();
-        let mut new: Vec<&str> = want.difference(&have).copied().collect();
-        // Sorted so the PATCH sent is the same for the same change.
-        gone.sort_unstable();
-        new.sort_unstable();
+        let (new, gone) = member_diff(&current, group);
         ops.extend(remove_ops(&gone)?);
         if !new.is_empty() {
             ops.push(add_op(&new));
@@ -613,6 +640,19 @@ fn patch_body(operations: &[Value]) -> Value {
     })
 }
 
+/// The member ids `group` adds to `current`, and those it drops, each sorted so the PATCH
+/// sent is the same for the same change.
+fn member_diff<'a>(current: &'a Group, group: &'a Group) -> (Vec<&'a str>, Vec<&'a str>) {
+    // Sets: a Cloud group holds up to 35,000 members, too many for nested scans.
+    let have: HashSet<&str> = member_ids(&current.members).into_iter().collect();
+    let want: HashSet<&str> = member_ids(&group.members).into_iter().collect();
+    let mut added: Vec<&str> = want.difference(&have).copied().collect();
+    let mut removed: Vec<&str> = have.difference(&want).copied().collect();
+    added.sort_unstable();
+    removed.sort_unstable();
+    (added, removed)
+}
+
 fn member_ids(members: &[Member]) -> Vec<&str> {
     members.iter().filter_map(|m| m.value.as_deref()).collect()
 }
@@ -632,18 +672,116 @@ fn add_op(ids: &[&str]) -> Value {
     json!({"op": "add", "path": "members", "value": value})
 }
 
+impl CloudProvisioner {
+    /// Whether a user write needs the user as Cloud has it first, for the policy: it carries
+    /// `groups` (scope and mapping), default groups apply to every write, or it deactivates
+    /// under the `delete` policy.
+    fn user_write_reads(&self, user: &User, groups: Option<&[String]>) -> bool {
+        groups.is_some()
+            || !self.policy.all_users.is_empty()
+            || (user.active == Some(false) && self.policy.action == DeprovisionAction::Delete)
+    }
+
+    /// Writes `user` over `current` (already read) with the policy applied: out of scope
+    /// ignored or deprovisioned, deactivation as deletion under the `delete` policy, then the
+    /// `PUT` and the group plan. `groups` are the IdP groups the write carried.
+    async fn write_user(
+        &self,
+        id: &str,
+        user: User,
+        current: User,
+        groups: Option<&[String]>,
+    ) -> Result<User, ScimError> {
+        if let Some(groups) = groups {
+            if !self.policy.in_scope(groups.iter().map(String::as_str)) {
+                return if self.policy.deprovision_out_of_scope {
+                    self.deprovision(id, current).await
+                } else {
+                    Ok(current)
+                };
+            }
+        }
+        if user.active == Some(false)
+            && current.active != Some(false)
+            && self.policy.action == DeprovisionAction::Delete
+        {
+            return self.deprovision(id, current).await;
+        }
+        let before = rules::cloud_group_names(&current);
+        let body = writable(&self.names.user(user)?)?;
+        let written = user_from(
+            self.write(Method::PUT, Kind::Users, Some(id), &body)
+                .await?,
+        )?;
+        let plan = self.policy.plan_groups(groups, &before, &[], false, false);
+        if self.apply_plan(id, &plan).await? {
+            return user_from(self.get(Kind::Users, id).await?);
+        }
+        Ok(written)
+    }
+
+    /// Turns Cloud group `id` (`current`) into `group` as the IdP sent it: the name through
+    /// the policy (a name the policy ignores cannot be taken), one PATCH of the differences,
+    /// the membership change repeated on the manual mapping's other targets, and users who
+    /// left a scope group deprovisioned when the policy says so.
+    async fn change_mapped_group(
+        &self,
+        id: &str,
+        current: Group,
+        mut group: Group,
+    ) -> Result<Group, ScimError> {
+        let wanted = group.display_name.trim().to_owned();
+        if wanted.eq_ignore_ascii_case(&self.shown(current.clone()).display_name) {
+            group.display_name.clone_from(&current.display_name);
+        } else {
+            group.display_name = self.cloud_group_name(&wanted)?.ok_or_else(|| {
+                ScimError::invalid_value(
+                    "displayName",
+                    format_args!(
+                        "the policy does not sync groups named {wanted:?}: a synced group \
+                         cannot take that name"
+                    ),
+                )
+            })?;
+        }
+        let (added, removed) = member_diff(&current, &group);
+        let name = group.display_name.clone();
+        let changed = self.change_group(id, current.clone(), &group).await?;
+        self.fan_out(&name, &added, &removed).await?;
+        self.deprovision_left(&name, &removed).await?;
+        Ok(self.shown(changed))
+    }
+}
+
 #[async_trait]
 impl Provisioner for CloudProvisioner {
+    /// `POST /Users`, then the groups the policy puts the user in (its mapped `groups`, the
+    /// default groups; a missing group is created) and one more read when there were any. A
+    /// user outside the policy's scope is refused with 403 and nothing is written.
     async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+        let groups = idp_groups(&user);
+        self.policy
+            .check_create_scope(&user.user_name, groups.as_deref(), "Atlassian Cloud")?;
         let user = self.names.user(user)?;
         let body = writable(&user)?;
-        user_from(self.write(Method::POST, Kind::Users, None, &body).await?)
+        let created = user_from(self.write(Method::POST, Kind::Users, None, &body).await?)?;
+        let plan = self
+            .policy
+            .plan_groups(groups.as_deref(), &[], &[], true, false);
+        match created.id.as_deref() {
+            Some(id) if self.apply_plan(id, &plan).await? => {
+                user_from(self.get(Kind::Users, id).await?)
+            }
+            _ => Ok(created),
+        }
     }
 
     async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
         user_from(self.get(Kind::Users, id).await?)
     }
 
+    /// `PUT /Users/{id}` with the policy applied (see [`CloudBuilder::policy`]); with a policy
+    /// that needs it, the user is read first.
     async fn replace_user(
         &self,
         _ctx: &RequestContext,
@@ -651,8 +789,18 @@ impl Provisioner for CloudProvisioner {
         user: User,
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
+        let groups = idp_groups(&user);
+        let checked = self.check_version(Kind::Users, id, expected).await?;
+        if self.user_write_reads(&user, groups.as_deref()) {
+            let current = match checked {
+                Some(v) => v,
+                None => self.get(Kind::Users, id).await?,
+            };
+            return self
+                .write_user(id, user, user_from(current)?, groups.as_deref())
+                .await;
+        }
         let user = self.names.user(user)?;
-        self.check_version(Kind::Users, id, expected).await?;
         let body = writable(&user)?;
         user_from(
             self.write(Method::PUT, Kind::Users, Some(id), &body)
@@ -660,6 +808,8 @@ impl Provisioner for CloudProvisioner {
         )
     }
 
+    /// `DELETE /Users/{id}`, which in Cloud deactivates the account (under either
+    /// deprovisioning action: Cloud offers no deletion through SCIM); the id answers 404 after.
     async fn delete_user(
         &self,
         _ctx: &RequestContext,
@@ -682,18 +832,39 @@ impl Provisioner for CloudProvisioner {
             .collect()
     }
 
+    /// Same-named groups (the default policy): `POST /Groups` as sent. Otherwise the group is
+    /// mapped: each Cloud group the policy maps it to is found by name and created when
+    /// missing, with the members; a group the policy ignores is accepted and nothing of it
+    /// reaches Cloud (it reads as empty, under an id of its own).
     async fn create_group(&self, _ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
-        let group = self.names.group(group)?;
-        let body = writable(&group)?;
-        group_from(self.write(Method::POST, Kind::Groups, None, &body).await?)
+        if self.policy.groups_are_identity() {
+            let body = writable(&group)?;
+            return group_from(self.write(Method::POST, Kind::Groups, None, &body).await?);
+        }
+        let name = group.display_name.trim().to_owned();
+        if self.cloud_group_name(&name)?.is_none() {
+            return Ok(rules::unsynced_group(&name));
+        }
+        let members = member_ids(&group.members);
+        let mut first = None;
+        for target in self.policy.jira_groups(&name).into_iter().flatten() {
+            let made = self.ensure_group(&target, &members).await?;
+            first.get_or_insert(made);
+        }
+        // A validated mapping names at least one group, so `first` is set.
+        Ok(first.map_or_else(|| rules::unsynced_group(&name), |g| self.shown(g)))
     }
 
     async fn get_group(&self, _ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
-        group_from(self.get(Kind::Groups, id).await?)
+        if let Some(name) = rules::unsynced_name(id) {
+            return Ok(rules::unsynced_group(&name));
+        }
+        Ok(self.shown(group_from(self.get(Kind::Groups, id).await?)?))
     }
 
     /// One read, then one PATCH of what differs (name, members added, members removed), since
     /// Cloud takes membership changes through PATCH; nothing is written when nothing differs.
+    /// Under a mapping policy the change also goes to the other groups the group maps to.
     async fn replace_group(
         &self,
         _ctx: &RequestContext,
@@ -701,20 +872,37 @@ impl Provisioner for CloudProvisioner {
         group: Group,
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
-        let group = self.names.group(group)?;
+        if rules::unsynced_name(id).is_some() {
+            return Ok(rules::unsynced_group(group.display_name.trim()));
+        }
         let current = match self.check_version(Kind::Groups, id, expected).await? {
             Some(v) => v,
             None => self.get(Kind::Groups, id).await?,
         };
-        self.change_group(id, group_from(current)?, &group).await
+        let current = group_from(current)?;
+        if self.policy.groups_are_identity() {
+            return self.change_group(id, current, &group).await;
+        }
+        self.change_mapped_group(id, current, group).await
     }
 
+    /// `DELETE /Groups/{id}`; under manual mapping the Cloud groups (the administrator's,
+    /// possibly shared by several IdP groups) stay, and an ignored group has nothing to delete.
     async fn delete_group(
         &self,
         _ctx: &RequestContext,
         id: &str,
         expected: Option<&ETag>,
     ) -> Result<(), ScimError> {
+        if rules::unsynced_name(id).is_some() {
+            return Ok(());
+        }
+        if matches!(self.policy.mapping, crate::policy::Mapping::Manual(_)) {
+            return self
+                .check_version(Kind::Groups, id, expected)
+                .await
+                .map(drop);
+        }
         self.delete(Kind::Groups, id, expected).await
     }
 
@@ -727,7 +915,7 @@ impl Provisioner for CloudProvisioner {
         search::scan(self, Kind::Groups, offset, limit)
             .await?
             .into_iter()
-            .map(group_from)
+            .map(|v| group_from(v).map(|g| self.shown(g)))
             .collect()
     }
 
@@ -749,26 +937,35 @@ impl Provisioner for CloudProvisioner {
         })
     }
 
+    /// A `displayName eq` lookup goes to the Cloud group the policy maps the name to (a name
+    /// the policy ignores finds nothing); other filters see Cloud's names.
     async fn search_groups(
         &self,
         _ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<Group>, ScimError> {
-        let query = self.names.query(Kind::Groups, query)?;
+        let Some(query) = self.names.group_query(&self.policy, query)? else {
+            return Ok(Page {
+                resources: Vec::new(),
+                total_results: 0,
+                start_index: query.start_index,
+            });
+        };
         let page = search::search(self, Kind::Groups, &query).await?;
         Ok(Page {
             resources: page
                 .resources
                 .into_iter()
-                .map(group_from)
+                .map(|v| group_from(v).map(|g| self.shown(g)))
                 .collect::<Result<_, _>>()?,
             total_results: page.total_results,
             start_index: page.start_index,
         })
     }
 
-    /// Forwarded to Cloud as one PATCH, which applies it atomically (applied here when a
-    /// user-name transformation is set; see [`CloudBuilder::policy`]).
+    /// Forwarded to Cloud as one PATCH, which applies it atomically. Applied here instead
+    /// (read, apply, then as a replace) when a user-name transformation is set, default groups
+    /// for all users apply, or deactivation means deletion (see [`CloudBuilder::policy`]).
     async fn patch_user(
         &self,
         _ctx: &RequestContext,
@@ -776,23 +973,23 @@ impl Provisioner for CloudProvisioner {
         patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
-        if !self.names.users_identity() {
+        let local = !self.names.users_identity()
+            || !self.policy.all_users.is_empty()
+            || self.policy.action == DeprovisionAction::Delete;
+        if local {
             let current = self.get(Kind::Users, id).await?;
             let version = version_of(&current);
             check_expected(expected, version.as_ref())?;
-            let mut user = user_from(current)?;
+            let current = user_from(current)?;
+            let mut user = current.clone();
             scim_core::patch::apply_user(&mut user, patch, scim_core::SchemaRegistry::builtin())?;
-            let body = writable(&self.names.user(user)?)?;
-            return user_from(
-                self.write(Method::PUT, Kind::Users, Some(id), &body)
-                    .await?,
-            );
+            return self.write_user(id, user, current, None).await;
         }
         user_from(self.patch(Kind::Users, id, patch, expected).await?)
     }
 
-    /// Forwarded to Cloud as one PATCH, which applies it atomically (applied here when a
-    /// group-name transformation is set; see [`CloudBuilder::policy`]).
+    /// Forwarded to Cloud as one PATCH, which applies it atomically; applied here (read,
+    /// apply, then as a replace) when the group mapping is not same-named groups.
     async fn patch_group(
         &self,
         _ctx: &RequestContext,
@@ -800,45 +997,60 @@ impl Provisioner for CloudProvisioner {
         patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
-        if !self.names.groups_identity() {
+        if let Some(name) = rules::unsynced_name(id) {
+            let mut group = rules::unsynced_group(&name);
+            scim_core::patch::apply_group(&mut group, patch, scim_core::SchemaRegistry::builtin())?;
+            group.members.clear();
+            return Ok(group);
+        }
+        if !self.policy.groups_are_identity() {
             let current = self.get(Kind::Groups, id).await?;
             let version = version_of(&current);
             check_expected(expected, version.as_ref())?;
             let current = group_from(current)?;
-            let mut group = current.clone();
+            let mut group = self.shown(current.clone());
             scim_core::patch::apply_group(&mut group, patch, scim_core::SchemaRegistry::builtin())?;
-            let group = self.names.group(group)?;
-            return self.change_group(id, current, &group).await;
+            return self.change_mapped_group(id, current, group).await;
         }
         group_from(self.patch(Kind::Groups, id, patch, expected).await?)
     }
 
-    /// One PATCH `add` on `members`.
+    /// One PATCH `add` on `members` (repeated on the manual mapping's other targets).
     async fn add_members(
         &self,
         _ctx: &RequestContext,
         group_id: &str,
         members: &[Member],
     ) -> Result<Group, ScimError> {
+        if let Some(name) = rules::unsynced_name(group_id) {
+            return Ok(rules::unsynced_group(&name));
+        }
         let ids = member_ids(members);
         if ids.is_empty() {
-            return group_from(self.get(Kind::Groups, group_id).await?);
+            return Ok(self.shown(group_from(self.get(Kind::Groups, group_id).await?)?));
         }
         let body = patch_body(&[add_op(&ids)]);
-        group_from(
+        let group = group_from(
             self.write(Method::PATCH, Kind::Groups, Some(group_id), &body)
                 .await?,
-        )
+        )?;
+        self.fan_out(&group.display_name, &ids, &[]).await?;
+        Ok(self.shown(group))
     }
 
     /// A read, then one PATCH `remove` of the ids that are members (a remove matching nothing
-    /// is an error in SCIM, and ids that are not members are to be ignored here).
+    /// is an error in SCIM, and ids that are not members are to be ignored here); repeated on
+    /// the manual mapping's other targets, and users who left a scope group deprovisioned
+    /// when the policy says so.
     async fn remove_members(
         &self,
         _ctx: &RequestContext,
         group_id: &str,
         member_ids_in: &[String],
     ) -> Result<Group, ScimError> {
+        if let Some(name) = rules::unsynced_name(group_id) {
+            return Ok(rules::unsynced_group(&name));
+        }
         let current = self.get(Kind::Groups, group_id).await?;
         let group = group_from(current)?;
         let have: HashSet<&str> = member_ids(&group.members).into_iter().collect();
@@ -850,12 +1062,15 @@ impl Provisioner for CloudProvisioner {
         present.sort_unstable();
         present.dedup();
         if present.is_empty() {
-            return Ok(group);
+            return Ok(self.shown(group));
         }
         let body = patch_body(&remove_ops(&present)?);
-        group_from(
+        let changed = group_from(
             self.write(Method::PATCH, Kind::Groups, Some(group_id), &body)
                 .await?,
-        )
+        )?;
+        self.fan_out(&group.display_name, &[], &present).await?;
+        self.deprovision_left(&group.display_name, &present).await?;
+        Ok(self.shown(changed))
     }
 }

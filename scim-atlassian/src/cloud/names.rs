@@ -1,14 +1,14 @@
-//! The policy's name transformations, as far as Cloud applies them.
+//! The policy's name transformations and group mapping applied to Cloud lookups and user
+//! names.
 
 use std::borrow::Cow;
 
 use scim_core::provision::ListQuery;
-use scim_core::{Group, ScimError, User};
+use scim_core::{ScimError, User};
 use scim_filter::{CompValue, CompareOp, Filter};
 
 use super::Kind;
-use crate::AtlassianError;
-use crate::policy::SyncPolicy;
+use crate::policy::CompiledPolicy;
 use crate::policy::transform::CompiledTransform;
 
 /// The compiled `user_name` and `group_name` transformations.
@@ -19,20 +19,15 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    pub(crate) fn new(policy: &SyncPolicy) -> Result<Self, AtlassianError> {
-        let compiled = policy.compile()?;
-        Ok(Names {
-            user: compiled.user_name,
-            group: compiled.group_name,
-        })
+    pub(crate) fn new(policy: &CompiledPolicy) -> Self {
+        Names {
+            user: policy.user_name.clone(),
+            group: policy.group_name.clone(),
+        }
     }
 
     pub(crate) fn users_identity(&self) -> bool {
         self.user.is_identity()
-    }
-
-    pub(crate) fn groups_identity(&self) -> bool {
-        self.group.is_identity()
     }
 
     pub(crate) fn user(&self, mut user: User) -> Result<User, ScimError> {
@@ -40,13 +35,6 @@ impl Names {
             user.user_name = apply(&self.user, "userName", &user.user_name)?;
         }
         Ok(user)
-    }
-
-    pub(crate) fn group(&self, mut group: Group) -> Result<Group, ScimError> {
-        if !self.group.is_identity() {
-            group.display_name = apply(&self.group, "displayName", &group.display_name)?;
-        }
-        Ok(group)
     }
 
     /// `query` with the value of a top-level `userName eq` (users) or `displayName eq` (groups)
@@ -87,4 +75,36 @@ fn apply(transform: &CompiledTransform, attr: &str, name: &str) -> Result<String
             ),
         )
     })
+}
+
+impl Names {
+    /// `query` with the value of a top-level `displayName eq` turned into the Cloud group the
+    /// policy maps that IdP name to; `None` when the policy ignores the name (nothing to find).
+    pub(crate) fn group_query<'a>(
+        &self,
+        policy: &CompiledPolicy,
+        query: &'a ListQuery,
+    ) -> Result<Option<Cow<'a, ListQuery>>, ScimError> {
+        if policy.groups_are_identity() {
+            return Ok(Some(Cow::Borrowed(query)));
+        }
+        match &query.filter {
+            Some(Filter::Compare(path, CompareOp::Eq, CompValue::String(value)))
+                if path.sub_attr().is_none() && path.name().eq_ignore_ascii_case("displayName") =>
+            {
+                let Some(name) = policy
+                    .jira_groups(value.as_str())
+                    .and_then(|t| t.into_iter().next())
+                else {
+                    // Refused like a create would be, or simply not synced.
+                    apply(&self.group, "displayName", value.as_str())?;
+                    return Ok(None);
+                };
+                let mut rewritten = query.clone();
+                rewritten.filter = Some(Filter::eq_str(path.clone(), &name));
+                Ok(Some(Cow::Owned(rewritten)))
+            }
+            _ => Ok(Some(Cow::Borrowed(query))),
+        }
+    }
 }

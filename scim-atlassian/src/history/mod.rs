@@ -20,6 +20,7 @@ mod recording;
 
 pub use jsonl::JsonLinesHistory;
 pub use memory::{DEFAULT_CAPACITY, InMemoryHistory};
+pub(crate) use recording::note_held_back;
 pub use recording::{HistoryObserver, RecordingProvisioner};
 
 use async_trait::async_trait;
@@ -248,13 +249,18 @@ pub struct ProductCall {
     /// How long the call took, in milliseconds.
     #[serde(default)]
     pub elapsed_ms: u64,
+    /// A write a dry run held back: never sent, `status` is the dry run's made-up answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_back: bool,
 }
 
 impl ProductCall {
     /// Whether this call wrote something that the product accepted (a 2xx answer to anything
     /// but `GET`).
     pub fn is_successful_write(&self) -> bool {
-        !self.call.starts_with("GET ") && self.status.is_some_and(|s| (200..300).contains(&s))
+        !self.held_back
+            && !self.call.starts_with("GET ")
+            && self.status.is_some_and(|s| (200..300).contains(&s))
     }
 }
 
@@ -265,6 +271,7 @@ impl From<&CallRecord> for ProductCall {
             status: record.status,
             attempt: record.attempt,
             elapsed_ms: u64::try_from(record.elapsed.as_millis()).unwrap_or(u64::MAX),
+            held_back: false,
         }
     }
 }
@@ -276,6 +283,13 @@ impl From<&CallRecord> for ProductCall {
 pub enum Outcome {
     /// It succeeded.
     Success,
+    /// It ran as a dry run ([`DryRunClient`](crate::dry_run::DryRunClient)): the product's
+    /// state was read, nothing was written, and these writes would have been made.
+    #[serde(rename_all = "camelCase")]
+    DryRun {
+        /// The held-back writes, in order: `METHOD /path?query {json body summary}`.
+        would_write: Vec<String>,
+    },
     /// It failed with the SCIM error the identity provider received.
     #[serde(rename_all = "camelCase")]
     Failure {
@@ -290,7 +304,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the operation succeeded.
+    /// Whether the operation succeeded (a dry run is not a success: nothing was written).
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Success)
     }
@@ -350,6 +364,7 @@ mod tests {
             status: Some(201),
             attempt: 0,
             elapsed_ms: 3,
+            held_back: false,
         }])
         .with_outcome(Outcome::Failure {
             status: 409,

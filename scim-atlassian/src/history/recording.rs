@@ -32,19 +32,35 @@ thread_local! {
     static CURRENT: Current = const { RefCell::new(None) };
 }
 
+/// What one recorded operation collects: the product calls observed, and the writes a
+/// [`DryRunClient`](crate::dry_run::DryRunClient) held back.
 #[derive(Default)]
-struct Collected(Mutex<Vec<ProductCall>>);
+struct Collected(Mutex<(Vec<ProductCall>, Vec<String>)>);
 
 impl Collected {
-    fn push(&self, call: ProductCall) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(call);
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<ProductCall>, Vec<String>)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn take(&self) -> Vec<ProductCall> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    fn push(&self, call: ProductCall) {
+        self.lock().0.push(call);
+    }
+
+    fn take(&self) -> (Vec<ProductCall>, Vec<String>) {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+/// The collection of the operation being polled on this thread, if any.
+fn current() -> Option<Arc<Collected>> {
+    CURRENT.with(|current| current.try_borrow().ok().and_then(|c| c.clone()))
+}
+
+/// Tells the recorded operation being polled on this thread (if any) that a dry run held
+/// `call` back.
+pub(crate) fn note_held_back(call: &crate::dry_run::HeldBackCall) {
+    if let Some(collected) = current() {
+        collected.lock().1.push(call.to_string());
     }
 }
 
@@ -98,16 +114,9 @@ impl HistoryObserver {
 
 impl CallObserver for HistoryObserver {
     fn on_call(&self, record: &CallRecord) {
-        CURRENT.with(|current| {
-            if let Some(collected) = current
-                .try_borrow()
-                .ok()
-                .as_deref()
-                .and_then(Option::as_ref)
-            {
-                collected.push(ProductCall::from(record));
-            }
-        });
+        if let Some(collected) = current() {
+            collected.push(ProductCall::from(record));
+        }
         if let Some(next) = &self.next {
             next.on_call(record);
         }
@@ -250,7 +259,13 @@ impl<P: Provisioner> RecordingProvisioner<P> {
             calls: Arc::clone(&collected),
         }
         .await;
-        let calls = collected.take();
+        let (mut calls, held_back) = collected.take();
+        if !held_back.is_empty() {
+            // Their answers were the dry run's, not the product's.
+            for call in calls.iter_mut().filter(|c| !c.call.starts_with("GET ")) {
+                call.held_back = true;
+            }
+        }
         let writes: Vec<&str> = calls
             .iter()
             .filter(|c| c.is_successful_write())
@@ -260,12 +275,25 @@ impl<P: Provisioner> RecordingProvisioner<P> {
         let (outcome, changes) = match &result {
             Ok(value) => {
                 let summary = describe(value, &mut operation);
-                let changes = if kind == Kind::Write && observed && writes.is_empty() {
-                    format!("no change ({summary}: nothing to write)")
+                if !held_back.is_empty() {
+                    let changes = format!(
+                        "dry run: would have {summary} with {} write(s), none sent",
+                        held_back.len()
+                    );
+                    (
+                        Outcome::DryRun {
+                            would_write: held_back,
+                        },
+                        changes,
+                    )
+                } else if kind == Kind::Write && observed && writes.is_empty() {
+                    (
+                        Outcome::Success,
+                        format!("no change ({summary}: nothing to write)"),
+                    )
                 } else {
-                    summary
-                };
-                (Outcome::Success, changes)
+                    (Outcome::Success, summary)
+                }
             }
             Err(err) => {
                 let changes = if !writes.is_empty() {

@@ -1,6 +1,8 @@
 //! [`SyncPolicy`]: the administrator's rules for what the identity provider's users and groups
 //! become in Jira: group mapping, default groups, scope, name transformations and
-//! deprovisioning.
+//! deprovisioning. The same policy applies to Atlassian Cloud
+//! ([`CloudBuilder::policy`](crate::cloud::CloudBuilder::policy), which says what differs
+//! there); the docs below say "Jira" for the target product.
 //!
 //! `policy.example.toml`, beside this crate's `Cargo.toml`, shows every setting with its
 //! default.
@@ -57,6 +59,7 @@
 //! # Ok::<(), scim_atlassian::policy::PolicyError>(())
 //! ```
 
+mod plan;
 mod rules;
 pub(crate) mod transform;
 
@@ -65,6 +68,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use plan::{GroupPlan, idp_groups};
 pub use rules::PolicyRules;
 pub(crate) use transform::CompiledTransform;
 pub use transform::{NameTransform, RegexRule};

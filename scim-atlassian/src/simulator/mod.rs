@@ -41,12 +41,14 @@ mod cloud;
 mod confluence;
 mod crowd;
 mod jira;
+mod latency;
 
 pub use bitbucket::{BitbucketSimulator, SimBitbucketUser};
 pub use cloud::CloudSimulator;
 pub use confluence::ConfluenceSimulator;
 pub use crowd::{CrowdSimUser, CrowdSimulator};
 pub use jira::{Fault, JiraSimulator, SimUser};
+pub use latency::Latency;
 
 /// What every simulator keeps about the requests they get: a count per `METHOD /path` and the
 /// queue of faults to answer the next requests with.

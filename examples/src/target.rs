@@ -1,0 +1,261 @@
+//! The configured [`Target`], built: one HTTP client to the product (an in-process simulator or
+//! reqwest), bounded in calls in flight, shared by every provisioner built over it. The bridge
+//! builds one provisioner per tenant with [`TargetClient::provisioner`]; `sync` builds one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_atlassian::cloud::{CloudBuilder, CloudProvisioner};
+use scim_atlassian::policy::SyncPolicy;
+use scim_atlassian::simulator::{
+    BitbucketSimulator, CloudSimulator, ConfluenceSimulator, CrowdSimulator, JiraSimulator,
+};
+use scim_atlassian::{
+    AtlassianBuilder, AtlassianProvisioner, CallObserver, Credentials, ReqwestClient,
+};
+use scim_core::HttpClient;
+
+use crate::bounded::BoundedClient;
+use crate::bridge::Target;
+use crate::glue::TokioSleeper;
+
+/// The simulators' address: never resolved, requests go to the in-process simulator.
+pub const SIMULATOR_URL: &str = "http://atlassian-simulator.invalid";
+/// The Cloud simulator's directory API key (the simulator is in-process: nothing to guard).
+pub const SIMULATOR_CLOUD_KEY: &str = "simulator-directory-key";
+
+/// The target's one HTTP client and how to build a provisioner over it.
+pub struct TargetClient {
+    client: Arc<dyn HttpClient>,
+    described: String,
+    product: Product,
+}
+
+impl std::fmt::Debug for TargetClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The builders hold credentials: only the description is shown.
+        f.debug_struct("TargetClient")
+            .field("described", &self.described)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a Data Center builder with the product, URL and credentials filled in.
+type DataCenterStart = Box<dyn Fn() -> AtlassianBuilder + Send + Sync>;
+
+enum Product {
+    DataCenter(DataCenterStart),
+    Cloud { url: String, api_key: String },
+}
+
+/// A provisioner built over a [`TargetClient`].
+#[derive(Debug)]
+pub enum Built {
+    /// Jira, Crowd, Confluence or Bitbucket Data Center.
+    DataCenter(AtlassianProvisioner),
+    /// Atlassian Cloud.
+    Cloud(CloudProvisioner),
+}
+
+impl TargetClient {
+    /// The client for `target`, letting at most `concurrency` calls through at once.
+    pub fn new(target: &Target, concurrency: usize) -> Result<TargetClient, String> {
+        let mut built = Self::unbounded(target)?;
+        built.client = Arc::new(BoundedClient::new(built.client, concurrency));
+        Ok(built)
+    }
+
+    /// How to name the target in messages (never with credentials).
+    pub fn described(&self) -> &str {
+        &self.described
+    }
+
+    fn unbounded(target: &Target) -> Result<TargetClient, String> {
+        let reqwest = |timeout: &Duration| -> Result<Arc<dyn HttpClient>, String> {
+            ReqwestClient::new(*timeout)
+                .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
+        let data_center =
+            |client: Arc<dyn HttpClient>, described: String, start: DataCenterStart| TargetClient {
+                client,
+                described,
+                product: Product::DataCenter(start),
+            };
+        Ok(match target {
+            Target::Simulator => {
+                let credentials = Credentials::bearer("simulator-pat");
+                let sim = Arc::new(JiraSimulator::new(credentials.clone()));
+                data_center(
+                    sim,
+                    "the in-process Jira simulator".to_owned(),
+                    Box::new(move || {
+                        AtlassianProvisioner::jira(SIMULATOR_URL, credentials.clone())
+                    }),
+                )
+            }
+            Target::JiraDc {
+                url,
+                credentials,
+                timeout,
+            } => {
+                let (url, credentials) = (url.clone(), credentials.clone());
+                data_center(
+                    reqwest(timeout)?,
+                    format!("Jira Data Center at {url}"),
+                    Box::new(move || AtlassianProvisioner::jira(url.clone(), credentials.clone())),
+                )
+            }
+            Target::CrowdSimulator => {
+                let credentials = Credentials::basic("simulator-app", "simulator-secret");
+                let sim = Arc::new(CrowdSimulator::new(credentials.clone()));
+                data_center(
+                    sim,
+                    "the in-process Crowd simulator".to_owned(),
+                    Box::new(move || {
+                        AtlassianProvisioner::crowd(SIMULATOR_URL, credentials.clone())
+                    }),
+                )
+            }
+            Target::Crowd {
+                url,
+                credentials,
+                timeout,
+            } => {
+                let (url, credentials) = (url.clone(), credentials.clone());
+                data_center(
+                    reqwest(timeout)?,
+                    format!("Crowd at {url}"),
+                    Box::new(move || AtlassianProvisioner::crowd(url.clone(), credentials.clone())),
+                )
+            }
+            Target::BitbucketSimulator { login_groups } => {
+                let credentials = Credentials::bearer("simulator-pat");
+                let sim = Arc::new(BitbucketSimulator::new(credentials.clone()));
+                for g in login_groups {
+                    // The simulator starts with stash-users only: other login groups get the
+                    // licence they would hold in a real Bitbucket.
+                    if sim.add_group(g) {
+                        sim.grant_group(g, "LICENSED_USER");
+                    }
+                }
+                let login_groups = login_groups.clone();
+                data_center(
+                    sim,
+                    "the in-process Bitbucket simulator".to_owned(),
+                    Box::new(move || {
+                        AtlassianProvisioner::bitbucket(SIMULATOR_URL, credentials.clone())
+                            .login_groups(login_groups.clone())
+                    }),
+                )
+            }
+            Target::BitbucketDc {
+                url,
+                credentials,
+                timeout,
+                login_groups,
+                discover_login_groups,
+            } => {
+                let (url, credentials) = (url.clone(), credentials.clone());
+                let (login_groups, discover) = (login_groups.clone(), *discover_login_groups);
+                data_center(
+                    reqwest(timeout)?,
+                    format!("Bitbucket Data Center at {url}"),
+                    Box::new(move || {
+                        AtlassianProvisioner::bitbucket(url.clone(), credentials.clone())
+                            .login_groups(login_groups.clone())
+                            .discover_login_groups(discover)
+                    }),
+                )
+            }
+            Target::ConfluenceSimulator => {
+                let admin = Credentials::bearer("simulator-pat");
+                let app = Credentials::basic("simulator-app", "simulator-secret");
+                let sim = Arc::new(ConfluenceSimulator::new(admin.clone(), app.clone()));
+                data_center(
+                    sim,
+                    "the in-process Confluence simulator".to_owned(),
+                    Box::new(move || {
+                        AtlassianProvisioner::confluence(SIMULATOR_URL, admin.clone())
+                            .embedded_crowd(app.clone())
+                    }),
+                )
+            }
+            Target::ConfluenceDc {
+                url,
+                credentials,
+                application,
+                timeout,
+            } => {
+                let (url, credentials) = (url.clone(), credentials.clone());
+                let application = application.clone();
+                data_center(
+                    reqwest(timeout)?,
+                    format!("Confluence Data Center at {url}"),
+                    Box::new(move || {
+                        AtlassianProvisioner::confluence(url.clone(), credentials.clone())
+                            .embedded_crowd(application.clone())
+                    }),
+                )
+            }
+            Target::CloudSimulator => {
+                let sim = CloudSimulator::new("simulated", SIMULATOR_CLOUD_KEY);
+                TargetClient {
+                    product: Product::Cloud {
+                        url: sim.directory_url(),
+                        api_key: SIMULATOR_CLOUD_KEY.to_owned(),
+                    },
+                    client: Arc::new(sim),
+                    described: "the in-process Atlassian Cloud simulator".to_owned(),
+                }
+            }
+            Target::Cloud {
+                url,
+                api_key,
+                timeout,
+            } => TargetClient {
+                client: reqwest(timeout)?,
+                described: format!("the Atlassian Cloud directory at {url}"),
+                product: Product::Cloud {
+                    url: url.clone(),
+                    api_key: api_key.clone(),
+                },
+            },
+        })
+    }
+
+    /// A provisioner over the shared client with `policy`, writing nothing when `dry_run`,
+    /// retrying on tokio's timer, telling `observer` (if any) of every call.
+    pub fn provisioner(
+        &self,
+        policy: &SyncPolicy,
+        dry_run: bool,
+        observer: Option<Arc<dyn CallObserver>>,
+    ) -> Result<Built, String> {
+        let built = match &self.product {
+            Product::DataCenter(start) => {
+                let mut b = start()
+                    .client(Arc::clone(&self.client))
+                    .sleeper(Arc::new(TokioSleeper))
+                    .policy(policy.clone())
+                    .dry_run(dry_run);
+                if let Some(o) = observer {
+                    b = b.observer(o);
+                }
+                b.build().map(Built::DataCenter)
+            }
+            Product::Cloud { url, api_key } => {
+                let mut b: CloudBuilder = CloudProvisioner::builder(url.clone(), api_key.clone())
+                    .client(Arc::clone(&self.client))
+                    .sleeper(Arc::new(TokioSleeper))
+                    .policy(policy.clone())
+                    .dry_run(dry_run);
+                if let Some(o) = observer {
+                    b = b.observer(o);
+                }
+                b.build().map(Built::Cloud)
+            }
+        };
+        built.map_err(|e| format!("target: {e}"))
+    }
+}

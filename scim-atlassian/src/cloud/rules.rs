@@ -1,0 +1,325 @@
+//! The [`SyncPolicy`](crate::policy::SyncPolicy) applied to Cloud: finding groups by name,
+//! putting users in the groups the policy decides (creating missing ones), fanning group
+//! membership changes out to every Cloud group a manual mapping names, groups the policy
+//! ignores, and deprovisioning. The decisions are the policy module's, shared with Jira; this
+//! module only reads Cloud and writes what they say.
+
+use http::Method;
+use scim_core::{Group, ScimError, User};
+use serde_json::{Value, json};
+
+use super::{
+    CloudProvisioner, Kind, add_op, group_from, member_ids, patch_body, remove_ops, user_from,
+};
+use crate::policy::{DeprovisionAction, GroupPlan, Mapping};
+
+/// The id prefix of a group the policy ignores: accepted, shown empty, never sent to Cloud.
+/// Cloud's own ids are UUIDs, so the prefix cannot clash with them.
+const UNSYNCED: &str = "unsynced-";
+
+/// The id of the ignored group `name`: its UTF-8 bytes in hex, so the id is path-safe and
+/// the name comes back from it.
+pub(super) fn unsynced_id(name: &str) -> String {
+    use std::fmt::Write;
+    let mut id = String::with_capacity(UNSYNCED.len() + 2 * name.len());
+    id.push_str(UNSYNCED);
+    for b in name.bytes() {
+        // Writing to a String cannot fail.
+        let _ = write!(id, "{b:02x}");
+    }
+    id
+}
+
+/// The name behind an ignored group's id, `None` for a Cloud id.
+pub(super) fn unsynced_name(id: &str) -> Option<String> {
+    let hex = id.strip_prefix(UNSYNCED)?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// An ignored group as SCIM shows it: its name, no members.
+pub(super) fn unsynced_group(name: &str) -> Group {
+    let mut group = Group::new(name);
+    group.id = Some(unsynced_id(name));
+    group
+}
+
+impl CloudProvisioner {
+    /// Cloud's group named `name` (Cloud's `displayName eq`, ignoring case as Cloud does).
+    pub(super) async fn group_by_name(&self, name: &str) -> Result<Option<Value>, ScimError> {
+        let literal = serde_json::to_string(name)?;
+        let (found, _) = self
+            .list_page(
+                Kind::Groups,
+                Some(&format!("displayName eq {literal}")),
+                1,
+                1,
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// Cloud's group `name` holding (at least) `members`: created when missing (the mapping
+    /// and the default groups name groups that should exist), else given the members it
+    /// lacks in one PATCH.
+    pub(super) async fn ensure_group(
+        &self,
+        name: &str,
+        members: &[&str],
+    ) -> Result<Group, ScimError> {
+        let found = if let Some(found) = self.group_by_name(name).await? {
+            found
+        } else {
+            let value: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+            let body = json!({
+                "schemas": [scim_core::urn::GROUP],
+                "displayName": name,
+                "members": value,
+            });
+            match self.write(Method::POST, Kind::Groups, None, &body).await {
+                Ok(created) => return group_from(created),
+                // Created meanwhile by a concurrent write (Cloud answers 409 to a duplicate
+                // name): join the group that won.
+                Err(e) if e.status().as_u16() == 409 => self.group_by_name(name).await?.ok_or(e)?,
+                Err(e) => return Err(e),
+            }
+        };
+        let group = group_from(found)?;
+        let have = member_ids(&group.members);
+        let mut missing: Vec<&str> = members
+            .iter()
+            .copied()
+            .filter(|m| !have.contains(m))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let Some(id) = group.id.clone().filter(|_| !missing.is_empty()) else {
+            return Ok(group);
+        };
+        group_from(
+            self.write(
+                Method::PATCH,
+                Kind::Groups,
+                Some(&id),
+                &patch_body(&[add_op(&missing)]),
+            )
+            .await?,
+        )
+    }
+
+    /// Takes `members` out of Cloud's group `name`, when it exists and holds them.
+    async fn leave_group(&self, name: &str, members: &[&str]) -> Result<(), ScimError> {
+        let Some(found) = self.group_by_name(name).await? else {
+            return Ok(());
+        };
+        let group = group_from(found)?;
+        let have = member_ids(&group.members);
+        let mut present: Vec<&str> = members
+            .iter()
+            .copied()
+            .filter(|m| have.contains(m))
+            .collect();
+        present.sort_unstable();
+        present.dedup();
+        match group.id.as_deref() {
+            Some(id) if !present.is_empty() => {
+                let body = patch_body(&remove_ops(&present)?);
+                self.write(Method::PATCH, Kind::Groups, Some(id), &body)
+                    .await
+                    .map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes a user's group plan; `true` when anything was written.
+    pub(super) async fn apply_plan(
+        &self,
+        user_id: &str,
+        plan: &GroupPlan,
+    ) -> Result<bool, ScimError> {
+        let partial = |e: ScimError, group: &str| {
+            ScimError::other(
+                e.status(),
+                e.scim_type(),
+                format_args!(
+                    "user {user_id:?} was written, then changing its membership of group \
+                     {group:?} failed: {}",
+                    e.detail()
+                ),
+            )
+        };
+        for group in &plan.add {
+            self.ensure_group(group, &[user_id])
+                .await
+                .map_err(|e| partial(e, group))?;
+        }
+        for group in &plan.remove {
+            self.leave_group(group, &[user_id])
+                .await
+                .map_err(|e| partial(e, group))?;
+        }
+        Ok(!plan.add.is_empty() || !plan.remove.is_empty())
+    }
+
+    /// The Cloud groups besides `cloud_name` that a membership change of it also goes to:
+    /// with manual mapping, the other targets of the IdP groups whose first target it is.
+    pub(super) fn siblings(&self, cloud_name: &str) -> Vec<String> {
+        let Mapping::Manual(map) = &self.policy.mapping else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for targets in map.values() {
+            let Some((first, rest)) = targets.split_first() else {
+                continue;
+            };
+            if first.eq_ignore_ascii_case(cloud_name) {
+                for t in rest {
+                    if !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
+                        out.push(t.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Repeats a membership change of group `cloud_name` on its [`siblings`](Self::siblings).
+    pub(super) async fn fan_out(
+        &self,
+        cloud_name: &str,
+        added: &[&str],
+        removed: &[&str],
+    ) -> Result<(), ScimError> {
+        for sibling in self.siblings(cloud_name) {
+            if !added.is_empty() {
+                self.ensure_group(&sibling, added).await?;
+            }
+            if !removed.is_empty() {
+                self.leave_group(&sibling, removed).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A Cloud group as SCIM shows it: under manual mapping, a group that is an IdP group's
+    /// first target carries that IdP group's name.
+    pub(super) fn shown(&self, mut group: Group) -> Group {
+        if let Some((key, _)) = self
+            .policy
+            .manual_keys
+            .iter()
+            .find(|(_, primary)| primary.eq_ignore_ascii_case(&group.display_name))
+        {
+            group.display_name.clone_from(key);
+        }
+        group
+    }
+
+    /// The Cloud group name IdP group `name` is written to: `Ok(None)` when the policy
+    /// ignores it, 400 when the group-name transformation leaves nothing of it.
+    pub(super) fn cloud_group_name(&self, name: &str) -> Result<Option<String>, ScimError> {
+        if let Some(first) = self
+            .policy
+            .jira_groups(name)
+            .and_then(|t| t.into_iter().next())
+        {
+            return Ok(Some(first));
+        }
+        if self.policy.group_name.apply(name).is_none() {
+            return Err(ScimError::invalid_value(
+                "displayName",
+                format_args!(
+                    "the policy's {} transformation leaves nothing of {name:?}",
+                    self.policy.group_name.setting()
+                ),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Deprovisions a user the IdP keeps (out of scope, or `active: false` under the `delete`
+    /// policy): `delete` is Cloud's `DELETE /Users/{id}`, `deactivate` a PATCH of `active`.
+    /// Answers the user as it was, with `active: false`.
+    pub(super) async fn deprovision(&self, id: &str, current: User) -> Result<User, ScimError> {
+        match self.policy.action {
+            DeprovisionAction::Delete => {
+                self.delete(Kind::Users, id, None).await?;
+                let mut gone = current;
+                gone.active = Some(false);
+                Ok(gone)
+            }
+            DeprovisionAction::Deactivate => {
+                if current.active == Some(false) {
+                    return Ok(current);
+                }
+                let body =
+                    patch_body(&[json!({"op": "replace", "path": "active", "value": false})]);
+                user_from(
+                    self.write(Method::PATCH, Kind::Users, Some(id), &body)
+                        .await?,
+                )
+            }
+        }
+    }
+
+    /// After `removed` left Cloud group `cloud_name`: when it is a scope group's target and
+    /// the policy deprovisions users out of scope, deprovisions each who is in no scope
+    /// group's target anymore (one read each).
+    pub(super) async fn deprovision_left(
+        &self,
+        cloud_name: &str,
+        removed: &[&str],
+    ) -> Result<(), ScimError> {
+        if !self.policy.deprovision_out_of_scope
+            || !self
+                .policy
+                .in_scope_groups(std::slice::from_ref(&cloud_name.to_owned()))
+        {
+            return Ok(());
+        }
+        for id in removed {
+            let user = match self.get(Kind::Users, id).await {
+                Ok(v) => user_from(v)?,
+                Err(e) if e.status().as_u16() == 404 => continue,
+                Err(e) => return Err(e),
+            };
+            let groups = cloud_group_names(&user);
+            if !self.policy.in_scope_groups(&groups) {
+                self.deprovision(id, user).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The names of the Cloud groups a user from Cloud is in.
+pub(super) fn cloud_group_names(user: &User) -> Vec<String> {
+    user.groups
+        .iter()
+        .filter_map(|g| g.display.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignored_group_ids_round_trip_and_are_path_safe() {
+        let id = unsynced_id("Ops / Ünïcode");
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        assert_eq!(unsynced_name(&id).as_deref(), Some("Ops / Ünïcode"));
+        assert_eq!(unsynced_name("2d3f0e7a-uuid"), None);
+        assert_eq!(unsynced_name("unsynced-zz"), None);
+    }
+}
