@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use scim_atlassian::Credentials;
 use scim_atlassian::policy::SyncPolicy;
+use scim_atlassian::{Credentials, GroupRename};
 use serde::Deserialize;
 
 use crate::bounded::DEFAULT_CONCURRENCY;
@@ -200,6 +200,11 @@ pub struct TargetConfig {
     /// `concurrency`: at most this many calls in flight to the target at once, across every
     /// identity provider (default [`DEFAULT_CONCURRENCY`]); requests beyond it wait.
     pub concurrency: Option<usize>,
+    /// `directory_id` (Jira): the user directory new users are created in.
+    pub directory_id: Option<u64>,
+    /// `group_rename` (Jira, Crowd, Confluence): what a group `displayName` change does,
+    /// `refuse` (default) or `create-move-delete`.
+    pub group_rename: Option<String>,
 }
 
 /// One `[[tenants]]` entry.
@@ -306,6 +311,11 @@ pub enum Target {
         credentials: Credentials,
         /// Per-request timeout.
         timeout: Duration,
+        /// The embedded Crowd API's application credentials (Jira before 8.3 deactivates
+        /// through it).
+        embedded_crowd: Option<Credentials>,
+        /// The user directory new users are created in (Jira's default when unset).
+        directory_id: Option<u64>,
     },
     /// The in-process Crowd simulator (`--simulate` with `[target] type = "crowd"`).
     CrowdSimulator,
@@ -455,11 +465,16 @@ impl Config {
         let app_given = t.crowd_application.is_some()
             || t.crowd_password.is_some()
             || t.crowd_password_env.is_some();
-        if app_given && !confluence {
+        let jira = kind == "jira-dc";
+        if app_given && !confluence && !jira {
             return Err(
-                "target.crowd_application and crowd_password apply to confluence-dc only"
+                "target.crowd_application and crowd_password apply to confluence-dc and \
+                 jira-dc (Jira before 8.3) only"
                     .to_owned(),
             );
+        }
+        if t.directory_id.is_some() && !jira {
+            return Err("target.directory_id applies to type = \"jira-dc\" only".to_owned());
         }
         if crowd && (t.token.is_some() || t.token_env.is_some()) {
             return Err(
@@ -520,14 +535,23 @@ impl Config {
                 timeout,
             });
         }
+        let password = secret(
+            "target.crowd_password",
+            t.crowd_password.as_ref(),
+            t.crowd_password_env.as_ref(),
+            env,
+        )?;
+        let application = match (t.crowd_application.clone(), password) {
+            (Some(app), Some(password)) => Some(Credentials::basic(app, password)),
+            (None, None) => None,
+            _ => {
+                return Err("target.crowd_application and target.crowd_password (or \
+                            crowd_password_env) go together"
+                    .to_owned());
+            }
+        };
         if confluence {
-            let password = secret(
-                "target.crowd_password",
-                t.crowd_password.as_ref(),
-                t.crowd_password_env.as_ref(),
-                env,
-            )?;
-            let (Some(app), Some(password)) = (t.crowd_application.clone(), password) else {
+            let Some(application) = application else {
                 return Err("target.crowd_application and target.crowd_password (or \
                             crowd_password_env) are required for confluence-dc: users are read \
                             and updated through Confluence's embedded Crowd API"
@@ -536,7 +560,7 @@ impl Config {
             return Ok(Target::ConfluenceDc {
                 url,
                 credentials,
-                application: Credentials::basic(app, password),
+                application,
                 timeout,
             });
         }
@@ -544,7 +568,21 @@ impl Config {
             url,
             credentials,
             timeout,
+            embedded_crowd: application,
+            directory_id: t.directory_id,
         })
+    }
+
+    /// `[target] group_rename`: what a group `displayName` change does on a product that
+    /// cannot rename groups ([`GroupRename::Refuse`] unless set).
+    pub fn group_rename(&self) -> Result<GroupRename, String> {
+        match self.target.as_ref().and_then(|t| t.group_rename.as_deref()) {
+            None | Some("refuse") => Ok(GroupRename::Refuse),
+            Some("create-move-delete") => Ok(GroupRename::CreateMoveDelete),
+            Some(other) => Err(format!(
+                "target.group_rename = {other:?}: use \"refuse\" or \"create-move-delete\""
+            )),
+        }
     }
 
     /// `[target] concurrency`: calls in flight to the target at once (default
@@ -975,5 +1013,67 @@ mod tests {
             with.target(false, &env).unwrap(),
             Target::ConfluenceDc { .. }
         ));
+    }
+
+    #[test]
+    fn jira_targets_take_the_embedded_crowd_api_a_directory_and_a_rename_rule() {
+        let env = |k: &str| (k == "APP_PASSWORD").then(|| "app-secret".to_owned());
+        let text = |extra: &str| {
+            format!(
+                "[target]\ntype = \"jira-dc\"\nurl = \"https://jira.example.com\"\n\
+                 token = \"pat\"\n{extra}"
+            )
+        };
+        let plain = Config::from_toml(&text("")).unwrap();
+        match plain.target(false, &env).unwrap() {
+            Target::JiraDc {
+                embedded_crowd,
+                directory_id,
+                ..
+            } => assert!(embedded_crowd.is_none() && directory_id.is_none()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(plain.group_rename().unwrap(), GroupRename::Refuse);
+        let full = Config::from_toml(&text(
+            "crowd_application = \"scim\"\ncrowd_password_env = \"APP_PASSWORD\"\n\
+             directory_id = 10000\ngroup_rename = \"create-move-delete\"\n",
+        ))
+        .unwrap();
+        match full.target(false, &env).unwrap() {
+            Target::JiraDc {
+                embedded_crowd,
+                directory_id,
+                ..
+            } => {
+                assert!(embedded_crowd.is_some());
+                assert_eq!(directory_id, Some(10000));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(full.group_rename().unwrap(), GroupRename::CreateMoveDelete);
+        // Half of the application's credentials, a directory elsewhere, an unknown rule.
+        let half = Config::from_toml(&text("crowd_application = \"scim\"\n")).unwrap();
+        assert!(
+            half.target(false, &env)
+                .unwrap_err()
+                .contains("go together")
+        );
+        let crowd_dir = Config::from_toml(
+            "[target]\ntype = \"crowd\"\nurl = \"https://crowd.example.com\"\nusername = \"app\"\n\
+             password = \"secret\"\ndirectory_id = 3\n",
+        )
+        .unwrap();
+        assert!(
+            crowd_dir
+                .target(false, &env)
+                .unwrap_err()
+                .contains("directory_id")
+        );
+        let rule = Config::from_toml(&text("group_rename = \"rename\"\n")).unwrap();
+        assert!(
+            rule.group_rename()
+                .unwrap_err()
+                .contains("create-move-delete")
+        );
     }
 }

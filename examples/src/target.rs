@@ -11,7 +11,7 @@ use scim_atlassian::simulator::{
     BitbucketSimulator, CloudSimulator, ConfluenceSimulator, CrowdSimulator, JiraSimulator,
 };
 use scim_atlassian::{
-    AtlassianBuilder, AtlassianProvisioner, CallObserver, Credentials, ReqwestClient,
+    AtlassianBuilder, AtlassianProvisioner, CallObserver, Credentials, GroupRename, ReqwestClient,
 };
 use scim_core::HttpClient;
 
@@ -29,6 +29,7 @@ pub struct TargetClient {
     client: Arc<dyn HttpClient>,
     described: String,
     product: Product,
+    group_rename: GroupRename,
 }
 
 impl std::fmt::Debug for TargetClient {
@@ -65,6 +66,14 @@ impl TargetClient {
         Ok(built)
     }
 
+    /// What a group `displayName` change does on a Data Center product
+    /// ([`GroupRename::Refuse`] unless set; Cloud renames groups itself).
+    #[must_use]
+    pub fn group_rename(mut self, rename: GroupRename) -> Self {
+        self.group_rename = rename;
+        self
+    }
+
     /// How to name the target in messages (never with credentials).
     pub fn described(&self) -> &str {
         &self.described
@@ -81,6 +90,7 @@ impl TargetClient {
                 client,
                 described,
                 product: Product::DataCenter(start),
+                group_rename: GroupRename::default(),
             };
         Ok(match target {
             Target::Simulator => {
@@ -98,12 +108,24 @@ impl TargetClient {
                 url,
                 credentials,
                 timeout,
+                embedded_crowd,
+                directory_id,
             } => {
                 let (url, credentials) = (url.clone(), credentials.clone());
+                let (embedded_crowd, directory_id) = (embedded_crowd.clone(), *directory_id);
                 data_center(
                     reqwest(timeout)?,
                     format!("Jira Data Center at {url}"),
-                    Box::new(move || AtlassianProvisioner::jira(url.clone(), credentials.clone())),
+                    Box::new(move || {
+                        let mut b = AtlassianProvisioner::jira(url.clone(), credentials.clone());
+                        if let Some(app) = &embedded_crowd {
+                            b = b.embedded_crowd(app.clone());
+                        }
+                        if let Some(id) = directory_id {
+                            b = b.directory_id(id);
+                        }
+                        b
+                    }),
                 )
             }
             Target::CrowdSimulator => {
@@ -207,6 +229,7 @@ impl TargetClient {
                     },
                     client: Arc::new(sim),
                     described: "the in-process Atlassian Cloud simulator".to_owned(),
+                    group_rename: GroupRename::default(),
                 }
             }
             Target::Cloud {
@@ -220,6 +243,7 @@ impl TargetClient {
                     url: url.clone(),
                     api_key: api_key.clone(),
                 },
+                group_rename: GroupRename::default(),
             },
         })
     }
@@ -238,6 +262,7 @@ impl TargetClient {
                     .client(Arc::clone(&self.client))
                     .sleeper(Arc::new(TokioSleeper))
                     .policy(policy.clone())
+                    .group_rename(self.group_rename)
                     .dry_run(dry_run);
                 if let Some(o) = observer {
                     b = b.observer(o);

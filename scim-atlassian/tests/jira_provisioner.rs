@@ -827,3 +827,39 @@ fn group_rename_create_move_delete_on_jira() {
     assert_eq!(s.sim.group_members("engineers").unwrap(), ["bjensen"]);
     assert_eq!(s.sim.group_members("ops").unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn test_connection_reads_the_version_and_asks_old_jira_for_the_embedded_crowd_api() {
+    // Without the embedded Crowd API, an old Jira is reported before any deactivation fails.
+    let s = setup();
+    s.sim.set_before_8_3(true);
+    let err = block_on(s.p.test_connection()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("8.2.6") && text.contains("older than 8.3"),
+        "{text}"
+    );
+    assert!(text.contains("crowd_application"), "{text}");
+    // A current Jira needs nothing more.
+    let s = setup();
+    assert_eq!(block_on(s.p.test_connection()).unwrap(), "admin");
+    assert_eq!(s.sim.calls("GET", "/serverInfo"), 1);
+
+    // With it, the version is learnt at once: the first deactivation goes straight to Crowd,
+    // without REST v2's refusal first.
+    let s = old_jira_with_embedded_crowd();
+    block_on(s.p.test_connection()).unwrap();
+    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
+        .unwrap()
+        .id
+        .unwrap();
+    let deactivate =
+        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+            .unwrap();
+    s.sim.reset_calls();
+    let got = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
+    assert_eq!(got.active, Some(false));
+    assert!(!s.sim.user("bjensen").unwrap().active);
+    assert_eq!(s.sim.calls("PUT", "/user"), 0, "{:?}", s.sim.call_counts());
+    assert_eq!(s.sim.calls("PUT", "/rest/usermanagement/1/user"), 1);
+}

@@ -117,8 +117,12 @@ async fn main() -> std::process::ExitCode {
         Ok(n) => n,
         Err(why) => return fail(&why, 2),
     };
+    let group_rename = match config.group_rename() {
+        Ok(r) => r,
+        Err(why) => return fail(&why, 2),
+    };
     let target = match TargetClient::new(&target, concurrency) {
-        Ok(t) => t,
+        Ok(t) => t.group_rename(group_rename),
         Err(why) => return fail(&why, 2),
     };
     let described = target.described().to_owned();

@@ -109,6 +109,14 @@ impl JiraClient {
         self.t.call_json(Method::GET, "/myself", &[], None).await
     }
 
+    /// Jira's version, from `GET /serverInfo` (`version`, and `versionNumbers` such as
+    /// `[8, 2, 0]`).
+    pub async fn server_info(&self) -> Result<ServerInfo, AtlassianError> {
+        self.t
+            .call_json(Method::GET, "/serverInfo", &[], None)
+            .await
+    }
+
     /// Whether the credentials hold the global permission `permission` (e.g. `ADMINISTER`),
     /// from `GET /mypermissions?permissions=`.
     pub async fn has_permission(&self, permission: &str) -> Result<bool, AtlassianError> {
@@ -425,5 +433,30 @@ impl JiraClient {
         let path = format!("/component/{}", segment("Jira PUT /component/{id}", id)?);
         let body = serde_json::json!({ "leadUserName": user_name });
         self.t.send(Method::PUT, &path, &[], Some(&body)).await
+    }
+}
+
+/// What `GET /serverInfo` says about a Jira (the fields this crate reads).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// The version as shown, e.g. `8.20.1`.
+    #[serde(default)]
+    pub version: String,
+    /// The version's numbers, e.g. `[8, 20, 1]`.
+    #[serde(default)]
+    pub version_numbers: Vec<u64>,
+}
+
+impl ServerInfo {
+    /// Whether this Jira is older than 8.3, the first that takes `active` in `PUT /user`;
+    /// `None` when the version numbers are missing.
+    pub fn before_8_3(&self) -> Option<bool> {
+        match self.version_numbers.as_slice() {
+            [major, minor, ..] => Some((*major, *minor) < (8, 3)),
+            [major] => Some(*major < 8),
+            [] => None,
+        }
     }
 }

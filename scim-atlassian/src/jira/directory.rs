@@ -64,7 +64,8 @@ impl Directory for JiraDirectory {
         "Jira"
     }
 
-    /// `GET /myself`, then `GET /mypermissions?permissions=ADMINISTER`: managing users and
+    /// `GET /myself`, `GET /serverInfo` (Jira before 8.3 needs the embedded Crowd API to
+    /// deactivate), then `GET /mypermissions?permissions=ADMINISTER`: managing users and
     /// groups needs Jira's global Administer permission.
     async fn test_connection(&self) -> Result<String, AtlassianError> {
         let me = self.client.myself().await.map_err(|e| match e {
@@ -80,6 +81,21 @@ impl Directory for JiraDirectory {
             },
             other => other,
         })?;
+        // Jira before 8.3 refuses `active` in `PUT /user`: known now, deprovisioning goes
+        // straight to the embedded Crowd API, or the administrator learns it is missing
+        // before the first deactivation fails.
+        let info = self.client.server_info().await?;
+        if info.before_8_3() == Some(true) {
+            if self.crowd.is_none() {
+                return Err(AtlassianError::InvalidConfig(format!(
+                    "Jira {} is older than 8.3 and cannot (de)activate users through REST v2: \
+                     configure the embedded Crowd API's application credentials \
+                     (embedded_crowd; the bridge's target.crowd_application and crowd_password)",
+                    info.version
+                )));
+            }
+            self.before_8_3.store(true, Ordering::Relaxed);
+        }
         if !self.client.has_permission("ADMINISTER").await? {
             return Err(AtlassianError::Status {
                 call: "Jira GET /mypermissions".to_owned(),

@@ -3,5 +3,5 @@
 mod client;
 mod directory;
 
-pub use client::{JiraClient, JiraComponent, JiraProject, JiraUser, UserRef};
+pub use client::{JiraClient, JiraComponent, JiraProject, JiraUser, ServerInfo, UserRef};
 pub(crate) use directory::JiraDirectory;

@@ -138,7 +138,7 @@ struct State {
 ///   `GET /project/{key}/components`, `PUT /component/{id}` `{"leadUserName"}` \[K\]), set up
 ///   with [`JiraSimulator::add_project`] and [`JiraSimulator::add_component`]; deleting a user
 ///   who leads a project or component is refused with 400, as Jira does \[K\].
-/// - `/myself` and `/mypermissions` (the `ADMINISTER` permission, see
+/// - `/myself`, `/serverInfo` (8.2.6 with `set_before_8_3`, else 9.12.2) and `/mypermissions` (the `ADMINISTER` permission, see
 ///   [`JiraSimulator::set_admin`]), for connection tests.
 /// - Errors as `{"errorMessages": [...], "errors": {...}}` with Jira's status codes; 401
 ///   without the expected credentials.
@@ -570,6 +570,23 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Res
                 "active": true,
             }),
         )),
+        ("GET", "/serverInfo") => {
+            let (version, numbers) = if call.before_8_3 {
+                ("8.2.6", [8, 2, 6])
+            } else {
+                ("9.12.2", [9, 12, 2])
+            };
+            Ok(respond(
+                StatusCode::OK,
+                &json!({
+                    "baseUrl": call.base,
+                    "version": version,
+                    "versionNumbers": numbers,
+                    "deploymentType": "Server",
+                    "serverTitle": "Jira simulator",
+                }),
+            ))
+        }
         ("GET", "/mypermissions") => {
             let mut permissions = serde_json::Map::new();
             for key in call.param("permissions").unwrap_or("").split(',') {
