@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
 use crate::jira::JiraClient;
-use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups};
+use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops};
 
 /// Provisions SCIM users and groups into one Atlassian Data Center product through its
 /// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
@@ -1115,94 +1115,6 @@ fn name_memo(user: &User, jira_name: &str) -> (Option<String>, Option<String>) {
     } else {
         (Some(sent.to_owned()), Some(jira_name.to_owned()))
     }
-}
-
-/// Takes the operations on `groups` out of a user PATCH (the schema makes `groups` read-only,
-/// but identity providers that send a user's groups this way mean its memberships) and applies
-/// them to `current` (the user's groups as SCIM shows them). Returns the other operations and
-/// the resulting group names, `None` when no operation touched `groups`. `remove` takes a
-/// path without filter (all) or with `value`/`display eq` terms; other filters remove nothing.
-fn split_group_ops(patch: &PatchOp, current: &[String]) -> (PatchOp, Option<Vec<String>>) {
-    fn names(value: Option<&Value>) -> Vec<String> {
-        let one = |v: &Value| match v {
-            Value::String(s) => Some(s.trim().to_owned()),
-            Value::Object(o) => o
-                .get("display")
-                .or_else(|| o.get("value"))
-                .and_then(Value::as_str)
-                .map(|s| s.trim().to_owned()),
-            _ => None,
-        };
-        match value {
-            Some(Value::Array(items)) => items.iter().filter_map(one).collect(),
-            Some(v) => one(v).into_iter().collect(),
-            None => Vec::new(),
-        }
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect()
-    }
-    fn eq_terms(filter: &scim_filter::Filter, out: &mut Vec<String>) {
-        use scim_filter::{CompValue, CompareOp, Filter};
-        match filter {
-            Filter::Compare(_, CompareOp::Eq, CompValue::String(s)) => out.push(s.to_string()),
-            Filter::Or(ops) => ops.as_slice().iter().for_each(|f| eq_terms(f, out)),
-            _ => {}
-        }
-    }
-    let mut groups: Option<Vec<String>> = None;
-    let mut rest = Vec::new();
-    for op in &patch.operations {
-        let on_groups = op
-            .path
-            .as_ref()
-            .is_some_and(|p| p.attr().name().eq_ignore_ascii_case("groups"));
-        if on_groups {
-            let list = groups.get_or_insert_with(|| current.to_vec());
-            match op.op {
-                scim_core::patch::OpKind::Replace => *list = names(op.value.as_ref()),
-                scim_core::patch::OpKind::Add => list.extend(names(op.value.as_ref())),
-                scim_core::patch::OpKind::Remove => {
-                    match op.path.as_ref().and_then(|p| p.filter()) {
-                        None => list.clear(),
-                        Some(filter) => {
-                            let mut terms = Vec::new();
-                            eq_terms(filter, &mut terms);
-                            list.retain(|g| !terms.iter().any(|t| t.eq_ignore_ascii_case(g)));
-                        }
-                    }
-                }
-            }
-            continue;
-        }
-        if op.path.is_none() {
-            if let Some(Value::Object(obj)) = &op.value {
-                if let Some(key) = obj
-                    .keys()
-                    .find(|k| k.eq_ignore_ascii_case("groups"))
-                    .cloned()
-                {
-                    let list = groups.get_or_insert_with(|| current.to_vec());
-                    let sent = names(obj.get(&key));
-                    if op.op == scim_core::patch::OpKind::Add {
-                        list.extend(sent);
-                    } else {
-                        *list = sent;
-                    }
-                    let mut others = obj.clone();
-                    others.remove(&key);
-                    rest.push(scim_core::patch::PatchOperation::new(
-                        op.op,
-                        None,
-                        Some(Value::Object(others)),
-                    ));
-                    continue;
-                }
-            }
-        }
-        rest.push(op.clone());
-    }
-    (PatchOp::new(rest), groups)
 }
 
 /// A refused deactivation: Jira before 8.3 cannot deactivate through REST v2, and no

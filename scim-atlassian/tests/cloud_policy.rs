@@ -192,8 +192,11 @@ fn default_groups_and_user_groups_follow_the_policy() {
     let created =
         block_on(cloud.create_user(&ctx(), user_in("alice@example.com", &["okta-dev"]))).unwrap();
     let id = created.id.clone().unwrap();
+    // SCIM shows the IdP's group (as the group views name it); Cloud has the mapped and
+    // default groups.
+    assert_eq!(group_names(&created), vec!["okta-dev"]);
     assert_eq!(
-        group_names(&created),
+        group_names(&block_on(raw(&sim).get_user(&ctx(), &id)).unwrap()),
         vec!["developers", "everyone", "newcomers"]
     );
 
@@ -211,7 +214,58 @@ fn default_groups_and_user_groups_follow_the_policy() {
     again.display_name = Some("Alice".to_owned());
     let replaced = block_on(cloud.replace_user(&ctx(), &id, again, None)).unwrap();
     assert_eq!(replaced.display_name.as_deref(), Some("Alice"));
-    assert_eq!(group_names(&replaced), vec!["everyone", "newcomers"]);
+    assert!(group_names(&replaced).is_empty());
+    assert_eq!(
+        group_names(&block_on(raw(&sim).get_user(&ctx(), &id)).unwrap()),
+        vec!["everyone", "newcomers"]
+    );
+}
+
+#[test]
+fn user_patches_of_groups_change_memberships_through_the_mapping() {
+    let policy = SyncPolicy::builder()
+        .map_group("okta-dev", ["developers", "confluence-users"])
+        .map_group("okta-ops", ["operators"])
+        .build()
+        .unwrap();
+    let (sim, cloud) = setup(policy);
+    let id = create(&cloud, user_in("alice@example.com", &["okta-dev"]));
+    let in_cloud = |id: &str| group_names(&block_on(raw(&sim).get_user(&ctx(), id)).unwrap());
+    assert_eq!(in_cloud(&id), vec!["confluence-users", "developers"]);
+
+    // An add of `groups` (as some identity providers send memberships) joins the mapped group.
+    let add = scim_core::PatchOp::from_slice(
+        br#"{"Operations":[{"op":"add","path":"groups","value":[{"display":"okta-ops"}]}]}"#,
+    )
+    .unwrap();
+    let patched = block_on(cloud.patch_user(&ctx(), &id, &add, None)).unwrap();
+    assert_eq!(group_names(&patched), vec!["okta-dev", "okta-ops"]);
+    assert_eq!(
+        in_cloud(&id),
+        vec!["confluence-users", "developers", "operators"]
+    );
+
+    // A remove by filter leaves that IdP group's Cloud groups, together with other changes.
+    let remove = scim_core::PatchOp::from_slice(
+        br#"{"Operations":[
+            {"op":"remove","path":"groups[display eq \"okta-dev\"]"},
+            {"op":"replace","path":"displayName","value":"Alice A."}
+        ]}"#,
+    )
+    .unwrap();
+    let patched = block_on(cloud.patch_user(&ctx(), &id, &remove, None)).unwrap();
+    assert_eq!(group_names(&patched), vec!["okta-ops"]);
+    assert_eq!(patched.display_name.as_deref(), Some("Alice A."));
+    assert_eq!(in_cloud(&id), vec!["operators"]);
+
+    // A path-less replace carrying `groups` is read the same way.
+    let replace = scim_core::PatchOp::from_slice(
+        br#"{"Operations":[{"op":"replace","value":{"groups":[{"display":"okta-dev"}]}}]}"#,
+    )
+    .unwrap();
+    let patched = block_on(cloud.patch_user(&ctx(), &id, &replace, None)).unwrap();
+    assert_eq!(group_names(&patched), vec!["okta-dev"]);
+    assert_eq!(in_cloud(&id), vec!["confluence-users", "developers"]);
 }
 
 #[test]

@@ -37,7 +37,9 @@ use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
-use crate::policy::{CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups};
+use crate::policy::{
+    CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups, split_group_ops, touches_groups,
+};
 use crate::{
     AtlassianError, CallObserver, CallRecord, Credentials, RetryPolicy, Sleeper, ThreadSleeper,
 };
@@ -768,16 +770,17 @@ impl Provisioner for CloudProvisioner {
         let plan = self
             .policy
             .plan_groups(groups.as_deref(), &[], &[], true, false);
-        match created.id.as_deref() {
+        let user = match created.id.as_deref() {
             Some(id) if self.apply_plan(id, &plan).await? => {
-                user_from(self.get(Kind::Users, id).await?)
+                user_from(self.get(Kind::Users, id).await?)?
             }
-            _ => Ok(created),
-        }
+            _ => created,
+        };
+        Ok(self.shown_user(user))
     }
 
     async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-        user_from(self.get(Kind::Users, id).await?)
+        Ok(self.shown_user(user_from(self.get(Kind::Users, id).await?)?))
     }
 
     /// `PUT /Users/{id}` with the policy applied (see [`CloudBuilder::policy`]); with a policy
@@ -798,7 +801,8 @@ impl Provisioner for CloudProvisioner {
             };
             return self
                 .write_user(id, user, user_from(current)?, groups.as_deref())
-                .await;
+                .await
+                .map(|u| self.shown_user(u));
         }
         let user = self.names.user(user)?;
         let body = writable(&user)?;
@@ -806,6 +810,7 @@ impl Provisioner for CloudProvisioner {
             self.write(Method::PUT, Kind::Users, Some(id), &body)
                 .await?,
         )
+        .map(|u| self.shown_user(u))
     }
 
     /// `DELETE /Users/{id}`, which in Cloud deactivates the account (under either
@@ -828,7 +833,7 @@ impl Provisioner for CloudProvisioner {
         search::scan(self, Kind::Users, offset, limit)
             .await?
             .into_iter()
-            .map(user_from)
+            .map(|v| user_from(v).map(|u| self.shown_user(u)))
             .collect()
     }
 
@@ -930,7 +935,7 @@ impl Provisioner for CloudProvisioner {
             resources: page
                 .resources
                 .into_iter()
-                .map(user_from)
+                .map(|v| user_from(v).map(|u| self.shown_user(u)))
                 .collect::<Result<_, _>>()?,
             total_results: page.total_results,
             start_index: page.start_index,
@@ -975,17 +980,33 @@ impl Provisioner for CloudProvisioner {
     ) -> Result<User, ScimError> {
         let local = !self.names.users_identity()
             || !self.policy.all_users.is_empty()
-            || self.policy.action == DeprovisionAction::Delete;
+            || self.policy.action == DeprovisionAction::Delete
+            || touches_groups(patch);
         if local {
             let current = self.get(Kind::Users, id).await?;
             let version = version_of(&current);
             check_expected(expected, version.as_ref())?;
             let current = user_from(current)?;
+            // Operations on `groups` (read-only in the schema, but identity providers that
+            // send them mean memberships) become the write's IdP groups, as for Data Center.
+            let (rest, groups) = split_group_ops(
+                patch,
+                &rules::cloud_group_names(&self.shown_user(current.clone())),
+            );
             let mut user = current.clone();
-            scim_core::patch::apply_user(&mut user, patch, scim_core::SchemaRegistry::builtin())?;
-            return self.write_user(id, user, current, None).await;
+            if !rest.operations.is_empty() || groups.is_none() {
+                scim_core::patch::apply_user(
+                    &mut user,
+                    &rest,
+                    scim_core::SchemaRegistry::builtin(),
+                )?;
+            }
+            return self
+                .write_user(id, user, current, groups.as_deref())
+                .await
+                .map(|u| self.shown_user(u));
         }
-        user_from(self.patch(Kind::Users, id, patch, expected).await?)
+        user_from(self.patch(Kind::Users, id, patch, expected).await?).map(|u| self.shown_user(u))
     }
 
     /// Forwarded to Cloud as one PATCH, which applies it atomically; applied here (read,

@@ -5,7 +5,7 @@
 //! module only reads Cloud and writes what they say.
 
 use http::Method;
-use scim_core::{Group, ScimError, User};
+use scim_core::{Group, MultiValue, ScimError, User};
 use serde_json::{Value, json};
 
 use super::{
@@ -223,6 +223,30 @@ impl CloudProvisioner {
             group.display_name.clone_from(key);
         }
         group
+    }
+
+    /// A Cloud user as SCIM shows it: under a group mapping, its `groups` are the IdP groups
+    /// the group views name (a manual mapping's IdP group for its first Cloud group; on the
+    /// fly, the Cloud groups that map onto themselves), as for Data Center, not every Cloud
+    /// group (default groups, the administrator's own) the user is in.
+    pub(super) fn shown_user(&self, mut user: User) -> User {
+        if self.policy.groups_are_identity() {
+            return user;
+        }
+        user.groups = std::mem::take(&mut user.groups)
+            .into_iter()
+            .flat_map(|g| {
+                let cloud = g.display.clone().unwrap_or_default();
+                self.policy
+                    .idp_groups_of(std::slice::from_ref(&cloud))
+                    .into_iter()
+                    .map(move |idp| MultiValue {
+                        display: Some(idp),
+                        ..g.clone()
+                    })
+            })
+            .collect();
+        user
     }
 
     /// The Cloud group name IdP group `name` is written to: `Ok(None)` when the policy

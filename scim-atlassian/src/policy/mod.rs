@@ -68,7 +68,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use plan::{GroupPlan, idp_groups};
+pub(crate) use plan::{GroupPlan, idp_groups, split_group_ops, touches_groups};
 pub use rules::PolicyRules;
 pub(crate) use transform::CompiledTransform;
 pub use transform::{NameTransform, RegexRule};

@@ -1,9 +1,11 @@
 //! The policy's decisions about one user's groups, shared by every target: which groups a
-//! user write leads to, and whether a user is still in scope. Pure: the caller reads the
+//! user write leads to, which groups a user PATCH names, and whether a user is still in scope. Pure: the caller reads the
 //! product's state and writes what is decided.
 
 use http::StatusCode;
+use scim_core::patch::PatchOp;
 use scim_core::{ScimError, User};
+use serde_json::Value;
 
 use super::CompiledPolicy;
 
@@ -131,6 +133,106 @@ pub(crate) fn idp_groups(user: &User) -> Option<Vec<String>> {
         .map(str::to_owned)
         .collect();
     (!names.is_empty()).then_some(names)
+}
+
+/// Whether a user PATCH has an operation on `groups` (by path, or inside a path-less value).
+pub(crate) fn touches_groups(patch: &PatchOp) -> bool {
+    patch.operations.iter().any(|op| match &op.path {
+        Some(p) => p.attr().name().eq_ignore_ascii_case("groups"),
+        None => matches!(&op.value, Some(Value::Object(obj))
+            if obj.keys().any(|k| k.eq_ignore_ascii_case("groups"))),
+    })
+}
+
+/// Takes the operations on `groups` out of a user PATCH (the schema makes `groups` read-only,
+/// but identity providers that send a user's groups this way mean its memberships) and applies
+/// them to `current` (the user's groups as SCIM shows them). Returns the other operations and
+/// the resulting group names, `None` when no operation touched `groups`. `remove` takes a
+/// path without filter (all) or with `value`/`display eq` terms; other filters remove nothing.
+pub(crate) fn split_group_ops(
+    patch: &PatchOp,
+    current: &[String],
+) -> (PatchOp, Option<Vec<String>>) {
+    fn names(value: Option<&Value>) -> Vec<String> {
+        let one = |v: &Value| match v {
+            Value::String(s) => Some(s.trim().to_owned()),
+            Value::Object(o) => o
+                .get("display")
+                .or_else(|| o.get("value"))
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_owned()),
+            _ => None,
+        };
+        match value {
+            Some(Value::Array(items)) => items.iter().filter_map(one).collect(),
+            Some(v) => one(v).into_iter().collect(),
+            None => Vec::new(),
+        }
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+    }
+    fn eq_terms(filter: &scim_filter::Filter, out: &mut Vec<String>) {
+        use scim_filter::{CompValue, CompareOp, Filter};
+        match filter {
+            Filter::Compare(_, CompareOp::Eq, CompValue::String(s)) => out.push(s.to_string()),
+            Filter::Or(ops) => ops.as_slice().iter().for_each(|f| eq_terms(f, out)),
+            _ => {}
+        }
+    }
+    let mut groups: Option<Vec<String>> = None;
+    let mut rest = Vec::new();
+    for op in &patch.operations {
+        let on_groups = op
+            .path
+            .as_ref()
+            .is_some_and(|p| p.attr().name().eq_ignore_ascii_case("groups"));
+        if on_groups {
+            let list = groups.get_or_insert_with(|| current.to_vec());
+            match op.op {
+                scim_core::patch::OpKind::Replace => *list = names(op.value.as_ref()),
+                scim_core::patch::OpKind::Add => list.extend(names(op.value.as_ref())),
+                scim_core::patch::OpKind::Remove => {
+                    match op.path.as_ref().and_then(|p| p.filter()) {
+                        None => list.clear(),
+                        Some(filter) => {
+                            let mut terms = Vec::new();
+                            eq_terms(filter, &mut terms);
+                            list.retain(|g| !terms.iter().any(|t| t.eq_ignore_ascii_case(g)));
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if op.path.is_none() {
+            if let Some(Value::Object(obj)) = &op.value {
+                if let Some(key) = obj
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("groups"))
+                    .cloned()
+                {
+                    let list = groups.get_or_insert_with(|| current.to_vec());
+                    let sent = names(obj.get(&key));
+                    if op.op == scim_core::patch::OpKind::Add {
+                        list.extend(sent);
+                    } else {
+                        *list = sent;
+                    }
+                    let mut others = obj.clone();
+                    others.remove(&key);
+                    rest.push(scim_core::patch::PatchOperation::new(
+                        op.op,
+                        None,
+                        Some(Value::Object(others)),
+                    ));
+                    continue;
+                }
+            }
+        }
+        rest.push(op.clone());
+    }
+    (PatchOp::new(rest), groups)
 }
 
 #[cfg(test)]
