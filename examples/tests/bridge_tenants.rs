@@ -101,6 +101,13 @@ fn two_identity_providers_each_with_their_own_policy_history_and_settings() {
     // entra: the top-level policy, as a dry run: answered, but nothing reaches Cloud.
     let r = create_user(&server, ENTRA, "Bob@Example.com");
     assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("x-dry-run"), Some("true"), "{:?}", r.headers);
+    let seen_by_okta = server.request("GET", &format!("/scim/v2/Users/{id}"), Some(OKTA), None);
+    assert_eq!(
+        seen_by_okta.header("x-dry-run"),
+        None,
+        "okta writes for real"
+    );
     assert!(r.json()["id"].as_str().unwrap().starts_with("dry-run-"));
     let found = get(
         &server,

@@ -324,8 +324,24 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
 }
 
 /// Every request but the admin endpoint goes to the SCIM service.
+/// A dry-run tenant's responses carry `X-Dry-Run: true`: what they show was computed, and
+/// nothing was written to the target.
 async fn scim(State(app): State<App>, request: Request) -> Response<Body> {
-    serve_scim(&app.scim, request).await
+    let (parts, body) = request.into_parts();
+    let dry_run = match app.tenants.authenticate(&parts).await {
+        Ok(principal) => app
+            .settings
+            .iter()
+            .any(|t| t.tenant == principal.tenant() && t.dry_run),
+        Err(_) => false,
+    };
+    let mut response = serve_scim(&app.scim, Request::from_parts(parts, body)).await;
+    if dry_run {
+        response
+            .headers_mut()
+            .insert("x-dry-run", HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// `GET /admin/history?tenant=&since=&limit=`: the newest entries first, as a JSON array.
