@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
 use scim_core::{Group, Member, ScimError, User};
 
 /// Dispatches every operation to the provisioner of the request's tenant; a tenant without
@@ -58,6 +58,15 @@ impl TenantRouter {
 
 #[async_trait]
 impl Provisioner for TenantRouter {
+    /// The first tenant's: every tenant's provisioner writes into the one target, and
+    /// discovery is answered before a tenant is known.
+    fn capabilities(&self) -> Capabilities {
+        self.by_tenant
+            .values()
+            .next()
+            .map_or_else(Capabilities::default, |p| p.capabilities())
+    }
+
     async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
         self.route(ctx)?.create_user(ctx, user).await
     }

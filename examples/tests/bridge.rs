@@ -456,6 +456,9 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
     // The admin token is not a SCIM token either.
     let r = server.request("GET", "/scim/v2/Users", Some(ADMIN), None);
     assert_eq!(r.status, 401);
+    // Jira sets passwords, and discovery says so.
+    let r = server.request("GET", "/scim/v2/ServiceProviderConfig", Some(OKTA), None);
+    assert_eq!(r.json()["changePassword"]["supported"], true, "{}", r.body);
 
     let (clean_exit, log) = server.stop();
     assert!(clean_exit, "graceful shutdown exits 0; log:\n{log}");

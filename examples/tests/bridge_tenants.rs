@@ -204,5 +204,27 @@ fn the_single_token_form_still_works_with_the_cloud_simulator() {
     assert_eq!(r.status, 201, "{}", r.body);
     let history = get(&server, "adm", "/admin/history");
     assert_eq!(history[0]["tenant"], "default");
+    // Discovery answers for Cloud: its user schema, no password changes.
+    let config = get(&server, "single-token", "/scim/v2/ServiceProviderConfig");
+    assert_eq!(config["changePassword"]["supported"], false);
+    let schema = get(
+        &server,
+        "single-token",
+        "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    );
+    let names: Vec<&str> = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"userName") && names.contains(&"emails"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"addresses") && !names.contains(&"x509Certificates"),
+        "{names:?}"
+    );
     server.stop();
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http::StatusCode;
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
 use scim_core::schema::SchemaRegistry;
 use scim_core::{Group, Member, Meta, MultiValue, ScimError, User};
 use serde::{Deserialize, Serialize};
@@ -1228,6 +1228,12 @@ fn page_of(hits: Vec<User>, query: &ListQuery) -> Page<User> {
 
 #[async_trait]
 impl Provisioner for AtlassianProvisioner {
+    /// Every User attribute is kept (what the product has no field for lives in the SCIM
+    /// data it stores), and passwords are set on every Data Center product.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().change_password(true)
+    }
+
     /// `POST /user`, then `PUT` of the user property (and a deactivating `PUT /user` when the
     /// user is created inactive), then one `POST /group/user` per group the policy puts it in
     /// (its mapped `groups`, the default groups). A user outside the policy's scope is refused

@@ -1189,6 +1189,176 @@ fn service_provider_config_tells_the_truth() {
         .assert_error(403, None);
 }
 
+/// Discovery only: a backend that keeps a few User attributes and sets passwords.
+mod narrow {
+    use async_trait::async_trait;
+    use scim_core::etag::ETag;
+    use scim_core::provision::{Capabilities, Provisioner, RequestContext};
+    use scim_core::{Group, ScimError, User};
+
+    pub struct Narrow(pub Capabilities);
+
+    fn none<T>() -> Result<T, ScimError> {
+        Err(ScimError::not_found("Resource", "any"))
+    }
+
+    #[async_trait]
+    impl Provisioner for Narrow {
+        fn capabilities(&self) -> Capabilities {
+            self.0.clone()
+        }
+        async fn create_user(&self, _: &RequestContext, _: User) -> Result<User, ScimError> {
+            none()
+        }
+        async fn get_user(&self, _: &RequestContext, _: &str) -> Result<User, ScimError> {
+            none()
+        }
+        async fn replace_user(
+            &self,
+            _: &RequestContext,
+            _: &str,
+            _: User,
+            _: Option<&ETag>,
+        ) -> Result<User, ScimError> {
+            none()
+        }
+        async fn delete_user(
+            &self,
+            _: &RequestContext,
+            _: &str,
+            _: Option<&ETag>,
+        ) -> Result<(), ScimError> {
+            none()
+        }
+        async fn scan_users(
+            &self,
+            _: &RequestContext,
+            _: usize,
+            _: usize,
+        ) -> Result<Vec<User>, ScimError> {
+            Ok(Vec::new())
+        }
+        async fn create_group(&self, _: &RequestContext, _: Group) -> Result<Group, ScimError> {
+            none()
+        }
+        async fn get_group(&self, _: &RequestContext, _: &str) -> Result<Group, ScimError> {
+            none()
+        }
+        async fn replace_group(
+            &self,
+            _: &RequestContext,
+            _: &str,
+            _: Group,
+            _: Option<&ETag>,
+        ) -> Result<Group, ScimError> {
+            none()
+        }
+        async fn delete_group(
+            &self,
+            _: &RequestContext,
+            _: &str,
+            _: Option<&ETag>,
+        ) -> Result<(), ScimError> {
+            none()
+        }
+        async fn scan_groups(
+            &self,
+            _: &RequestContext,
+            _: usize,
+            _: usize,
+        ) -> Result<Vec<Group>, ScimError> {
+            Ok(Vec::new())
+        }
+    }
+}
+
+#[test]
+fn discovery_says_what_the_backend_keeps() {
+    use scim_core::provision::Capabilities;
+    let serve = |caps: Capabilities| {
+        let service = scim_core::ScimService::builder(std::sync::Arc::new(narrow::Narrow(caps)))
+            .authenticator(std::sync::Arc::new(
+                scim_core::BearerTokens::new().with_token("t", "acme"),
+            ))
+            .build();
+        move |uri: &str| {
+            let req = with_auth(Method::GET, uri, Some("Bearer t"));
+            let resp = scim_core::provision::conformance::block_on(service.handle(req));
+            let status = resp.status();
+            let body: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    let attribute_names = |schema: &Value| -> Vec<String> {
+        schema["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Everything by default: all of the User schema, the enterprise extension, no passwords.
+    let get = serve(Capabilities::default());
+    assert_eq!(
+        get("/scim/v2/ServiceProviderConfig").1["changePassword"]["supported"],
+        false
+    );
+    let (_, user) = get(&format!("/scim/v2/Schemas/{USER}"));
+    assert!(attribute_names(&user).contains(&"addresses".to_owned()));
+    assert_eq!(
+        get(&format!("/scim/v2/Schemas/{ENTERPRISE}")).0,
+        StatusCode::OK
+    );
+
+    // A backend keeping a subset (one enterprise attribute) that sets passwords.
+    let get = serve(
+        Capabilities::default()
+            .change_password(true)
+            .user_attributes([
+                "userName",
+                "displayName",
+                "EMAILS",
+                &format!("{ENTERPRISE}:department"),
+            ]),
+    );
+    assert_eq!(
+        get("/scim/v2/ServiceProviderConfig").1["changePassword"]["supported"],
+        true
+    );
+    let (_, user) = get(&format!("/scim/v2/Schemas/{USER}"));
+    assert_eq!(
+        attribute_names(&user),
+        ["userName", "displayName", "emails"]
+    );
+    let (status, enterprise) = get(&format!("/scim/v2/Schemas/{ENTERPRISE}"));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(attribute_names(&enterprise), ["department"]);
+    let (_, listed) = get("/scim/v2/Schemas");
+    assert_eq!(
+        listed["totalResults"], 3,
+        "User, Group, enterprise: {listed}"
+    );
+
+    // No enterprise attribute kept: the extension is neither a schema nor a resource type's.
+    let get = serve(Capabilities::default().user_attributes(["userName"]));
+    assert_eq!(
+        get(&format!("/scim/v2/Schemas/{ENTERPRISE}")).0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, user_type) = get("/scim/v2/ResourceTypes/User");
+    assert_eq!(
+        user_type["schemaExtensions"].as_array().map_or(0, Vec::len),
+        0,
+        "{user_type}"
+    );
+    let (_, group) = get(&format!("/scim/v2/Schemas/{GROUP}"));
+    assert!(
+        attribute_names(&group).contains(&"members".to_owned()),
+        "Group is not narrowed"
+    );
+}
+
 #[test]
 fn resource_types_and_schemas() {
     let h = harness();

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
@@ -755,8 +755,32 @@ impl CloudProvisioner {
     }
 }
 
+/// The User attributes Atlassian Cloud's user provisioning API keeps (its published user
+/// schema); the enterprise extension's `department` and `organization` \[K\].
+const CLOUD_USER_ATTRIBUTES: &[&str] = &[
+    "userName",
+    "name",
+    "displayName",
+    "nickName",
+    "title",
+    "preferredLanguage",
+    "timezone",
+    "active",
+    "emails",
+    "phoneNumbers",
+    "groups",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
+];
+
 #[async_trait]
 impl Provisioner for CloudProvisioner {
+    /// Cloud's user schema (no addresses, ims, photos, roles, entitlements, certificates); no
+    /// passwords (Atlassian accounts authenticate through Atlassian or the identity provider).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().user_attributes(CLOUD_USER_ATTRIBUTES.iter().copied())
+    }
+
     /// `POST /Users`, then the groups the policy puts the user in (its mapped `groups`, the
     /// default groups; a missing group is created) and one more read when there were any. A
     /// user outside the policy's scope is refused with 403 and nothing is written.

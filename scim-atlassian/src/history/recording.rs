@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
 use scim_core::{Group, Member, ScimError, User};
 
 use super::{HistoryEntry, HistoryError, Operation, Outcome, ProductCall, SyncHistory};
@@ -485,6 +485,10 @@ impl<P: Provisioner> Provisioner for RecordingProvisioner<P> {
             format!("listed {} group(s)", groups.len())
         })
         .await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     async fn search_users(

@@ -11,6 +11,7 @@
 //! behaviour. The `conformance` feature exposes `provision::conformance`, a suite any
 //! backend's tests run against their own implementation.
 
+mod capabilities;
 mod context;
 mod defaults;
 mod memory;
@@ -19,6 +20,7 @@ mod query;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use capabilities::Capabilities;
 pub use context::{RequestContext, ScimVersion};
 pub use defaults::remove_members_patch;
 pub use memory::InMemoryProvisioner;
@@ -162,6 +164,12 @@ pub trait Provisioner: Send + Sync {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Group>, ScimError>;
+
+    /// What this backend keeps, which discovery reports ([`Capabilities::default`]: every
+    /// User attribute, no password changes). Wrappers delegate it.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
 
     /// Users matching `query`, sorted and paged. The default scans every user
     /// ([`SCAN_PAGE`] at a time), keeps the matches, sorts them and cuts the page; override it

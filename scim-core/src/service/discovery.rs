@@ -12,7 +12,7 @@ use crate::discovery::{
 };
 use crate::error::ScimError;
 use crate::provision::ScimVersion;
-use crate::schema::SchemaRegistry;
+use crate::schema::{Schema, SchemaRegistry};
 use crate::{scim1, urn};
 
 /// RFC 7644 §4: a filter on a discovery endpoint is refused, so clients do not assume it was
@@ -55,7 +55,7 @@ pub(crate) fn service_provider_config(call: &Call<'_>) -> Result<Reply, ScimErro
             max_results: inner.max_results,
             ..FilterConfig::default()
         },
-        change_password: Supported::new(false),
+        change_password: Supported::new(call.provisioner().capabilities().change_password),
         sort: Supported::new(true),
         etag: Supported::new(true),
         authentication_schemes: vec![AuthenticationScheme {
@@ -89,7 +89,9 @@ fn resource_type_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError
         description: Some("User Account".to_owned()),
         endpoint: "/Users".to_owned(),
         schema: urn::USER.to_owned(),
-        schema_extensions: std::iter::once(urn::ENTERPRISE_USER)
+        schema_extensions: enterprise_kept(call)
+            .then_some(urn::ENTERPRISE_USER)
+            .into_iter()
             .chain(call.inner.user_extensions.iter().map(|s| s.id.as_str()))
             .map(optional_extension)
             .collect(),
@@ -143,6 +145,13 @@ pub(crate) fn resource_type(call: &Call<'_>, name: &str) -> Result<Reply, ScimEr
         .ok_or_else(|| ScimError::not_found("ResourceType", name))
 }
 
+/// Whether the provisioner keeps any attribute of the enterprise User extension.
+fn enterprise_kept(call: &Call<'_>) -> bool {
+    SchemaRegistry::builtin()
+        .get(urn::ENTERPRISE_USER)
+        .is_some_and(|s| kept_schema(call, s).is_some())
+}
+
 fn optional_extension(urn: &str) -> SchemaExtensionRef {
     SchemaExtensionRef {
         schema: urn.to_owned(),
@@ -151,16 +160,40 @@ fn optional_extension(urn: &str) -> SchemaExtensionRef {
     }
 }
 
+/// A built-in User schema as the provisioner keeps it: only the attributes its
+/// [`Capabilities`](crate::provision::Capabilities) name (extension attributes by full name);
+/// `None` for an extension none of whose attributes is kept.
+fn kept_schema(call: &Call<'_>, schema: &Schema) -> Option<Schema> {
+    let caps = call.provisioner().capabilities();
+    if caps.user_attributes.is_none() {
+        return Some(schema.clone());
+    }
+    let core = schema.id == urn::USER;
+    if !core && schema.id != urn::ENTERPRISE_USER {
+        return Some(schema.clone());
+    }
+    let mut kept = schema.clone();
+    kept.attributes.retain(|a| {
+        if core {
+            caps.keeps_user_attribute(&a.name)
+        } else {
+            caps.keeps_user_attribute(&format!("{}:{}", schema.id, a.name))
+        }
+    });
+    (core || !kept.attributes.is_empty()).then_some(kept)
+}
+
 fn schema_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError> {
     SchemaRegistry::builtin()
         .schemas()
         .iter()
-        .chain(&call.inner.user_extensions)
-        .chain(&call.inner.group_extensions)
+        .filter_map(|s| kept_schema(call, s))
+        .chain(call.inner.user_extensions.iter().cloned())
+        .chain(call.inner.group_extensions.iter().cloned())
         .map(|s| {
             let location = format!("{}/Schemas/{}", call.base_url, encode_segment(&s.id));
-            let value = with_meta(serde_json::to_value(s)?, "Schema", &location);
-            Ok((s.id.clone(), value))
+            let value = with_meta(serde_json::to_value(&s)?, "Schema", &location);
+            Ok((s.id, value))
         })
         .collect()
 }
