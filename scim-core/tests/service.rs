@@ -168,21 +168,32 @@ fn bearer_tokens_debug_redacts_the_tokens() {
     assert!(debug.contains("/scim/v2"), "{debug}");
 }
 
-#[test]
-fn the_request_context_carries_tenant_principal_version_and_request_id() {
+/// A backend holding nothing, for what the service does around it: it records the contexts
+/// `get_user` sees, panics in `create_user`, and reports the capabilities it is given.
+mod stub {
     use async_trait::async_trait;
-    use scim_core::provision::{Provisioner, RequestContext};
+    use scim_core::etag::ETag;
+    use scim_core::provision::{Capabilities, Provisioner, RequestContext};
     use scim_core::{Group, ScimError, User};
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     #[derive(Default)]
-    struct Spy {
-        seen: Mutex<Vec<RequestContext>>,
+    pub struct Stub {
+        pub caps: Capabilities,
+        pub seen: Mutex<Vec<RequestContext>>,
     }
+
+    fn none<T>() -> Result<T, ScimError> {
+        Err(ScimError::not_found("Resource", "any"))
+    }
+
     #[async_trait]
-    impl Provisioner for Spy {
+    impl Provisioner for Stub {
+        fn capabilities(&self) -> Capabilities {
+            self.caps.clone()
+        }
         async fn create_user(&self, _: &RequestContext, _: User) -> Result<User, ScimError> {
-            unimplemented!()
+            panic!("a panicking backend")
         }
         async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
             self.seen.lock().unwrap().push(ctx.clone());
@@ -193,17 +204,17 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
             _: &RequestContext,
             _: &str,
             _: User,
-            _: Option<&scim_core::etag::ETag>,
+            _: Option<&ETag>,
         ) -> Result<User, ScimError> {
-            unimplemented!()
+            none()
         }
         async fn delete_user(
             &self,
             _: &RequestContext,
             _: &str,
-            _: Option<&scim_core::etag::ETag>,
+            _: Option<&ETag>,
         ) -> Result<(), ScimError> {
-            unimplemented!()
+            none()
         }
         async fn scan_users(
             &self,
@@ -214,27 +225,27 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
             Ok(Vec::new())
         }
         async fn create_group(&self, _: &RequestContext, _: Group) -> Result<Group, ScimError> {
-            unimplemented!()
+            none()
         }
-        async fn get_group(&self, _: &RequestContext, id: &str) -> Result<Group, ScimError> {
-            Err(ScimError::not_found("Group", id))
+        async fn get_group(&self, _: &RequestContext, _: &str) -> Result<Group, ScimError> {
+            none()
         }
         async fn replace_group(
             &self,
             _: &RequestContext,
             _: &str,
             _: Group,
-            _: Option<&scim_core::etag::ETag>,
+            _: Option<&ETag>,
         ) -> Result<Group, ScimError> {
-            unimplemented!()
+            none()
         }
         async fn delete_group(
             &self,
             _: &RequestContext,
             _: &str,
-            _: Option<&scim_core::etag::ETag>,
+            _: Option<&ETag>,
         ) -> Result<(), ScimError> {
-            unimplemented!()
+            none()
         }
         async fn scan_groups(
             &self,
@@ -245,8 +256,13 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
             Ok(Vec::new())
         }
     }
+}
 
-    let spy = Arc::new(Spy::default());
+#[test]
+fn the_request_context_carries_tenant_principal_version_and_request_id() {
+    use std::sync::Arc;
+
+    let spy = Arc::new(stub::Stub::default());
     let service = scim_core::ScimService::builder(spy.clone())
         .authenticator(Arc::new(
             scim_core::BearerTokens::new()
@@ -263,7 +279,7 @@ fn the_request_context_carries_tenant_principal_version_and_request_id() {
     req.headers_mut()
         .insert("X-Request-Id", "x".repeat(300).parse().unwrap());
     let _ = scim_core::provision::conformance::block_on(service.handle(req));
-    // A panicking backend (`create_user` is `unimplemented!`) becomes a 500, not a crash.
+    // A panicking backend (`create_user` panics) becomes a 500, not a crash.
     let mut req = with_auth(Method::POST, "/scim/v2/Users", Some("Bearer t1"));
     *req.body_mut() = br#"{"userName": "x"}"#.to_vec();
     let response = scim_core::provision::conformance::block_on(service.handle(req));
@@ -1189,98 +1205,18 @@ fn service_provider_config_tells_the_truth() {
         .assert_error(403, None);
 }
 
-/// Discovery only: a backend that keeps a few User attributes and sets passwords.
-mod narrow {
-    use async_trait::async_trait;
-    use scim_core::etag::ETag;
-    use scim_core::provision::{Capabilities, Provisioner, RequestContext};
-    use scim_core::{Group, ScimError, User};
-
-    pub struct Narrow(pub Capabilities);
-
-    fn none<T>() -> Result<T, ScimError> {
-        Err(ScimError::not_found("Resource", "any"))
-    }
-
-    #[async_trait]
-    impl Provisioner for Narrow {
-        fn capabilities(&self) -> Capabilities {
-            self.0.clone()
-        }
-        async fn create_user(&self, _: &RequestContext, _: User) -> Result<User, ScimError> {
-            none()
-        }
-        async fn get_user(&self, _: &RequestContext, _: &str) -> Result<User, ScimError> {
-            none()
-        }
-        async fn replace_user(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: User,
-            _: Option<&ETag>,
-        ) -> Result<User, ScimError> {
-            none()
-        }
-        async fn delete_user(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: Option<&ETag>,
-        ) -> Result<(), ScimError> {
-            none()
-        }
-        async fn scan_users(
-            &self,
-            _: &RequestContext,
-            _: usize,
-            _: usize,
-        ) -> Result<Vec<User>, ScimError> {
-            Ok(Vec::new())
-        }
-        async fn create_group(&self, _: &RequestContext, _: Group) -> Result<Group, ScimError> {
-            none()
-        }
-        async fn get_group(&self, _: &RequestContext, _: &str) -> Result<Group, ScimError> {
-            none()
-        }
-        async fn replace_group(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: Group,
-            _: Option<&ETag>,
-        ) -> Result<Group, ScimError> {
-            none()
-        }
-        async fn delete_group(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: Option<&ETag>,
-        ) -> Result<(), ScimError> {
-            none()
-        }
-        async fn scan_groups(
-            &self,
-            _: &RequestContext,
-            _: usize,
-            _: usize,
-        ) -> Result<Vec<Group>, ScimError> {
-            Ok(Vec::new())
-        }
-    }
-}
-
 #[test]
 fn discovery_says_what_the_backend_keeps() {
     use scim_core::provision::Capabilities;
     let serve = |caps: Capabilities| {
-        let service = scim_core::ScimService::builder(std::sync::Arc::new(narrow::Narrow(caps)))
-            .authenticator(std::sync::Arc::new(
-                scim_core::BearerTokens::new().with_token("t", "acme"),
-            ))
-            .build();
+        let service = scim_core::ScimService::builder(std::sync::Arc::new(stub::Stub {
+            caps,
+            ..stub::Stub::default()
+        }))
+        .authenticator(std::sync::Arc::new(
+            scim_core::BearerTokens::new().with_token("t", "acme"),
+        ))
+        .build();
         move |uri: &str| {
             let req = with_auth(Method::GET, uri, Some("Bearer t"));
             let resp = scim_core::provision::conformance::block_on(service.handle(req));
