@@ -51,7 +51,7 @@ impl SqlProvisioner {
     }
 
     /// The connection pool (for [`SqlRunLock`](crate::SqlRunLock) and
-    /// [`SqlHistory`](crate::SqlHistory) to share).
+    /// `SqlHistory`, feature `history`, to share).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

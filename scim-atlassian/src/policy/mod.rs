@@ -28,7 +28,7 @@
 //! # Ok::<(), scim_atlassian::policy::PolicyError>(())
 //! ```
 //!
-//! The same policy in TOML (feature `toml` for [`SyncPolicy::from_toml_str`]; any serde
+//! The same policy in TOML (feature `toml` for `SyncPolicy::from_toml_str`; any serde
 //! format works with [`SyncPolicy::validate`] after parsing):
 //!
 //! ```
