@@ -12,8 +12,8 @@ use scim_core::HttpClient;
 use scim_core::provision::Provisioner;
 use scim_sync::plan::Progress;
 use scim_sync::{
-    DirectorySource, FileSource, KeycloakSource, Reconciler, RunOutcome, Runner, ScimSource, Step,
-    SyncError, SyncOptions, target_policy,
+    DirectorySource, FileGroupLedger, FileSource, KeycloakSource, Reconciler, RunOutcome, Runner,
+    ScimSource, Step, SyncError, SyncOptions, target_policy,
 };
 
 use crate::Flags;
@@ -81,13 +81,16 @@ pub struct SyncArgs {
     pub tenant: String,
     /// `--keep-groups`: never delete target groups the source lacks.
     pub keep_groups: bool,
+    /// `--state PATH`: where the target groups the syncs manage are recorded between runs.
+    pub state: Option<PathBuf>,
 }
 
 impl SyncArgs {
     /// The usage text.
     pub const USAGE: &'static str = "\
 usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|simulate
-            [--dry-run] [--force] [--keep-groups] [--every 15m [--max-runs N]] [--tenant NAME]
+            [--dry-run] [--force] [--keep-groups] [--state PATH] [--every 15m [--max-runs N]]
+            [--tenant NAME]
 
   --source file        --file PATH                   a JSON or CSV export
   --source scim        --source-url URL              a SCIM 2.0 server's base URL
@@ -98,12 +101,16 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                        [history] for the run summaries)
   --target simulate    the in-process Jira simulator (also: --simulate)
   --dry-run            print the plan, write nothing
-  --force              apply even when the plan deactivates more than 10% of the users
+  --force              apply even when the plan deactivates more than 10% of the users or
+                       deletes more than 10% of the groups
   --every DURATION     sync every DURATION (30s, 15m, 1h) until stopped
   --max-runs N         with --every, stop after N runs
   --tenant NAME        the name runs are recorded and locked under (default \"default\")
-  --keep-groups        never delete target groups the source lacks (without [policy.groups]
-                       include filters, every group counts as the source's, admins' too)
+  --keep-groups        never delete target groups the source lacks
+  --state PATH         a JSON file recording the target groups the syncs made or filled; a
+                       group the source drops is deleted only when recorded there (or claimed
+                       by [policy.groups] include filters). Without it only the runs of this
+                       process are remembered. Built-in groups are never deleted.
   -h, --help           this text";
 
     /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
@@ -125,6 +132,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
         let mut max_runs = None;
         let mut tenant = "default".to_owned();
         let mut keep_groups = false;
+        let mut state = None;
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
@@ -152,6 +160,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                     flags.no_value("--keep-groups")?;
                     keep_groups = true;
                 }
+                "--state" => state = Some(PathBuf::from(flags.value("--state")?)),
                 "--force" => {
                     flags.no_value("--force")?;
                     force = true;
@@ -222,6 +231,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
             max_runs,
             tenant,
             keep_groups,
+            state,
         }))
     }
 }
@@ -355,7 +365,7 @@ fn report(
             }
         }
         Ok(_) => writeln!(out, "skipped: another run of {tenant} is under way"),
-        Err(e @ SyncError::SafetyLimit { .. }) => {
+        Err(e @ (SyncError::SafetyLimit { .. } | SyncError::GroupSafetyLimit { .. })) => {
             *exit = Exit::Refused;
             writeln!(out, "{e}")
         }
@@ -384,10 +394,13 @@ pub async fn run(
         config.concurrency()?,
     )?;
     let source = source(&args.source, &http)?;
-    let reconciler = Reconciler::new()
+    let mut reconciler = Reconciler::new()
         .with_sync_policy(&config.policy)
         .map_err(|e| format!("policy: {e}"))?
         .with_options(SyncOptions::default().delete_missing_groups(!args.keep_groups));
+    if let Some(path) = &args.state {
+        reconciler = reconciler.with_ledger(Arc::new(FileGroupLedger::new(path)));
+    }
     let history: Arc<dyn SyncHistory> = match &config.history.path {
         Some(path) => Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?),
         None => Arc::new(InMemoryHistory::new()),
@@ -469,10 +482,13 @@ mod tests {
             "--max-runs",
             "2",
             "--keep-groups",
+            "--state",
+            "groups.json",
         ])
         .unwrap()
         .unwrap();
         assert!(a.keep_groups);
+        assert_eq!(a.state, Some(PathBuf::from("groups.json")));
         assert!(
             matches!(&a.source, SourceArgs::Keycloak { client_secret, .. } if client_secret == "from-env")
         );

@@ -153,8 +153,41 @@ fn the_binary_runs_and_reports_bad_arguments() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"ldap\" is not known"));
 }
 
-/// The example server's service, answering in process.
-struct InProcess(ScimService);
+/// The example server's service, answering in process; with `lose_groups`, a broken IdP
+/// whose group listings after the first come back empty.
+struct InProcess {
+    service: ScimService,
+    lose_groups: bool,
+    group_listings: std::sync::atomic::AtomicUsize,
+}
+
+impl InProcess {
+    fn new(service: ScimService, lose_groups: bool) -> Self {
+        InProcess {
+            service,
+            lose_groups,
+            group_listings: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+}
+
+/// `idp` as a SCIM server taking token `idp-token` (see [`InProcess`] for `lose_groups`).
+fn serve(idp: Arc<InMemoryProvisioner>, lose_groups: bool) -> Arc<dyn HttpClient> {
+    let service = ScimService::builder(idp)
+        .authenticator(Arc::new(BearerTokens::new().with_token("idp-token", "idp")))
+        .build();
+    Arc::new(InProcess::new(service, lose_groups))
+}
+
+/// The arguments syncing from the SCIM source [`serve`] answers as, into the simulator.
+const SCIM_SOURCE: [&str; 6] = [
+    "--source",
+    "scim",
+    "--source-url",
+    "http://idp.test/scim/v2",
+    "--target",
+    "simulate",
+];
 
 #[async_trait::async_trait]
 impl HttpClient for InProcess {
@@ -162,7 +195,26 @@ impl HttpClient for InProcess {
         &self,
         request: axum::http::Request<Vec<u8>>,
     ) -> Result<axum::http::Response<Vec<u8>>, HttpError> {
-        Ok(self.0.handle(request).await)
+        let listed_before = request.uri().path().ends_with("/Groups")
+            && self
+                .group_listings
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                > 0;
+        if self.lose_groups && listed_before {
+            let empty = serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": 0,
+                "startIndex": 1,
+                "itemsPerPage": 0,
+                "Resources": [],
+            });
+            return Ok(axum::http::Response::builder()
+                .status(200)
+                .header("content-type", "application/scim+json")
+                .body(serde_json::to_vec(&empty).unwrap())
+                .unwrap());
+        }
+        Ok(self.service.handle(request).await)
     }
 }
 
@@ -183,19 +235,8 @@ async fn a_scim_source_syncs_with_its_bearer_token() {
         .map(|id| Member::new(id.clone()))
         .collect();
     idp.create_group(&ctx, g).await.unwrap();
-    let service = ScimService::builder(idp)
-        .authenticator(Arc::new(BearerTokens::new().with_token("idp-token", "idp")))
-        .build();
-    let http: Arc<dyn HttpClient> = Arc::new(InProcess(service));
-
-    let source = [
-        "--source",
-        "scim",
-        "--source-url",
-        "http://idp.test/scim/v2",
-        "--target",
-        "simulate",
-    ];
+    let http = serve(idp, false);
+    let source = SCIM_SOURCE;
     let env = |var: &str| (var == "SYNC_SOURCE_TOKEN").then(|| "idp-token".to_owned());
     let scheduled: Vec<&str> = source
         .into_iter()
@@ -219,4 +260,56 @@ async fn a_scim_source_syncs_with_its_bearer_token() {
     assert!(out.contains("sync failed: SCIM source"), "{out}");
     assert!(out.contains("401"), "{out}");
     assert!(!out.contains("nope"), "the token is never shown: {out}");
+}
+
+/// An IdP with users dana and eve in groups eng, ops and sales, served by a client that
+/// loses the groups after the first run.
+async fn idp_losing_groups() -> Arc<dyn HttpClient> {
+    let idp = Arc::new(InMemoryProvisioner::new());
+    let ctx = RequestContext::new("idp");
+    let mut ids = Vec::new();
+    for name in ["dana", "eve"] {
+        let mut u = User::new(name);
+        u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
+        ids.push(idp.create_user(&ctx, u).await.unwrap().id.unwrap());
+    }
+    for name in ["eng", "ops", "sales"] {
+        let mut g = Group::new(name);
+        g.members = ids.iter().map(|id| Member::new(id.clone())).collect();
+        idp.create_group(&ctx, g).await.unwrap();
+    }
+    serve(idp, true)
+}
+
+#[tokio::test]
+async fn a_source_that_loses_its_groups_is_refused_with_exit_3_unless_forced() {
+    let dir = temp_dir("groups");
+    let state = dir.join("groups.json");
+    let state = state.to_str().unwrap();
+    let args = |extra: &'static [&'static str]| -> Vec<&str> {
+        SCIM_SOURCE
+            .into_iter()
+            .chain(["--every", "1s", "--max-runs", "2", "--state", state])
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    let env = |var: &str| (var == "SYNC_SOURCE_TOKEN").then(|| "idp-token".to_owned());
+
+    let (exit, out) = run_with(&args(&[]), &env, idp_losing_groups().await).await;
+    assert_eq!(exit, Exit::Refused, "{out}");
+    assert!(out.contains("+ create group ops with 2 members"), "{out}");
+    assert!(
+        out.contains(
+            "refusing to apply: the plan would delete 3 of the target's 3 groups (eng, ops, \
+             sales), more than the limit of 0 (10%)"
+        ),
+        "{out}"
+    );
+    let recorded = std::fs::read_to_string(dir.join("groups.json")).unwrap();
+    assert!(recorded.contains("\"ops\""), "{recorded}");
+
+    let (exit, out) = run_with(&args(&["--force"]), &env, idp_losing_groups().await).await;
+    assert_eq!(exit, Exit::Ok, "{out}");
+    assert!(out.contains("- delete group ops ("), "{out}");
+    assert!(out.contains("applied: 3 done, 0 failed"), "{out}");
 }

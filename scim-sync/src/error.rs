@@ -73,10 +73,51 @@ pub enum SyncError {
         /// The limit as a percentage of the target's users.
         percent: f64,
     },
+    /// A plan would delete more of the target's groups than allowed.
+    #[error(
+        "refusing to apply: the plan would delete {affected} of the target's {target_groups} groups \
+         ({}), more than the limit of {allowed} ({percent}%); check the source, or force the plan",
+        listed(groups)
+    )]
+    GroupSafetyLimit {
+        /// Groups the plan would delete.
+        affected: usize,
+        /// Groups at the target when the plan was made.
+        target_groups: usize,
+        /// The most the limit lets through.
+        allowed: usize,
+        /// The limit as a percentage of the target's groups.
+        percent: f64,
+        /// The names of the groups it would delete.
+        groups: Vec<String>,
+    },
+    /// The ledger of managed groups could not be read or written.
+    #[error("managed-group ledger {path}: {message}")]
+    Ledger {
+        /// Where the ledger is kept.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
     /// The run lock could not be taken or released.
     #[error("{0}")]
     Lock(#[from] crate::schedule::LockError),
     /// The run's summary could not be written to the sync history (the run itself finished).
     #[error("sync history: {0}")]
     History(String),
+}
+
+/// The first few of `names`, and how many more there are.
+pub(crate) fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let text = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len().saturating_sub(SHOWN) {
+        0 => text,
+        more => format!("{text} and {more} more"),
+    }
 }

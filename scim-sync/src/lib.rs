@@ -8,6 +8,8 @@
 //! - [`source`]: where users and groups are read from, a page at a time.
 //! - [`Reconciler`] and [`plan`]: the minimal writes, as a [`Plan`] value to print (a dry run),
 //!   serialize or apply with bounded concurrency under a safety rail.
+//! - [`ledger`]: which target groups earlier syncs managed, so a sync deletes only groups it
+//!   can show were the source's (never an administrator's or a product's built-in group).
 //! - [`policy`]: which users and groups are synced and what they become;
 //!   [`PushPolicy`] applies push provisioning's `SyncPolicy` (see there how it is applied once).
 //! - [`schedule`]: a [`Runner`] syncing a tenant on demand or every few minutes, one run at a
@@ -15,6 +17,7 @@
 
 mod bounded;
 mod error;
+pub mod ledger;
 pub mod plan;
 pub mod policy;
 mod reconcile;
@@ -22,8 +25,12 @@ pub mod schedule;
 pub mod source;
 
 pub use error::SyncError;
+pub use ledger::{FileGroupLedger, GroupLedger, InMemoryGroupLedger};
 pub use plan::{ApplyReport, Plan, Progress, Step};
-pub use policy::{MissingGroup, Policy, PushPolicy, SyncEverything, target_policy};
+pub use policy::{
+    BUILT_IN_GROUPS, MissingGroup, Policy, PushPolicy, SyncEverything, is_built_in_group,
+    target_policy,
+};
 pub use reconcile::{Reconciler, SyncOptions};
 pub use schedule::{InMemoryRunLock, Lease, LockError, RunLock, RunOutcome, RunSummary, Runner};
 pub use source::{Cursor, DirectorySource, FileSource, KeycloakSource, ScimSource};

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use scim_core::provision::{Provisioner, RequestContext};
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use crate::SyncError;
 use crate::bounded::{self, Task};
+use crate::ledger::GroupLedger;
 
 /// A user a step refers to: one at the target (`id` set) or one this plan creates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -133,7 +135,7 @@ pub struct Summary {
     pub create_groups: usize,
     /// Groups to rename or give an `externalId`.
     pub update_groups: usize,
-    /// Groups to delete.
+    /// Groups to delete: what the groups' safety rail counts.
     pub delete_groups: usize,
     /// Memberships to add (users, over all groups).
     pub add_members: usize,
@@ -147,6 +149,8 @@ pub struct Summary {
 pub struct Limits {
     /// The largest fraction of the target's users one apply may deactivate or delete.
     pub max_deactivate_fraction: f64,
+    /// The largest fraction of the target's groups one apply may delete.
+    pub max_delete_group_fraction: f64,
     /// How many writes are in flight at once.
     pub concurrency: usize,
 }
@@ -160,9 +164,51 @@ pub struct Limits {
 pub struct Plan {
     pub(crate) steps: Vec<Step>,
     pub(crate) target_users: usize,
+    pub(crate) target_groups: usize,
     pub(crate) warnings: Vec<String>,
     pub(crate) limits: Limits,
     pub(crate) summary: Summary,
+    /// The target groups the ledger records once the plan is applied.
+    pub(crate) managed_groups: Vec<String>,
+    #[serde(skip)]
+    pub(crate) ledger: Option<LedgerUpdate>,
+}
+
+/// What applying a plan writes to the reconciler's [`GroupLedger`].
+#[derive(Clone)]
+pub(crate) struct LedgerUpdate {
+    pub(crate) ledger: Arc<dyn GroupLedger>,
+    pub(crate) tenant: String,
+    /// Whether [`Plan::managed_groups`] differs from what the ledger holds (else nothing is
+    /// written).
+    pub(crate) changed: bool,
+}
+
+impl fmt::Debug for LedgerUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LedgerUpdate")
+            .field("tenant", &self.tenant)
+            .field("changed", &self.changed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for LedgerUpdate {
+    /// Two updates are alike when they record the same for the same tenant, in whichever
+    /// ledger.
+    fn eq(&self, other: &Self) -> bool {
+        self.tenant == other.tenant && self.changed == other.changed
+    }
+}
+
+/// The parts of a [`Plan`] besides its steps, as the reconciler found them.
+pub(crate) struct Context {
+    pub(crate) target_users: usize,
+    pub(crate) target_groups: usize,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) limits: Limits,
+    pub(crate) managed_groups: Vec<String>,
+    pub(crate) ledger: Option<LedgerUpdate>,
 }
 
 /// A step that failed while applying.
@@ -328,12 +374,7 @@ impl fmt::Display for Plan {
 type Created = Option<(String, String)>;
 
 impl Plan {
-    pub(crate) fn new(
-        steps: Vec<Step>,
-        target_users: usize,
-        warnings: Vec<String>,
-        limits: Limits,
-    ) -> Self {
+    pub(crate) fn new(steps: Vec<Step>, context: Context) -> Self {
         let mut summary = Summary::default();
         for step in &steps {
             match step {
@@ -351,10 +392,13 @@ impl Plan {
         }
         Plan {
             steps,
-            target_users,
-            warnings,
-            limits,
+            target_users: context.target_users,
+            target_groups: context.target_groups,
+            warnings: context.warnings,
+            limits: context.limits,
             summary,
+            managed_groups: context.managed_groups,
+            ledger: context.ledger,
         }
     }
 
@@ -384,27 +428,59 @@ impl Plan {
         self.target_users
     }
 
-    /// The safety rail: an error when the plan deactivates or deletes more of the target's users than
-    /// [`Limits::max_deactivate_fraction`] allows.
+    /// How many groups the target had when the plan was made.
+    pub fn target_groups(&self) -> usize {
+        self.target_groups
+    }
+
+    /// The target groups the reconciler's [`GroupLedger`] records as the source's once this
+    /// plan is applied: those source groups map onto now, and those recorded before that the
+    /// target still has (a group whose delete failed or was held back stays the source's).
+    pub fn managed_groups(&self) -> &[String] {
+        &self.managed_groups
+    }
+
+    /// The safety rails: an error when the plan deactivates or deletes more of the target's
+    /// users than [`Limits::max_deactivate_fraction`] allows, or deletes more of its groups
+    /// than [`Limits::max_delete_group_fraction`] allows. Users are checked first.
     pub fn check_limits(&self) -> Result<(), SyncError> {
         let affected = self.summary.deactivate_users + self.summary.delete_users;
-        let fraction = self.limits.max_deactivate_fraction.clamp(0.0, 1.0);
-        // Directories are far below 2^52 users, where usize -> f64 is exact.
-        #[allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
-        let allowed = (fraction * self.target_users as f64).floor() as usize;
+        let (allowed, percent) = allowance(self.limits.max_deactivate_fraction, self.target_users);
         if affected > allowed {
             return Err(SyncError::SafetyLimit {
                 affected,
                 target_users: self.target_users,
                 allowed,
-                percent: fraction * 100.0,
+                percent,
+            });
+        }
+        let affected = self.summary.delete_groups;
+        let (allowed, percent) =
+            allowance(self.limits.max_delete_group_fraction, self.target_groups);
+        if affected > allowed {
+            let mut groups: Vec<String> = self
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::DeleteGroup { display_name, .. } => Some(display_name.clone()),
+                    _ => None,
+                })
+                .collect();
+            groups.sort_by_key(|n| n.to_lowercase());
+            return Err(SyncError::GroupSafetyLimit {
+                affected,
+                target_groups: self.target_groups,
+                allowed,
+                percent,
+                groups,
             });
         }
         Ok(())
     }
 
     /// Applies the plan to `target`, refusing (before any write) when it trips
-    /// [`check_limits`](Plan::check_limits).
+    /// [`check_limits`](Plan::check_limits), then records [`managed_groups`](Plan::managed_groups)
+    /// in the reconciler's [`GroupLedger`] (a failure to is reported as a failed step).
     ///
     /// Steps run in three phases, each with at most [`Limits::concurrency`] writes in flight:
     /// user creates, updates and activations; then group creates, updates and memberships (which
@@ -513,12 +589,32 @@ impl Plan {
                 }
             }
         }
+        // Recorded whatever failed: a group made is the source's, a group whose delete failed
+        // still is, and one never made drops out of the ledger at the next plan.
+        if let Some(update) = self.ledger.as_ref().filter(|u| u.changed) {
+            if let Err(e) = update
+                .ledger
+                .save(&update.tenant, &self.managed_groups)
+                .await
+            {
+                report.fail("record the managed groups".to_owned(), &e);
+            }
+        }
         report
     }
 }
 
+/// How many of `total` a limit of `fraction` lets through, and the limit as a percentage.
+fn allowance(fraction: f64, total: usize) -> (usize, f64) {
+    let fraction = fraction.clamp(0.0, 1.0);
+    // Directories are far below 2^52 users or groups, where usize -> f64 is exact.
+    #[allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
+    let allowed = (fraction * total as f64).floor() as usize;
+    (allowed, fraction * 100.0)
+}
+
 impl ApplyReport {
-    fn fail(&mut self, step: String, error: &ScimError) {
+    fn fail(&mut self, step: String, error: &dyn fmt::Display) {
         self.failed += 1;
         self.errors.push(StepFailure {
             step,

@@ -72,10 +72,23 @@ pub trait Policy: Send + Sync {
         &[]
     }
 
-    /// What becomes of target group `name` when no source group maps onto it.
+    /// What becomes of target group `name` when no source group maps onto it. `Delete` and
+    /// `Empty` apply only to a group the sync can show was the source's: one the
+    /// [`GroupLedger`](crate::GroupLedger) recorded, or one [`claims_group`](Policy::claims_group)
+    /// claims. Others are kept, and a product's built-in groups ([`is_built_in_group`]) are
+    /// never deleted.
     fn missing_group(&self, name: &str) -> MissingGroup {
         let _ = name;
         MissingGroup::Delete
+    }
+
+    /// Whether target group `name` is the source's by its name alone (it passes the mapping's
+    /// `include` filters, it is a target of a manual mapping), so a sync may delete or empty it
+    /// even when no earlier sync recorded it. The default claims nothing: only groups the
+    /// ledger recorded are the source's.
+    fn claims_group(&self, name: &str) -> bool {
+        let _ = name;
+        false
     }
 
     /// Whether users are deprovisioned by deleting them rather than deactivating them.
@@ -98,22 +111,31 @@ impl Policy for SyncEverything {}
 /// mapping owns that no IdP group maps onto any more is deleted on the fly and emptied under
 /// manual mapping (whose groups are the administrator's); users are deprovisioned when the
 /// source no longer has them, not only when told to. `remove_unmanaged_groups` has nothing to
-/// do here: a sync removes members only from groups the mapping owns. Without `include`
-/// filters, on-the-fly mapping owns every target group, `jira-administrators` included: give
-/// filters, or turn [`SyncOptions::delete_missing_groups`](crate::SyncOptions) off, to keep
-/// groups made in Jira.
+/// do here: a sync removes members only from groups the mapping owns.
+///
+/// Which groups the mapping owns: with `include` filters, the groups they let through; with
+/// manual mapping, the map's targets ([`claims_group`](Policy::claims_group)). Without
+/// `include` filters every name would pass, `jira-administrators` too, so on-the-fly mapping
+/// then owns only the groups the [`GroupLedger`](crate::GroupLedger) recorded from earlier
+/// syncs: groups made in Jira are kept, and so is every group on a first run.
 #[derive(Debug, Clone)]
 pub struct PushPolicy {
     rules: PolicyRules,
     manual: bool,
+    /// Whether the mapping names the groups it owns (`include` filters, or a manual map).
+    claims: bool,
 }
 
 impl PushPolicy {
     /// `policy`, checked.
     pub fn new(policy: &SyncPolicy) -> Result<Self, PolicyError> {
+        let manual = matches!(policy.groups, GroupMapping::Manual { .. });
+        let filtered =
+            matches!(&policy.groups, GroupMapping::OnTheFly { include, .. } if !include.is_empty());
         Ok(PushPolicy {
             rules: policy.rules()?,
-            manual: matches!(policy.groups, GroupMapping::Manual { .. }),
+            manual,
+            claims: manual || filtered,
         })
     }
 }
@@ -152,9 +174,51 @@ impl Policy for PushPolicy {
         }
     }
 
+    fn claims_group(&self, name: &str) -> bool {
+        self.claims && self.rules.manages_group(name)
+    }
+
     fn delete_users(&self) -> bool {
         self.rules.deprovision_action() == DeprovisionAction::Delete
     }
+}
+
+/// Groups Atlassian products make themselves and depend on: administrators' groups and the
+/// groups that grant product access. On Cloud the product-access groups carry the site's name
+/// as a suffix (`jira-software-users-acme`), so a name counts when it is one of these or
+/// starts with one and a `-`.
+pub const BUILT_IN_GROUPS: &[&str] = &[
+    "jira-administrators",
+    "jira-admins",
+    "jira-users",
+    "jira-developers",
+    "jira-software-users",
+    "jira-core-users",
+    "jira-servicedesk-users",
+    "jira-servicemanagement-users",
+    "jira-work-management-users",
+    "confluence-administrators",
+    "confluence-admins",
+    "confluence-users",
+    "stash-users",
+    "bitbucket-users",
+    "bitbucket-administrators",
+    "site-admins",
+    "system-administrators",
+    "administrators",
+    "org-admins",
+    "trusted-users",
+];
+
+/// Whether `name` is one of the [`BUILT_IN_GROUPS`] (ignoring case and surrounding blanks, with
+/// a `-site` suffix or not): a sync never deletes such a group, whatever the policy or the
+/// ledger says.
+pub fn is_built_in_group(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    BUILT_IN_GROUPS.iter().any(|b| {
+        name.strip_prefix(b)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    })
 }
 
 /// The policy for the target of a sync that applies `policy` itself ([`PushPolicy`]): only

@@ -6,6 +6,8 @@
     missing_docs
 )]
 
+mod common;
+
 use scim_atlassian::policy::{DeprovisionAction, NameTransform, SyncPolicy};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
@@ -52,13 +54,7 @@ fn members(target: &InMemoryProvisioner, name: &str) -> Option<Vec<String>> {
 }
 
 fn group_names(target: &InMemoryProvisioner) -> Vec<String> {
-    let mut names: Vec<String> = block_on(target.scan_groups(&ctx(), 0, 1000))
-        .unwrap()
-        .into_iter()
-        .map(|g| g.display_name)
-        .collect();
-    names.sort();
-    names
+    common::group_names(target, TENANT)
 }
 
 fn add_user(target: &InMemoryProvisioner, name: &str) -> String {
@@ -316,17 +312,52 @@ fn the_target_policy_keeps_only_deprovisioning() {
 }
 
 #[test]
-fn unfiltered_on_the_fly_mapping_owns_every_group_unless_deletes_are_off() {
+fn unfiltered_on_the_fly_mapping_deletes_only_groups_an_earlier_sync_recorded() {
     let target = InMemoryProvisioner::new();
     let root = add_user(&target, "root");
     add_group(&target, "jira-administrators", &[&root]);
-    let source = FileSource::from_csv_str("userName,groups\nroot,eng\n").unwrap();
-    let deleting =
-        block_on(reconciler(&SyncPolicy::default()).plan(&source, &target, &ctx())).unwrap();
-    assert_eq!(deleting.summary().delete_groups, 1, "{deleting}");
-    let keeping = reconciler(&SyncPolicy::default())
+    add_group(&target, "helpdesk", &[&root]);
+    let r = reconciler(&SyncPolicy::default())
+        .with_options(SyncOptions::default().max_delete_group_fraction(1.0));
+
+    // A first run against a Jira with groups of its own: none of them is the IdP's.
+    let first = sync(
+        &r,
+        &FileSource::from_csv_str(
+            "userName,groups
+root,eng;ops
+",
+        )
+        .unwrap(),
+        &target,
+    );
+    assert_eq!(first.summary().delete_groups, 0, "{first}");
+    assert!(
+        first
+            .warnings()
+            .iter()
+            .any(|w| w.contains("jira-administrators")),
+        "{first}"
+    );
+
+    // ops leaves the IdP: the sync made it, so it goes; with deletes off it would stay.
+    let source = FileSource::from_csv_str(
+        "userName,groups
+root,eng
+",
+    )
+    .unwrap();
+    let keeping = r
+        .clone()
         .with_options(SyncOptions::default().delete_missing_groups(false));
-    let plan = sync(&keeping, &source, &target);
-    assert_eq!(plan.summary().delete_groups, 0, "{plan}");
-    assert_eq!(group_names(&target), ["eng", "jira-administrators"]);
+    let kept = block_on(keeping.plan(&source, &target, &ctx())).unwrap();
+    assert_eq!(kept.summary().delete_groups, 0, "{kept}");
+    let plan = sync(&r, &source, &target);
+    assert_eq!(plan.summary().delete_groups, 1, "{plan}");
+    assert!(plan.to_string().contains("- delete group ops ("), "{plan}");
+    assert_eq!(
+        group_names(&target),
+        ["eng", "helpdesk", "jira-administrators"]
+    );
+    assert_eq!(members(&target, "jira-administrators").unwrap(), ["root"]);
 }

@@ -53,13 +53,33 @@ fn export(n: usize, skip: &[usize]) -> FileSource {
         .with_page_size(7)
 }
 
-fn plan(source: &dyn DirectorySource, target: &InMemoryProvisioner) -> Plan {
-    block_on(Reconciler::new().plan(source, target, &RequestContext::new(TENANT))).unwrap()
+/// A target with the reconciler that syncs into it, whose ledger remembers the groups earlier
+/// syncs of the test made.
+#[derive(Default)]
+struct Target {
+    inner: InMemoryProvisioner,
+    reconciler: Reconciler,
 }
 
-fn sync(source: &dyn DirectorySource, target: &InMemoryProvisioner) -> Plan {
+impl std::ops::Deref for Target {
+    type Target = InMemoryProvisioner;
+    fn deref(&self) -> &InMemoryProvisioner {
+        &self.inner
+    }
+}
+
+fn plan(source: &dyn DirectorySource, target: &Target) -> Plan {
+    block_on(
+        target
+            .reconciler
+            .plan(source, &target.inner, &RequestContext::new(TENANT)),
+    )
+    .unwrap()
+}
+
+fn sync(source: &dyn DirectorySource, target: &Target) -> Plan {
     let plan = plan(source, target);
-    let report = block_on(plan.apply(target, &RequestContext::new(TENANT))).unwrap();
+    let report = block_on(plan.apply(&target.inner, &RequestContext::new(TENANT))).unwrap();
     assert_eq!(report.failed, 0, "{report}");
     assert_eq!(report.done, plan.steps().len());
     plan
@@ -85,7 +105,7 @@ fn group(target: &InMemoryProvisioner, name: &str) -> Group {
 
 #[test]
 fn initial_sync_creates_everything_and_converges() {
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let source = export(20, &[]);
     let first = sync(&source, &target);
     let s = first.summary();
@@ -105,7 +125,7 @@ fn initial_sync_creates_everything_and_converges() {
 
 #[test]
 fn drift_converges_in_one_run() {
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let ctx = RequestContext::new(TENANT);
     sync(&export(20, &[]), &target);
 
@@ -193,7 +213,7 @@ fn scim_source_syncs_and_converges() {
     let source = ScimSource::new(client, "http://idp.test/scim/v2")
         .with_bearer_token(common::TOKEN)
         .with_page_size(5);
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let first = sync(&source, &target);
     assert_eq!(first.summary().create_users, 12);
     assert_eq!(group(&target, "Staff").members.len(), 5);
@@ -229,14 +249,14 @@ fn scim_source_syncs_and_converges() {
 
 #[test]
 fn safety_rail_stops_an_empty_source_unless_forced() {
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let ctx = RequestContext::new(TENANT);
     sync(&export(20, &[]), &target);
 
     let empty = FileSource::from_json_str("{}").unwrap();
     let wipe = plan(&empty, &target);
     assert_eq!(wipe.summary().deactivate_users, 20);
-    let err = block_on(wipe.apply(&target, &ctx)).unwrap_err();
+    let err = block_on(wipe.apply(&target.inner, &ctx)).unwrap_err();
     assert!(matches!(
         err,
         SyncError::SafetyLimit {
@@ -257,23 +277,23 @@ fn safety_rail_stops_an_empty_source_unless_forced() {
     let two = plan(&export(20, &[0, 1]), &target);
     two.check_limits().unwrap();
 
-    let report = block_on(wipe.apply_forced(&target, &ctx));
+    let report = block_on(wipe.apply_forced(&target.inner, &ctx));
     assert_eq!(report.failed, 0, "{report}");
     assert_eq!(target.user_count(TENANT), 20, "deactivated, not deleted");
     assert_eq!(target.group_count(TENANT), 0);
     assert!(plan(&empty, &target).is_empty());
 
     // A looser limit lets it through without forcing.
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     sync(&export(20, &[]), &target);
     let loose = Reconciler::new().with_options(SyncOptions::default().max_deactivate_fraction(1.0));
-    let wipe = block_on(loose.plan(&empty, &target, &ctx)).unwrap();
-    block_on(wipe.apply(&target, &ctx)).unwrap();
+    let wipe = block_on(loose.plan(&empty, &target.inner, &ctx)).unwrap();
+    block_on(wipe.apply(&target.inner, &ctx)).unwrap();
 }
 
 #[test]
 fn plan_prints_and_serializes() {
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let source = FileSource::from_csv_str(
         "userName,externalId,email,groups\nalice,a1,alice@example.com,eng\nbob,,,eng;ops\n",
     )
@@ -330,7 +350,7 @@ fn plan_prints_and_serializes() {
 
 #[test]
 fn unknown_members_are_warned_about_not_invented() {
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let source = FileSource::from_json_str(
         r#"{"users": [{"userName": "alice"}],
             "groups": [{"displayName": "eng", "members": [{"value": "alice"}, {"value": "ghost"}]}]}"#,
@@ -403,11 +423,11 @@ fn progress_is_told_step_by_step() {
             self.0.lock().unwrap().push((done, total, ok));
         }
     }
-    let target = InMemoryProvisioner::new();
+    let target = Target::default();
     let ctx = RequestContext::new(TENANT);
     let p = plan(&export(10, &[]), &target);
     let seen = Seen(std::sync::Mutex::new(Vec::new()));
-    let report = block_on(p.apply_with_progress(&target, &ctx, false, &seen)).unwrap();
+    let report = block_on(p.apply_with_progress(&target.inner, &ctx, false, &seen)).unwrap();
     assert_eq!(report.done, 12);
     let seen = seen.0.into_inner().unwrap();
     assert_eq!(seen.len(), 12);
@@ -419,6 +439,6 @@ fn progress_is_told_step_by_step() {
     let empty = FileSource::from_json_str("{}").unwrap();
     let wipe = plan(&empty, &target);
     let none = Seen(std::sync::Mutex::new(Vec::new()));
-    assert!(block_on(wipe.apply_with_progress(&target, &ctx, false, &none)).is_err());
+    assert!(block_on(wipe.apply_with_progress(&target.inner, &ctx, false, &none)).is_err());
     assert!(none.0.into_inner().unwrap().is_empty());
 }

@@ -13,25 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::Counting;
+use common::{Counting, Quiet};
 use scim_atlassian::Sleeper;
 use scim_atlassian::history::{HistoryQuery, InMemoryHistory, SyncHistory};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, RequestContext};
 use scim_core::{Group, User};
-use scim_sync::plan::Progress;
 use scim_sync::source::SourcePage;
 use scim_sync::{
-    Cursor, DirectorySource, FileSource, InMemoryRunLock, RunLock, RunOutcome, Runner, Step,
-    SyncError,
+    Cursor, DirectorySource, FileSource, InMemoryRunLock, RunLock, RunOutcome, Runner, SyncError,
 };
 
 const CSV: &str = "userName,email,groups\nalice,alice@example.com,eng\nbob,bob@example.com,eng;ops\ncarol,carol@example.com,ops\n";
-
-struct Quiet;
-impl Progress for Quiet {
-    fn step_finished(&self, _: &Step, _: bool, _: usize, _: usize) {}
-}
 
 fn ran(outcome: RunOutcome) -> Box<scim_sync::RunSummary> {
     match outcome {

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use super::{Reconciler, SyncedUsers, key, scan};
 use crate::SyncError;
+use crate::error::listed;
 use crate::plan::{Change, Step, UserRef};
-use crate::policy::MissingGroup;
+use crate::policy::{MissingGroup, is_built_in_group};
 use crate::source::{Cursor, DirectorySource};
 
 impl Reconciler {
@@ -83,6 +84,9 @@ impl Reconciler {
         Ok(desired)
     }
 
+    /// Plans the group steps. `recorded` are the groups the ledger holds as the source's: with
+    /// those the policy claims, the only ones deleted or emptied when no source group maps
+    /// onto them.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn plan_groups<S: DirectorySource + ?Sized, P: Provisioner + ?Sized>(
         &self,
@@ -91,9 +95,12 @@ impl Reconciler {
         ctx: &RequestContext,
         target_users: &[User],
         users: &SyncedUsers,
+        recorded: &[String],
         steps: &mut Vec<Step>,
         warnings: &mut Vec<String>,
-    ) -> Result<(), SyncError> {
+    ) -> Result<PlannedGroups, SyncError> {
+        let recorded: HashSet<String> = recorded.iter().map(|n| n.trim().to_lowercase()).collect();
+        let mut managed = Managed::default();
         let user_names: HashMap<&str, &str> = target_users
             .iter()
             .filter_map(|u| u.id.as_deref().map(|id| (id, u.user_name.as_str())))
@@ -126,6 +133,9 @@ impl Reconciler {
         };
 
         for group in self.desired_groups(source, users, warnings).await? {
+            if group.mapped {
+                managed.add(&group.name);
+            }
             let found = group
                 .external_id
                 .as_deref()
@@ -213,11 +223,22 @@ impl Reconciler {
                 }
             }
         }
+        let mut unproven = Vec::new();
+        let mut built_in = Vec::new();
         for (group, seen) in target_groups.iter().zip(&seen) {
+            let name = &group.display_name;
+            let ours = recorded.contains(&name.trim().to_lowercase());
+            if ours {
+                // Still at the target, so still the source's until a delete goes through.
+                managed.add(name);
+            }
             let (false, Some(id)) = (seen, &group.id) else {
                 continue;
             };
-            match self.policy.missing_group(&group.display_name) {
+            let owned = ours || self.policy.claims_group(name);
+            match self.policy.missing_group(name) {
+                MissingGroup::Delete | MissingGroup::Empty if !owned => unproven.push(name.clone()),
+                MissingGroup::Delete if is_built_in_group(name) => built_in.push(name.clone()),
                 MissingGroup::Delete if self.options.delete_missing_groups => {
                     steps.push(Step::DeleteGroup {
                         id: id.clone(),
@@ -239,7 +260,51 @@ impl Reconciler {
                 _ => {}
             }
         }
-        Ok(())
+        unproven.sort_by_key(|n| n.to_lowercase());
+        built_in.sort_by_key(|n| n.to_lowercase());
+        if !unproven.is_empty() && self.options.delete_missing_groups {
+            warnings.push(format!(
+                "kept {} target groups no source group maps onto, since no earlier sync \
+                 recorded them as the source's: {}",
+                unproven.len(),
+                listed(&unproven)
+            ));
+        }
+        if !built_in.is_empty() && self.options.delete_missing_groups {
+            warnings.push(format!(
+                "kept built-in groups the product needs, though the source no longer has them: {}",
+                listed(&built_in)
+            ));
+        }
+        let mut managed = managed.names;
+        managed.sort_by_key(|n| n.to_lowercase());
+        Ok(PlannedGroups {
+            target_groups: target_groups.len(),
+            managed,
+        })
+    }
+}
+
+/// What planning the groups found besides the steps.
+pub(super) struct PlannedGroups {
+    /// How many groups the target has.
+    pub(super) target_groups: usize,
+    /// The groups the ledger records once the plan is applied.
+    pub(super) managed: Vec<String>,
+}
+
+/// Target group names, each once whatever its case.
+#[derive(Default)]
+struct Managed {
+    names: Vec<String>,
+    keys: HashSet<String>,
+}
+
+impl Managed {
+    fn add(&mut self, name: &str) {
+        if self.keys.insert(name.trim().to_lowercase()) {
+            self.names.push(name.to_owned());
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use scim_core::provision::{Provisioner, RequestContext, SCAN_PAGE};
 use serde_json::Value;
 
 use crate::SyncError;
-use crate::plan::{Change, Limits, Plan, Step, UserRef};
+use crate::ledger::{GroupLedger, InMemoryGroupLedger};
+use crate::plan::{Change, Context, LedgerUpdate, Limits, Plan, Step, UserRef};
 use crate::policy::{Policy, PushPolicy, SyncEverything};
 use crate::source::{Cursor, DirectorySource};
 
@@ -22,12 +23,16 @@ pub struct SyncOptions {
     /// The largest fraction of the target's users one apply may deactivate (default 0.1):
     /// an empty or broken source must not wipe the target.
     pub max_deactivate_fraction: f64,
+    /// The largest fraction of the target's groups one apply may delete (default 0.1): a
+    /// source that lost its groups must not take the target's with it.
+    pub max_delete_group_fraction: f64,
     /// Writes in flight at once while applying (default 4).
     pub concurrency: usize,
     /// Deactivate target users the source does not have (default true). They are never
     /// deleted: a deactivated user keeps its history and comes back with `activate`.
     pub deactivate_missing_users: bool,
-    /// Delete target groups the source does not have (default true).
+    /// Delete target groups the source no longer has (default true): only groups the sync
+    /// can show were the source's (see [`GroupLedger`]), never a product's built-in group.
     pub delete_missing_groups: bool,
 }
 
@@ -35,6 +40,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
             max_deactivate_fraction: 0.1,
+            max_delete_group_fraction: 0.1,
             concurrency: 4,
             deactivate_missing_users: true,
             delete_missing_groups: true,
@@ -47,6 +53,13 @@ impl SyncOptions {
     #[must_use]
     pub fn max_deactivate_fraction(mut self, fraction: f64) -> Self {
         self.max_deactivate_fraction = fraction;
+        self
+    }
+
+    /// Sets [`SyncOptions::max_delete_group_fraction`].
+    #[must_use]
+    pub fn max_delete_group_fraction(mut self, fraction: f64) -> Self {
+        self.max_delete_group_fraction = fraction;
         self
     }
 
@@ -81,6 +94,13 @@ impl SyncOptions {
 /// of each target group (as references into that index), gathered over every source group
 /// first because a policy may map several source groups onto one target group.
 ///
+/// A target group no source group maps onto is deleted only when the sync can show it was the
+/// source's: the reconciler's [`GroupLedger`] recorded it after an earlier run (groups source
+/// groups mapped onto), or the policy claims it by name ([`Policy::claims_group`]), and it is
+/// not one of the product's [built-in groups](crate::policy::is_built_in_group). Clones of a
+/// reconciler share its ledger, which is in memory unless [`with_ledger`](Reconciler::with_ledger)
+/// gives another.
+///
 /// ```
 /// use std::sync::Arc;
 /// use scim_core::provision::{InMemoryProvisioner, RequestContext, conformance::block_on};
@@ -109,6 +129,7 @@ impl SyncOptions {
 pub struct Reconciler {
     options: SyncOptions,
     policy: Arc<dyn Policy>,
+    ledger: Arc<dyn GroupLedger>,
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -135,6 +156,7 @@ impl Reconciler {
         Reconciler {
             options: SyncOptions::default(),
             policy: Arc::new(SyncEverything),
+            ledger: Arc::new(InMemoryGroupLedger::new()),
         }
     }
 
@@ -142,6 +164,15 @@ impl Reconciler {
     #[must_use]
     pub fn with_options(mut self, options: SyncOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Records the target groups each tenant's syncs manage in `ledger` (one that survives
+    /// restarts, such as a [`FileGroupLedger`](crate::FileGroupLedger), for runs in separate
+    /// processes).
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn GroupLedger>) -> Self {
+        self.ledger = ledger;
         self
     }
 
@@ -173,25 +204,44 @@ impl Reconciler {
     ) -> Result<Plan, SyncError> {
         let mut steps = Vec::new();
         let mut warnings = Vec::new();
+        let recorded = self.ledger.load(ctx.tenant()).await?;
         let target_users = scan(|offset| target.scan_users(ctx, offset, SCAN_PAGE)).await?;
         let users = self
             .plan_users(source, &target_users, &mut steps, &mut warnings)
             .await?;
-        self.plan_groups(
-            source,
-            target,
-            ctx,
-            &target_users,
-            &users,
-            &mut steps,
-            &mut warnings,
-        )
-        .await?;
+        let groups = self
+            .plan_groups(
+                source,
+                target,
+                ctx,
+                &target_users,
+                &users,
+                &recorded,
+                &mut steps,
+                &mut warnings,
+            )
+            .await?;
         let limits = Limits {
             max_deactivate_fraction: self.options.max_deactivate_fraction,
+            max_delete_group_fraction: self.options.max_delete_group_fraction,
             concurrency: self.options.concurrency.max(1),
         };
-        Ok(Plan::new(steps, target_users.len(), warnings, limits))
+        let changed = !same_names(&groups.managed, &recorded);
+        Ok(Plan::new(
+            steps,
+            Context {
+                target_users: target_users.len(),
+                target_groups: groups.target_groups,
+                warnings,
+                limits,
+                managed_groups: groups.managed,
+                ledger: Some(LedgerUpdate {
+                    ledger: self.ledger.clone(),
+                    tenant: ctx.tenant().to_owned(),
+                    changed,
+                }),
+            },
+        ))
     }
 
     /// The lower-cased member values of the policy's scope groups, or `None` without a scope.
@@ -446,6 +496,14 @@ fn source_keys(user: &User) -> Vec<(&'static str, String)> {
 
 fn key(prefix: &str, value: &str) -> String {
     format!("{prefix}:{value}")
+}
+
+/// Whether `a` and `b` hold the same names, ignoring case and order.
+fn same_names(a: &[String], b: &[String]) -> bool {
+    let set = |names: &[String]| -> HashSet<String> {
+        names.iter().map(|n| n.trim().to_lowercase()).collect()
+    };
+    set(a) == set(b)
 }
 
 /// Whether group name `name` is one of `names`, ignoring case and surrounding blanks.

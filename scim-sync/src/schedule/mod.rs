@@ -124,8 +124,9 @@ pub enum RunOutcome {
 ///
 /// Each run takes the tenant's lease from the [`RunLock`] (skipping the run when another holds
 /// it), plans with its [`Reconciler`], applies the plan (unless a dry run) under the safety
-/// rail (unless forced), releases the lease and writes one [`HistoryEntry`] (operation
-/// `SYNC Directory`) summarising the run, failed or not.
+/// rails (unless forced), which records the groups it manages in the reconciler's
+/// [`GroupLedger`](crate::GroupLedger), releases the lease and writes one [`HistoryEntry`]
+/// (operation `SYNC Directory`) summarising the run, failed or not.
 #[derive(Clone)]
 pub struct Runner {
     reconciler: Reconciler,
@@ -353,7 +354,7 @@ impl Runner {
 fn failure(error: &SyncError) -> Outcome {
     match error {
         SyncError::Target(e) => Outcome::from_error(e),
-        SyncError::SafetyLimit { .. } => Outcome::Failure {
+        SyncError::SafetyLimit { .. } | SyncError::GroupSafetyLimit { .. } => Outcome::Failure {
             status: 409,
             scim_type: None,
             detail: error.to_string(),

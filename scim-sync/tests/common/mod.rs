@@ -64,119 +64,66 @@ impl Counting {
     }
 }
 
-#[async_trait]
-impl Provisioner for Counting {
-    async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
-        self.write();
+impl Counting {
+    /// Refuses to create user `user` while [`Counting::fail_create`] names it.
+    fn refuse_named(&self, user: &User) -> Result<(), ScimError> {
         if self.fail_create.lock().unwrap().as_deref() == Some(user.user_name.as_str()) {
             return Err(ScimError::invalid_value("userName", "the target is down"));
         }
-        self.inner.create_user(ctx, user).await
+        Ok(())
     }
-    async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-        self.read();
-        self.inner.get_user(ctx, id).await
-    }
-    async fn replace_user(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        user: User,
-        expected: Option<&ETag>,
-    ) -> Result<User, ScimError> {
-        self.write();
-        self.inner.replace_user(ctx, id, user, expected).await
-    }
-    async fn delete_user(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError> {
-        self.write();
-        self.inner.delete_user(ctx, id, expected).await
-    }
-    async fn scan_users(
-        &self,
-        ctx: &RequestContext,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<User>, ScimError> {
-        self.read();
-        self.inner.scan_users(ctx, offset, limit).await
-    }
-    async fn create_group(&self, ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.create_group(ctx, group).await
-    }
-    async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
-        self.read();
-        self.inner.get_group(ctx, id).await
-    }
-    async fn replace_group(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        group: Group,
-        expected: Option<&ETag>,
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.replace_group(ctx, id, group, expected).await
-    }
-    async fn delete_group(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError> {
-        self.write();
-        self.inner.delete_group(ctx, id, expected).await
-    }
-    async fn scan_groups(
-        &self,
-        ctx: &RequestContext,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<Group>, ScimError> {
-        self.read();
-        self.inner.scan_groups(ctx, offset, limit).await
-    }
-    async fn patch_user(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<User, ScimError> {
-        self.write();
-        self.inner.patch_user(ctx, id, patch, expected).await
-    }
-    async fn patch_group(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.patch_group(ctx, id, patch, expected).await
-    }
-    async fn add_members(
-        &self,
-        ctx: &RequestContext,
-        group_id: &str,
-        members: &[Member],
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.add_members(ctx, group_id, members).await
-    }
-    async fn remove_members(
-        &self,
-        ctx: &RequestContext,
-        group_id: &str,
-        member_ids: &[String],
-    ) -> Result<Group, ScimError> {
-        self.write();
-        self.inner.remove_members(ctx, group_id, member_ids).await
-    }
+}
+
+/// Implements `Provisioner` for [`Counting`]: each listed method counts itself as a `read` or
+/// a `write`, runs its guard (if any) on the named argument, and hands over to `inner`.
+macro_rules! counted {
+    ($($count:ident $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $(, guard $guard:ident($garg:ident))?;)*) => {
+        #[async_trait]
+        impl Provisioner for Counting {
+            $(
+                async fn $name(&self, ctx: &RequestContext $(, $arg: $ty)*) -> Result<$ret, ScimError> {
+                    self.$count();
+                    $(self.$guard(&$garg)?;)?
+                    self.inner.$name(ctx $(, $arg)*).await
+                }
+            )*
+        }
+    };
+}
+
+counted! {
+    write create_user(user: User) -> User, guard refuse_named(user);
+    read get_user(id: &str) -> User;
+    write replace_user(id: &str, user: User, expected: Option<&ETag>) -> User;
+    write delete_user(id: &str, expected: Option<&ETag>) -> ();
+    read scan_users(offset: usize, limit: usize) -> Vec<User>;
+    write create_group(group: Group) -> Group;
+    read get_group(id: &str) -> Group;
+    write replace_group(id: &str, group: Group, expected: Option<&ETag>) -> Group;
+    write delete_group(id: &str, expected: Option<&ETag>) -> ();
+    read scan_groups(offset: usize, limit: usize) -> Vec<Group>;
+    write patch_user(id: &str, patch: &PatchOp, expected: Option<&ETag>) -> User;
+    write patch_group(id: &str, patch: &PatchOp, expected: Option<&ETag>) -> Group;
+    write add_members(group_id: &str, members: &[Member]) -> Group;
+    write remove_members(group_id: &str, member_ids: &[String]) -> Group;
+}
+
+/// Progress nobody watches.
+pub struct Quiet;
+
+impl scim_sync::Progress for Quiet {
+    fn step_finished(&self, _: &scim_sync::Step, _: bool, _: usize, _: usize) {}
+}
+
+/// The names of `tenant`'s groups at `target`, sorted.
+pub fn group_names(target: &InMemoryProvisioner, tenant: &str) -> Vec<String> {
+    let ctx = RequestContext::new(tenant);
+    let groups = scim_core::provision::conformance::block_on(target.scan_groups(&ctx, 0, 10_000));
+    let mut names: Vec<String> = groups
+        .unwrap()
+        .into_iter()
+        .map(|g| g.display_name)
+        .collect();
+    names.sort();
+    names
 }
