@@ -4,12 +4,11 @@
 
 use scim_core::ScimError;
 use scim_core::messages::SortOrder;
-use scim_core::provision::{ListQuery, Page, RequestContext, SCAN_PAGE};
+use scim_core::provision::{ListQuery, Page, PageCollector, RequestContext, SCAN_PAGE};
 use scim_core::resource::{Group, User};
 use scim_core::schema::SchemaRegistry;
 use scim_filter::{AttrType, AttributeSchema, Filter};
 use serde::Serialize;
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -240,16 +239,12 @@ async fn fallback<K: Kind>(
     query: &ListQuery,
     plan: &Plan,
 ) -> Result<Page<K>, ScimError> {
-    let registry = SchemaRegistry::builtin();
-    let schema = registry.resource(match K::TABLE {
+    let schema = SchemaRegistry::builtin().resource(match K::TABLE {
         Table::Users => scim_core::urn::USER,
         Table::Groups => scim_core::urn::GROUP,
     });
     let table = table_name(K::TABLE);
-    let (offset, count) = query.window();
-    let keep_all = query.sort_by.is_some();
-    let mut kept: Vec<(Value, K)> = Vec::new();
-    let mut matched: usize = 0;
+    let mut page = PageCollector::new(query, schema).with_filters(&plan.residual);
     let mut scanned: usize = 0;
     // Keyset paging (`id > last`), so each page is an index seek, not an ever larger OFFSET.
     let mut last: Option<String> = None;
@@ -276,33 +271,12 @@ async fn fallback<K: Kind>(
             last = Some(row.try_get("id").map_err(db)?);
         }
         for item in K::decode(p, tenant, &rows).await? {
-            let json = serde_json::to_value(&item)?;
-            if !plan.residual.iter().all(|f| f.matches_with(&json, &schema)) {
-                continue;
-            }
-            if keep_all || (matched >= offset && matched - offset < count) {
-                kept.push((json, item));
-            }
-            matched += 1;
+            page.offer(serde_json::to_value(&item)?, item);
         }
         scanned += len;
         if len < SCAN_PAGE {
             break;
         }
     }
-    let resources = if let Some(path) = &query.sort_by {
-        scim_core::sort::sort_items_by_path(&mut kept, |(v, _)| v, path, query.sort_order, &schema);
-        kept.into_iter()
-            .skip(offset)
-            .take(count)
-            .map(|(_, t)| t)
-            .collect()
-    } else {
-        kept.into_iter().map(|(_, t)| t).collect()
-    };
-    Ok(Page {
-        resources,
-        total_results: matched as u64,
-        start_index: query.start_index,
-    })
+    Ok(page.finish())
 }

@@ -11,6 +11,7 @@
 //! behaviour. The `conformance` feature exposes `provision::conformance`, a suite any
 //! backend's tests run against their own implementation.
 
+mod collect;
 mod context;
 mod defaults;
 mod memory;
@@ -19,6 +20,7 @@ mod query;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use collect::PageCollector;
 pub use context::{RequestContext, ScimVersion};
 pub use defaults::remove_members_patch;
 pub use memory::InMemoryProvisioner;
