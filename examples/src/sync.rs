@@ -19,6 +19,7 @@ use scim_sync::{
 use crate::Flags;
 use crate::bridge::{Config, Env, Target};
 use crate::glue::TokioSleeper;
+use crate::shared::{SharedDb, parse_shared_db};
 use crate::target::{Built, TargetClient};
 
 /// Where the directory is read from.
@@ -81,6 +82,9 @@ pub struct SyncArgs {
     pub tenant: String,
     /// `--keep-groups`: never delete target groups the source lacks.
     pub keep_groups: bool,
+    /// `--db URL`: the run lock and history in a database shared with other instances
+    /// (overrides the configuration's `[history]`).
+    pub db: Option<String>,
 }
 
 impl SyncArgs {
@@ -88,6 +92,7 @@ impl SyncArgs {
     pub const USAGE: &'static str = "\
 usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|simulate
             [--dry-run] [--force] [--keep-groups] [--every 15m [--max-runs N]] [--tenant NAME]
+            [--db URL]
 
   --source file        --file PATH                   a JSON or CSV export
   --source scim        --source-url URL              a SCIM 2.0 server's base URL
@@ -104,6 +109,9 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
   --tenant NAME        the name runs are recorded and locked under (default \"default\")
   --keep-groups        never delete target groups the source lacks (without [policy.groups]
                        include filters, every group counts as the source's, admins' too)
+  --db URL             sqlite://PATH or postgres://USER:PASS@HOST/DB: the run lock and the
+                       history, shared with every sync and bridge instance using it, so a
+                       tenant syncs once at a time across them (else the config's [history] db)
   -h, --help           this text";
 
     /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
@@ -125,6 +133,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
         let mut max_runs = None;
         let mut tenant = "default".to_owned();
         let mut keep_groups = false;
+        let mut db = None;
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
@@ -157,6 +166,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                     force = true;
                 }
                 "--every" => every = Some(parse_every(&flags.value("--every")?)?),
+                "--db" => db = Some(parse_shared_db("--db", &flags.value("--db")?)?),
                 "--max-runs" => {
                     let v = flags.value("--max-runs")?;
                     max_runs = Some(
@@ -222,6 +232,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
             max_runs,
             tenant,
             keep_groups,
+            db,
         }))
     }
 }
@@ -388,17 +399,28 @@ pub async fn run(
         .with_sync_policy(&config.policy)
         .map_err(|e| format!("policy: {e}"))?
         .with_options(SyncOptions::default().delete_missing_groups(!args.keep_groups));
-    let history: Arc<dyn SyncHistory> = match &config.history.path {
-        Some(path) => Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?),
-        None => Arc::new(InMemoryHistory::new()),
+    let shared = match config.history_db(args.db.as_deref())? {
+        Some(url) => Some(SharedDb::open(&url).await?),
+        None => None,
     };
-    let runner = Runner::builder()
+    let history: Arc<dyn SyncHistory> = match (&shared, &config.history.path) {
+        (Some(db), _) => db.history.clone(),
+        (None, Some(path)) => {
+            Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?)
+        }
+        (None, None) => Arc::new(InMemoryHistory::new()),
+    };
+    let mut runner = Runner::builder()
         .reconciler(reconciler)
         .history(history)
         .holder(format!("sync-{}", std::process::id()))
         .dry_run(args.dry_run)
-        .force(args.force)
-        .build();
+        .force(args.force);
+    if let Some(db) = shared {
+        // One run per tenant across every instance on this database.
+        runner = runner.lock(db.lock);
+    }
+    let runner = runner.build();
     let bar = Bar {
         shown: Mutex::new(usize::MAX),
         tty: std::io::stderr().is_terminal(),
