@@ -14,6 +14,7 @@ use scim_atlassian::{Credentials, GroupRename};
 use serde::Deserialize;
 
 use crate::bounded::DEFAULT_CONCURRENCY;
+use crate::shared::parse_shared_db;
 use crate::{Flags, parse_bind, parse_public_url};
 
 /// The command line of `atlassian-bridge`.
@@ -35,6 +36,9 @@ pub struct BridgeArgs {
     pub test_connection: bool,
     /// `--public-url URL`.
     pub public_url: Option<String>,
+    /// `--db URL`: the sync history in a database shared with other instances (overrides the
+    /// file's `[history]`).
+    pub db: Option<String>,
 }
 
 impl fmt::Debug for BridgeArgs {
@@ -50,6 +54,7 @@ impl fmt::Debug for BridgeArgs {
             .field("simulate", &self.simulate)
             .field("test_connection", &self.test_connection)
             .field("public_url", &self.public_url)
+            .field("db", &self.db.as_deref().map(crate::redact_url))
             .finish()
     }
 }
@@ -58,7 +63,8 @@ impl BridgeArgs {
     /// The usage text.
     pub const USAGE: &'static str = "\
 usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKEN]
-                        [--admin-token TOKEN] [--public-url URL] [--test-connection]
+                        [--admin-token TOKEN] [--public-url URL] [--db URL]
+                        [--test-connection]
 
   --config FILE      TOML configuration: target, tenants, policies, history
                      (see examples/bridge.sample.toml)
@@ -71,6 +77,9 @@ usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKE
                      file's admin_token; with neither, one is generated and printed once);
                      a tenant's SCIM token reads its own tenant's there
   --public-url URL   base URL for Location headers, e.g. https://scim.example.com
+  --db URL           keep the sync history in sqlite://PATH or postgres://USER:PASS@HOST/DB,
+                     shared by every bridge and sync instance using it (else [history] db,
+                     else [history] path, else memory)
   --test-connection  check the target's reachability, credentials and permissions, then exit
                      (status 0 when all is well)
   -h, --help         this text
@@ -87,6 +96,7 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
             simulate: false,
             test_connection: false,
             public_url: None,
+            db: None,
         };
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
@@ -110,6 +120,7 @@ SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log leve
                 "--public-url" => {
                     out.public_url = Some(parse_public_url(&flags.value("--public-url")?)?);
                 }
+                "--db" => out.db = Some(parse_shared_db("--db", &flags.value("--db")?)?),
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -239,8 +250,11 @@ pub struct TenantSettings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryConfig {
-    /// `path`: a JSON-lines file; without it, history is kept in memory.
+    /// `path`: a JSON-lines file; without it (and without `db`), history is kept in memory.
     pub path: Option<PathBuf>,
+    /// `db`: a database (`sqlite://PATH`, `postgres://...`) holding the history, and `sync`'s
+    /// run lock, shared by every bridge and `sync` instance using it. Not with `path`.
+    pub db: Option<String>,
     /// `capacity`: entries kept in memory (default 10,000).
     pub capacity: Option<usize>,
     /// `record_reads`: record reads (get, search) too, not only changes (default false).
@@ -277,6 +291,24 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The database of the shared history and run lock: `flag` (`--db`) if given, else
+    /// `[history] db`; `None`: neither.
+    pub fn history_db(&self, flag: Option<&str>) -> Result<Option<String>, String> {
+        if let Some(url) = flag {
+            return parse_shared_db("--db", url).map(Some);
+        }
+        let Some(url) = &self.history.db else {
+            return Ok(None);
+        };
+        if self.history.path.is_some() {
+            return Err(
+                "[history]: give `path` (a file of this instance) or `db` (shared), not both"
+                    .to_owned(),
+            );
+        }
+        parse_shared_db("history.db", url).map(Some)
     }
 
     /// Reads and parses the file at `path`; errors start with the path.
@@ -714,6 +746,17 @@ mod tests {
         .unwrap();
         assert_eq!(a.config, Some(PathBuf::from("b.toml")));
         assert!(a.test_connection);
+        assert_eq!(a.db, None);
+        let a = args(&["--simulate", "--db", "postgres://u:pw@h/d"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.db.as_deref(), Some("postgres://u:pw@h/d"));
+        assert!(!format!("{a:?}").contains("pw"), "{a:?}");
+        assert!(
+            args(&["--simulate", "--db", "memory"])
+                .unwrap_err()
+                .contains("sqlite://")
+        );
         assert!(!format!("{a:?}").contains("adm\""), "{a:?}");
         assert!(args(&["--help"]).unwrap().is_none());
         assert!(args(&[]).unwrap_err().contains("--simulate"));
@@ -914,6 +957,31 @@ mod tests {
         assert_eq!(names, ["entra", "okta"]);
         assert!(c.admin_token(None, &[], &env).unwrap().is_some());
         assert!(c.history.path.is_some());
+    }
+
+    #[test]
+    fn the_shared_database_comes_from_the_flag_or_the_file() {
+        let c = Config::from_toml("[history]\ndb = \"sqlite://shared.db\"\n").unwrap();
+        assert_eq!(
+            c.history_db(None).unwrap().as_deref(),
+            Some("sqlite://shared.db")
+        );
+        assert_eq!(
+            c.history_db(Some("postgres://h/d")).unwrap().as_deref(),
+            Some("postgres://h/d"),
+            "the flag wins"
+        );
+        assert_eq!(Config::default().history_db(None).unwrap(), None);
+        let e = Config::from_toml("[history]\ndb = \"mysql://x\"\n")
+            .unwrap()
+            .history_db(None)
+            .unwrap_err();
+        assert!(e.contains("history.db") && e.contains("mysql://x"), "{e}");
+        let e = Config::from_toml("[history]\ndb = \"sqlite://a.db\"\npath = \"h.jsonl\"\n")
+            .unwrap()
+            .history_db(None)
+            .unwrap_err();
+        assert!(e.contains("not both"), "{e}");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
 //! holds what they share, tested here: command-line parsing and token generation, the axum
 //! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
-//! ([`tenants`]), its target's client ([`target`]), its bound on calls in flight to the target ([`bounded`]) and the `sync` binary
-//! ([`sync`]).
+//! ([`tenants`]), its target's client ([`target`]), its bound on calls in flight to the target ([`bounded`]), the `sync` binary
+//! ([`sync`]) and the database both share between instances ([`shared`]).
 
 pub mod bounded;
 pub mod bridge;
 pub mod glue;
+pub mod shared;
 pub mod sync;
 pub mod target;
 pub mod tenants;
@@ -120,13 +121,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Whether `v` is a database URL scim-sql opens: `sqlite:` or `postgres:`/`postgresql:`.
+pub fn is_db_url(v: &str) -> bool {
+    v.starts_with("sqlite:") || v.starts_with("postgres:") || v.starts_with("postgresql:")
+}
+
 /// `--db`: `memory`, or a `sqlite:` or `postgres:` URL.
 fn parse_db(v: &str) -> Result<String, String> {
-    let ok = v == "memory"
-        || v.starts_with("sqlite:")
-        || v.starts_with("postgres:")
-        || v.starts_with("postgresql:");
-    if ok {
+    if v == "memory" || is_db_url(v) {
         Ok(v.to_owned())
     } else {
         Err(format!(

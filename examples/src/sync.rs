@@ -19,6 +19,7 @@ use scim_sync::{
 use crate::Flags;
 use crate::bridge::{Config, Env, Target};
 use crate::glue::TokioSleeper;
+use crate::shared::{SharedDb, parse_shared_db};
 use crate::target::{Built, TargetClient};
 
 /// Where the directory is read from.
@@ -83,6 +84,9 @@ pub struct SyncArgs {
     pub keep_groups: bool,
     /// `--state PATH`: where the target groups the syncs manage are recorded between runs.
     pub state: Option<PathBuf>,
+    /// `--db URL`: the run lock and history in a database shared with other instances
+    /// (overrides the configuration's `[history]`).
+    pub db: Option<String>,
 }
 
 impl SyncArgs {
@@ -90,7 +94,7 @@ impl SyncArgs {
     pub const USAGE: &'static str = "\
 usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|simulate
             [--dry-run] [--force] [--keep-groups] [--state PATH] [--every 15m [--max-runs N]]
-            [--tenant NAME]
+            [--tenant NAME] [--db URL]
 
   --source file        --file PATH                   a JSON or CSV export
   --source scim        --source-url URL              a SCIM 2.0 server's base URL
@@ -111,6 +115,9 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                        group the source drops is deleted only when recorded there (or claimed
                        by [policy.groups] include filters). Without it only the runs of this
                        process are remembered. Built-in groups are never deleted.
+  --db URL             sqlite://PATH or postgres://USER:PASS@HOST/DB: the run lock and the
+                       history, shared with every sync and bridge instance using it, so a
+                       tenant syncs once at a time across them (else the config's [history] db)
   -h, --help           this text";
 
     /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
@@ -133,6 +140,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
         let mut tenant = "default".to_owned();
         let mut keep_groups = false;
         let mut state = None;
+        let mut db = None;
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
@@ -166,6 +174,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                     force = true;
                 }
                 "--every" => every = Some(parse_every(&flags.value("--every")?)?),
+                "--db" => db = Some(parse_shared_db("--db", &flags.value("--db")?)?),
                 "--max-runs" => {
                     let v = flags.value("--max-runs")?;
                     max_runs = Some(
@@ -232,6 +241,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
             tenant,
             keep_groups,
             state,
+            db,
         }))
     }
 }
@@ -401,17 +411,28 @@ pub async fn run(
     if let Some(path) = &args.state {
         reconciler = reconciler.with_ledger(Arc::new(FileGroupLedger::new(path)));
     }
-    let history: Arc<dyn SyncHistory> = match &config.history.path {
-        Some(path) => Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?),
-        None => Arc::new(InMemoryHistory::new()),
+    let shared = match config.history_db(args.db.as_deref())? {
+        Some(url) => Some(SharedDb::open(&url).await?),
+        None => None,
     };
-    let runner = Runner::builder()
+    let history: Arc<dyn SyncHistory> = match (&shared, &config.history.path) {
+        (Some(db), _) => db.history.clone(),
+        (None, Some(path)) => {
+            Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?)
+        }
+        (None, None) => Arc::new(InMemoryHistory::new()),
+    };
+    let mut runner = Runner::builder()
         .reconciler(reconciler)
         .history(history)
         .holder(format!("sync-{}", std::process::id()))
         .dry_run(args.dry_run)
-        .force(args.force)
-        .build();
+        .force(args.force);
+    if let Some(db) = shared {
+        // One run per tenant across every instance on this database.
+        runner = runner.lock(db.lock);
+    }
+    let runner = runner.build();
     let bar = Bar {
         shown: Mutex::new(usize::MAX),
         tty: std::io::stderr().is_terminal(),

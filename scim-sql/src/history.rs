@@ -26,11 +26,10 @@ impl SqlHistory {
     }
 }
 
-/// A database failure in the history's own error type (which has no variant for databases).
+/// A database failure, or a stored entry that no longer decodes, as the history's error.
 fn storage(err: impl std::fmt::Display) -> HistoryError {
-    HistoryError::Io {
-        path: "scim_sync_history".to_owned(),
-        source: std::io::Error::other(err.to_string()),
+    HistoryError::Storage {
+        message: format!("scim_sync_history: {err}"),
     }
 }
 

@@ -21,10 +21,35 @@ pub struct SqlProvisioner {
     ids: IdSource,
 }
 
-/// The columns a user row is read with.
-const USER_COLUMNS: &str = "id, version, created, last_modified, password, resource";
-/// The columns a group row is read with.
-const GROUP_COLUMNS: &str = "id, version, created, last_modified, resource";
+/// What differs between the user and the group table in the statements both share (reading a
+/// row or a page, inserting, the conditional update, the conditional delete).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowKind {
+    /// The table.
+    pub(crate) table: &'static str,
+    /// The SCIM resource type, in `meta` and errors.
+    resource_type: &'static str,
+    /// The columns a row is read with (what `decode_user`/`decode_group` take).
+    pub(crate) columns: &'static str,
+}
+
+/// Users: `scim_users`.
+pub(crate) const USERS: RowKind = RowKind {
+    table: "scim_users",
+    resource_type: "User",
+    columns: "id, version, created, last_modified, password, resource",
+};
+
+/// Groups: `scim_groups`.
+pub(crate) const GROUPS: RowKind = RowKind {
+    table: "scim_groups",
+    resource_type: "Group",
+    columns: "id, version, created, last_modified, resource",
+};
+
+/// A row's written columns besides tenant, id, version and the timestamps, with their values;
+/// the names are this file's constants, the values are bound.
+type Values = Vec<(&'static str, Arg)>;
 
 impl SqlProvisioner {
     /// Connects to `url` (see [`SqlOptions::new`]) and brings the schema up to date.
@@ -88,40 +113,8 @@ impl SqlProvisioner {
         let (stamp, ns) = store::now();
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, &id);
-        let (resource, search) = stored_json(&stored)?;
-        let mut q = self.sql();
-        q.push(
-            "INSERT INTO scim_users (tenant, id, user_name, user_name_key, user_name_ci, \
-             external_id, external_id_ci, display_name, display_name_ci, active, password, \
-             version, created, created_ns, last_modified, last_modified_ns, resource, search) VALUES (",
-        );
-        let args = [
-            Arg::Text(tenant.to_owned()),
-            Arg::Text(id.clone()),
-            Arg::Text(stored.user_name.clone()),
-            Arg::Text(key),
-            Arg::Text(fold(&stored.user_name)),
-            Arg::OptText(stored.external_id.clone()),
-            Arg::OptText(stored.external_id.as_deref().map(fold)),
-            Arg::OptText(stored.display_name.clone()),
-            Arg::OptText(stored.display_name.as_deref().map(fold)),
-            Arg::OptInt(stored.active.map(i64::from)),
-            Arg::OptText(password),
-            Arg::Int(1),
-            Arg::Text(stamp.clone()),
-            Arg::Int(ns),
-            Arg::Text(stamp.clone()),
-            Arg::Int(ns),
-            Arg::Text(resource),
-            Arg::Text(search),
-        ];
-        for (i, a) in args.into_iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.arg(a);
-        }
-        q.push(")");
+        let values = user_values(&stored, key, password)?;
+        let q = self.insert_row(USERS, tenant, &id, (&stamp, ns), values);
         q.query().execute(&mut *conn).await.map_err(|e| {
             if is_unique_violation(&e) {
                 ScimError::uniqueness("userName", stored.user_name.trim())
@@ -141,14 +134,7 @@ impl SqlProvisioner {
         tenant: &str,
         id: &str,
     ) -> Result<Option<(User, i64)>, ScimError> {
-        let mut q = self.sql();
-        q.push(&format!(
-            "SELECT {USER_COLUMNS} FROM scim_users WHERE tenant = "
-        ))
-        .arg(Arg::Text(tenant.to_owned()))
-        .push(" AND id = ")
-        .arg(Arg::Text(id.to_owned()));
-        let Some(row) = q.query().fetch_optional(&mut *conn).await.map_err(db)? else {
+        let Some(row) = self.load_row(conn, USERS, tenant, id).await? else {
             return Ok(None);
         };
         let (mut user, version) = decode_user(&row)?;
@@ -232,14 +218,7 @@ impl SqlProvisioner {
         tenant: &str,
         id: &str,
     ) -> Result<Option<(Group, i64)>, ScimError> {
-        let mut q = self.sql();
-        q.push(&format!(
-            "SELECT {GROUP_COLUMNS} FROM scim_groups WHERE tenant = "
-        ))
-        .arg(Arg::Text(tenant.to_owned()))
-        .push(" AND id = ")
-        .arg(Arg::Text(id.to_owned()));
-        let Some(row) = q.query().fetch_optional(&mut *conn).await.map_err(db)? else {
+        let Some(row) = self.load_row(conn, GROUPS, tenant, id).await? else {
             return Ok(None);
         };
         let (mut group, version) = decode_group(&row)?;
@@ -400,16 +379,123 @@ impl SqlProvisioner {
         Ok(())
     }
 
-    /// Deletes the row `id` of `table` if its version is `expected`.
+    /// `SELECT` of [`RowKind::columns`] from the tenant's rows of `kind`'s table.
+    fn select(&self, kind: RowKind, tenant: &str) -> Sql {
+        let mut q = self.sql();
+        q.push(&format!(
+            "SELECT {} FROM {} WHERE tenant = ",
+            kind.columns, kind.table
+        ))
+        .arg(Arg::Text(tenant.to_owned()));
+        q
+    }
+
+    /// The row `id` of `kind`'s table, with [`RowKind::columns`].
+    async fn load_row(
+        &self,
+        conn: &mut AnyConnection,
+        kind: RowKind,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<AnyRow>, ScimError> {
+        let mut q = self.select(kind, tenant);
+        q.push(" AND id = ").arg(Arg::Text(id.to_owned()));
+        q.query().fetch_optional(&mut *conn).await.map_err(db)
+    }
+
+    /// The tenant's rows of `kind`'s table in id order, `limit` from `offset`.
+    async fn scan_rows(
+        &self,
+        kind: RowKind,
+        tenant: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<AnyRow>, ScimError> {
+        let mut q = self.select(kind, tenant);
+        q.push(" ORDER BY id");
+        crate::search::limit_offset(&mut q, offset, limit);
+        q.query().fetch_all(&self.pool).await.map_err(db)
+    }
+
+    /// `INSERT` of a new row at version 1, created and last modified at `(stamp, ns)`.
+    fn insert_row(
+        &self,
+        kind: RowKind,
+        tenant: &str,
+        id: &str,
+        (stamp, ns): (&str, i64),
+        values: Values,
+    ) -> Sql {
+        let fixed = [
+            ("tenant", Arg::Text(tenant.to_owned())),
+            ("id", Arg::Text(id.to_owned())),
+            ("version", Arg::Int(1)),
+            ("created", Arg::Text(stamp.to_owned())),
+            ("created_ns", Arg::Int(ns)),
+            ("last_modified", Arg::Text(stamp.to_owned())),
+            ("last_modified_ns", Arg::Int(ns)),
+        ];
+        let all: Values = fixed.into_iter().chain(values).collect();
+        let names: Vec<&str> = all.iter().map(|(name, _)| *name).collect();
+        let mut q = self.sql();
+        q.push(&format!(
+            "INSERT INTO {} ({}) VALUES (",
+            kind.table,
+            names.join(", ")
+        ));
+        for (i, (_, value)) in all.into_iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(value);
+        }
+        q.push(")");
+        q
+    }
+
+    /// The conditional `UPDATE` of row `id`: only while it is at `version`, which it leaves
+    /// one higher, last modified at `(stamp, ns)`.
+    fn update_row(
+        &self,
+        kind: RowKind,
+        tenant: &str,
+        id: &str,
+        version: i64,
+        (stamp, ns): (&str, i64),
+        values: Values,
+    ) -> Sql {
+        let mut q = self.sql();
+        q.push(&format!("UPDATE {} SET ", kind.table));
+        for (name, value) in values {
+            q.push(name).push(" = ").arg(value).push(", ");
+        }
+        q.push("version = version + 1, last_modified = ")
+            .arg(Arg::Text(stamp.to_owned()))
+            .push(", last_modified_ns = ")
+            .arg(Arg::Int(ns))
+            .push(" WHERE tenant = ")
+            .arg(Arg::Text(tenant.to_owned()))
+            .push(" AND id = ")
+            .arg(Arg::Text(id.to_owned()))
+            .push(" AND version = ")
+            .arg(Arg::Int(version));
+        q
+    }
+
+    /// Deletes the row `id` of `kind`'s table if its version is `expected`.
     async fn delete_row(
         &self,
         conn: &mut AnyConnection,
-        table: &str,
-        what: &str,
+        kind: RowKind,
         tenant: &str,
         id: &str,
         expected: Option<&ETag>,
     ) -> Result<(), ScimError> {
+        let RowKind {
+            table,
+            resource_type: what,
+            ..
+        } = kind;
         let mut q = self.sql();
         q.push(&format!("SELECT version FROM {table} WHERE tenant = "))
             .arg(Arg::Text(tenant.to_owned()))
@@ -490,6 +576,44 @@ fn stored_json(user: &User) -> Result<(String, String), ScimError> {
     let json = serde_json::to_value(user)?;
     let search = serde_json::to_string(&store::fold_json(&json))?;
     Ok((serde_json::to_string(&json)?, search))
+}
+
+/// A user's written columns: the indexed ones (`*_ci`: lower-cased), the password, the JSON.
+fn user_values(stored: &User, key: String, password: Option<String>) -> Result<Values, ScimError> {
+    let (resource, search) = stored_json(stored)?;
+    Ok(vec![
+        ("user_name", Arg::Text(stored.user_name.clone())),
+        ("user_name_key", Arg::Text(key)),
+        ("user_name_ci", Arg::Text(fold(&stored.user_name))),
+        ("external_id", Arg::OptText(stored.external_id.clone())),
+        (
+            "external_id_ci",
+            Arg::OptText(stored.external_id.as_deref().map(fold)),
+        ),
+        ("display_name", Arg::OptText(stored.display_name.clone())),
+        (
+            "display_name_ci",
+            Arg::OptText(stored.display_name.as_deref().map(fold)),
+        ),
+        ("active", Arg::OptInt(stored.active.map(i64::from))),
+        ("password", Arg::OptText(password)),
+        ("resource", Arg::Text(resource)),
+        ("search", Arg::Text(search)),
+    ])
+}
+
+/// A group's written columns (members live in `scim_memberships`).
+fn group_values(stored: &Group) -> Result<Values, ScimError> {
+    Ok(vec![
+        ("display_name", Arg::Text(stored.display_name.clone())),
+        ("display_name_ci", Arg::Text(fold(&stored.display_name))),
+        ("external_id", Arg::OptText(stored.external_id.clone())),
+        (
+            "external_id_ci",
+            Arg::OptText(stored.external_id.as_deref().map(fold)),
+        ),
+        ("resource", Arg::Text(serde_json::to_string(stored)?)),
+    ])
 }
 
 /// A user row as a [`User`] (without `groups`) and its version.
@@ -591,41 +715,9 @@ impl Provisioner for SqlProvisioner {
         }
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, id);
-        let (resource, search) = stored_json(&stored)?;
+        let values = user_values(&stored, key, password)?;
         let (stamp, ns) = store::now();
-        let mut q = self.sql();
-        q.push("UPDATE scim_users SET user_name = ")
-            .arg(Arg::Text(stored.user_name.clone()))
-            .push(", user_name_key = ")
-            .arg(Arg::Text(key))
-            .push(", user_name_ci = ")
-            .arg(Arg::Text(fold(&stored.user_name)))
-            .push(", external_id = ")
-            .arg(Arg::OptText(stored.external_id.clone()))
-            .push(", external_id_ci = ")
-            .arg(Arg::OptText(stored.external_id.as_deref().map(fold)))
-            .push(", display_name = ")
-            .arg(Arg::OptText(stored.display_name.clone()))
-            .push(", display_name_ci = ")
-            .arg(Arg::OptText(stored.display_name.as_deref().map(fold)))
-            .push(", active = ")
-            .arg(Arg::OptInt(stored.active.map(i64::from)))
-            .push(", password = ")
-            .arg(Arg::OptText(password))
-            .push(", version = version + 1, last_modified = ")
-            .arg(Arg::Text(stamp.clone()))
-            .push(", last_modified_ns = ")
-            .arg(Arg::Int(ns))
-            .push(", resource = ")
-            .arg(Arg::Text(resource))
-            .push(", search = ")
-            .arg(Arg::Text(search))
-            .push(" WHERE tenant = ")
-            .arg(Arg::Text(tenant.to_owned()))
-            .push(" AND id = ")
-            .arg(Arg::Text(id.to_owned()))
-            .push(" AND version = ")
-            .arg(Arg::Int(version));
+        let q = self.update_row(USERS, tenant, id, version, (&stamp, ns), values);
         let done = q.query().execute(&mut *tx).await.map_err(|e| {
             if is_unique_violation(&e) {
                 ScimError::uniqueness("userName", stored.user_name.trim())
@@ -654,7 +746,7 @@ impl Provisioner for SqlProvisioner {
         expected: Option<&ETag>,
     ) -> Result<(), ScimError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        self.delete_row(&mut tx, "scim_users", "User", ctx.tenant(), id, expected)
+        self.delete_row(&mut tx, USERS, ctx.tenant(), id, expected)
             .await?;
         self.drop_member_everywhere(&mut tx, ctx.tenant(), id)
             .await?;
@@ -667,14 +759,7 @@ impl Provisioner for SqlProvisioner {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<User>, ScimError> {
-        let mut q = self.sql();
-        q.push(&format!(
-            "SELECT {USER_COLUMNS} FROM scim_users WHERE tenant = "
-        ))
-        .arg(Arg::Text(ctx.tenant().to_owned()))
-        .push(" ORDER BY id");
-        crate::search::limit_offset(&mut q, offset, limit);
-        let rows = q.query().fetch_all(&self.pool).await.map_err(db)?;
+        let rows = self.scan_rows(USERS, ctx.tenant(), offset, limit).await?;
         let mut users = rows
             .iter()
             .map(|r| decode_user(r).map(|(u, _)| u))
@@ -691,33 +776,7 @@ impl Provisioner for SqlProvisioner {
         let members = self.checked_members(&mut tx, tenant, &group, None).await?;
         let stored = strip_group(group, &id);
         let (stamp, ns) = store::now();
-        let mut q = self.sql();
-        q.push(
-            "INSERT INTO scim_groups (tenant, id, display_name, display_name_ci, external_id, \
-             external_id_ci, version, created, created_ns, last_modified, last_modified_ns, \
-             resource) VALUES (",
-        );
-        let args = [
-            Arg::Text(tenant.to_owned()),
-            Arg::Text(id.clone()),
-            Arg::Text(stored.display_name.clone()),
-            Arg::Text(fold(&stored.display_name)),
-            Arg::OptText(stored.external_id.clone()),
-            Arg::OptText(stored.external_id.as_deref().map(fold)),
-            Arg::Int(1),
-            Arg::Text(stamp.clone()),
-            Arg::Int(ns),
-            Arg::Text(stamp.clone()),
-            Arg::Int(ns),
-            Arg::Text(serde_json::to_string(&stored)?),
-        ];
-        for (i, a) in args.into_iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.arg(a);
-        }
-        q.push(")");
+        let q = self.insert_row(GROUPS, tenant, &id, (&stamp, ns), group_values(&stored)?);
         q.query().execute(&mut *tx).await.map_err(db)?;
         self.write_members(&mut tx, tenant, &id, &members).await?;
         tx.commit().await.map_err(db)?;
@@ -753,27 +812,14 @@ impl Provisioner for SqlProvisioner {
             .await?;
         let stored = strip_group(group, id);
         let (stamp, ns) = store::now();
-        let mut q = self.sql();
-        q.push("UPDATE scim_groups SET display_name = ")
-            .arg(Arg::Text(stored.display_name.clone()))
-            .push(", display_name_ci = ")
-            .arg(Arg::Text(fold(&stored.display_name)))
-            .push(", external_id = ")
-            .arg(Arg::OptText(stored.external_id.clone()))
-            .push(", external_id_ci = ")
-            .arg(Arg::OptText(stored.external_id.as_deref().map(fold)))
-            .push(", version = version + 1, last_modified = ")
-            .arg(Arg::Text(stamp.clone()))
-            .push(", last_modified_ns = ")
-            .arg(Arg::Int(ns))
-            .push(", resource = ")
-            .arg(Arg::Text(serde_json::to_string(&stored)?))
-            .push(" WHERE tenant = ")
-            .arg(Arg::Text(tenant.to_owned()))
-            .push(" AND id = ")
-            .arg(Arg::Text(id.to_owned()))
-            .push(" AND version = ")
-            .arg(Arg::Int(version));
+        let q = self.update_row(
+            GROUPS,
+            tenant,
+            id,
+            version,
+            (&stamp, ns),
+            group_values(&stored)?,
+        );
         let done = q.query().execute(&mut *tx).await.map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(lost_race("Group", id));
@@ -798,7 +844,7 @@ impl Provisioner for SqlProvisioner {
     ) -> Result<(), ScimError> {
         let tenant = ctx.tenant();
         let mut tx = self.pool.begin().await.map_err(db)?;
-        self.delete_row(&mut tx, "scim_groups", "Group", tenant, id, expected)
+        self.delete_row(&mut tx, GROUPS, tenant, id, expected)
             .await?;
         self.write_members(&mut tx, tenant, id, &[]).await?;
         self.drop_member_everywhere(&mut tx, tenant, id).await?;
@@ -811,14 +857,7 @@ impl Provisioner for SqlProvisioner {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Group>, ScimError> {
-        let mut q = self.sql();
-        q.push(&format!(
-            "SELECT {GROUP_COLUMNS} FROM scim_groups WHERE tenant = "
-        ))
-        .arg(Arg::Text(ctx.tenant().to_owned()))
-        .push(" ORDER BY id");
-        crate::search::limit_offset(&mut q, offset, limit);
-        let rows = q.query().fetch_all(&self.pool).await.map_err(db)?;
+        let rows = self.scan_rows(GROUPS, ctx.tenant(), offset, limit).await?;
         self.groups_with_members(ctx.tenant(), &rows).await
     }
 

@@ -4,18 +4,17 @@
 
 use scim_core::ScimError;
 use scim_core::messages::SortOrder;
-use scim_core::provision::{ListQuery, Page, RequestContext, SCAN_PAGE};
+use scim_core::provision::{ListQuery, Page, PageCollector, RequestContext, SCAN_PAGE};
 use scim_core::resource::{Group, User};
 use scim_core::schema::SchemaRegistry;
 use scim_filter::{AttrType, AttributeSchema, Filter};
 use serde::Serialize;
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::db;
 use crate::filter::{Column, Table, Translator};
-use crate::provisioner::{SqlProvisioner, decode_user};
+use crate::provisioner::{GROUPS, RowKind, SqlProvisioner, USERS, decode_user};
 use crate::store::{Arg, Dialect, Fragment, Sql};
 
 /// How a search runs, decided from the query before touching the database (exposed for tests
@@ -120,7 +119,8 @@ fn where_clause(q: &mut Sql, tenant: &str, pushed: Option<&Fragment>) {
 /// What differs between users and groups in a search.
 trait Kind: Serialize + Send + Sized {
     const TABLE: Table;
-    const COLUMNS: &'static str;
+    /// Its table and the columns a row is read with.
+    const ROWS: RowKind;
     async fn decode(
         p: &SqlProvisioner,
         tenant: &str,
@@ -130,7 +130,7 @@ trait Kind: Serialize + Send + Sized {
 
 impl Kind for User {
     const TABLE: Table = Table::Users;
-    const COLUMNS: &'static str = "id, version, created, last_modified, password, resource";
+    const ROWS: RowKind = USERS;
     async fn decode(
         p: &SqlProvisioner,
         tenant: &str,
@@ -147,20 +147,13 @@ impl Kind for User {
 
 impl Kind for Group {
     const TABLE: Table = Table::Groups;
-    const COLUMNS: &'static str = "id, version, created, last_modified, resource";
+    const ROWS: RowKind = GROUPS;
     async fn decode(
         p: &SqlProvisioner,
         tenant: &str,
         rows: &[AnyRow],
     ) -> Result<Vec<Self>, ScimError> {
         p.groups_with_members(tenant, rows).await
-    }
-}
-
-fn table_name(t: Table) -> &'static str {
-    match t {
-        Table::Users => "scim_users",
-        Table::Groups => "scim_groups",
     }
 }
 
@@ -186,7 +179,7 @@ async fn search<K: Kind>(
     query: &ListQuery,
 ) -> Result<Page<K>, ScimError> {
     let plan = plan(p, K::TABLE, query);
-    let table = table_name(K::TABLE);
+    let table = K::ROWS.table;
     let tenant = ctx.tenant();
     let (offset, count) = query.window();
     if let (true, Some(order_by)) = (plan.in_sql(), &plan.order_by) {
@@ -205,7 +198,7 @@ async fn search<K: Kind>(
             Vec::new()
         } else {
             let mut q = Sql::new(p.dialect);
-            q.push(&format!("SELECT {} FROM {table}", K::COLUMNS));
+            q.push(&format!("SELECT {} FROM {table}", K::ROWS.columns));
             where_clause(&mut q, tenant, plan.pushed.as_ref());
             q.push(" ORDER BY ").push(order_by);
             limit_offset(&mut q, offset, count);
@@ -240,16 +233,12 @@ async fn fallback<K: Kind>(
     query: &ListQuery,
     plan: &Plan,
 ) -> Result<Page<K>, ScimError> {
-    let registry = SchemaRegistry::builtin();
-    let schema = registry.resource(match K::TABLE {
+    let schema = SchemaRegistry::builtin().resource(match K::TABLE {
         Table::Users => scim_core::urn::USER,
         Table::Groups => scim_core::urn::GROUP,
     });
-    let table = table_name(K::TABLE);
-    let (offset, count) = query.window();
-    let keep_all = query.sort_by.is_some();
-    let mut kept: Vec<(Value, K)> = Vec::new();
-    let mut matched: usize = 0;
+    let table = K::ROWS.table;
+    let mut page = PageCollector::new(query, schema).with_filters(&plan.residual);
     let mut scanned: usize = 0;
     // Keyset paging (`id > last`), so each page is an index seek, not an ever larger OFFSET.
     let mut last: Option<String> = None;
@@ -262,7 +251,7 @@ async fn fallback<K: Kind>(
             )));
         }
         let mut q = Sql::new(p.dialect);
-        q.push(&format!("SELECT {} FROM {table}", K::COLUMNS));
+        q.push(&format!("SELECT {} FROM {table}", K::ROWS.columns));
         where_clause(&mut q, tenant, plan.pushed.as_ref());
         if let Some(after) = &last {
             q.push(" AND id > ").arg(Arg::Text(after.clone()));
@@ -276,33 +265,12 @@ async fn fallback<K: Kind>(
             last = Some(row.try_get("id").map_err(db)?);
         }
         for item in K::decode(p, tenant, &rows).await? {
-            let json = serde_json::to_value(&item)?;
-            if !plan.residual.iter().all(|f| f.matches_with(&json, &schema)) {
-                continue;
-            }
-            if keep_all || (matched >= offset && matched - offset < count) {
-                kept.push((json, item));
-            }
-            matched += 1;
+            page.offer(serde_json::to_value(&item)?, item);
         }
         scanned += len;
         if len < SCAN_PAGE {
             break;
         }
     }
-    let resources = if let Some(path) = &query.sort_by {
-        scim_core::sort::sort_items_by_path(&mut kept, |(v, _)| v, path, query.sort_order, &schema);
-        kept.into_iter()
-            .skip(offset)
-            .take(count)
-            .map(|(_, t)| t)
-            .collect()
-    } else {
-        kept.into_iter().map(|(_, t)| t).collect()
-    };
-    Ok(Page {
-        resources,
-        total_results: matched as u64,
-        start_index: query.start_index,
-    })
+    Ok(page.finish())
 }

@@ -158,3 +158,26 @@ async fn postgres_history_lists_newest_first() {
     };
     history_round_trip(&p, &common::unique("history")).await;
 }
+
+/// A row the history cannot read back is a storage error naming the table, not an I/O error.
+#[tokio::test]
+async fn an_unreadable_history_row_is_a_storage_error() {
+    let p = common::sqlite().await;
+    sqlx::query(
+        "INSERT INTO scim_sync_history (seq_key, tenant, at_ns, entry) \
+         VALUES ('k', 't', 0, 'not json')",
+    )
+    .execute(p.pool())
+    .await
+    .unwrap();
+    let err = SqlHistory::new(&p)
+        .list(&HistoryQuery::new().tenant("t"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, scim_atlassian::history::HistoryError::Storage { message }
+            if message.starts_with("scim_sync_history: ")),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with("sync history store: "), "{err}");
+}

@@ -36,6 +36,7 @@ use scim_core::{Authenticator, BearerTokens, ScimService};
 use scim_examples::bridge::{BridgeArgs, Config, TenantSettings};
 use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, serve_scim, shutdown_signal};
 use scim_examples::random_token;
+use scim_examples::shared::SharedDb;
 use scim_examples::target::{Built, TargetClient};
 use scim_examples::tenants::TenantRouter;
 use tokio::net::TcpListener;
@@ -151,12 +152,22 @@ async fn main() -> std::process::ExitCode {
         }
         Err(why) => return fail(&why, 2),
     };
-    let history: Arc<dyn SyncHistory> = match &config.history.path {
-        Some(path) => match JsonLinesHistory::open(path) {
+    let shared = match config.history_db(args.db.as_deref()) {
+        Ok(Some(url)) => match SharedDb::open(&url).await {
+            Ok(db) => Some(db),
+            Err(why) => return fail(&why, 2),
+        },
+        Ok(None) => None,
+        Err(why) => return fail(&why, 2),
+    };
+    let history: Arc<dyn SyncHistory> = match (shared, &config.history.path) {
+        // Shared with the other instances; `--db` overrides the file's `path`.
+        (Some(db), _) => db.history,
+        (None, Some(path)) => match JsonLinesHistory::open(path) {
             Ok(h) => Arc::new(h),
             Err(e) => return fail(&e.to_string(), 2),
         },
-        None => Arc::new(
+        (None, None) => Arc::new(
             config
                 .history
                 .capacity

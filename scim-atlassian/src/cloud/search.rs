@@ -1,6 +1,6 @@
 //! Listing with the filters Cloud serves pushed down, the rest evaluated locally page by page.
 
-use scim_core::provision::{ListQuery, Page};
+use scim_core::provision::{ListQuery, Page, PageCollector};
 use scim_core::{SchemaRegistry, ScimError};
 use scim_filter::{CompValue, CompareOp, Filter};
 use serde_json::Value;
@@ -71,11 +71,7 @@ pub(crate) async fn search(
         return forward(cloud, kind, filter, query.start_index, offset, count).await;
     }
     let (urn, _) = pushable(kind);
-    let registry = SchemaRegistry::builtin();
-    let schema = registry.resource(urn);
-    let keep_all = query.sort_by.is_some();
-    let mut kept: Vec<Value> = Vec::new();
-    let mut matched: usize = 0;
+    let mut collected = PageCollector::new(query, SchemaRegistry::builtin().resource(urn));
     let mut scanned: usize = 0;
     loop {
         let (page, total) = cloud
@@ -83,34 +79,15 @@ pub(crate) async fn search(
             .await?;
         let len = page.len();
         for item in page {
-            if query
-                .filter
-                .as_ref()
-                .is_some_and(|f| !f.matches_with(&item, &schema))
-            {
-                continue;
-            }
-            if keep_all || (matched >= offset && matched - offset < count) {
-                kept.push(item);
-            }
-            matched += 1;
+            collected.offer(item, ());
         }
         scanned += len;
         if len == 0 || reached(scanned, total) {
             break;
         }
     }
-    let resources = if let Some(path) = &query.sort_by {
-        scim_core::sort::sort_items_by_path(&mut kept, |v| v, path, query.sort_order, &schema);
-        kept.into_iter().skip(offset).take(count).collect()
-    } else {
-        kept
-    };
-    Ok(Page {
-        resources,
-        total_results: matched as u64,
-        start_index: query.start_index,
-    })
+    // The items are the JSON itself.
+    Ok(collected.finish_with_json().map(|(json, ())| json))
 }
 
 /// A pushed-down filter with the caller's window, in pages of at most [`CLOUD_PAGE`]: usually

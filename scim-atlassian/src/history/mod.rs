@@ -58,6 +58,13 @@ pub enum HistoryError {
     /// An entry could not be encoded as JSON.
     #[error("sync history entry cannot be encoded: {0}")]
     Encode(#[source] serde_json::Error),
+    /// The store behind the history (a database) failed, or holds an entry that cannot be read
+    /// back. `message` names the store and the cause, never an entry's contents.
+    #[error("sync history store: {message}")]
+    Storage {
+        /// What failed.
+        message: String,
+    },
 }
 
 /// Which entries [`SyncHistory::list`] returns.

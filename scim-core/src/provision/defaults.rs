@@ -4,9 +4,9 @@
 use std::future::Future;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::SCAN_PAGE;
+use super::collect::PageCollector;
 use super::query::{ListQuery, Page};
 use crate::error::ScimError;
 use crate::etag::ETag;
@@ -56,50 +56,21 @@ where
     F: FnMut(usize, usize) -> Fut + Send,
     Fut: Future<Output = Result<Vec<T>, ScimError>> + Send,
 {
-    let registry = SchemaRegistry::builtin();
-    let schema = registry.resource(core_urn);
-    let (offset, count) = query.window();
-    let keep_all = query.sort_by.is_some();
-    let mut kept: Vec<(Value, T)> = Vec::new();
-    let mut matched: usize = 0;
+    let schema = SchemaRegistry::builtin().resource(core_urn);
+    let mut page = PageCollector::new(query, schema);
     let mut scanned: usize = 0;
     loop {
         let batch = scan(scanned, SCAN_PAGE).await?;
         let len = batch.len();
         for item in batch {
-            let json = serde_json::to_value(&item)?;
-            if query
-                .filter
-                .as_ref()
-                .is_some_and(|f| !f.matches_with(&json, &schema))
-            {
-                continue;
-            }
-            if keep_all || (matched >= offset && matched - offset < count) {
-                kept.push((json, item));
-            }
-            matched += 1;
+            page.offer(serde_json::to_value(&item)?, item);
         }
         scanned += len;
         if len < SCAN_PAGE {
             break;
         }
     }
-    let resources = if let Some(path) = &query.sort_by {
-        crate::sort::sort_items_by_path(&mut kept, |(v, _)| v, path, query.sort_order, &schema);
-        kept.into_iter()
-            .skip(offset)
-            .take(count)
-            .map(|(_, t)| t)
-            .collect()
-    } else {
-        kept.into_iter().map(|(_, t)| t).collect()
-    };
-    Ok(Page {
-        resources,
-        total_results: matched as u64,
-        start_index: query.start_index,
-    })
+    Ok(page.finish())
 }
 
 /// Read, check `expected`, apply, write back conditionally; start over on a lost race when the

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Provisioner;
+use super::collect::PageCollector;
 use super::context::RequestContext;
 use super::query::{ListQuery, Page};
 use crate::error::ScimError;
@@ -660,53 +661,23 @@ impl Provisioner for InMemoryProvisioner {
 
 /// The default search (`super::defaults::search`: filter, sort, page, with the built-in schemas)
 /// over the entries' cached JSON, viewing only the resources of the page.
-fn search_cached<'a, T, V: Serialize>(
-    entries: &'a BTreeMap<String, Entry<T>>,
+fn search_cached<T, V: Serialize>(
+    entries: &BTreeMap<String, Entry<T>>,
     query: &ListQuery,
     core_urn: &str,
     view: impl Fn(&str, &Entry<T>) -> V,
 ) -> Result<Page<V>, ScimError> {
-    let registry = SchemaRegistry::builtin();
-    let schema = registry.resource(core_urn);
-    let (offset, count) = query.window();
-    let keep_all = query.sort_by.is_some();
-    let mut kept: Vec<(Cow<'a, Value>, &'a str, &'a Entry<T>)> = Vec::new();
-    let mut matched: usize = 0;
+    let schema = SchemaRegistry::builtin().resource(core_urn);
+    let mut page = PageCollector::new(query, schema);
     for (id, entry) in entries {
         let json = if entry.json.is_null() {
             Cow::Owned(serde_json::to_value(view(id, entry))?)
         } else {
             Cow::Borrowed(&entry.json)
         };
-        if query
-            .filter
-            .as_ref()
-            .is_some_and(|f| !f.matches_with(&json, &schema))
-        {
-            continue;
-        }
-        if keep_all || (matched >= offset && matched - offset < count) {
-            kept.push((json, id, entry));
-        }
-        matched += 1;
+        page.offer(json, (id.as_str(), entry));
     }
-    let page: Vec<(Cow<'a, Value>, &'a str, &'a Entry<T>)> = if let Some(path) = &query.sort_by {
-        crate::sort::sort_items_by_path(
-            &mut kept,
-            |item| item.0.as_ref(),
-            path,
-            query.sort_order,
-            &schema,
-        );
-        kept.into_iter().skip(offset).take(count).collect()
-    } else {
-        kept
-    };
-    Ok(Page {
-        resources: page.into_iter().map(|(_, id, e)| view(id, e)).collect(),
-        total_results: matched as u64,
-        start_index: query.start_index,
-    })
+    Ok(page.finish().map(|(id, e)| view(id, e)))
 }
 
 /// The name in `userName eq "<name>"` (without a schema prefix other than the core User's).

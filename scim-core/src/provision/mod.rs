@@ -12,6 +12,7 @@
 //! backend's tests run against their own implementation.
 
 mod capabilities;
+mod collect;
 mod context;
 mod defaults;
 mod memory;
@@ -21,6 +22,7 @@ mod query;
 pub mod conformance;
 
 pub use capabilities::Capabilities;
+pub use collect::PageCollector;
 pub use context::{RequestContext, ScimVersion};
 pub use defaults::remove_members_patch;
 pub use memory::InMemoryProvisioner;
