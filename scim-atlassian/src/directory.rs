@@ -106,6 +106,12 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// The product's name for messages (`Jira`, `Crowd`).
     fn product(&self) -> &'static str;
 
+    /// Whether the product refuses a user without an email address (Jira, Bitbucket), which
+    /// discovery then reports as `emails` required.
+    fn requires_email(&self) -> bool {
+        false
+    }
+
     /// The name the product keeps for user name `name` (after the policy's transformation):
     /// `name` itself unless the product only takes one spelling (Confluence: lower-case).
     fn normalize_name(&self, name: &str) -> String {

@@ -1229,9 +1229,18 @@ fn page_of(hits: Vec<User>, query: &ListQuery) -> Page<User> {
 #[async_trait]
 impl Provisioner for AtlassianProvisioner {
     /// Every User attribute is kept (what the product has no field for lives in the SCIM
-    /// data it stores), and passwords are set on every Data Center product.
+    /// data it stores), passwords are set on every Data Center product, `emails` is
+    /// required where the product refuses a user without one, and group names are fixed
+    /// unless [`GroupRename::CreateMoveDelete`] is configured.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().change_password(true)
+        let caps = Capabilities::default()
+            .change_password(true)
+            .fixed_group_names(self.group_rename == GroupRename::Refuse);
+        if self.dir.requires_email() {
+            caps.require_user_attributes(["emails"])
+        } else {
+            caps
+        }
     }
 
     /// `POST /user`, then `PUT` of the user property (and a deactivating `PUT /user` when the

@@ -139,6 +139,7 @@ fn bitbucket_requires_an_email_and_errors_name_bitbucket() {
     assert!(text.contains("Bitbucket"), "{text}");
     assert!(!text.contains("Jira"), "{text}");
     assert!(s.sim.user("nomail").is_none(), "nothing written");
+    assert!(s.p.capabilities().requires_user_attribute("emails"));
 }
 
 #[test]

@@ -168,7 +168,13 @@ fn group_rename_refused_by_default_and_moved_when_asked() {
     assert_eq!(err.scim_type(), Some(ScimType::Mutability));
     assert!(err.detail().contains("\"staff\""), "{err}");
 
+    // Discovery says so: displayName is immutable unless renames are configured; Crowd
+    // takes users without an email, so `emails` is not required.
+    assert!(s.p.capabilities().fixed_group_names);
+    assert!(!s.p.capabilities().requires_user_attribute("emails"));
+
     let s2 = setup_with(GroupRename::CreateMoveDelete);
+    assert!(!s2.p.capabilities().fixed_group_names);
     block_on(s2.p.create_user(&ctx(), user("bjensen"))).unwrap();
     block_on(s2.p.create_group(&ctx(), g)).unwrap();
     let moved = block_on(s2.p.replace_group(&ctx(), "staff", renamed, None)).unwrap();

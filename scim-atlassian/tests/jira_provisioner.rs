@@ -132,6 +132,11 @@ fn jira_requires_an_email() {
     assert_eq!(err.status(), 400, "{err}");
     assert!(err.detail().contains("email"), "{err}");
     assert_eq!(s.sim.user_count(), 0);
+    // Discovery says so (`/Schemas` marks `emails` required), and that group names are
+    // fixed under the default GroupRename::Refuse.
+    let caps = s.p.capabilities();
+    assert!(caps.requires_user_attribute("emails"), "{caps:?}");
+    assert!(caps.fixed_group_names, "{caps:?}");
 }
 
 #[test]

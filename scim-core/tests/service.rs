@@ -1276,6 +1276,46 @@ fn discovery_says_what_the_backend_keeps() {
         "User, Group, enterprise: {listed}"
     );
 
+    // The definition named `name` in a list of attribute definitions.
+    let def = |list: &Value, name: &str| -> Value {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+
+    // A backend refusing users without an email: `emails` and its `value` say required,
+    // so a client filling the required attributes sends one; nothing else changes.
+    let get = serve(Capabilities::default().require_user_attributes(["Emails"]));
+    let (_, user) = get(&format!("/scim/v2/Schemas/{USER}"));
+    let emails = def(&user["attributes"], "emails");
+    assert_eq!(emails["required"], true, "{emails}");
+    assert_eq!(def(&emails["subAttributes"], "value")["required"], true);
+    assert_eq!(def(&emails["subAttributes"], "type")["required"], false);
+    assert_eq!(def(&user["attributes"], "title")["required"], false);
+    assert_eq!(def(&user["attributes"], "userName")["required"], true);
+    let (_, default_user) = serve(Capabilities::default())(&format!("/scim/v2/Schemas/{USER}"));
+    assert_eq!(
+        def(&default_user["attributes"], "emails")["required"],
+        false
+    );
+
+    // A backend that cannot rename groups: the Group's displayName says immutable.
+    let group_display_mutability = |caps: Capabilities| {
+        let (_, group) = serve(caps)(&format!("/scim/v2/Schemas/{GROUP}"));
+        def(&group["attributes"], "displayName")["mutability"].clone()
+    };
+    assert_eq!(
+        group_display_mutability(Capabilities::default().fixed_group_names(true)),
+        "immutable"
+    );
+    assert_eq!(
+        group_display_mutability(Capabilities::default()),
+        "readWrite"
+    );
+
     // No enterprise attribute kept: the extension is neither a schema nor a resource type's.
     let get = serve(Capabilities::default().user_attributes(["userName"]));
     assert_eq!(

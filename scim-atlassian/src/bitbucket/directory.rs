@@ -98,6 +98,11 @@ impl Directory for BitbucketDirectory {
         "Bitbucket"
     }
 
+    /// [K] Bitbucket refuses a user without an email address (400 naming `email`).
+    fn requires_email(&self) -> bool {
+        true
+    }
+
     async fn test_connection(&self) -> Result<String, AtlassianError> {
         self.target.test_connection().await?;
         Ok("a Bitbucket administrator".to_owned())

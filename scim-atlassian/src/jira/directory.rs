@@ -64,6 +64,11 @@ impl Directory for JiraDirectory {
         "Jira"
     }
 
+    /// [K] Jira refuses a user without an email address (400 naming `email`).
+    fn requires_email(&self) -> bool {
+        true
+    }
+
     /// `GET /myself`, `GET /serverInfo` (Jira before 8.3 needs the embedded Crowd API to
     /// deactivate), then `GET /mypermissions?permissions=ADMINISTER`: managing users and
     /// groups needs Jira's global Administer permission.

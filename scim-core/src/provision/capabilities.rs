@@ -20,6 +20,11 @@
 ///     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
 /// ));
 /// assert!(Capabilities::default().keeps_user_attribute("addresses"));
+///
+/// // A target that refuses users without an email address.
+/// let caps = Capabilities::default().require_user_attributes(["emails"]);
+/// assert!(caps.requires_user_attribute("Emails"));
+/// assert!(!caps.requires_user_attribute("title"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -29,6 +34,15 @@ pub struct Capabilities {
     /// The User attributes kept: core attribute names (`title`), extension attributes by
     /// their full name (`urn:...:enterprise:2.0:User:department`). `None`: all of them.
     pub user_attributes: Option<Vec<String>>,
+    /// The User attributes beyond `userName` without which the backend refuses a user (Jira
+    /// and Bitbucket Data Center: `emails`), named as in
+    /// [`Capabilities::user_attributes`]. `/Schemas` marks them `required`, and a complex
+    /// one's `value` too, so a client that fills the required attributes sends them.
+    pub required_user_attributes: Vec<String>,
+    /// Whether a Group's `displayName` is fixed once the group exists (a backend that names
+    /// groups by their name alone and cannot rename them): `/Schemas` then says `immutable`,
+    /// and a change is the backend's 400 `mutability`.
+    pub fixed_group_names: bool,
 }
 
 impl Capabilities {
@@ -48,6 +62,33 @@ impl Capabilities {
     {
         self.user_attributes = Some(names.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// Says whether a Group's `displayName` is fixed (see [`Capabilities::fixed_group_names`]).
+    #[must_use]
+    pub fn fixed_group_names(mut self, fixed: bool) -> Self {
+        self.fixed_group_names = fixed;
+        self
+    }
+
+    /// Marks these User attributes required (see [`Capabilities::required_user_attributes`]).
+    #[must_use]
+    pub fn require_user_attributes<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_user_attributes = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the backend refuses a User without attribute `name` (named as in
+    /// [`Capabilities::user_attributes`]); case-insensitive. `userName` is required by the
+    /// schema itself and need not be listed.
+    pub fn requires_user_attribute(&self, name: &str) -> bool {
+        self.required_user_attributes
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
     }
 
     /// Whether the User attribute `name` (a core name, or an extension attribute's full

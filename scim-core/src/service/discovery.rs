@@ -12,7 +12,7 @@ use crate::discovery::{
 };
 use crate::error::ScimError;
 use crate::provision::ScimVersion;
-use crate::schema::{Schema, SchemaRegistry};
+use crate::schema::{AttributeDef, Mutability, Schema, SchemaRegistry};
 use crate::{scim1, urn};
 
 /// RFC 7644 §4: a filter on a discovery endpoint is refused, so clients do not assume it was
@@ -161,25 +161,48 @@ fn optional_extension(urn: &str) -> SchemaExtensionRef {
 }
 
 /// A built-in User schema as the provisioner keeps it: only the attributes its
-/// [`Capabilities`](crate::provision::Capabilities) name (extension attributes by full name);
-/// `None` for an extension none of whose attributes is kept.
+/// [`Capabilities`](crate::provision::Capabilities) name (extension attributes by full name),
+/// those it requires marked `required`; the Group schema with `displayName` `immutable` when
+/// the backend cannot rename groups; `None` for an extension none of whose attributes is
+/// kept.
 fn kept_schema(call: &Call<'_>, schema: &Schema) -> Option<Schema> {
     let caps = call.provisioner().capabilities();
-    if caps.user_attributes.is_none() {
-        return Some(schema.clone());
+    if schema.id == urn::GROUP {
+        let mut group = schema.clone();
+        if caps.fixed_group_names {
+            for a in &mut group.attributes {
+                if a.name == "displayName" {
+                    a.mutability = Mutability::Immutable;
+                }
+            }
+        }
+        return Some(group);
     }
     let core = schema.id == urn::USER;
     if !core && schema.id != urn::ENTERPRISE_USER {
         return Some(schema.clone());
     }
-    let mut kept = schema.clone();
-    kept.attributes.retain(|a| {
+    let full_name = |a: &AttributeDef| {
         if core {
-            caps.keeps_user_attribute(&a.name)
+            a.name.clone()
         } else {
-            caps.keeps_user_attribute(&format!("{}:{}", schema.id, a.name))
+            format!("{}:{}", schema.id, a.name)
         }
-    });
+    };
+    let mut kept = schema.clone();
+    kept.attributes
+        .retain(|a| caps.keeps_user_attribute(&full_name(a)));
+    for a in &mut kept.attributes {
+        if caps.requires_user_attribute(&full_name(a)) {
+            a.required = true;
+            // An email without a value is no email: what is required is the value.
+            for sub in &mut a.sub_attributes {
+                if sub.name == "value" {
+                    sub.required = true;
+                }
+            }
+        }
+    }
     (core || !kept.attributes.is_empty()).then_some(kept)
 }
 
