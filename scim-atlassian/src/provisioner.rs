@@ -41,8 +41,9 @@ use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, sp
 ///   ([`DEFAULT_PROPERTY_KEY`](crate::DEFAULT_PROPERTY_KEY)), so nothing lives only in this process's memory and the SCIM
 ///   resource round-trips. Jira's own fields win over the property when both say something.
 ///   Users created in Jira directly have no property: no `externalId`, no `meta.created`.
-/// - Jira requires an email address: a user without one is refused (400 naming `emails`), and
-///   a replace that removes every email leaves Jira's address as it is.
+/// - Jira requires an email address: a user without one is refused (400 naming `emails`,
+///   which `/Schemas` marks required), and a replace that removes every email leaves Jira's
+///   address as it is (Crowd, Confluence: clears it).
 /// - A password is sent when a user is created, and set with `PUT /user/password` \[K\] when a
 ///   replace or PATCH carries one (passwords are never read back, so one that is sent is
 ///   always written).
@@ -932,7 +933,12 @@ impl AtlassianProvisioner {
             name: (fields.name != current.name).then(|| fields.name.clone()),
             display_name: (fields.display_name != current.display_name)
                 .then(|| fields.display_name.clone()),
-            email: fields.email.clone().filter(|e| *e != current.email),
+            email: match &fields.email {
+                Some(e) => Some(e.clone()).filter(|e| *e != current.email),
+                // No email left: cleared where the product takes users without one; where it
+                // requires one (Jira, Bitbucket), its address stays.
+                None => (!current.email.is_empty() && !self.dir.requires_email()).then(String::new),
+            },
             active: fields.active.filter(|a| *a != current.active),
         };
         let (idp_user_name, jira_user_name) = name_memo(user, &fields.name);

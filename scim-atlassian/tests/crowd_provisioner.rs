@@ -140,6 +140,25 @@ fn deactivation_sends_the_whole_record() {
     assert_eq!(crowd.email, "bjensen@example.com");
 }
 
+/// Crowd takes users without an email, so removing every email clears Crowd's address
+/// rather than leaving it to reappear on the next read (scim2-tester's remove check).
+#[test]
+fn removing_every_email_clears_crowds_address() {
+    let s = setup();
+    block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap();
+    let patch: PatchOp = serde_json::from_value(serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": "emails"}]
+    }))
+    .unwrap();
+    let got = block_on(s.p.patch_user(&ctx(), "bjensen", &patch, None)).unwrap();
+    assert!(got.emails.is_empty(), "{:?}", got.emails);
+    assert_eq!(s.sim.user("bjensen").unwrap().email, "");
+    let read = block_on(s.p.get_user(&ctx(), "bjensen")).unwrap();
+    assert!(read.emails.is_empty(), "{:?}", read.emails);
+    assert_eq!(read.display_name.as_deref(), Some("bjensen display"));
+}
+
 #[test]
 fn delete_deactivates_hides_and_leaves_groups() {
     let s = setup();
