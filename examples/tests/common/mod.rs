@@ -126,6 +126,16 @@ impl Server {
     }
 }
 
+/// A test that ends without [`Server::stop`] (or panics first) must not leave its server
+/// running: on a shared machine those pile up across runs.
+impl Drop for Server {
+    fn drop(&mut self) {
+        // After `stop` the child is reaped: std knows it and signals nothing.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
