@@ -11,6 +11,7 @@ use scim_core::{BearerTokens, HttpClient, HttpError, ScimError, ScimService};
 use scim_filter::{CompValue, CompareOp, Filter};
 use serde_json::Value;
 
+use super::wire::{self, RateHeaders};
 use super::{CallLog, Fault};
 use crate::Credentials;
 
@@ -395,30 +396,14 @@ fn scim_error(err: &ScimError) -> Response<Vec<u8>> {
 }
 
 fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
-    match fault {
-        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
-        Fault::RateLimited { retry_after } => {
-            let mut r = scim_error(&ScimError::other(
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                "rate limit exceeded",
-            ));
-            if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
-                r.headers_mut().insert(http::header::RETRY_AFTER, v);
-            }
-            Ok(r)
-        }
-        Fault::Unavailable => Ok(scim_error(&ScimError::other(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            "service unavailable",
-        ))),
-        Fault::Status(code) => Ok(scim_error(&ScimError::other(
-            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            None,
-            "injected failure",
-        ))),
-    }
+    wire::fault_reply(fault, RateHeaders::RetryAfter, |status, fault| {
+        let message = match fault {
+            Fault::RateLimited { .. } => "rate limit exceeded",
+            Fault::Unavailable => "service unavailable",
+            Fault::Status(_) | Fault::Timeout => "injected failure",
+        };
+        scim_error(&ScimError::other(status, None, message))
+    })
 }
 
 /// Atlassian's user extension on Cloud: `atlassianAccountId`, read-only, set by Atlassian.

@@ -4,7 +4,6 @@
 //! They reproduce the shapes, status codes, error bodies, paging and quirks described in the
 //! workspace's `ATLASSIAN.md`, count every call, and inject faults on demand.
 
-mod bitbucket;
 /// The call-count and fault-injection methods every Data Center simulator has, over the
 /// [`CallLog`] its `lock()` guards. Paths are relative to the product's REST root, without
 /// the query (`("POST", "/user")`).
@@ -37,11 +36,13 @@ macro_rules! call_log_methods {
     };
 }
 
+mod bitbucket;
 mod cloud;
 mod confluence;
 mod crowd;
 mod jira;
 mod latency;
+mod wire;
 
 pub use bitbucket::{BitbucketSimulator, SimBitbucketUser};
 pub use cloud::CloudSimulator;
