@@ -423,6 +423,17 @@ fn status_error(call: &str, resp: &Response<Vec<u8>>) -> AtlassianError {
     if let Some(reason) = body.reason {
         fields.push(reason);
     }
+    status_error_from(call, resp, &parts, fields)
+}
+
+/// The [`AtlassianError::Status`] for the error answer `resp` to `call`: the messages read
+/// from its body joined (the status's reason when there are none) and the field names.
+pub(crate) fn status_error_from(
+    call: &str,
+    resp: &Response<Vec<u8>>,
+    parts: &[String],
+    fields: Vec<String>,
+) -> AtlassianError {
     let message = if parts.is_empty() {
         resp.status()
             .canonical_reason()
