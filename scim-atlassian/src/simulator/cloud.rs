@@ -101,21 +101,8 @@ impl CloudSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Requests made as `METHOD /path` relative to the directory, ids as `{id}`
-    /// (`("GET", "/Users/{id}")`), faulted ones included.
-    pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock().log.count(method, path)
-    }
-
-    /// Every call count, keyed `"METHOD /path"`.
-    pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().log.counts()
-    }
-
-    /// All requests made.
-    pub fn total_calls(&self) -> usize {
-        self.lock().log.total()
-    }
+    // Call counts are kept with ids as `{id}` (`("GET", "/Users/{id}")`).
+    call_count_methods!();
 
     /// Every request as `METHOD /path?query` relative to the directory, in order (decoded
     /// query, for tests to check what was sent).
