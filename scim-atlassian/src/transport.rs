@@ -4,6 +4,12 @@
 //! The typed clients differ only in their API root, their error body ([`ErrorReader`]) and
 //! which of their calls may be repeated ([`Retry`]); building requests, retrying on
 //! 429/503/timeouts with the [`RetryPolicy`] and telling the [`CallObserver`] live here once.
+//!
+//! The Cloud provisioner sends through [`Link`] too, the retrying and observing part of this
+//! module, but not through [`Transport`]: Cloud speaks SCIM (its own URL building with
+//! percent-encoded ids, `application/scim+json` headers) and passes Cloud's errors on as
+//! [`ScimError`](scim_core::ScimError)s rather than [`AtlassianError`]s, so it builds its own
+//! requests and reads its own errors.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +71,97 @@ impl Default for Connection {
     }
 }
 
+/// A client with the retry and observer settings of a [`Connection`]: sends one call,
+/// retrying it as its [`Retry`] rule allows, and tells the observer of every attempt.
+#[derive(Clone)]
+pub(crate) struct Link {
+    http: Arc<dyn HttpClient>,
+    sleeper: Arc<dyn Sleeper>,
+    retry: RetryPolicy,
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+impl Link {
+    /// The link over `connection`'s client; fails when there is none.
+    pub(crate) fn new(connection: &Connection) -> Result<Self, AtlassianError> {
+        Ok(Link {
+            http: connection
+                .client
+                .clone()
+                .ok_or(AtlassianError::MissingClient)?,
+            sleeper: connection.sleeper.clone(),
+            retry: connection.retry,
+            observer: connection.observer.clone(),
+        })
+    }
+
+    /// The retry settings.
+    pub(crate) fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Sends the request `request` builds (again for each attempt) until a 2xx answer, an
+    /// error that may not be retried under `rule`, or the [`RetryPolicy`] gives up. 429 and
+    /// 503 are retried (after `Retry-After` when sent) and timeouts too for an idempotent
+    /// call; a failed connect always, since it never reached the product. The observer
+    /// records each attempt as `observed`; `status_error` and `transport_error` say what a
+    /// failed answer or transport failure becomes.
+    pub(crate) async fn send<E>(
+        &self,
+        observed: &str,
+        rule: Retry,
+        mut request: impl FnMut() -> Result<Request<Vec<u8>>, E>,
+        status_error: impl Fn(&Response<Vec<u8>>) -> E,
+        transport_error: impl Fn(HttpError) -> E,
+    ) -> Result<Response<Vec<u8>>, E> {
+        let idempotent = rule == Retry::Idempotent;
+        let mut attempt = 0;
+        loop {
+            let request = request()?;
+            let started = std::time::Instant::now();
+            let outcome = self.http.send(request).await;
+            if let Some(observer) = &self.observer {
+                observer.on_call(&CallRecord {
+                    call: observed.to_owned(),
+                    status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
+                    attempt,
+                    elapsed: started.elapsed(),
+                });
+            }
+            let (err, retry_after, retryable) = match outcome {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let retryable = idempotent
+                        && matches!(
+                            resp.status(),
+                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                        );
+                    (status_error(&resp), retry_after(&resp), retryable)
+                }
+                Err(e) => {
+                    // A failed connect never reached the product, so even a POST may go again.
+                    let retryable = match &e {
+                        HttpError::Connect(_) => true,
+                        HttpError::Timeout(_) => idempotent,
+                        _ => false,
+                    };
+                    (transport_error(e), None, retryable)
+                }
+            };
+            if !retryable {
+                return Err(err);
+            }
+            match self.retry.delay(attempt, retry_after) {
+                Some(wait) => {
+                    self.sleeper.sleep(wait).await;
+                    attempt += 1;
+                }
+                None => return Err(err),
+            }
+        }
+    }
+}
+
 /// Sends calls under one REST root (`{base}/rest/api/2`, `{base}/rest/usermanagement/1`),
 /// retrying idempotent ones on 429/503/timeouts, and turns error answers into
 /// [`AtlassianError`]s naming the product and the call.
@@ -73,10 +170,7 @@ pub(crate) struct Transport {
     product: &'static str,
     api: String,
     auth: HeaderValue,
-    http: Arc<dyn HttpClient>,
-    sleeper: Arc<dyn Sleeper>,
-    retry: RetryPolicy,
-    observer: Option<Arc<dyn CallObserver>>,
+    link: Link,
     read_error: ErrorReader,
 }
 
@@ -85,7 +179,7 @@ impl std::fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("product", &self.product)
             .field("api", &self.api)
-            .field("retry", &self.retry)
+            .field("retry", self.link.retry())
             .finish_non_exhaustive()
     }
 }
@@ -99,29 +193,14 @@ impl Transport {
         auth: HeaderValue,
         connection: &Connection,
     ) -> Result<Self, AtlassianError> {
-        let http = connection
-            .client
-            .clone()
-            .ok_or(AtlassianError::MissingClient)?;
-        let parsed = url::Url::parse(base_url)
-            .map_err(|e| AtlassianError::InvalidBaseUrl(format!("{base_url}: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https")
-            || parsed.query().is_some()
-            || parsed.cannot_be_a_base()
-        {
-            return Err(AtlassianError::InvalidBaseUrl(format!(
-                "{base_url}: expected http(s)://host[/context]"
-            )));
-        }
+        let link = Link::new(connection)?;
+        let parsed = base_url_of(base_url, base_url, "http(s)://host[/context]")?;
         let base = parsed.as_str().trim_end_matches('/');
         Ok(Transport {
             product,
             api: format!("{base}{root}"),
             auth,
-            http,
-            sleeper: connection.sleeper.clone(),
-            retry: connection.retry,
-            observer: connection.observer.clone(),
+            link,
             read_error: status_error,
         })
     }
@@ -212,59 +291,19 @@ impl Transport {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<Response<Vec<u8>>, AtlassianError> {
-        let observed = format!("{method} {route}");
         let name = self.call_name(&method, route);
-        let idempotent = retry == Retry::Idempotent;
-        let mut attempt = 0;
-        loop {
-            let request = self.request(&method, route, path, query, body)?;
-            let started = std::time::Instant::now();
-            let outcome = self.http.send(request).await;
-            if let Some(observer) = &self.observer {
-                observer.on_call(&CallRecord {
-                    call: observed.clone(),
-                    status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
-                    attempt,
-                    elapsed: started.elapsed(),
-                });
-            }
-            let (err, retry_after, retryable) = match outcome {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry_after = retry_after(&resp);
-                    let retryable = idempotent
-                        && matches!(
-                            status,
-                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                        );
-                    ((self.read_error)(&name, &resp), retry_after, retryable)
-                }
-                Err(e) => {
-                    // A failed connect never reached the product, so even a POST may go again.
-                    let retryable = match &e {
-                        HttpError::Connect(_) => true,
-                        HttpError::Timeout(_) => idempotent,
-                        _ => false,
-                    };
-                    let err = AtlassianError::Transport {
-                        call: name.clone(),
-                        source: e,
-                    };
-                    (err, None, retryable)
-                }
-            };
-            if !retryable {
-                return Err(err);
-            }
-            match self.retry.delay(attempt, retry_after) {
-                Some(wait) => {
-                    self.sleeper.sleep(wait).await;
-                    attempt += 1;
-                }
-                None => return Err(err),
-            }
-        }
+        self.link
+            .send(
+                &format!("{method} {route}"),
+                retry,
+                || self.request(&method, route, path, query, body),
+                |resp| (self.read_error)(&name, resp),
+                |source| AtlassianError::Transport {
+                    call: name.clone(),
+                    source,
+                },
+            )
+            .await
     }
 
     /// [`Transport::call`] for calls whose answer says nothing more than its status.
@@ -316,6 +355,26 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// `text` parsed as the base URL of an API: absolute `http(s)`, no query. Errors show the
+/// URL as `shown` (what was configured) and, when it is not such a URL, what was `expected`.
+pub(crate) fn base_url_of(
+    text: &str,
+    shown: &str,
+    expected: &str,
+) -> Result<url::Url, AtlassianError> {
+    let parsed = url::Url::parse(text)
+        .map_err(|e| AtlassianError::InvalidBaseUrl(format!("{shown}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.query().is_some()
+        || parsed.cannot_be_a_base()
+    {
+        return Err(AtlassianError::InvalidBaseUrl(format!(
+            "{shown}: expected {expected}"
+        )));
+    }
+    Ok(parsed)
+}
+
 /// `Ok(None)` for a 404.
 pub(crate) fn not_found_is_none<T>(
     r: Result<T, AtlassianError>,
@@ -364,6 +423,17 @@ fn status_error(call: &str, resp: &Response<Vec<u8>>) -> AtlassianError {
     if let Some(reason) = body.reason {
         fields.push(reason);
     }
+    status_error_from(call, resp, &parts, fields)
+}
+
+/// The [`AtlassianError::Status`] for the error answer `resp` to `call`: the messages read
+/// from its body joined (the status's reason when there are none) and the field names.
+pub(crate) fn status_error_from(
+    call: &str,
+    resp: &Response<Vec<u8>>,
+    parts: &[String],
+    fields: Vec<String>,
+) -> AtlassianError {
     let message = if parts.is_empty() {
         resp.status()
             .canonical_reason()

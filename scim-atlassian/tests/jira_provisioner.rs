@@ -56,6 +56,47 @@ fn lenient() -> Setup {
     s
 }
 
+/// A Jira before 8.3 whose embedded Crowd API lets the `scim-app` application in (the
+/// provisioner does not know of it).
+fn old_jira() -> Setup {
+    let s = lenient();
+    s.sim.set_before_8_3(true);
+    s.sim
+        .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
+    s
+}
+
+/// A provisioner for the test Jira sending `Bearer {token}` (which it refuses).
+fn with_token(sim: &Arc<JiraSimulator>, token: &str) -> AtlassianProvisioner {
+    AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer(token))
+        .client(sim.clone())
+        .build()
+        .unwrap()
+}
+
+/// Creates user `name` (with an email) through `p`; its id.
+fn create(p: &AtlassianProvisioner, name: &str) -> String {
+    block_on(p.create_user(&ctx(), user(name)))
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+/// Group `name` with the users `ids` as members.
+fn group(name: &str, ids: &[&str]) -> Group {
+    let mut g = Group::new(name);
+    g.members = ids.iter().copied().map(Member::new).collect();
+    g
+}
+
+/// A PATCH replacing `path` with `value`.
+fn replace(path: &str, value: impl Into<serde_json::Value>) -> PatchOp {
+    let body = serde_json::json!({
+        "Operations": [{"op": "replace", "path": path, "value": value.into()}]
+    });
+    PatchOp::from_slice(body.to_string().as_bytes()).unwrap()
+}
+
 common::conformance_suite!(lenient().p);
 
 #[test]
@@ -108,19 +149,14 @@ fn a_patch_that_changes_nothing_writes_nothing() {
     assert_eq!(s.sim.write_calls(), 0, "{:?}", s.sim.call_counts());
     assert_eq!(patched.meta, created.meta, "same version");
 
-    let rename = PatchOp::from_slice(
-        br#"{"Operations":[{"op":"replace","path":"userName","value":"barbara"}]}"#,
-    )
-    .unwrap();
+    let rename = replace("userName", "barbara");
     s.sim.reset_calls();
     let renamed = block_on(s.p.patch_user(&ctx(), &id, &rename, None)).unwrap();
     assert_eq!(renamed.id.as_deref(), Some(id.as_str()), "the key survives");
     assert_eq!(s.sim.calls("PUT", "/user"), 1);
     assert_eq!(s.sim.user("barbara").unwrap().key, id);
 
-    let deactivate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
-            .unwrap();
+    let deactivate = replace("active", false);
     block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
     assert!(!s.sim.user("barbara").unwrap().active);
 }
@@ -160,11 +196,7 @@ fn jira_errors_become_scim_errors() {
     let err = block_on(s.p.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
     assert_eq!(err.status(), 502, "Jira failing is a bad gateway");
 
-    let wrong =
-        AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("leaked?"))
-            .client(s.sim.clone())
-            .build()
-            .unwrap();
+    let wrong = with_token(&s.sim, "leaked?");
     let err = block_on(wrong.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
     assert_eq!(
         err.status(),
@@ -178,10 +210,7 @@ fn jira_errors_become_scim_errors() {
 #[test]
 fn rate_limits_are_retried_after_retry_after() {
     let s = setup();
-    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
+    let id = create(&s.p, "bjensen");
     s.sim.reset_calls();
     s.sim.fail_next(1, &Fault::RateLimited { retry_after: 2 });
     s.sim
@@ -220,22 +249,15 @@ fn a_post_is_never_retried() {
 #[test]
 fn groups_are_named_by_their_jira_name_and_cannot_be_renamed() {
     let s = setup();
-    let a = block_on(s.p.create_user(&ctx(), user("alice")))
-        .unwrap()
-        .id
-        .unwrap();
-    let mut g = Group::new("jira-developers");
-    g.members = vec![Member::new(&a)];
+    let a = create(&s.p, "alice");
+    let g = group("jira-developers", &[&a]);
     let g = block_on(s.p.create_group(&ctx(), g)).unwrap();
     assert_eq!(g.id.as_deref(), Some("jira-developers"));
     assert_eq!(s.sim.group_members("jira-developers").unwrap(), ["alice"]);
     let alice = block_on(s.p.get_user(&ctx(), &a)).unwrap();
     assert_eq!(alice.groups[0].value.as_deref(), Some("jira-developers"));
 
-    let rename = PatchOp::from_slice(
-        br#"{"Operations":[{"op":"replace","path":"displayName","value":"devs"}]}"#,
-    )
-    .unwrap();
+    let rename = replace("displayName", "devs");
     let err = block_on(s.p.patch_group(&ctx(), "jira-developers", &rename, None)).unwrap_err();
     assert_eq!(err.status(), 400);
     assert_eq!(err.scim_type(), Some(ScimType::Mutability), "{err}");
@@ -250,18 +272,11 @@ fn groups_are_named_by_their_jira_name_and_cannot_be_renamed() {
 #[test]
 fn a_failure_in_the_middle_of_a_group_create_says_what_was_done() {
     let s = setup();
-    let a = block_on(s.p.create_user(&ctx(), user("alice")))
-        .unwrap()
-        .id
-        .unwrap();
-    let b = block_on(s.p.create_user(&ctx(), user("bob")))
-        .unwrap()
-        .id
-        .unwrap();
+    let a = create(&s.p, "alice");
+    let b = create(&s.p, "bob");
     s.sim
         .fail_call("POST", "/group/user", 2, Fault::Status(500));
-    let mut g = Group::new("devs");
-    g.members = vec![Member::new(&a), Member::new(&b)];
+    let g = group("devs", &[&a, &b]);
     let err = block_on(s.p.create_group(&ctx(), g)).unwrap_err();
     assert_eq!(err.status(), 502);
     assert!(
@@ -391,10 +406,7 @@ fn an_observer_sees_every_call_and_retry() {
         .observer(counter.clone())
         .build()
         .unwrap();
-    let id = block_on(p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
+    let id = create(&p, "bjensen");
     assert_eq!(counter.count("POST /user"), 1);
     assert_eq!(counter.count("PUT /user/properties/scim-rs"), 1);
     sim.fail_next(1, &Fault::Unavailable);
@@ -471,10 +483,7 @@ fn test_connection_says_what_is_wrong() {
     let err = block_on(s.p.test_connection()).unwrap_err();
     assert!(err.to_string().contains("Administer permission"), "{err}");
 
-    let wrong = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("nope"))
-        .client(s.sim.clone())
-        .build()
-        .unwrap();
+    let wrong = with_token(&s.sim, "nope");
     let err = block_on(wrong.test_connection()).unwrap_err();
     assert!(err.to_string().contains("refused the credentials"), "{err}");
 
@@ -501,10 +510,7 @@ fn passwords_are_set_on_create_and_on_patch_and_never_echoed() {
     u.password = Some(scim_core::Password::new("first-secret"));
     let id = block_on(s.p.create_user(&ctx(), u)).unwrap().id.unwrap();
     assert!(s.sim.password_is("bjensen", "first-secret"));
-    let change = PatchOp::from_slice(
-        br#"{"Operations":[{"op":"replace","path":"password","value":"second-secret"}]}"#,
-    )
-    .unwrap();
+    let change = replace("password", "second-secret");
     s.sim.reset_calls();
     block_on(s.p.patch_user(&ctx(), &id, &change, None)).unwrap();
     assert!(s.sim.password_is("bjensen", "second-secret"));
@@ -556,10 +562,7 @@ fn calls_per_operation() {
     let id = std::cell::RefCell::new(String::new());
     assert_eq!(
         measure(&|| {
-            *id.borrow_mut() = block_on(s.p.create_user(&c, user("bjensen")))
-                .unwrap()
-                .id
-                .unwrap();
+            *id.borrow_mut() = create(&s.p, "bjensen");
         }),
         (0, 2),
         "create user"
@@ -570,17 +573,13 @@ fn calls_per_operation() {
         (2, 0),
         "get user"
     );
-    let title =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"title","value":"Guide"}]}"#)
-            .unwrap();
+    let title = replace("title", "Guide");
     assert_eq!(
         measure(&|| drop(block_on(s.p.patch_user(&c, &id, &title, None)).unwrap())),
         (2, 1),
         "PATCH of a property-held attribute"
     );
-    let deactivate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
-            .unwrap();
+    let deactivate = replace("active", false);
     assert_eq!(
         measure(&|| drop(block_on(s.p.patch_user(&c, &id, &deactivate, None)).unwrap())),
         (2, 2),
@@ -599,12 +598,7 @@ fn calls_per_operation() {
         "userName eq"
     );
     let members: Vec<String> = (0..3)
-        .map(|i| {
-            block_on(s.p.create_user(&c, user(&format!("member{i}"))))
-                .unwrap()
-                .id
-                .unwrap()
-        })
+        .map(|i| create(&s.p, &format!("member{i}")))
         .collect();
     assert_eq!(
         measure(&|| {
@@ -637,14 +631,9 @@ fn calls_per_operation() {
 #[test]
 fn jira_before_8_3_cannot_deactivate_and_says_so() {
     let s = setup();
-    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
+    let id = create(&s.p, "bjensen");
     s.sim.set_before_8_3(true);
-    let deactivate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
-            .unwrap();
+    let deactivate = replace("active", false);
     let err = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap_err();
     assert_eq!(err.status(), 501, "{err}");
     assert!(err.detail().contains("before 8.3"), "{err}");
@@ -678,12 +667,9 @@ fn group_display_name_lookups_are_pushed_down() {
     );
 }
 
-/// A Jira before 8.3 whose embedded Crowd API lets the `scim-app` application in.
+/// [`old_jira`], and the provisioner given the application's credentials.
 fn old_jira_with_embedded_crowd() -> Setup {
-    let s = lenient();
-    s.sim.set_before_8_3(true);
-    s.sim
-        .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
+    let s = old_jira();
     let p = jira(s.sim.clone())
         .sleeper(s.waits.clone())
         .embedded_crowd(Credentials::basic("scim-app", "app-secret"))
@@ -695,13 +681,8 @@ fn old_jira_with_embedded_crowd() -> Setup {
 #[test]
 fn jira_before_8_3_deactivates_through_the_embedded_crowd_api() {
     let s = old_jira_with_embedded_crowd();
-    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
-    let deactivate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
-            .unwrap();
+    let id = create(&s.p, "bjensen");
+    let deactivate = replace("active", false);
     s.sim.reset_calls();
     let got = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
     assert_eq!(got.active, Some(false));
@@ -717,9 +698,7 @@ fn jira_before_8_3_deactivates_through_the_embedded_crowd_api() {
     assert_eq!(s.sim.calls("PUT", "/rest/usermanagement/1/user"), 1);
 
     // Known to be old now: the next change of `active` goes straight to Crowd.
-    let activate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":true}]}"#)
-            .unwrap();
+    let activate = replace("active", true);
     s.sim.reset_calls();
     let got = block_on(s.p.patch_user(&ctx(), &id, &activate, None)).unwrap();
     assert_eq!(got.active, Some(true));
@@ -731,12 +710,8 @@ fn jira_before_8_3_deactivates_through_the_embedded_crowd_api() {
 #[test]
 fn jira_before_8_3_delete_deactivates_through_crowd_and_changes_other_fields_through_v2() {
     let s = old_jira_with_embedded_crowd();
-    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
-    let mut g = Group::new("devs");
-    g.members = vec![Member::new(&id)];
+    let id = create(&s.p, "bjensen");
+    let g = group("devs", &[&id]);
     block_on(s.p.create_group(&ctx(), g)).unwrap();
 
     // A replace changing the display name and deactivating: v2 takes the name, Crowd `active`.
@@ -759,21 +734,13 @@ fn jira_before_8_3_delete_deactivates_through_crowd_and_changes_other_fields_thr
 
 #[test]
 fn embedded_crowd_refusing_the_application_is_a_clear_error() {
-    let s = lenient();
-    s.sim.set_before_8_3(true);
-    s.sim
-        .set_embedded_crowd(Credentials::basic("scim-app", "app-secret"));
+    let s = old_jira();
     let p = jira(s.sim.clone())
         .embedded_crowd(Credentials::basic("scim-app", "wrong"))
         .build()
         .unwrap();
-    let id = block_on(p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
-    let deactivate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
-            .unwrap();
+    let id = create(&p, "bjensen");
+    let deactivate = replace("active", false);
     let err = block_on(p.patch_user(&ctx(), &id, &deactivate, None)).unwrap_err();
     assert_eq!(err.status(), 502, "our credentials refused: {err}");
     assert!(err.detail().contains("embedded Crowd"), "{err}");
@@ -804,17 +771,10 @@ fn group_rename_create_move_delete_on_jira() {
         .group_rename(scim_atlassian::GroupRename::CreateMoveDelete)
         .build()
         .unwrap();
-    let a = block_on(p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
-    let mut g = Group::new("devs");
-    g.members = vec![Member::new(&a)];
+    let a = create(&p, "bjensen");
+    let g = group("devs", &[&a]);
     block_on(p.create_group(&ctx(), g)).unwrap();
-    let rename = PatchOp::from_slice(
-        br#"{"Operations":[{"op":"replace","path":"displayName","value":"engineers"}]}"#,
-    )
-    .unwrap();
+    let rename = replace("displayName", "engineers");
     let got = block_on(p.patch_group(&ctx(), "devs", &rename, None)).unwrap();
     assert_eq!(got.id.as_deref(), Some("engineers"));
     assert_eq!(got.members.len(), 1);
@@ -823,10 +783,7 @@ fn group_rename_create_move_delete_on_jira() {
 
     // Onto a group that exists: 409, nothing moved.
     block_on(p.create_group(&ctx(), Group::new("ops"))).unwrap();
-    let onto = PatchOp::from_slice(
-        br#"{"Operations":[{"op":"replace","path":"displayName","value":"ops"}]}"#,
-    )
-    .unwrap();
+    let onto = replace("displayName", "ops");
     let err = block_on(p.patch_group(&ctx(), "engineers", &onto, None)).unwrap_err();
     assert_eq!(err.status(), 409, "{err}");
     assert_eq!(s.sim.group_members("engineers").unwrap(), ["bjensen"]);
@@ -854,13 +811,8 @@ fn test_connection_reads_the_version_and_asks_old_jira_for_the_embedded_crowd_ap
     // without REST v2's refusal first.
     let s = old_jira_with_embedded_crowd();
     block_on(s.p.test_connection()).unwrap();
-    let id = block_on(s.p.create_user(&ctx(), user("bjensen")))
-        .unwrap()
-        .id
-        .unwrap();
-    let deactivate =
-        PatchOp::from_slice(br#"{"Operations":[{"op":"replace","path":"active","value":false}]}"#)
-            .unwrap();
+    let id = create(&s.p, "bjensen");
+    let deactivate = replace("active", false);
     s.sim.reset_calls();
     let got = block_on(s.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
     assert_eq!(got.active, Some(false));

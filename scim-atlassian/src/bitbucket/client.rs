@@ -12,7 +12,9 @@ use crate::credentials::Credentials;
 use crate::error::AtlassianError;
 use crate::observe::CallObserver;
 use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
-use crate::transport::{Connection, Query, Retry, Transport, decode, not_found_is_none};
+use crate::transport::{
+    Connection, Query, Retry, Transport, decode, not_found_is_none, status_error_from,
+};
 
 /// Items asked for per page when following every page. Bitbucket's own default is 25; larger
 /// pages mean fewer calls, and a server capping `limit` lower is handled by following
@@ -868,18 +870,5 @@ pub(crate) fn bitbucket_error(call: &str, resp: &Response<Vec<u8>>) -> Atlassian
             None => {}
         }
     }
-    let message = if parts.is_empty() {
-        resp.status()
-            .canonical_reason()
-            .unwrap_or("no error message")
-            .to_owned()
-    } else {
-        parts.join("; ")
-    };
-    AtlassianError::Status {
-        call: call.to_owned(),
-        status: resp.status().as_u16(),
-        message,
-        fields,
-    }
+    status_error_from(call, resp, &parts, fields)
 }

@@ -27,7 +27,6 @@ mod search;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -40,9 +39,8 @@ use serde_json::{Value, json};
 use crate::policy::{
     CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups, split_group_ops, touches_groups,
 };
-use crate::{
-    AtlassianError, CallObserver, CallRecord, Credentials, RetryPolicy, Sleeper, ThreadSleeper,
-};
+use crate::transport::{Connection, Link, Retry, base_url_of};
+use crate::{AtlassianError, CallObserver, Credentials, RetryPolicy, Sleeper};
 
 /// Cloud's largest page (`count`) for `GET /Users` and `GET /Groups`.
 pub const CLOUD_PAGE: usize = 100;
@@ -109,10 +107,7 @@ impl Kind {
 pub struct CloudProvisioner {
     base: url::Url,
     auth: HeaderValue,
-    http: Arc<dyn HttpClient>,
-    sleeper: Arc<dyn Sleeper>,
-    retry: RetryPolicy,
-    observer: Option<Arc<dyn CallObserver>>,
+    link: Link,
     names: names::Names,
     policy: Arc<CompiledPolicy>,
 }
@@ -121,7 +116,7 @@ impl std::fmt::Debug for CloudProvisioner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CloudProvisioner")
             .field("directory", &self.base.as_str())
-            .field("retry", &self.retry)
+            .field("retry", self.link.retry())
             .finish_non_exhaustive()
     }
 }
@@ -131,10 +126,7 @@ impl std::fmt::Debug for CloudProvisioner {
 pub struct CloudBuilder {
     directory_url: String,
     credentials: Credentials,
-    http: Option<Arc<dyn HttpClient>>,
-    sleeper: Arc<dyn Sleeper>,
-    retry: RetryPolicy,
-    observer: Option<Arc<dyn CallObserver>>,
+    connection: Connection,
     policy: SyncPolicy,
     dry_run: bool,
 }
@@ -151,25 +143,25 @@ impl std::fmt::Debug for CloudBuilder {
 impl CloudBuilder {
     /// The [`HttpClient`] requests go through (required).
     pub fn client(mut self, client: Arc<dyn HttpClient>) -> Self {
-        self.http = Some(client);
+        self.connection.client = Some(client);
         self
     }
 
-    /// How waits before retries are done (default [`ThreadSleeper`]).
+    /// How waits before retries are done (default [`ThreadSleeper`](crate::ThreadSleeper)).
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
+        self.connection.sleeper = sleeper;
         self
     }
 
     /// How GET, PUT and DELETE are retried on 429/503 (default [`RetryPolicy::default`]).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.connection.retry = retry;
         self
     }
 
     /// Told of every call, without secrets.
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
-        self.observer = Some(observer);
+        self.connection.observer = Some(observer);
         self
     }
 
@@ -214,25 +206,20 @@ impl CloudBuilder {
     /// The provisioner; fails when the URL is not an absolute `http(s)` URL, the API key cannot
     /// be sent in a header, or no client was given.
     pub fn build(self) -> Result<CloudProvisioner, AtlassianError> {
-        let base = url::Url::parse(self.directory_url.trim_end_matches('/'))
-            .map_err(|e| AtlassianError::InvalidBaseUrl(format!("{}: {e}", self.directory_url)))?;
-        if !matches!(base.scheme(), "http" | "https")
-            || base.query().is_some()
-            || base.cannot_be_a_base()
-        {
-            return Err(AtlassianError::InvalidBaseUrl(format!(
-                "{}: expected https://api.atlassian.com/scim/directory/{{directoryId}}",
-                self.directory_url
-            )));
-        }
+        let base = base_url_of(
+            self.directory_url.trim_end_matches('/'),
+            &self.directory_url,
+            "https://api.atlassian.com/scim/directory/{directoryId}",
+        )?;
         let auth = self
             .credentials
             .header_value()
             .ok_or(AtlassianError::InvalidCredentials)?;
-        let http = crate::dry_run::maybe(
-            self.http.ok_or(AtlassianError::MissingClient)?,
-            self.dry_run,
-        );
+        let mut connection = self.connection;
+        connection.client = connection
+            .client
+            .map(|client| crate::dry_run::maybe(client, self.dry_run));
+        let link = Link::new(&connection)?;
         let policy = self.policy.compile()?;
         let names = names::Names::new(&policy);
         Ok(CloudProvisioner {
@@ -240,10 +227,7 @@ impl CloudBuilder {
             policy: Arc::new(policy),
             base,
             auth,
-            http,
-            sleeper: self.sleeper,
-            retry: self.retry,
-            observer: self.observer,
+            link,
         })
     }
 }
@@ -273,10 +257,7 @@ impl CloudProvisioner {
         CloudBuilder {
             directory_url: directory_url.into(),
             credentials: Credentials::bearer(api_key),
-            http: None,
-            sleeper: Arc::new(ThreadSleeper),
-            retry: RetryPolicy::default(),
-            observer: None,
+            connection: Connection::default(),
             policy: SyncPolicy::default(),
             dry_run: false,
         }
@@ -319,50 +300,20 @@ impl CloudProvisioner {
     /// response or timeout: a create or a member `add` may have been applied already.
     async fn send(&self, call: &Call<'_>) -> Result<Response<Vec<u8>>, ScimError> {
         let name = call.name();
-        let idempotent = matches!(call.method, Method::GET | Method::PUT | Method::DELETE);
-        let mut attempt = 0;
-        loop {
-            let request = self.request(call)?;
-            let started = Instant::now();
-            let outcome = self.http.send(request).await;
-            if let Some(observer) = &self.observer {
-                observer.on_call(&CallRecord {
-                    call: name.clone(),
-                    status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
-                    attempt,
-                    elapsed: started.elapsed(),
-                });
-            }
-            let (err, retry_after, retryable) = match outcome {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
-                Ok(resp) => {
-                    let retryable = idempotent
-                        && matches!(
-                            resp.status(),
-                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                        );
-                    (cloud_error(&name, &resp), retry_after(&resp), retryable)
-                }
-                Err(e) => {
-                    let retryable = match &e {
-                        HttpError::Connect(_) => true,
-                        HttpError::Timeout(_) => idempotent,
-                        _ => false,
-                    };
-                    (transport_error(&name, &e), None, retryable)
-                }
-            };
-            if !retryable {
-                return Err(err);
-            }
-            match self.retry.delay(attempt, retry_after) {
-                Some(wait) => {
-                    self.sleeper.sleep(wait).await;
-                    attempt += 1;
-                }
-                None => return Err(err),
-            }
-        }
+        let rule = if matches!(call.method, Method::GET | Method::PUT | Method::DELETE) {
+            Retry::Idempotent
+        } else {
+            Retry::Once
+        };
+        self.link
+            .send(
+                &name,
+                rule,
+                || self.request(call),
+                |resp| cloud_error(&name, resp),
+                |e| transport_error(&name, &e),
+            )
+            .await
     }
 
     /// Sends a call and reads the resource it answers with, versioned; `None` for 204.
@@ -575,11 +526,6 @@ fn group_from(value: Value) -> Result<Group, ScimError> {
 }
 
 /// `Retry-After` in seconds.
-fn retry_after(resp: &Response<Vec<u8>>) -> Option<Duration> {
-    let value = resp.headers().get(header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// Cloud's SCIM error body as a [`ScimError`] with Cloud's status and `scimType`, its detail
 /// prefixed with the call. Two statuses change: 401 (Cloud refusing *our* API key) and 5xx
 /// other than 503 become 502, since the SCIM client cannot fix either.

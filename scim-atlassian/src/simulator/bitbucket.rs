@@ -14,7 +14,8 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
-use super::{CallLog, Fault};
+use super::wire::{self, RateHeaders, Window};
+use super::{CallLog, Fault, empty, respond};
 use crate::Credentials;
 
 /// The API roots Bitbucket answers on (`latest` is an alias of the current version).
@@ -182,35 +183,11 @@ impl BitbucketSimulator {
         self.lock().default_group = group.map(str::to_lowercase);
     }
 
-    /// How many requests were made with `method` to `path` (relative to the API root, without
-    /// the query: `("POST", "/admin/users")`), faulted ones included.
-    pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock().log.count(method, path)
-    }
-
-    /// Every call count, keyed `"METHOD /path"`.
-    pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().log.counts()
-    }
-
-    /// All requests made.
-    pub fn total_calls(&self) -> usize {
-        self.lock().log.total()
-    }
+    call_log_methods!();
 
     /// Requests other than `GET`.
     pub fn write_calls(&self) -> usize {
         self.lock().log.writes()
-    }
-
-    /// Forgets the call counts.
-    pub fn reset_calls(&self) {
-        self.lock().log.clear();
-    }
-
-    /// The next `n` requests, whatever they are, get `fault`.
-    pub fn fail_next(&self, n: usize, fault: &Fault) {
-        self.lock().log.fail_next(n, fault);
     }
 
     /// The `nth` (1-based) next request with `method` to `path` gets `fault`.
@@ -414,11 +391,7 @@ impl HttpClient for BitbucketSimulator {
         if let Some(fault) = state.log.fault_for(&method, &path) {
             return fault_response(&fault);
         }
-        let authorized = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|h| self.credentials.matches_header(h.as_bytes()));
-        if !authorized {
+        if !wire::authorized(&request, &self.credentials) {
             return Ok(error(
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -434,13 +407,7 @@ impl HttpClient for BitbucketSimulator {
                 "com.atlassian.bitbucket.AuthorisationException",
             ));
         }
-        let mut query: HashMap<String, String> = HashMap::new();
-        for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-            // The first value wins, as with a servlet's getParameter.
-            query
-                .entry(k.into_owned())
-                .or_insert_with(|| v.into_owned());
-        }
+        let query = wire::query_first_wins(&uri);
         let call = Call {
             base: &base,
             query: &query,
@@ -467,12 +434,6 @@ impl Call<'_> {
         self.query.get(name).map(String::as_str)
     }
 
-    fn number(&self, name: &str, default: usize) -> usize {
-        self.param(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
     fn json(&self) -> Result<Value, Reply> {
         serde_json::from_slice(self.body).map_err(|e| {
             error(
@@ -486,24 +447,23 @@ impl Call<'_> {
 
     /// One page of `items` as Bitbucket pages: `start`, `limit` (capped), `nextPageStart`.
     fn page(&self, items: Vec<Value>) -> Reply {
-        let start = self.number("start", 0);
-        let limit = self
-            .number("limit", DEFAULT_LIMIT)
-            .clamp(1, self.page_cap.max(1));
+        let mut window = Window::read(self.query, "start", "limit", DEFAULT_LIMIT, usize::MAX);
+        // Bitbucket reads a limit under 1 as 1.
+        window.limit = window.limit.clamp(1, self.page_cap.max(1));
         let total = items.len();
-        let values: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+        let values = window.take(items);
         let size = values.len();
-        let is_last = start.saturating_add(size) >= total;
+        let is_last = window.is_last(size, total);
         let mut page = json!({
             "size": size,
-            "limit": limit,
+            "limit": window.limit,
             "isLastPage": is_last,
             "values": values,
-            "start": start,
+            "start": window.start,
         });
         if !is_last {
             if let Some(obj) = page.as_object_mut() {
-                obj.insert("nextPageStart".to_owned(), Value::from(start + size));
+                obj.insert("nextPageStart".to_owned(), Value::from(window.start + size));
             }
         }
         respond(StatusCode::OK, &page)
@@ -554,58 +514,23 @@ fn password_hash(password: &str) -> u64 {
 }
 
 fn fault_response(fault: &Fault) -> Result<Reply, HttpError> {
-    match fault {
-        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
-        Fault::RateLimited { retry_after } => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
+    wire::fault_reply(fault, RateHeaders::DataCenter, |status, fault| {
+        let (message, exception) = match fault {
+            Fault::RateLimited { .. } => (
                 "You have been rate limited. Please try again later.",
                 "com.atlassian.bitbucket.throttle.ThrottledException",
-            );
-            let h = r.headers_mut();
-            for (name, value) in [
-                ("retry-after", retry_after.to_string()),
-                ("x-ratelimit-limit", "10".to_owned()),
-                ("x-ratelimit-remaining", "0".to_owned()),
-                ("x-ratelimit-interval-seconds", "1".to_owned()),
-                ("x-ratelimit-fillrate", "1".to_owned()),
-            ] {
-                if let Ok(v) = http::HeaderValue::from_str(&value) {
-                    h.insert(name, v);
-                }
-            }
-            Ok(r)
-        }
-        Fault::Unavailable => Ok(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            "Bitbucket is unavailable.",
-            "com.atlassian.bitbucket.ServiceUnavailableException",
-        )),
-        Fault::Status(code) => Ok(error(
-            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            None,
-            "Injected failure.",
-            "com.atlassian.bitbucket.ServiceException",
-        )),
-    }
-}
-
-fn respond(status: StatusCode, body: &Value) -> Reply {
-    let mut r = Response::new(serde_json::to_vec(body).unwrap_or_default());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
-    r
-}
-
-fn empty(status: StatusCode) -> Reply {
-    let mut r = Response::new(Vec::new());
-    *r.status_mut() = status;
-    r
+            ),
+            Fault::Unavailable => (
+                "Bitbucket is unavailable.",
+                "com.atlassian.bitbucket.ServiceUnavailableException",
+            ),
+            Fault::Status(_) | Fault::Timeout => (
+                "Injected failure.",
+                "com.atlassian.bitbucket.ServiceException",
+            ),
+        };
+        error(status, None, message, exception)
+    })
 }
 
 /// Bitbucket's error body: `{"errors": [{"context", "message", "exceptionName"}]}`.

@@ -11,6 +11,7 @@ use scim_core::{BearerTokens, HttpClient, HttpError, ScimError, ScimService};
 use scim_filter::{CompValue, CompareOp, Filter};
 use serde_json::Value;
 
+use super::wire::{self, RateHeaders};
 use super::{CallLog, Fault};
 use crate::Credentials;
 
@@ -100,21 +101,8 @@ impl CloudSimulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Requests made as `METHOD /path` relative to the directory, ids as `{id}`
-    /// (`("GET", "/Users/{id}")`), faulted ones included.
-    pub fn calls(&self, method: &str, path: &str) -> usize {
-        self.lock().log.count(method, path)
-    }
-
-    /// Every call count, keyed `"METHOD /path"`.
-    pub fn call_counts(&self) -> BTreeMap<String, usize> {
-        self.lock().log.counts()
-    }
-
-    /// All requests made.
-    pub fn total_calls(&self) -> usize {
-        self.lock().log.total()
-    }
+    // Call counts are kept with ids as `{id}` (`("GET", "/Users/{id}")`).
+    call_count_methods!();
 
     /// Every request as `METHOD /path?query` relative to the directory, in order (decoded
     /// query, for tests to check what was sent).
@@ -395,30 +383,14 @@ fn scim_error(err: &ScimError) -> Response<Vec<u8>> {
 }
 
 fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
-    match fault {
-        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
-        Fault::RateLimited { retry_after } => {
-            let mut r = scim_error(&ScimError::other(
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                "rate limit exceeded",
-            ));
-            if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
-                r.headers_mut().insert(http::header::RETRY_AFTER, v);
-            }
-            Ok(r)
-        }
-        Fault::Unavailable => Ok(scim_error(&ScimError::other(
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            "service unavailable",
-        ))),
-        Fault::Status(code) => Ok(scim_error(&ScimError::other(
-            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            None,
-            "injected failure",
-        ))),
-    }
+    wire::fault_reply(fault, RateHeaders::RetryAfter, |status, fault| {
+        let message = match fault {
+            Fault::RateLimited { .. } => "rate limit exceeded",
+            Fault::Unavailable => "service unavailable",
+            Fault::Status(_) | Fault::Timeout => "injected failure",
+        };
+        scim_error(&ScimError::other(status, None, message))
+    })
 }
 
 /// Atlassian's user extension on Cloud: `atlassianAccountId`, read-only, set by Atlassian.

@@ -9,6 +9,7 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
+use super::wire::{self, Window};
 use super::{CallLog, CrowdSimulator, Fault, empty, respond};
 use crate::Credentials;
 
@@ -125,10 +126,7 @@ impl HttpClient for ConfluenceSimulator {
         if let Some(fault) = fault {
             return super::jira::fault_response(&fault);
         }
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
+        let query = wire::query_last_wins(&uri);
         if crowd_at.is_some() {
             let renaming = method == Method::POST && path.ends_with("/user/rename");
             let new_name = serde_json::from_slice::<Value>(request.body())
@@ -152,11 +150,7 @@ impl HttpClient for ConfluenceSimulator {
             }
             return Ok(resp);
         }
-        let authorized = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|h| self.credentials.matches_header(h.as_bytes()));
-        if !authorized {
+        if !wire::authorized(&request, &self.credentials) {
             return Ok(confluence_error(
                 StatusCode::UNAUTHORIZED,
                 "Authentication required",
@@ -277,7 +271,7 @@ impl ConfluenceSimulator {
                 }
             }
             ("GET", ["group"]) => {
-                let (start, limit) = window(query);
+                let Window { start, limit } = window(query);
                 let (_, found) = self.crowd_call(
                     &Method::GET,
                     "/search",
@@ -298,7 +292,7 @@ impl ConfluenceSimulator {
                 page(&results, start, limit, "/rest/api/group")
             }
             ("GET", ["group", group, "member"]) => {
-                let (start, limit) = window(query);
+                let Window { start, limit } = window(query);
                 let (status, found) = self.crowd_call(
                     &Method::GET,
                     "/group/user/direct",
@@ -419,9 +413,9 @@ impl ConfluenceSimulator {
     }
 }
 
-fn window(query: &HashMap<String, String>) -> (usize, usize) {
-    let n = |k: &str, d: usize| query.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
-    (n("start", 0), n("limit", 200).min(200))
+/// Confluence's `start`/`limit` window, `limit` 200 at most.
+fn window(query: &HashMap<String, String>) -> Window {
+    Window::read(query, "start", "limit", 200, 200)
 }
 
 /// Confluence's page: `{results, start, limit, size, _links: {next}}`, `next` only when the

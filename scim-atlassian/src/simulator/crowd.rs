@@ -11,6 +11,7 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
+use super::wire::{self, RateHeaders, Window, crowd_error as error};
 use super::{CallLog, Fault, empty, password_hash, respond};
 use crate::Credentials;
 
@@ -191,21 +192,14 @@ impl HttpClient for CrowdSimulator {
         if let Some(fault) = state.log.next_fault() {
             return fault_response(&fault);
         }
-        let authorized = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|h| self.credentials.matches_header(h.as_bytes()));
-        if !authorized {
+        if !wire::authorized(&request, &self.credentials) {
             return Ok(error(
                 StatusCode::UNAUTHORIZED,
                 "INVALID_CREDENTIAL",
                 "Application failed to authenticate",
             ));
         }
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
+        let query = wire::query_last_wins(&uri);
         let call = Call {
             query: &query,
             body: request.body(),
@@ -224,13 +218,6 @@ impl Call<'_> {
         self.query.get(name).map_or("", String::as_str)
     }
 
-    fn number(&self, name: &str, default: usize) -> usize {
-        self.query
-            .get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
     fn json(&self) -> Result<Value, Response<Vec<u8>>> {
         serde_json::from_slice(self.body).map_err(|e| {
             error(
@@ -246,44 +233,24 @@ impl Call<'_> {
     }
 
     fn window<T>(&self, items: impl Iterator<Item = T>) -> Vec<T> {
-        let start = self.number("start-index", 0);
-        let max = self.number("max-results", PAGE_CAP).min(PAGE_CAP);
-        items.skip(start).take(max).collect()
+        Window::read(self.query, "start-index", "max-results", PAGE_CAP, PAGE_CAP).take(items)
     }
 }
 
 type Handled = Result<Response<Vec<u8>>, Response<Vec<u8>>>;
 
 fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
-    match fault {
-        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
-        Fault::RateLimited { retry_after } => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                "Rate limit exceeded.",
-            );
-            if let Ok(v) = http::HeaderValue::from_str(&retry_after.to_string()) {
-                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+    wire::fault_reply(
+        fault,
+        RateHeaders::RetryAfter,
+        |status, fault| match fault {
+            Fault::RateLimited { .. } => error(status, "RATE_LIMITED", "Rate limit exceeded."),
+            Fault::Unavailable => error(status, "OPERATION_FAILED", "Service unavailable."),
+            Fault::Status(_) | Fault::Timeout => {
+                error(status, "OPERATION_FAILED", "Injected failure.")
             }
-            Ok(r)
-        }
-        Fault::Unavailable => Ok(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "OPERATION_FAILED",
-            "Service unavailable.",
-        )),
-        Fault::Status(code) => Ok(error(
-            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "OPERATION_FAILED",
-            "Injected failure.",
-        )),
-    }
-}
-
-/// Crowd's error body: `{"reason": ..., "message": ...}` \[K\].
-fn error(status: StatusCode, reason: &str, message: &str) -> Response<Vec<u8>> {
-    respond(status, &json!({"reason": reason, "message": message}))
+        },
+    )
 }
 
 fn user_not_found(name: &str) -> Response<Vec<u8>> {

@@ -12,6 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use scim_core::{HttpClient, HttpError};
 use serde_json::{Value, json};
 
+use super::wire::{self, RateHeaders, Window, crowd_error};
 use super::{CallLog, empty, password_hash, respond};
 use crate::Credentials;
 
@@ -409,10 +410,7 @@ impl HttpClient for JiraSimulator {
         if let Some(fault) = Self::take_fault(&mut state, &method, &path) {
             return fault_response(&fault);
         }
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
+        let query = wire::query_last_wins(&uri);
         if let Some(crowd_path) = path.strip_prefix(CROWD_API) {
             let allowed = self
                 .embedded_crowd
@@ -433,11 +431,7 @@ impl HttpClient for JiraSimulator {
                 authorized,
             ));
         }
-        let authorized = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .is_some_and(|h| self.credentials.matches_header(h.as_bytes()));
-        if !authorized {
+        if !wire::authorized(&request, &self.credentials) {
             return Ok(error(
                 StatusCode::UNAUTHORIZED,
                 &["You are not authenticated. Authentication required to perform this operation."],
@@ -481,9 +475,12 @@ impl Call<'_> {
     }
 
     fn number(&self, name: &str, default: usize) -> usize {
-        self.param(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+        wire::number(self.query, name, default)
+    }
+
+    /// The `startAt`/`maxResults` window, `maxResults` at most `cap`.
+    fn window(&self, default: usize, cap: usize) -> Window {
+        Window::read(self.query, "startAt", "maxResults", default, cap)
     }
 
     fn json(&self) -> Result<Value, Response<Vec<u8>>> {
@@ -498,39 +495,14 @@ impl Call<'_> {
 }
 
 pub(crate) fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
-    match fault {
-        Fault::Timeout => Err(HttpError::Timeout("simulated timeout".to_owned())),
-        Fault::RateLimited { retry_after } => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                &["Rate limit exceeded."],
-                &[],
-            );
-            let h = r.headers_mut();
-            for (name, value) in [
-                ("retry-after", retry_after.to_string()),
-                ("x-ratelimit-limit", "10".to_owned()),
-                ("x-ratelimit-remaining", "0".to_owned()),
-                ("x-ratelimit-interval-seconds", "1".to_owned()),
-                ("x-ratelimit-fillrate", "1".to_owned()),
-            ] {
-                if let Ok(v) = http::HeaderValue::from_str(&value) {
-                    h.insert(name, v);
-                }
-            }
-            Ok(r)
-        }
-        Fault::Unavailable => Ok(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &["Service unavailable."],
-            &[],
-        )),
-        Fault::Status(code) => Ok(error(
-            StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            &["Injected failure."],
-            &[],
-        )),
-    }
+    wire::fault_reply(fault, RateHeaders::DataCenter, |status, fault| {
+        let message = match fault {
+            Fault::RateLimited { .. } => "Rate limit exceeded.",
+            Fault::Unavailable => "Service unavailable.",
+            Fault::Status(_) | Fault::Timeout => "Injected failure.",
+        };
+        error(status, &[message], &[])
+    })
 }
 
 /// Jira's error body: `{"errorMessages": [...], "errors": {field: message}}`.
@@ -920,8 +892,7 @@ fn set_password(state: &mut State, call: &Call<'_>) -> Handled {
 
 fn search_users(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
     let needle = call.param("username").unwrap_or("").to_lowercase();
-    let start = call.number("startAt", 0);
-    let max = call.number("maxResults", 50).min(call.search_cap);
+    let window = call.window(50, call.search_cap);
     let (active, inactive) = (
         call.flag("includeActive", true),
         call.flag("includeInactive", false),
@@ -944,10 +915,9 @@ fn search_users(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
             .cmp(&b.name.to_lowercase())
             .then_with(|| a.key.cmp(&b.key))
     });
-    let page: Vec<Value> = hits
+    let page: Vec<Value> = window
+        .take(hits)
         .into_iter()
-        .skip(start)
-        .take(max)
         .map(|u| state.user_json(call.base, u, false))
         .collect();
     respond(StatusCode::OK, &Value::Array(page))
@@ -1044,8 +1014,7 @@ fn group_members(state: &State, call: &Call<'_>) -> Handled {
         .get(&lower)
         .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
     let inactive = call.flag("includeInactiveUsers", false);
-    let start = call.number("startAt", 0);
-    let max = call.number("maxResults", MEMBER_CAP).min(MEMBER_CAP);
+    let window = call.window(MEMBER_CAP, MEMBER_CAP);
     let mut members: Vec<&SimUser> = group
         .members
         .iter()
@@ -1054,19 +1023,18 @@ fn group_members(state: &State, call: &Call<'_>) -> Handled {
         .collect();
     members.sort_by_key(|u| u.name.to_lowercase());
     let total = members.len();
-    let values: Vec<Value> = members
+    let values: Vec<Value> = window
+        .take(members)
         .into_iter()
-        .skip(start)
-        .take(max)
         .map(|u| state.user_json(call.base, u, false))
         .collect();
-    let is_last = start.saturating_add(values.len()) >= total;
+    let is_last = window.is_last(values.len(), total);
     Ok(respond(
         StatusCode::OK,
         &json!({
             "self": format!("{}{API}/group/member?groupname={}", call.base, group.name),
-            "maxResults": max,
-            "startAt": start,
+            "maxResults": window.limit,
+            "startAt": window.start,
             "total": total,
             "isLast": is_last,
             "values": values,
@@ -1282,9 +1250,6 @@ fn embedded_crowd(
     body: &[u8],
     authorized: bool,
 ) -> Response<Vec<u8>> {
-    let crowd_error = |status: StatusCode, reason: &str, message: &str| {
-        respond(status, &json!({"reason": reason, "message": message}))
-    };
     if !authorized {
         return crowd_error(
             StatusCode::UNAUTHORIZED,

@@ -4,11 +4,10 @@
 //! They reproduce the shapes, status codes, error bodies, paging and quirks described in the
 //! workspace's `ATLASSIAN.md`, count every call, and inject faults on demand.
 
-mod bitbucket;
-/// The call-count and fault-injection methods every Data Center simulator has, over the
-/// [`CallLog`] its `lock()` guards. Paths are relative to the product's REST root, without
-/// the query (`("POST", "/user")`).
-macro_rules! call_log_methods {
+/// The call-count methods every simulator has, over the [`CallLog`] its `lock()` guards.
+/// Paths are relative to the product's REST root (Cloud: the directory), without the query
+/// (`("POST", "/user")`).
+macro_rules! call_count_methods {
     () => {
         /// How many requests were made with `method` to `path`, faulted ones included.
         pub fn calls(&self, method: &str, path: &str) -> usize {
@@ -24,6 +23,14 @@ macro_rules! call_log_methods {
         pub fn total_calls(&self) -> usize {
             self.lock().log.total()
         }
+    };
+}
+
+/// The call-count and fault-injection methods every Data Center simulator has (Cloud's
+/// `reset_calls` forgets its request log as well).
+macro_rules! call_log_methods {
+    () => {
+        call_count_methods!();
 
         /// Forgets the call counts (queued faults stay).
         pub fn reset_calls(&self) {
@@ -37,11 +44,13 @@ macro_rules! call_log_methods {
     };
 }
 
+mod bitbucket;
 mod cloud;
 mod confluence;
 mod crowd;
 mod jira;
 mod latency;
+mod wire;
 
 pub use bitbucket::{BitbucketSimulator, SimBitbucketUser};
 pub use cloud::CloudSimulator;
