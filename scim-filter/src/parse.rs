@@ -299,6 +299,38 @@ fn close_run(ands: &mut Vec<Filter>, last: Filter) -> Filter {
     Junction::And.wrap(std::mem::take(ands))
 }
 
+/// A simple attribute path (`name` or `name.sub`) as a span of the input: small enough to travel
+/// in registers until the filter that holds it is built.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+    name_len: u32,
+}
+
+/// An attribute path, or what it is built from.
+trait PathArg {
+    /// The path; `input` is the parser's input.
+    fn into_path(self, input: &str) -> AttrPath;
+}
+
+impl PathArg for AttrPath {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn into_path(self, _: &str) -> AttrPath {
+        self
+    }
+}
+
+impl PathArg for Span {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn into_path(self, input: &str) -> AttrPath {
+        let (start, len) = (self.start as usize, self.len as usize);
+        // The span was scanned from `input`: both ends are before ASCII bytes or at its end.
+        let token = input.get(start..start + len).unwrap_or("");
+        AttrPath::from_parts(Text::new(token), 0, self.name_len as usize)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Logic {
     And,
@@ -620,7 +652,14 @@ impl<'a> State<'a> {
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn attr_exp(&mut self, in_brackets: bool) -> Step<Filter> {
         self.count_term(self.pos)?;
-        let path = self.attr_path(self.lenient(), Expected::Filter)?;
+        // The common path is kept as a span until the filter is built, so that its text is
+        // written once, into the result (building it first and moving it cost store-forwarding
+        // stalls).
+        let path = match self.simple_path() {
+            Ok(span) if self.peek() != Some(b'[') => return self.comparison(span),
+            Ok(span) => span.into_path(self.input),
+            Err(scan) => self.attr_path_rest(&scan, self.lenient(), Expected::Filter)?,
+        };
         if self.peek() == Some(b'[') {
             return self.value_path(path, in_brackets);
         }
@@ -651,7 +690,7 @@ impl<'a> State<'a> {
 
     /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn comparison(&mut self, path: AttrPath) -> Step<Filter> {
+    fn comparison<P: PathArg>(&mut self, path: P) -> Step<Filter> {
         // Fast path for the shape nearly every client sends: one space, a two-letter operator in
         // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
         match *self.bytes_at(self.pos) {
@@ -663,14 +702,14 @@ impl<'a> State<'a> {
                 // `title pr and ...`, `title pr or ...`.
                 Some(Operator::Present) => {
                     self.pos += 3;
-                    return Ok(Filter::Present(path));
+                    return Ok(Filter::Present(path.into_path(self.input)));
                 }
                 _ => {}
             },
             // ` pr` then the end or a closing bracket.
             [b' ', b'p', b'r'] | [b' ', b'p', b'r', b')' | b']', ..] => {
                 self.pos += 3;
-                return Ok(Filter::Present(path));
+                return Ok(Filter::Present(path.into_path(self.input)));
             }
             _ => {}
         }
@@ -679,7 +718,7 @@ impl<'a> State<'a> {
 
     /// [`comparison`](Self::comparison) for other spacing and case, and its errors.
     #[inline(never)]
-    fn comparison_slow(&mut self, path: AttrPath) -> Step<Filter> {
+    fn comparison_slow<P: PathArg>(&mut self, path: P) -> Step<Filter> {
         let ws = self.skip_space();
         if ws == 0 {
             let what = if self.at_token_end(self.pos) {
@@ -700,7 +739,7 @@ impl<'a> State<'a> {
             Some(Operator::Compare(op)) => op,
             Some(Operator::Present) => {
                 self.pos = after_op;
-                return Ok(Filter::Present(path));
+                return Ok(Filter::Present(path.into_path(self.input)));
             }
             None => return Err(self.expected(op_at, Expected::Operator)),
         };
@@ -720,8 +759,32 @@ impl<'a> State<'a> {
 
     /// The value of `path op value`, from its first byte.
     #[inline(never)]
-    fn comparison_value(&mut self, path: AttrPath, op: CompareOp) -> Step<Filter> {
+    fn comparison_value<P: PathArg>(&mut self, path: P, op: CompareOp) -> Step<Filter> {
         let v_start = self.pos;
+        // Fast path: a string literal without escapes followed by the end of the term, built
+        // straight into the result (staging the value first cost store-forwarding stalls).
+        if self.peek() == Some(b'"') {
+            let body = v_start + 1;
+            if let Some(stop) = lex::string_stop(self.bytes_at(body)) {
+                let end = body + stop;
+                if self.byte_at(end) == Some(b'"')
+                    && matches!(
+                        self.byte_at(end + 1),
+                        None | Some(b')' | b']' | b' ' | b'\t')
+                    )
+                {
+                    // Both ends are ASCII bytes, hence character boundaries.
+                    let plain = self.input.get(body..end).unwrap_or("");
+                    self.pos = end + 1;
+                    let path = path.into_path(self.input);
+                    return Ok(Filter::Compare(
+                        path,
+                        op,
+                        CompValue::String(Text::new(plain)),
+                    ));
+                }
+            }
+        }
         let value = self.comp_value()?;
         if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
             return Err(self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull));
@@ -729,7 +792,7 @@ impl<'a> State<'a> {
         if !matches!(self.peek(), None | Some(b')' | b']' | b' ' | b'\t')) {
             return Err(self.expected(self.pos, Expected::Whitespace));
         }
-        Ok(Filter::Compare(path, op, value))
+        Ok(Filter::Compare(path.into_path(self.input), op, value))
     }
 
     /// `compValue = false / null / true / number / string`.
@@ -821,24 +884,57 @@ impl<'a> State<'a> {
     /// `[URI ":"] ATTRNAME *1subAttr`.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn attr_path(&mut self, lenient: bool, what: Expected) -> Step<AttrPath> {
+        match self.simple_path() {
+            Ok(span) => Ok(span.into_path(self.input)),
+            Err(scan) => self.attr_path_rest(&scan, lenient, what),
+        }
+    }
+
+    /// The common attribute path, `name` or `name.sub` made of name characters only, as a span
+    /// (the cursor moves past it); anything else leaves the cursor and returns the scan.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn simple_path(&mut self) -> Result<Span, lex::PathScan> {
+        let start = self.pos;
+        let b = self.bytes_at(start);
+        let scan = lex::scan_path(b);
+        if scan.len > 0 && !scan.colon && !scan.other && scan.dots <= 1 {
+            // The scan has seen every byte, so each part is valid exactly when it starts with a
+            // letter.
+            let starts_alpha = |at: usize| b.get(at).is_some_and(u8::is_ascii_alphabetic);
+            if starts_alpha(0) && scan.first_dot.is_none_or(|d| starts_alpha(d + 1)) {
+                let name_len = scan.first_dot.unwrap_or(scan.len);
+                // Spans are 32-bit; a path beyond 4 GiB of input takes the general route.
+                if let (Ok(s), Ok(len), Ok(name_len)) = (
+                    u32::try_from(start),
+                    u32::try_from(scan.len),
+                    u32::try_from(name_len),
+                ) {
+                    self.pos = start + scan.len;
+                    return Ok(Span {
+                        start: s,
+                        len,
+                        name_len,
+                    });
+                }
+            }
+        }
+        Err(scan)
+    }
+
+    /// [`attr_path`](Self::attr_path) for what [`simple_path`](Self::simple_path) declined.
+    #[inline(never)]
+    fn attr_path_rest(
+        &mut self,
+        scan: &lex::PathScan,
+        lenient: bool,
+        what: Expected,
+    ) -> Step<AttrPath> {
         let start = self.pos;
         let i = self.str_at(start);
-        let scan = lex::scan_path(i);
         // The scan stops before an ASCII byte or at the end: a character boundary.
         let Some(token) = i.get(..scan.len).filter(|t| !t.is_empty()) else {
             return Err(self.expected(start, what));
         };
-        // The common case: `name` or `name.sub` made of name characters only. The scan has seen
-        // every byte, so each part is valid exactly when it starts with a letter.
-        if !scan.colon && !scan.other && scan.dots <= 1 {
-            let name_len = scan.first_dot.unwrap_or(scan.len);
-            let b = token.as_bytes();
-            let starts_alpha = |at: usize| b.get(at).is_some_and(u8::is_ascii_alphabetic);
-            if starts_alpha(0) && scan.first_dot.is_none_or(|d| starts_alpha(d + 1)) {
-                self.pos = start + scan.len;
-                return Ok(AttrPath::from_parts(Text::new(token), 0, name_len));
-            }
-        }
         self.attr_path_slow(token, scan.colon, scan.first_dot, lenient)
     }
 
