@@ -130,25 +130,14 @@ impl Parser {
     /// Parses a filter.
     #[inline]
     pub fn parse_filter(&self, input: &str) -> Result<Filter, ParseError> {
-        self.run(input, |st| {
-            st.skip_space();
-            // `or_expr` spelled out, so that the single comparison most filters are is built
-            // straight into this frame instead of being returned through one more level.
-            let first = st.unary(false)?;
-            if st.at_end() {
-                return Ok(first);
-            }
-            let f = match st.logical()? {
-                None => first,
-                Some(logic) => st.or_rest(first, logic, false)?,
-            };
-            st.skip_space();
-            if st.at_end() {
-                Ok(f)
-            } else {
-                Err(st.expected(st.pos, Expected::LogicalOperator))
-            }
-        })
+        if input.len() > self.max_len {
+            return Err(self.too_long(input));
+        }
+        let mut st = State::new(input, *self);
+        st.skip_space();
+        // A tail call: the first term, and with it the single comparison most filters are, is
+        // built straight into the caller's result (see `Outcome`).
+        st.unary::<FStep>(false)
     }
 
     /// Parses a PATCH operation's `path`.
@@ -206,15 +195,7 @@ impl Parser {
         if input.len() > self.max_len {
             return Err(self.too_long(input));
         }
-        let mut st = State {
-            input,
-            pos: 0,
-            opts: *self,
-            depth: 0,
-            terms: 0,
-            glued_string: false,
-            error: None,
-        };
+        let mut st = State::new(input, *self);
         match body(&mut st) {
             Ok(v) => Ok(v),
             Err(Halt) => Err(st.into_error()),
@@ -273,6 +254,68 @@ struct Halt;
 
 /// What each grammar level returns; the value is in the `Ok`, the position in [`State::pos`].
 type Step<T> = Result<T, Halt>;
+
+/// What the first term of a whole filter returns: the filter, or the finished error.
+type FStep = Result<Filter, ParseError>;
+
+/// How a term's parse ends: inside a filter, as a [`Step`]; as the first term of a whole filter,
+/// as the filter's own result ([`FStep`]), the rest of the filter parsed after the term.
+///
+/// Each move of a freshly built `Filter` costs store-forwarding stalls (its fields are written
+/// piecewise, then copied in 16-byte loads): returning the first term through the type of
+/// [`Parser::parse_filter`]'s result lets a single comparison, most filters, be written once, into
+/// the caller's result. Inner terms keep the narrower [`Step`], whose error carries nothing.
+trait Outcome: Sized {
+    /// Whether the term starts a whole filter.
+    const TOP: bool;
+    /// The term `f`, which ends the input (or any term, inside a filter).
+    fn ok(f: Filter) -> Self;
+    /// The error the state holds.
+    fn halt(st: &mut State<'_>) -> Self;
+    /// The whole filter starting with the term `f` (only called when `TOP`).
+    fn rest(st: &mut State<'_>, f: Filter) -> Self;
+}
+
+impl Outcome for Step<Filter> {
+    const TOP: bool = false;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn ok(f: Filter) -> Self {
+        Ok(f)
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn halt(_: &mut State<'_>) -> Self {
+        Err(Halt)
+    }
+    fn rest(_: &mut State<'_>, f: Filter) -> Self {
+        Ok(f)
+    }
+}
+
+impl Outcome for FStep {
+    const TOP: bool = true;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn ok(f: Filter) -> Self {
+        Ok(f)
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn halt(st: &mut State<'_>) -> Self {
+        Err(st.take_error())
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn rest(st: &mut State<'_>, f: Filter) -> Self {
+        st.top_rest(f)
+    }
+}
+
+/// The value of a [`Step`], or the [`Outcome`] of its error, returned from the enclosing function.
+macro_rules! tri {
+    ($st:expr, $out:ty, $step:expr) => {
+        match $step {
+            Ok(v) => v,
+            Err(Halt) => return <$out as Outcome>::halt($st),
+        }
+    };
+}
 
 /// The cursor over the input, with the limits and counters that bound the work on hostile input.
 struct State<'a> {
@@ -338,6 +381,19 @@ enum Logic {
 }
 
 impl<'a> State<'a> {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn new(input: &'a str, opts: Parser) -> Self {
+        State {
+            input,
+            pos: 0,
+            opts,
+            depth: 0,
+            terms: 0,
+            glued_string: false,
+            error: None,
+        }
+    }
+
     // --- Cursor primitives. ---
 
     /// The input from byte `at` on (empty past the end).
@@ -440,9 +496,17 @@ impl<'a> State<'a> {
 
     #[cold]
     #[inline(never)]
-    fn into_error(self) -> ParseError {
+    fn into_error(mut self) -> ParseError {
+        self.take_error()
+    }
+
+    /// The error recorded by the step that returned [`Halt`].
+    #[cold]
+    #[inline(never)]
+    fn take_error(&mut self) -> ParseError {
         let (at, kind) = self
             .error
+            .take()
             .unwrap_or((self.input.len(), ErrorKind::Expected(Expected::End)));
         ParseError::new(self.input, at, kind)
     }
@@ -487,12 +551,42 @@ impl<'a> State<'a> {
     /// the operand comes back through one return slot fewer.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn or_expr(&mut self, in_brackets: bool) -> Step<Filter> {
-        let first = self.unary(in_brackets)?;
+        let first = self.unary::<Step<Filter>>(in_brackets)?;
         // Most filters are one comparison: return it as it is.
         let Some(logic) = self.logical()? else {
             return Ok(first);
         };
         self.or_rest(first, logic, in_brackets)
+    }
+
+    /// The rest of a whole filter after its first term `first`: `and`/`or` runs, then the end.
+    #[inline(never)]
+    fn top_rest(&mut self, first: Filter) -> FStep {
+        let f = match self.logical() {
+            Ok(None) => first,
+            Ok(Some(logic)) => match self.or_rest(first, logic, false) {
+                Ok(f) => f,
+                Err(Halt) => return Err(self.take_error()),
+            },
+            Err(Halt) => return Err(self.take_error()),
+        };
+        self.skip_space();
+        if self.at_end() {
+            Ok(f)
+        } else {
+            self.expected(self.pos, Expected::LogicalOperator);
+            Err(self.take_error())
+        }
+    }
+
+    /// The outcome of a term `f` that is parsed: the whole filter from it when it is the first.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn term<O: Outcome>(&mut self, f: Step<Filter>) -> O {
+        match f {
+            Ok(f) if O::TOP && !self.at_end() => O::rest(self, f),
+            Ok(f) => O::ok(f),
+            Err(Halt) => O::halt(self),
+        }
     }
 
     /// The operands after the first `and`/`or` of a run; kept out of line so that the single
@@ -522,7 +616,7 @@ impl<'a> State<'a> {
                     Junction::Or.push(&mut ors, close_run(&mut ands, operand));
                 }
             }
-            operand = self.unary(in_brackets)?;
+            operand = self.unary::<Step<Filter>>(in_brackets)?;
             match self.logical()? {
                 Some(l) => logic = l,
                 None => break,
@@ -585,15 +679,19 @@ impl<'a> State<'a> {
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
     #[inline(never)]
-    fn unary(&mut self, in_brackets: bool) -> Step<Filter> {
+    fn unary<O: Outcome>(&mut self, in_brackets: bool) -> O {
         match self.peek() {
             Some(b'(') => {
                 let open = self.pos;
                 self.pos += 1;
-                self.group(open, in_brackets)
+                let f = self.group(open, in_brackets);
+                self.term(f)
             }
-            Some(b'n' | b'N') => self.maybe_not(in_brackets),
-            _ => self.attr_exp(in_brackets),
+            Some(b'n' | b'N') => {
+                let f = self.maybe_not(in_brackets);
+                self.term(f)
+            }
+            _ => self.attr_exp::<O>(in_brackets),
         }
     }
 
@@ -615,7 +713,7 @@ impl<'a> State<'a> {
                 return Err(self.expected(after_ws, Expected::OpenParen));
             }
         }
-        self.attr_exp(in_brackets)
+        self.attr_exp::<Step<Filter>>(in_brackets)
     }
 
     /// The rest of a parenthesised group after `(`; `open` is where the group starts.
@@ -650,20 +748,25 @@ impl<'a> State<'a> {
 
     /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn attr_exp(&mut self, in_brackets: bool) -> Step<Filter> {
-        self.count_term(self.pos)?;
+    fn attr_exp<O: Outcome>(&mut self, in_brackets: bool) -> O {
+        tri!(self, O, self.count_term(self.pos));
         // The common path is kept as a span until the filter is built, so that its text is
         // written once, into the result (building it first and moving it cost store-forwarding
         // stalls).
         let path = match self.simple_path() {
-            Ok(span) if self.peek() != Some(b'[') => return self.comparison(span),
+            Ok(span) if self.peek() != Some(b'[') => return self.comparison::<_, O>(span),
             Ok(span) => span.into_path(self.input),
-            Err(scan) => self.attr_path_rest(&scan, self.lenient(), Expected::Filter)?,
+            Err(scan) => tri!(
+                self,
+                O,
+                self.attr_path_rest(&scan, self.lenient(), Expected::Filter)
+            ),
         };
         if self.peek() == Some(b'[') {
-            return self.value_path(path, in_brackets);
+            let f = self.value_path(path, in_brackets);
+            return self.term(f);
         }
-        self.comparison(path)
+        self.comparison::<_, O>(path)
     }
 
     /// `attrPath "[" valFilter "]"` from the `[`.
@@ -681,7 +784,7 @@ impl<'a> State<'a> {
             self.count_term(self.pos)?;
             let sub = self.attr_name()?;
             let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
-            let cmp = self.comparison(sub_path)?;
+            let cmp = self.comparison::<_, Step<Filter>>(sub_path)?;
             let inner = Filter::and(inner, cmp);
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
@@ -690,35 +793,45 @@ impl<'a> State<'a> {
 
     /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn comparison<P: PathArg>(&mut self, path: P) -> Step<Filter> {
+    fn comparison<P: PathArg, O: Outcome>(&mut self, path: P) -> O {
         // Fast path for the shape nearly every client sends: one space, a two-letter operator in
         // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
         match *self.bytes_at(self.pos) {
             [b' ', a, b, b' ', ref value @ ..] => match parse_operator_bytes(a, b) {
                 Some(Operator::Compare(op)) if !matches!(value.first(), Some(b' ' | b'\t')) => {
                     self.pos += 4;
-                    return self.comparison_value(path, op);
+                    return self.comparison_value::<P, O>(path, op);
                 }
                 // `title pr and ...`, `title pr or ...`.
                 Some(Operator::Present) => {
                     self.pos += 3;
-                    return Ok(Filter::Present(path.into_path(self.input)));
+                    return self.present(path);
                 }
                 _ => {}
             },
             // ` pr` then the end or a closing bracket.
             [b' ', b'p', b'r'] | [b' ', b'p', b'r', b')' | b']', ..] => {
                 self.pos += 3;
-                return Ok(Filter::Present(path.into_path(self.input)));
+                return self.present(path);
             }
             _ => {}
         }
-        self.comparison_slow(path)
+        self.comparison_slow::<P, O>(path)
+    }
+
+    /// `path pr`, the cursor after `pr`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn present<P: PathArg, O: Outcome>(&mut self, path: P) -> O {
+        // Built in the result in both branches, never moved; see `Outcome`.
+        if O::TOP && !self.at_end() {
+            return O::rest(self, Filter::Present(path.into_path(self.input)));
+        }
+        O::ok(Filter::Present(path.into_path(self.input)))
     }
 
     /// [`comparison`](Self::comparison) for other spacing and case, and its errors.
     #[inline(never)]
-    fn comparison_slow<P: PathArg>(&mut self, path: P) -> Step<Filter> {
+    fn comparison_slow<P: PathArg, O: Outcome>(&mut self, path: P) -> O {
         let ws = self.skip_space();
         if ws == 0 {
             let what = if self.at_token_end(self.pos) {
@@ -726,7 +839,8 @@ impl<'a> State<'a> {
             } else {
                 Expected::Whitespace
             };
-            return Err(self.expected(self.pos, what));
+            self.expected(self.pos, what);
+            return O::halt(self);
         }
         let op_at = self.pos;
         let after_op = op_at + self.class_len(op_at, WORD);
@@ -739,9 +853,12 @@ impl<'a> State<'a> {
             Some(Operator::Compare(op)) => op,
             Some(Operator::Present) => {
                 self.pos = after_op;
-                return Ok(Filter::Present(path.into_path(self.input)));
+                return self.present(path);
             }
-            None => return Err(self.expected(op_at, Expected::Operator)),
+            None => {
+                self.expected(op_at, Expected::Operator);
+                return O::halt(self);
+            }
         };
         let ws = self.space_len(after_op);
         let v_start = after_op + ws;
@@ -751,15 +868,16 @@ impl<'a> State<'a> {
             } else {
                 Expected::Whitespace
             };
-            return Err(self.expected(v_start, what));
+            self.expected(v_start, what);
+            return O::halt(self);
         }
         self.pos = v_start;
-        self.comparison_value(path, op)
+        self.comparison_value::<P, O>(path, op)
     }
 
     /// The value of `path op value`, from its first byte.
     #[inline(never)]
-    fn comparison_value<P: PathArg>(&mut self, path: P, op: CompareOp) -> Step<Filter> {
+    fn comparison_value<P: PathArg, O: Outcome>(&mut self, path: P, op: CompareOp) -> O {
         let v_start = self.pos;
         // Fast path: a string literal without escapes followed by the end of the term, built
         // straight into the result (staging the value first cost store-forwarding stalls).
@@ -777,22 +895,26 @@ impl<'a> State<'a> {
                     let plain = self.input.get(body..end).unwrap_or("");
                     self.pos = end + 1;
                     let path = path.into_path(self.input);
-                    return Ok(Filter::Compare(
-                        path,
-                        op,
-                        CompValue::String(Text::new(plain)),
-                    ));
+                    let value = CompValue::String(Text::new(plain));
+                    // Built in the result in both branches, never moved; see `Outcome`.
+                    if O::TOP && !self.at_end() {
+                        return O::rest(self, Filter::Compare(path, op, value));
+                    }
+                    return O::ok(Filter::Compare(path, op, value));
                 }
             }
         }
-        let value = self.comp_value()?;
+        let value = tri!(self, O, self.comp_value());
         if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
-            return Err(self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull));
+            self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull);
+            return O::halt(self);
         }
         if !matches!(self.peek(), None | Some(b')' | b']' | b' ' | b'\t')) {
-            return Err(self.expected(self.pos, Expected::Whitespace));
+            self.expected(self.pos, Expected::Whitespace);
+            return O::halt(self);
         }
-        Ok(Filter::Compare(path.into_path(self.input), op, value))
+        let f = Filter::Compare(path.into_path(self.input), op, value);
+        self.term(Ok(f))
     }
 
     /// `compValue = false / null / true / number / string`.
