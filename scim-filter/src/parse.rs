@@ -137,7 +137,7 @@ impl Parser {
         st.skip_space();
         // A tail call: the first term, and with it the single comparison most filters are, is
         // built straight into the caller's result (see `Outcome`).
-        st.unary::<FStep>(false)
+        st.unary(false, Top)
     }
 
     /// Parses a PATCH operation's `path`.
@@ -266,53 +266,83 @@ type FStep = Result<Filter, ParseError>;
 /// [`Parser::parse_filter`]'s result lets a single comparison, most filters, be written once, into
 /// the caller's result. Inner terms keep the narrower [`Step`], whose error carries nothing.
 trait Outcome: Sized {
+    /// What the term's function returns.
+    type Ret;
     /// Whether the term starts a whole filter.
     const TOP: bool;
-    /// The term `f`, which ends the input (or any term, inside a filter).
-    fn ok(f: Filter) -> Self;
+    /// The term `f`, which ends the input (or any term, when not `TOP`).
+    fn ok(self, st: &mut State<'_>, f: Filter) -> Self::Ret;
     /// The error the state holds.
-    fn halt(st: &mut State<'_>) -> Self;
+    fn halt(self, st: &mut State<'_>) -> Self::Ret;
     /// The whole filter starting with the term `f` (only called when `TOP`).
-    fn rest(st: &mut State<'_>, f: Filter) -> Self;
+    fn rest(self, st: &mut State<'_>, f: Filter) -> Self::Ret;
 }
 
-impl Outcome for Step<Filter> {
+/// A term inside a filter, returned as it is.
+struct Inner;
+
+impl Outcome for Inner {
+    type Ret = Step<Filter>;
     const TOP: bool = false;
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn ok(f: Filter) -> Self {
+    fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
         Ok(f)
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn halt(_: &mut State<'_>) -> Self {
+    fn halt(self, _: &mut State<'_>) -> Self::Ret {
         Err(Halt)
     }
-    fn rest(_: &mut State<'_>, f: Filter) -> Self {
+    fn rest(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
         Ok(f)
     }
 }
 
-impl Outcome for FStep {
+/// The first term of a whole filter, returned as the filter's result.
+struct Top;
+
+impl Outcome for Top {
+    type Ret = FStep;
     const TOP: bool = true;
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn ok(f: Filter) -> Self {
+    fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
         Ok(f)
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn halt(st: &mut State<'_>) -> Self {
+    fn halt(self, st: &mut State<'_>) -> Self::Ret {
         Err(st.take_error())
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn rest(st: &mut State<'_>, f: Filter) -> Self {
+    fn rest(self, st: &mut State<'_>, f: Filter) -> Self::Ret {
         st.top_rest(f)
+    }
+}
+
+/// An operand of an `and` run, pushed straight into the run's vector.
+struct Push<'v>(&'v mut Vec<Filter>);
+
+impl Outcome for Push<'_> {
+    type Ret = Step<()>;
+    const TOP: bool = false;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
+        Junction::And.push(self.0, f);
+        Ok(())
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn halt(self, _: &mut State<'_>) -> Self::Ret {
+        Err(Halt)
+    }
+    fn rest(self, st: &mut State<'_>, f: Filter) -> Self::Ret {
+        self.ok(st, f)
     }
 }
 
 /// The value of a [`Step`], or the [`Outcome`] of its error, returned from the enclosing function.
 macro_rules! tri {
-    ($st:expr, $out:ty, $step:expr) => {
+    ($st:expr, $out:expr, $step:expr) => {
         match $step {
             Ok(v) => v,
-            Err(Halt) => return <$out as Outcome>::halt($st),
+            Err(Halt) => return $out.halt($st),
         }
     };
 }
@@ -331,15 +361,18 @@ struct State<'a> {
     error: Option<(usize, ErrorKind)>,
 }
 
-/// Ends a run of `and` operands with `last`: `last` itself when the run is empty, otherwise the
-/// `And` of the run, leaving `ands` empty for the next run.
+/// Ends a run of `and` operands, moving it to `ors`: its operand when it has one (`ands` keeps
+/// its buffer), otherwise its `And` (`ands` is left with a fresh one).
 #[cfg_attr(not(debug_assertions), inline(always))]
-fn close_run(ands: &mut Vec<Filter>, last: Filter) -> Filter {
-    if ands.is_empty() {
-        return last;
+fn close_run(ands: &mut Vec<Filter>, ors: &mut Vec<Filter>) {
+    if ands.len() == 1 {
+        if let Some(f) = ands.pop() {
+            Junction::Or.push(ors, f);
+        }
+        return;
     }
-    Junction::And.push(ands, last);
-    Junction::And.wrap(std::mem::take(ands))
+    let run = std::mem::replace(ands, Vec::with_capacity(4));
+    Junction::Or.push(ors, Junction::And.wrap(run));
 }
 
 /// A simple attribute path (`name` or `name.sub`) as a span of the input: small enough to travel
@@ -551,7 +584,7 @@ impl<'a> State<'a> {
     /// the operand comes back through one return slot fewer.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn or_expr(&mut self, in_brackets: bool) -> Step<Filter> {
-        let first = self.unary::<Step<Filter>>(in_brackets)?;
+        let first = self.unary(in_brackets, Inner)?;
         // Most filters are one comparison: return it as it is.
         let Some(logic) = self.logical()? else {
             return Ok(first);
@@ -581,11 +614,11 @@ impl<'a> State<'a> {
 
     /// The outcome of a term `f` that is parsed: the whole filter from it when it is the first.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn term<O: Outcome>(&mut self, f: Step<Filter>) -> O {
+    fn term<O: Outcome>(&mut self, f: Step<Filter>, out: O) -> O::Ret {
         match f {
-            Ok(f) if O::TOP && !self.at_end() => O::rest(self, f),
-            Ok(f) => O::ok(f),
-            Err(Halt) => O::halt(self),
+            Ok(f) if O::TOP && !self.at_end() => out.rest(self, f),
+            Ok(f) => out.ok(self, f),
+            Err(Halt) => out.halt(self),
         }
     }
 
@@ -594,39 +627,32 @@ impl<'a> State<'a> {
     #[inline(never)]
     fn or_rest(&mut self, first: Filter, first_logic: Logic, in_brackets: bool) -> Step<Filter> {
         // `ands` is the current run of `and` operands, `ors` the finished `or` operands. Each
-        // operand goes straight into the vector the operator after it decides, so it is moved
-        // once; vectors are sized up front, as growing from empty through `RawVec::grow_one`
-        // cost as much as parsing a comparison (callgrind).
-        let mut ands: Vec<Filter> = Vec::new();
+        // operand is parsed straight into `ands` (moving a freshly built filter stalls on store
+        // forwarding); a run of one moves on to `ors` when an `or` follows it, much later.
+        // Vectors are sized up front, as growing from empty through `RawVec::grow_one` cost as
+        // much as parsing a comparison (callgrind).
+        let mut ands: Vec<Filter> = Vec::with_capacity(4);
         let mut ors: Vec<Filter> = Vec::new();
+        Junction::And.push(&mut ands, first);
         let mut logic = first_logic;
-        let mut operand = first;
         loop {
-            match logic {
-                Logic::And => {
-                    if ands.capacity() == 0 {
-                        ands = Vec::with_capacity(4);
-                    }
-                    Junction::And.push(&mut ands, operand);
+            if logic == Logic::Or {
+                if ors.capacity() == 0 {
+                    ors = Vec::with_capacity(4);
                 }
-                Logic::Or => {
-                    if ors.capacity() == 0 {
-                        ors = Vec::with_capacity(4);
-                    }
-                    Junction::Or.push(&mut ors, close_run(&mut ands, operand));
-                }
+                close_run(&mut ands, &mut ors);
             }
-            operand = self.unary::<Step<Filter>>(in_brackets)?;
+            self.unary(in_brackets, Push(&mut ands))?;
             match self.logical()? {
                 Some(l) => logic = l,
                 None => break,
             }
         }
-        let last = close_run(&mut ands, operand);
         if ors.is_empty() {
-            return Ok(last);
+            // No `or`: the first operand and at least one more.
+            return Ok(Junction::And.wrap(ands));
         }
-        Junction::Or.push(&mut ors, last);
+        close_run(&mut ands, &mut ors);
         Ok(Junction::Or.wrap(ors))
     }
 
@@ -679,19 +705,19 @@ impl<'a> State<'a> {
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
     #[inline(never)]
-    fn unary<O: Outcome>(&mut self, in_brackets: bool) -> O {
+    fn unary<O: Outcome>(&mut self, in_brackets: bool, out: O) -> O::Ret {
         match self.peek() {
             Some(b'(') => {
                 let open = self.pos;
                 self.pos += 1;
                 let f = self.group(open, in_brackets);
-                self.term(f)
+                self.term(f, out)
             }
             Some(b'n' | b'N') => {
                 let f = self.maybe_not(in_brackets);
-                self.term(f)
+                self.term(f, out)
             }
-            _ => self.attr_exp::<O>(in_brackets),
+            _ => self.attr_exp(in_brackets, out),
         }
     }
 
@@ -713,7 +739,7 @@ impl<'a> State<'a> {
                 return Err(self.expected(after_ws, Expected::OpenParen));
             }
         }
-        self.attr_exp::<Step<Filter>>(in_brackets)
+        self.attr_exp(in_brackets, Inner)
     }
 
     /// The rest of a parenthesised group after `(`; `open` is where the group starts.
@@ -748,25 +774,25 @@ impl<'a> State<'a> {
 
     /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn attr_exp<O: Outcome>(&mut self, in_brackets: bool) -> O {
-        tri!(self, O, self.count_term(self.pos));
+    fn attr_exp<O: Outcome>(&mut self, in_brackets: bool, out: O) -> O::Ret {
+        tri!(self, out, self.count_term(self.pos));
         // The common path is kept as a span until the filter is built, so that its text is
         // written once, into the result (building it first and moving it cost store-forwarding
         // stalls).
         let path = match self.simple_path() {
-            Ok(span) if self.peek() != Some(b'[') => return self.comparison::<_, O>(span),
+            Ok(span) if self.peek() != Some(b'[') => return self.comparison(span, out),
             Ok(span) => span.into_path(self.input),
             Err(scan) => tri!(
                 self,
-                O,
+                out,
                 self.attr_path_rest(&scan, self.lenient(), Expected::Filter)
             ),
         };
         if self.peek() == Some(b'[') {
             let f = self.value_path(path, in_brackets);
-            return self.term(f);
+            return self.term(f, out);
         }
-        self.comparison::<_, O>(path)
+        self.comparison(path, out)
     }
 
     /// `attrPath "[" valFilter "]"` from the `[`.
@@ -784,7 +810,7 @@ impl<'a> State<'a> {
             self.count_term(self.pos)?;
             let sub = self.attr_name()?;
             let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
-            let cmp = self.comparison::<_, Step<Filter>>(sub_path)?;
+            let cmp = self.comparison(sub_path, Inner)?;
             let inner = Filter::and(inner, cmp);
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
@@ -793,45 +819,45 @@ impl<'a> State<'a> {
 
     /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn comparison<P: PathArg, O: Outcome>(&mut self, path: P) -> O {
+    fn comparison<P: PathArg, O: Outcome>(&mut self, path: P, out: O) -> O::Ret {
         // Fast path for the shape nearly every client sends: one space, a two-letter operator in
         // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
         match *self.bytes_at(self.pos) {
             [b' ', a, b, b' ', ref value @ ..] => match parse_operator_bytes(a, b) {
                 Some(Operator::Compare(op)) if !matches!(value.first(), Some(b' ' | b'\t')) => {
                     self.pos += 4;
-                    return self.comparison_value::<P, O>(path, op);
+                    return self.comparison_value(path, op, out);
                 }
                 // `title pr and ...`, `title pr or ...`.
                 Some(Operator::Present) => {
                     self.pos += 3;
-                    return self.present(path);
+                    return self.present(path, out);
                 }
                 _ => {}
             },
             // ` pr` then the end or a closing bracket.
             [b' ', b'p', b'r'] | [b' ', b'p', b'r', b')' | b']', ..] => {
                 self.pos += 3;
-                return self.present(path);
+                return self.present(path, out);
             }
             _ => {}
         }
-        self.comparison_slow::<P, O>(path)
+        self.comparison_slow(path, out)
     }
 
     /// `path pr`, the cursor after `pr`.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn present<P: PathArg, O: Outcome>(&mut self, path: P) -> O {
+    fn present<P: PathArg, O: Outcome>(&mut self, path: P, out: O) -> O::Ret {
         // Built in the result in both branches, never moved; see `Outcome`.
         if O::TOP && !self.at_end() {
-            return O::rest(self, Filter::Present(path.into_path(self.input)));
+            return out.rest(self, Filter::Present(path.into_path(self.input)));
         }
-        O::ok(Filter::Present(path.into_path(self.input)))
+        out.ok(self, Filter::Present(path.into_path(self.input)))
     }
 
     /// [`comparison`](Self::comparison) for other spacing and case, and its errors.
     #[inline(never)]
-    fn comparison_slow<P: PathArg, O: Outcome>(&mut self, path: P) -> O {
+    fn comparison_slow<P: PathArg, O: Outcome>(&mut self, path: P, out: O) -> O::Ret {
         let ws = self.skip_space();
         if ws == 0 {
             let what = if self.at_token_end(self.pos) {
@@ -840,7 +866,7 @@ impl<'a> State<'a> {
                 Expected::Whitespace
             };
             self.expected(self.pos, what);
-            return O::halt(self);
+            return out.halt(self);
         }
         let op_at = self.pos;
         let after_op = op_at + self.class_len(op_at, WORD);
@@ -853,11 +879,11 @@ impl<'a> State<'a> {
             Some(Operator::Compare(op)) => op,
             Some(Operator::Present) => {
                 self.pos = after_op;
-                return self.present(path);
+                return self.present(path, out);
             }
             None => {
                 self.expected(op_at, Expected::Operator);
-                return O::halt(self);
+                return out.halt(self);
             }
         };
         let ws = self.space_len(after_op);
@@ -869,15 +895,20 @@ impl<'a> State<'a> {
                 Expected::Whitespace
             };
             self.expected(v_start, what);
-            return O::halt(self);
+            return out.halt(self);
         }
         self.pos = v_start;
-        self.comparison_value::<P, O>(path, op)
+        self.comparison_value(path, op, out)
     }
 
     /// The value of `path op value`, from its first byte.
     #[inline(never)]
-    fn comparison_value<P: PathArg, O: Outcome>(&mut self, path: P, op: CompareOp) -> O {
+    fn comparison_value<P: PathArg, O: Outcome>(
+        &mut self,
+        path: P,
+        op: CompareOp,
+        out: O,
+    ) -> O::Ret {
         let v_start = self.pos;
         // Fast path: a string literal without escapes followed by the end of the term, built
         // straight into the result (staging the value first cost store-forwarding stalls).
@@ -898,23 +929,23 @@ impl<'a> State<'a> {
                     let value = CompValue::String(Text::new(plain));
                     // Built in the result in both branches, never moved; see `Outcome`.
                     if O::TOP && !self.at_end() {
-                        return O::rest(self, Filter::Compare(path, op, value));
+                        return out.rest(self, Filter::Compare(path, op, value));
                     }
-                    return O::ok(Filter::Compare(path, op, value));
+                    return out.ok(self, Filter::Compare(path, op, value));
                 }
             }
         }
-        let value = tri!(self, O, self.comp_value());
+        let value = tri!(self, out, self.comp_value());
         if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
             self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull);
-            return O::halt(self);
+            return out.halt(self);
         }
         if !matches!(self.peek(), None | Some(b')' | b']' | b' ' | b'\t')) {
             self.expected(self.pos, Expected::Whitespace);
-            return O::halt(self);
+            return out.halt(self);
         }
         let f = Filter::Compare(path.into_path(self.input), op, value);
-        self.term(Ok(f))
+        self.term(Ok(f), out)
     }
 
     /// `compValue = false / null / true / number / string`.
