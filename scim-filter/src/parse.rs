@@ -317,15 +317,23 @@ impl Outcome for Top {
     }
 }
 
-/// An operand of an `and` run, pushed straight into the run's vector.
-struct Push<'v>(&'v mut Vec<Filter>);
+/// An operand pushed straight into the vector of the operator before it: into an `and` run
+/// flattened (`run`), into an `or`'s operands as it is.
+struct Push<'v> {
+    ops: &'v mut Vec<Filter>,
+    run: bool,
+}
 
 impl Outcome for Push<'_> {
     type Ret = Step<()>;
     const TOP: bool = false;
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
-        Junction::And.push(self.0, f);
+        if self.run {
+            Junction::And.push(self.ops, f);
+        } else {
+            self.ops.push(f);
+        }
         Ok(())
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
@@ -359,20 +367,6 @@ struct State<'a> {
     glued_string: bool,
     /// Where and why parsing stopped, once a step returned [`Halt`].
     error: Option<(usize, ErrorKind)>,
-}
-
-/// Ends a run of `and` operands, moving it to `ors`: its operand when it has one (`ands` keeps
-/// its buffer), otherwise its `And` (`ands` is left with a fresh one).
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn close_run(ands: &mut Vec<Filter>, ors: &mut Vec<Filter>) {
-    if ands.len() == 1 {
-        if let Some(f) = ands.pop() {
-            Junction::Or.push(ors, f);
-        }
-        return;
-    }
-    let run = std::mem::replace(ands, Vec::with_capacity(4));
-    Junction::Or.push(ors, Junction::And.wrap(run));
 }
 
 /// A simple attribute path (`name` or `name.sub`) as a span of the input: small enough to travel
@@ -626,33 +620,79 @@ impl<'a> State<'a> {
     /// comparison, by far the most common filter, carries none of its state.
     #[inline(never)]
     fn or_rest(&mut self, first: Filter, first_logic: Logic, in_brackets: bool) -> Step<Filter> {
-        // `ands` is the current run of `and` operands, `ors` the finished `or` operands. Each
-        // operand is parsed straight into `ands` (moving a freshly built filter stalls on store
-        // forwarding); a run of one moves on to `ors` when an `or` follows it, much later.
-        // Vectors are sized up front, as growing from empty through `RawVec::grow_one` cost as
-        // much as parsing a comparison (callgrind).
-        let mut ands: Vec<Filter> = Vec::with_capacity(4);
+        // `ands` is the current run of `and` operands, `ors` the `or` operands. Each operand is
+        // parsed straight into the vector of the operator before it (moving a freshly built
+        // filter stalls on store forwarding): into `ands` flattened at once, as an `and` run is
+        // closed as a whole; into `ors` as it is, as one that an `and` follows moves back out, much
+        // later, to start a run. Vectors are sized up front, as growing from empty through
+        // `RawVec::grow_one` cost as much as parsing a comparison (callgrind).
+        let mut ands: Vec<Filter> = Vec::new();
         let mut ors: Vec<Filter> = Vec::new();
-        Junction::And.push(&mut ands, first);
+        match first_logic {
+            Logic::And => {
+                ands = Vec::with_capacity(4);
+                Junction::And.push(&mut ands, first);
+            }
+            Logic::Or => {
+                ors = Vec::with_capacity(4);
+                ors.push(first);
+            }
+        }
         let mut logic = first_logic;
         loop {
-            if logic == Logic::Or {
-                if ors.capacity() == 0 {
-                    ors = Vec::with_capacity(4);
+            match logic {
+                Logic::And => {
+                    let run = Push {
+                        ops: &mut ands,
+                        run: true,
+                    };
+                    self.unary(in_brackets, run)?;
                 }
-                close_run(&mut ands, &mut ors);
+                Logic::Or => {
+                    let operands = Push {
+                        ops: &mut ors,
+                        run: false,
+                    };
+                    self.unary(in_brackets, operands)?;
+                }
             }
-            self.unary(in_brackets, Push(&mut ands))?;
-            match self.logical()? {
+            let next = self.logical()?;
+            match (logic, next) {
+                // `a or b and c`: `b` starts a run.
+                (Logic::Or, Some(Logic::And)) => {
+                    if let Some(f) = ors.pop() {
+                        if ands.capacity() == 0 {
+                            ands = Vec::with_capacity(4);
+                        }
+                        Junction::And.push(&mut ands, f);
+                    }
+                }
+                // `a and b or c`: the run `a and b` ends, with two operands or more.
+                (Logic::And, Some(Logic::Or)) => {
+                    if ors.capacity() == 0 {
+                        ors = Vec::with_capacity(4);
+                    }
+                    ors.push(Junction::And.wrap(std::mem::take(&mut ands)));
+                }
+                _ => {}
+            }
+            match next {
                 Some(l) => logic = l,
                 None => break,
             }
         }
-        if ors.is_empty() {
-            // No `or`: the first operand and at least one more.
-            return Ok(Junction::And.wrap(ands));
+        if logic == Logic::And {
+            let run = Junction::And.wrap(ands);
+            if ors.is_empty() {
+                return Ok(run);
+            }
+            ors.push(run);
         }
-        close_run(&mut ands, &mut ors);
+        // A parenthesised `or` among the operands is flattened into them.
+        if ors.iter().any(|f| matches!(f, Filter::Or(_))) {
+            let nested = std::mem::take(&mut ors);
+            Junction::Or.extend(&mut ors, nested);
+        }
         Ok(Junction::Or.wrap(ors))
     }
 
