@@ -285,6 +285,14 @@ impl Junction {
         }
     }
 
+    /// Appends every filter of `filters` to `ops`, each as [`push`](Self::push) does.
+    pub(crate) fn extend(self, ops: &mut Vec<Filter>, filters: Vec<Filter>) {
+        ops.reserve(filters.len());
+        for f in filters {
+            self.push(ops, f);
+        }
+    }
+
     /// The filter for a run of operands: `None` for none, the operand itself for one.
     pub(crate) fn finish(self, mut ops: Vec<Filter>) -> Option<Filter> {
         match ops.len() {

@@ -99,8 +99,7 @@ pub(crate) struct PathScan {
 /// Scans an attribute path token in one pass, noting where its first `.` is and whether it has a
 /// `:`, so that the common `name` and `name.sub` forms need no second look.
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub(crate) fn scan_path(i: &str) -> PathScan {
-    let b = i.as_bytes();
+pub(crate) fn scan_path(b: &[u8]) -> PathScan {
     let mut scan = PathScan {
         len: 0,
         first_dot: None,

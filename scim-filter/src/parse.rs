@@ -130,25 +130,14 @@ impl Parser {
     /// Parses a filter.
     #[inline]
     pub fn parse_filter(&self, input: &str) -> Result<Filter, ParseError> {
-        self.run(input, |st| {
-            st.skip_space();
-            // `or_expr` spelled out, so that the single comparison most filters are is built
-            // straight into this frame instead of being returned through one more level.
-            let first = st.unary(false)?;
-            if st.at_end() {
-                return Ok(first);
-            }
-            let f = match st.logical()? {
-                None => first,
-                Some(logic) => st.or_rest(first, logic, false)?,
-            };
-            st.skip_space();
-            if st.at_end() {
-                Ok(f)
-            } else {
-                Err(st.expected(st.pos, Expected::LogicalOperator))
-            }
-        })
+        if input.len() > self.max_len {
+            return Err(self.too_long(input));
+        }
+        let mut st = State::new(input, *self);
+        st.skip_space();
+        // A tail call: the first term, and with it the single comparison most filters are, is
+        // built straight into the caller's result (see `Outcome`).
+        st.unary(false, Top)
     }
 
     /// Parses a PATCH operation's `path`.
@@ -206,15 +195,7 @@ impl Parser {
         if input.len() > self.max_len {
             return Err(self.too_long(input));
         }
-        let mut st = State {
-            input,
-            pos: 0,
-            opts: *self,
-            depth: 0,
-            terms: 0,
-            glued_string: false,
-            error: None,
-        };
+        let mut st = State::new(input, *self);
         match body(&mut st) {
             Ok(v) => Ok(v),
             Err(Halt) => Err(st.into_error()),
@@ -274,6 +255,106 @@ struct Halt;
 /// What each grammar level returns; the value is in the `Ok`, the position in [`State::pos`].
 type Step<T> = Result<T, Halt>;
 
+/// What the first term of a whole filter returns: the filter, or the finished error.
+type FStep = Result<Filter, ParseError>;
+
+/// How a term's parse ends: inside a filter, as a [`Step`]; as the first term of a whole filter,
+/// as the filter's own result ([`FStep`]), the rest of the filter parsed after the term.
+///
+/// Each move of a freshly built `Filter` costs store-forwarding stalls (its fields are written
+/// piecewise, then copied in 16-byte loads): returning the first term through the type of
+/// [`Parser::parse_filter`]'s result lets a single comparison, most filters, be written once, into
+/// the caller's result. Inner terms keep the narrower [`Step`], whose error carries nothing.
+trait Outcome: Sized {
+    /// What the term's function returns.
+    type Ret;
+    /// Whether the term starts a whole filter.
+    const TOP: bool;
+    /// The term `f`, which ends the input (or any term, when not `TOP`).
+    fn ok(self, st: &mut State<'_>, f: Filter) -> Self::Ret;
+    /// The error the state holds.
+    fn halt(self, st: &mut State<'_>) -> Self::Ret;
+    /// The whole filter starting with the term `f` (only called when `TOP`).
+    fn rest(self, st: &mut State<'_>, f: Filter) -> Self::Ret;
+}
+
+/// A term inside a filter, returned as it is.
+struct Inner;
+
+impl Outcome for Inner {
+    type Ret = Step<Filter>;
+    const TOP: bool = false;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
+        Ok(f)
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn halt(self, _: &mut State<'_>) -> Self::Ret {
+        Err(Halt)
+    }
+    fn rest(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
+        Ok(f)
+    }
+}
+
+/// The first term of a whole filter, returned as the filter's result.
+struct Top;
+
+impl Outcome for Top {
+    type Ret = FStep;
+    const TOP: bool = true;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
+        Ok(f)
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn halt(self, st: &mut State<'_>) -> Self::Ret {
+        Err(st.take_error())
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn rest(self, st: &mut State<'_>, f: Filter) -> Self::Ret {
+        st.top_rest(f)
+    }
+}
+
+/// An operand pushed straight into the vector of the operator before it: into an `and` run
+/// flattened (`run`), into an `or`'s operands as it is.
+struct Push<'v> {
+    ops: &'v mut Vec<Filter>,
+    run: bool,
+}
+
+impl Outcome for Push<'_> {
+    type Ret = Step<()>;
+    const TOP: bool = false;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn ok(self, _: &mut State<'_>, f: Filter) -> Self::Ret {
+        if self.run {
+            Junction::And.push(self.ops, f);
+        } else {
+            self.ops.push(f);
+        }
+        Ok(())
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn halt(self, _: &mut State<'_>) -> Self::Ret {
+        Err(Halt)
+    }
+    fn rest(self, st: &mut State<'_>, f: Filter) -> Self::Ret {
+        self.ok(st, f)
+    }
+}
+
+/// The value of a [`Step`], or the [`Outcome`] of its error, returned from the enclosing function.
+macro_rules! tri {
+    ($st:expr, $out:expr, $step:expr) => {
+        match $step {
+            Ok(v) => v,
+            Err(Halt) => return $out.halt($st),
+        }
+    };
+}
+
 /// The cursor over the input, with the limits and counters that bound the work on hostile input.
 struct State<'a> {
     input: &'a str,
@@ -288,15 +369,36 @@ struct State<'a> {
     error: Option<(usize, ErrorKind)>,
 }
 
-/// Ends a run of `and` operands with `last`: `last` itself when the run is empty, otherwise the
-/// `And` of the run, leaving `ands` empty for the next run.
-#[cfg_attr(not(debug_assertions), inline(always))]
-fn close_run(ands: &mut Vec<Filter>, last: Filter) -> Filter {
-    if ands.is_empty() {
-        return last;
+/// A simple attribute path (`name` or `name.sub`) as a span of the input: small enough to travel
+/// in registers until the filter that holds it is built.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+    name_len: u32,
+}
+
+/// An attribute path, or what it is built from.
+trait PathArg {
+    /// The path; `input` is the parser's input.
+    fn into_path(self, input: &str) -> AttrPath;
+}
+
+impl PathArg for AttrPath {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn into_path(self, _: &str) -> AttrPath {
+        self
     }
-    Junction::And.push(ands, last);
-    Junction::And.wrap(std::mem::take(ands))
+}
+
+impl PathArg for Span {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn into_path(self, input: &str) -> AttrPath {
+        let (start, len) = (self.start as usize, self.len as usize);
+        // The span was scanned from `input`: both ends are before ASCII bytes or at its end.
+        let token = input.get(start..start + len).unwrap_or("");
+        AttrPath::from_parts(Text::new(token), 0, self.name_len as usize)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -306,6 +408,19 @@ enum Logic {
 }
 
 impl<'a> State<'a> {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn new(input: &'a str, opts: Parser) -> Self {
+        State {
+            input,
+            pos: 0,
+            opts,
+            depth: 0,
+            terms: 0,
+            glued_string: false,
+            error: None,
+        }
+    }
+
     // --- Cursor primitives. ---
 
     /// The input from byte `at` on (empty past the end).
@@ -408,9 +523,17 @@ impl<'a> State<'a> {
 
     #[cold]
     #[inline(never)]
-    fn into_error(self) -> ParseError {
+    fn into_error(mut self) -> ParseError {
+        self.take_error()
+    }
+
+    /// The error recorded by the step that returned [`Halt`].
+    #[cold]
+    #[inline(never)]
+    fn take_error(&mut self) -> ParseError {
         let (at, kind) = self
             .error
+            .take()
             .unwrap_or((self.input.len(), ErrorKind::Expected(Expected::End)));
         ParseError::new(self.input, at, kind)
     }
@@ -455,7 +578,7 @@ impl<'a> State<'a> {
     /// the operand comes back through one return slot fewer.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn or_expr(&mut self, in_brackets: bool) -> Step<Filter> {
-        let first = self.unary(in_brackets)?;
+        let first = self.unary(in_brackets, Inner)?;
         // Most filters are one comparison: return it as it is.
         let Some(logic) = self.logical()? else {
             return Ok(first);
@@ -463,44 +586,113 @@ impl<'a> State<'a> {
         self.or_rest(first, logic, in_brackets)
     }
 
+    /// The rest of a whole filter after its first term `first`: `and`/`or` runs, then the end.
+    #[inline(never)]
+    fn top_rest(&mut self, first: Filter) -> FStep {
+        let f = match self.logical() {
+            Ok(None) => first,
+            Ok(Some(logic)) => match self.or_rest(first, logic, false) {
+                Ok(f) => f,
+                Err(Halt) => return Err(self.take_error()),
+            },
+            Err(Halt) => return Err(self.take_error()),
+        };
+        self.skip_space();
+        if self.at_end() {
+            Ok(f)
+        } else {
+            self.expected(self.pos, Expected::LogicalOperator);
+            Err(self.take_error())
+        }
+    }
+
+    /// The outcome of a term `f` that is parsed: the whole filter from it when it is the first.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn term<O: Outcome>(&mut self, f: Step<Filter>, out: O) -> O::Ret {
+        match f {
+            Ok(f) if O::TOP && !self.at_end() => out.rest(self, f),
+            Ok(f) => out.ok(self, f),
+            Err(Halt) => out.halt(self),
+        }
+    }
+
     /// The operands after the first `and`/`or` of a run; kept out of line so that the single
     /// comparison, by far the most common filter, carries none of its state.
     #[inline(never)]
     fn or_rest(&mut self, first: Filter, first_logic: Logic, in_brackets: bool) -> Step<Filter> {
-        // `ands` is the current run of `and` operands, `ors` the finished `or` operands. Each
-        // operand goes straight into the vector the operator after it decides, so it is moved
-        // once; vectors are sized up front, as growing from empty through `RawVec::grow_one`
-        // cost as much as parsing a comparison (callgrind).
+        // `ands` is the current run of `and` operands, `ors` the `or` operands. Each operand is
+        // parsed straight into the vector of the operator before it (moving a freshly built
+        // filter stalls on store forwarding): into `ands` flattened at once, as an `and` run is
+        // closed as a whole; into `ors` as it is, as one that an `and` follows moves back out, much
+        // later, to start a run. Vectors are sized up front, as growing from empty through
+        // `RawVec::grow_one` cost as much as parsing a comparison (callgrind).
         let mut ands: Vec<Filter> = Vec::new();
         let mut ors: Vec<Filter> = Vec::new();
+        match first_logic {
+            Logic::And => {
+                ands = Vec::with_capacity(4);
+                Junction::And.push(&mut ands, first);
+            }
+            Logic::Or => {
+                ors = Vec::with_capacity(4);
+                ors.push(first);
+            }
+        }
         let mut logic = first_logic;
-        let mut operand = first;
         loop {
             match logic {
                 Logic::And => {
-                    if ands.capacity() == 0 {
-                        ands = Vec::with_capacity(4);
-                    }
-                    Junction::And.push(&mut ands, operand);
+                    let run = Push {
+                        ops: &mut ands,
+                        run: true,
+                    };
+                    self.unary(in_brackets, run)?;
                 }
                 Logic::Or => {
+                    let operands = Push {
+                        ops: &mut ors,
+                        run: false,
+                    };
+                    self.unary(in_brackets, operands)?;
+                }
+            }
+            let next = self.logical()?;
+            match (logic, next) {
+                // `a or b and c`: `b` starts a run.
+                (Logic::Or, Some(Logic::And)) => {
+                    if let Some(f) = ors.pop() {
+                        if ands.capacity() == 0 {
+                            ands = Vec::with_capacity(4);
+                        }
+                        Junction::And.push(&mut ands, f);
+                    }
+                }
+                // `a and b or c`: the run `a and b` ends, with two operands or more.
+                (Logic::And, Some(Logic::Or)) => {
                     if ors.capacity() == 0 {
                         ors = Vec::with_capacity(4);
                     }
-                    Junction::Or.push(&mut ors, close_run(&mut ands, operand));
+                    ors.push(Junction::And.wrap(std::mem::take(&mut ands)));
                 }
+                _ => {}
             }
-            operand = self.unary(in_brackets)?;
-            match self.logical()? {
+            match next {
                 Some(l) => logic = l,
                 None => break,
             }
         }
-        let last = close_run(&mut ands, operand);
-        if ors.is_empty() {
-            return Ok(last);
+        if logic == Logic::And {
+            let run = Junction::And.wrap(ands);
+            if ors.is_empty() {
+                return Ok(run);
+            }
+            ors.push(run);
         }
-        Junction::Or.push(&mut ors, last);
+        // A parenthesised `or` among the operands is flattened into them.
+        if ors.iter().any(|f| matches!(f, Filter::Or(_))) {
+            let nested = std::mem::take(&mut ors);
+            Junction::Or.extend(&mut ors, nested);
+        }
         Ok(Junction::Or.wrap(ors))
     }
 
@@ -553,15 +745,19 @@ impl<'a> State<'a> {
 
     /// `"not" "(" FILTER ")"`, `"(" FILTER ")"`, or an attribute expression.
     #[inline(never)]
-    fn unary(&mut self, in_brackets: bool) -> Step<Filter> {
+    fn unary<O: Outcome>(&mut self, in_brackets: bool, out: O) -> O::Ret {
         match self.peek() {
             Some(b'(') => {
                 let open = self.pos;
                 self.pos += 1;
-                self.group(open, in_brackets)
+                let f = self.group(open, in_brackets);
+                self.term(f, out)
             }
-            Some(b'n' | b'N') => self.maybe_not(in_brackets),
-            _ => self.attr_exp(in_brackets),
+            Some(b'n' | b'N') => {
+                let f = self.maybe_not(in_brackets);
+                self.term(f, out)
+            }
+            _ => self.attr_exp(in_brackets, out),
         }
     }
 
@@ -583,7 +779,7 @@ impl<'a> State<'a> {
                 return Err(self.expected(after_ws, Expected::OpenParen));
             }
         }
-        self.attr_exp(in_brackets)
+        self.attr_exp(in_brackets, Inner)
     }
 
     /// The rest of a parenthesised group after `(`; `open` is where the group starts.
@@ -618,13 +814,25 @@ impl<'a> State<'a> {
 
     /// `attrPath SP "pr"`, `attrPath SP compareOp SP compValue`, or `attrPath "[" valFilter "]"`.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn attr_exp(&mut self, in_brackets: bool) -> Step<Filter> {
-        self.count_term(self.pos)?;
-        let path = self.attr_path(self.lenient(), Expected::Filter)?;
+    fn attr_exp<O: Outcome>(&mut self, in_brackets: bool, out: O) -> O::Ret {
+        tri!(self, out, self.count_term(self.pos));
+        // The common path is kept as a span until the filter is built, so that its text is
+        // written once, into the result (building it first and moving it cost store-forwarding
+        // stalls).
+        let path = match self.simple_path() {
+            Ok(span) if self.peek() != Some(b'[') => return self.comparison(span, out),
+            Ok(span) => span.into_path(self.input),
+            Err(scan) => tri!(
+                self,
+                out,
+                self.attr_path_rest(&scan, self.lenient(), Expected::Filter)
+            ),
+        };
         if self.peek() == Some(b'[') {
-            return self.value_path(path, in_brackets);
+            let f = self.value_path(path, in_brackets);
+            return self.term(f, out);
         }
-        self.comparison(path)
+        self.comparison(path, out)
     }
 
     /// `attrPath "[" valFilter "]"` from the `[`.
@@ -642,7 +850,7 @@ impl<'a> State<'a> {
             self.count_term(self.pos)?;
             let sub = self.attr_name()?;
             let sub_path = AttrPath::from_parts(Text::new(sub), 0, sub.len());
-            let cmp = self.comparison(sub_path)?;
+            let cmp = self.comparison(sub_path, Inner)?;
             let inner = Filter::and(inner, cmp);
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
@@ -651,35 +859,45 @@ impl<'a> State<'a> {
 
     /// `SP "pr"` or `SP compareOp SP compValue`, after an attribute path.
     #[cfg_attr(not(debug_assertions), inline(always))]
-    fn comparison(&mut self, path: AttrPath) -> Step<Filter> {
+    fn comparison<P: PathArg, O: Outcome>(&mut self, path: P, out: O) -> O::Ret {
         // Fast path for the shape nearly every client sends: one space, a two-letter operator in
         // lower case, one space (` eq "x"`), or ` pr` at the end of a term.
         match *self.bytes_at(self.pos) {
             [b' ', a, b, b' ', ref value @ ..] => match parse_operator_bytes(a, b) {
                 Some(Operator::Compare(op)) if !matches!(value.first(), Some(b' ' | b'\t')) => {
                     self.pos += 4;
-                    return self.comparison_value(path, op);
+                    return self.comparison_value(path, op, out);
                 }
                 // `title pr and ...`, `title pr or ...`.
                 Some(Operator::Present) => {
                     self.pos += 3;
-                    return Ok(Filter::Present(path));
+                    return self.present(path, out);
                 }
                 _ => {}
             },
             // ` pr` then the end or a closing bracket.
             [b' ', b'p', b'r'] | [b' ', b'p', b'r', b')' | b']', ..] => {
                 self.pos += 3;
-                return Ok(Filter::Present(path));
+                return self.present(path, out);
             }
             _ => {}
         }
-        self.comparison_slow(path)
+        self.comparison_slow(path, out)
+    }
+
+    /// `path pr`, the cursor after `pr`.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn present<P: PathArg, O: Outcome>(&mut self, path: P, out: O) -> O::Ret {
+        // Built in the result in both branches, never moved; see `Outcome`.
+        if O::TOP && !self.at_end() {
+            return out.rest(self, Filter::Present(path.into_path(self.input)));
+        }
+        out.ok(self, Filter::Present(path.into_path(self.input)))
     }
 
     /// [`comparison`](Self::comparison) for other spacing and case, and its errors.
     #[inline(never)]
-    fn comparison_slow(&mut self, path: AttrPath) -> Step<Filter> {
+    fn comparison_slow<P: PathArg, O: Outcome>(&mut self, path: P, out: O) -> O::Ret {
         let ws = self.skip_space();
         if ws == 0 {
             let what = if self.at_token_end(self.pos) {
@@ -687,7 +905,8 @@ impl<'a> State<'a> {
             } else {
                 Expected::Whitespace
             };
-            return Err(self.expected(self.pos, what));
+            self.expected(self.pos, what);
+            return out.halt(self);
         }
         let op_at = self.pos;
         let after_op = op_at + self.class_len(op_at, WORD);
@@ -700,9 +919,12 @@ impl<'a> State<'a> {
             Some(Operator::Compare(op)) => op,
             Some(Operator::Present) => {
                 self.pos = after_op;
-                return Ok(Filter::Present(path));
+                return self.present(path, out);
             }
-            None => return Err(self.expected(op_at, Expected::Operator)),
+            None => {
+                self.expected(op_at, Expected::Operator);
+                return out.halt(self);
+            }
         };
         let ws = self.space_len(after_op);
         let v_start = after_op + ws;
@@ -712,24 +934,58 @@ impl<'a> State<'a> {
             } else {
                 Expected::Whitespace
             };
-            return Err(self.expected(v_start, what));
+            self.expected(v_start, what);
+            return out.halt(self);
         }
         self.pos = v_start;
-        self.comparison_value(path, op)
+        self.comparison_value(path, op, out)
     }
 
     /// The value of `path op value`, from its first byte.
     #[inline(never)]
-    fn comparison_value(&mut self, path: AttrPath, op: CompareOp) -> Step<Filter> {
+    fn comparison_value<P: PathArg, O: Outcome>(
+        &mut self,
+        path: P,
+        op: CompareOp,
+        out: O,
+    ) -> O::Ret {
         let v_start = self.pos;
-        let value = self.comp_value()?;
+        // Fast path: a string literal without escapes followed by the end of the term, built
+        // straight into the result (staging the value first cost store-forwarding stalls).
+        if self.peek() == Some(b'"') {
+            let body = v_start + 1;
+            if let Some(stop) = lex::string_stop(self.bytes_at(body)) {
+                let end = body + stop;
+                if self.byte_at(end) == Some(b'"')
+                    && matches!(
+                        self.byte_at(end + 1),
+                        None | Some(b')' | b']' | b' ' | b'\t')
+                    )
+                {
+                    // Both ends are ASCII bytes, hence character boundaries.
+                    let plain = self.input.get(body..end).unwrap_or("");
+                    self.pos = end + 1;
+                    let path = path.into_path(self.input);
+                    let value = CompValue::String(Text::new(plain));
+                    // Built in the result in both branches, never moved; see `Outcome`.
+                    if O::TOP && !self.at_end() {
+                        return out.rest(self, Filter::Compare(path, op, value));
+                    }
+                    return out.ok(self, Filter::Compare(path, op, value));
+                }
+            }
+        }
+        let value = tri!(self, out, self.comp_value());
         if op.is_ordering() && matches!(value, CompValue::Bool(_) | CompValue::Null) {
-            return Err(self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull));
+            self.fail(v_start, ErrorKind::OrderingWithBooleanOrNull);
+            return out.halt(self);
         }
         if !matches!(self.peek(), None | Some(b')' | b']' | b' ' | b'\t')) {
-            return Err(self.expected(self.pos, Expected::Whitespace));
+            self.expected(self.pos, Expected::Whitespace);
+            return out.halt(self);
         }
-        Ok(Filter::Compare(path, op, value))
+        let f = Filter::Compare(path.into_path(self.input), op, value);
+        self.term(Ok(f), out)
     }
 
     /// `compValue = false / null / true / number / string`.
@@ -821,24 +1077,57 @@ impl<'a> State<'a> {
     /// `[URI ":"] ATTRNAME *1subAttr`.
     #[cfg_attr(not(debug_assertions), inline(always))]
     fn attr_path(&mut self, lenient: bool, what: Expected) -> Step<AttrPath> {
+        match self.simple_path() {
+            Ok(span) => Ok(span.into_path(self.input)),
+            Err(scan) => self.attr_path_rest(&scan, lenient, what),
+        }
+    }
+
+    /// The common attribute path, `name` or `name.sub` made of name characters only, as a span
+    /// (the cursor moves past it); anything else leaves the cursor and returns the scan.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn simple_path(&mut self) -> Result<Span, lex::PathScan> {
+        let start = self.pos;
+        let b = self.bytes_at(start);
+        let scan = lex::scan_path(b);
+        if scan.len > 0 && !scan.colon && !scan.other && scan.dots <= 1 {
+            // The scan has seen every byte, so each part is valid exactly when it starts with a
+            // letter.
+            let starts_alpha = |at: usize| b.get(at).is_some_and(u8::is_ascii_alphabetic);
+            if starts_alpha(0) && scan.first_dot.is_none_or(|d| starts_alpha(d + 1)) {
+                let name_len = scan.first_dot.unwrap_or(scan.len);
+                // Spans are 32-bit; a path beyond 4 GiB of input takes the general route.
+                if let (Ok(s), Ok(len), Ok(name_len)) = (
+                    u32::try_from(start),
+                    u32::try_from(scan.len),
+                    u32::try_from(name_len),
+                ) {
+                    self.pos = start + scan.len;
+                    return Ok(Span {
+                        start: s,
+                        len,
+                        name_len,
+                    });
+                }
+            }
+        }
+        Err(scan)
+    }
+
+    /// [`attr_path`](Self::attr_path) for what [`simple_path`](Self::simple_path) declined.
+    #[inline(never)]
+    fn attr_path_rest(
+        &mut self,
+        scan: &lex::PathScan,
+        lenient: bool,
+        what: Expected,
+    ) -> Step<AttrPath> {
         let start = self.pos;
         let i = self.str_at(start);
-        let scan = lex::scan_path(i);
         // The scan stops before an ASCII byte or at the end: a character boundary.
         let Some(token) = i.get(..scan.len).filter(|t| !t.is_empty()) else {
             return Err(self.expected(start, what));
         };
-        // The common case: `name` or `name.sub` made of name characters only. The scan has seen
-        // every byte, so each part is valid exactly when it starts with a letter.
-        if !scan.colon && !scan.other && scan.dots <= 1 {
-            let name_len = scan.first_dot.unwrap_or(scan.len);
-            let b = token.as_bytes();
-            let starts_alpha = |at: usize| b.get(at).is_some_and(u8::is_ascii_alphabetic);
-            if starts_alpha(0) && scan.first_dot.is_none_or(|d| starts_alpha(d + 1)) {
-                self.pos = start + scan.len;
-                return Ok(AttrPath::from_parts(Text::new(token), 0, name_len));
-            }
-        }
         self.attr_path_slow(token, scan.colon, scan.first_dot, lenient)
     }
 
