@@ -509,3 +509,90 @@ fn directory_id_is_refused_for_crowd() {
             .unwrap_err();
     assert!(err.to_string().contains("directory"), "{err}");
 }
+
+/// Fails every `POST /user/attribute` with 500 while armed, passing the rest to the simulator.
+#[derive(Debug)]
+struct AttributesFail {
+    sim: Arc<CrowdSimulator>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl scim_core::HttpClient for AttributesFail {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, scim_core::HttpError> {
+        let armed = self.armed.load(std::sync::atomic::Ordering::SeqCst);
+        if armed
+            && request.method() == http::Method::POST
+            && request.uri().path().ends_with("/user/attribute")
+        {
+            let body = br#"{"reason": "OPERATION_FAILED", "message": "disk full"}"#.to_vec();
+            let mut r = http::Response::new(body);
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            return Ok(r);
+        }
+        self.sim.send(request).await
+    }
+}
+
+/// A user whose stable id could not be stored would exist under an id nobody was told: the
+/// create fails and the user is deleted again.
+#[test]
+fn a_create_whose_id_cannot_be_stored_leaves_no_user() {
+    let app = Credentials::basic("scim-app", "app-secret");
+    let sim = Arc::new(CrowdSimulator::new(app.clone()));
+    let client = Arc::new(AttributesFail {
+        sim: sim.clone(),
+        armed: std::sync::atomic::AtomicBool::new(true),
+    });
+    let p = AtlassianProvisioner::crowd("https://crowd.example.com/crowd", app)
+        .client(client.clone())
+        .retry(scim_atlassian::RetryPolicy {
+            max_retries: 0,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let err = block_on(p.create_user(&ctx(), user("bjensen"))).unwrap_err();
+    assert!(err.status().is_server_error(), "{err}");
+    assert!(err.detail().contains("/user/attribute"), "{err}");
+    assert_eq!(sim.user_count(), 0, "rolled back");
+    assert_eq!(sim.calls("DELETE", "/user"), 1);
+    // Once Crowd takes attributes again, the same create succeeds.
+    client
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let created = block_on(p.create_user(&ctx(), user("bjensen"))).unwrap();
+    assert!(is_stable(created.id.as_deref().unwrap()));
+}
+
+/// Under the `delete` policy a SCIM DELETE without `If-Match` finds the user by its id (one
+/// search) and deletes it by name.
+#[test]
+fn delete_policy_deletes_by_id_in_two_calls() {
+    use scim_atlassian::policy::{DeprovisionAction, SyncPolicy};
+    let app = Credentials::basic("scim-app", "app-secret");
+    let sim = Arc::new(CrowdSimulator::new(app.clone()));
+    let p = AtlassianProvisioner::crowd("https://crowd.example.com/crowd", app)
+        .client(sim.clone())
+        .policy(
+            SyncPolicy::builder()
+                .deprovision(DeprovisionAction::Delete)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let s = Setup { sim, p };
+    let id = create(&s, "bjensen");
+    s.sim.reset_calls();
+    block_on(s.p.delete_user(&ctx(), &id, None)).unwrap();
+    assert_eq!(s.sim.calls("GET", "/search"), 1);
+    assert_eq!(s.sim.calls("DELETE", "/user"), 1);
+    assert_eq!(s.sim.total_calls(), 2, "{:?}", s.sim.call_counts());
+    assert!(s.sim.user("bjensen").is_none());
+    let err = block_on(s.p.delete_user(&ctx(), &id, None)).unwrap_err();
+    assert_eq!(err.status(), 404, "{err}");
+}
