@@ -596,3 +596,49 @@ fn delete_policy_deletes_by_id_in_two_calls() {
     let err = block_on(s.p.delete_user(&ctx(), &id, None)).unwrap_err();
     assert_eq!(err.status(), 404, "{err}");
 }
+
+/// Answers `/group/user/direct` without the members' attributes, as a Crowd that ignores
+/// `expand=attributes` there would.
+#[derive(Debug)]
+struct MembersWithoutAttributes(Arc<CrowdSimulator>);
+
+#[async_trait::async_trait]
+impl scim_core::HttpClient for MembersWithoutAttributes {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, scim_core::HttpError> {
+        let members = request.uri().path().ends_with("/group/user/direct");
+        let mut response = self.0.send(request).await?;
+        if members {
+            if let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(response.body()) {
+                for u in body["users"].as_array_mut().into_iter().flatten() {
+                    u.as_object_mut().unwrap().remove("attributes");
+                }
+                *response.body_mut() = serde_json::to_vec(&body).unwrap();
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// Group members carry their stable ids even from a Crowd that answers members without
+/// their attributes: each such member is read again with them.
+#[test]
+fn members_answered_without_attributes_still_show_stable_ids() {
+    let app = Credentials::basic("scim-app", "app-secret");
+    let sim = Arc::new(CrowdSimulator::new(app.clone()));
+    let p = AtlassianProvisioner::crowd("https://crowd.example.com/crowd", app)
+        .client(Arc::new(MembersWithoutAttributes(sim.clone())))
+        .build()
+        .unwrap();
+    let s = Setup { sim, p };
+    let id = create(&s, "bjensen");
+    let mut g = Group::new("staff");
+    g.members = vec![Member::new(&id)];
+    block_on(s.p.create_group(&ctx(), g)).unwrap();
+    s.sim.reset_calls();
+    let got = block_on(s.p.get_group(&ctx(), "staff")).unwrap();
+    assert_eq!(got.members[0].value.as_deref(), Some(id.as_str()));
+    assert_eq!(s.sim.calls("GET", "/user"), 1, "{:?}", s.sim.call_counts());
+}

@@ -43,11 +43,12 @@ pub(crate) struct WithAttributes {
     /// The record.
     #[serde(flatten)]
     pub(crate) user: CrowdUser,
+    /// `None` when Crowd did not expand them.
     #[serde(default)]
-    attributes: AttributeList,
+    attributes: Option<AttributeList>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct AttributeList {
     #[serde(default)]
     attributes: Vec<Attribute>,
@@ -61,9 +62,15 @@ struct Attribute {
 }
 
 impl WithAttributes {
+    /// Whether the answer carried the user's attributes (Crowd honoured `expand=attributes`).
+    pub(crate) fn has_attributes(&self) -> bool {
+        self.attributes.is_some()
+    }
+
     /// The values of attribute `name`, `None` when the user has no such attribute.
     pub(crate) fn values(&self, name: &str) -> Option<&[String]> {
         self.attributes
+            .as_ref()?
             .attributes
             .iter()
             .find(|a| a.name == name)
@@ -305,7 +312,7 @@ impl CrowdClient {
 
     /// One page of `GET /search?entity-type=user&expand=user,attributes`: every user with
     /// its attributes, in the same one call per page (how Crowd's own Java client searches
-    /// users with attributes).
+    /// users with attributes \[V\]).
     pub(crate) async fn users_page_with_attributes(
         &self,
         start: usize,
@@ -419,7 +426,8 @@ impl CrowdClient {
             .await
     }
 
-    /// [`CrowdClient::members`] with each member's attributes (`expand=user,attributes`).
+    /// [`CrowdClient::members`] with each member's attributes (`expand=user,attributes`, as on
+    /// `/search` \[K\]: the caller copes with members answered without them).
     pub(crate) async fn members_with_attributes(
         &self,
         name: &str,

@@ -1,4 +1,6 @@
-//! [`CrowdDirectory`]: the [`Directory`] for Crowd.
+//! [`CrowdDirectory`]: the [`Directory`] for Crowd: users by a stable SCIM id kept in a Crowd
+//! user attribute (found through Crowd's attribute search), or by name for users made
+//! outside SCIM; SCIM data in another attribute.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -29,7 +31,8 @@ const ID_DIGITS: usize = 32;
 /// the calls they made anyway.
 ///
 /// A user without that attribute (made in Crowd's console, or before stable ids) keeps its
-/// name as its id; a name-shaped id never finds a user that has a stable id. When such a
+/// name as its id; a name-shaped id never finds a user that has a stable id (and a user made
+/// by hand with a name shaped like a stable id is found by listings and by name, not by id). When such a
 /// user is renamed through SCIM, it gets a stable id then: its id changes that once (the
 /// answer to the rename carries the new one), and never again.
 ///
@@ -77,6 +80,29 @@ impl CrowdDirectory {
         let mut out = from_crowd(user.user);
         out.id = id;
         out
+    }
+
+    /// Users of a listing asked for with `expand=user,attributes`: a user answered without
+    /// its attributes (a Crowd that ignores the expansion there) is read again with them, so
+    /// that it never shows its name where it has a stable id.
+    async fn to_directory_all(
+        &self,
+        users: Vec<WithAttributes>,
+    ) -> Result<Vec<DirectoryUser>, AtlassianError> {
+        let mut out = Vec::with_capacity(users.len());
+        for user in users {
+            let user = if user.has_attributes() {
+                user
+            } else {
+                let name = user.user.name.clone();
+                self.client
+                    .user_with_attributes(&name)
+                    .await?
+                    .unwrap_or(user)
+            };
+            out.push(self.to_directory(user));
+        }
+        Ok(out)
     }
 
     /// The user whose SCIM id is `id` (with `stable_ids`): one attribute search for a stable
@@ -449,7 +475,7 @@ impl Directory for CrowdDirectory {
     ) -> Result<Vec<DirectoryUser>, AtlassianError> {
         if self.stable_ids {
             let page = self.client.users_page_with_attributes(start, max).await?;
-            return Ok(page.into_iter().map(|u| self.to_directory(u)).collect());
+            return self.to_directory_all(page).await;
         }
         let page = self.client.users_page(start, max).await?;
         Ok(page.into_iter().map(from_crowd).collect())
@@ -539,11 +565,10 @@ impl Directory for CrowdDirectory {
         name: &str,
     ) -> Result<Option<Vec<DirectoryUser>>, AtlassianError> {
         if self.stable_ids {
-            return Ok(self
-                .client
-                .members_with_attributes(name)
-                .await?
-                .map(|m| m.into_iter().map(|u| self.to_directory(u)).collect()));
+            return match self.client.members_with_attributes(name).await? {
+                Some(members) => Ok(Some(self.to_directory_all(members).await?)),
+                None => Ok(None),
+            };
         }
         Ok(self
             .client
