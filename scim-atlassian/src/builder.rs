@@ -86,8 +86,13 @@ impl AtlassianProvisioner {
     /// `https://example.com/crowd`), with the credentials of a Crowd *application* (its name
     /// and password, Basic) that may write to the directories it is mapped to.
     ///
-    /// Crowd users have no identifier but their name: the SCIM id is the user name and a
-    /// `userName` change is refused (400 `mutability`). SCIM data lives in a user attribute
+    /// Crowd users have no identifier but their name, which a `userName` change renames
+    /// (`POST /user/rename`). So that the SCIM id never changes (RFC 7643 §3.1), users created
+    /// through SCIM get a random id (`crowd-` and 32 hex digits) kept in Crowd, in the user
+    /// attribute `<property_key>.id`, and found through Crowd's attribute search. A user
+    /// without that attribute (made in Crowd, or before this) keeps its name as its id until
+    /// it is renamed through SCIM: it then gets a stable id, so its id changes that once (the
+    /// rename's answer carries it). SCIM data lives in a user attribute
     /// ([`AtlassianBuilder::property_key`] names it). Deactivation is `active: false`; users
     /// are created in the first directory of the application that allows it (Crowd's REST API
     /// takes no directory \[V\]).
@@ -336,6 +341,7 @@ impl AtlassianBuilder {
                     crowd: CrowdDirectory {
                         client: crowd,
                         attribute: self.property,
+                        stable_ids: false,
                     },
                 };
                 (Arc::new(dir), None)
@@ -352,6 +358,7 @@ impl AtlassianBuilder {
                 let dir = CrowdDirectory {
                     client,
                     attribute: self.property,
+                    stable_ids: true,
                 };
                 (Arc::new(dir), None)
             }

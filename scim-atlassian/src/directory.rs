@@ -27,7 +27,8 @@ use crate::error::AtlassianError;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirectoryUser {
     /// The SCIM `id`: what identifies the user for as long as it exists (Jira's user key,
-    /// Confluence's `userKey`; Crowd's name, where nothing better exists).
+    /// Confluence's `userKey`; on Crowd a random id kept in a user attribute, or the name of
+    /// a user that has none).
     pub id: String,
     /// The user name (what the product logs users in with; memberships name it).
     pub name: String,
@@ -142,7 +143,8 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
 
     /// Changes the fields `changes` sets on user `current` (as last read). Products whose
     /// updates replace the whole record send `current` with the changes applied. Where the id
-    /// is the name, a rename changes the id: the answer carries the new one.
+    /// is the name, a rename changes the id: the answer carries the new one (Crowd: only for
+    /// a user that had no stable id yet).
     async fn update_user(
         &self,
         current: &DirectoryUser,
@@ -152,8 +154,23 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// Sets user `id`'s password (which appears in no error).
     async fn set_password(&self, id: &str, password: &str) -> Result<(), AtlassianError>;
 
+    /// [`Directory::set_password`] for a user just read: products that address users by
+    /// something else than the id (Crowd, by name) save the id's lookup.
+    async fn set_user_password(
+        &self,
+        user: &DirectoryUser,
+        password: &str,
+    ) -> Result<(), AtlassianError> {
+        self.set_password(&user.id, password).await
+    }
+
     /// Deletes user `id` for good.
     async fn delete_user(&self, id: &str) -> Result<(), AtlassianError>;
+
+    /// [`Directory::delete_user`] for a user just read (as [`Directory::set_user_password`]).
+    async fn delete_found_user(&self, user: &DirectoryUser) -> Result<(), AtlassianError> {
+        self.delete_user(&user.id).await
+    }
 
     /// One page of every user (active and inactive) in a stable order, from `start`, at most
     /// `max`. A short page is not necessarily the last; an empty one is.
@@ -171,6 +188,16 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
 
     /// Replaces the SCIM data kept for user `id`.
     async fn set_scim_data(&self, id: &str, value: &Value) -> Result<(), AtlassianError>;
+
+    /// [`Directory::set_scim_data`] for a user just read or written (as
+    /// [`Directory::set_user_password`]).
+    async fn set_user_scim_data(
+        &self,
+        user: &DirectoryUser,
+        value: &Value,
+    ) -> Result<(), AtlassianError> {
+        self.set_scim_data(&user.id, value).await
+    }
 
     /// The ids of users whose SCIM data holds `externalId` = `external_id`, when the product
     /// can search for it (the provisioner reads and checks each); `None` when it cannot, and

@@ -792,10 +792,11 @@ impl AtlassianProvisioner {
     }
 
     /// Deletes user `key` in Jira, after handing over what it leads.
-    async fn delete_in_jira(&self, key: &str, name: &str) -> Result<(), ScimError> {
+    async fn delete_in_jira(&self, key: &str, user: &DirectoryUser) -> Result<(), ScimError> {
+        let name = user.name.as_str();
         self.hand_over_leads(key, name).await?;
         self.dir
-            .delete_user(key)
+            .delete_found_user(user)
             .await
             .map_err(|e| match e.status() {
                 Some(404) => ScimError::not_found("User", key),
@@ -841,7 +842,7 @@ impl AtlassianProvisioner {
             ..stored
         };
         self.dir
-            .set_scim_data(id, &property_value(self.dir.as_ref(), &hidden)?)
+            .set_user_scim_data(jira, &property_value(self.dir.as_ref(), &hidden)?)
             .await
             .map_err(|e| {
                 partial(
@@ -864,7 +865,7 @@ impl AtlassianProvisioner {
     ) -> Result<User, ScimError> {
         match self.policy.action {
             DeprovisionAction::Delete => {
-                self.delete_in_jira(id, &current.name).await?;
+                self.delete_in_jira(id, current).await?;
                 let mut gone = view;
                 gone.active = Some(false);
                 Ok(gone)
@@ -971,7 +972,7 @@ impl AtlassianProvisioner {
         // then nothing has been written.
         if let Some(password) = &user.password {
             self.dir
-                .set_password(id, password.expose())
+                .set_user_password(&current, password.expose())
                 .await
                 .map_err(|e| match e.status() {
                     Some(404) => ScimError::not_found("User", id),
@@ -995,9 +996,9 @@ impl AtlassianProvisioner {
                 })?;
             updated.groups.clone_from(&current.groups);
         }
-        // Where the id is the name (Crowd), a rename changed it.
+        // Addressed as updated: where the id is the name, a rename changed it.
         self.dir
-            .set_scim_data(&updated.id, &property)
+            .set_user_scim_data(&updated, &property)
             .await
             .map_err(|e| {
                 partial(
@@ -1320,7 +1321,7 @@ impl Provisioner for AtlassianProvisioner {
                 })?;
         }
         self.dir
-            .set_scim_data(&key, &property)
+            .set_user_scim_data(&created, &property)
             .await
             .map_err(|e| {
                 partial(
@@ -1417,7 +1418,7 @@ impl Provisioner for AtlassianProvisioner {
             id,
         )?;
         match self.policy.action {
-            DeprovisionAction::Delete => self.delete_in_jira(id, &jira.name).await,
+            DeprovisionAction::Delete => self.delete_in_jira(id, &jira).await,
             DeprovisionAction::Deactivate => self.deactivate_and_hide(id, &jira, stored).await,
         }
     }

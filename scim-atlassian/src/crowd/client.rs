@@ -36,6 +36,55 @@ fn yes() -> bool {
     true
 }
 
+/// A user as `expand=attributes` answers it: the record and its custom attributes
+/// (`"attributes": {"attributes": [{name, values}]}` \[K\]).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct WithAttributes {
+    /// The record.
+    #[serde(flatten)]
+    pub(crate) user: CrowdUser,
+    /// `None` when Crowd did not expand them.
+    #[serde(default)]
+    attributes: Option<AttributeList>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct AttributeList {
+    #[serde(default)]
+    attributes: Vec<Attribute>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Attribute {
+    name: String,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+impl WithAttributes {
+    /// Whether the answer carried the user's attributes (Crowd honoured `expand=attributes`).
+    pub(crate) fn has_attributes(&self) -> bool {
+        self.attributes.is_some()
+    }
+
+    /// The values of attribute `name`, `None` when the user has no such attribute.
+    pub(crate) fn values(&self, name: &str) -> Option<&[String]> {
+        self.attributes
+            .as_ref()?
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.values.as_slice())
+    }
+}
+
+/// Crowd's query language restriction `<attribute> = "<value>"`, quotes and backslashes
+/// escaped.
+fn equals(attribute: &str, value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("{attribute} = \"{escaped}\"")
+}
+
 #[derive(Deserialize)]
 struct Named {
     name: String,
@@ -92,6 +141,24 @@ impl CrowdClient {
         not_found_is_none(
             self.t
                 .call_json(Method::GET, "/user", &[("username", name)], None)
+                .await,
+        )
+    }
+
+    /// `GET /user?username=&expand=attributes`: the user and its attributes in one call;
+    /// `None` on 404.
+    pub(crate) async fn user_with_attributes(
+        &self,
+        name: &str,
+    ) -> Result<Option<WithAttributes>, AtlassianError> {
+        not_found_is_none(
+            self.t
+                .call_json(
+                    Method::GET,
+                    "/user",
+                    &[("username", name), ("expand", "attributes")],
+                    None,
+                )
                 .await,
         )
     }
@@ -240,20 +307,35 @@ impl CrowdClient {
         start: usize,
         max: usize,
     ) -> Result<Vec<CrowdUser>, AtlassianError> {
-        #[derive(Deserialize)]
-        struct Users {
-            #[serde(default)]
-            users: Vec<CrowdUser>,
-        }
+        self.search_page(start, max, "user").await
+    }
+
+    /// One page of `GET /search?entity-type=user&expand=user,attributes`: every user with
+    /// its attributes, in the same one call per page (how Crowd's own Java client searches
+    /// users with attributes \[V\]).
+    pub(crate) async fn users_page_with_attributes(
+        &self,
+        start: usize,
+        max: usize,
+    ) -> Result<Vec<WithAttributes>, AtlassianError> {
+        self.search_page(start, max, "user,attributes").await
+    }
+
+    async fn search_page<T: serde::de::DeserializeOwned>(
+        &self,
+        start: usize,
+        max: usize,
+        expand: &str,
+    ) -> Result<Vec<T>, AtlassianError> {
         let (start, max) = (start.to_string(), max.min(CROWD_PAGE).to_string());
-        let got: Users = self
+        let got: Listing<T> = self
             .t
             .call_json(
                 Method::GET,
                 "/search",
                 &[
                     ("entity-type", "user"),
-                    ("expand", "user"),
+                    ("expand", expand),
                     ("start-index", &start),
                     ("max-results", &max),
                 ],
@@ -271,8 +353,7 @@ impl CrowdClient {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<String>, AtlassianError> {
-        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-        let restriction = format!("{attribute} = \"{escaped}\"");
+        let restriction = equals(attribute, value);
         let query = [
             ("entity-type", "user"),
             ("restriction", restriction.as_str()),
@@ -282,6 +363,26 @@ impl CrowdClient {
             .await?
             .unwrap_or_default();
         Ok(users.into_iter().map(|u| u.name).collect())
+    }
+
+    /// The users (with their attributes) whose attribute `attribute` has the value `value`:
+    /// [`CrowdClient::names_with_attribute`]'s search with `expand=user,attributes`, every
+    /// page.
+    pub(crate) async fn users_with_attribute(
+        &self,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<WithAttributes>, AtlassianError> {
+        let restriction = equals(attribute, value);
+        let query = [
+            ("entity-type", "user"),
+            ("restriction", restriction.as_str()),
+            ("expand", "user,attributes"),
+        ];
+        Ok(self
+            .every_page("/search", &query, Listing::users)
+            .await?
+            .unwrap_or_default())
     }
 
     /// Names of the groups user `name` is directly in (`GET /user/group/direct`, paged). An
@@ -321,6 +422,17 @@ impl CrowdClient {
     /// `None` when the group does not exist.
     pub async fn members(&self, name: &str) -> Result<Option<Vec<CrowdUser>>, AtlassianError> {
         let query = [("groupname", name), ("expand", "user")];
+        self.every_page("/group/user/direct", &query, Listing::users)
+            .await
+    }
+
+    /// [`CrowdClient::members`] with each member's attributes (`expand=user,attributes`, as on
+    /// `/search` \[K\]: the caller copes with members answered without them).
+    pub(crate) async fn members_with_attributes(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<WithAttributes>>, AtlassianError> {
+        let query = [("groupname", name), ("expand", "user,attributes")];
         self.every_page("/group/user/direct", &query, Listing::users)
             .await
     }

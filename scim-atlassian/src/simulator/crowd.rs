@@ -70,7 +70,8 @@ struct State {
 /// - `PUT /user/password` (shorter than 4 characters refused with 400
 ///   `INVALID_CREDENTIAL`, standing in for a password policy).
 /// - User attributes (`GET`/`POST /user/attribute`): values of at most 255 characters
-///   \[K\], kept as a set.
+///   \[K\], kept as a set; `expand=attributes` on `GET /user`, and `expand=user,attributes`
+///   on user searches and group members, puts them in each user.
 /// - Groups (`GET`/`POST`/`DELETE /group`), direct members
 ///   (`GET`/`POST`/`DELETE /group/user/direct`, 409 `MEMBERSHIP_ALREADY_EXISTS`, 404
 ///   `MEMBERSHIP_NOT_FOUND`), a user's groups (`GET /user/group/direct`: an unknown user has
@@ -273,7 +274,10 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Han
     match (method.as_str(), path) {
         ("GET", "/user") => {
             let user = state.user(call.param("username"))?;
-            Ok(respond(StatusCode::OK, &user_json(user)))
+            Ok(respond(
+                StatusCode::OK,
+                &user_json(user, call.expand("attributes")),
+            ))
         }
         ("POST", "/user") => create_user(state, call),
         ("PUT", "/user") => replace_user(state, call),
@@ -374,7 +378,7 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Han
                     .filter_map(|m| state.users.get(m))
                     .map(|u| {
                         if expand {
-                            user_json(u)
+                            user_json(u, call.expand("attributes"))
                         } else {
                             json!({"name": u.name})
                         }
@@ -424,15 +428,26 @@ impl State {
     }
 }
 
-fn user_json(u: &CrowdSimUser) -> Value {
-    json!({
+/// A user as Crowd answers it; with `attributes` (`expand=attributes`), its attributes as
+/// `{"attributes": {"attributes": [{name, values}]}}` \[K\].
+fn user_json(u: &CrowdSimUser, attributes: bool) -> Value {
+    let mut json = json!({
         "name": u.name,
         "first-name": u.first_name,
         "last-name": u.last_name,
         "display-name": u.display_name,
         "email": u.email,
         "active": u.active,
-    })
+    });
+    if let Some(obj) = json.as_object_mut().filter(|_| attributes) {
+        let list: Vec<Value> = u
+            .attributes
+            .iter()
+            .map(|(n, v)| json!({"name": n, "values": v}))
+            .collect();
+        obj.insert("attributes".to_owned(), json!({ "attributes": list }));
+    }
+    json
 }
 
 fn group_json(g: &Group) -> Value {
@@ -538,7 +553,7 @@ fn rename_user(state: &mut State, call: &Call<'_>) -> Handled {
         return Err(user_not_found(&old));
     };
     user.name.clone_from(&new_name);
-    let json = user_json(&user);
+    let json = user_json(&user, false);
     state.users.insert(new.clone(), user);
     if let Some(p) = state.passwords.remove(&old) {
         state.passwords.insert(new.clone(), p);
@@ -653,7 +668,7 @@ fn search(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
     });
     let users = call.window(matching.map(|u| {
         if call.expand("user") {
-            user_json(u)
+            user_json(u, call.expand("attributes"))
         } else {
             json!({"name": u.name})
         }
