@@ -1578,7 +1578,14 @@ impl Provisioner for AtlassianProvisioner {
         let view = self.view(&current, &stored);
         check_expected(version_of_user(&view), expected, "User", id)?;
         let mut patched = view.clone();
-        let (patch, groups) = split_group_ops(patch, &current.groups);
+        // The user's groups as SCIM shows them (the IdP's names under a mapping), which is
+        // what `groups` operations name.
+        let shown: Vec<String> = view
+            .groups
+            .iter()
+            .filter_map(|g| g.display.clone())
+            .collect();
+        let (patch, groups) = split_group_ops(patch, &shown);
         if !patch.operations.is_empty() || groups.is_none() {
             scim_core::patch::apply_user(&mut patched, &patch, SchemaRegistry::builtin())?;
         }

@@ -1018,3 +1018,30 @@ fn conformance_with_the_default_policy() {
     block_on(conformance::patch_users(&default_policy(), "t"));
     block_on(conformance::group_membership(&default_policy(), "t"));
 }
+
+#[test]
+fn patch_add_and_remove_of_groups_under_manual_mapping_read_the_idp_names() {
+    let policy = SyncPolicy::builder()
+        .map_group("Engineering", ["jira-developers"])
+        .map_group("Ops", ["jira-ops"])
+        .build()
+        .unwrap();
+    let s = with(policy);
+    let a = id(&block_on(s.p.create_user(&ctx(), user_in("alice", &["Engineering"]))).unwrap());
+    assert_eq!(groups_of(&s.sim, "alice"), ["jira-developers"]);
+    // An `add` keeps the IdP groups the user has (shown by their IdP names) and adds one.
+    let add = patch(r#"{"Operations":[{"op":"add","path":"groups","value":[{"display":"Ops"}]}]}"#);
+    let patched = block_on(s.p.patch_user(&ctx(), &a, &add, None)).unwrap();
+    assert_eq!(groups_of(&s.sim, "alice"), ["jira-developers", "jira-ops"]);
+    let shown: Vec<&str> = patched
+        .groups
+        .iter()
+        .filter_map(|g| g.display.as_deref())
+        .collect();
+    assert_eq!(shown, ["Engineering", "Ops"]);
+    // A `remove` by the IdP name takes that IdP group's Jira group away, and only it.
+    let remove =
+        patch(r#"{"Operations":[{"op":"remove","path":"groups[display eq \"Engineering\"]"}]}"#);
+    block_on(s.p.patch_user(&ctx(), &a, &remove, None)).unwrap();
+    assert_eq!(groups_of(&s.sim, "alice"), ["jira-ops"]);
+}
