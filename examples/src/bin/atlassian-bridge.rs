@@ -53,6 +53,9 @@ struct App {
     /// The identity providers' SCIM tokens: each may read its own history and settings.
     tenants: Arc<BearerTokens>,
     settings: Arc<Vec<TenantSettings>>,
+    /// Whether any tenant is a dry run: only then does a SCIM request's token get checked a
+    /// second time (for the `X-Dry-Run` header), besides the service's own check.
+    any_dry_run: bool,
 }
 
 /// Who asks for an admin endpoint.
@@ -210,6 +213,7 @@ async fn main() -> std::process::ExitCode {
         history,
         admin: Arc::new(BearerTokens::new().with_token(admin_token, "admin")),
         tenants: tokens,
+        any_dry_run: settings.iter().any(|t| t.dry_run),
         settings: Arc::new(settings),
     };
     let router = Router::new()
@@ -338,6 +342,9 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
 /// A dry-run tenant's responses carry `X-Dry-Run: true`: what they show was computed, and
 /// nothing was written to the target.
 async fn scim(State(app): State<App>, request: Request) -> Response<Body> {
+    if !app.any_dry_run {
+        return serve_scim(&app.scim, request).await;
+    }
     let (parts, body) = request.into_parts();
     let dry_run = match app.tenants.authenticate(&parts).await {
         Ok(principal) => app
