@@ -1,5 +1,7 @@
 //! Discovery (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -11,7 +13,7 @@ use crate::discovery::{
     ServiceProviderConfig, Supported,
 };
 use crate::error::ScimError;
-use crate::provision::ScimVersion;
+use crate::provision::{Capabilities, ScimVersion};
 use crate::schema::{AttributeDef, Mutability, Schema, SchemaRegistry};
 use crate::{scim1, urn};
 
@@ -89,7 +91,7 @@ fn resource_type_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError
         description: Some("User Account".to_owned()),
         endpoint: "/Users".to_owned(),
         schema: urn::USER.to_owned(),
-        schema_extensions: enterprise_kept(call)
+        schema_extensions: enterprise_kept(&call.provisioner().capabilities())
             .then_some(urn::ENTERPRISE_USER)
             .into_iter()
             .chain(call.inner.user_extensions.iter().map(|s| s.id.as_str()))
@@ -146,10 +148,10 @@ pub(crate) fn resource_type(call: &Call<'_>, name: &str) -> Result<Reply, ScimEr
 }
 
 /// Whether the provisioner keeps any attribute of the enterprise User extension.
-fn enterprise_kept(call: &Call<'_>) -> bool {
+fn enterprise_kept(caps: &Capabilities) -> bool {
     SchemaRegistry::builtin()
         .get(urn::ENTERPRISE_USER)
-        .is_some_and(|s| kept_schema(call, s).is_some())
+        .is_some_and(|s| kept_schema(caps, s).is_some())
 }
 
 fn optional_extension(urn: &str) -> SchemaExtensionRef {
@@ -160,13 +162,22 @@ fn optional_extension(urn: &str) -> SchemaExtensionRef {
     }
 }
 
+/// How [`Capabilities`] names attribute `a` of schema `schema_id`: a core User attribute by
+/// its name, an extension's by its full name.
+fn full_name<'a>(schema_id: &str, core: bool, a: &'a AttributeDef) -> Cow<'a, str> {
+    if core {
+        Cow::Borrowed(a.name.as_str())
+    } else {
+        Cow::Owned(format!("{schema_id}:{}", a.name))
+    }
+}
+
 /// A built-in User schema as the provisioner keeps it: only the attributes its
-/// [`Capabilities`](crate::provision::Capabilities) name (extension attributes by full name),
+/// [`Capabilities`] name (extension attributes by full name),
 /// those it requires marked `required`; the Group schema with `displayName` `immutable` when
 /// the backend cannot rename groups; `None` for an extension none of whose attributes is
 /// kept.
-fn kept_schema(call: &Call<'_>, schema: &Schema) -> Option<Schema> {
-    let caps = call.provisioner().capabilities();
+fn kept_schema(caps: &Capabilities, schema: &Schema) -> Option<Schema> {
     if schema.id == urn::GROUP {
         let mut group = schema.clone();
         if caps.fixed_group_names {
@@ -182,18 +193,11 @@ fn kept_schema(call: &Call<'_>, schema: &Schema) -> Option<Schema> {
     if !core && schema.id != urn::ENTERPRISE_USER {
         return Some(schema.clone());
     }
-    let full_name = |a: &AttributeDef| {
-        if core {
-            a.name.clone()
-        } else {
-            format!("{}:{}", schema.id, a.name)
-        }
-    };
     let mut kept = schema.clone();
     kept.attributes
-        .retain(|a| caps.keeps_user_attribute(&full_name(a)));
+        .retain(|a| caps.keeps_user_attribute(&full_name(&schema.id, core, a)));
     for a in &mut kept.attributes {
-        if caps.requires_user_attribute(&full_name(a)) {
+        if caps.requires_user_attribute(&full_name(&schema.id, core, a)) {
             a.required = true;
             // An email without a value is no email: what is required is the value.
             for sub in &mut a.sub_attributes {
@@ -207,10 +211,11 @@ fn kept_schema(call: &Call<'_>, schema: &Schema) -> Option<Schema> {
 }
 
 fn schema_docs(call: &Call<'_>) -> Result<Vec<(String, Value)>, ScimError> {
+    let caps = call.provisioner().capabilities();
     SchemaRegistry::builtin()
         .schemas()
         .iter()
-        .filter_map(|s| kept_schema(call, s))
+        .filter_map(|s| kept_schema(&caps, s))
         .chain(call.inner.user_extensions.iter().cloned())
         .chain(call.inner.group_extensions.iter().cloned())
         .map(|s| {
