@@ -940,7 +940,8 @@ impl Provisioner for CloudProvisioner {
 
     /// Forwarded to Cloud as one PATCH, which applies it atomically. Applied here instead
     /// (read, apply, then as a replace) when a user-name transformation is set, default groups
-    /// for all users apply, or deactivation means deletion (see [`CloudBuilder::policy`]).
+    /// for all users apply, deactivation means deletion (see [`CloudBuilder::policy`]), or an
+    /// operation touches `groups` (read as the IdP's memberships, through the mapping).
     async fn patch_user(
         &self,
         _ctx: &RequestContext,
