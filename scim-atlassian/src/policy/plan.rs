@@ -3,7 +3,7 @@
 //! product's state and writes what is decided.
 
 use http::StatusCode;
-use scim_core::patch::PatchOp;
+use scim_core::patch::{PatchOp, PatchOperation};
 use scim_core::{ScimError, User};
 use serde_json::Value;
 
@@ -137,11 +137,23 @@ pub(crate) fn idp_groups(user: &User) -> Option<Vec<String>> {
 
 /// Whether a user PATCH has an operation on `groups` (by path, or inside a path-less value).
 pub(crate) fn touches_groups(patch: &PatchOp) -> bool {
-    patch.operations.iter().any(|op| match &op.path {
-        Some(p) => p.attr().name().eq_ignore_ascii_case("groups"),
-        None => matches!(&op.value, Some(Value::Object(obj))
-            if obj.keys().any(|k| k.eq_ignore_ascii_case("groups"))),
+    patch.operations.iter().any(|op| {
+        path_is_groups(op)
+            || (op.path.is_none()
+                && matches!(&op.value, Some(Value::Object(obj)) if groups_key(obj).is_some()))
     })
+}
+
+/// Whether the operation's path is `groups` (with or without a filter).
+fn path_is_groups(op: &PatchOperation) -> bool {
+    op.path
+        .as_ref()
+        .is_some_and(|p| p.attr().name().eq_ignore_ascii_case("groups"))
+}
+
+/// The key spelling `groups` in a path-less operation's value, if any.
+fn groups_key(obj: &serde_json::Map<String, Value>) -> Option<&String> {
+    obj.keys().find(|k| k.eq_ignore_ascii_case("groups"))
 }
 
 /// Takes the operations on `groups` out of a user PATCH (the schema makes `groups` read-only,
@@ -183,11 +195,7 @@ pub(crate) fn split_group_ops(
     let mut groups: Option<Vec<String>> = None;
     let mut rest = Vec::new();
     for op in &patch.operations {
-        let on_groups = op
-            .path
-            .as_ref()
-            .is_some_and(|p| p.attr().name().eq_ignore_ascii_case("groups"));
-        if on_groups {
+        if path_is_groups(op) {
             let list = groups.get_or_insert_with(|| current.to_vec());
             match op.op {
                 scim_core::patch::OpKind::Replace => *list = names(op.value.as_ref()),
@@ -207,11 +215,7 @@ pub(crate) fn split_group_ops(
         }
         if op.path.is_none() {
             if let Some(Value::Object(obj)) = &op.value {
-                if let Some(key) = obj
-                    .keys()
-                    .find(|k| k.eq_ignore_ascii_case("groups"))
-                    .cloned()
-                {
+                if let Some(key) = groups_key(obj).cloned() {
                     let list = groups.get_or_insert_with(|| current.to_vec());
                     let sent = names(obj.get(&key));
                     if op.op == scim_core::patch::OpKind::Add {
