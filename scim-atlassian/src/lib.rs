@@ -50,6 +50,7 @@ pub mod jira;
 mod observe;
 pub mod policy;
 mod provisioner;
+mod random;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 mod retry;

@@ -629,17 +629,8 @@ fn no_login_groups() -> AtlassianError {
     )
 }
 
-/// 32 hex digits from std's per-process random `SipHash` keys (seeded by the OS): a password
-/// nobody knows, for users who sign in through single sign-on. Not a secret anyone ever types,
-/// so std's keyed hash suffices and no random-number crate is needed. The suffix satisfies
-/// password policies that want mixed character classes.
+/// A password nobody knows, for users who sign in through single sign-on (32 random hex
+/// digits); the suffix satisfies password policies that want mixed character classes.
 fn random_password() -> String {
-    use std::hash::BuildHasher;
-    let state = std::collections::hash_map::RandomState::new();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let a = state.hash_one((nanos, 1u8));
-    let b = state.hash_one((nanos, 2u8));
-    format!("{a:016x}{b:016x}-Aa1")
+    format!("{}-Aa1", crate::random::random_hex(2))
 }

@@ -182,7 +182,7 @@ pub(crate) fn is_stable_id(id: &str) -> bool {
 
 /// A new stable id: [`ID_PREFIX`] and 128 random bits in hex (URL-safe).
 fn new_stable_id() -> String {
-    format!("{ID_PREFIX}{}", random_hex(2))
+    format!("{ID_PREFIX}{}", crate::random::random_hex(2))
 }
 
 fn not_found(id: &str) -> AtlassianError {
@@ -218,22 +218,7 @@ fn from_crowd(u: CrowdUser) -> DirectoryUser {
 
 /// A password nobody knows, for users created without one: Crowd requires a password \[V\].
 pub(crate) fn unguessable_password() -> String {
-    random_hex(4)
-}
-
-/// `words` × 64 random bits in hex, drawn from the standard library's random hash keys
-/// (seeded from the operating system, different for every `RandomState`).
-fn random_hex(words: u32) -> String {
-    use std::fmt::Write;
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::with_capacity(16 * words as usize);
-    for i in 0..words {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(i);
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{:016x}", h.finish());
-    }
-    out
+    crate::random::random_hex(4)
 }
 
 /// Given and family names from a display name, for Crowd, which requires both \[K\].
