@@ -389,11 +389,16 @@ impl AtlassianBuilder {
                 (Arc::new(dir), None)
             }
         };
+        let dir: Arc<dyn Directory> = Arc::new(crate::checked::Checked::new(
+            dir,
+            self.connection.retry.max_retries,
+        ));
         Ok(AtlassianProvisioner {
             dir,
             jira,
             policy,
             group_rename: self.group_rename,
+            budget: self.connection.retry.budget,
         })
     }
 }

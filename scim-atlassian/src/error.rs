@@ -1,6 +1,8 @@
 //! [`AtlassianError`]: what can go wrong talking to an Atlassian product, and how it reads as a
 //! SCIM error.
 
+use std::time::Duration;
+
 use http::StatusCode;
 use scim_core::{HttpError, ScimError};
 
@@ -51,6 +53,19 @@ pub enum AtlassianError {
         #[source]
         source: HttpError,
     },
+    /// A call the product kept refusing (429, 503) or failing until the retries or the SCIM
+    /// request's time budget ran out: the IdP gets 503 with `Retry-After`.
+    #[error("{call}: gave up after {retries} retries, last: {last}")]
+    Exhausted {
+        /// The call (`Jira POST /user`).
+        call: String,
+        /// Retries made after the first attempt.
+        retries: u32,
+        /// When to try again: the product's `Retry-After`, or a short default.
+        retry_after: std::time::Duration,
+        /// The last attempt's error.
+        last: Box<AtlassianError>,
+    },
     /// A response that is not what the API documents.
     #[error("{call}: unexpected response: {detail}")]
     Decode {
@@ -67,6 +82,35 @@ impl AtlassianError {
         match self {
             AtlassianError::Status { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// `last`, the final error of a call retried `retries` times, as [`AtlassianError::Exhausted`].
+    pub(crate) fn exhausted(last: AtlassianError, retries: u32, retry_after: Duration) -> Self {
+        let call = match &last {
+            AtlassianError::Status { call, .. }
+            | AtlassianError::Transport { call, .. }
+            | AtlassianError::Decode { call, .. }
+            | AtlassianError::Exhausted { call, .. } => call.clone(),
+            other => other.to_string(),
+        };
+        AtlassianError::Exhausted {
+            call,
+            retries,
+            retry_after,
+            last: Box::new(last),
+        }
+    }
+
+    /// Whether the failed write may have been applied all the same: a 500, 502, 503 (without
+    /// `Retry-After`: with one, the transport retries) or 504 answer, a timeout or a dropped
+    /// connection. A non-idempotent write that
+    /// failed so is read back before it is sent again.
+    pub fn may_have_applied(&self) -> bool {
+        match self {
+            AtlassianError::Status { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+            AtlassianError::Transport { source, .. } => source.may_have_been_sent(),
+            _ => false,
         }
     }
 
@@ -105,6 +149,10 @@ impl From<AtlassianError> for ScimError {
                 _ => StatusCode::BAD_GATEWAY,
             },
             AtlassianError::Decode { .. } => StatusCode::BAD_GATEWAY,
+            AtlassianError::Exhausted { retry_after, .. } => {
+                let secs = crate::transport::secs_up(*retry_after);
+                return ScimError::unavailable(format_args!("{err}; retry after {secs} s"), secs);
+            }
         };
         ScimError::other(status, None, err)
     }

@@ -38,6 +38,7 @@
 
 pub mod bitbucket;
 mod builder;
+mod checked;
 pub mod cloud;
 pub mod confluence;
 mod credentials;
@@ -54,6 +55,7 @@ mod random;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 mod retry;
+mod scoped;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 mod transport;
@@ -65,4 +67,4 @@ pub use observe::{CallCounter, CallObserver, CallRecord};
 pub use provisioner::{AtlassianProvisioner, GroupRename};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
-pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
+pub use retry::{BudgetScope, RetryBudget, RetryPolicy, Sleeper, ThreadSleeper};

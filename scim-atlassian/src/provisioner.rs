@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::StatusCode;
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{Capabilities, ListQuery, Page, RequestContext};
 use scim_core::schema::SchemaRegistry;
 use scim_core::{Group, Member, Meta, MultiValue, ScimError, User};
 use serde::{Deserialize, Serialize};
@@ -147,6 +146,8 @@ pub struct AtlassianProvisioner {
     pub(crate) jira: Option<JiraClient>,
     pub(crate) policy: CompiledPolicy,
     pub(crate) group_rename: GroupRename,
+    /// The time each SCIM operation may spend on product calls and retries.
+    pub(crate) budget: std::time::Duration,
 }
 
 /// What a group `displayName` change does on a product that cannot rename groups (Jira,
@@ -1233,13 +1234,14 @@ fn page_of(hits: Vec<User>, query: &ListQuery) -> Page<User> {
     }
 }
 
-#[async_trait]
-impl Provisioner for AtlassianProvisioner {
+// The SCIM operations. `Provisioner` (in `scoped.rs`) runs each inside the request's retry
+// budget and calls these.
+impl AtlassianProvisioner {
     /// Every User attribute is kept (what the product has no field for lives in the SCIM
     /// data it stores), passwords are set on every Data Center product, `emails` is
     /// required where the product refuses a user without one, and group names are fixed
     /// unless [`GroupRename::CreateMoveDelete`] is configured.
-    fn capabilities(&self) -> Capabilities {
+    pub(crate) fn capabilities(&self) -> Capabilities {
         let caps = Capabilities::default()
             .change_password(true)
             .fixed_group_names(self.group_rename == GroupRename::Refuse);
@@ -1255,7 +1257,11 @@ impl Provisioner for AtlassianProvisioner {
     /// (its mapped `groups`, the default groups). A user outside the policy's scope is refused
     /// with 403 and nothing is written. Re-creating a user that a SCIM `DELETE` deactivated
     /// reactivates that Jira account (same id).
-    async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+    pub(crate) async fn create_user(
+        &self,
+        _ctx: &RequestContext,
+        user: User,
+    ) -> Result<User, ScimError> {
         let groups = idp_groups(&user);
         self.policy
             .check_create_scope(&user.user_name, groups.as_deref(), self.dir.product())?;
@@ -1346,7 +1352,11 @@ impl Provisioner for AtlassianProvisioner {
         Ok(self.view(&created, &stored))
     }
 
-    async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
+    pub(crate) async fn get_user(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> Result<User, ScimError> {
         let (jira, stored) = self.read_user(id).await?;
         Ok(self.view(&jira, &stored))
     }
@@ -1356,7 +1366,7 @@ impl Provisioner for AtlassianProvisioner {
     /// property when anything changed, membership changes the policy asks for (the user's
     /// `groups`, when sent, replace its mapped groups). A replace that changes nothing writes
     /// nothing.
-    async fn replace_user(
+    pub(crate) async fn replace_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -1384,7 +1394,7 @@ impl Provisioner for AtlassianProvisioner {
     /// Deprovisions per the policy: `deactivate` (default) removes the user from its groups,
     /// deactivates it and marks it so SCIM answers 404 from then on (Jira keeps the account);
     /// `delete` hands over what it leads and `DELETE /user?key=`.
-    async fn delete_user(
+    pub(crate) async fn delete_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -1426,7 +1436,7 @@ impl Provisioner for AtlassianProvisioner {
     /// A page of `/user/search?username=.` (active and inactive users), each user read in full.
     /// Users a SCIM `DELETE` deactivated are left out, so a page can be shorter than `limit`
     /// without being the last (this crate's searches do not rely on `scan_users`).
-    async fn scan_users(
+    pub(crate) async fn scan_users(
         &self,
         _ctx: &RequestContext,
         offset: usize,
@@ -1468,7 +1478,7 @@ impl Provisioner for AtlassianProvisioner {
     /// names are not transformed, `displayName`, `active`, `meta.resourceType`), or none, is
     /// evaluated on the search results and only the page returned is read in full; anything
     /// else pages the search and reads every user in full.
-    async fn search_users(
+    pub(crate) async fn search_users(
         &self,
         _ctx: &RequestContext,
         query: &ListQuery,
@@ -1506,7 +1516,7 @@ impl Provisioner for AtlassianProvisioner {
     /// `displayName eq` (what identity providers ask before creating a group) looks the
     /// group's first Jira group up with `/groups/picker` and reads that group only; a group
     /// the policy ignores is not found; everything else scans.
-    async fn search_groups(
+    pub(crate) async fn search_groups(
         &self,
         ctx: &RequestContext,
         query: &ListQuery,
@@ -1544,7 +1554,7 @@ impl Provisioner for AtlassianProvisioner {
 
     /// Reads the group once and removes those of `member_ids` it holds from each of its Jira
     /// groups, one `DELETE /group/user` each (ids that are not members are ignored).
-    async fn remove_members(
+    pub(crate) async fn remove_members(
         &self,
         _ctx: &RequestContext,
         group_id: &str,
@@ -1567,7 +1577,7 @@ impl Provisioner for AtlassianProvisioner {
     /// replace. Re-reading before the write, as the default does, would narrow no race
     /// (Jira offers no conditional write) and cost two more calls per PATCH, the operation
     /// identity providers send most. A PATCH of `groups` replaces the user's mapped groups.
-    async fn patch_user(
+    pub(crate) async fn patch_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -1605,7 +1615,11 @@ impl Provisioner for AtlassianProvisioner {
     /// /group` (a group that already exists is used as it is, as on-the-fly mapping means)
     /// and one `POST /group/user` per member it lacks. A group the policy ignores is answered
     /// as created, empty, and nothing is written.
-    async fn create_group(&self, _ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
+    pub(crate) async fn create_group(
+        &self,
+        _ctx: &RequestContext,
+        group: Group,
+    ) -> Result<Group, ScimError> {
         let name = group.display_name.trim().to_owned();
         if name.is_empty() {
             return Err(ScimError::invalid_value(
@@ -1679,13 +1693,17 @@ impl Provisioner for AtlassianProvisioner {
         Ok(group_view(&name, &shown.unwrap_or_default()))
     }
 
-    async fn get_group(&self, _ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
+    pub(crate) async fn get_group(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Group, ScimError> {
         Ok(self.read_group(id).await?.1)
     }
 
     /// Membership changes as add/remove calls on each Jira group the group maps to; a
     /// `displayName` change is refused (400 `mutability`): Jira cannot rename groups.
-    async fn replace_group(
+    pub(crate) async fn replace_group(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -1705,7 +1723,7 @@ impl Provisioner for AtlassianProvisioner {
     /// On-the-fly mapping deletes the Jira group; manual mapping leaves its Jira groups (an
     /// administrator's, possibly shared by several IdP groups) as they are; a group the policy
     /// ignores has nothing to delete.
-    async fn delete_group(
+    pub(crate) async fn delete_group(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -1735,7 +1753,7 @@ impl Provisioner for AtlassianProvisioner {
     /// With a group mapping other than same-named groups, only Jira groups the mapping maps
     /// onto themselves are listed: the IdP names behind the others cannot be recovered from
     /// Jira (lookups by `displayName` still find them).
-    async fn scan_groups(
+    pub(crate) async fn scan_groups(
         &self,
         _ctx: &RequestContext,
         offset: usize,
@@ -1771,7 +1789,7 @@ impl Provisioner for AtlassianProvisioner {
     /// Reads the group, applies the PATCH, and turns the member difference into add/remove
     /// calls on each Jira group it maps to, relative to what was read (no conditional write,
     /// so concurrent member PATCH requests never have to start over, and none is lost).
-    async fn patch_group(
+    pub(crate) async fn patch_group(
         &self,
         _ctx: &RequestContext,
         id: &str,

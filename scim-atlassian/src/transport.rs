@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::error::AtlassianError;
 use crate::observe::{CallObserver, CallRecord};
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use crate::retry::{RetryBudget, RetryPolicy, Sleeper, ThreadSleeper};
 
 /// A query string's pairs (a name may repeat).
 pub(crate) type Query<'a> = &'a [(&'a str, &'a str)];
@@ -34,8 +34,9 @@ pub(crate) type ErrorReader = fn(&str, &Response<Vec<u8>>) -> AtlassianError;
 pub(crate) enum Retry {
     /// Sending it twice has the effect of sending it once (reads, sets, removals).
     Idempotent,
-    /// A second copy could act twice (creates, renames): retried only when the first never
-    /// reached the product (a failed connect).
+    /// A second copy could act twice (creates, renames): retried only when the product did
+    /// not process the first (429, 503 with `Retry-After`, a failed connect); after any other
+    /// failure the caller reads back whether it happened.
     Once,
 }
 
@@ -101,12 +102,24 @@ impl Link {
     }
 
     /// Sends the request `request` builds (again for each attempt) until a 2xx answer, an
-    /// error that may not be retried under `rule`, or the [`RetryPolicy`] gives up. 429 and
-    /// 503 are retried (after `Retry-After` when sent) and timeouts too for an idempotent
-    /// call; a failed connect always, since it never reached the product. The observer
+    /// error that may not be retried under `rule`, or the retries run out.
+    ///
+    /// - 429, and 503 with `Retry-After`: the product did not process the call, so any call
+    ///   goes again, after `Retry-After` (plus jitter) or a jittered backoff.
+    /// - Other 5xx answers, timeouts and dropped connections may have left the write done:
+    ///   an idempotent call goes again; a [`Retry::Once`] call returns the error, which
+    ///   [`AtlassianError::may_have_applied`] then reports, so the caller can read back
+    ///   whether it happened before trying again.
+    /// - A failed connect never reached the product: any call goes again.
+    /// - A `DELETE` answered 404 after an attempt that may have been applied is the first
+    ///   attempt's success (the product deleted it), answered as 204.
+    ///
+    /// Retries stop when the [`RetryPolicy`] allows no more, or when the wait would overrun
+    /// the SCIM request's [`RetryBudget`] (the scope's, else one for this call alone): the
+    /// error then becomes `E::exhausted`, a 503 for the IdP with a `Retry-After`. The observer
     /// records each attempt as `observed`; `status_error` and `transport_error` say what a
     /// failed answer or transport failure becomes.
-    pub(crate) async fn send<E>(
+    pub(crate) async fn send<E: Exhaustible>(
         &self,
         observed: &str,
         rule: Retry,
@@ -115,9 +128,12 @@ impl Link {
         transport_error: impl Fn(HttpError) -> E,
     ) -> Result<Response<Vec<u8>>, E> {
         let idempotent = rule == Retry::Idempotent;
+        let budget = RetryBudget::current().unwrap_or_else(|| RetryBudget::new(self.retry.budget));
         let mut attempt = 0;
+        let mut maybe_applied = false;
         loop {
             let request = request()?;
+            let is_delete = request.method() == Method::DELETE;
             let started = std::time::Instant::now();
             let outcome = self.http.send(request).await;
             if let Some(observer) = &self.observer {
@@ -130,36 +146,96 @@ impl Link {
             }
             let (err, retry_after, retryable) = match outcome {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp)
+                    if is_delete && maybe_applied && resp.status() == StatusCode::NOT_FOUND =>
+                {
+                    let mut done = Response::new(Vec::new());
+                    *done.status_mut() = StatusCode::NO_CONTENT;
+                    return Ok(done);
+                }
                 Ok(resp) => {
-                    let retryable = idempotent
-                        && matches!(
-                            resp.status(),
-                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                        );
-                    (status_error(&resp), retry_after(&resp), retryable)
+                    let after = retry_after(&resp);
+                    let status = resp.status();
+                    let not_processed = status == StatusCode::TOO_MANY_REQUESTS
+                        || (status == StatusCode::SERVICE_UNAVAILABLE && after.is_some());
+                    let transient = is_transient(status);
+                    let retryable = not_processed || (idempotent && transient);
+                    maybe_applied |= transient && !not_processed;
+                    if let Some(after) = after {
+                        budget.saw_retry_after(after);
+                    }
+                    (status_error(&resp), after, retryable)
                 }
                 Err(e) => {
                     // A failed connect never reached the product, so even a POST may go again.
                     let retryable = match &e {
                         HttpError::Connect(_) => true,
-                        HttpError::Timeout(_) => idempotent,
-                        _ => false,
+                        _ => idempotent,
                     };
+                    maybe_applied |= e.may_have_been_sent();
                     (transport_error(e), None, retryable)
                 }
             };
             if !retryable {
                 return Err(err);
             }
-            match self.retry.delay(attempt, retry_after) {
-                Some(wait) => {
-                    self.sleeper.sleep(wait).await;
-                    attempt += 1;
-                }
-                None => return Err(err),
-            }
+            let wait = self
+                .retry
+                .delay(attempt, retry_after)
+                .filter(|wait| budget.allows(*wait));
+            let Some(wait) = wait else {
+                let again = budget
+                    .longest_retry_after()
+                    .or(retry_after)
+                    .unwrap_or(EXHAUSTED_RETRY_AFTER);
+                return Err(err.exhausted(attempt, again));
+            };
+            budget.wait(self.sleeper.as_ref(), wait).await;
+            attempt += 1;
         }
     }
+}
+
+/// Whether a 5xx may go away on its own (500, 502, 503, 504), and so may also have been
+/// applied; 501 or 505 will not change on a retry.
+pub(crate) fn is_transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 500 | 502 | 503 | 504)
+}
+
+/// The `Retry-After` given to the IdP when retries ran out without the product naming one.
+const EXHAUSTED_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// An error that can say the retries of its call ran out.
+pub(crate) trait Exhaustible {
+    /// This error, the last of a call retried `retries` times, as the SCIM request's failure
+    /// asking the IdP to come back after `retry_after`.
+    #[must_use]
+    fn exhausted(self, retries: u32, retry_after: Duration) -> Self;
+}
+
+impl Exhaustible for AtlassianError {
+    fn exhausted(self, retries: u32, retry_after: Duration) -> Self {
+        AtlassianError::exhausted(self, retries, retry_after)
+    }
+}
+
+impl Exhaustible for scim_core::ScimError {
+    fn exhausted(self, retries: u32, retry_after: Duration) -> Self {
+        scim_core::ScimError::unavailable(
+            format_args!(
+                "{} (gave up after {retries} retries; retry after {} s)",
+                self.detail(),
+                secs_up(retry_after)
+            ),
+            secs_up(retry_after),
+        )
+    }
+}
+
+/// `d` in whole seconds, rounded up, at least 1.
+pub(crate) fn secs_up(d: Duration) -> u64 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 /// Sends calls under one REST root (`{base}/rest/api/2`, `{base}/rest/usermanagement/1`),
@@ -254,7 +330,7 @@ impl Transport {
         })
     }
 
-    /// Sends a call, retrying it unless it is a `POST` (which creates: a retry after a lost
+    /// Sends a call (a `POST`, which creates, is [`Retry::Once`]: a retry after a lost
     /// response could create twice), and returns a 2xx response or the error.
     pub(crate) async fn call(
         &self,

@@ -390,26 +390,43 @@ fn rate_limits_are_retried_for_idempotent_calls_only() {
     block_on(s.client.add_user_to_groups("ann", &["stash-users"])).unwrap();
     assert_eq!(s.sim.calls("POST", "/admin/users/add-groups"), 2);
 
-    // A create could act twice: a 429 is passed on after one attempt.
+    // A 429 means the create was not processed: it goes again, and creates once.
     s.sim.fail_next(1, &Fault::RateLimited { retry_after: 1 });
-    let err = block_on(s.client.create_user(&new_user("bob"))).unwrap_err();
-    assert_eq!(status_of(&err), 429);
-    assert_eq!(s.sim.calls("POST", "/admin/users"), 1);
-    assert!(s.sim.user("bob").is_none());
+    block_on(s.client.create_user(&new_user("bob"))).unwrap();
+    assert_eq!(s.sim.calls("POST", "/admin/users"), 2);
+    assert!(s.sim.user("bob").is_some());
+    // A timeout may have renamed: the caller must read back, so it is passed on at once.
     s.sim.fail_next(1, &Fault::Timeout);
     let err = block_on(s.client.rename_user("ann", "anne")).unwrap_err();
     assert!(matches!(err, AtlassianError::Transport { .. }), "{err:?}");
+    assert!(err.may_have_applied());
     assert_eq!(s.sim.calls("POST", "/admin/users/rename"), 1);
     assert_eq!(
         s.waits.0.lock().unwrap().len(),
-        3,
-        "only the add-groups retry waited"
+        4,
+        "the add-groups and create retries waited, the rename did not"
     );
 
-    // A Retry-After longer than the policy's ceiling is not waited for.
+    // A Retry-After longer than the policy's ceiling is not waited for: the IdP is told to
+    // come back after it.
     s.sim.fail_next(1, &Fault::RateLimited { retry_after: 600 });
     let err = block_on(s.client.users(None)).unwrap_err();
-    assert_eq!(status_of(&err), 429);
+    let AtlassianError::Exhausted {
+        retry_after, last, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*retry_after, Duration::from_secs(600));
+    assert_eq!(status_of(last), 429);
+    let scim = scim_core::ScimError::from(err);
+    assert_eq!(scim.status().as_u16(), 503);
+    assert_eq!(scim.retry_after_secs(), Some(600));
+    assert!(
+        scim.detail().contains("GET /admin/users"),
+        "{}",
+        scim.detail()
+    );
 }
 
 // ---- the adapter ----
@@ -539,9 +556,9 @@ fn failed_create_leaves_nothing_behind() {
     let s = setup();
     let t = target(&s);
     s.sim
-        .fail_call("POST", "/admin/users/add-groups", 1, Fault::Status(500));
+        .fail_call("POST", "/admin/users/add-groups", 1, Fault::Status(403));
     let err = block_on(t.create_user(new_user("half"), true)).unwrap_err();
-    assert_eq!(status_of(&err), 500);
+    assert_eq!(status_of(&err), 403);
     assert!(s.sim.user("half").is_none(), "the created user was deleted");
     assert_eq!(s.sim.calls("DELETE", "/admin/users"), 1);
 

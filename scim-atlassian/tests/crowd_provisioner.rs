@@ -481,7 +481,8 @@ fn calls_per_operation() {
 #[test]
 fn crowd_errors_become_scim_errors() {
     let s = setup();
-    s.sim.fail_next(1, &Fault::Status(500));
+    // 501 is not transient: passed on at once, as a bad gateway.
+    s.sim.fail_next(1, &Fault::Status(501));
     let err = block_on(s.p.get_user(&ctx(), "nobody")).unwrap_err();
     assert_eq!(err.status(), 502, "{err}");
     assert!(err.detail().contains("Crowd GET /user"), "{err}");

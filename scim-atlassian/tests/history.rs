@@ -109,7 +109,7 @@ fn a_partial_failure_says_what_was_written() {
     let group = block_on(s.p.create_group(&ctx, Group::new("jira-users"))).unwrap();
     // The second membership add fails after the first was accepted.
     s.sim
-        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+        .fail_call("POST", "/group/user", 2, Fault::Status(403));
     let members = [
         Member::new(a.id.clone().unwrap()),
         Member::new(b.id.clone().unwrap()),

@@ -192,9 +192,12 @@ fn jira_errors_become_scim_errors() {
     assert!(err.detail().contains("GET /user"), "{err}");
     assert!(err.detail().contains("Injected failure"), "{err}");
 
-    s.sim.fail_next(1, &Fault::Status(500));
+    s.sim.fail_next(1, &Fault::Status(501));
     let err = block_on(s.p.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
     assert_eq!(err.status(), 502, "Jira failing is a bad gateway");
+    // A transient 500 on a read is retried.
+    s.sim.fail_next(1, &Fault::Status(500));
+    block_on(s.p.get_user(&ctx(), "JIRAUSER10000")).unwrap();
 
     let wrong = with_token(&s.sim, "leaked?");
     let err = block_on(wrong.get_user(&ctx(), "JIRAUSER10000")).unwrap_err();
@@ -233,17 +236,42 @@ fn rate_limits_are_retried_after_retry_after() {
 }
 
 #[test]
-fn a_post_is_never_retried() {
+fn a_post_is_retried_when_not_processed_and_read_back_when_it_may_have_been() {
     let s = setup();
+    // 429: not processed, so sent again after Retry-After.
     s.sim.fail_next(1, &Fault::RateLimited { retry_after: 1 });
-    let err = block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap_err();
-    assert_eq!(err.status(), 429);
-    assert_eq!(s.sim.calls("POST", "/user"), 1);
-    assert!(s.waits.0.lock().unwrap().is_empty());
-    s.sim.fail_next(1, &Fault::Timeout);
-    let err = block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap_err();
-    assert_eq!(err.status(), 504);
+    block_on(s.p.create_user(&ctx(), user("bjensen"))).unwrap();
     assert_eq!(s.sim.calls("POST", "/user"), 2);
+    assert_eq!(s.waits.0.lock().unwrap().len(), 1);
+    // A timeout before Jira applied it: read back (not there), then created once.
+    s.sim.reset_calls();
+    s.sim.fail_next(1, &Fault::Timeout);
+    block_on(s.p.create_user(&ctx(), user("alice"))).unwrap();
+    assert_eq!(s.sim.calls("POST", "/user"), 2);
+    // Applied, then the answer lost: the read-back finds it, nothing is sent twice.
+    s.sim.reset_calls();
+    s.sim
+        .fail_call("POST", "/user", 1, Fault::after_applying(Fault::Dropped));
+    let carol = block_on(s.p.create_user(&ctx(), user("carol"))).unwrap();
+    assert_eq!(s.sim.calls("POST", "/user"), 1);
+    assert_eq!(carol.user_name, "carol");
+    assert!(
+        s.sim
+            .property(carol.id.as_deref().unwrap(), "scim-rs")
+            .is_some_and(|p| p["created"].is_string()),
+        "the rest of the create went on"
+    );
+    // A 503 without Retry-After after applying it: the same.
+    s.sim.reset_calls();
+    s.sim.fail_call(
+        "POST",
+        "/user",
+        1,
+        Fault::after_applying(Fault::Unavailable),
+    );
+    block_on(s.p.create_user(&ctx(), user("dave"))).unwrap();
+    assert_eq!(s.sim.calls("POST", "/user"), 1);
+    assert_eq!(s.sim.user_count(), 4, "no duplicate");
 }
 
 #[test]
@@ -275,10 +303,10 @@ fn a_failure_in_the_middle_of_a_group_create_says_what_was_done() {
     let a = create(&s.p, "alice");
     let b = create(&s.p, "bob");
     s.sim
-        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+        .fail_call("POST", "/group/user", 2, Fault::Status(403));
     let g = group("devs", &[&a, &b]);
     let err = block_on(s.p.create_group(&ctx(), g)).unwrap_err();
-    assert_eq!(err.status(), 502);
+    assert_eq!(err.status(), 403);
     assert!(
         err.detail().contains("created with 1 of 2 members"),
         "{err}"
@@ -351,11 +379,11 @@ fn user_name_and_external_id_lookups_are_pushed_down() {
 fn a_user_created_without_its_property_says_so_and_a_replace_converges() {
     let s = setup();
     s.sim
-        .fail_call("PUT", "/user/properties/scim-rs", 1, Fault::Status(500));
+        .fail_call("PUT", "/user/properties/scim-rs", 1, Fault::Status(403));
     let mut u = user("bjensen");
     u.external_id = Some("ext-1".to_owned());
     let err = block_on(s.p.create_user(&ctx(), u.clone())).unwrap_err();
-    assert_eq!(err.status(), 502);
+    assert_eq!(err.status(), 403);
     assert!(err.detail().contains("was created"), "{err}");
     let key = s.sim.user("bjensen").unwrap().key;
     let before = block_on(s.p.get_user(&ctx(), &key)).unwrap();

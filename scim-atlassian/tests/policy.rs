@@ -575,9 +575,9 @@ fn a_failed_group_add_after_a_create_says_so_and_a_replace_converges() {
         block_on(s.p.jira_client().unwrap().create_group(g)).unwrap();
     }
     s.sim
-        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+        .fail_call("POST", "/group/user", 2, Fault::Status(403));
     let err = block_on(s.p.create_user(&ctx(), user_in("alice", &["Engineering"]))).unwrap_err();
-    assert_eq!(err.status(), 502, "{err}");
+    assert_eq!(err.status(), 403, "{err}");
     assert!(err.detail().contains("was created"), "{err}");
     assert!(err.detail().contains("jira-software-users"), "{err}");
     assert_eq!(groups_of(&s.sim, "alice"), ["jira-developers"]);

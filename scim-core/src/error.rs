@@ -216,6 +216,16 @@ pub enum ScimError {
         /// Why.
         detail: String,
     },
+    /// 503 with `Retry-After`: a backend the service depends on is busy or down, and the
+    /// client should try again after `retry_after_secs` (an identity provider then backs off
+    /// for that long rather than for its own, often much longer, default).
+    #[error("{detail}")]
+    Unavailable {
+        /// What failed (for a backend, the call that could not be completed).
+        detail: String,
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u64,
+    },
     /// Any other status and type, e.g. an error body received from a server.
     #[error("{detail}")]
     Other {
@@ -332,6 +342,24 @@ impl ScimError {
         }
     }
 
+    /// 503 with `Retry-After: retry_after_secs`, saying what was unavailable.
+    pub fn unavailable(detail: impl fmt::Display, retry_after_secs: u64) -> Self {
+        ScimError::Unavailable {
+            detail: detail.to_string(),
+            retry_after_secs,
+        }
+    }
+
+    /// The `Retry-After` (seconds) the response should carry, for [`ScimError::Unavailable`].
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ScimError::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     /// Any status, type and message.
     pub fn other(
         status: StatusCode,
@@ -361,6 +389,7 @@ impl ScimError {
             ScimError::NotFound { .. } => StatusCode::NOT_FOUND,
             ScimError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ScimError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ScimError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Other { status, .. } => *status,
         }
     }
@@ -380,7 +409,8 @@ impl ScimError {
             ScimError::Sensitive { .. } => Some(ScimType::Sensitive),
             ScimError::NotFound { .. }
             | ScimError::PreconditionFailed { .. }
-            | ScimError::PayloadTooLarge { .. } => None,
+            | ScimError::PayloadTooLarge { .. }
+            | ScimError::Unavailable { .. } => None,
             ScimError::Other { scim_type, .. } => *scim_type,
         }
     }

@@ -383,15 +383,29 @@ fn split_path(uri: &http::Uri) -> (String, String) {
 #[async_trait]
 impl HttpClient for BitbucketSimulator {
     async fn send(&self, request: Request<Vec<u8>>) -> Result<Reply, HttpError> {
+        super::serve_with_faults(
+            request,
+            |r| std::future::ready(self.serve(&r)),
+            fault_response,
+        )
+        .await
+    }
+}
+
+impl BitbucketSimulator {
+    /// Answers `request` (or the fault injected in its place).
+    fn serve(&self, request: &Request<Vec<u8>>) -> Result<Reply, HttpError> {
         let uri = request.uri().clone();
         let (base, path) = split_path(&uri);
         let method = request.method().clone();
         let mut state = self.lock();
         state.log.record(&method, &path);
-        if let Some(fault) = state.log.fault_for(&method, &path) {
+        if let Some(fault) =
+            super::before_serving(request.extensions(), state.log.fault_for(&method, &path))
+        {
             return fault_response(&fault);
         }
-        if !wire::authorized(&request, &self.credentials) {
+        if !wire::authorized(request, &self.credentials) {
             return Ok(error(
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -520,11 +534,11 @@ fn fault_response(fault: &Fault) -> Result<Reply, HttpError> {
                 "You have been rate limited. Please try again later.",
                 "com.atlassian.bitbucket.throttle.ThrottledException",
             ),
-            Fault::Unavailable => (
+            Fault::Unavailable | Fault::Overloaded { .. } => (
                 "Bitbucket is unavailable.",
                 "com.atlassian.bitbucket.ServiceUnavailableException",
             ),
-            Fault::Status(_) | Fault::Timeout => (
+            _ => (
                 "Injected failure.",
                 "com.atlassian.bitbucket.ServiceException",
             ),

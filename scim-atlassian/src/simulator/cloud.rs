@@ -122,6 +122,8 @@ impl CloudSimulator {
         self.lock().log.fail_next(n, fault);
     }
 
+    fault_methods!();
+
     /// The user `id` as it was when `DELETE /Users/{id}` deactivated it (`active: false`).
     pub fn deactivated(&self, id: &str) -> Option<Value> {
         self.lock().deactivated.get(id).cloned()
@@ -159,7 +161,7 @@ impl CloudSimulator {
             state
                 .requests
                 .push(format!("{} {rel}{query}", parts.method));
-            state.log.next_fault()
+            super::before_serving(&parts.extensions, state.log.next_fault())
         };
         if let Some(fault) = fault {
             return fault_response(&fault);
@@ -320,7 +322,7 @@ impl HttpClient for CloudSimulator {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, HttpError> {
-        self.serve(request).await
+        super::serve_with_faults(request, |r| self.serve(r), fault_response).await
     }
 }
 
@@ -386,8 +388,8 @@ fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
     wire::fault_reply(fault, RateHeaders::RetryAfter, |status, fault| {
         let message = match fault {
             Fault::RateLimited { .. } => "rate limit exceeded",
-            Fault::Unavailable => "service unavailable",
-            Fault::Status(_) | Fault::Timeout => "injected failure",
+            Fault::Unavailable | Fault::Overloaded { .. } => "service unavailable",
+            _ => "injected failure",
         };
         scim_error(&ScimError::other(status, None, message))
     })

@@ -106,6 +106,13 @@ fn confluence_error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
 #[async_trait]
 impl HttpClient for ConfluenceSimulator {
     async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
+        super::serve_with_faults(request, |r| self.serve(r), super::jira::fault_response).await
+    }
+}
+
+impl ConfluenceSimulator {
+    /// Answers `request` (or the fault injected in its place).
+    async fn serve(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
         let uri = request.uri().clone();
         let full = uri.path().to_owned();
         let method = request.method().clone();
@@ -121,7 +128,7 @@ impl HttpClient for ConfluenceSimulator {
         let fault = {
             let mut state = self.lock();
             state.log.record(&method, &path);
-            state.log.next_fault()
+            super::before_serving(request.extensions(), state.log.next_fault())
         };
         if let Some(fault) = fault {
             return super::jira::fault_response(&fault);

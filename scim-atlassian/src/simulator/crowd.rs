@@ -180,6 +180,18 @@ impl CrowdSimulator {
 #[async_trait]
 impl HttpClient for CrowdSimulator {
     async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
+        super::serve_with_faults(
+            request,
+            |r| std::future::ready(self.serve(&r)),
+            fault_response,
+        )
+        .await
+    }
+}
+
+impl CrowdSimulator {
+    /// Answers `request` (or the fault injected in its place).
+    fn serve(&self, request: &Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
         let uri = request.uri().clone();
         let full = uri.path();
         let path = full
@@ -190,10 +202,10 @@ impl HttpClient for CrowdSimulator {
         let method = request.method().clone();
         let mut state = self.lock();
         state.log.record(&method, &path);
-        if let Some(fault) = state.log.next_fault() {
+        if let Some(fault) = super::before_serving(request.extensions(), state.log.next_fault()) {
             return fault_response(&fault);
         }
-        if !wire::authorized(&request, &self.credentials) {
+        if !wire::authorized(request, &self.credentials) {
             return Ok(error(
                 StatusCode::UNAUTHORIZED,
                 "INVALID_CREDENTIAL",
@@ -246,10 +258,10 @@ fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpError> {
         RateHeaders::RetryAfter,
         |status, fault| match fault {
             Fault::RateLimited { .. } => error(status, "RATE_LIMITED", "Rate limit exceeded."),
-            Fault::Unavailable => error(status, "OPERATION_FAILED", "Service unavailable."),
-            Fault::Status(_) | Fault::Timeout => {
-                error(status, "OPERATION_FAILED", "Injected failure.")
+            Fault::Unavailable | Fault::Overloaded { .. } => {
+                error(status, "OPERATION_FAILED", "Service unavailable.")
             }
+            _ => error(status, "OPERATION_FAILED", "Injected failure."),
         },
     )
 }

@@ -42,6 +42,24 @@ pub enum Fault {
     Status(u16),
     /// No response at all ([`HttpError::Timeout`]); the request is not applied.
     Timeout,
+    /// 503 with `Retry-After: <seconds>`: overloaded, the request not processed.
+    Overloaded {
+        /// The `Retry-After` value in seconds.
+        retry_after: u64,
+    },
+    /// The connection drops before an answer ([`HttpError::Other`]); the request is not
+    /// applied.
+    Dropped,
+    /// The request is served (its change applied), then the answer is lost or replaced by
+    /// the inner fault: the case a retry must not turn into a duplicate or a failure.
+    AfterApplying(Box<Fault>),
+}
+
+impl Fault {
+    /// `fault`, injected after the request has been applied.
+    pub fn after_applying(fault: Fault) -> Fault {
+        Fault::AfterApplying(Box::new(fault))
+    }
 }
 
 /// A Jira user as the simulator stores it.
@@ -382,6 +400,18 @@ impl JiraSimulator {
 #[async_trait]
 impl HttpClient for JiraSimulator {
     async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
+        super::serve_with_faults(
+            request,
+            |r| std::future::ready(self.serve(&r)),
+            fault_response,
+        )
+        .await
+    }
+}
+
+impl JiraSimulator {
+    /// Answers `request` (or the fault injected in its place).
+    fn serve(&self, request: &Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
         let uri = request.uri().clone();
         let full_path = uri.path();
         let (base, path) = match full_path.find(API) {
@@ -407,7 +437,10 @@ impl HttpClient for JiraSimulator {
         let method = request.method().clone();
         let mut state = self.lock();
         state.log.record(&method, &path);
-        if let Some(fault) = Self::take_fault(&mut state, &method, &path) {
+        if let Some(fault) = super::before_serving(
+            request.extensions(),
+            Self::take_fault(&mut state, &method, &path),
+        ) {
             return fault_response(&fault);
         }
         let query = wire::query_last_wins(&uri);
@@ -431,7 +464,7 @@ impl HttpClient for JiraSimulator {
                 authorized,
             ));
         }
-        if !wire::authorized(&request, &self.credentials) {
+        if !wire::authorized(request, &self.credentials) {
             return Ok(error(
                 StatusCode::UNAUTHORIZED,
                 &["You are not authenticated. Authentication required to perform this operation."],
@@ -498,8 +531,8 @@ pub(crate) fn fault_response(fault: &Fault) -> Result<Response<Vec<u8>>, HttpErr
     wire::fault_reply(fault, RateHeaders::DataCenter, |status, fault| {
         let message = match fault {
             Fault::RateLimited { .. } => "Rate limit exceeded.",
-            Fault::Unavailable => "Service unavailable.",
-            Fault::Status(_) | Fault::Timeout => "Injected failure.",
+            Fault::Unavailable | Fault::Overloaded { .. } => "Service unavailable.",
+            _ => "Injected failure.",
         };
         error(status, &[message], &[])
     })

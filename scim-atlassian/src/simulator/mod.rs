@@ -41,6 +41,33 @@ macro_rules! call_log_methods {
         pub fn fail_next(&self, n: usize, fault: &Fault) {
             self.lock().log.fail_next(n, fault);
         }
+
+        fault_methods!();
+    };
+}
+
+/// Fault injection by position and by rate, which every simulator has.
+macro_rules! fault_methods {
+    () => {
+        /// The `nth` (1-based) request from now, whatever it is, gets `fault`: "fail the 2nd
+        /// call of this operation" (with [`Fault::after_applying`]: "after applying it").
+        pub fn fail_nth(&self, nth: usize, fault: Fault) {
+            self.lock().log.fail_nth(nth, fault);
+        }
+
+        /// From now on, each request gets one of `rates`' faults with its probability (a
+        /// 20% 429 and a 10% 503: `&[(Fault::RateLimited { retry_after: 1 }, 0.2),
+        /// (Fault::Unavailable, 0.1)]`), drawn from a generator seeded with `seed` so a
+        /// failing run can be replayed. An empty `rates` stops it. Queued and positioned
+        /// faults come first.
+        pub fn set_fault_rates(&self, rates: &[(Fault, f64)], seed: u64) {
+            self.lock().log.set_fault_rates(rates, seed);
+        }
+
+        /// How many faults the rates injected so far.
+        pub fn random_faults(&self) -> usize {
+            self.lock().log.random_faults()
+        }
     };
 }
 
@@ -67,6 +94,16 @@ pub(crate) struct CallLog {
     faults: std::collections::VecDeque<Fault>,
     /// Faults aimed at one call: (method, path, requests to go, fault).
     targeted: Vec<(String, String, usize, Fault)>,
+    /// Requests seen by [`CallLog::next_fault`], which positions count in.
+    seen: usize,
+    /// Faults at a position: (the request number in `seen`, fault).
+    positioned: Vec<(usize, Fault)>,
+    /// Faults drawn at random, with their probability.
+    rates: Vec<(Fault, f64)>,
+    /// The random generator's state (splitmix64).
+    rng: u64,
+    /// Faults the rates injected.
+    random_faults: usize,
 }
 
 impl CallLog {
@@ -112,9 +149,58 @@ impl CallLog {
         self.faults.extend(std::iter::repeat_n(fault.clone(), n));
     }
 
-    /// The fault queued for this request, if any.
+    /// The fault for this request, if any: the queue's next, else one positioned at it,
+    /// else one drawn at the configured rates.
     pub(crate) fn next_fault(&mut self) -> Option<Fault> {
-        self.faults.pop_front()
+        self.seen += 1;
+        let seen = self.seen;
+        let positioned = self
+            .positioned
+            .iter()
+            .position(|(at, _)| *at == seen)
+            .map(|i| self.positioned.swap_remove(i).1);
+        self.faults
+            .pop_front()
+            .or(positioned)
+            .or_else(|| self.random_fault())
+    }
+
+    /// The `nth` (1-based) next request gets `fault`.
+    pub(crate) fn fail_nth(&mut self, nth: usize, fault: Fault) {
+        self.positioned.push((self.seen + nth.max(1), fault));
+    }
+
+    /// Faults at random with the given probabilities, from a generator seeded with `seed`.
+    pub(crate) fn set_fault_rates(&mut self, rates: &[(Fault, f64)], seed: u64) {
+        self.rates = rates.to_vec();
+        self.rng = seed;
+    }
+
+    /// How many faults the rates injected.
+    pub(crate) fn random_faults(&self) -> usize {
+        self.random_faults
+    }
+
+    fn random_fault(&mut self) -> Option<Fault> {
+        if self.rates.is_empty() {
+            return None;
+        }
+        // splitmix64: simulators need a replayable spread, not unpredictability.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        #[allow(clippy::cast_precision_loss)]
+        let mut draw = (z >> 11) as f64 / (1u64 << 53) as f64;
+        for (fault, rate) in &self.rates {
+            if draw < *rate {
+                self.random_faults += 1;
+                return Some(fault.clone());
+            }
+            draw -= rate;
+        }
+        None
     }
 
     /// The `nth` (1-based) next request with `method` to `path` gets `fault`: a failure in
@@ -137,6 +223,60 @@ impl CallLog {
         }
         self.targeted.retain(|t| t.2 > 0);
         hit.or_else(|| self.next_fault())
+    }
+}
+
+/// Marks where an after-applying fault waits while the simulator serves its request.
+#[derive(Clone, Default)]
+struct AfterSlot(std::sync::Arc<std::sync::Mutex<Option<Fault>>>);
+
+impl AfterSlot {
+    fn put(&self, fault: Fault) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fault);
+    }
+
+    fn take(&self) -> Option<Fault> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Serves `request` with `serve`; when [`before_serving`] set an after-applying fault aside
+/// for it, answers `reply(fault)` instead of what `serve` answered (its change stays made).
+/// The fault travels in the request's extensions, so concurrent requests cannot swap faults.
+pub(crate) async fn serve_with_faults<F>(
+    mut request: http::Request<Vec<u8>>,
+    serve: impl FnOnce(http::Request<Vec<u8>>) -> F,
+    reply: fn(&Fault) -> Result<http::Response<Vec<u8>>, scim_core::HttpError>,
+) -> Result<http::Response<Vec<u8>>, scim_core::HttpError>
+where
+    F: std::future::Future<Output = Result<http::Response<Vec<u8>>, scim_core::HttpError>>,
+{
+    let slot = AfterSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let served = serve(request).await;
+    match slot.take() {
+        Some(fault) => reply(&fault),
+        None => served,
+    }
+}
+
+/// The fault to answer a request with before serving it; an after-applying one is set aside
+/// in the request's `extensions` (see [`serve_with_faults`]) and the request served.
+pub(crate) fn before_serving(extensions: &http::Extensions, fault: Option<Fault>) -> Option<Fault> {
+    match fault? {
+        Fault::AfterApplying(inner) => {
+            if let Some(slot) = extensions.get::<AfterSlot>() {
+                slot.put(*inner);
+            }
+            None
+        }
+        fault => Some(fault),
     }
 }
 

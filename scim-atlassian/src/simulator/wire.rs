@@ -88,37 +88,55 @@ pub(crate) enum RateHeaders {
     DataCenter,
 }
 
-/// The answer to an injected fault: a timeout as the transport error, any other fault as
-/// `error(status, fault)`, the product's error body; a 429 gets its rate-limit headers.
+/// The answer to an injected fault: a timeout or dropped connection as the transport error,
+/// any other fault as `error(status, fault)`, the product's error body; a 429 gets its
+/// rate-limit headers, a 429 or overloaded 503 its `Retry-After`. An after-applying fault is
+/// answered as its inner fault (the simulator has served the request by then).
 pub(crate) fn fault_reply(
     fault: &Fault,
     headers: RateHeaders,
     error: impl FnOnce(StatusCode, &Fault) -> Response<Vec<u8>>,
 ) -> Result<Response<Vec<u8>>, HttpError> {
+    let fault = match fault {
+        Fault::AfterApplying(inner) => inner.as_ref(),
+        other => other,
+    };
     let status = match fault {
         Fault::Timeout => return Err(HttpError::Timeout("simulated timeout".to_owned())),
+        Fault::Dropped => {
+            return Err(HttpError::Other(
+                "connection closed before a response (simulated)".to_owned(),
+            ));
+        }
         Fault::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Fault::Unavailable | Fault::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Fault::Status(code) => {
             StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
         }
+        // Nested after-applying faults: the request was applied once, answer a plain error.
+        Fault::AfterApplying(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut r = error(status, fault);
-    if let Fault::RateLimited { retry_after } = fault {
-        let mut pairs = vec![("retry-after", retry_after.to_string())];
-        if matches!(headers, RateHeaders::DataCenter) {
-            pairs.extend([
-                ("x-ratelimit-limit", "10".to_owned()),
-                ("x-ratelimit-remaining", "0".to_owned()),
-                ("x-ratelimit-interval-seconds", "1".to_owned()),
-                ("x-ratelimit-fillrate", "1".to_owned()),
-            ]);
-        }
-        let h = r.headers_mut();
-        for (name, value) in pairs {
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
-                h.insert(name, v);
+    let mut pairs = Vec::new();
+    match fault {
+        Fault::RateLimited { retry_after } => {
+            pairs.push(("retry-after", retry_after.to_string()));
+            if matches!(headers, RateHeaders::DataCenter) {
+                pairs.extend([
+                    ("x-ratelimit-limit", "10".to_owned()),
+                    ("x-ratelimit-remaining", "0".to_owned()),
+                    ("x-ratelimit-interval-seconds", "1".to_owned()),
+                    ("x-ratelimit-fillrate", "1".to_owned()),
+                ]);
             }
+        }
+        Fault::Overloaded { retry_after } => pairs.push(("retry-after", retry_after.to_string())),
+        _ => {}
+    }
+    let h = r.headers_mut();
+    for (name, value) in pairs {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            h.insert(name, v);
         }
     }
     Ok(r)

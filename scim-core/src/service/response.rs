@@ -101,6 +101,9 @@ pub(crate) fn error_reply(err: &ScimError, version: ScimVersion) -> Reply {
     if status == StatusCode::UNAUTHORIZED {
         reply = reply.header(http::header::WWW_AUTHENTICATE, r#"Bearer realm="scim""#);
     }
+    if let Some(secs) = err.retry_after_secs() {
+        reply = reply.header(http::header::RETRY_AFTER, secs.to_string());
+    }
     reply
 }
 
