@@ -395,7 +395,7 @@ fn policy_name_transformations_apply_to_writes_lookups_and_patches() {
 }
 
 #[test]
-fn timeouts_are_retried_for_reads_only() {
+fn timeouts_retry_reads_and_read_back_creates() {
     let (sim, cloud, _) = setup();
     let id = create(&cloud, "slow");
     sim.reset_calls();
@@ -403,10 +403,17 @@ fn timeouts_are_retried_for_reads_only() {
     block_on(cloud.get_user(&ctx(), &id)).unwrap();
     assert_eq!(sim.calls("GET", "/Users/{id}"), 2);
 
+    // Not applied: the read-back finds nothing, and the create goes again.
     sim.fail_next(1, &Fault::Timeout);
-    let err = block_on(cloud.create_user(&ctx(), User::new("late"))).unwrap_err();
-    assert_eq!(err.status().as_u16(), 504);
+    block_on(cloud.create_user(&ctx(), User::new("late"))).unwrap();
+    assert_eq!(sim.calls("POST", "/Users"), 2);
+    // Applied, answer lost: the read-back finds it; one POST, one user.
+    sim.reset_calls();
+    sim.fail_nth(1, Fault::after_applying(Fault::Timeout));
+    let made = block_on(cloud.create_user(&ctx(), User::new("later"))).unwrap();
+    assert_eq!(made.user_name, "later");
     assert_eq!(sim.calls("POST", "/Users"), 1);
+    assert_eq!(sim.user_count(), 3);
 }
 
 #[test]

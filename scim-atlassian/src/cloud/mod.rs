@@ -23,23 +23,25 @@
 
 mod names;
 mod rules;
+mod scoped;
 mod search;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{ListQuery, Page, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
 use crate::policy::{
     CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups, split_group_ops, touches_groups,
 };
-use crate::transport::{Connection, Link, Retry, base_url_of};
+use crate::transport::{Connection, Exhaustible, Link, Retry, base_url_of, is_transient};
 use crate::{AtlassianError, CallObserver, Credentials, RetryPolicy, Sleeper};
 
 /// Cloud's largest page (`count`) for `GET /Users` and `GET /Groups`.
@@ -295,10 +297,21 @@ impl CloudProvisioner {
         builder.body(bytes).map_err(|e| internal(call, e))
     }
 
-    /// Sends a call, retrying GET, PUT and DELETE on 429/503 and timeouts (and anything on a
-    /// failed connect, which cannot have reached Cloud). POST and PATCH are not retried after a
-    /// response or timeout: a create or a member `add` may have been applied already.
+    /// Sends a call. Any call goes again after a 429 or a 503 with `Retry-After` (Cloud did
+    /// not process it) and after a failed connect; GET, PUT and DELETE also after other
+    /// transient failures. POST and PATCH are not repeated blindly after a 5xx or timeout: a
+    /// create or a member `add` may have been applied already (see [`CloudProvisioner::write`]).
     async fn send(&self, call: &Call<'_>) -> Result<Response<Vec<u8>>, ScimError> {
+        self.send_noting(call, &AtomicBool::new(false)).await
+    }
+
+    /// [`CloudProvisioner::send`], setting `unsure` when a failed attempt may have been
+    /// applied (a 500/502/504, a 503 without `Retry-After`, a timeout, a dropped connection).
+    async fn send_noting(
+        &self,
+        call: &Call<'_>,
+        unsure: &AtomicBool,
+    ) -> Result<Response<Vec<u8>>, ScimError> {
         let name = call.name();
         let rule = if matches!(call.method, Method::GET | Method::PUT | Method::DELETE) {
             Retry::Idempotent
@@ -310,15 +323,38 @@ impl CloudProvisioner {
                 &name,
                 rule,
                 || self.request(call),
-                |resp| cloud_error(&name, resp),
-                |e| transport_error(&name, &e),
+                |resp| {
+                    if is_transient(resp.status())
+                        && !resp.headers().contains_key(header::RETRY_AFTER)
+                    {
+                        unsure.store(true, Ordering::Relaxed);
+                    }
+                    cloud_error(&name, resp)
+                },
+                |e| {
+                    if e.may_have_been_sent() {
+                        unsure.store(true, Ordering::Relaxed);
+                    }
+                    transport_error(&name, &e)
+                },
             )
             .await
     }
 
     /// Sends a call and reads the resource it answers with, versioned; `None` for 204.
     async fn send_resource(&self, call: &Call<'_>) -> Result<Option<Value>, ScimError> {
-        let resp = self.send(call).await?;
+        self.send_resource_noting(call, &AtomicBool::new(false))
+            .await
+    }
+
+    /// [`CloudProvisioner::send_resource`], noting unsure failures as
+    /// [`CloudProvisioner::send_noting`] does.
+    async fn send_resource_noting(
+        &self,
+        call: &Call<'_>,
+        unsure: &AtomicBool,
+    ) -> Result<Option<Value>, ScimError> {
+        let resp = self.send_noting(call, unsure).await?;
         if resp.status() == StatusCode::NO_CONTENT || resp.body().is_empty() {
             return Ok(None);
         }
@@ -357,6 +393,13 @@ impl CloudProvisioner {
     }
 
     /// Writes with `method` and returns the resource, reading it back when Cloud answers 204.
+    ///
+    /// A create (`POST`, no `id`) that failed in a way that may have been applied is looked up
+    /// by its `userName` or `displayName` before it is sent again: found, it is the one just
+    /// created; so a retry never makes a duplicate nor fails on the first attempt's success.
+    /// A `PATCH` that may have been applied goes again: the operations this provisioner sends
+    /// (`replace`, member `add`, member `remove` by value) leave the same result when applied
+    /// twice.
     async fn write(
         &self,
         method: Method,
@@ -371,14 +414,50 @@ impl CloudProvisioner {
             query: &[],
             body: Some(body),
         };
-        match (self.send_resource(&call).await?, id) {
-            (Some(v), _) => Ok(v),
-            (None, Some(id)) => self.get(kind, id).await,
-            (None, None) => Err(decode_error(
-                &call.name(),
-                "a create answered without a body",
-            )),
+        let mut retries = 0;
+        loop {
+            let unsure = AtomicBool::new(false);
+            match self.send_resource_noting(&call, &unsure).await {
+                Err(e) if unsure.load(Ordering::Relaxed) => {
+                    if id.is_none() {
+                        if let Some(found) = self.find_created(kind, body).await? {
+                            return Ok(found);
+                        }
+                    }
+                    if retries >= self.link.retry().max_retries {
+                        return Err(e.exhausted(retries, Duration::from_secs(5)));
+                    }
+                    retries += 1;
+                }
+                Err(e) => return Err(e),
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {
+                    return match id {
+                        Some(id) => self.get(kind, id).await,
+                        None => Err(decode_error(
+                            &call.name(),
+                            "a create answered without a body",
+                        )),
+                    };
+                }
+            }
         }
+    }
+
+    /// The resource a create of `body` made, found by its `userName` (users) or `displayName`
+    /// (groups); `None` when there is none.
+    async fn find_created(&self, kind: Kind, body: &Value) -> Result<Option<Value>, ScimError> {
+        let attribute = match kind {
+            Kind::Users => "userName",
+            Kind::Groups => "displayName",
+        };
+        let Some(name) = body.get(attribute).and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        let quoted = serde_json::to_string(name)?;
+        let filter = format!("{attribute} eq {quoted}");
+        let (page, _) = self.list_page(kind, Some(&filter), 1, 2).await?;
+        Ok(page.into_iter().next())
     }
 
     async fn patch(
@@ -703,7 +782,7 @@ impl CloudProvisioner {
 
 /// The User attributes Atlassian Cloud's user provisioning API keeps (its published user
 /// schema); the enterprise extension's `department` and `organization` \[K\].
-const CLOUD_USER_ATTRIBUTES: &[&str] = &[
+pub(crate) const CLOUD_USER_ATTRIBUTES: &[&str] = &[
     "userName",
     "name",
     "displayName",
@@ -719,18 +798,17 @@ const CLOUD_USER_ATTRIBUTES: &[&str] = &[
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
 ];
 
-#[async_trait]
-impl Provisioner for CloudProvisioner {
-    /// Cloud's user schema (no addresses, ims, photos, roles, entitlements, certificates); no
-    /// passwords (Atlassian accounts authenticate through Atlassian or the identity provider).
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::default().user_attributes(CLOUD_USER_ATTRIBUTES.iter().copied())
-    }
-
+// The SCIM operations. `Provisioner` (in `scoped.rs`) runs each inside the request's retry
+// budget and calls these.
+impl CloudProvisioner {
     /// `POST /Users`, then the groups the policy puts the user in (its mapped `groups`, the
     /// default groups; a missing group is created) and one more read when there were any. A
     /// user outside the policy's scope is refused with 403 and nothing is written.
-    async fn create_user(&self, _ctx: &RequestContext, user: User) -> Result<User, ScimError> {
+    pub(crate) async fn create_user(
+        &self,
+        _ctx: &RequestContext,
+        user: User,
+    ) -> Result<User, ScimError> {
         let groups = idp_groups(&user);
         self.policy
             .check_create_scope(&user.user_name, groups.as_deref(), "Atlassian Cloud")?;
@@ -749,13 +827,17 @@ impl Provisioner for CloudProvisioner {
         Ok(self.shown_user(user))
     }
 
-    async fn get_user(&self, _ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
+    pub(crate) async fn get_user(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> Result<User, ScimError> {
         Ok(self.shown_user(user_from(self.get(Kind::Users, id).await?)?))
     }
 
     /// `PUT /Users/{id}` with the policy applied (see [`CloudBuilder::policy`]); with a policy
     /// that needs it, the user is read first.
-    async fn replace_user(
+    pub(crate) async fn replace_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -785,7 +867,7 @@ impl Provisioner for CloudProvisioner {
 
     /// `DELETE /Users/{id}`, which in Cloud deactivates the account (under either
     /// deprovisioning action: Cloud offers no deletion through SCIM); the id answers 404 after.
-    async fn delete_user(
+    pub(crate) async fn delete_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -794,7 +876,7 @@ impl Provisioner for CloudProvisioner {
         self.delete(Kind::Users, id, expected).await
     }
 
-    async fn scan_users(
+    pub(crate) async fn scan_users(
         &self,
         _ctx: &RequestContext,
         offset: usize,
@@ -811,7 +893,11 @@ impl Provisioner for CloudProvisioner {
     /// mapped: each Cloud group the policy maps it to is found by name and created when
     /// missing, with the members; a group the policy ignores is accepted and nothing of it
     /// reaches Cloud (it reads as empty, under an id of its own).
-    async fn create_group(&self, _ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
+    pub(crate) async fn create_group(
+        &self,
+        _ctx: &RequestContext,
+        group: Group,
+    ) -> Result<Group, ScimError> {
         if self.policy.groups_are_identity() {
             let body = writable(&group)?;
             return group_from(self.write(Method::POST, Kind::Groups, None, &body).await?);
@@ -830,7 +916,11 @@ impl Provisioner for CloudProvisioner {
         Ok(first.map_or_else(|| rules::unsynced_group(&name), |g| self.shown(g)))
     }
 
-    async fn get_group(&self, _ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
+    pub(crate) async fn get_group(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Group, ScimError> {
         if let Some(name) = rules::unsynced_name(id) {
             return Ok(rules::unsynced_group(&name));
         }
@@ -840,7 +930,7 @@ impl Provisioner for CloudProvisioner {
     /// One read, then one PATCH of what differs (name, members added, members removed), since
     /// Cloud takes membership changes through PATCH; nothing is written when nothing differs.
     /// Under a mapping policy the change also goes to the other groups the group maps to.
-    async fn replace_group(
+    pub(crate) async fn replace_group(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -863,7 +953,7 @@ impl Provisioner for CloudProvisioner {
 
     /// `DELETE /Groups/{id}`; under manual mapping the Cloud groups (the administrator's,
     /// possibly shared by several IdP groups) stay, and an ignored group has nothing to delete.
-    async fn delete_group(
+    pub(crate) async fn delete_group(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -881,7 +971,7 @@ impl Provisioner for CloudProvisioner {
         self.delete(Kind::Groups, id, expected).await
     }
 
-    async fn scan_groups(
+    pub(crate) async fn scan_groups(
         &self,
         _ctx: &RequestContext,
         offset: usize,
@@ -894,7 +984,7 @@ impl Provisioner for CloudProvisioner {
             .collect()
     }
 
-    async fn search_users(
+    pub(crate) async fn search_users(
         &self,
         _ctx: &RequestContext,
         query: &ListQuery,
@@ -914,7 +1004,7 @@ impl Provisioner for CloudProvisioner {
 
     /// A `displayName eq` lookup goes to the Cloud group the policy maps the name to (a name
     /// the policy ignores finds nothing); other filters see Cloud's names.
-    async fn search_groups(
+    pub(crate) async fn search_groups(
         &self,
         _ctx: &RequestContext,
         query: &ListQuery,
@@ -942,7 +1032,7 @@ impl Provisioner for CloudProvisioner {
     /// (read, apply, then as a replace) when a user-name transformation is set, default groups
     /// for all users apply, deactivation means deletion (see [`CloudBuilder::policy`]), or an
     /// operation touches `groups` (read as the IdP's memberships, through the mapping).
-    async fn patch_user(
+    pub(crate) async fn patch_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -982,7 +1072,7 @@ impl Provisioner for CloudProvisioner {
 
     /// Forwarded to Cloud as one PATCH, which applies it atomically; applied here (read,
     /// apply, then as a replace) when the group mapping is not same-named groups.
-    async fn patch_group(
+    pub(crate) async fn patch_group(
         &self,
         _ctx: &RequestContext,
         id: &str,
@@ -1008,7 +1098,7 @@ impl Provisioner for CloudProvisioner {
     }
 
     /// One PATCH `add` on `members` (repeated on the manual mapping's other targets).
-    async fn add_members(
+    pub(crate) async fn add_members(
         &self,
         _ctx: &RequestContext,
         group_id: &str,
@@ -1034,7 +1124,7 @@ impl Provisioner for CloudProvisioner {
     /// is an error in SCIM, and ids that are not members are to be ignored here); repeated on
     /// the manual mapping's other targets, and users who left a scope group deprovisioned
     /// when the policy says so.
-    async fn remove_members(
+    pub(crate) async fn remove_members(
         &self,
         _ctx: &RequestContext,
         group_id: &str,
