@@ -163,18 +163,30 @@ impl Directory for Checked {
 
     /// Read back by name after an unsure create: the user found is the one created when its
     /// email is the one asked for (or either is unknown).
+    /// A create that made the user but not what follows inside it (Bitbucket's login groups,
+    /// which are its `active`) is completed from what was read back.
     async fn create_user(&self, user: &NewUser) -> Result<DirectoryUser, AtlassianError> {
         self.settle(
             || self.inner.create_user(user),
             || async {
                 let found = self.inner.user_by_name(&user.name, false).await?;
-                Ok(found.filter(|f| {
+                let Some(found) = found.filter(|f| {
                     f.email.is_empty()
                         || user
                             .email
                             .as_ref()
                             .is_none_or(|e| e.eq_ignore_ascii_case(&f.email))
-                }))
+                }) else {
+                    return Ok(None);
+                };
+                if found.active == user.active {
+                    return Ok(Some(found));
+                }
+                let active = UserChanges {
+                    active: Some(user.active),
+                    ..UserChanges::default()
+                };
+                self.update_user(&found, &active).await.map(Some)
             },
         )
         .await
