@@ -11,7 +11,7 @@ use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestCo
 use scim_core::{Group, ScimError, User};
 
 use crate::AtlassianProvisioner;
-use crate::retry::{BudgetScope, RetryBudget};
+use scim_provisioning::{BudgetScope, RetryBudget};
 
 impl AtlassianProvisioner {
     /// `operation` under a fresh budget of [`RetryPolicy::budget`](crate::RetryPolicy).

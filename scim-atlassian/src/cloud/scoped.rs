@@ -9,7 +9,7 @@ use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestCo
 use scim_core::{Group, Member, ScimError, User};
 
 use super::CloudProvisioner;
-use crate::retry::{BudgetScope, RetryBudget};
+use scim_provisioning::{BudgetScope, RetryBudget};
 
 impl CloudProvisioner {
     /// `operation` under a fresh budget of [`RetryPolicy::budget`](crate::RetryPolicy).

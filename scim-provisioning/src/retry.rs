@@ -225,7 +225,7 @@ impl RetryBudget {
     }
 
     /// Waits `wait` with `sleeper` and counts it as one retry.
-    pub(crate) async fn wait(&self, sleeper: &dyn Sleeper, wait: Duration) {
+    pub async fn wait(&self, sleeper: &dyn Sleeper, wait: Duration) {
         let before = Instant::now();
         sleeper.sleep(wait).await;
         let real = before.elapsed();
@@ -236,7 +236,7 @@ impl RetryBudget {
     }
 
     /// Notes a `Retry-After` the product sent.
-    pub(crate) fn saw_retry_after(&self, after: Duration) {
+    pub fn saw_retry_after(&self, after: Duration) {
         let mut waits = self.lock();
         waits.longest_retry_after = Some(waits.longest_retry_after.map_or(after, |d| d.max(after)));
     }
