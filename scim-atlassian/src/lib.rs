@@ -46,6 +46,7 @@ pub mod directory;
 pub mod dry_run;
 mod error;
 pub mod jira;
+mod membership;
 mod provisioner;
 mod random;
 #[cfg(feature = "reqwest")]

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
 use crate::jira::JiraClient;
+use crate::membership::MemberChanges;
 use scim_provisioning::policy::{
     CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops,
 };
@@ -389,7 +390,7 @@ fn user_view(jira: &DirectoryUser, stored: &Stored) -> User {
     user
 }
 
-fn group_view(name: &str, members: &[DirectoryUser]) -> Group {
+pub(crate) fn group_view(name: &str, members: &[DirectoryUser]) -> Group {
     let mut sorted: Vec<&DirectoryUser> = members.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     sorted.dedup_by(|a, b| a.id == b.id);
@@ -557,13 +558,16 @@ impl AtlassianProvisioner {
 
     /// The Jira groups behind SCIM group `id` (an IdP group name), or `None` when the policy
     /// ignores that group.
-    fn targets(&self, id: &str) -> Option<Vec<String>> {
+    pub(crate) fn targets(&self, id: &str) -> Option<Vec<String>> {
         self.policy.jira_groups(id)
     }
 
     /// The SCIM group `id`: the members of its first Jira group, under the IdP's name. A group
     /// the policy ignores reads as empty: it was accepted and nothing of it is in Jira.
-    async fn read_group(&self, id: &str) -> Result<(Vec<DirectoryUser>, Group), ScimError> {
+    pub(crate) async fn read_group(
+        &self,
+        id: &str,
+    ) -> Result<(Vec<DirectoryUser>, Group), ScimError> {
         let Some(targets) = self.targets(id) else {
             return Ok((Vec::new(), group_view(id, &[])));
         };
@@ -1026,7 +1030,10 @@ impl AtlassianProvisioner {
         Ok(self.view(&updated, &new_stored))
     }
 
-    async fn resolve_members(&self, keys: &[String]) -> Result<Vec<DirectoryUser>, ScimError> {
+    pub(crate) async fn resolve_members(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<DirectoryUser>, ScimError> {
         let mut users = Vec::with_capacity(keys.len());
         for key in keys {
             match self.dir.user_by_id(key, false).await? {
@@ -1554,25 +1561,20 @@ impl AtlassianProvisioner {
         })
     }
 
-    /// Reads the group once and removes those of `member_ids` it holds from each of its Jira
-    /// groups, one `DELETE /group/user` each (ids that are not members are ignored).
+    /// Removes `member_ids` from each Jira group the group maps to, one `DELETE /group/user`
+    /// each without reading the group first (ids that are not members are ignored: the
+    /// product's "not a member" is success); see `membership.rs`.
     pub(crate) async fn remove_members(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         group_id: &str,
         member_ids: &[String],
     ) -> Result<Group, ScimError> {
-        let (members, view) = self.read_group(group_id).await?;
-        let remaining: Vec<Member> = view
-            .members
-            .into_iter()
-            .filter(|m| {
-                !m.value
-                    .as_deref()
-                    .is_some_and(|v| member_ids.iter().any(|id| id == v))
-            })
-            .collect();
-        self.set_group_members(group_id, members, &remaining).await
+        let changes = MemberChanges {
+            add: Vec::new(),
+            remove: member_ids.to_vec(),
+        };
+        self.change_members(ctx, group_id, &changes).await
     }
 
     /// Reads the user once (two calls), applies the PATCH and writes only what differs, like a
@@ -1791,16 +1793,24 @@ impl AtlassianProvisioner {
         Ok(out)
     }
 
-    /// Reads the group, applies the PATCH, and turns the member difference into add/remove
-    /// calls on each Jira group it maps to, relative to what was read (no conditional write,
-    /// so concurrent member PATCH requests never have to start over, and none is lost).
+    /// A PATCH that only adds or removes members (and expects no version) makes one
+    /// membership call per member and mapped group, without reading the group first, and
+    /// reads it once for the answer unless the client excluded `members` (see
+    /// `membership.rs`). Any other PATCH reads the group, applies the PATCH, and turns the
+    /// member difference into add/remove calls on each Jira group it maps to, relative to what
+    /// was read (no conditional write, so concurrent member PATCH requests never have to start
+    /// over, and none is lost).
     pub(crate) async fn patch_group(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         id: &str,
         patch: &PatchOp,
         expected: Option<&ETag>,
     ) -> Result<Group, ScimError> {
+        // Member adds and removes need no read of the group (see `membership.rs`).
+        if let (None, Some(changes)) = (expected, MemberChanges::of(patch)) {
+            return self.change_members(ctx, id, &changes).await;
+        }
         let (members, view) = self.read_group(id).await?;
         check_expected(version_of_group(&view), expected, "Group", id)?;
         let mut desired = view.clone();
@@ -1939,7 +1949,7 @@ impl AtlassianProvisioner {
 
     /// After user `key` left a scope group: deprovisions it when it is in no Jira group a
     /// scope group maps to anymore (Jira holds the memberships, so it is asked).
-    async fn deprovision_if_out_of_scope(&self, key: &str) -> Result<(), ScimError> {
+    pub(crate) async fn deprovision_if_out_of_scope(&self, key: &str) -> Result<(), ScimError> {
         let Some(jira) = self.dir.user_by_id(key, true).await? else {
             return Ok(());
         };

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
 use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
-use scim_core::{Group, ScimError, User};
+use scim_core::{Group, Member, ScimError, User};
 
 use crate::AtlassianProvisioner;
 use scim_provisioning::{BudgetScope, RetryBudget};
@@ -171,5 +171,18 @@ impl Provisioner for AtlassianProvisioner {
                 self, ctx, id, patch, expected,
             ))
             .await
+    }
+
+    /// One membership call per member and mapped group, without reading the group first.
+    async fn add_members(
+        &self,
+        ctx: &RequestContext,
+        group_id: &str,
+        members: &[Member],
+    ) -> Result<Group, ScimError> {
+        self.within_budget(AtlassianProvisioner::add_member_ids(
+            self, ctx, group_id, members,
+        ))
+        .await
     }
 }

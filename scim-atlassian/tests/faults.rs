@@ -465,3 +465,48 @@ fn when_the_budget_runs_out_the_idp_gets_503_with_retry_after_and_the_history_ev
     );
     assert!(!entries[0].outcome.is_success());
 }
+
+#[test]
+fn a_group_patch_with_members_excluded_does_not_read_the_members_back() {
+    let sim = Arc::new(JiraSimulator::new(Credentials::basic("admin", "s3cret")));
+    let jira = AtlassianProvisioner::jira(
+        "https://jira.example.com",
+        Credentials::basic("admin", "s3cret"),
+    )
+    .client(sim.clone())
+    .build()
+    .unwrap();
+    let id = block_on(jira.create_user(&ctx(), user("pat")))
+        .unwrap()
+        .id
+        .unwrap();
+    block_on(jira.create_group(&ctx(), Group::new("team"))).unwrap();
+    let tokens = scim_core::BearerTokens::new().with_token("idp-token", "acme");
+    let service = scim_core::ScimService::builder(Arc::new(jira))
+        .authenticator(Arc::new(tokens))
+        .build();
+    let add = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]
+    });
+    for (query, reads_members) in [("?excludedAttributes=members", 0), ("", 1)] {
+        sim.reset_calls();
+        let request = http::Request::patch(format!("/scim/v2/Groups/team{query}"))
+            .header("content-type", "application/scim+json")
+            .header("authorization", "Bearer idp-token")
+            .body(serde_json::to_vec(&add).unwrap())
+            .unwrap();
+        let response = block_on(service.handle(request));
+        assert_eq!(response.status(), 200, "{query}");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["displayName"], "team");
+        assert_eq!(
+            body.get("members").is_some(),
+            reads_members == 1,
+            "{query}: {body}"
+        );
+        assert_eq!(sim.calls("GET", "/group/member"), reads_members, "{query}");
+        assert_eq!(sim.calls("POST", "/group/user"), 1, "{query}");
+    }
+    assert_eq!(sim.group_members("team").unwrap(), ["pat"]);
+}

@@ -646,8 +646,8 @@ fn calls_per_operation() {
         measure(&|| drop(
             block_on(s.p.remove_members(&c, "devs", std::slice::from_ref(&id))).unwrap()
         )),
-        (1, 1),
-        "remove one member"
+        (2, 1),
+        "remove one member (the user's name, then the group once for the answer)"
     );
     assert_eq!(
         measure(&|| block_on(s.p.delete_user(&c, &id, None)).unwrap()),
@@ -847,4 +847,64 @@ fn test_connection_reads_the_version_and_asks_old_jira_for_the_embedded_crowd_ap
     assert!(!s.sim.user("bjensen").unwrap().active);
     assert_eq!(s.sim.calls("PUT", "/user"), 0, "{:?}", s.sim.call_counts());
     assert_eq!(s.sim.calls("PUT", "/rest/usermanagement/1/user"), 1);
+}
+
+#[test]
+fn a_member_add_or_remove_costs_the_same_at_10_and_1000_members() {
+    let s = setup();
+    s.sim.require_email(false);
+    block_on(s.p.create_group(&ctx(), Group::new("big"))).unwrap();
+    block_on(s.p.create_group(&ctx(), Group::new("small"))).unwrap();
+    for i in 0..1000 {
+        let name = format!("m{i:04}");
+        s.sim.add_user(&name, "", &name);
+        let jira = s.p.jira_client().unwrap();
+        block_on(jira.add_member("big", &name)).unwrap();
+        if i < 10 {
+            block_on(jira.add_member("small", &name)).unwrap();
+        }
+    }
+    let id = create(&s.p, "newcomer");
+    let lean = ctx().with_members_returned(false);
+    let mut costs = Vec::new();
+    for group in ["small", "big"] {
+        s.sim.reset_calls();
+        let group_view = block_on(s.p.add_members(&lean, group, &[Member::new(&id)])).unwrap();
+        assert!(
+            group_view.members.is_empty(),
+            "members excluded: not read back"
+        );
+        let add = (s.sim.total_calls(), s.sim.write_calls());
+        s.sim.reset_calls();
+        let remove = PatchOp::from_value(serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]
+        }))
+        .unwrap();
+        block_on(s.p.patch_group(&lean, group, &remove, None)).unwrap();
+        let removed = (s.sim.total_calls(), s.sim.write_calls());
+        costs.push((add, removed));
+        assert!(
+            !s.sim
+                .group_members(group)
+                .unwrap()
+                .contains(&"newcomer".to_owned())
+        );
+    }
+    assert_eq!(costs[0], costs[1], "independent of the group's size");
+    assert_eq!(
+        costs[0],
+        ((2, 1), (2, 1)),
+        "read the user, write the membership"
+    );
+    // Adding a member twice, or removing a non-member, is no error and no extra call.
+    s.sim.reset_calls();
+    block_on(s.p.add_members(&lean, "big", &[Member::new(&id)])).unwrap();
+    block_on(s.p.add_members(&lean, "big", &[Member::new(&id)])).unwrap();
+    assert_eq!(s.sim.total_calls(), 4);
+    // Shown members are read once.
+    s.sim.reset_calls();
+    let shown = block_on(s.p.add_members(&ctx(), "small", &[Member::new(&id)])).unwrap();
+    assert_eq!(shown.members.len(), 11);
+    assert_eq!(s.sim.calls("GET", "/group/member"), 1);
 }

@@ -34,6 +34,7 @@ pub struct RequestContext {
     principal: Option<String>,
     version: ScimVersion,
     request_id: String,
+    members_returned: bool,
 }
 
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
@@ -46,6 +47,7 @@ impl RequestContext {
             principal: None,
             version: ScimVersion::V2,
             request_id: format!("req-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)),
+            members_returned: true,
         }
     }
 
@@ -88,5 +90,21 @@ impl RequestContext {
     /// An id for logs and traces.
     pub fn request_id(&self) -> &str {
         &self.request_id
+    }
+
+    /// Says whether the response to this request shows a group's `members` (false when the
+    /// client sent `excludedAttributes=members`, or `attributes` without it). Set by the
+    /// service for a Group `PATCH`.
+    #[must_use]
+    pub fn with_members_returned(mut self, returned: bool) -> Self {
+        self.members_returned = returned;
+        self
+    }
+
+    /// Whether the response shows a group's `members` (true unless the service learnt
+    /// otherwise): a backend whose member listing is costly (a product paging through a large
+    /// group) may leave `members` out of what it answers when it is not.
+    pub fn members_returned(&self) -> bool {
+        self.members_returned
     }
 }

@@ -15,6 +15,7 @@ use crate::etag::{ETag, Precondition, Preconditions};
 use crate::patch::PatchOp;
 use crate::projection::Projection;
 use crate::provision::ScimVersion;
+use crate::schema::SchemaRegistry;
 use crate::scim1;
 
 impl Call<'_> {
@@ -94,8 +95,14 @@ pub(crate) async fn item<T: Kind>(
             let projection = call.params.projection()?;
             let patch = patch_body::<T>(call, id, body).await?;
             let expected = expected::<T>(call, id, &preconditions, method).await?;
-            let patched =
-                T::patch(call.provisioner(), &call.ctx, id, &patch, expected.as_ref()).await?;
+            // A projection without `members` lets the backend skip reading them back.
+            let probe = serde_json::json!({"schemas": [T::CORE], "members": [{"value": "x"}]});
+            let shown = projection.applied(&probe, SchemaRegistry::builtin(), T::CORE);
+            let ctx = call
+                .ctx
+                .clone()
+                .with_members_returned(shown.get("members").is_some());
+            let patched = T::patch(call.provisioner(), &ctx, id, &patch, expected.as_ref()).await?;
             // Entra ID and Okta expect the resource back, not 204.
             call.resource_reply(StatusCode::OK, patched, &projection)
         }
