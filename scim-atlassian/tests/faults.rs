@@ -510,3 +510,84 @@ fn a_group_patch_with_members_excluded_does_not_read_the_members_back() {
     }
     assert_eq!(sim.group_members("team").unwrap(), ["pat"]);
 }
+
+/// Product calls one SCIM operation makes on `t`, counted by the transport's observer.
+fn calls_of(t: &Target, op: impl FnOnce()) -> usize {
+    let before = t.attempts.0.lock().unwrap().0;
+    op();
+    t.attempts.0.lock().unwrap().0 - before
+}
+
+#[test]
+fn calls_per_operation_on_every_target() {
+    let targets: [Product; 5] = [
+        ("Jira", jira),
+        ("Crowd", crowd),
+        ("Confluence", confluence),
+        ("Bitbucket", bitbucket),
+        ("Cloud", cloud),
+    ];
+    let lean = ctx().with_members_returned(false);
+    let title = PatchOp::from_value(serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Guide"}]
+    }))
+    .unwrap();
+    let deactivate = PatchOp::from_value(serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]
+    }))
+    .unwrap();
+    for (product, make) in targets {
+        let t = make();
+        let small = block_on(t.p.create_group(&ctx(), Group::new("small"))).unwrap();
+        let big = block_on(t.p.create_group(&ctx(), Group::new("big"))).unwrap();
+        let (small, big) = (small.id.unwrap(), big.id.unwrap());
+        let mut ids = Vec::new();
+        for i in 0..1000 {
+            ids.push(
+                block_on(t.p.create_user(&ctx(), user(&format!("m{i:04}"))))
+                    .unwrap()
+                    .id
+                    .unwrap(),
+            );
+        }
+        let all: Vec<Member> = ids.iter().map(Member::new).collect();
+        block_on(t.p.add_members(&lean, &big, &all)).unwrap();
+        block_on(t.p.add_members(&lean, &small, &all[..10])).unwrap();
+        let mut id = String::new();
+        let create = calls_of(&t, || {
+            id = block_on(t.p.create_user(&ctx(), user("pat")))
+                .unwrap()
+                .id
+                .unwrap();
+        });
+        let patch = calls_of(&t, || {
+            block_on(t.p.patch_user(&ctx(), &id, &title, None)).unwrap();
+        });
+        let me = [Member::new(&id)];
+        let add_10 = calls_of(&t, || {
+            block_on(t.p.add_members(&lean, &small, &me)).unwrap();
+        });
+        let add_1000 = calls_of(&t, || {
+            block_on(t.p.add_members(&lean, &big, &me)).unwrap();
+        });
+        let shown_1000 = calls_of(&t, || {
+            block_on(t.p.remove_members(&ctx(), &big, std::slice::from_ref(&id))).unwrap();
+        });
+        let off = calls_of(&t, || {
+            block_on(t.p.patch_user(&ctx(), &id, &deactivate, None)).unwrap();
+        });
+        let delete = calls_of(&t, || {
+            block_on(t.p.delete_user(&ctx(), &id, None)).unwrap();
+        });
+        eprintln!(
+            "| {product} | {create} | {patch} | {add_10} | {add_1000} | {shown_1000} | {off} | {delete} |"
+        );
+        assert_eq!(
+            add_10, add_1000,
+            "{product}: a member add costs the same at any size"
+        );
+        assert!(add_1000 <= 3, "{product}: O(1) member add: {add_1000}");
+    }
+}
