@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use scim_atlassian::history::{InMemoryHistory, JsonLinesHistory, SyncHistory};
+use scim_atlassian::history::{HistoryObserver, InMemoryHistory, JsonLinesHistory, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_core::HttpClient;
 use scim_core::provision::Provisioner;
@@ -336,7 +336,8 @@ fn target(
 ) -> Result<(Arc<dyn Provisioner>, String), String> {
     let client = TargetClient::new(target, concurrency)?;
     let provisioner: Arc<dyn Provisioner> =
-        match client.provisioner(&target_policy(policy), false, None)? {
+        // The run's history entry lists the product calls it made, as a push operation's does.
+        match client.provisioner(&target_policy(policy), false, Some(Arc::new(HistoryObserver::new())))? {
             Built::DataCenter(p) => Arc::new(p),
             Built::Cloud(p) => Arc::new(p),
         };

@@ -111,6 +111,26 @@ async fn a_scheduled_sync_applies_the_bridge_policy_and_then_has_nothing_to_do()
     let lines = std::fs::read_to_string(&history).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
     assert!(lines.contains("\"no change\""), "{lines}");
+    // Each run records the product calls it made: the first wrote, the second only read.
+    let runs: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let calls = |run: &serde_json::Value| -> Vec<String> {
+        run["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["call"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (first, second) = (calls(&runs[0]), calls(&runs[1]));
+    assert!(first.iter().any(|c| c == "POST /user"), "{first:?}");
+    assert!(!second.is_empty(), "the no-op run read the product");
+    assert!(
+        second.iter().all(|c| c.starts_with("GET ")),
+        "a no-op resync makes read calls only: {second:?}"
+    );
 }
 
 #[tokio::test]

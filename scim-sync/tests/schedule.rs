@@ -300,3 +300,114 @@ fn run_every_runs_until_told_to_stop_and_later_runs_change_nothing() {
     assert_eq!(&steps[1..], [0, 0]);
     assert_eq!(*sleeps.1.lock().unwrap(), [Duration::from_secs(900); 2]);
 }
+
+/// A target whose "product" is observed: each user it creates is one `POST /user` told to a
+/// `HistoryObserver`, as a product client's transport would.
+struct Observed {
+    inner: InMemoryProvisioner,
+    observer: scim_provisioning::history::HistoryObserver,
+}
+
+#[async_trait]
+impl scim_core::provision::Provisioner for Observed {
+    async fn create_user(
+        &self,
+        ctx: &RequestContext,
+        user: User,
+    ) -> Result<User, scim_core::ScimError> {
+        use scim_provisioning::CallObserver;
+        self.observer.on_call(&scim_provisioning::CallRecord::new(
+            "POST /user",
+            Some(201),
+            0,
+            Duration::from_millis(3),
+        ));
+        self.inner.create_user(ctx, user).await
+    }
+    async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, scim_core::ScimError> {
+        self.inner.get_user(ctx, id).await
+    }
+    async fn replace_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        user: User,
+        expected: Option<&scim_core::etag::ETag>,
+    ) -> Result<User, scim_core::ScimError> {
+        self.inner.replace_user(ctx, id, user, expected).await
+    }
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&scim_core::etag::ETag>,
+    ) -> Result<(), scim_core::ScimError> {
+        self.inner.delete_user(ctx, id, expected).await
+    }
+    async fn scan_users(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<User>, scim_core::ScimError> {
+        self.inner.scan_users(ctx, offset, limit).await
+    }
+    async fn create_group(
+        &self,
+        ctx: &RequestContext,
+        group: Group,
+    ) -> Result<Group, scim_core::ScimError> {
+        self.inner.create_group(ctx, group).await
+    }
+    async fn get_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Group, scim_core::ScimError> {
+        self.inner.get_group(ctx, id).await
+    }
+    async fn replace_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        group: Group,
+        expected: Option<&scim_core::etag::ETag>,
+    ) -> Result<Group, scim_core::ScimError> {
+        self.inner.replace_group(ctx, id, group, expected).await
+    }
+    async fn delete_group(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        expected: Option<&scim_core::etag::ETag>,
+    ) -> Result<(), scim_core::ScimError> {
+        self.inner.delete_group(ctx, id, expected).await
+    }
+    async fn scan_groups(
+        &self,
+        ctx: &RequestContext,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Group>, scim_core::ScimError> {
+        self.inner.scan_groups(ctx, offset, limit).await
+    }
+}
+
+#[test]
+fn a_run_records_the_product_calls_it_made_in_its_history_entry() {
+    let history = Arc::new(InMemoryHistory::new());
+    let runner = Runner::builder().history(history.clone()).build();
+    let target = Observed {
+        inner: InMemoryProvisioner::new(),
+        observer: scim_provisioning::history::HistoryObserver::new(),
+    };
+    let source = FileSource::from_csv_str(CSV).unwrap();
+    ran(block_on(runner.run_once("acme", &source, &target, &Quiet)).unwrap());
+    ran(block_on(runner.run_once("acme", &source, &target, &Quiet)).unwrap());
+    let entries = block_on(history.list(&HistoryQuery::new().tenant("acme"))).unwrap();
+    // Newest first: the second run created nothing.
+    assert!(entries[0].calls.is_empty(), "{:?}", entries[0].calls);
+    let calls: Vec<&str> = entries[1].calls.iter().map(|c| c.call.as_str()).collect();
+    assert_eq!(calls, ["POST /user"; 3]);
+    assert_eq!(entries[1].calls[0].status, Some(201));
+}

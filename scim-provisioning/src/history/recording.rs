@@ -160,6 +160,19 @@ impl<F: Future> Future for Scoped<F> {
     }
 }
 
+/// Runs `work` and returns its output with the product calls a [`HistoryObserver`] saw while
+/// it ran (each retry its own call), for recorders other than [`RecordingProvisioner`]: a sync
+/// run records the calls of the whole run in its history entry, as a push operation does.
+pub async fn collect_calls<F: Future>(work: F) -> (F::Output, Vec<ProductCall>) {
+    let collected = Arc::new(Collected::default());
+    let output = Scoped {
+        inner: Box::pin(work),
+        calls: Arc::clone(&collected),
+    }
+    .await;
+    (output, collected.take().0)
+}
+
 /// Called when an entry cannot be recorded.
 type ErrorSink = Arc<dyn Fn(&HistoryError) + Send + Sync>;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use scim_core::provision::{Provisioner, RequestContext};
 use scim_provisioning::Sleeper;
-use scim_provisioning::history::{HistoryEntry, Operation, Outcome, SyncHistory};
+use scim_provisioning::history::{HistoryEntry, Operation, Outcome, SyncHistory, collect_calls};
 
 use crate::plan::{ApplyReport, Plan, Progress, Step};
 use crate::{DirectorySource, Reconciler, SyncError};
@@ -252,11 +252,15 @@ impl Runner {
             return Ok(RunOutcome::Skipped);
         };
         let started = now();
-        let result = self.sync(tenant, source, target, progress, started).await;
+        // The product calls a `HistoryObserver` in the target's client sees go into the
+        // run's history entry, as they do for a push operation's.
+        let (result, calls) =
+            collect_calls(self.sync(tenant, source, target, progress, started)).await;
         let released = self.lock.release(&lease).await;
         if let Some(history) = &self.history {
             let request_id = format!("sync-{}-{}", self.holder, started.timestamp_millis());
-            let entry = HistoryEntry::new(tenant, request_id, Operation::new("SYNC", "Directory"));
+            let entry = HistoryEntry::new(tenant, request_id, Operation::new("SYNC", "Directory"))
+                .with_calls(calls);
             let entry = match &result {
                 Ok(summary) => {
                     let failed = summary.report.as_ref().map_or(0, |r| r.failed);
