@@ -1,6 +1,6 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
-//! holds what they share, tested here: command-line parsing and token generation, the axum
-//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
+//! holds what they share, tested here: command-line parsing and token generation, logging and
+//! shutdown around axum ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
 //! ([`tenants`]), its target's client ([`target`]), its bound on calls in flight to the target ([`bounded`]), the `sync` binary
 //! ([`sync`]) and the database both share between instances ([`shared`]).
 
