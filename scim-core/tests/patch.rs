@@ -21,7 +21,7 @@ macro_rules! corpus {
     ($p:literal) => {
         std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/corpus/",
+            "/tests/data/",
             $p
         ))
         .expect($p)
@@ -355,7 +355,7 @@ fn entra_reference_patches() {
 
 fn traffic(name: &str) -> Value {
     let path = format!(
-        "{}/../../shared/corpus/idp-traffic/{name}",
+        "{}/tests/data/idp-traffic/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -461,7 +461,7 @@ fn testdata_patch_add() {
 
 fn rfc(name: &str) -> PatchOp {
     let path = format!(
-        "{}/../../shared/corpus/rfc-examples/{name}",
+        "{}/tests/data/rfc-examples/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     PatchOp::from_slice(&std::fs::read(path).unwrap()).unwrap()
