@@ -19,12 +19,7 @@ use scim_core::{Group, Resource, ScimError, ScimType, User, urn};
 
 macro_rules! corpus {
     ($p:literal) => {
-        std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/",
-            $p
-        ))
-        .expect($p)
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/", $p)).expect($p)
     };
 }
 
