@@ -266,3 +266,39 @@ fn the_service_is_always_ready_and_bodiless_requests_work() {
     );
     assert_scim_error(status, &body, 401, None);
 }
+
+/// Records the `X-Request-Id` the service is handed, then authenticates as `BearerTokens`.
+struct SeesRequestId(std::sync::Mutex<Vec<String>>, BearerTokens);
+
+#[async_trait::async_trait]
+impl scim_core::Authenticator for SeesRequestId {
+    async fn authenticate(
+        &self,
+        request: &http::request::Parts,
+    ) -> Result<scim_core::Principal, scim_core::ScimError> {
+        let id = request
+            .headers
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        self.0.lock().unwrap().extend(id);
+        self.1.authenticate(request).await
+    }
+}
+
+#[test]
+fn a_made_request_id_reaches_the_service_and_the_response() {
+    let seen = Arc::new(SeesRequestId(
+        std::sync::Mutex::default(),
+        BearerTokens::new().with_token(TOKEN, "t"),
+    ));
+    let service = ScimService::builder(Arc::new(InMemoryProvisioner::new()))
+        .authenticator(seen.clone())
+        .build()
+        .into_service();
+    let response = block_on(service.oneshot(post("/scim/v2/Users", String::new()))).unwrap();
+    let answered = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(*seen.0.lock().unwrap(), [answered]);
+}
