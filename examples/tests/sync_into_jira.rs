@@ -219,7 +219,8 @@ fn a_run_interrupted_by_jira_failures_is_finished_by_the_next_without_duplicates
         summary
     };
     // Jira fails the fourth user create: the groups naming that user wait for the next run.
-    s.sim.fail_call("POST", "/user", 4, Fault::Status(500));
+    // (403: a refusal, not a transient failure the provisioner would read back and retry.)
+    s.sim.fail_call("POST", "/user", 4, Fault::Status(403));
     let first = run();
     assert_eq!(first.report.as_ref().unwrap().failed, 3, "{}", first.plan);
     assert_eq!(s.sim.user_count(), 9);
@@ -227,7 +228,7 @@ fn a_run_interrupted_by_jira_failures_is_finished_by_the_next_without_duplicates
     // The next run creates the missing user and the groups, but Jira fails a membership add
     // half way through creating eng.
     s.sim
-        .fail_call("POST", "/group/user", 2, Fault::Status(500));
+        .fail_call("POST", "/group/user", 2, Fault::Status(403));
     let second = run();
     assert_eq!(second.plan.summary().create_users, 1, "{}", second.plan);
     assert_eq!(second.report.as_ref().unwrap().failed, 1);

@@ -317,7 +317,12 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            let hint = match &e {
+            // Retried until the budget ran out: the last attempt's error says why.
+            let cause = match &e {
+                AtlassianError::Exhausted { last, .. } => last.as_ref(),
+                other => other,
+            };
+            let hint = match cause {
                 AtlassianError::Transport { .. } => {
                     "the target did not answer: check target.url, DNS, proxies and firewalls"
                 }
