@@ -68,5 +68,5 @@ pub fn runs_in_sql(
     } else {
         filter::Table::Users
     };
-    search::plan(p, table, query).in_sql()
+    search::plan(p, table, query, "").in_sql()
 }
