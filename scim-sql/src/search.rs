@@ -177,9 +177,24 @@ async fn search<K: Kind>(
                 "SELECT {} FROM {table}",
                 K::ROWS.columns(p.dialect)
             ));
-            where_clause(&mut q, tenant, plan.pushed.as_ref());
+            if plan.pushed.is_none() && query.sort_by.is_none() {
+                // The tenant's rows in primary-key order: the index walk stops after the page.
+                where_clause(&mut q, tenant, None);
+            } else {
+                // Sort the matching ids alone, then read the page's rows: sorting whole rows
+                // (JSON and its search copy) would carry every match through the sorter.
+                q.push(" WHERE tenant = ")
+                    .arg(Arg::Text(tenant.to_owned()))
+                    .push(&format!(" AND id IN (SELECT id FROM {table}"));
+                where_clause(&mut q, tenant, plan.pushed.as_ref());
+                q.push(" ORDER BY ").push(order_by);
+                limit_offset(&mut q, offset, count);
+                q.push(")");
+            }
             q.push(" ORDER BY ").push(order_by);
-            limit_offset(&mut q, offset, count);
+            if plan.pushed.is_none() && query.sort_by.is_none() {
+                limit_offset(&mut q, offset, count);
+            }
             let rows = q.query().fetch_all(&p.read).await.map_err(db)?;
             K::decode(&rows)?
         };
