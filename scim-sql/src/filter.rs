@@ -551,6 +551,8 @@ impl<'s> Translator<'s> {
         let d = self.dialect;
         let v = d.json_value(doc, keys);
         let object_text = match d {
+            // An element of `json_each` over JSONB is JSONB itself: `json` makes it text.
+            Dialect::Sqlite if doc == Doc::Element && keys.is_empty() => format!("json({v})"),
             Dialect::Sqlite => v.clone(),
             Dialect::Postgres => format!("CAST({} #> '{}' AS TEXT)", d.doc(doc), d.path(keys)),
         };
@@ -735,9 +737,21 @@ impl<'s> Translator<'s> {
             (op, CompValue::String(s)) => {
                 // A string compares with strings; `"true"`/`"false"` also equal booleans.
                 let mut parts = Vec::new();
-                let t = self.text(&val, op, &lit(s));
+                let lit = lit(s);
+                let t = self.text(&val, op, &lit);
+                // On SQLite `json_extract` gives a string as TEXT, a boolean or number as a
+                // number, and an object or array as its JSON text; so equality with a literal
+                // not shaped like JSON text holds for strings only, and the type check (which
+                // reads the row) can go: an index on the path answers alone.
+                let gate =
+                    if dl == Dialect::Sqlite && op == CompareOp::Eq && !lit.starts_with(['{', '['])
+                    {
+                        format!("{val} IS NOT NULL")
+                    } else {
+                        dl.json_is(doc, keys, JsonType::Text)
+                    };
                 parts.push(Fragment {
-                    text: format!("({} AND {})", dl.json_is(doc, keys, JsonType::Text), t.text),
+                    text: format!("({gate} AND {})", t.text),
                     args: t.args,
                 });
                 if op == CompareOp::Eq {

@@ -611,7 +611,7 @@ fn user_values(
         ("active", Arg::OptInt(stored.active.map(i64::from))),
         ("password", Arg::OptText(password)),
         ("resource", Arg::Text(resource)),
-        ("search", Arg::Text(search)),
+        ("search", Arg::Json(search)),
     ];
     Ok((values, side))
 }

@@ -261,7 +261,7 @@ async fn rebuild_search(
             let search = search_json(&resource, schemas, scim_core::urn::USER);
             let mut q = Sql::new(dialect);
             q.push("UPDATE scim_users SET search = ")
-                .arg(Arg::Text(search.to_string()))
+                .arg(Arg::Json(search.to_string()))
                 .push(" WHERE tenant = ")
                 .arg(Arg::Text(tenant.clone()))
                 .push(" AND id = ")

@@ -56,6 +56,9 @@ impl Dialect {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Arg {
     Text(String),
+    /// A JSON document: on SQLite stored as binary JSONB (`jsonb(?)`), parsed once when
+    /// written instead of on every filter that reads it; on PostgreSQL text.
+    Json(String),
     OptText(Option<String>),
     Int(i64),
     OptInt(Option<i64>),
@@ -92,8 +95,15 @@ impl Sql {
 
     /// Appends the placeholder of a newly bound `arg`.
     pub(crate) fn arg(&mut self, arg: Arg) -> &mut Self {
+        let jsonb = matches!(arg, Arg::Json(_)) && self.dialect == Dialect::Sqlite;
         let p = self.bind(arg);
-        self.text.push_str(&p);
+        if jsonb {
+            self.text.push_str("jsonb(");
+            self.text.push_str(&p);
+            self.text.push(')');
+        } else {
+            self.text.push_str(&p);
+        }
         self
     }
 
@@ -118,7 +128,7 @@ impl Sql {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
             q = match a {
-                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::Text(s) | Arg::Json(s) => q.bind(s.as_str()),
                 Arg::OptText(s) => q.bind(s.as_deref()),
                 Arg::Int(i) => q.bind(*i),
                 Arg::OptInt(i) => q.bind(*i),

@@ -789,7 +789,14 @@ mod scale {
             let ids = Arc::new(load_users(&p, n, 0).await?);
             let load_s = started.elapsed().as_secs_f64();
             let scim = service(Arc::new(p));
-            let addr = spawn_server(Router::new().fallback(serve).with_state(App { scim })).await?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let router = Router::new().fallback(serve).with_state(App { scim });
+            // Stopped at the end of this size, so that the next size's memory figure does not
+            // include this one's server (its pools and page caches).
+            let server = tokio::spawn(async move { axum::serve(listener, router).await });
             let get = load(addr, options.connections, options.duration, get_by_id(addr, ids)).await?;
             let posts: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> =
                 Arc::new(move |c, i| {
@@ -807,13 +814,15 @@ mod scale {
             for (_, query) in filters(n) {
                 times.push(latency(addr, &query).await?);
             }
+            let rss = rss_mib();
+            server.abort();
             Ok::<_, String>(Row {
                 users: n,
                 load_s,
                 get,
                 post,
                 filters: times,
-                rss: rss_mib(),
+                rss,
             })
         }
         .await;
