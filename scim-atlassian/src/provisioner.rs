@@ -19,7 +19,9 @@ use serde_json::{Map, Value, json};
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
 use crate::jira::JiraClient;
-use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops};
+use scim_provisioning::policy::{
+    CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops,
+};
 
 /// Provisions SCIM users and groups into one Atlassian Data Center product through its
 /// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
@@ -1718,7 +1720,10 @@ impl Provisioner for AtlassianProvisioner {
         let Some(targets) = self.targets(id) else {
             return Ok(());
         };
-        if matches!(self.policy.mapping, crate::policy::Mapping::Manual(_)) {
+        if matches!(
+            self.policy.mapping,
+            scim_provisioning::policy::Mapping::Manual(_)
+        ) {
             return Ok(());
         }
         let primary = targets.first().map_or(id, String::as_str);
