@@ -284,6 +284,12 @@ pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), Sql
                     sqlx::query("PRAGMA synchronous = NORMAL")
                         .execute(&mut *conn)
                         .await?;
+                    // 16 MiB of pages (default 2 MiB): the writer updates the table and its
+                    // indexes at random places; at 100k users their B-trees no longer fit 2 MiB.
+                    // A fixed size, so memory stays flat in the number of users.
+                    sqlx::query("PRAGMA cache_size = -16384")
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
@@ -326,6 +332,10 @@ pub(crate) async fn open_readers(
         .after_connect(|conn, _| {
             Box::pin(async move {
                 sqlx::query("PRAGMA query_only = ON")
+                    .execute(&mut *conn)
+                    .await?;
+                // 8 MiB of pages each (default 2 MiB), fixed: GETs hit random rows.
+                sqlx::query("PRAGMA cache_size = -8192")
                     .execute(&mut *conn)
                     .await?;
                 Ok(())
