@@ -20,8 +20,8 @@ use crate::store::{Arg, Dialect, Sql, search_json, side_values};
 enum Step {
     /// The same SQL on both databases.
     Sql(&'static str),
-    /// An index on `scim_users (tenant, <the string at this path of search>)`, written with the
-    /// expression filters use ([`Dialect::json_value`]), so that the planner matches it.
+    /// An index on `scim_users (tenant, <the string at this path of search>, id)`, written with
+    /// the expression filters use ([`Dialect::json_value`]), so that the planner matches it.
     JsonIndex {
         name: &'static str,
         keys: &'static [&'static str],
@@ -201,8 +201,10 @@ async fn apply(
                         // PostgreSQL wants an expression in an index in its own parentheses.
                         Dialect::Postgres => format!("({expr})"),
                     };
+                    // `id` last: a filtered page sorts the matching ids from the index alone
+                    // (see `crate::search`), without reading their rows.
                     sqlx::query(&format!(
-                        "CREATE INDEX {name} ON scim_users (tenant, {expr})"
+                        "CREATE INDEX {name} ON scim_users (tenant, {expr}, id)"
                     ))
                     .execute(&mut *tx)
                     .await?;
