@@ -3,16 +3,24 @@
 
 use std::process::Command;
 
-#[test]
-fn a_short_bench_run_completes_without_errors() {
+/// Runs http-bench with `args` (request logs off); its standard output, after checking that it
+/// succeeded.
+#[allow(clippy::expect_used)] // A test helper: a binary that cannot start fails the test.
+fn run_ok(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_http-bench"))
-        .args(["--seconds", "0.5", "--connections", "2"])
+        .args(args)
         .env_remove("RUST_LOG")
         .output()
         .expect("run http-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn a_short_bench_run_completes_without_errors() {
+    let stdout = run_ok(&["--seconds", "0.5", "--connections", "2"]);
     for prefix in ["scim ", "trivial ", "static ", "ratio "] {
         assert!(
             stdout.lines().any(|l| l.starts_with(prefix)),
@@ -26,21 +34,14 @@ fn a_short_bench_run_completes_without_errors() {
 /// filter answered, and the table printed with a row per size.
 #[test]
 fn a_short_scale_run_prints_the_table() {
-    let out = Command::new(env!("CARGO_BIN_EXE_http-bench"))
-        .args([
-            "--seconds",
-            "0.3",
-            "--connections",
-            "2",
-            "--scale",
-            "60,120",
-        ])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run http-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let stdout = run_ok(&[
+        "--seconds",
+        "0.3",
+        "--connections",
+        "2",
+        "--scale",
+        "60,120",
+    ]);
     for n in [60, 120] {
         assert!(
             stdout.lines().any(|l| l.starts_with(&format!("| {n} |"))),
@@ -62,24 +63,17 @@ fn the_scim_phase_runs_on_sqlite() {
     let dir = std::env::temp_dir().join(format!("http-bench-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let out = Command::new(env!("CARGO_BIN_EXE_http-bench"))
-        .args([
-            "--seconds",
-            "0.3",
-            "--connections",
-            "2",
-            "--users",
-            "50",
-            "--db",
-            &url,
-        ])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run http-bench");
+    let stdout = run_ok(&[
+        "--seconds",
+        "0.3",
+        "--connections",
+        "2",
+        "--users",
+        "50",
+        "--db",
+        &url,
+    ]);
     let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("(50 users, sqlite://"), "{stdout}");
     assert!(
         stdout
