@@ -297,7 +297,8 @@ impl Progress for Bar {
     }
 }
 
-fn source(
+/// The directory `args` names, read through `client` (a file source reads its file now).
+pub fn source(
     args: &SourceArgs,
     client: &Arc<dyn HttpClient>,
 ) -> Result<Box<dyn DirectorySource>, String> {

@@ -254,7 +254,8 @@ impl fmt::Display for ApplyReport {
     }
 }
 
-fn names(users: &[UserRef]) -> String {
+/// The users' `userName`s, comma-separated, as plans print them.
+pub fn user_names(users: &[UserRef]) -> String {
     users
         .iter()
         .map(|u| u.user_name.as_str())
@@ -297,7 +298,7 @@ impl fmt::Display for Step {
                 f,
                 "+ create group {display_name} with {} members: {}",
                 members.len(),
-                names(members)
+                user_names(members)
             ),
             Step::UpdateGroup {
                 id,
@@ -315,12 +316,16 @@ impl fmt::Display for Step {
                 display_name,
                 members,
                 ..
-            } => write!(f, "+ add to group {display_name}: {}", names(members)),
+            } => write!(f, "+ add to group {display_name}: {}", user_names(members)),
             Step::RemoveMembers {
                 display_name,
                 members,
                 ..
-            } => write!(f, "- remove from group {display_name}: {}", names(members)),
+            } => write!(
+                f,
+                "- remove from group {display_name}: {}",
+                user_names(members)
+            ),
             Step::DeleteGroup { id, display_name } => {
                 write!(f, "- delete group {display_name} ({id})")
             }
