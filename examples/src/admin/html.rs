@@ -574,7 +574,12 @@ impl Dashboard<'_> {
             }
             h.raw(">").text(name).raw("</option>");
         }
-        h.raw("</select><button type=\"submit\">Search</button></form>");
+        h.raw(
+            "</select><button type=\"submit\">Search</button></form>\
+               <p class=\"muted\">Searches the names and ids of the newest ",
+        )
+        .text(&crate::admin::HISTORY_SCAN.to_string())
+        .raw(" entries; the JSON at <code>/admin/history</code> reaches further back by time.</p>");
         if let Some(why) = &q.error {
             h.raw("<p class=\"error\">").text(why).raw("</p></section>");
             return;
