@@ -596,7 +596,7 @@ impl Dashboard<'_> {
                 let op = &e.operation;
                 h.raw("<tr>")
                     .tight(&show_time(&e.time))
-                    .cell(&e.tenant)
+                    .tight(&e.tenant)
                     .tight(&format!("{} {}", op.method, op.resource_type))
                     .cell(op.name.as_deref().or(op.id.as_deref()).unwrap_or(""))
                     .outcome(&e.outcome)
