@@ -263,6 +263,14 @@ impl AtlassianBuilder {
     /// work is [`AtlassianError::Policy`], naming the setting).
     pub fn build(mut self) -> Result<AtlassianProvisioner, AtlassianError> {
         let policy = self.policy.compile()?;
+        if matches!(
+            policy.action,
+            crate::policy::DeprovisionAction::Anonymize | crate::policy::DeprovisionAction::Keep
+        ) {
+            return Err(AtlassianError::InvalidConfig(
+                "deprovision.action: anonymize and keep are not available yet".to_owned(),
+            ));
+        }
         let client = self
             .connection
             .client

@@ -22,6 +22,7 @@ use scim_core::ScimError;
 use serde_json::Value;
 
 use crate::error::AtlassianError;
+use crate::seats::SeatPool;
 
 /// A user as the product holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -238,6 +239,17 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// Names of groups whose name contains `query` (ignoring case), at most `max`; a superset
     /// is fine, the provisioner compares names itself.
     async fn find_groups(&self, query: &str, max: usize) -> Result<Vec<String>, AtlassianError>;
+
+    /// The licence's seat pools as the product counts them; empty when it does not tell
+    /// (then [`Directory::seats_note`] says why).
+    async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {
+        Ok(Vec::new())
+    }
+
+    /// Why [`Directory::seats`] is empty on this product, for messages.
+    fn seats_note(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Before user `id` (`name`) is deleted: hands what it leads to the given leads (Jira
     /// projects and components). Nothing by default: most products have no leads.

@@ -54,6 +54,7 @@ mod random;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 mod retry;
+pub mod seats;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 mod transport;
@@ -66,3 +67,4 @@ pub use provisioner::{AtlassianProvisioner, GroupRename};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
 pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
+pub use seats::{SeatPool, SeatUsage};

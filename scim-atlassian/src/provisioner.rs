@@ -20,6 +20,7 @@ use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
 use crate::jira::JiraClient;
 use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops};
+use crate::seats::SeatUsage;
 
 /// Provisions SCIM users and groups into one Atlassian Data Center product through its
 /// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
@@ -169,6 +170,23 @@ impl AtlassianProvisioner {
     /// credentials belong to. The error says which of these failed.
     pub async fn test_connection(&self) -> Result<String, AtlassianError> {
         self.dir.test_connection().await
+    }
+
+    /// The product's licence seats as it counts them, with the policy's reserve (see
+    /// [`crate::seats`] for what each product tells; Crowd tells nothing, and
+    /// [`SeatUsage::note`] says so).
+    pub async fn seats(&self) -> Result<SeatUsage, AtlassianError> {
+        let pools = self.dir.seats().await?;
+        let note = pools
+            .is_empty()
+            .then(|| self.dir.seats_note().map(str::to_owned))
+            .flatten();
+        Ok(SeatUsage::from_pools(
+            self.dir.product(),
+            pools,
+            self.policy.seats.reserve,
+            note,
+        ))
     }
 
     /// The typed Jira client underneath, when the target is Jira.
@@ -829,10 +847,13 @@ impl AtlassianProvisioner {
                 .await
                 .map_err(|e| deactivation_error(e, id))?;
         }
+        let leave = self
+            .policy
+            .groups_to_remove(&jira.groups, &stored.managed_groups, true);
         self.apply_groups(
             &jira.name,
             &[],
-            &jira.groups,
+            &leave,
             &format!("user {id} was deactivated"),
         )
         .await?;
@@ -870,7 +891,9 @@ impl AtlassianProvisioner {
                 gone.active = Some(false);
                 Ok(gone)
             }
-            DeprovisionAction::Deactivate => {
+            DeprovisionAction::Deactivate
+            | DeprovisionAction::Anonymize
+            | DeprovisionAction::Keep => {
                 if !current.active {
                     return Ok(view);
                 }
@@ -1419,7 +1442,9 @@ impl Provisioner for AtlassianProvisioner {
         )?;
         match self.policy.action {
             DeprovisionAction::Delete => self.delete_in_jira(id, &jira).await,
-            DeprovisionAction::Deactivate => self.deactivate_and_hide(id, &jira, stored).await,
+            DeprovisionAction::Deactivate
+            | DeprovisionAction::Anonymize
+            | DeprovisionAction::Keep => self.deactivate_and_hide(id, &jira, stored).await,
         }
     }
 

@@ -260,6 +260,14 @@ impl Directory for CrowdDirectory {
         "Crowd"
     }
 
+    /// Crowd's application API has no licence call: seats are not read.
+    fn seats_note(&self) -> Option<&'static str> {
+        Some(
+            "Crowd's usermanagement API (application credentials) does not expose the \
+             licence's seats; see Crowd's administration console",
+        )
+    }
+
     async fn test_connection(&self) -> Result<String, AtlassianError> {
         self.client.check().await.map_err(|e| match e {
             AtlassianError::Status {
