@@ -263,14 +263,6 @@ impl AtlassianBuilder {
     /// work is [`AtlassianError::Policy`], naming the setting).
     pub fn build(mut self) -> Result<AtlassianProvisioner, AtlassianError> {
         let policy = self.policy.compile()?;
-        if matches!(
-            policy.action,
-            crate::policy::DeprovisionAction::Anonymize | crate::policy::DeprovisionAction::Keep
-        ) {
-            return Err(AtlassianError::InvalidConfig(
-                "deprovision.action: anonymize and keep are not available yet".to_owned(),
-            ));
-        }
         let client = self
             .connection
             .client
@@ -397,6 +389,16 @@ impl AtlassianBuilder {
                 (Arc::new(dir), None)
             }
         };
+        if policy.seats.enforce {
+            if let Some(note) = dir.seats_note() {
+                return Err(AtlassianError::Policy(
+                    crate::policy::PolicyError::Invalid {
+                        setting: "seats.enforce".to_owned(),
+                        reason: format!("cannot work on {}: {note}", dir.product()),
+                    },
+                ));
+            }
+        }
         Ok(AtlassianProvisioner {
             dir,
             jira,

@@ -21,7 +21,7 @@ mod recording;
 pub use jsonl::JsonLinesHistory;
 pub use memory::{DEFAULT_CAPACITY, InMemoryHistory};
 pub(crate) use recording::note_held_back;
-pub use recording::{HistoryObserver, RecordingProvisioner};
+pub use recording::{HistoryObserver, RecordingProvisioner, note_action};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
