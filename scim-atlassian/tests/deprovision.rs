@@ -2,7 +2,13 @@
 //! seat checks, and history entries naming what the product really did.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+// The conformance macro is not used here.
+#[allow(unused_macros, unused_imports)]
+mod common;
+
 use std::sync::Arc;
+
+use common::{ctx, user, user_in};
 
 use scim_atlassian::cloud::CloudProvisioner;
 use scim_atlassian::history::{
@@ -12,9 +18,9 @@ use scim_atlassian::history::{
 use scim_atlassian::policy::{DeprovisionAction, PolicyError, RemoveGroups, SyncPolicy};
 use scim_atlassian::simulator::{CloudSimulator, CrowdSimulator, JiraSimulator};
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
+use scim_core::provision::Provisioner;
 use scim_core::provision::conformance::block_on;
-use scim_core::provision::{Provisioner, RequestContext};
-use scim_core::{MultiValue, PatchOp, ScimError, User};
+use scim_core::{PatchOp, ScimError};
 
 struct Setup {
     sim: Arc<JiraSimulator>,
@@ -33,30 +39,6 @@ fn jira_with(policy: SyncPolicy) -> Setup {
     let history = Arc::new(InMemoryHistory::with_capacity(100));
     let p = RecordingProvisioner::new(jira, history.clone());
     Setup { sim, history, p }
-}
-
-fn ctx() -> RequestContext {
-    RequestContext::new("okta")
-}
-
-fn user(name: &str) -> User {
-    let mut u = User::new(name);
-    u.display_name = Some(format!("{name} display"));
-    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
-    u
-}
-
-fn user_in(name: &str, groups: &[&str]) -> User {
-    let mut u = user(name);
-    u.groups = groups
-        .iter()
-        .map(|g| MultiValue {
-            value: Some((*g).to_owned()),
-            display: Some((*g).to_owned()),
-            ..MultiValue::default()
-        })
-        .collect();
-    u
 }
 
 fn active(on: bool) -> PatchOp {
