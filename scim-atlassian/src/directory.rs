@@ -240,6 +240,18 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// is fine, the provisioner compares names itself.
     async fn find_groups(&self, query: &str, max: usize) -> Result<Vec<String>, AtlassianError>;
 
+    /// When user `user` last logged in (`Ok(None)`: never), for the inactive-user cleanup.
+    /// Products that do not tell answer an [`AtlassianError::InvalidConfig`] saying so.
+    async fn last_login(
+        &self,
+        _user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        Err(AtlassianError::InvalidConfig(format!(
+            "{}'s REST API does not tell when users last logged in",
+            self.product()
+        )))
+    }
+
     /// The licence's seat pools as the product counts them; empty when it does not tell
     /// (then [`Directory::seats_note`] says why).
     async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {

@@ -199,6 +199,23 @@ impl AtlassianProvisioner {
         ))
     }
 
+    /// When user `id` last logged in to the product (`Ok(None)`: never), for the inactive-user
+    /// cleanup: Crowd's `lastAuthenticated` attribute; Jira and Confluence through their
+    /// embedded Crowd API. 404 for a user SCIM does not show; 501 where the product does not
+    /// tell (Bitbucket; Jira without `embedded_crowd`).
+    pub async fn last_login(
+        &self,
+        id: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ScimError> {
+        let (user, _) = self.read_user(id).await?;
+        self.dir.last_login(&user).await.map_err(|e| match e {
+            AtlassianError::InvalidConfig(why) => {
+                ScimError::other(StatusCode::NOT_IMPLEMENTED, None, why)
+            }
+            other => other.into(),
+        })
+    }
+
     /// The typed Jira client underneath, when the target is Jira.
     pub fn jira_client(&self) -> Option<&JiraClient> {
         self.jira.as_ref()

@@ -75,6 +75,14 @@ impl Directory for ConfluenceDirectory {
         Ok("the Confluence administrator and the embedded Crowd application".to_owned())
     }
 
+    /// The embedded directory's `lastAuthenticated` attribute \[K\].
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        self.crowd.last_login(user).await
+    }
+
     /// The licence REST API: one pool, every licensed user \[K\].
     async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {
         let (licensed, used) = self.api.license_seats().await?;

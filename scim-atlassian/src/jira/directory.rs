@@ -311,6 +311,22 @@ impl Directory for JiraDirectory {
         self.client.pick_groups(query, max).await
     }
 
+    /// Through the Crowd API embedded in Jira (`embedded_crowd`): `lastAuthenticated` or
+    /// `login.lastLoginMillis` \[K\]; REST v2 does not tell.
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        match &self.crowd {
+            Some(crowd) => crowd.last_login(&user.name).await,
+            None => Err(AtlassianError::InvalidConfig(
+                "embedded_crowd: Jira's REST API v2 does not tell when users last logged in; \
+                 configure the application credentials of its embedded Crowd API"
+                    .to_owned(),
+            )),
+        }
+    }
+
     /// `GET /applicationrole`: one pool per licensed role; a role on an unlimited licence
     /// (`hasUnlimitedSeats`, or `numberOfSeats` below 0 \[K\]) has no limit.
     async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {

@@ -108,6 +108,9 @@ struct Role {
 
 #[derive(Debug, Default)]
 struct State {
+    /// User key -> last login (milliseconds since the epoch), served as the embedded Crowd
+    /// API's `login.lastLoginMillis` attribute.
+    last_login: HashMap<String, i64>,
     /// Application roles, in the order added.
     roles: Vec<Role>,
     /// Users by key.
@@ -251,6 +254,21 @@ impl JiraSimulator {
             Some(r) => *r = role,
             None => state.roles.push(role),
         }
+    }
+
+    /// Sets when user `name` last logged in (`None`: never), as the embedded Crowd API's
+    /// `GET /user/attribute` serves it (`login.lastLoginMillis` \[K\]). False when there is
+    /// no such user.
+    pub fn set_last_login(&self, name: &str, at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        let mut state = self.lock();
+        let Some(key) = state.by_name(name).map(|u| u.key.clone()) else {
+            return false;
+        };
+        match at {
+            Some(t) => state.last_login.insert(key, t.timestamp_millis()),
+            None => state.last_login.remove(&key),
+        };
+        true
     }
 
     /// Adds a writable user directory with id `id` (e.g. an internal directory with LDAP
@@ -1344,6 +1362,15 @@ fn embedded_crowd(
             &format!("User <{name}> does not exist"),
         );
     };
+    if (method.as_str(), path) == ("GET", "/user/attribute") {
+        let attributes: Vec<Value> = state
+            .last_login
+            .get(&key)
+            .map(|ms| json!({"name": "login.lastLoginMillis", "values": [ms.to_string()]}))
+            .into_iter()
+            .collect();
+        return respond(StatusCode::OK, &json!({ "attributes": attributes }));
+    }
     let Some(user) = state.users.get_mut(&key) else {
         return empty(StatusCode::INTERNAL_SERVER_ERROR);
     };
