@@ -402,7 +402,7 @@ impl AtlassianBuilder {
         Ok(AtlassianProvisioner {
             dir,
             jira,
-            policy,
+            policy: Box::new(policy),
             group_rename: self.group_rename,
         })
     }

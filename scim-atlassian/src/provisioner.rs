@@ -156,7 +156,8 @@ pub struct AtlassianProvisioner {
     pub(crate) dir: Arc<dyn Directory>,
     /// The Jira client, when the target is Jira.
     pub(crate) jira: Option<JiraClient>,
-    pub(crate) policy: CompiledPolicy,
+    // Boxed: the compiled policy is large, and applications keep provisioners in enums.
+    pub(crate) policy: Box<CompiledPolicy>,
     pub(crate) group_rename: GroupRename,
 }
 

@@ -145,6 +145,15 @@ impl SeatUsage {
         })
     }
 
+    /// A limited pool whose seats the reserve takes whole (`reserve >= licensed`): with
+    /// `seats.enforce` every user it applies to would be refused, a misconfiguration to
+    /// report (the bridge's `--test-connection` does).
+    pub fn reserve_too_large(&self) -> Option<&SeatPool> {
+        self.pools
+            .iter()
+            .find(|p| p.licensed.is_some_and(|l| self.reserve >= l))
+    }
+
     /// Whether the product told its seat counts.
     pub fn is_known(&self) -> bool {
         !self.pools.is_empty()
