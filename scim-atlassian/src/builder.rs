@@ -6,18 +6,18 @@ use std::sync::atomic::AtomicBool;
 
 use scim_core::HttpClient;
 
-use crate::Credentials;
 use crate::bitbucket::{BitbucketClient, BitbucketDirectory, BitbucketTarget};
 use crate::confluence::{ConfluenceClient, ConfluenceDirectory};
 use crate::crowd::{CrowdClient, CrowdDirectory};
 use crate::directory::Directory;
 use crate::error::AtlassianError;
 use crate::jira::{JiraClient, JiraDirectory};
-use crate::observe::CallObserver;
-use crate::policy::SyncPolicy;
 use crate::provisioner::{AtlassianProvisioner, GroupRename};
-use crate::retry::{RetryPolicy, Sleeper};
 use crate::transport::Connection;
+use scim_provisioning::CallObserver;
+use scim_provisioning::Credentials;
+use scim_provisioning::policy::SyncPolicy;
+use scim_provisioning::{RetryPolicy, Sleeper};
 
 /// Where SCIM data is kept unless configured otherwise: the Jira user property key, the
 /// Crowd user attribute name.

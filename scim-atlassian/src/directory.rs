@@ -14,7 +14,7 @@
 //!    removes the login-granting groups instead, and says so in its docs);
 //! 3. a target in `src/builder.rs` (a `Target` variant, an `AtlassianProvisioner::<product>`
 //!    constructor, a `build` arm), so the shared transport options and policy apply;
-//! 4. a simulator in `src/simulator/<product>.rs` and the conformance suite against it (see
+//! 4. a simulator in the scimrs-atlassian-sim crate (`scim-atlassian-sim/src/<product>.rs`) and the conformance suite against it (see
 //!    `tests/crowd_provisioner.rs`).
 
 use async_trait::async_trait;

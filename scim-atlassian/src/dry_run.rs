@@ -213,7 +213,7 @@ impl HttpClient for DryRunClient {
                 .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned()),
             body: body.as_ref().map(summary).unwrap_or_default(),
         };
-        crate::history::note_held_back(&call);
+        scim_provisioning::history::note_held_back(&call);
         self.lock().held_back.push(call);
         Ok(self.answer_write(&parts, body).await)
     }

@@ -23,7 +23,7 @@ pub enum AtlassianError {
     InvalidConfig(String),
     /// The [`SyncPolicy`](crate::policy::SyncPolicy) cannot work.
     #[error(transparent)]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(#[from] scim_provisioning::policy::PolicyError),
     /// The credentials cannot be sent in an HTTP header (control characters).
     #[error("the credentials contain characters an Authorization header cannot carry")]
     InvalidCredentials,

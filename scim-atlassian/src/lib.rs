@@ -40,31 +40,31 @@ pub mod bitbucket;
 mod builder;
 pub mod cloud;
 pub mod confluence;
-mod credentials;
 pub mod crowd;
 pub mod directory;
 pub mod dry_run;
 mod error;
-pub mod history;
 pub mod jira;
-mod observe;
-pub mod policy;
 mod provisioner;
 mod random;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
-mod retry;
 pub mod seats;
-#[cfg(feature = "simulator")]
-pub mod simulator;
 mod transport;
 
 pub use builder::{AtlassianBuilder, DEFAULT_PROPERTY_KEY, JiraBuilder};
-pub use credentials::Credentials;
 pub use error::AtlassianError;
-pub use observe::{CallCounter, CallObserver, CallRecord};
 pub use provisioner::{AtlassianProvisioner, GroupRename};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
-pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
+// Vendor-neutral pieces live in scim-provisioning (shared with scim-sync and scim-sql); they are
+// re-exported at the paths they had here.
+/// In-process simulators of the products' REST APIs (feature `simulator`): the
+/// `scimrs-atlassian-sim` crate.
+#[cfg(feature = "simulator")]
+pub use scim_atlassian_sim as simulator;
+pub use scim_provisioning::{
+    CallCounter, CallObserver, CallRecord, Credentials, RetryPolicy, Sleeper, ThreadSleeper,
+    history, policy,
+};
 pub use seats::{SeatPool, SeatUsage};

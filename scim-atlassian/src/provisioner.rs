@@ -20,8 +20,10 @@ use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
 use crate::history::note_action;
 use crate::jira::JiraClient;
-use crate::policy::{CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops};
 use crate::seats::SeatUsage;
+use scim_provisioning::policy::{
+    CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops,
+};
 
 /// Provisions SCIM users and groups into one Atlassian Data Center product through its
 /// [`Directory`] (Jira: [`AtlassianProvisioner::jira`]; Crowd: [`AtlassianProvisioner::crowd`]).
@@ -220,6 +222,19 @@ impl AtlassianProvisioner {
     /// The typed Jira client underneath, when the target is Jira.
     pub fn jira_client(&self) -> Option<&JiraClient> {
         self.jira.as_ref()
+    }
+}
+
+/// For the inactive-user cleanup (`scim_sync::InactiveCleanup`):
+/// [`AtlassianProvisioner::last_login`].
+#[async_trait]
+impl scim_provisioning::LastLogins for AtlassianProvisioner {
+    async fn last_login(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Option<DateTime<Utc>>, ScimError> {
+        AtlassianProvisioner::last_login(self, id).await
     }
 }
 
@@ -2011,7 +2026,10 @@ impl Provisioner for AtlassianProvisioner {
         let Some(targets) = self.targets(id) else {
             return Ok(());
         };
-        if matches!(self.policy.mapping, crate::policy::Mapping::Manual(_)) {
+        if matches!(
+            self.policy.mapping,
+            scim_provisioning::policy::Mapping::Manual(_)
+        ) {
             return Ok(());
         }
         let primary = targets.first().map_or(id, String::as_str);

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::AtlassianError;
-use crate::observe::{CallObserver, CallRecord};
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
+use scim_provisioning::{CallObserver, CallRecord};
+use scim_provisioning::{RetryPolicy, Sleeper, ThreadSleeper};
 
 /// A query string's pairs (a name may repeat).
 pub(crate) type Query<'a> = &'a [(&'a str, &'a str)];
@@ -121,12 +121,12 @@ impl Link {
             let started = std::time::Instant::now();
             let outcome = self.http.send(request).await;
             if let Some(observer) = &self.observer {
-                observer.on_call(&CallRecord {
-                    call: observed.to_owned(),
-                    status: outcome.as_ref().ok().map(|r| r.status().as_u16()),
+                observer.on_call(&CallRecord::new(
+                    observed,
+                    outcome.as_ref().ok().map(|r| r.status().as_u16()),
                     attempt,
-                    elapsed: started.elapsed(),
-                });
+                    started.elapsed(),
+                ));
             }
             let (err, retry_after, retryable) = match outcome {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),

@@ -152,7 +152,10 @@ fn policies_load_from_files_by_extension() {
 
 #[test]
 fn the_example_policy_file_parses() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policy.example.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scim-provisioning/policy.example.toml"
+    );
     let policy = SyncPolicy::from_file(path).unwrap();
     assert_eq!(policy.default_groups.all_users, ["jira-software-users"]);
     assert!(policy.user_name.strip_domain);

@@ -1,7 +1,7 @@
 //! [`SqlHistory`]: scim-atlassian's sync history in the database, shared by every instance.
 
 use async_trait::async_trait;
-use scim_atlassian::history::{HistoryEntry, HistoryError, HistoryQuery, SyncHistory};
+use scim_provisioning::history::{HistoryEntry, HistoryError, HistoryQuery, SyncHistory};
 use sqlx::{AnyPool, Row};
 
 use crate::store::{Arg, Dialect, IdSource, Sql};

@@ -16,8 +16,8 @@
 //!   `UPDATE ... WHERE version = ?`; `userName` uniqueness per tenant (ignoring case) is a unique
 //!   index.
 //! - [`SqlRunLock`]: a lease row per tenant, so bridge instances behind a load balancer run one
-//!   sync per tenant at a time; with feature `sync` it is a `scim_sync::RunLock` for scim-sync's
-//!   `Runner`. [`SqlHistory`] (feature `history`): scim-atlassian's sync history in the database.
+//!   sync per tenant at a time; with feature `sync` it is a `scim_provisioning::RunLock` for scim-sync's
+//!   `Runner`. [`SqlHistory`] (feature `history`): the sync history (scim-provisioning's `SyncHistory`) in the database.
 //!
 //! **Runtime**: sqlx drives the database on tokio; call this crate from within a tokio runtime.
 //! Unlike scim-core, this storage crate is not runtime-agnostic.

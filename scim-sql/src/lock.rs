@@ -13,7 +13,7 @@ use crate::store::{Arg, Dialect, Sql};
 enum Renew {
     /// [`SqlRunLock::try_acquire`]: the holder renews its own lease.
     OwnLease,
-    /// `scim_sync::RunLock`: any live lease blocks, the holder's own too, as in scim-sync's
+    /// `scim_provisioning::RunLock`: any live lease blocks, the holder's own too, as in scim-sync's
     /// in-memory lock (runners of one process may share a holder name).
     #[cfg_attr(not(feature = "sync"), allow(dead_code))]
     Never,
@@ -125,23 +125,23 @@ impl SqlRunLock {
 /// one database run each tenant once at a time.
 #[cfg(feature = "sync")]
 #[async_trait::async_trait]
-impl scim_sync::RunLock for SqlRunLock {
+impl scim_provisioning::RunLock for SqlRunLock {
     async fn try_acquire(
         &self,
         tenant: &str,
         holder: &str,
         ttl: Duration,
-    ) -> Result<Option<scim_sync::Lease>, scim_sync::LockError> {
+    ) -> Result<Option<scim_provisioning::Lease>, scim_provisioning::LockError> {
         let now = now();
         let expires_at = chrono::Duration::from_std(ttl)
             .ok()
             .and_then(|d| now.checked_add_signed(d))
-            .ok_or(scim_sync::LockError::Ttl(ttl))?;
+            .ok_or(scim_provisioning::LockError::Ttl(ttl))?;
         let lease = self
             .upsert(tenant, holder, now, expires_at, Renew::Never)
             .await
             .map_err(store_error)?;
-        Ok(lease.map(|l| scim_sync::Lease {
+        Ok(lease.map(|l| scim_provisioning::Lease {
             tenant: l.tenant,
             holder: l.holder,
             expires_at: l.expires_at,
@@ -150,7 +150,10 @@ impl scim_sync::RunLock for SqlRunLock {
 
     /// Deletes the row only if it is still `lease` (same holder, same expiry): a lease that
     /// expired and was taken over, even by a runner of the same name, stays with its new holder.
-    async fn release(&self, lease: &scim_sync::Lease) -> Result<(), scim_sync::LockError> {
+    async fn release(
+        &self,
+        lease: &scim_provisioning::Lease,
+    ) -> Result<(), scim_provisioning::LockError> {
         let mut q = Sql::new(self.dialect);
         q.push("DELETE FROM scim_run_locks WHERE tenant = ")
             .arg(Arg::Text(lease.tenant.clone()))
@@ -165,6 +168,6 @@ impl scim_sync::RunLock for SqlRunLock {
 
 /// A database failure as scim-sync's lock error (it names the table, never a value).
 #[cfg(feature = "sync")]
-fn store_error(err: impl std::fmt::Display) -> scim_sync::LockError {
-    scim_sync::LockError::Store(format!("scim_run_locks: {err}"))
+fn store_error(err: impl std::fmt::Display) -> scim_provisioning::LockError {
+    scim_provisioning::LockError::Store(format!("scim_run_locks: {err}"))
 }

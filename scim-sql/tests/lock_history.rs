@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use scim_atlassian::history::{HistoryEntry, HistoryQuery, Operation, SyncHistory};
+use scim_provisioning::history::{HistoryEntry, HistoryQuery, Operation, SyncHistory};
 use scim_sql::{SqlHistory, SqlProvisioner, SqlRunLock};
 
 async fn lease_semantics(p: &SqlProvisioner, tenant: &str) {
@@ -175,7 +175,7 @@ async fn an_unreadable_history_row_is_a_storage_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, scim_atlassian::history::HistoryError::Storage { message }
+        matches!(&err, scim_provisioning::history::HistoryError::Storage { message }
             if message.starts_with("scim_sync_history: ")),
         "{err:?}"
     );

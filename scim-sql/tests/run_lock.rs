@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scim_atlassian::history::{HistoryQuery, SyncHistory};
 use scim_core::{Group, User};
+use scim_provisioning::history::{HistoryQuery, SyncHistory};
 use scim_sql::{SqlHistory, SqlProvisioner, SqlRunLock};
 use scim_sync::plan::Progress;
 use scim_sync::source::SourcePage;

@@ -8,54 +8,19 @@
 //! the memberships it removes): the cleanup applies the same deprovisioning choice as a SCIM
 //! client would.
 //!
-//! Last-login data comes from the product through [`LastLogins`]: implemented for
-//! [`AtlassianProvisioner`] (Crowd's `lastAuthenticated` attribute; Jira and Confluence through
-//! their embedded Crowd API) and for a [`RecordingProvisioner`] around it.
+//! Last-login data comes from the product through [`LastLogins`] (from scim-provisioning):
+//! scim-atlassian's `AtlassianProvisioner` implements it (Crowd's `lastAuthenticated`
+//! attribute; Jira and Confluence through their embedded Crowd API), and so does a
+//! `RecordingProvisioner` around it.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use regex::Regex;
-use scim_atlassian::AtlassianProvisioner;
-use scim_atlassian::history::RecordingProvisioner;
-use scim_core::ScimError;
 use scim_core::provision::{Provisioner, RequestContext, SCAN_PAGE};
+pub use scim_provisioning::LastLogins;
 
 use crate::SyncError;
 use crate::plan::{Context, Limits, Plan, Step, UserRef};
 use crate::reconcile::{SyncOptions, scan};
-
-/// Where a target tells when its users last logged in.
-#[async_trait]
-pub trait LastLogins: Send + Sync {
-    /// When the user with SCIM id `id` last logged in; `Ok(None)`: never.
-    async fn last_login(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Option<DateTime<Utc>>, ScimError>;
-}
-
-#[async_trait]
-impl LastLogins for AtlassianProvisioner {
-    async fn last_login(
-        &self,
-        _ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Option<DateTime<Utc>>, ScimError> {
-        AtlassianProvisioner::last_login(self, id).await
-    }
-}
-
-#[async_trait]
-impl<P: LastLogins + Provisioner> LastLogins for RecordingProvisioner<P> {
-    async fn last_login(
-        &self,
-        ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Option<DateTime<Utc>>, ScimError> {
-        self.inner().last_login(ctx, id).await
-    }
-}
 
 /// Plans the deprovisioning of active users who have not logged in for [`days`](Self::new)
 /// days. Users who never logged in count from their `meta.created`; one without a creation

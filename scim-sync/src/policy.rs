@@ -14,10 +14,10 @@
 //!
 //! [`Provisioner`]: scim_core::provision::Provisioner
 
-use scim_atlassian::policy::{
+use scim_core::{Group, User};
+use scim_provisioning::policy::{
     DeprovisionAction, GroupMapping, PolicyError, PolicyRules, SyncPolicy,
 };
-use scim_core::{Group, User};
 
 /// What a sync does with a target group no source group maps onto any more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

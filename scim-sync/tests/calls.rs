@@ -145,7 +145,7 @@ fn converged_target_gets_reads_only_and_drift_only_its_writes() {
     reconcile_calls(1_000, 50);
 }
 
-/// The figure for BENCHMARKS.md: `cargo test --release -p scim-sync --test calls -- --ignored
+/// The figure for BENCHMARKS.md: `cargo test --release -p scimrs-sync --test calls -- --ignored
 /// --nocapture`.
 #[test]
 #[ignore = "a measurement; run in release"]

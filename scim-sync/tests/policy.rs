@@ -8,10 +8,10 @@
 
 mod common;
 
-use scim_atlassian::policy::{DeprovisionAction, NameTransform, SyncPolicy};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
 use scim_core::{Group, Member, User};
+use scim_provisioning::policy::{DeprovisionAction, NameTransform, SyncPolicy};
 use scim_sync::{FileSource, Plan, Reconciler, Step, SyncOptions};
 
 const TENANT: &str = "acme";
@@ -304,7 +304,7 @@ fn the_target_policy_keeps_only_deprovisioning() {
     assert_eq!(target.deprovision, policy.deprovision);
     assert_eq!(
         SyncPolicy {
-            deprovision: scim_atlassian::policy::Deprovision::default(),
+            deprovision: scim_provisioning::policy::Deprovision::default(),
             ..target
         },
         SyncPolicy::default()

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::{Counting, Quiet};
-use scim_atlassian::Sleeper;
-use scim_atlassian::history::{HistoryQuery, InMemoryHistory, SyncHistory};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, RequestContext};
 use scim_core::{Group, User};
+use scim_provisioning::Sleeper;
+use scim_provisioning::history::{HistoryQuery, InMemoryHistory, SyncHistory};
 use scim_sync::source::SourcePage;
 use scim_sync::{
     Cursor, DirectorySource, FileSource, InMemoryRunLock, RunLock, RunOutcome, Runner, SyncError,

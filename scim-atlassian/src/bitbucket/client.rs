@@ -8,13 +8,13 @@ use scim_core::HttpClient;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::credentials::Credentials;
 use crate::error::AtlassianError;
-use crate::observe::CallObserver;
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper};
 use crate::transport::{
     Connection, Query, Retry, Transport, decode, not_found_is_none, status_error_from,
 };
+use scim_provisioning::CallObserver;
+use scim_provisioning::Credentials;
+use scim_provisioning::{RetryPolicy, Sleeper, ThreadSleeper};
 
 /// Items asked for per page when following every page. Bitbucket's own default is 25; larger
 /// pages mean fewer calls, and a server capping `limit` lower is handled by following

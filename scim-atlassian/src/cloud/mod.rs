@@ -36,12 +36,12 @@ use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestCo
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
-use crate::policy::{
-    CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups, split_group_ops, touches_groups,
-};
 use crate::seats::SeatUsage;
 use crate::transport::{Connection, Link, Retry, base_url_of};
 use crate::{AtlassianError, CallObserver, Credentials, RetryPolicy, Sleeper};
+use scim_provisioning::policy::{
+    CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups, split_group_ops, touches_groups,
+};
 
 /// Cloud's largest page (`count`) for `GET /Users` and `GET /Groups`.
 pub const CLOUD_PAGE: usize = 100;
@@ -941,7 +941,10 @@ impl Provisioner for CloudProvisioner {
         if rules::unsynced_name(id).is_some() {
             return Ok(());
         }
-        if matches!(self.policy.mapping, crate::policy::Mapping::Manual(_)) {
+        if matches!(
+            self.policy.mapping,
+            scim_provisioning::policy::Mapping::Manual(_)
+        ) {
             return self
                 .check_version(Kind::Groups, id, expected)
                 .await

@@ -8,8 +8,8 @@ use scim_core::{ScimError, User};
 use scim_filter::{CompValue, CompareOp, Filter};
 
 use super::Kind;
-use crate::policy::CompiledPolicy;
-use crate::policy::transform::CompiledTransform;
+use scim_provisioning::policy::CompiledPolicy;
+use scim_provisioning::policy::transform::CompiledTransform;
 
 /// The compiled `user_name` and `group_name` transformations.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{
     CloudProvisioner, Kind, add_op, group_from, member_ids, patch_body, remove_ops, user_from,
 };
-use crate::policy::{DeprovisionAction, GroupPlan, Mapping};
+use scim_provisioning::policy::{DeprovisionAction, GroupPlan, Mapping};
 
 /// The id prefix of a group the policy ignores: accepted, shown empty, never sent to Cloud.
 /// Cloud's own ids are UUIDs, so the prefix cannot clash with them.

@@ -187,8 +187,8 @@ impl Reconciler {
     /// [`target_policy`](crate::policy::target_policy) of it, so it is not applied twice.
     pub fn with_sync_policy(
         self,
-        policy: &scim_atlassian::policy::SyncPolicy,
-    ) -> Result<Self, scim_atlassian::policy::PolicyError> {
+        policy: &scim_provisioning::policy::SyncPolicy,
+    ) -> Result<Self, scim_provisioning::policy::PolicyError> {
         Ok(self.with_policy(Arc::new(PushPolicy::new(policy)?)))
     }
 

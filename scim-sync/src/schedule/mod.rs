@@ -6,18 +6,16 @@
 //! write) left the target part way, and the next run plans from what the target has then, so
 //! it does only what is left and never creates anything twice.
 
-mod lock;
-
-pub use lock::{InMemoryRunLock, Lease, LockError, RunLock};
+pub use scim_provisioning::{InMemoryRunLock, Lease, LockError, RunLock};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use scim_atlassian::Sleeper;
-use scim_atlassian::history::{HistoryEntry, Operation, Outcome, SyncHistory};
 use scim_core::provision::{Provisioner, RequestContext};
+use scim_provisioning::Sleeper;
+use scim_provisioning::history::{HistoryEntry, Operation, Outcome, SyncHistory};
 
 use crate::plan::{ApplyReport, Plan, Progress, Step};
 use crate::{DirectorySource, Reconciler, SyncError};
@@ -253,7 +251,7 @@ impl Runner {
         else {
             return Ok(RunOutcome::Skipped);
         };
-        let started = lock::now();
+        let started = now();
         let result = self.sync(tenant, source, target, progress, started).await;
         let released = self.lock.release(&lease).await;
         if let Some(history) = &self.history {
@@ -345,7 +343,7 @@ impl Runner {
             plan,
             report,
             started,
-            finished: lock::now(),
+            finished: now(),
         })
     }
 }
@@ -365,4 +363,9 @@ fn failure(error: &SyncError) -> Outcome {
             detail: error.to_string(),
         },
     }
+}
+
+/// The wall-clock time now.
+fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::from(std::time::SystemTime::now())
 }

@@ -1,6 +1,8 @@
 //! Shared test fixtures: a SCIM server in process, reachable as an `HttpClient`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod keycloak_sim;
+
 use std::sync::Arc;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

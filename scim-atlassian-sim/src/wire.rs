@@ -9,7 +9,7 @@ use http::{Response, StatusCode};
 use scim_core::HttpError;
 
 use super::Fault;
-use crate::Credentials;
+use scim_provisioning::Credentials;
 
 /// A request's query parameters; a repeated one keeps its last value.
 pub(crate) fn query_last_wins(uri: &http::Uri) -> HashMap<String, String> {

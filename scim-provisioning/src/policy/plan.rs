@@ -11,14 +11,14 @@ use super::CompiledPolicy;
 
 /// What a user write asks of the user's groups in the product.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct GroupPlan {
+pub struct GroupPlan {
     /// Groups to put the user in.
-    pub(crate) add: Vec<String>,
+    pub add: Vec<String>,
     /// Groups to take the user out of.
-    pub(crate) remove: Vec<String>,
+    pub remove: Vec<String>,
     /// The groups the mapping gave the user, to remember as managed, when the write carried
     /// `groups`.
-    pub(crate) managed: Option<Vec<String>>,
+    pub managed: Option<Vec<String>>,
 }
 
 fn has(list: &[String], g: &str) -> bool {
@@ -32,7 +32,7 @@ impl CompiledPolicy {
     /// With `current_names_stay`, an IdP name that is already one of the user's groups stands
     /// for that group (a PATCH starts from the user as SCIM showed it, with the product's
     /// names).
-    pub(crate) fn plan_groups(
+    pub fn plan_groups(
         &self,
         idp: Option<&[String]>,
         current: &[String],
@@ -87,7 +87,7 @@ impl CompiledPolicy {
 
     /// Whether a user in the product groups `groups` is in one of the groups the scope
     /// groups map to (always, without a scope).
-    pub(crate) fn in_scope_groups(&self, groups: &[String]) -> bool {
+    pub fn in_scope_groups(&self, groups: &[String]) -> bool {
         self.scope.is_empty()
             || self
                 .scope
@@ -101,7 +101,7 @@ impl CompiledPolicy {
 impl CompiledPolicy {
     /// Refuses (403, nothing written) the creation of user `user_name` whose IdP `groups`
     /// name no scope group; `product` names where nothing was written.
-    pub(crate) fn check_create_scope(
+    pub fn check_create_scope(
         &self,
         user_name: &str,
         groups: Option<&[String]>,
@@ -123,7 +123,7 @@ impl CompiledPolicy {
 
 /// The IdP group names a user write carries in `groups` (`display`, else `value`); `None`
 /// when it carries none.
-pub(crate) fn idp_groups(user: &User) -> Option<Vec<String>> {
+pub fn idp_groups(user: &User) -> Option<Vec<String>> {
     let names: Vec<String> = user
         .groups
         .iter()
@@ -136,7 +136,7 @@ pub(crate) fn idp_groups(user: &User) -> Option<Vec<String>> {
 }
 
 /// Whether a user PATCH has an operation on `groups` (by path, or inside a path-less value).
-pub(crate) fn touches_groups(patch: &PatchOp) -> bool {
+pub fn touches_groups(patch: &PatchOp) -> bool {
     patch.operations.iter().any(|op| {
         path_is_groups(op)
             || (op.path.is_none()
@@ -161,10 +161,7 @@ fn groups_key(obj: &serde_json::Map<String, Value>) -> Option<&String> {
 /// them to `current` (the user's groups as SCIM shows them). Returns the other operations and
 /// the resulting group names, `None` when no operation touched `groups`. `remove` takes a
 /// path without filter (all) or with `value`/`display eq` terms; other filters remove nothing.
-pub(crate) fn split_group_ops(
-    patch: &PatchOp,
-    current: &[String],
-) -> (PatchOp, Option<Vec<String>>) {
+pub fn split_group_ops(patch: &PatchOp, current: &[String]) -> (PatchOp, Option<Vec<String>>) {
     fn names(value: Option<&Value>) -> Vec<String> {
         let one = |v: &Value| match v {
             Value::String(s) => Some(s.trim().to_owned()),

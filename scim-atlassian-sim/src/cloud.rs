@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::wire::{self, RateHeaders};
 use super::{CallLog, Fault};
-use crate::Credentials;
+use scim_provisioning::Credentials;
 
 /// The tenant the in-process service keeps the directory's resources in.
 const TENANT: &str = "cloud";

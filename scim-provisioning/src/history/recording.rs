@@ -32,9 +32,9 @@ thread_local! {
     static CURRENT: Current = const { RefCell::new(None) };
 }
 
-/// What one recorded operation collects: the product calls observed, the writes a
-/// [`DryRunClient`](crate::dry_run::DryRunClient) held back, and the actions the provisioner
-/// said the product took ([`note_action`]).
+/// What one recorded operation collects: the product calls observed, the writes an HTTP
+/// client wrapper such as `scim_atlassian::dry_run::DryRunClient` held back, and the actions
+/// the provisioner said the product took ([`note_action`]).
 #[derive(Default)]
 struct Collected(Mutex<Gathered>);
 
@@ -66,8 +66,10 @@ fn current() -> Option<Arc<Collected>> {
 }
 
 /// Tells the recorded operation being polled on this thread (if any) that a dry run held
-/// `call` back.
-pub(crate) fn note_held_back(call: &crate::dry_run::HeldBackCall) {
+/// `call` back: for HTTP client wrappers that hold writes back (such as
+/// `scim_atlassian::dry_run::DryRunClient`), so the operation's history entry lists what it would
+/// have written.
+pub fn note_held_back(call: &dyn std::fmt::Display) {
     if let Some(collected) = current() {
         collected.lock().held_back.push(call.to_string());
     }
@@ -86,23 +88,20 @@ pub fn note_action(action: impl Into<String>) {
 
 /// A [`CallObserver`] that adds each product call to the history entry of the
 /// [`RecordingProvisioner`] operation that made it. Install it in the product client's builder
-/// ([`JiraBuilder::observer`](crate::JiraBuilder::observer)); calls made outside a recorded
+/// (for Atlassian, `scim_atlassian::JiraBuilder::observer`); calls made outside a recorded
 /// operation are only passed on.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use scim_atlassian::history::{HistoryObserver, InMemoryHistory, RecordingProvisioner};
-/// use scim_atlassian::simulator::JiraSimulator;
-/// use scim_atlassian::{AtlassianProvisioner, CallCounter, Credentials};
+/// use scim_core::provision::InMemoryProvisioner;
+/// use scim_provisioning::CallCounter;
+/// use scim_provisioning::history::{HistoryObserver, InMemoryHistory, RecordingProvisioner};
 ///
-/// let jira = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
 /// let counter = Arc::new(CallCounter::new());
-/// let provisioner = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
-///     .client(jira)
-///     .observer(Arc::new(HistoryObserver::new().then(counter)))
-///     .build()?;
-/// let recorded = RecordingProvisioner::new(provisioner, Arc::new(InMemoryHistory::new()));
-/// # Ok::<(), scim_atlassian::AtlassianError>(())
+/// // Hand `observer` to the product client's builder; it feeds the entries `recorded` writes.
+/// let observer = Arc::new(HistoryObserver::new().then(counter));
+/// let recorded = RecordingProvisioner::new(InMemoryProvisioner::new(), Arc::new(InMemoryHistory::new()));
+/// # let _ = (observer, recorded);
 /// ```
 #[derive(Clone, Default)]
 pub struct HistoryObserver {

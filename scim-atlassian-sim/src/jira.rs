@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::wire::{self, RateHeaders, Window, crowd_error};
 use super::{CallLog, empty, password_hash, respond};
-use crate::Credentials;
+use scim_provisioning::Credentials;
 
 /// The prefix of every Jira REST v2 path.
 const API: &str = "/rest/api/2";
@@ -135,7 +135,7 @@ struct State {
 
 /// Jira Data Center's user and group REST API (`/rest/api/2`) as an in-process [`HttpClient`].
 ///
-/// Point an [`AtlassianProvisioner`](crate::AtlassianProvisioner) at any base URL and hand it
+/// Point an `scim_atlassian::AtlassianProvisioner` at any base URL and hand it
 /// the simulator as its client. What it does, as Jira does (ATLASSIAN.md):
 /// - Users: `key` (`JIRAUSER<n>`) survives renames; `directoryId` in `POST /user` picks the
 ///   user directory (\[K\]; 400 for a directory that does not exist, see

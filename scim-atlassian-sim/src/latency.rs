@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use http::{Request, Response};
 use scim_core::{HttpClient, HttpError};
 
-use crate::Sleeper;
+use scim_provisioning::Sleeper;
 
 /// An [`HttpClient`] that waits `delay` before handing each request to `inner` (a simulator),
 /// so benchmarks and tests see the round trips a real Jira or Cloud costs. The wait goes

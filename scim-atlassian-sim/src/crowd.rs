@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::wire::{self, RateHeaders, Window, crowd_error as error};
 use super::{CallLog, Fault, empty, password_hash, respond};
-use crate::Credentials;
+use scim_provisioning::Credentials;
 
 /// The prefix of every Crowd REST path.
 const API: &str = "/rest/usermanagement/1";
@@ -60,7 +60,7 @@ struct State {
 }
 
 /// Crowd's usermanagement API (`/rest/usermanagement/1`) as an in-process [`HttpClient`], for
-/// an [`AtlassianProvisioner::crowd`](crate::AtlassianProvisioner::crowd). As Crowd does
+/// an `scim_atlassian::AtlassianProvisioner::crowd`. As Crowd does
 /// (ATLASSIAN.md):
 /// - Basic authentication with the application's name and password; 401 otherwise.
 /// - Users by name (unique ignoring case); `POST /user/rename` `{"new-name"}` \[K\]. `POST /user` requires `name` and a password

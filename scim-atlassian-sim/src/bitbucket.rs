@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::wire::{self, RateHeaders, Window};
 use super::{CallLog, Fault, empty, respond};
-use crate::Credentials;
+use scim_provisioning::Credentials;
 
 /// The API roots Bitbucket answers on (`latest` is an alias of the current version).
 const ROOTS: [&str; 2] = ["/rest/api/1.0", "/rest/api/latest"];

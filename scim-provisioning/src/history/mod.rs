@@ -7,7 +7,7 @@
 //! - [`JsonLinesHistory`]: an append-only JSON-lines file that survives restarts.
 //! - [`RecordingProvisioner`]: wraps any [`Provisioner`](scim_core::provision::Provisioner)
 //!   and records one entry per operation; with a [`HistoryObserver`] installed in the
-//!   [`AtlassianProvisioner`](crate::AtlassianProvisioner)'s builder, entries also list the
+//!   `scim_atlassian::AtlassianProvisioner`'s builder, entries also list the
 //!   product calls each operation made.
 //!
 //! Entries hold no secrets and as little personal data as serves an administrator: the SCIM
@@ -20,8 +20,7 @@ mod recording;
 
 pub use jsonl::JsonLinesHistory;
 pub use memory::{DEFAULT_CAPACITY, InMemoryHistory};
-pub(crate) use recording::note_held_back;
-pub use recording::{HistoryObserver, RecordingProvisioner, note_action};
+pub use recording::{HistoryObserver, RecordingProvisioner, note_action, note_held_back};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -290,7 +289,7 @@ impl From<&CallRecord> for ProductCall {
 pub enum Outcome {
     /// It succeeded.
     Success,
-    /// It ran as a dry run ([`DryRunClient`](crate::dry_run::DryRunClient)): the product's
+    /// It ran as a dry run (such as `scim_atlassian::dry_run::DryRunClient`): the product's
     /// state was read, nothing was written, and these writes would have been made.
     #[serde(rename_all = "camelCase")]
     DryRun {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::wire::{self, Window};
 use super::{CallLog, CrowdSimulator, Fault, empty, respond};
-use crate::Credentials;
+use scim_provisioning::Credentials;
 
 /// The prefix of Confluence's REST API.
 const API: &str = "/rest/api";
@@ -31,7 +31,7 @@ struct State {
 }
 
 /// Confluence Data Center as an in-process [`HttpClient`], for an
-/// [`AtlassianProvisioner::confluence`](crate::AtlassianProvisioner::confluence). Users live
+/// `scim_atlassian::AtlassianProvisioner::confluence`. Users live
 /// in the embedded directory, served as Crowd's API under `/rest/usermanagement/1` to the
 /// application credentials (see [`CrowdSimulator`]); `/rest/api` answers the administrator's
 /// credentials (ATLASSIAN.md):

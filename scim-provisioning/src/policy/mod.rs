@@ -1,7 +1,7 @@
 //! [`SyncPolicy`]: the administrator's rules for what the identity provider's users and groups
 //! become in Jira: group mapping, default groups, scope, name transformations and
 //! deprovisioning. The same policy applies to Atlassian Cloud
-//! ([`CloudBuilder::policy`](crate::cloud::CloudBuilder::policy), which says what differs
+//! (`scim_atlassian::cloud::CloudBuilder::policy`, which says what differs
 //! there); the docs below say "Jira" for the target product.
 //!
 //! `policy.example.toml`, beside this crate's `Cargo.toml`, shows every setting with its
@@ -13,7 +13,7 @@
 //! onto one is a [`PolicyError`] naming the setting.
 //!
 //! ```
-//! use scim_atlassian::policy::{DeprovisionAction, NameTransform, SyncPolicy};
+//! use scim_provisioning::policy::{DeprovisionAction, NameTransform, SyncPolicy};
 //!
 //! let policy = SyncPolicy::builder()
 //!     .on_the_fly()
@@ -25,7 +25,7 @@
 //!     .project_lead("jira-admin")
 //!     .build()?;
 //! assert_eq!(policy.deprovision.action, DeprovisionAction::Delete);
-//! # Ok::<(), scim_atlassian::policy::PolicyError>(())
+//! # Ok::<(), scim_provisioning::policy::PolicyError>(())
 //! ```
 //!
 //! The same policy in TOML (feature `toml` for `SyncPolicy::from_toml_str`; any serde
@@ -33,7 +33,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "toml")] {
-//! use scim_atlassian::policy::{GroupMapping, SyncPolicy};
+//! use scim_provisioning::policy::{GroupMapping, SyncPolicy};
 //!
 //! let policy = SyncPolicy::from_toml_str(r#"
 //!     [groups]
@@ -56,21 +56,21 @@
 //! "#)?;
 //! assert!(matches!(policy.groups, GroupMapping::OnTheFly { .. }));
 //! # }
-//! # Ok::<(), scim_atlassian::policy::PolicyError>(())
+//! # Ok::<(), scim_provisioning::policy::PolicyError>(())
 //! ```
 
 mod plan;
 mod rules;
-pub(crate) mod transform;
+pub mod transform;
 
 use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use plan::{GroupPlan, idp_groups, split_group_ops, touches_groups};
+pub use plan::{GroupPlan, idp_groups, split_group_ops, touches_groups};
 pub use rules::PolicyRules;
-pub(crate) use transform::CompiledTransform;
+pub use transform::CompiledTransform;
 pub use transform::{NameTransform, RegexRule};
 
 /// A policy setting that cannot work, named by its path in the configuration file
@@ -430,7 +430,9 @@ impl SyncPolicy {
         })
     }
 
-    pub(crate) fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
+    /// The policy checked and compiled (regexes built), in the form a provisioner applies to
+    /// every write; or the first setting that cannot work.
+    pub fn compile(&self) -> Result<CompiledPolicy, PolicyError> {
         let user_name = self.user_name.compile("user_name")?;
         let group_name = self.group_name.compile("group_name")?;
         let mapping = match &self.groups {
@@ -715,40 +717,58 @@ impl SyncPolicyBuilder {
 
 /// How IdP group names map, with regexes compiled.
 #[derive(Debug, Clone)]
-pub(crate) enum Mapping {
+pub enum Mapping {
+    /// Every IdP group becomes a target group of the same (transformed) name.
     OnTheFly {
+        /// Only groups matching one of these are synced (all when empty).
         include: Vec<Regex>,
+        /// Groups matching one of these are never synced.
         exclude: Vec<Regex>,
     },
     /// Lower-cased key -> Jira groups.
     Manual(BTreeMap<String, Vec<String>>),
 }
 
-/// A checked [`SyncPolicy`], ready to apply.
+/// A checked [`SyncPolicy`], ready to apply: what a provisioner for any product reads while it
+/// writes (the fields mirror the policy's settings of the same names).
 #[derive(Debug, Clone)]
-pub(crate) struct CompiledPolicy {
-    pub(crate) mapping: Mapping,
+#[non_exhaustive]
+pub struct CompiledPolicy {
+    /// How IdP groups map to target groups.
+    pub mapping: Mapping,
     /// Manual mapping: (IdP group name as configured, its first Jira group).
-    pub(crate) manual_keys: Vec<(String, String)>,
-    pub(crate) user_name: CompiledTransform,
-    pub(crate) group_name: CompiledTransform,
-    pub(crate) remove_unmanaged: bool,
-    pub(crate) new_users: Vec<String>,
-    pub(crate) all_users: Vec<String>,
-    pub(crate) scope: Vec<String>,
-    pub(crate) deprovision_out_of_scope: bool,
-    pub(crate) action: DeprovisionAction,
-    pub(crate) project_lead: Option<String>,
-    pub(crate) component_lead: Option<String>,
-    pub(crate) remove_groups: RemoveGroups,
+    pub manual_keys: Vec<(String, String)>,
+    /// The user name transformation.
+    pub user_name: CompiledTransform,
+    /// The group name transformation.
+    pub group_name: CompiledTransform,
+    /// Remove memberships of managed groups the IdP no longer lists.
+    pub remove_unmanaged: bool,
+    /// Default groups for newly created users.
+    pub new_users: Vec<String>,
+    /// Default groups every synced user keeps.
+    pub all_users: Vec<String>,
+    /// Only members of these IdP groups are provisioned (everyone when empty).
+    pub scope: Vec<String>,
+    /// Deprovision users who leave the scope.
+    pub deprovision_out_of_scope: bool,
+    /// What deprovisioning does.
+    pub action: DeprovisionAction,
+    /// Who takes over projects a deleted user leads.
+    pub project_lead: Option<String>,
+    /// Who takes over components a deleted user leads.
+    pub component_lead: Option<String>,
+    /// Which memberships deprovisioning removes.
+    pub remove_groups: RemoveGroups,
     /// Groups no deprovisioning removes.
-    pub(crate) keep_groups: Vec<Regex>,
-    pub(crate) seats: SeatPolicy,
+    pub keep_groups: Vec<Regex>,
+    /// Licence seat checks.
+    pub seats: SeatPolicy,
 }
 
 impl CompiledPolicy {
     /// The Jira groups IdP group `idp` stands for, or `None` when the policy ignores it.
-    pub(crate) fn jira_groups(&self, idp: &str) -> Option<Vec<String>> {
+    pub fn jira_groups(&self, idp: &str) -> Option<Vec<String>> {
         match &self.mapping {
             Mapping::OnTheFly { include, exclude } => {
                 let idp = idp.trim();
@@ -768,7 +788,7 @@ impl CompiledPolicy {
     }
 
     /// Whether IdP groups are Jira groups of the same name, one to one.
-    pub(crate) fn groups_are_identity(&self) -> bool {
+    pub fn groups_are_identity(&self) -> bool {
         matches!(&self.mapping, Mapping::OnTheFly { include, exclude } if include.is_empty() && exclude.is_empty())
             && self.group_name.is_identity()
     }
@@ -778,7 +798,7 @@ impl CompiledPolicy {
     /// and with manual mapping any target of the map. On-the-fly mapping does not count every
     /// group a name could map to: without filters that is every Jira group, and groups an
     /// administrator granted in Jira would go.
-    pub(crate) fn manages(&self, jira: &str, managed: &[String]) -> bool {
+    pub fn manages(&self, jira: &str, managed: &[String]) -> bool {
         if managed.iter().any(|m| m.eq_ignore_ascii_case(jira)) {
             return true;
         }
@@ -792,7 +812,7 @@ impl CompiledPolicy {
     /// views show members: manual mapping, the entries whose first Jira group holds the user;
     /// on-the-fly, the Jira groups that map onto themselves (the IdP names behind renamed
     /// groups cannot be recovered from Jira).
-    pub(crate) fn idp_groups_of(&self, jira: &[String]) -> Vec<String> {
+    pub fn idp_groups_of(&self, jira: &[String]) -> Vec<String> {
         match &self.mapping {
             Mapping::Manual(_) => self
                 .manual_keys
@@ -812,14 +832,14 @@ impl CompiledPolicy {
     }
 
     /// Whether a user with these IdP groups is in scope.
-    pub(crate) fn in_scope<'a>(&self, mut idp_groups: impl Iterator<Item = &'a str>) -> bool {
+    pub fn in_scope<'a>(&self, mut idp_groups: impl Iterator<Item = &'a str>) -> bool {
         self.scope.is_empty()
             || idp_groups.any(|g| self.scope.iter().any(|s| s.eq_ignore_ascii_case(g.trim())))
     }
 
     /// The groups deprovisioning user with Jira groups `groups` removes it from: `delete` is
     /// whether this is a SCIM `DELETE`, `managed` the groups earlier writes gave it.
-    pub(crate) fn groups_to_remove(
+    pub fn groups_to_remove(
         &self,
         groups: &[String],
         managed: &[String],
@@ -839,7 +859,7 @@ impl CompiledPolicy {
     }
 
     /// Jira groups no user write removes (the default groups).
-    pub(crate) fn is_default_group(&self, jira: &str) -> bool {
+    pub fn is_default_group(&self, jira: &str) -> bool {
         self.new_users
             .iter()
             .chain(&self.all_users)

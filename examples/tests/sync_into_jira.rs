@@ -1,4 +1,5 @@
-//! A SCIM source (the in-memory example server) synced into the Jira simulator: drift made by
+//! scim-sync into scim-atlassian (these tests live here so that scim-sync depends on no vendor
+//! crate): a SCIM source (the in-memory example server) synced into the Jira simulator: drift made by
 //! hand in Jira and at the source converges in one run, and a run right after writes nothing.
 #![allow(
     clippy::unwrap_used,
@@ -7,7 +8,9 @@
     missing_docs
 )]
 
-mod common;
+#[path = "../../scim-sync/tests/common/mod.rs"]
+mod sync_common;
+use sync_common as common;
 
 use std::sync::Arc;
 
@@ -255,4 +258,36 @@ fn a_run_interrupted_by_jira_failures_is_finished_by_the_next_without_duplicates
     assert_eq!(runs.len(), 3);
     assert!(runs[0].outcome.is_success());
     assert!(!runs[1].outcome.is_success() && !runs[2].outcome.is_success());
+}
+
+#[test]
+fn a_keycloak_realm_with_subgroups_syncs_into_jira_and_a_second_run_writes_nothing() {
+    use scim_atlassian::simulator::JiraSimulator;
+    use scim_atlassian::{AtlassianProvisioner, Credentials};
+
+    let sim = common::keycloak_sim::with_subgroups(false);
+    let kc = common::keycloak_sim::source(&sim, "s3cret&=");
+    let credentials = Credentials::bearer("pat");
+    let jira_sim = Arc::new(JiraSimulator::new(credentials.clone()));
+    let jira = AtlassianProvisioner::jira("https://jira.test", credentials)
+        .client(jira_sim.clone())
+        .build()
+        .unwrap();
+    let ctx = RequestContext::new("acme");
+    let reconciler = Reconciler::new();
+    let plan = block_on(reconciler.plan(&kc, &jira, &ctx)).unwrap();
+    let report = block_on(plan.apply(&jira, &ctx)).unwrap();
+    assert_eq!(report.failed, 0, "{report}");
+    assert_eq!(jira_sim.user_count(), 7);
+    assert!(!jira_sim.user("worker3").unwrap().active);
+    assert_eq!(
+        jira_sim.group_members("devs/web/api").unwrap(),
+        ["worker0", "worker6"]
+    );
+    assert_eq!(jira_sim.group_members("everyone/ops").unwrap(), ["worker1"]);
+
+    jira_sim.reset_calls();
+    let again = block_on(reconciler.plan(&kc, &jira, &ctx)).unwrap();
+    assert!(again.is_empty(), "{again}");
+    assert_eq!(jira_sim.write_calls(), 0, "{:?}", jira_sim.call_counts());
 }

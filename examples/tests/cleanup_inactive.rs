@@ -1,6 +1,12 @@
-//! The inactive-user cleanup against the Crowd and Jira simulators: last logins from the
-//! product, the exclude list, the safety rail, the dry run, and the policy's deprovisioning.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+//! scim-sync's inactive-user cleanup against the Crowd and Jira simulators (here so that
+//! scim-sync depends on no vendor crate): last logins from the product, the exclude list, the
+//! safety rail, the dry run, and the policy's deprovisioning.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::sync::Arc;
 

@@ -74,7 +74,7 @@ impl NameTransform {
 
     /// The transformation with its regexes compiled; `setting` names it in errors
     /// (`user_name`, `group_name`).
-    pub(crate) fn compile(&self, setting: &str) -> Result<CompiledTransform, PolicyError> {
+    pub fn compile(&self, setting: &str) -> Result<CompiledTransform, PolicyError> {
         let mut rules = Vec::with_capacity(self.rules.len());
         for (i, rule) in self.rules.iter().enumerate() {
             let at = format!("{setting}.rules[{i}]");
@@ -97,7 +97,8 @@ impl NameTransform {
     }
 }
 
-pub(crate) fn compile_regex(setting: &str, pattern: &str) -> Result<Regex, PolicyError> {
+/// `pattern` compiled, or a [`PolicyError::Regex`] naming `setting`.
+pub fn compile_regex(setting: &str, pattern: &str) -> Result<Regex, PolicyError> {
     Regex::new(pattern).map_err(|e| PolicyError::Regex {
         setting: setting.to_owned(),
         pattern: pattern.to_owned(),
@@ -156,7 +157,7 @@ fn check_captures(setting: &str, regex: &Regex, replacement: &str) -> Result<(),
 
 /// A [`NameTransform`] ready to apply.
 #[derive(Debug, Clone)]
-pub(crate) struct CompiledTransform {
+pub struct CompiledTransform {
     setting: String,
     rules: Vec<(Regex, String)>,
     strip_domain: bool,
@@ -164,17 +165,18 @@ pub(crate) struct CompiledTransform {
 }
 
 impl CompiledTransform {
-    pub(crate) fn is_identity(&self) -> bool {
+    /// Whether the transformation leaves every name as it is.
+    pub fn is_identity(&self) -> bool {
         self.rules.is_empty() && !self.strip_domain && !self.lowercase
     }
 
     /// The setting this transformation came from, for error messages.
-    pub(crate) fn setting(&self) -> &str {
+    pub fn setting(&self) -> &str {
         &self.setting
     }
 
     /// `name` transformed, trimmed; `None` when nothing is left of it.
-    pub(crate) fn apply(&self, name: &str) -> Option<String> {
+    pub fn apply(&self, name: &str) -> Option<String> {
         let name = name.trim();
         let mut out = name.to_owned();
         for (regex, replacement) in &self.rules {

@@ -4,10 +4,10 @@
 use super::{CompiledPolicy, DeprovisionAction, Mapping, PolicyError, SyncPolicy};
 
 /// What a [`SyncPolicy`] decides, name by name, with nothing of the target in it: the same
-/// functions [`AtlassianProvisioner`](crate::AtlassianProvisioner) applies to pushed writes.
+/// functions `scim_atlassian::AtlassianProvisioner` applies to pushed writes.
 ///
 /// ```
-/// use scim_atlassian::policy::{NameTransform, SyncPolicy};
+/// use scim_provisioning::policy::{NameTransform, SyncPolicy};
 ///
 /// let rules = SyncPolicy::builder()
 ///     .include("^okta-")
@@ -18,7 +18,7 @@ use super::{CompiledPolicy, DeprovisionAction, Mapping, PolicyError, SyncPolicy}
 /// assert_eq!(rules.user_name("bjensen@example.com").as_deref(), Some("bjensen"));
 /// assert_eq!(rules.target_groups("okta-eng"), Some(vec!["jira-eng".to_owned()]));
 /// assert_eq!(rules.target_groups("sales"), None);
-/// # Ok::<(), scim_atlassian::policy::PolicyError>(())
+/// # Ok::<(), scim_provisioning::policy::PolicyError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct PolicyRules {

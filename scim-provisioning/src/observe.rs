@@ -19,6 +19,24 @@ pub struct CallRecord {
     pub elapsed: Duration,
 }
 
+impl CallRecord {
+    /// A record of one completed call (for product clients outside this crate, since the
+    /// struct is `#[non_exhaustive]`).
+    pub fn new(
+        call: impl Into<String>,
+        status: Option<u16>,
+        attempt: u32,
+        elapsed: Duration,
+    ) -> Self {
+        CallRecord {
+            call: call.into(),
+            status,
+            attempt,
+            elapsed,
+        }
+    }
+}
+
 /// Told of every call a client makes, after it completes.
 ///
 /// Called inline on the request's task: keep it quick (count, log, push to a channel).
