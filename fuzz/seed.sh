@@ -2,27 +2,33 @@
 # Builds the seed corpora fuzz/corpus/<target>/ for the cargo-fuzz targets.
 #
 # fuzz/corpus/ is gitignored, so the seeds are generated at run time from the
-# shared test data (../shared/corpus beside the project root: filters/*.jsonl,
-# paths/*.jsonl, rfc-examples/*.json), plus a few built-in seeds so the
-# script works without it. Files are named by the SHA-1 of their contents, as
+# project's test data (scim-filter/tests/data: filters/*.jsonl, paths/*.jsonl;
+# scim-core/tests/data: rfc-examples/*.json, idp-traffic/*.json, patch/), plus a
+# few built-in seeds so the script works without it. Files are named by the SHA-1 of their contents, as
 # libFuzzer names its own, so running this again adds nothing twice and never
 # removes what the fuzzer has found.
 #
-# Usage: fuzz/seed.sh [SHARED_CORPUS_DIR]   (default: <project>/../shared/corpus)
+# Usage: fuzz/seed.sh [CORPUS_DIR...]
+#   (default: <project>/scim-filter/tests/data <project>/scim-core/tests/data)
 set -euo pipefail
 
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-shared="${1:-$fuzz_dir/../../shared/corpus}"
+if [ "$#" -eq 0 ]; then
+    set -- "$fuzz_dir/../scim-filter/tests/data" "$fuzz_dir/../scim-core/tests/data"
+fi
 
-python3 - "$fuzz_dir" "$shared" <<'EOF'
+python3 - "$fuzz_dir" "$@" <<'EOF'
 import hashlib, json, os, sys
 from pathlib import Path
 
-fuzz_dir, shared = Path(sys.argv[1]), Path(sys.argv[2])
+fuzz_dir, roots = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
+
+def sglob(pattern):
+    return sorted(f for root in roots for f in root.glob(pattern))
 
 def read_jsonl(pattern):
     out = []
-    for f in sorted(shared.glob(pattern)):
+    for f in (sglob(pattern)):
         for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
@@ -74,7 +80,7 @@ filters = read_jsonl("filters/*.jsonl")
 paths = read_jsonl("paths/*.jsonl")
 valid_filters = read_jsonl("filters/valid.jsonl")
 docs = []
-for f in sorted(shared.glob("rfc-examples/*.json")):
+for f in (sglob("rfc-examples/*.json")):
     try:
         doc = json.loads(f.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -113,13 +119,12 @@ for i, d in enumerate(all_docs):
 write("filter_eval", evals)
 
 # resource_decode: the RFC examples and recorded IdP traffic, whole documents.
-raw_docs = [f.read_bytes() for d in ("rfc-examples", "idp-traffic") for f in sorted(shared.glob(d + "/*.json"))]
+raw_docs = [f.read_bytes() for d in ("rfc-examples", "idp-traffic") for f in (sglob(d + "/*.json"))]
 write("resource_decode", [b for b in raw_docs if len(b) <= 8192] + [b'{"userName":"bjensen","ACTIVE":"True"}'])
 
 # patch_apply: the PATCH bodies IdPs send (idp-quirks.jsonl) and the RFC PatchOp examples.
 quirks = []
-qfile = shared / "patch" / "idp-quirks.jsonl"
-if qfile.exists():
+for qfile in sglob("patch/idp-quirks.jsonl"):
     for line in qfile.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
@@ -127,12 +132,12 @@ if qfile.exists():
                 quirks.append(json.dumps(json.loads(line)["body"]).encode())
             except (json.JSONDecodeError, KeyError):
                 pass
-rfc_patches = [f.read_bytes() for f in sorted(shared.glob("rfc-examples/rfc7644-3.5.2*.json"))]
+rfc_patches = [f.read_bytes() for f in (sglob("rfc-examples/rfc7644-3.5.2*.json"))]
 write("patch_apply", quirks + rfc_patches + [b'{"Operations":[{"op":"Replace","value":{"active":false}}]}'])
 
 # bulk_decode: the RFC bulk requests and responses, and a request whose group refers to a user by
 # bulkId in its path, its members and a $ref.
-rfc_bulk = [f.read_bytes() for f in sorted(shared.glob("rfc-examples/rfc7644-3.7*bulk*.json"))]
+rfc_bulk = [f.read_bytes() for f in (sglob("rfc-examples/rfc7644-3.7*bulk*.json"))]
 write("bulk_decode", rfc_bulk + [
     b'{"operations":[{"method":"patch","path":"/Groups/bulkId:g","data":[{"op":"add","path":"members","value":[{"value":"bulkId:u","$ref":"/Users/bulkId:u"}]}]},'
     b'{"method":"POST","path":"/Groups","bulkId":"g","data":{"displayName":"g"}},{"method":"POST","path":"/Users","bulkId":"u","data":{"userName":"u"}}]}',
@@ -144,7 +149,7 @@ write("bulk_decode", rfc_bulk + [
 import re
 ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\b[0-9a-f]{20}\b")
 reqs = []
-for f in sorted(shared.glob("idp-traffic/*.json")):
+for f in (sglob("idp-traffic/*.json")):
     try:
         d = json.loads(f.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -1,15 +1,11 @@
-//! What the example servers share around axum and tokio: serving a [`ScimService`] with request
-//! logs, logging set-up, graceful shutdown, and reading query parameters.
+//! What the example servers share around axum and tokio: logging set-up, graceful shutdown,
+//! reading query parameters, and tokio's timer for scim-atlassian. Serving SCIM itself (body
+//! limits, request ids, request logs) is `scim_core::tower`'s job:
+//! `Router::new().fallback_service(scim.into_service())`.
 
-use std::time::Instant;
+use tracing::info;
 
-use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{HeaderValue, Response, StatusCode};
-use scim_core::{ScimError, ScimService};
-use tracing::{info, warn};
-
-/// The largest request body the example servers accept: 1 MiB.
+/// The largest request body the example servers accept: 1 MiB (`max_payload_size`).
 pub const MAX_PAYLOAD: usize = 1024 * 1024;
 
 /// Logs to standard error at the level `RUST_LOG` sets (default `info`).
@@ -21,53 +17,6 @@ pub fn init_tracing() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-}
-
-/// Serves one request with `scim` (routing, authentication and errors are its job) and logs
-/// it: method, path (never the query, which can carry personal data in filters), status,
-/// time taken and `X-Request-Id`. Bodies beyond the service's limit are refused with 413
-/// without reading them whole.
-pub async fn serve_scim(scim: &ScimService, request: Request) -> Response<Body> {
-    let started = Instant::now();
-    let limit = scim.max_payload_size();
-    let (parts, body) = request.into_parts();
-    let method = parts.method.clone();
-    let path = parts.uri.path().to_owned();
-    let request_id = parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    // One byte over the limit is enough to know the body is too large.
-    let response = match axum::body::to_bytes(body, limit.saturating_add(1)).await {
-        Ok(bytes) => scim
-            .handle(axum::http::Request::from_parts(parts, bytes))
-            .await
-            .map(Body::from),
-        Err(_) => too_large(limit),
-    };
-    let status = response.status();
-    let elapsed_us = started.elapsed().as_micros();
-    if status.is_server_error() {
-        warn!(%method, %path, status = status.as_u16(), elapsed_us, request_id, "request failed");
-    } else {
-        info!(%method, %path, status = status.as_u16(), elapsed_us, request_id, "request");
-    }
-    response
-}
-
-fn too_large(limit: usize) -> Response<Body> {
-    let err = ScimError::payload_too_large(format_args!(
-        "the request body is larger than {limit} bytes"
-    ));
-    let body = serde_json::to_vec(&err.to_body()).unwrap_or_default();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/scim+json; charset=utf-8"),
-    );
-    response
 }
 
 /// Completes on Ctrl-C or SIGTERM, so `axum::serve` finishes the requests in flight and stops.

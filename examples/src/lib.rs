@@ -1,12 +1,14 @@
 //! Runnable examples for the scim-rs workspace; the binaries live in `src/bin`. This library
-//! holds what they share, tested here: command-line parsing and token generation, the axum
-//! glue ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
+//! holds what they share, tested here: command-line parsing and token generation, logging and
+//! shutdown around axum ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
 //! ([`tenants`]), its target's client ([`target`]), its bound on calls in flight to the target ([`bounded`]), the `sync` binary
-//! ([`sync`]) and the database both share between instances ([`shared`]).
+//! ([`sync`]), the database both share between instances ([`shared`]), and the "add SCIM to your
+//! own app" example ([`own_app`]).
 
 pub mod bounded;
 pub mod bridge;
 pub mod glue;
+pub mod own_app;
 pub mod shared;
 pub mod sync;
 pub mod target;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use scim_atlassian::cloud::CloudProvisioner;
 use scim_atlassian::history::{InMemoryHistory, JsonLinesHistory, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_core::HttpClient;
@@ -62,6 +63,23 @@ impl std::fmt::Debug for SourceArgs {
     }
 }
 
+/// `--scim-url URL --token TOKEN`: a running SCIM 2.0 service as the target (an
+/// `atlassian-bridge`, say), instead of the bridge's configured target.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScimTarget {
+    /// Its SCIM 2.0 base URL (`http://127.0.0.1:8081/scim/v2`).
+    pub url: String,
+    /// Its bearer token (`--token`, or `SYNC_TARGET_TOKEN`).
+    pub token: String,
+}
+
+impl std::fmt::Debug for ScimTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        write!(f, "scim {}", self.url)
+    }
+}
+
 /// The command line of `sync`.
 // Each bool is an independent command-line switch.
 #[allow(clippy::struct_excessive_bools)]
@@ -73,6 +91,9 @@ pub struct SyncArgs {
     pub target: Option<PathBuf>,
     /// `--simulate` or `--target simulate`: the in-process Jira simulator.
     pub simulate: bool,
+    /// `--scim-url URL --token TOKEN`: write to a running SCIM service instead (the
+    /// configuration given to `--target`, if any, still gives the policy and history).
+    pub scim_target: Option<ScimTarget>,
     /// `--dry-run`: print the plan, write nothing.
     pub dry_run: bool,
     /// `--force`: apply even a plan that trips the safety rail.
@@ -100,7 +121,8 @@ pub struct SyncArgs {
 impl SyncArgs {
     /// The usage text.
     pub const USAGE: &'static str = "\
-usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|simulate
+usage: sync --source file|scim|keycloak [source options]
+            (--target CONFIG.toml|simulate | --scim-url URL --token TOKEN [--target CONFIG.toml])
             [--dry-run] [--force] [--keep-groups] [--state PATH] [--every 15m [--max-runs N]]
             [--tenant NAME] [--db URL]
        sync --inactive-days N [--exclude REGEX]... --target CONFIG.toml|simulate
@@ -114,6 +136,9 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
   --target PATH        the bridge's configuration file: its [target] and [policy] (and
                        [history] for the run summaries)
   --target simulate    the in-process Jira simulator (also: --simulate)
+  --scim-url URL       a running SCIM 2.0 service to write to, e.g. an atlassian-bridge at
+                       http://127.0.0.1:8081/scim/v2 (a --target file still gives the policy)
+  --token TOKEN        its bearer token (or $SYNC_TARGET_TOKEN)
   --dry-run            print the plan, write nothing
   --force              apply even when the plan deactivates more than 10% of the users or
                        deletes more than 10% of the groups
@@ -149,6 +174,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
         let mut client_secret = None;
         let mut target = None;
         let mut simulate = false;
+        let (mut scim_url, mut scim_token) = (None, None);
         let (mut dry_run, mut force) = (false, false);
         let mut every = None;
         let mut max_runs = None;
@@ -173,6 +199,8 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
                     "simulate" => simulate = true,
                     path => target = Some(PathBuf::from(path)),
                 },
+                "--scim-url" => scim_url = Some(parse_scim_url(&flags.value("--scim-url")?)?),
+                "--token" => scim_token = Some(flags.value("--token")?),
                 "--simulate" => {
                     flags.no_value("--simulate")?;
                     simulate = true;
@@ -254,9 +282,22 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
         if !exclude.is_empty() && inactive_days.is_none() {
             return Err("--exclude goes with --inactive-days".to_owned());
         }
-        if target.is_none() && !simulate {
+        let scim_token = scim_token.or_else(|| env("SYNC_TARGET_TOKEN"));
+        let scim_target = match (scim_url, scim_token.filter(|t| !t.is_empty())) {
+            (Some(_), _) if simulate => {
+                return Err("--scim-url and --target simulate are two targets: give one".to_owned());
+            }
+            (Some(url), Some(token)) => Some(ScimTarget { url, token }),
+            (Some(_), None) => {
+                return Err("--scim-url needs --token TOKEN (or SYNC_TARGET_TOKEN)".to_owned());
+            }
+            (None, _) => None,
+        };
+        if target.is_none() && !simulate && scim_target.is_none() {
             return Err(
-                "--target is missing: the bridge's configuration file, or `simulate`".to_owned(),
+                "--target is missing: the bridge's configuration file, `simulate`, or \
+                 --scim-url URL --token TOKEN of a running bridge"
+                    .to_owned(),
             );
         }
         if max_runs.is_some() && every.is_none() {
@@ -266,6 +307,7 @@ usage: sync --source file|scim|keycloak [source options] --target CONFIG.toml|si
             source,
             target,
             simulate,
+            scim_target,
             dry_run,
             force,
             every,
@@ -296,6 +338,17 @@ pub fn parse_every(value: &str) -> Result<Duration, String> {
         return Err(format!("--every {value:?} must be longer than zero"));
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// `--scim-url`'s value: an `http(s)://` URL, without a trailing slash.
+fn parse_scim_url(value: &str) -> Result<String, String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!(
+            "--scim-url {value:?} must be a SCIM base URL like http://127.0.0.1:8081/scim/v2"
+        ))
+    }
 }
 
 /// A one-line progress bar on a terminal's stderr, redrawn at most once per percent.
@@ -437,6 +490,27 @@ fn target(
     Ok((provisioner, client.described().to_owned()))
 }
 
+/// `--scim-url`: a SCIM 2.0 service written to over HTTP with its bearer token, with the
+/// policy's deprovisioning settings (as [`target`]). Atlassian Cloud's provisioning API is
+/// plain SCIM 2.0, so its client (`CloudProvisioner`: exact `eq` filters passed on, others
+/// evaluated here, memberships as PATCH on `members`) serves any SCIM service.
+fn scim_target(
+    t: &ScimTarget,
+    policy: &SyncPolicy,
+    http: Arc<dyn HttpClient>,
+) -> Result<(Arc<dyn Provisioner>, String), String> {
+    let provisioner = CloudProvisioner::builder(t.url.clone(), t.token.clone())
+        .client(http)
+        .sleeper(Arc::new(TokioSleeper))
+        .policy(target_policy(policy))
+        .build()
+        .map_err(|e| format!("--scim-url: {e}"))?;
+    Ok((
+        Arc::new(provisioner),
+        format!("the SCIM service at {}", t.url),
+    ))
+}
+
 /// How `sync` ended, for the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -495,11 +569,14 @@ pub async fn run(
     if let Some(days) = args.inactive_days {
         return cleanup_inactive(args, days, &config, env, out).await;
     }
-    let (target, described) = target(
-        &config.target(args.simulate, env)?,
-        &config.policy,
-        config.concurrency()?,
-    )?;
+    let (target, described) = match &args.scim_target {
+        Some(t) => scim_target(t, &config.policy, Arc::clone(&http))?,
+        None => target(
+            &config.target(args.simulate, env)?,
+            &config.policy,
+            config.concurrency()?,
+        )?,
+    };
     let source = source(&args.source, &http)?;
     let mut reconciler = Reconciler::new()
         .with_sync_policy(&config.policy)
@@ -614,6 +691,23 @@ mod tests {
         assert_eq!(a.target, Some(PathBuf::from("bridge.toml")));
         assert_eq!(a.every, Some(Duration::from_secs(900)));
         assert!(parse(&["--help"]).unwrap().is_none());
+        let a = parse(&[
+            "--source",
+            "file",
+            "--file",
+            "x.csv",
+            "--scim-url",
+            "http://127.0.0.1:8081/scim/v2/",
+            "--token",
+            "s3cret",
+        ])
+        .unwrap()
+        .unwrap();
+        let t = a.scim_target.clone().unwrap();
+        assert_eq!(t.url, "http://127.0.0.1:8081/scim/v2");
+        assert_eq!(t.token, "s3cret");
+        assert!(a.target.is_none() && !a.simulate);
+        assert!(!format!("{a:?}").contains("s3cret"), "{a:?}");
     }
 
     #[test]
@@ -656,6 +750,19 @@ mod tests {
             .unwrap();
         assert_eq!((a.inactive_days, a.source), (Some(90), SourceArgs::None));
         assert_eq!(a.exclude, ["^svc-"]);
+        let file = ["--source", "file", "--file", "x"];
+        let scim_cases: [(&[&str], &str); 3] = [
+            (&["--scim-url", "http://h/scim/v2"], "--token"),
+            (&["--scim-url", "h:1/scim"], "h:1/scim"),
+            (
+                &["--simulate", "--scim-url", "http://h", "--token", "t"],
+                "two targets",
+            ),
+        ];
+        for (args, want) in scim_cases {
+            let e = parse(&[&file[..], args].concat()).unwrap_err();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
         assert_eq!(parse_every("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_every("1h"), Ok(Duration::from_secs(3600)));
     }

@@ -1,5 +1,5 @@
 //! The `atlassian-bridge` binary end to end, against its in-process Jira simulator: the recorded
-//! Entra ID and Okta flows of `shared/corpus/idp-traffic` driven through it, the resulting users,
+//! Entra ID and Okta flows of `scim-core/tests/data/idp-traffic` driven through it, the resulting users,
 //! groups and memberships read back through its SCIM endpoints, and the sync history read
 //! through its admin endpoint.
 
@@ -71,7 +71,7 @@ fn start(config: &std::path::Path) -> Server {
 /// A recorded exchange: `(method, path, request body, recorded status)`.
 fn recorded(name: &str) -> (String, String, Value, u16) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/idp-traffic")
+        .join("../scim-core/tests/data/idp-traffic")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (the recorded IdP traffic)", path.display()));

@@ -1,4 +1,4 @@
-//! Recorded Entra ID (Azure AD) and Okta traffic (`shared/corpus/idp-traffic`, from
+//! Recorded Entra ID (Azure AD) and Okta traffic (`scim-core/tests/data/idp-traffic`, from
 //! elimity-com/scim's identity provider tests) replayed over real HTTP against the `scim-server`
 //! binary, with reqwest as the client: every recorded request is sent in the order an identity
 //! provider would send it (look up, create, read, update), with the recorded ids replaced by the
@@ -31,7 +31,7 @@ const TOKEN: &str = "idp-traffic-token";
 
 fn recording(name: &str) -> Value {
     let path = format!(
-        "{}/../../shared/corpus/idp-traffic/{name}.json",
+        "{}/../scim-core/tests/data/idp-traffic/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)

@@ -3,7 +3,7 @@
 //! `cargo test --manifest-path fuzz/Cargo.toml`.
 //!
 //! Inputs: every file under `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`
-//! (when present), plus the strings of `../shared/corpus/{filters,paths}/*.jsonl`.
+//! (when present), plus the strings of scim-filter's `tests/data/{filters,paths}/*.jsonl`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,15 @@ fn fuzz_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn shared_corpus() -> PathBuf {
-    fuzz_dir().join("../../shared/corpus")
+/// The project's test data: the filter and path corpora are scim-filter's, the RFC examples,
+/// recorded IdP traffic and PATCH bodies scim-core's.
+fn test_data(sub: &str) -> PathBuf {
+    let krate = if sub.starts_with("filters") || sub.starts_with("paths") {
+        "scim-filter"
+    } else {
+        "scim-core"
+    };
+    fuzz_dir().join("..").join(krate).join("tests/data").join(sub)
 }
 
 /// The JSON-encoded strings of every `*.jsonl` file in `dir` (`#` lines are comments).
@@ -67,20 +74,20 @@ fn replay(target: &str, body: fn(&[u8]), extra: Vec<Vec<u8>>) {
 
 #[test]
 fn filter_parse() {
-    let extra = jsonl_strings(&shared_corpus().join("filters"));
+    let extra = jsonl_strings(&test_data("filters"));
     replay("filter_parse", scim_filter_fuzz::filter_parse, extra);
 }
 
 #[test]
 fn path_parse() {
-    let extra = jsonl_strings(&shared_corpus().join("paths"));
+    let extra = jsonl_strings(&test_data("paths"));
     replay("path_parse", scim_filter_fuzz::path_parse, extra);
 }
 
 #[test]
 fn filter_eval() {
     let doc = br#"{"userName":"bjensen","emails":[{"value":"b@example.com","type":"work"}]}"#;
-    let extra = jsonl_strings(&shared_corpus().join("filters"))
+    let extra = jsonl_strings(&test_data("filters"))
         .into_iter()
         .map(|mut f| {
             f.push(0);
@@ -95,7 +102,7 @@ fn filter_eval() {
 fn shared_json_docs() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for dir in ["rfc-examples", "idp-traffic"] {
-        let Ok(entries) = fs::read_dir(shared_corpus().join(dir)) else {
+        let Ok(entries) = fs::read_dir(test_data(dir)) else {
             continue;
         };
         for e in entries.filter_map(Result::ok) {
@@ -108,7 +115,7 @@ fn shared_json_docs() -> Vec<Vec<u8>> {
 /// The PATCH bodies of `patch/idp-quirks.jsonl` (field `body` of each line).
 fn idp_quirk_patches() -> Vec<Vec<u8>> {
     let text =
-        fs::read_to_string(shared_corpus().join("patch/idp-quirks.jsonl")).unwrap_or_default();
+        fs::read_to_string(test_data("patch/idp-quirks.jsonl")).unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -21,6 +21,8 @@
 //! - [`scim1`]: SCIM 1.1 resources, lists, errors and PATCH bodies, converted to and from 2.0.
 //! - [`service`]: [`ScimService`], the SCIM HTTP endpoints over any [`provision::Provisioner`],
 //!   for any server: `http::Request` in, `http::Response` out.
+//! - `tower` (feature `tower`): that service as a `tower::Service` for axum, hyper and any
+//!   `http_body::Body`, reading bodies no further than the size limit.
 //!
 //! Deserialise with [`from_slice`]/[`from_str`] to get a [`ScimError`] (400, naming the
 //! attribute) instead of a `serde_json::Error`.
@@ -43,6 +45,8 @@ pub mod schema;
 pub mod scim1;
 pub mod service;
 pub mod sort;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use bulk::{BulkMethod, BulkOperation, BulkOperationResponse, BulkRequest, BulkResponse};
 pub use client::{HttpClient, HttpError};

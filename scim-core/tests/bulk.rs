@@ -15,7 +15,7 @@ use scim_core::{BulkRequest, BulkResponse, ScimError, ScimType, urn};
 
 fn corpus(name: &str) -> String {
     let path = format!(
-        "{}/../../shared/corpus/rfc-examples/{name}",
+        "{}/tests/data/rfc-examples/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -363,7 +363,7 @@ fn builtin_schemas_load() {
         (enterprise_user_schema(), "enterprise_user"),
     ] {
         let path = format!(
-            "{}/../../shared/corpus/rfc-examples/rfc7643-8.7.1-schema-{name}.json",
+            "{}/tests/data/rfc-examples/rfc7643-8.7.1-schema-{name}.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let corpus: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -19,12 +19,7 @@ use scim_core::{Group, Resource, ScimError, ScimType, User, urn};
 
 macro_rules! corpus {
     ($p:literal) => {
-        std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/corpus/",
-            $p
-        ))
-        .expect($p)
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/", $p)).expect($p)
     };
 }
 
@@ -355,7 +350,7 @@ fn entra_reference_patches() {
 
 fn traffic(name: &str) -> Value {
     let path = format!(
-        "{}/../../shared/corpus/idp-traffic/{name}",
+        "{}/tests/data/idp-traffic/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -461,7 +456,7 @@ fn testdata_patch_add() {
 
 fn rfc(name: &str) -> PatchOp {
     let path = format!(
-        "{}/../../shared/corpus/rfc-examples/{name}",
+        "{}/tests/data/rfc-examples/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     PatchOp::from_slice(&std::fs::read(path).unwrap()).unwrap()

@@ -11,7 +11,7 @@ use scim_core::{ScimType, urn};
 
 fn corpus_user() -> Value {
     let path = format!(
-        "{}/../../shared/corpus/rfc-examples/rfc7643-8.3-enterprise_user.json",
+        "{}/tests/data/rfc-examples/rfc7643-8.3-enterprise_user.json",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -1,4 +1,4 @@
-//! Recorded Entra ID (Azure AD) and Okta traffic (`shared/corpus/idp-traffic`, from
+//! Recorded Entra ID (Azure AD) and Okta traffic (`tests/data/idp-traffic`, from
 //! elimity-com/scim's identity provider tests) replayed through the service: each request is
 //! sent as the identity provider sent it, after seeding the resources it refers to, and the
 //! status and the key fields of the recorded response are asserted (not generated ids or
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 fn recording(name: &str) -> Value {
     let path = format!(
-        "{}/../../shared/corpus/idp-traffic/{name}.json",
+        "{}/tests/data/idp-traffic/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)

@@ -1,4 +1,4 @@
-//! Every line of the shared filter and path corpora (`../shared/corpus/{filters,paths}`), plus the
+//! Every line of the shared filter and path corpora (`tests/data/{filters,paths}`), plus the
 //! RFC's own filter examples: valid lines parse in both modes and round-trip through the canonical
 //! form; invalid lines fail with an error positioned inside the input.
 
@@ -8,7 +8,7 @@ use scim_filter::{Filter, ParseError, Parser, PatchPath};
 
 fn corpus(rel: &str) -> Vec<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
+        .join("tests/data")
         .join(rel);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));

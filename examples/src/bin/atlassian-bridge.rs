@@ -32,9 +32,10 @@ use scim_atlassian::history::{
 use scim_atlassian::policy::SyncPolicy;
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, CallObserver, CallRecord};
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
+use scim_core::tower::TowerService;
 use scim_core::{Authenticator, BearerTokens, ScimService};
 use scim_examples::bridge::{BridgeArgs, Config, TenantSettings};
-use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, serve_scim, shutdown_signal};
+use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, shutdown_signal};
 use scim_examples::random_token;
 use scim_examples::shared::SharedDb;
 use scim_examples::target::{Built, TargetClient};
@@ -47,7 +48,7 @@ const MAX_HISTORY_LIMIT: usize = 1000;
 
 #[derive(Clone)]
 struct App {
-    scim: ScimService,
+    scim: TowerService,
     history: Arc<dyn SyncHistory>,
     admin: Arc<BearerTokens>,
     /// The identity providers' SCIM tokens: each may read its own history and settings.
@@ -209,7 +210,7 @@ async fn main() -> std::process::ExitCode {
         builder = builder.public_url(url.clone());
     }
     let app = App {
-        scim: builder.build(),
+        scim: builder.build().into_service(),
         history,
         admin: Arc::new(BearerTokens::new().with_token(admin_token, "admin")),
         tenants: tokens,
@@ -381,7 +382,7 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
 /// nothing was written to the target.
 async fn scim(State(app): State<App>, request: Request) -> Response<Body> {
     if !app.any_dry_run {
-        return serve_scim(&app.scim, request).await;
+        return app.scim.serve(request).await.map(Body::new);
     }
     let (parts, body) = request.into_parts();
     let dry_run = match app.tenants.authenticate(&parts).await {
@@ -391,7 +392,11 @@ async fn scim(State(app): State<App>, request: Request) -> Response<Body> {
             .any(|t| t.tenant == principal.tenant() && t.dry_run),
         Err(_) => false,
     };
-    let mut response = serve_scim(&app.scim, Request::from_parts(parts, body)).await;
+    let mut response = app
+        .scim
+        .serve(Request::from_parts(parts, body))
+        .await
+        .map(Body::new);
     if dry_run {
         response
             .headers_mut()

@@ -6,8 +6,8 @@
 //! ```
 //!
 //! In one process it serves, on two loopback ports chosen by the system:
-//! - the SCIM service as `scim-server` serves it (the same axum fallback through
-//!   [`serve_scim`], the in-memory provisioner, bearer-token authentication), seeded with
+//! - the SCIM service as `scim-server` serves it (the same axum fallback to
+//!   `ScimService::into_service()`, the in-memory provisioner, bearer-token authentication), seeded with
 //!   1,000 users;
 //! - a trivial handler on the same `Router`/`axum::serve` set-up, answering `GET /trivial` with a
 //!   fixed small JSON body, and `GET /static-user` with one user's SCIM GET response (headers and
@@ -31,14 +31,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{Response, header};
+use axum::body::Bytes;
+use axum::http::header;
 use axum::routing::get;
 use scim_core::provision::InMemoryProvisioner;
 use scim_core::{BearerTokens, ScimService};
 use scim_examples::Flags;
-use scim_examples::glue::{MAX_PAYLOAD, serve_scim};
+use scim_examples::glue::MAX_PAYLOAD;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -93,17 +92,6 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Option<Option
         }
     }
     Ok(Some(options))
-}
-
-/// The SCIM application state, as in `scim-server`.
-#[derive(Clone)]
-struct App {
-    scim: ScimService,
-}
-
-/// Every request goes to the SCIM service, exactly as `scim-server` routes it.
-async fn serve(State(app): State<App>, request: Request) -> Response<Body> {
-    serve_scim(&app.scim, request).await
 }
 
 /// The baseline: a fixed small JSON body, no work.
@@ -380,7 +368,8 @@ async fn run(options: Options) -> Result<bool, String> {
         .build();
     let ids = Arc::new(seed_users(&scim).await?);
     let scim_for_sample = scim.clone();
-    let scim_addr = spawn_server(Router::new().fallback(serve).with_state(App { scim })).await?;
+    // Every request goes to the SCIM service, exactly as `scim-server` routes it.
+    let scim_addr = spawn_server(Router::new().fallback_service(scim.into_service())).await?;
     // The control: one user's GET response as the service renders it (body, content type,
     // ETag), served as fixed bytes by the trivial server. Against it SCIM pays for its work only,
     // not for a bigger exchange than `/trivial`'s.

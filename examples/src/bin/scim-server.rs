@@ -15,22 +15,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::Response;
 use scim_core::provision::{InMemoryProvisioner, Provisioner};
 use scim_core::{BearerTokens, ScimService};
-use scim_examples::glue::{MAX_PAYLOAD, init_tracing, serve_scim, shutdown_signal};
+use scim_examples::glue::{MAX_PAYLOAD, init_tracing, shutdown_signal};
 use scim_examples::{Args, random_token};
 use tokio::net::TcpListener;
 use tracing::info;
 
 const TENANT: &str = "default";
-
-#[derive(Clone)]
-struct App {
-    scim: ScimService,
-}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -76,10 +68,9 @@ async fn main() -> std::process::ExitCode {
     if let Some(url) = &args.public_url {
         builder = builder.public_url(url.clone());
     }
-    let app = App {
-        scim: builder.build(),
-    };
-    let router = Router::new().fallback(serve).with_state(app);
+    // Every request goes to the SCIM service: routing, authentication, body limits, request
+    // logs and errors are its job.
+    let router = Router::new().fallback_service(builder.build().into_service());
 
     let listener = match TcpListener::bind(args.bind).await {
         Ok(l) => l,
@@ -101,9 +92,4 @@ async fn main() -> std::process::ExitCode {
     }
     info!("scim-server stopped");
     std::process::ExitCode::SUCCESS
-}
-
-/// Every request goes to the SCIM service: routing, authentication and errors are its job.
-async fn serve(State(app): State<App>, request: Request) -> Response<Body> {
-    serve_scim(&app.scim, request).await
 }

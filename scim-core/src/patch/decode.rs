@@ -499,7 +499,7 @@ mod tests {
     }
 
     fn corpus() -> Vec<Value> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/patch");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/patch");
         let mut out = Vec::new();
         let quirks = std::fs::read_to_string(format!("{dir}/idp-quirks.jsonl")).unwrap();
         for line in quirks.lines().filter(|l| l.starts_with('{')) {

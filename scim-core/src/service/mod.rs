@@ -270,6 +270,17 @@ impl ScimService {
         self.inner.max_payload_size
     }
 
+    /// `err` as the response [`handle`](Self::handle) would give for a request to `path`: the
+    /// SCIM 1.1 `Errors` form under the 1.1 base path, RFC 7644 §3.12 elsewhere. For
+    /// transports that refuse a request before it reaches `handle` (a body too large).
+    #[cfg(feature = "tower")]
+    pub(crate) fn error_response(&self, path: &str, err: &ScimError) -> Response<Vec<u8>> {
+        let inner = &*self.inner;
+        let version = route::split_base(path, &inner.base_v2, &inner.base_v1)
+            .map_or(ScimVersion::V2, |(v, _)| v);
+        error_reply(err, version).into_response()
+    }
+
     /// Serves one request. Never panics, never fails: every problem is a SCIM error response.
     pub async fn handle<B: AsRef<[u8]>>(&self, request: Request<B>) -> Response<Vec<u8>> {
         let (parts, body) = request.into_parts();
@@ -402,7 +413,7 @@ impl Inner {
 }
 
 /// `X-Request-Id`, if it is short printable text (it goes into logs).
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     let v = headers.get("x-request-id")?.to_str().ok()?.trim();
     (!v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
         .then(|| v.to_owned())

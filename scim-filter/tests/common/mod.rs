@@ -10,10 +10,10 @@ use proptest::prelude::*;
 use scim_filter::{AttrPath, CompValue, CompareOp, Filter, PatchPath, Text};
 use serde_json::{Number, Value};
 
-/// Reads a JSON document from `/work/shared/corpus`, relative to this crate.
+/// Reads a JSON document from this crate's `tests/data`.
 pub fn corpus_json(rel: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
+        .join("tests/data")
         .join(rel);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
