@@ -3,16 +3,24 @@
 
 use std::process::Command;
 
-#[test]
-fn a_short_bench_run_completes_without_errors() {
+/// Runs http-bench with `args` (request logs off); its standard output, after checking that it
+/// succeeded.
+#[allow(clippy::expect_used)] // A test helper: a binary that cannot start fails the test.
+fn run_ok(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_http-bench"))
-        .args(["--seconds", "0.5", "--connections", "2"])
+        .args(args)
         .env_remove("RUST_LOG")
         .output()
         .expect("run http-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    stdout
+}
+
+#[test]
+fn a_short_bench_run_completes_without_errors() {
+    let stdout = run_ok(&["--seconds", "0.5", "--connections", "2"]);
     for prefix in ["scim ", "trivial ", "static ", "ratio "] {
         assert!(
             stdout.lines().any(|l| l.starts_with(prefix)),
@@ -22,6 +30,59 @@ fn a_short_bench_run_completes_without_errors() {
     assert!(stdout.contains(" 0 errors"), "{stdout}");
 }
 
+/// `--scale`: two small SQLite sizes, each loaded, GET and POST over HTTP with no error, every
+/// filter answered, and the table printed with a row per size.
+#[test]
+fn a_short_scale_run_prints_the_table() {
+    let stdout = run_ok(&[
+        "--seconds",
+        "0.3",
+        "--connections",
+        "2",
+        "--scale",
+        "60,120",
+    ]);
+    for n in [60, 120] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("| {n} |"))),
+            "a row for {n} users: {stdout}"
+        );
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("post {n}")) && l.contains(" 0 errors")),
+            "POSTs at {n} users without errors: {stdout}"
+        );
+    }
+    assert!(stdout.contains("| memory, 60 users |"), "{stdout}");
+}
+
+/// `--db sqlite://...`: the SCIM phase served from a SQLite file, seeded with `--users`.
+#[test]
+fn the_scim_phase_runs_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("http-bench-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let stdout = run_ok(&[
+        "--seconds",
+        "0.3",
+        "--connections",
+        "2",
+        "--users",
+        "50",
+        "--db",
+        &url,
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(stdout.contains("(50 users, sqlite://"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("scim ") && l.contains(" 0 errors")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn bad_arguments_are_refused() {
     for args in [
@@ -29,6 +90,9 @@ fn bad_arguments_are_refused() {
         &["--seconds", "abc"],
         &["--connections", "0"],
         &["--frob"],
+        &["--users", "0"],
+        &["--scale", "1000,x"],
+        &["--scale", "0"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_http-bench"))
             .args(args)

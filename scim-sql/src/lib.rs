@@ -3,15 +3,23 @@
 //! instances sharing one database), with the same schema and migrations on both.
 //!
 //! - Each resource is stored as its full JSON (extensions included) next to indexed columns
-//!   (`userName` lower-cased, `externalId`, `displayName`, `active`, `meta` instants, version).
-//! - SCIM filters (every operator, `and`/`or`/`not`) on those columns, and on the user's other
-//!   single-valued strings (`title`, `name.givenName`, ...: `json_extract` on SQLite, `#>>` on
-//!   PostgreSQL, over the stored JSON and a lower-cased copy of it), run as SQL with bound
-//!   parameters, and so do sorting and paging, and value filters on `emails`, `phoneNumbers`
-//!   and `ims` (`emails[type eq "work" and value co "@x"]`, `EXISTS` over the JSON array); the
-//!   rules are in `src/filter.rs`. The rest (extensions, addresses, `primary`, ...) is evaluated
-//!   in memory over the rows the SQL part selects, a page at a time, up to
+//!   (`userName` lower-cased, `externalId`, `displayName`, `active`, `meta` instants, version),
+//!   and a user also as a `search` copy for filters (keys and non-case-exact strings
+//!   lower-cased), with the `value`s of its emails, phone numbers, ims, entitlements and roles in
+//!   an indexed table of their own. A read is one statement: a user's `groups` and a group's
+//!   `members` come with the row.
+//! - SCIM filters run as SQL with bound parameters, on every attribute the schemas know (core
+//!   User and Group, the enterprise extension, and any extension given with
+//!   [`SqlOptions::schemas`]): every operator, `and`/`or`/`not`, `pr`, value filters
+//!   (`emails[type eq "work" and value co "@x"]`, `EXISTS` over the JSON array), `caseExact`,
+//!   date-times as instants; and so do sorting and paging. Indexes serve what IdPs filter on:
+//!   `userName`, `externalId`, `displayName`, `emails.value`, `title` and the enterprise
+//!   `employeeNumber`. The rules are in `src/filter.rs`. What SQL cannot express (a user's
+//!   `groups`, numbers and date-times inside the JSON, attributes no schema knows) is evaluated
+//!   in memory over the rows the translatable part selects, a page at a time, up to
 //!   [`SqlOptions::fallback_limit`] rows, and logged at `debug` on target `scim_sql::search`.
+//! - SQLite: one writer connection and [`SqlOptions::read_connections`] read-only ones (WAL), so
+//!   GETs and searches run in parallel beside writes.
 //! - Writes are transactions: a failed request writes nothing. `If-Match` is a conditional
 //!   `UPDATE ... WHERE version = ?`; `userName` uniqueness per tenant (ignoring case) is a unique
 //!   index.
@@ -68,5 +76,5 @@ pub fn runs_in_sql(
     } else {
         filter::Table::Users
     };
-    search::plan(p, table, query).in_sql()
+    search::plan(p, table, query, "").in_sql()
 }

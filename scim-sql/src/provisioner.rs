@@ -5,6 +5,7 @@ use scim_core::ScimError;
 use scim_core::etag::ETag;
 use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
 use scim_core::resource::{Group, Member, Meta, MultiValue, Password, User};
+use scim_core::schema::SchemaRegistry;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -14,11 +15,19 @@ use crate::store::{self, Arg, Dialect, IdSource, Sql, SqlOptions, fold};
 /// A [`Provisioner`] on SQLite or PostgreSQL (see the [crate docs](crate)).
 #[derive(Debug)]
 pub struct SqlProvisioner {
+    /// Writes, and reads inside a write's transaction.
     pub(crate) pool: AnyPool,
+    /// Reads on their own (GET, searches): SQLite's read-only connections, or `pool` itself.
+    pub(crate) read: AnyPool,
     pub(crate) dialect: Dialect,
     pub(crate) fallback_limit: usize,
     pub(crate) push_down: bool,
+    /// The schemas filters are translated and evaluated with.
+    pub(crate) schemas: std::sync::Arc<SchemaRegistry>,
     ids: IdSource,
+    /// Tenants whose `scim_tenants` row this process has seen committed (rows are never
+    /// deleted), so that a create skips that statement: one round trip less per POST.
+    known_tenants: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 /// What differs between the user and the group table in the statements both share (reading a
@@ -29,23 +38,58 @@ pub(crate) struct RowKind {
     pub(crate) table: &'static str,
     /// The SCIM resource type, in `meta` and errors.
     resource_type: &'static str,
-    /// The columns a row is read with (what `decode_user`/`decode_group` take).
-    pub(crate) columns: &'static str,
+    /// The columns a row is read with (what `decode_user`/`decode_group` take), on SQLite and
+    /// on PostgreSQL.
+    columns: [&'static str; 2],
 }
 
-/// Users: `scim_users`.
+impl RowKind {
+    /// The columns a row is read with on `dialect`.
+    pub(crate) fn columns(self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Sqlite => self.columns[0],
+            Dialect::Postgres => self.columns[1],
+        }
+    }
+}
+
+/// Users: `scim_users`. A user's `groups` come with its row, as a JSON array of
+/// `[id, displayName]` pairs aggregated in a subquery, so one statement reads a whole user: each
+/// statement is a round trip to the database (on SQLite a hand-off to its connection thread).
 pub(crate) const USERS: RowKind = RowKind {
     table: "scim_users",
     resource_type: "User",
-    columns: "id, version, created, last_modified, password, resource",
+    columns: [
+        "id, version, created, last_modified, password, resource, \
+         (SELECT json_group_array(json_array(g.id, g.display_name)) \
+         FROM scim_memberships m JOIN scim_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
+         WHERE m.tenant = scim_users.tenant AND m.member_id = scim_users.id) AS member_of",
+        "id, version, created, last_modified, password, resource, \
+         (SELECT CAST(COALESCE(json_agg(json_build_array(g.id, g.display_name)), '[]') AS TEXT) \
+         FROM scim_memberships m JOIN scim_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
+         WHERE m.tenant = scim_users.tenant AND m.member_id = scim_users.id) AS member_of",
+    ],
 };
 
-/// Groups: `scim_groups`.
+/// Groups: `scim_groups`, with their `members` as a JSON array of `[position, member]` pairs
+/// (one statement per group or page, as for users).
 pub(crate) const GROUPS: RowKind = RowKind {
     table: "scim_groups",
     resource_type: "Group",
-    columns: "id, version, created, last_modified, resource",
+    columns: [
+        "id, version, created, last_modified, resource, \
+         (SELECT json_group_array(json_array(m.position, json(m.member))) FROM scim_memberships m \
+         WHERE m.tenant = scim_groups.tenant AND m.group_id = scim_groups.id) AS members",
+        "id, version, created, last_modified, resource, \
+         (SELECT CAST(COALESCE(json_agg(json_build_array(m.position, CAST(m.member AS json))), '[]') \
+         AS TEXT) FROM scim_memberships m \
+         WHERE m.tenant = scim_groups.tenant AND m.group_id = scim_groups.id) AS members",
+    ],
 };
+
+/// Rows of `scim_user_values` per `INSERT`: 4 parameters each, far below either database's
+/// limit on bound parameters.
+const SIDE_ROWS_PER_INSERT: usize = 100;
 
 /// A row's written columns besides tenant, id, version and the timestamps, with their values;
 /// the names are this file's constants, the values are bound.
@@ -60,13 +104,17 @@ impl SqlProvisioner {
     /// Connects with `options` and brings the schema up to date.
     pub async fn connect_with(options: SqlOptions) -> Result<Self, SqlError> {
         let (pool, dialect) = store::open(&options).await?;
-        crate::schema::migrate(&pool, dialect).await?;
+        crate::schema::migrate(&pool, dialect, &options.schemas).await?;
+        let pools = store::open_readers(&options, dialect, pool).await?;
         Ok(SqlProvisioner {
-            pool,
+            pool: pools.write,
+            read: pools.read,
             dialect,
             fallback_limit: options.fallback_limit,
             push_down: options.push_down,
+            schemas: options.schemas.clone(),
             ids: IdSource::new(),
+            known_tenants: std::sync::RwLock::default(),
         })
     }
 
@@ -88,14 +136,42 @@ impl SqlProvisioner {
         users: impl IntoIterator<Item = User>,
     ) -> Result<usize, ScimError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        ensure_tenant(&mut tx, self.dialect, ctx.tenant()).await?;
+        let recorded = self.ensure_tenant(&mut tx, ctx.tenant()).await?;
         let mut n = 0;
         for user in users {
             self.insert_user(&mut tx, ctx.tenant(), user).await?;
             n += 1;
         }
         tx.commit().await.map_err(db)?;
+        if recorded {
+            self.remember_tenant(ctx.tenant());
+        }
         Ok(n)
+    }
+
+    /// Records `tenant` (inside the caller's transaction) unless this process knows it is.
+    /// Returns whether it wrote, so the caller remembers the tenant once it has committed.
+    async fn ensure_tenant(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+    ) -> Result<bool, ScimError> {
+        let known = self
+            .known_tenants
+            .read()
+            .is_ok_and(|known| known.contains(tenant));
+        if known {
+            return Ok(false);
+        }
+        ensure_tenant(conn, self.dialect, tenant).await?;
+        Ok(true)
+    }
+
+    /// After a commit that recorded `tenant`.
+    fn remember_tenant(&self, tenant: &str) {
+        if let Ok(mut known) = self.known_tenants.write() {
+            known.insert(tenant.to_owned());
+        }
     }
 
     pub(crate) fn sql(&self) -> Sql {
@@ -113,7 +189,7 @@ impl SqlProvisioner {
         let (stamp, ns) = store::now();
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, &id);
-        let values = user_values(&stored, key, password)?;
+        let (values, side) = user_values(&stored, key, password, &self.schemas)?;
         let q = self.insert_row(USERS, tenant, &id, (&stamp, ns), values);
         q.query().execute(&mut *conn).await.map_err(|e| {
             if is_unique_violation(&e) {
@@ -122,6 +198,8 @@ impl SqlProvisioner {
                 db(e)
             }
         })?;
+        self.write_side_values(conn, tenant, &id, &side, false)
+            .await?;
         let mut view = stored;
         view.meta = Some(meta("User", 1, &stamp, &stamp));
         Ok(view)
@@ -137,79 +215,7 @@ impl SqlProvisioner {
         let Some(row) = self.load_row(conn, USERS, tenant, id).await? else {
             return Ok(None);
         };
-        let (mut user, version) = decode_user(&row)?;
-        user.groups = self.groups_of(conn, tenant, id).await?;
-        Ok(Some((user, version)))
-    }
-
-    /// The `groups` of the member `id`: the groups it is a direct member of, by group id.
-    async fn groups_of(
-        &self,
-        conn: &mut AnyConnection,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Vec<MultiValue>, ScimError> {
-        let mut q = self.sql();
-        q.push(
-            "SELECT g.id AS id, g.display_name AS display_name FROM scim_memberships m \
-             JOIN scim_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
-             WHERE m.tenant = ",
-        )
-        .arg(Arg::Text(tenant.to_owned()))
-        .push(" AND m.member_id = ")
-        .arg(Arg::Text(id.to_owned()))
-        .push(" ORDER BY g.id");
-        let rows = q.query().fetch_all(&mut *conn).await.map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(MultiValue {
-                    value: Some(r.try_get::<String, _>("id").map_err(db)?),
-                    display: Some(r.try_get::<String, _>("display_name").map_err(db)?),
-                    kind: Some("direct".to_owned()),
-                    ..MultiValue::default()
-                })
-            })
-            .collect()
-    }
-
-    /// Fills `groups` of many users with one query per page.
-    pub(crate) async fn fill_groups(
-        &self,
-        tenant: &str,
-        users: &mut [User],
-    ) -> Result<(), ScimError> {
-        if users.is_empty() {
-            return Ok(());
-        }
-        let mut q = self.sql();
-        q.push(
-            "SELECT m.member_id AS member_id, g.id AS id, g.display_name AS display_name \
-             FROM scim_memberships m JOIN scim_groups g ON g.tenant = m.tenant AND g.id = m.group_id \
-             WHERE m.tenant = ",
-        )
-        .arg(Arg::Text(tenant.to_owned()))
-        .push(" AND m.member_id IN (");
-        for (i, u) in users.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.arg(Arg::Text(u.id.clone().unwrap_or_default()));
-        }
-        q.push(") ORDER BY g.id");
-        let rows = q.query().fetch_all(&self.pool).await.map_err(db)?;
-        for r in &rows {
-            let member: String = r.try_get("member_id").map_err(db)?;
-            let value = MultiValue {
-                value: Some(r.try_get::<String, _>("id").map_err(db)?),
-                display: Some(r.try_get::<String, _>("display_name").map_err(db)?),
-                kind: Some("direct".to_owned()),
-                ..MultiValue::default()
-            };
-            if let Some(u) = users.iter_mut().find(|u| u.id.as_deref() == Some(&member)) {
-                u.groups.push(value);
-            }
-        }
-        Ok(())
+        decode_user(&row).map(Some)
     }
 
     async fn load_group(
@@ -221,30 +227,7 @@ impl SqlProvisioner {
         let Some(row) = self.load_row(conn, GROUPS, tenant, id).await? else {
             return Ok(None);
         };
-        let (mut group, version) = decode_group(&row)?;
-        group.members = self.members_of(conn, tenant, id).await?;
-        Ok(Some((group, version)))
-    }
-
-    async fn members_of(
-        &self,
-        conn: &mut AnyConnection,
-        tenant: &str,
-        group_id: &str,
-    ) -> Result<Vec<Member>, ScimError> {
-        let mut q = self.sql();
-        q.push("SELECT member FROM scim_memberships WHERE tenant = ")
-            .arg(Arg::Text(tenant.to_owned()))
-            .push(" AND group_id = ")
-            .arg(Arg::Text(group_id.to_owned()))
-            .push(" ORDER BY position");
-        let rows = q.query().fetch_all(&mut *conn).await.map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get("member").map_err(db)?;
-                serde_json::from_str(&text).map_err(|e| corrupt("scim_memberships", &e))
-            })
-            .collect()
+        decode_group(&row).map(Some)
     }
 
     /// Members with their `type` filled in, each existing in this tenant; duplicates dropped.
@@ -349,6 +332,29 @@ impl SqlProvisioner {
         Ok(())
     }
 
+    /// Writes the user `id`'s rows of `scim_user_values` (after deleting the old ones when
+    /// `replace`), a bounded number of rows per statement.
+    async fn write_side_values(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: &str,
+        id: &str,
+        side: &[(&'static str, String)],
+        replace: bool,
+    ) -> Result<(), ScimError> {
+        if replace {
+            let mut q = self.sql();
+            q.push("DELETE FROM scim_user_values WHERE tenant = ")
+                .arg(Arg::Text(tenant.to_owned()))
+                .push(" AND user_id = ")
+                .arg(Arg::Text(id.to_owned()));
+            q.query().execute(&mut *conn).await.map_err(db)?;
+        }
+        insert_side_values(conn, self.dialect, tenant, id, side)
+            .await
+            .map_err(db)
+    }
+
     /// Removes `member_id` from every group holding it, bumping those groups' versions.
     async fn drop_member_everywhere(
         &self,
@@ -384,7 +390,8 @@ impl SqlProvisioner {
         let mut q = self.sql();
         q.push(&format!(
             "SELECT {} FROM {} WHERE tenant = ",
-            kind.columns, kind.table
+            kind.columns(self.dialect),
+            kind.table
         ))
         .arg(Arg::Text(tenant.to_owned()));
         q
@@ -414,7 +421,7 @@ impl SqlProvisioner {
         let mut q = self.select(kind, tenant);
         q.push(" ORDER BY id");
         crate::search::limit_offset(&mut q, offset, limit);
-        q.query().fetch_all(&self.pool).await.map_err(db)
+        q.query().fetch_all(&self.read).await.map_err(db)
     }
 
     /// `INSERT` of a new row at version 1, created and last modified at `(stamp, ns)`.
@@ -571,17 +578,23 @@ fn user_name_key(user: &User) -> Result<String, ScimError> {
     Ok(name.to_lowercase())
 }
 
-/// A stored user's JSON, and its lower-cased copy for case-insensitive filters.
-fn stored_json(user: &User) -> Result<(String, String), ScimError> {
-    let json = serde_json::to_value(user)?;
-    let search = serde_json::to_string(&store::fold_json(&json))?;
-    Ok((serde_json::to_string(&json)?, search))
-}
+/// The rows of `scim_user_values` of one user: attribute key and lower-cased value.
+type SideValues = Vec<(&'static str, String)>;
 
-/// A user's written columns: the indexed ones (`*_ci`: lower-cased), the password, the JSON.
-fn user_values(stored: &User, key: String, password: Option<String>) -> Result<Values, ScimError> {
-    let (resource, search) = stored_json(stored)?;
-    Ok(vec![
+/// A user's written columns (the indexed ones, `*_ci`: lower-cased; the password; the JSON and
+/// its `search` copy) and its rows of `scim_user_values`.
+fn user_values(
+    stored: &User,
+    key: String,
+    password: Option<String>,
+    schemas: &SchemaRegistry,
+) -> Result<(Values, SideValues), ScimError> {
+    let json = serde_json::to_value(stored)?;
+    let search = store::search_json(&json, schemas, scim_core::urn::USER);
+    let side = store::side_values(&search);
+    let resource = serde_json::to_string(&json)?;
+    let search = serde_json::to_string(&search)?;
+    let values = vec![
         ("user_name", Arg::Text(stored.user_name.clone())),
         ("user_name_key", Arg::Text(key)),
         ("user_name_ci", Arg::Text(fold(&stored.user_name))),
@@ -598,8 +611,9 @@ fn user_values(stored: &User, key: String, password: Option<String>) -> Result<V
         ("active", Arg::OptInt(stored.active.map(i64::from))),
         ("password", Arg::OptText(password)),
         ("resource", Arg::Text(resource)),
-        ("search", Arg::Text(search)),
-    ])
+        ("search", Arg::Json(search)),
+    ];
+    Ok((values, side))
 }
 
 /// A group's written columns (members live in `scim_memberships`).
@@ -616,7 +630,7 @@ fn group_values(stored: &Group) -> Result<Values, ScimError> {
     ])
 }
 
-/// A user row as a [`User`] (without `groups`) and its version.
+/// A user row (with `member_of`) as a [`User`] and its version.
 pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
     let id: String = row.try_get("id").map_err(db)?;
     let version: i64 = row.try_get("version").map_err(db)?;
@@ -625,13 +639,29 @@ pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
     let password: Option<String> = row.try_get("password").map_err(db)?;
     let text: String = row.try_get("resource").map_err(db)?;
     let mut user: User = serde_json::from_str(&text).map_err(|e| corrupt("scim_users", &e))?;
+    let member_of: Option<String> = row.try_get("member_of").map_err(db)?;
+    let mut groups: Vec<(String, String)> = match member_of {
+        Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("scim_memberships", &e))?,
+        None => Vec::new(),
+    };
+    // In id order, whatever order the aggregate saw the rows in.
+    groups.sort_unstable();
+    user.groups = groups
+        .into_iter()
+        .map(|(value, display)| MultiValue {
+            value: Some(value),
+            display: Some(display),
+            kind: Some("direct".to_owned()),
+            ..MultiValue::default()
+        })
+        .collect();
     user.id = Some(id);
     user.password = password.map(Password::new);
     user.meta = Some(meta("User", version, &created, &last_modified));
     Ok((user, version))
 }
 
-/// A group row as a [`Group`] (without `members`) and its version.
+/// A group row (with `members`) as a [`Group`] and its version.
 pub(crate) fn decode_group(row: &AnyRow) -> Result<(Group, i64), ScimError> {
     let id: String = row.try_get("id").map_err(db)?;
     let version: i64 = row.try_get("version").map_err(db)?;
@@ -639,6 +669,13 @@ pub(crate) fn decode_group(row: &AnyRow) -> Result<(Group, i64), ScimError> {
     let last_modified: String = row.try_get("last_modified").map_err(db)?;
     let text: String = row.try_get("resource").map_err(db)?;
     let mut group: Group = serde_json::from_str(&text).map_err(|e| corrupt("scim_groups", &e))?;
+    let members: Option<String> = row.try_get("members").map_err(db)?;
+    let mut members: Vec<(i64, Member)> = match members {
+        Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("scim_memberships", &e))?,
+        None => Vec::new(),
+    };
+    members.sort_by_key(|(position, _)| *position);
+    group.members = members.into_iter().map(|(_, m)| m).collect();
     group.id = Some(id);
     group.meta = Some(meta("Group", version, &created, &last_modified));
     Ok((group, version))
@@ -658,6 +695,33 @@ fn strip_group(mut group: Group, id: &str) -> Group {
     group.meta = None;
     group.members = Vec::new();
     group
+}
+
+/// Inserts rows of `scim_user_values` for the user `id`, a bounded number per statement.
+pub(crate) async fn insert_side_values(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    tenant: &str,
+    id: &str,
+    side: &[(&'static str, String)],
+) -> Result<(), sqlx::Error> {
+    for chunk in side.chunks(SIDE_ROWS_PER_INSERT) {
+        let mut q = Sql::new(dialect);
+        q.push("INSERT INTO scim_user_values (tenant, user_id, attr, value) VALUES ");
+        for (i, (attr, value)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .arg(Arg::Text(tenant.to_owned()))
+                .push(", ")
+                .arg(Arg::Text(id.to_owned()))
+                .push(", ")
+                .arg(Arg::Text((*attr).to_owned()))
+                .push(", ")
+                .arg(Arg::Text(value.clone()))
+                .push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Records the tenant on its first write (the tenants table lists who has data).
@@ -680,15 +744,18 @@ async fn ensure_tenant(
 impl Provisioner for SqlProvisioner {
     async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        ensure_tenant(&mut tx, self.dialect, ctx.tenant()).await?;
+        let recorded = self.ensure_tenant(&mut tx, ctx.tenant()).await?;
         let mut view = self.insert_user(&mut tx, ctx.tenant(), user).await?;
         tx.commit().await.map_err(db)?;
+        if recorded {
+            self.remember_tenant(ctx.tenant());
+        }
         view.password = None;
         Ok(view)
     }
 
     async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.read.acquire().await.map_err(db)?;
         self.load_user(&mut conn, ctx.tenant(), id)
             .await?
             .map(|(u, _)| u)
@@ -715,7 +782,7 @@ impl Provisioner for SqlProvisioner {
         }
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, id);
-        let values = user_values(&stored, key, password)?;
+        let (values, side) = user_values(&stored, key, password, &self.schemas)?;
         let (stamp, ns) = store::now();
         let q = self.update_row(USERS, tenant, id, version, (&stamp, ns), values);
         let done = q.query().execute(&mut *tx).await.map_err(|e| {
@@ -728,6 +795,8 @@ impl Provisioner for SqlProvisioner {
         if done.rows_affected() == 0 {
             return Err(lost_race("User", id));
         }
+        self.write_side_values(&mut tx, tenant, id, &side, true)
+            .await?;
         tx.commit().await.map_err(db)?;
         let mut view = stored;
         view.groups = current.groups;
@@ -748,6 +817,8 @@ impl Provisioner for SqlProvisioner {
         let mut tx = self.pool.begin().await.map_err(db)?;
         self.delete_row(&mut tx, USERS, ctx.tenant(), id, expected)
             .await?;
+        self.write_side_values(&mut tx, ctx.tenant(), id, &[], true)
+            .await?;
         self.drop_member_everywhere(&mut tx, ctx.tenant(), id)
             .await?;
         tx.commit().await.map_err(db)
@@ -760,19 +831,16 @@ impl Provisioner for SqlProvisioner {
         limit: usize,
     ) -> Result<Vec<User>, ScimError> {
         let rows = self.scan_rows(USERS, ctx.tenant(), offset, limit).await?;
-        let mut users = rows
-            .iter()
+        rows.iter()
             .map(|r| decode_user(r).map(|(u, _)| u))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.fill_groups(ctx.tenant(), &mut users).await?;
-        Ok(users)
+            .collect()
     }
 
     async fn create_group(&self, ctx: &RequestContext, group: Group) -> Result<Group, ScimError> {
         let tenant = ctx.tenant();
         let id = self.ids.next();
         let mut tx = self.pool.begin().await.map_err(db)?;
-        ensure_tenant(&mut tx, self.dialect, tenant).await?;
+        let recorded = self.ensure_tenant(&mut tx, tenant).await?;
         let members = self.checked_members(&mut tx, tenant, &group, None).await?;
         let stored = strip_group(group, &id);
         let (stamp, ns) = store::now();
@@ -780,6 +848,9 @@ impl Provisioner for SqlProvisioner {
         q.query().execute(&mut *tx).await.map_err(db)?;
         self.write_members(&mut tx, tenant, &id, &members).await?;
         tx.commit().await.map_err(db)?;
+        if recorded {
+            self.remember_tenant(tenant);
+        }
         let mut view = stored;
         view.members = members;
         view.meta = Some(meta("Group", 1, &stamp, &stamp));
@@ -787,7 +858,7 @@ impl Provisioner for SqlProvisioner {
     }
 
     async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.read.acquire().await.map_err(db)?;
         self.load_group(&mut conn, ctx.tenant(), id)
             .await?
             .map(|(g, _)| g)
@@ -858,7 +929,9 @@ impl Provisioner for SqlProvisioner {
         limit: usize,
     ) -> Result<Vec<Group>, ScimError> {
         let rows = self.scan_rows(GROUPS, ctx.tenant(), offset, limit).await?;
-        self.groups_with_members(ctx.tenant(), &rows).await
+        rows.iter()
+            .map(|r| decode_group(r).map(|(g, _)| g))
+            .collect()
     }
 
     async fn search_users(
@@ -875,24 +948,5 @@ impl Provisioner for SqlProvisioner {
         query: &ListQuery,
     ) -> Result<Page<Group>, ScimError> {
         crate::search::search_groups(self, ctx, query).await
-    }
-}
-
-impl SqlProvisioner {
-    /// Group rows decoded, with their members.
-    pub(crate) async fn groups_with_members(
-        &self,
-        tenant: &str,
-        rows: &[AnyRow],
-    ) -> Result<Vec<Group>, ScimError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let mut groups = Vec::with_capacity(rows.len());
-        for r in rows {
-            let (mut g, _) = decode_group(r)?;
-            let id = g.id.clone().unwrap_or_default();
-            g.members = self.members_of(&mut conn, tenant, &id).await?;
-            groups.push(g);
-        }
-        Ok(groups)
     }
 }

@@ -7,19 +7,47 @@
 //! `search` column is its JSON with every string lower-cased, for case-insensitive filters on
 //! attributes without a column of their own.
 
+use scim_core::schema::SchemaRegistry;
 use sqlx::{AnyPool, Row};
 
 use crate::error::SqlError;
-use crate::store::Dialect;
+use crate::filter::Doc;
+use crate::provisioner::insert_side_values;
+use crate::store::{Arg, Dialect, Sql, search_json, side_values};
+
+/// One step of a migration.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// The same SQL on both databases.
+    Sql(&'static str),
+    /// An index on `scim_users (tenant, <the string at this path of search>, id)`, written with
+    /// the expression filters use ([`Dialect::json_value`]), so that the planner matches it.
+    JsonIndex {
+        name: &'static str,
+        keys: &'static [&'static str],
+    },
+    /// Rewrites every user's `search` copy (keys lower-cased since migration 2) and fills
+    /// `scim_user_values` from it.
+    RebuildSearch,
+}
+
+use Step::{JsonIndex, RebuildSearch, Sql as S};
+
+/// The JSON keys (as in `search`) of the enterprise extension's `employeeNumber`.
+const EMPLOYEE_NUMBER: &[&str] = &[
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user",
+    "employeenumber",
+];
 
 /// The migrations, in order; migration `n` (1-based) is `MIGRATIONS[n - 1]`. Never edit one that
 /// has shipped: add the next.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE scim_tenants (
+const MIGRATIONS: &[&[Step]] = &[
+    &[
+        S("CREATE TABLE scim_tenants (
         tenant TEXT PRIMARY KEY,
         created TEXT NOT NULL
-    )",
-    "CREATE TABLE scim_users (
+    )"),
+        S("CREATE TABLE scim_users (
         tenant TEXT NOT NULL,
         id TEXT NOT NULL,
         user_name TEXT NOT NULL,
@@ -39,13 +67,13 @@ const MIGRATIONS: &[&[&str]] = &[&[
         resource TEXT NOT NULL,
         search TEXT NOT NULL,
         PRIMARY KEY (tenant, id)
-    )",
-    // userName is unique per tenant ignoring case: the database enforces it.
-    "CREATE UNIQUE INDEX scim_users_name_key ON scim_users (tenant, user_name_key)",
-    "CREATE INDEX scim_users_name_ci ON scim_users (tenant, user_name_ci)",
-    "CREATE INDEX scim_users_external_id ON scim_users (tenant, external_id)",
-    "CREATE INDEX scim_users_display_name_ci ON scim_users (tenant, display_name_ci)",
-    "CREATE TABLE scim_groups (
+    )"),
+        // userName is unique per tenant ignoring case: the database enforces it.
+        S("CREATE UNIQUE INDEX scim_users_name_key ON scim_users (tenant, user_name_key)"),
+        S("CREATE INDEX scim_users_name_ci ON scim_users (tenant, user_name_ci)"),
+        S("CREATE INDEX scim_users_external_id ON scim_users (tenant, external_id)"),
+        S("CREATE INDEX scim_users_display_name_ci ON scim_users (tenant, display_name_ci)"),
+        S("CREATE TABLE scim_groups (
         tenant TEXT NOT NULL,
         id TEXT NOT NULL,
         display_name TEXT NOT NULL,
@@ -59,32 +87,56 @@ const MIGRATIONS: &[&[&str]] = &[&[
         last_modified_ns BIGINT NOT NULL,
         resource TEXT NOT NULL,
         PRIMARY KEY (tenant, id)
-    )",
-    "CREATE INDEX scim_groups_display_name_ci ON scim_groups (tenant, display_name_ci)",
-    "CREATE INDEX scim_groups_external_id ON scim_groups (tenant, external_id)",
-    "CREATE TABLE scim_memberships (
+    )"),
+        S("CREATE INDEX scim_groups_display_name_ci ON scim_groups (tenant, display_name_ci)"),
+        S("CREATE INDEX scim_groups_external_id ON scim_groups (tenant, external_id)"),
+        S("CREATE TABLE scim_memberships (
         tenant TEXT NOT NULL,
         group_id TEXT NOT NULL,
         member_id TEXT NOT NULL,
         position BIGINT NOT NULL,
         member TEXT NOT NULL,
         PRIMARY KEY (tenant, group_id, member_id)
-    )",
-    "CREATE INDEX scim_memberships_member ON scim_memberships (tenant, member_id)",
-    "CREATE TABLE scim_run_locks (
+    )"),
+        S("CREATE INDEX scim_memberships_member ON scim_memberships (tenant, member_id)"),
+        S("CREATE TABLE scim_run_locks (
         tenant TEXT PRIMARY KEY,
         holder TEXT NOT NULL,
         expires_ms BIGINT NOT NULL
-    )",
-    "CREATE TABLE scim_sync_history (
+    )"),
+        S("CREATE TABLE scim_sync_history (
         seq_key TEXT NOT NULL,
         tenant TEXT NOT NULL,
         at_ns BIGINT NOT NULL,
         entry TEXT NOT NULL,
         PRIMARY KEY (tenant, at_ns, seq_key)
-    )",
-    "CREATE INDEX scim_sync_history_at ON scim_sync_history (at_ns)",
-]];
+    )"),
+        S("CREATE INDEX scim_sync_history_at ON scim_sync_history (at_ns)"),
+    ],
+    // 2: filters on every attribute in SQL. `search` keys are lower-cased (rebuilt for existing
+    // rows); the `value`s of emails, phoneNumbers, ... in their own indexed table; indexes on
+    // the JSON paths IdPs and admins filter on.
+    &[
+        S("CREATE TABLE scim_user_values (
+            tenant TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            attr TEXT NOT NULL,
+            value TEXT NOT NULL
+        )"),
+        // Covering: `attr`/`value` comparisons read the user ids from the index alone.
+        S("CREATE INDEX scim_user_values_value ON scim_user_values (tenant, attr, value, user_id)"),
+        S("CREATE INDEX scim_user_values_user ON scim_user_values (tenant, user_id)"),
+        RebuildSearch,
+        JsonIndex {
+            name: "scim_users_title",
+            keys: &["title"],
+        },
+        JsonIndex {
+            name: "scim_users_employee_number",
+            keys: EMPLOYEE_NUMBER,
+        },
+    ],
+];
 
 /// The schema version this build migrates to.
 #[allow(clippy::cast_possible_wrap)] // A handful of migrations.
@@ -92,14 +144,18 @@ pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
 
 /// Brings the database to [`LATEST`]. On PostgreSQL, an advisory lock makes instances starting
 /// together apply each migration once; SQLite's single writer serialises them anyway.
-pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<(), SqlError> {
+pub(crate) async fn migrate(
+    pool: &AnyPool,
+    dialect: Dialect,
+    schemas: &SchemaRegistry,
+) -> Result<(), SqlError> {
     let mut conn = pool.acquire().await?;
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_lock(734101)")
             .execute(&mut *conn)
             .await?;
     }
-    let result = apply(&mut conn).await;
+    let result = apply(&mut conn, dialect, schemas).await;
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_unlock(734101)")
             .execute(&mut *conn)
@@ -108,7 +164,11 @@ pub(crate) async fn migrate(pool: &AnyPool, dialect: Dialect) -> Result<(), SqlE
     result
 }
 
-async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), SqlError> {
+async fn apply(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    schemas: &SchemaRegistry,
+) -> Result<(), SqlError> {
     sqlx::query("CREATE TABLE IF NOT EXISTS scim_schema_version (version BIGINT NOT NULL)")
         .execute(&mut *conn)
         .await?;
@@ -128,8 +188,29 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), SqlError> {
             continue;
         }
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for statement in *statements {
-            sqlx::query(statement).execute(&mut *tx).await?;
+        for step in *statements {
+            match step {
+                Step::Sql(statement) => {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                Step::JsonIndex { name, keys } => {
+                    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+                    let expr = dialect.json_value(Doc::Row, &keys);
+                    let expr = match dialect {
+                        Dialect::Sqlite => expr,
+                        // PostgreSQL wants an expression in an index in its own parentheses.
+                        Dialect::Postgres => format!("({expr})"),
+                    };
+                    // `id` last: a filtered page sorts the matching ids from the index alone
+                    // (see `crate::search`), without reading their rows.
+                    sqlx::query(&format!(
+                        "CREATE INDEX {name} ON scim_users (tenant, {expr}, id)"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Step::RebuildSearch => rebuild_search(&mut tx, dialect, schemas).await?,
+            }
         }
         sqlx::query(&format!(
             "INSERT INTO scim_schema_version (version) VALUES ({n})"
@@ -138,6 +219,69 @@ async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), SqlError> {
         .await?;
         tx.commit().await?;
         tracing::info!(version = n, "scim-sql: applied schema migration");
+    }
+    Ok(())
+}
+
+/// How many users [`rebuild_search`] reads at a time.
+const REBUILD_PAGE: i64 = 500;
+
+/// Rewrites the `search` copy of every user from its stored JSON and fills `scim_user_values`,
+/// a page at a time in `(tenant, id)` order (memory stays bounded whatever the table's size).
+async fn rebuild_search(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    schemas: &SchemaRegistry,
+) -> Result<(), SqlError> {
+    let mut last: Option<(String, String)> = None;
+    let mut rebuilt = 0_u64;
+    loop {
+        let mut q = Sql::new(dialect);
+        q.push("SELECT tenant, id, resource FROM scim_users");
+        if let Some((tenant, id)) = &last {
+            q.push(" WHERE tenant > ")
+                .arg(Arg::Text(tenant.clone()))
+                .push(" OR (tenant = ")
+                .arg(Arg::Text(tenant.clone()))
+                .push(" AND id > ")
+                .arg(Arg::Text(id.clone()))
+                .push(")");
+        }
+        q.push(" ORDER BY tenant, id LIMIT ")
+            .arg(Arg::Int(REBUILD_PAGE));
+        let rows = q.query().fetch_all(&mut *conn).await?;
+        let n = rows.len();
+        for row in &rows {
+            let tenant: String = row.try_get("tenant")?;
+            let id: String = row.try_get("id")?;
+            let text: String = row.try_get("resource")?;
+            let resource: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| SqlError::Corrupt {
+                    table: "scim_users",
+                    detail: e.to_string(),
+                })?;
+            let search = search_json(&resource, schemas, scim_core::urn::USER);
+            let mut q = Sql::new(dialect);
+            q.push("UPDATE scim_users SET search = ")
+                .arg(Arg::Json(search.to_string()))
+                .push(" WHERE tenant = ")
+                .arg(Arg::Text(tenant.clone()))
+                .push(" AND id = ")
+                .arg(Arg::Text(id.clone()));
+            q.query().execute(&mut *conn).await?;
+            insert_side_values(&mut *conn, dialect, &tenant, &id, &side_values(&search)).await?;
+            last = Some((tenant, id));
+        }
+        rebuilt += n as u64;
+        if i64::try_from(n).unwrap_or(0) < REBUILD_PAGE {
+            break;
+        }
+    }
+    if rebuilt > 0 {
+        tracing::info!(
+            users = rebuilt,
+            "scim-sql: rebuilt the search copy of existing users"
+        );
     }
     Ok(())
 }

@@ -6,15 +6,14 @@ use scim_core::ScimError;
 use scim_core::messages::SortOrder;
 use scim_core::provision::{ListQuery, Page, PageCollector, RequestContext, SCAN_PAGE};
 use scim_core::resource::{Group, User};
-use scim_core::schema::SchemaRegistry;
-use scim_filter::{AttrType, AttributeSchema, Filter};
+use scim_filter::{AttrType, Filter};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::db;
 use crate::filter::{Column, Table, Translator};
-use crate::provisioner::{GROUPS, RowKind, SqlProvisioner, USERS, decode_user};
+use crate::provisioner::{GROUPS, RowKind, SqlProvisioner, USERS, decode_group, decode_user};
 use crate::store::{Arg, Dialect, Fragment, Sql};
 
 /// How a search runs, decided from the query before touching the database (exposed for tests
@@ -35,18 +34,8 @@ impl Plan {
     }
 }
 
-pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan {
-    let registry = SchemaRegistry::builtin();
-    let schema = registry.resource(match table {
-        Table::Users => scim_core::urn::USER,
-        Table::Groups => scim_core::urn::GROUP,
-    });
-    let t = Translator {
-        dialect: p.dialect,
-        table,
-        schema: &schema,
-        element: None,
-    };
+pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery, tenant: &str) -> Plan {
+    let t = Translator::new(p.dialect, table, &p.schemas, tenant);
     let (pushed, residual) = match &query.filter {
         Some(f) if p.push_down => t.split(f),
         Some(f) => (None, vec![f.clone()]),
@@ -57,9 +46,8 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
         None => Some(id.to_owned()),
         Some(_) if !p.push_down => None,
         Some(path) => {
-            let info = schema.attribute(path.schema(), path.name(), path.sub_attr());
-            match (table.column(p.dialect, path), info) {
-                (Some(Column::Text { exact, folded }), Some(i)) if i.kind() == AttrType::String => {
+            match table.sort_column(p.dialect, &p.schemas, path) {
+                Some((Column::Text { exact, folded }, i)) if i.kind() == AttrType::String => {
                     let key = if i.case_exact() { &exact } else { &folded };
                     // Absent and empty tie (both are "no data"), so their order is the scan's.
                     let key = p.dialect.binary(&format!("COALESCE({key}, '')"));
@@ -72,7 +60,7 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery) -> Plan 
                         SortOrder::Descending => format!("{missing} DESC, {key} DESC, {id} ASC"),
                     })
                 }
-                (Some(Column::Instant(c)), Some(i)) if i.kind() == AttrType::DateTime => {
+                Some((Column::Instant(c), i)) if i.kind() == AttrType::DateTime => {
                     Some(match query.sort_order {
                         SortOrder::Ascending => format!("{c} ASC, {id} ASC"),
                         SortOrder::Descending => format!("{c} DESC, {id} ASC"),
@@ -121,39 +109,26 @@ trait Kind: Serialize + Send + Sized {
     const TABLE: Table;
     /// Its table and the columns a row is read with.
     const ROWS: RowKind;
-    async fn decode(
-        p: &SqlProvisioner,
-        tenant: &str,
-        rows: &[AnyRow],
-    ) -> Result<Vec<Self>, ScimError>;
+    fn decode(rows: &[AnyRow]) -> Result<Vec<Self>, ScimError>;
 }
 
 impl Kind for User {
     const TABLE: Table = Table::Users;
     const ROWS: RowKind = USERS;
-    async fn decode(
-        p: &SqlProvisioner,
-        tenant: &str,
-        rows: &[AnyRow],
-    ) -> Result<Vec<Self>, ScimError> {
-        let mut users = rows
-            .iter()
+    fn decode(rows: &[AnyRow]) -> Result<Vec<Self>, ScimError> {
+        rows.iter()
             .map(|r| decode_user(r).map(|(u, _)| u))
-            .collect::<Result<Vec<_>, _>>()?;
-        p.fill_groups(tenant, &mut users).await?;
-        Ok(users)
+            .collect()
     }
 }
 
 impl Kind for Group {
     const TABLE: Table = Table::Groups;
     const ROWS: RowKind = GROUPS;
-    async fn decode(
-        p: &SqlProvisioner,
-        tenant: &str,
-        rows: &[AnyRow],
-    ) -> Result<Vec<Self>, ScimError> {
-        p.groups_with_members(tenant, rows).await
+    fn decode(rows: &[AnyRow]) -> Result<Vec<Self>, ScimError> {
+        rows.iter()
+            .map(|r| decode_group(r).map(|(g, _)| g))
+            .collect()
     }
 }
 
@@ -178,7 +153,7 @@ async fn search<K: Kind>(
     ctx: &RequestContext,
     query: &ListQuery,
 ) -> Result<Page<K>, ScimError> {
-    let plan = plan(p, K::TABLE, query);
+    let plan = plan(p, K::TABLE, query, ctx.tenant());
     let table = K::ROWS.table;
     let tenant = ctx.tenant();
     let (offset, count) = query.window();
@@ -188,7 +163,7 @@ async fn search<K: Kind>(
         where_clause(&mut q, tenant, plan.pushed.as_ref());
         let total: i64 = q
             .query()
-            .fetch_one(&p.pool)
+            .fetch_one(&p.read)
             .await
             .map_err(db)?
             .try_get("n")
@@ -198,12 +173,30 @@ async fn search<K: Kind>(
             Vec::new()
         } else {
             let mut q = Sql::new(p.dialect);
-            q.push(&format!("SELECT {} FROM {table}", K::ROWS.columns));
-            where_clause(&mut q, tenant, plan.pushed.as_ref());
+            q.push(&format!(
+                "SELECT {} FROM {table}",
+                K::ROWS.columns(p.dialect)
+            ));
+            if plan.pushed.is_none() && query.sort_by.is_none() {
+                // The tenant's rows in primary-key order: the index walk stops after the page.
+                where_clause(&mut q, tenant, None);
+            } else {
+                // Sort the matching ids alone, then read the page's rows: sorting whole rows
+                // (JSON and its search copy) would carry every match through the sorter.
+                q.push(" WHERE tenant = ")
+                    .arg(Arg::Text(tenant.to_owned()))
+                    .push(&format!(" AND id IN (SELECT id FROM {table}"));
+                where_clause(&mut q, tenant, plan.pushed.as_ref());
+                q.push(" ORDER BY ").push(order_by);
+                limit_offset(&mut q, offset, count);
+                q.push(")");
+            }
             q.push(" ORDER BY ").push(order_by);
-            limit_offset(&mut q, offset, count);
-            let rows = q.query().fetch_all(&p.pool).await.map_err(db)?;
-            K::decode(p, tenant, &rows).await?
+            if plan.pushed.is_none() && query.sort_by.is_none() {
+                limit_offset(&mut q, offset, count);
+            }
+            let rows = q.query().fetch_all(&p.read).await.map_err(db)?;
+            K::decode(&rows)?
         };
         return Ok(Page {
             resources,
@@ -233,10 +226,7 @@ async fn fallback<K: Kind>(
     query: &ListQuery,
     plan: &Plan,
 ) -> Result<Page<K>, ScimError> {
-    let schema = SchemaRegistry::builtin().resource(match K::TABLE {
-        Table::Users => scim_core::urn::USER,
-        Table::Groups => scim_core::urn::GROUP,
-    });
+    let schema = p.schemas.resource(K::TABLE.core_urn());
     let table = K::ROWS.table;
     let mut page = PageCollector::new(query, schema).with_filters(&plan.residual);
     let mut scanned: usize = 0;
@@ -251,7 +241,10 @@ async fn fallback<K: Kind>(
             )));
         }
         let mut q = Sql::new(p.dialect);
-        q.push(&format!("SELECT {} FROM {table}", K::ROWS.columns));
+        q.push(&format!(
+            "SELECT {} FROM {table}",
+            K::ROWS.columns(p.dialect)
+        ));
         where_clause(&mut q, tenant, plan.pushed.as_ref());
         if let Some(after) = &last {
             q.push(" AND id > ").arg(Arg::Text(after.clone()));
@@ -259,12 +252,12 @@ async fn fallback<K: Kind>(
         q.push(" ORDER BY ")
             .push(id_order(p.dialect, plan.pushed.is_some()));
         limit_offset(&mut q, 0, SCAN_PAGE);
-        let rows = q.query().fetch_all(&p.pool).await.map_err(db)?;
+        let rows = q.query().fetch_all(&p.read).await.map_err(db)?;
         let len = rows.len();
         if let Some(row) = rows.last() {
             last = Some(row.try_get("id").map_err(db)?);
         }
-        for item in K::decode(p, tenant, &rows).await? {
+        for item in K::decode(&rows)? {
             page.offer(serde_json::to_value(&item)?, item);
         }
         scanned += len;

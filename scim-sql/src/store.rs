@@ -50,53 +50,15 @@ impl Dialect {
             Dialect::Postgres => format!("{column} COLLATE \"C\""),
         }
     }
-
-    /// The string at the JSON object path `keys` inside the JSON text column `column`, as SQL
-    /// text (`NULL` when absent). `keys` come from a fixed table, never from a request.
-    pub(crate) fn json_text(self, column: &str, keys: &[&str]) -> String {
-        match self {
-            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", keys.join(".")),
-            Dialect::Postgres => format!("(CAST({column} AS jsonb) #>> '{{{}}}')", keys.join(",")),
-        }
-    }
-
-    /// `EXISTS` an element of the user's multi-valued attribute `key` (read from the lower-cased
-    /// copy, `search`) satisfying `cond`, written with [`Dialect::element_text`].
-    pub(crate) fn elements_exist(self, key: &str, cond: &str) -> String {
-        match self {
-            Dialect::Sqlite => {
-                format!("EXISTS (SELECT 1 FROM json_each(search, '$.{key}') AS e WHERE {cond})")
-            }
-            Dialect::Postgres => format!(
-                "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN \
-                 jsonb_typeof(CAST(search AS jsonb) -> '{key}') = 'array' THEN \
-                 CAST(search AS jsonb) -> '{key}' ELSE '[]'::jsonb END) AS e(v) WHERE {cond})"
-            ),
-        }
-    }
-
-    /// The string sub-attribute `sub` of the current element in [`Dialect::elements_exist`].
-    pub(crate) fn element_text(self, sub: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("json_extract(e.value, '$.{sub}')"),
-            Dialect::Postgres => format!("(e.v ->> '{sub}')"),
-        }
-    }
-
-    /// Whether `haystack` contains the parameter `needle` (`instr`/`strpos`: no LIKE wildcards
-    /// to escape, and case-sensitive on both).
-    pub(crate) fn contains(self, haystack: &str, needle: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("instr({haystack}, {needle}) > 0"),
-            Dialect::Postgres => format!("strpos({haystack}, {needle}) > 0"),
-        }
-    }
 }
 
 /// A value bound to a parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Arg {
     Text(String),
+    /// A JSON document: on SQLite stored as binary JSONB (`jsonb(?)`), parsed once when
+    /// written instead of on every filter that reads it; on PostgreSQL text.
+    Json(String),
     OptText(Option<String>),
     Int(i64),
     OptInt(Option<i64>),
@@ -133,8 +95,15 @@ impl Sql {
 
     /// Appends the placeholder of a newly bound `arg`.
     pub(crate) fn arg(&mut self, arg: Arg) -> &mut Self {
+        let jsonb = matches!(arg, Arg::Json(_)) && self.dialect == Dialect::Sqlite;
         let p = self.bind(arg);
-        self.text.push_str(&p);
+        if jsonb {
+            self.text.push_str("jsonb(");
+            self.text.push_str(&p);
+            self.text.push(')');
+        } else {
+            self.text.push_str(&p);
+        }
         self
     }
 
@@ -159,7 +128,7 @@ impl Sql {
         let mut q = sqlx::query(&self.text);
         for a in &self.args {
             q = match a {
-                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::Text(s) | Arg::Json(s) => q.bind(s.as_str()),
                 Arg::OptText(s) => q.bind(s.as_deref()),
                 Arg::Int(i) => q.bind(*i),
                 Arg::OptInt(i) => q.bind(*i),
@@ -197,9 +166,11 @@ impl Fragment {
 pub struct SqlOptions {
     pub(crate) url: String,
     pub(crate) max_connections: u32,
+    pub(crate) read_connections: u32,
     pub(crate) acquire_timeout: Duration,
     pub(crate) fallback_limit: usize,
     pub(crate) push_down: bool,
+    pub(crate) schemas: std::sync::Arc<scim_core::schema::SchemaRegistry>,
 }
 
 impl SqlOptions {
@@ -209,17 +180,30 @@ impl SqlOptions {
         SqlOptions {
             url: url.into(),
             max_connections: 8,
+            read_connections: 4,
             acquire_timeout: Duration::from_secs(10),
             fallback_limit: 1_000_000,
             push_down: true,
+            schemas: std::sync::Arc::new(scim_core::schema::SchemaRegistry::builtin().clone()),
         }
     }
 
-    /// The pool size for PostgreSQL (SQLite always uses one connection: it has one writer, and
-    /// one connection cannot deadlock upgrading a read to a write).
+    /// The pool size for PostgreSQL. (SQLite writes through one connection: it has one writer,
+    /// and one connection cannot deadlock upgrading a read to a write.)
     #[must_use]
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// How many read-only connections a SQLite file gets besides its writer (default 4): GETs
+    /// and searches run on them in parallel (WAL lets readers run beside the writer), so a
+    /// read never queues behind a write or another read. `0` sends reads to the writer. An
+    /// in-memory SQLite database (`sqlite::memory:`) always has its one connection only: a
+    /// second one would open another, empty database.
+    #[must_use]
+    pub fn read_connections(mut self, n: u32) -> Self {
+        self.read_connections = n;
         self
     }
 
@@ -238,6 +222,16 @@ impl SqlOptions {
         self
     }
 
+    /// The schemas filters are translated with (default: the built-in User, Group and
+    /// enterprise User schemas). Register your extensions here (the same registry the service
+    /// validates with) and filters on their attributes run in SQL too; attributes no schema
+    /// knows are evaluated in memory.
+    #[must_use]
+    pub fn schemas(mut self, schemas: scim_core::schema::SchemaRegistry) -> Self {
+        self.schemas = std::sync::Arc::new(schemas);
+        self
+    }
+
     /// Whether filters and sorting go to SQL (the default). `false` evaluates every search in
     /// memory over all rows: for comparisons and diagnosis, not for production.
     #[must_use]
@@ -247,24 +241,37 @@ impl SqlOptions {
     }
 }
 
-/// Opens the pool for `options` and returns it with its dialect.
-pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), SqlError> {
-    sqlx::any::install_default_drivers();
-    let dialect = Dialect::of_url(&options.url)?;
-    let url = match dialect {
-        // Create the file on first start.
+/// The pools of a provisioner: `write` for every write and for reads inside a write's
+/// transaction, `read` for reads on their own (the same pool except on a SQLite file).
+#[derive(Clone, Debug)]
+pub(crate) struct Pools {
+    pub(crate) write: AnyPool,
+    pub(crate) read: AnyPool,
+}
+
+/// The URL to connect with: a SQLite file is created on first start.
+fn connect_url(options: &SqlOptions, dialect: Dialect) -> String {
+    match dialect {
         Dialect::Sqlite if !options.url.contains("mode=") && !options.url.contains(":memory:") => {
             let sep = if options.url.contains('?') { '&' } else { '?' };
             format!("{}{sep}mode=rwc", options.url)
         }
         _ => options.url.clone(),
-    };
+    }
+}
+
+/// Opens the writer pool for `options` and returns it with its dialect; [`open_readers`] adds
+/// the readers once the schema is migrated.
+pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), SqlError> {
+    sqlx::any::install_default_drivers();
+    let dialect = Dialect::of_url(&options.url)?;
+    let url = connect_url(options, dialect);
     let max = match dialect {
         Dialect::Sqlite => 1,
         Dialect::Postgres => options.max_connections,
     };
     let _ = sqlx::any::AnyConnectOptions::from_str(&url)?;
-    let pool = AnyPoolOptions::new()
+    let pool = pool_options(max, options)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {
@@ -277,18 +284,67 @@ pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), Sql
                     sqlx::query("PRAGMA synchronous = NORMAL")
                         .execute(&mut *conn)
                         .await?;
+                    // 16 MiB of pages (default 2 MiB): the writer updates the table and its
+                    // indexes at random places; at 100k users their B-trees no longer fit 2 MiB.
+                    // A fixed size, so memory stays flat in the number of users.
+                    sqlx::query("PRAGMA cache_size = -16384")
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
         })
-        .max_connections(max)
-        .acquire_timeout(options.acquire_timeout)
-        // An in-memory SQLite database lives as long as its connection.
-        .idle_timeout(None)
-        .max_lifetime(None)
         .connect(&url)
         .await?;
     Ok((pool, dialect))
+}
+
+/// What both pools share: `max` connections, kept for good.
+fn pool_options(max: u32, options: &SqlOptions) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(options.acquire_timeout)
+        // A connection's health shows on its next query; pinging it on every checkout would
+        // double the round trips of a primary-key read (each one a hand-off to SQLite's
+        // connection thread).
+        .test_before_acquire(false)
+        // An in-memory SQLite database lives as long as its connection.
+        .idle_timeout(None)
+        .max_lifetime(None)
+}
+
+/// The read pool beside `write`: on a SQLite file, `read_connections` connections that refuse
+/// writes (`query_only`); elsewhere the writer pool itself.
+pub(crate) async fn open_readers(
+    options: &SqlOptions,
+    dialect: Dialect,
+    write: AnyPool,
+) -> Result<Pools, SqlError> {
+    let memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
+    if dialect != Dialect::Sqlite || memory || options.read_connections == 0 {
+        return Ok(Pools {
+            read: write.clone(),
+            write,
+        });
+    }
+    let url = connect_url(options, dialect);
+    let read = pool_options(options.read_connections, options)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA query_only = ON")
+                    .execute(&mut *conn)
+                    .await?;
+                // 8 MiB of pages each (default 2 MiB), fixed: GETs hit random rows.
+                sqlx::query("PRAGMA cache_size = -8192")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .min_connections(1)
+        .connect(&url)
+        .await?;
+    Ok(Pools { write, read })
 }
 
 /// A timestamp as served (`meta.created`) and as compared (nanoseconds since the epoch).
@@ -343,18 +399,82 @@ impl IdSource {
     }
 }
 
-/// `value` with every string lower-cased as filters compare (keys kept): the copy of a resource
-/// that case-insensitive comparisons on JSON paths read.
-pub(crate) fn fold_json(value: &serde_json::Value) -> serde_json::Value {
+/// The copy of a resource that filters read (the `search` column): every object key
+/// ASCII-lower-cased, as filters match attribute names (and extension URNs), and every string
+/// lower-cased as filters compare it, except those `schemas` call `caseExact` (and binary
+/// ones), kept as written. `core` is the resource's core schema URN. Of keys that differ only in
+/// case, the first in the map's order is kept.
+pub(crate) fn search_json(
+    value: &serde_json::Value,
+    schemas: &scim_core::schema::SchemaRegistry,
+    core: &str,
+) -> serde_json::Value {
+    let serde_json::Value::Object(map) = value else {
+        return fold_value(value, None);
+    };
+    let core_schema = schemas.get(core);
+    let mut out = serde_json::Map::new();
+    for (k, v) in map {
+        let folded = match (schemas.get(k), v) {
+            // An extension's object: its attributes by that schema.
+            (Some(ext), serde_json::Value::Object(attrs)) if !k.eq_ignore_ascii_case(core) => {
+                let mut inner = serde_json::Map::new();
+                for (ak, av) in attrs {
+                    inner
+                        .entry(ak.to_ascii_lowercase())
+                        .or_insert_with(|| fold_value(av, ext.attribute(ak)));
+                }
+                serde_json::Value::Object(inner)
+            }
+            _ => fold_value(v, core_schema.and_then(|s| s.attribute(k))),
+        };
+        out.entry(k.to_ascii_lowercase()).or_insert(folded);
+    }
+    serde_json::Value::Object(out)
+}
+
+/// `value` of the attribute `def` (unknown: `None`) as [`search_json`] writes it.
+fn fold_value(
+    value: &serde_json::Value,
+    def: Option<&scim_core::schema::AttributeDef>,
+) -> serde_json::Value {
     use serde_json::Value;
     match value {
-        Value::String(s) => Value::String(fold(s)),
-        Value::Array(items) => Value::Array(items.iter().map(fold_json).collect()),
+        Value::String(s) => {
+            let exact = def.is_some_and(|d| {
+                d.is_case_exact() || d.info().kind() == scim_filter::AttrType::Binary
+            });
+            Value::String(if exact { s.clone() } else { fold(s) })
+        }
+        // The elements of a multi-valued attribute have its definition.
+        Value::Array(items) => Value::Array(items.iter().map(|v| fold_value(v, def)).collect()),
         Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), fold_json(v))).collect())
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                out.entry(k.to_ascii_lowercase())
+                    .or_insert_with(|| fold_value(v, def.and_then(|d| d.sub_attribute(k))));
+            }
+            Value::Object(out)
         }
         other => other.clone(),
     }
+}
+
+/// The rows of `scim_user_values` for a user's `search` JSON: the lower-cased string `value` of
+/// each element of its multi-valued attributes in [`SIDE_VALUES`](crate::filter::SIDE_VALUES).
+pub(crate) fn side_values(search: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for attr in crate::filter::SIDE_VALUES {
+        let Some(serde_json::Value::Array(items)) = search.get(*attr) else {
+            continue;
+        };
+        for item in items {
+            if let Some(serde_json::Value::String(v)) = item.get("value") {
+                out.push((*attr, v.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Lower-cased as filters compare (`char::to_lowercase` one character at a time).

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use proptest::prelude::*;
 use scim_core::messages::SortOrder;
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
-use scim_core::resource::MultiValue;
+use scim_core::resource::{EnterpriseUser, Manager, MultiValue, Name};
 use scim_core::schema::SchemaRegistry;
 use scim_core::{User, urn};
 use scim_filter::{AttrPath, CompValue, CompareOp, Filter};
@@ -41,6 +41,27 @@ fn word() -> impl Strategy<Value = String> {
     proptest::sample::select(WORDS).prop_map(str::to_owned)
 }
 
+/// A registered extension schema (beside the built-in ones) whose attributes filters push down
+/// too: a case-exact string, a boolean and a multi-valued string.
+const BADGE_URN: &str = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+
+fn schemas() -> SchemaRegistry {
+    let mut registry = SchemaRegistry::builtin().clone();
+    registry.add(
+        serde_json::from_value(serde_json::json!({
+            "id": BADGE_URN,
+            "name": "Badge",
+            "attributes": [
+                {"name": "badge", "type": "string", "multiValued": false, "caseExact": true},
+                {"name": "vip", "type": "boolean", "multiValued": false},
+                {"name": "tags", "type": "string", "multiValued": true}
+            ]
+        }))
+        .unwrap(),
+    );
+    registry
+}
+
 #[derive(Clone, Debug)]
 struct Spec {
     user_name: String,
@@ -48,26 +69,57 @@ struct Spec {
     external: Option<String>,
     active: Option<bool>,
     title: Option<String>,
-    email: Option<(String, String)>,
+    /// Type, value, primary.
+    email: Option<(String, String, Option<bool>)>,
+    given: Option<String>,
+    phone: Option<(String, Option<bool>)>,
+    /// employeeNumber, department, manager.value (case-exact).
+    enterprise: Option<(Option<String>, Option<String>, Option<String>)>,
+    /// badge (case-exact), vip, tags.
+    badge: Option<(Option<String>, Option<bool>, Vec<String>)>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (
+    let core = (
         word(),
         proptest::option::of(word()),
         proptest::option::of(word()),
         proptest::option::of(any::<bool>()),
         proptest::option::of(word()),
-        proptest::option::of((proptest::sample::select(&["work", "home"][..]), word())),
-    )
-        .prop_map(|(u, d, e, a, t, m)| Spec {
+        proptest::option::of((
+            proptest::sample::select(&["work", "home"][..]),
+            word(),
+            proptest::option::of(any::<bool>()),
+        )),
+    );
+    let more = (
+        proptest::option::of(word()),
+        proptest::option::of((word(), proptest::option::of(any::<bool>()))),
+        proptest::option::of((
+            proptest::option::of(word()),
+            proptest::option::of(word()),
+            proptest::option::of(word()),
+        )),
+        proptest::option::of((
+            proptest::option::of(word()),
+            proptest::option::of(any::<bool>()),
+            proptest::collection::vec(word(), 0..3),
+        )),
+    );
+    (core, more).prop_map(
+        |((u, d, e, a, t, m), (given, phone, enterprise, badge))| Spec {
             user_name: u,
             display: d,
             external: e,
             active: a,
             title: t,
-            email: m.map(|(k, v)| (k.to_owned(), v)),
-        })
+            email: m.map(|(k, v, p)| (k.to_owned(), v, p)),
+            given,
+            phone,
+            enterprise,
+            badge,
+        },
+    )
 }
 
 fn path(s: &str) -> AttrPath {
@@ -88,6 +140,17 @@ fn leaf() -> impl Strategy<Value = Filter> {
             "emails.primary",
             "urn:ietf:params:scim:schemas:core:2.0:User:userName",
             "meta.created",
+            "name.givenName",
+            "name",
+            "phoneNumbers",
+            "phoneNumbers.primary",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "urn:example:params:scim:schemas:extension:badge:2.0:User:badge",
+            "urn:example:params:scim:schemas:extension:badge:2.0:User:vip",
+            "urn:example:params:scim:schemas:extension:badge:2.0:User:tags",
         ][..],
     );
     let ops = proptest::sample::select(
@@ -123,6 +186,21 @@ fn leaf() -> impl Strategy<Value = Filter> {
                 ),
             )
         }),
+        1 => (any::<bool>(), word()).prop_map(|(p, w)| {
+            Filter::value_path(
+                path("phoneNumbers"),
+                Filter::or(
+                    Filter::compare(path("primary"), CompareOp::Eq, CompValue::Bool(p)),
+                    Filter::not(Filter::compare(path("value"), CompareOp::Sw, CompValue::String(w.as_str().into()))),
+                ),
+            )
+        }),
+        1 => word().prop_map(|w| {
+            Filter::value_path(
+                path("name"),
+                Filter::compare(path("givenName"), CompareOp::Ew, CompValue::String(w.as_str().into())),
+            )
+        }),
     ]
 }
 
@@ -145,6 +223,9 @@ fn sort() -> impl Strategy<Value = Option<(AttrPath, SortOrder)>> {
                 "externalId",
                 "title",
                 "meta.created",
+                "name.givenName",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                "urn:ietf:params:scim:schemas:extension:badge:2.0:User:badge",
             ][..],
         ),
         proptest::sample::select(&[SortOrder::Ascending, SortOrder::Descending][..]),
@@ -162,12 +243,54 @@ fn user(s: &Spec, n: usize) -> User {
     u.emails = s
         .email
         .iter()
-        .map(|(k, v)| MultiValue {
+        .map(|(k, v, p)| MultiValue {
             value: Some(v.clone()),
             kind: Some(k.clone()),
+            primary: *p,
             ..MultiValue::default()
         })
         .collect();
+    u.phone_numbers = s
+        .phone
+        .iter()
+        .map(|(v, p)| MultiValue {
+            value: Some(v.clone()),
+            primary: *p,
+            ..MultiValue::default()
+        })
+        .collect();
+    if let Some(given) = &s.given {
+        u.name = Some(Name {
+            given_name: Some(given.clone()),
+            ..Name::default()
+        });
+    }
+    if let Some((number, department, manager)) = &s.enterprise {
+        let ext = EnterpriseUser {
+            employee_number: number.clone(),
+            department: department.clone(),
+            manager: manager.as_ref().map(|m| Manager {
+                value: Some(m.clone()),
+                ..Manager::default()
+            }),
+            ..EnterpriseUser::default()
+        };
+        u.set_enterprise(&ext).unwrap();
+    }
+    if let Some((badge, vip, tags)) = &s.badge {
+        // As a client writes it: the attribute names in another case than the schema's.
+        let mut ext = serde_json::Map::new();
+        if let Some(b) = badge {
+            ext.insert("Badge".to_owned(), b.clone().into());
+        }
+        if let Some(v) = vip {
+            ext.insert("VIP".to_owned(), (*v).into());
+        }
+        if !tags.is_empty() {
+            ext.insert("tags".to_owned(), tags.clone().into());
+        }
+        u.extensions.insert(BADGE_URN.to_owned(), ext.into());
+    }
     u
 }
 
@@ -187,7 +310,7 @@ async fn check(
         p.create_user(&ctx, user(s, n)).await.unwrap();
     }
     let all = p.scan_users(&ctx, 0, usize::MAX).await.unwrap();
-    let registry = SchemaRegistry::builtin();
+    let registry = schemas();
     let schema = registry.resource(urn::USER);
     let mut expected: Vec<(serde_json::Value, String)> = all
         .iter()
@@ -235,10 +358,14 @@ proptest! {
             static DB: (tokio::runtime::Runtime, SqlProvisioner, SqlProvisioner) = {
                 let rt = runtime();
                 let url = common::temp_sqlite_url("prop");
-                let p = rt.block_on(SqlProvisioner::connect(&url)).unwrap();
+                let p = rt
+                    .block_on(SqlProvisioner::connect_with(
+                        scim_sql::SqlOptions::new(url.clone()).schemas(schemas()),
+                    ))
+                    .unwrap();
                 let q = rt
                     .block_on(SqlProvisioner::connect_with(
-                        scim_sql::SqlOptions::new(url).push_down(false),
+                        scim_sql::SqlOptions::new(url).push_down(false).schemas(schemas()),
                     ))
                     .unwrap();
                 (rt, p, q)
@@ -260,7 +387,10 @@ proptest! {
         thread_local! {
             static DB: (tokio::runtime::Runtime, Option<SqlProvisioner>) = {
                 let rt = runtime();
-                let p = rt.block_on(common::postgres("postgres_search_equals_the_evaluator"));
+                let p = rt.block_on(common::postgres_with(
+                    "postgres_search_equals_the_evaluator",
+                    |o| o.schemas(schemas()),
+                ));
                 (rt, p)
             };
         }
@@ -284,17 +414,48 @@ async fn index_friendly_filters_and_sorts_run_in_sql() {
         r#"title eq "x" or not (name.familyName pr)"#,
         r#"emails[type eq "work" and value co "@example.com"] or emails.value ne "x""#,
         "not (emails.value pr) or phoneNumbers.value eq null",
+        "emails.primary eq true",
+        "emails[primary eq true] and emails pr",
+        r#"addresses[type eq "work" and locality sw "x"]"#,
+        r#"name[givenName eq "Barbara"] and name pr"#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department co "sales""#,
+        r#"roles.value eq "admin" or entitlements ew "x" or ims[type eq "aim"]"#,
+        r#"x509Certificates.value eq "TUlJ" or photos.value sw "https:""#,
     ] {
         let q = ListQuery::new()
             .with_filter(f.parse().unwrap())
             .with_sort(path("userName"), SortOrder::Descending);
         assert!(scim_sql::runs_in_sql(&p, &q, false), "{f} runs in SQL");
     }
+    // A registered extension's attributes, given the schemas.
+    let with_badge = SqlProvisioner::connect_with(
+        scim_sql::SqlOptions::new("sqlite::memory:").schemas(schemas()),
+    )
+    .await
+    .unwrap();
     for f in [
-        "emails.primary eq true",
-        "emails[primary eq true]",
-        r#"addresses[type eq "work"]"#,
+        r#"urn:example:params:scim:schemas:extension:badge:2.0:User:badge eq "B-1""#,
+        "urn:example:params:scim:schemas:extension:badge:2.0:User:vip eq true",
+        r#"urn:example:params:scim:schemas:extension:badge:2.0:User:tags co "x""#,
+    ] {
+        let q = ListQuery::new().with_filter(f.parse().unwrap());
+        assert!(
+            scim_sql::runs_in_sql(&with_badge, &q, false),
+            "{f} runs in SQL"
+        );
+        assert!(
+            !scim_sql::runs_in_sql(&p, &q, false),
+            "{f} without its schema"
+        );
+    }
+    for f in [
+        // From the memberships table, not the stored JSON.
+        r#"groups.value eq "g1""#,
         r#"meta.created co "2011""#,
+        // No schema knows it.
+        r#"urn:example:params:scim:schemas:extension:custom:2.0:User:badge eq "1""#,
     ] {
         let q = ListQuery::new().with_filter(f.parse().unwrap());
         assert!(
@@ -332,11 +493,11 @@ async fn the_fallback_is_bounded() {
     p.create_users_bulk(&ctx, (0..450).map(|i| User::new(format!("u{i}"))))
         .await
         .unwrap();
-    let q = ListQuery::new().with_filter("emails.primary eq true".parse().unwrap());
+    let q = ListQuery::new().with_filter(r#"groups.value eq "g1""#.parse().unwrap());
     let err = p.search_users(&ctx, &q).await.unwrap_err();
     assert_eq!(err.status().as_u16(), 400, "{err:?}");
     // Narrowed by an indexed column, the same residual filter reads few rows and succeeds.
     let q = ListQuery::new()
-        .with_filter(r#"userName sw "u1" and emails.value eq "x""#.parse().unwrap());
+        .with_filter(r#"userName sw "u1" and groups.value eq "x""#.parse().unwrap());
     assert_eq!(p.search_users(&ctx, &q).await.unwrap().total_results, 0);
 }

@@ -124,11 +124,13 @@ async fn two_runners(a: &Instance, b: &Instance, tenant: &str) {
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert!(entries.iter().all(|e| e.operation.method == "SYNC"));
 
-    // A crashed runner's lease blocks the tenant until it expires, then is taken over.
+    // A crashed runner's lease blocks the tenant until it expires, then is taken over. Long
+    // enough that B's run starts before it expires even on a loaded machine (at 50 ms it
+    // sometimes expired first under a load average of 11 on 2 cores).
     let stale = a
         .lock
         .as_ref()
-        .try_acquire_lease(tenant, "crashed", Duration::from_millis(50))
+        .try_acquire_lease(tenant, "crashed", Duration::from_millis(750))
         .await;
     let blocked = b
         .runner
@@ -136,7 +138,7 @@ async fn two_runners(a: &Instance, b: &Instance, tenant: &str) {
         .await
         .unwrap();
     assert!(matches!(blocked, RunOutcome::Skipped), "{blocked:?}");
-    tokio::time::sleep(Duration::from_millis(80)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     let taken = RunLock::try_acquire(b.lock.as_ref(), tenant, "host-b", Duration::from_secs(60))
         .await
         .unwrap()

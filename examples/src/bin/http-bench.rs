@@ -25,6 +25,18 @@
 //!
 //! Request logs are off unless `RUST_LOG` asks for them (the default level here is `warn`):
 //! writing a line per request to standard error would measure the terminal, not the server.
+//!
+//! `--db URL` serves the SCIM phase from scim-sql instead (`sqlite://FILE`, created if missing;
+//! `postgres://...`), seeded with `--users N` users in bulk, as `scim-server --db` does.
+//!
+//! `--scale 1000,10000,100000` measures the durable store as the directory grows: for each size,
+//! a fresh SQLite file (in the system temp dir, removed afterwards) loaded with that many users
+//! (enterprise extension, a title among 40, an email each), then over HTTP: GET by id throughput,
+//! POST creates per second (8 connections), and single-client latencies (median of 15) of
+//! `userName eq`, `title eq`, the enterprise `employeeNumber eq`, `emails co`, `emails.value eq`
+//! and a page sorted by `name.familyName` (no index), with the process's resident memory after
+//! each size. The in-memory store's and the trivial handler's GET throughput are measured in
+//! the same run, and a table of everything is printed at the end.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,7 +46,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::get;
-use scim_core::provision::InMemoryProvisioner;
+use scim_core::provision::{InMemoryProvisioner, Provisioner};
 use scim_core::{BearerTokens, ScimService};
 use scim_examples::Flags;
 use scim_examples::glue::MAX_PAYLOAD;
@@ -47,10 +59,13 @@ const USERS: usize = 1_000;
 const TRIVIAL_BODY: &str = r#"{"status":"ok"}"#;
 
 const USAGE: &str = "\
-usage: http-bench [--seconds S] [--connections N]
+usage: http-bench [--seconds S] [--connections N] [--db URL] [--users N] [--scale N,N,...]
 
   --seconds S       how long to load each server (default 5; fractions allowed)
   --connections N   keep-alive connections kept busy at once (default 32)
+  --db URL          serve SCIM from scim-sql (sqlite://FILE or postgres://...), not memory
+  --users N         users to seed (default 1000)
+  --scale N,N,...   the SQLite scaling table: GETs, POSTs, filters and memory per size
   -h, --help        this text
 
 Serves the SCIM service (1,000 users in memory) and a trivial handler on loopback, loads each
@@ -60,12 +75,24 @@ in turn with GET requests and prints requests/second, p50/p99 latency and their 
 struct Options {
     duration: Duration,
     connections: usize,
+    db: Option<String>,
+    users: usize,
+    scale: Vec<usize>,
 }
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options {
         duration: Duration::from_secs(5),
         connections: 32,
+        db: None,
+        users: USERS,
+        scale: Vec::new(),
+    };
+    let count = |flag: &str, v: &str| {
+        v.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| format!("{flag} {v:?} is not a number in 1..=1000000"))
     };
     let mut flags = Flags::new(args);
     while let Some(flag) = flags.next_flag() {
@@ -87,6 +114,15 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Option<Option
                     .ok()
                     .filter(|n| (1..=4096).contains(n))
                     .ok_or_else(|| format!("--connections {v:?} is not a number in 1..=4096"))?;
+            }
+            "--db" => options.db = Some(flags.value("--db")?),
+            "--users" => options.users = count("--users", &flags.value("--users")?)?,
+            "--scale" => {
+                let v = flags.value("--scale")?;
+                options.scale = v
+                    .split(',')
+                    .map(|n| count("--scale", n.trim()))
+                    .collect::<Result<_, _>>()?;
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -115,10 +151,10 @@ async fn spawn_server(router: Router) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// Creates `USERS` users through the service itself; returns their ids.
-async fn seed_users(scim: &ScimService) -> Result<Vec<String>, String> {
-    let mut ids = Vec::with_capacity(USERS);
-    for i in 0..USERS {
+/// Creates `users` users through the service itself; returns their ids.
+async fn seed_users(scim: &ScimService, users: usize) -> Result<Vec<String>, String> {
+    let mut ids = Vec::with_capacity(users);
+    for i in 0..users {
         let body = serde_json::json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": format!("user{i:04}@example.com"),
@@ -237,7 +273,7 @@ async fn load(
 }
 
 /// One connection: request, read the whole response, again, until `deadline`. Returns the
-/// latencies in microseconds and how many responses were not 200.
+/// latencies in microseconds and how many responses were not 2xx.
 async fn drive(
     mut stream: TcpStream,
     deadline: Instant,
@@ -257,7 +293,7 @@ async fn drive(
             .map_err(|e| format!("write: {e}"))?;
         let status = read_response(&mut stream, &mut buf).await?;
         latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
-        if status != 200 {
+        if !(200..300).contains(&status) {
             errors += 1;
         }
     }
@@ -328,6 +364,22 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// `GET /scim/v2/Users/{id}` requests, each connection walking the users from its own start.
+fn get_by_id(
+    addr: SocketAddr,
+    ids: Arc<Vec<String>>,
+) -> Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> {
+    Arc::new(move |connection, n| {
+        let id = ids
+            .get((connection * 31 + n) % ids.len().max(1))
+            .map_or("", String::as_str);
+        format!(
+            "GET /scim/v2/Users/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: application/scim+json\r\n\r\n"
+        )
+        .into_bytes()
+    })
+}
+
 /// The service's response to `GET /scim/v2/Users/{first id}`, as fixed headers and bytes.
 async fn scim_handle_get(
     ids: &[String],
@@ -361,12 +413,33 @@ fn report(name: &str, o: &Outcome) {
     );
 }
 
-async fn run(options: Options) -> Result<bool, String> {
-    let scim = ScimService::builder(Arc::new(InMemoryProvisioner::new()))
+/// The SCIM service over `backend`, as `scim-server` builds it.
+fn service(backend: Arc<dyn Provisioner>) -> ScimService {
+    ScimService::builder(backend)
         .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, TENANT)))
         .max_payload_size(MAX_PAYLOAD)
-        .build();
-    let ids = Arc::new(seed_users(&scim).await?);
+        .build()
+}
+
+async fn run(options: Options) -> Result<bool, String> {
+    if !options.scale.is_empty() {
+        return scale::run(&options).await;
+    }
+    let (scim, ids) = match &options.db {
+        None => {
+            let scim = service(Arc::new(InMemoryProvisioner::new()));
+            let ids = seed_users(&scim, options.users).await?;
+            (scim, ids)
+        }
+        Some(url) => {
+            let p = scim_sql::SqlProvisioner::connect(url)
+                .await
+                .map_err(|e| format!("cannot open {}: {e}", scim_examples::redact_url(url)))?;
+            let ids = scale::load_users(&p, options.users, 0).await?;
+            (service(Arc::new(p)), ids)
+        }
+    };
+    let ids = Arc::new(ids);
     let scim_for_sample = scim.clone();
     // Every request goes to the SCIM service, exactly as `scim-server` routes it.
     let scim_addr = spawn_server(Router::new().fallback_service(scim.into_service())).await?;
@@ -386,24 +459,16 @@ async fn run(options: Options) -> Result<bool, String> {
     .await?;
 
     println!(
-        "http-bench: {} connections, {:.1} s each; SCIM on {scim_addr} ({} users), trivial on {trivial_addr}",
+        "http-bench: {} connections, {:.1} s each; SCIM on {scim_addr} ({} users, {}), trivial on {trivial_addr}",
         options.connections,
         options.duration.as_secs_f64(),
-        ids.len()
+        ids.len(),
+        options
+            .db
+            .as_deref()
+            .map_or_else(|| "in memory".to_owned(), scim_examples::redact_url)
     );
-    let scim_request: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> = {
-        let ids = Arc::clone(&ids);
-        Arc::new(move |connection, n| {
-            // Each connection walks the users from its own starting point.
-            let id = ids
-                .get((connection * 31 + n) % ids.len())
-                .map_or("", String::as_str);
-            format!(
-                "GET /scim/v2/Users/{id} HTTP/1.1\r\nHost: {scim_addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: application/scim+json\r\n\r\n"
-            )
-            .into_bytes()
-        })
-    };
+    let scim_request = get_by_id(scim_addr, Arc::clone(&ids));
     let trivial_request: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> = {
         let request = format!(
             "GET /trivial HTTP/1.1\r\nHost: {trivial_addr}\r\nAccept: application/json\r\n\r\n"
@@ -497,5 +562,375 @@ async fn main() -> std::process::ExitCode {
             eprintln!("http-bench: {why}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `--scale`: the durable store as the directory grows.
+mod scale {
+    use std::fmt::Write as _;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use axum::Router;
+    use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+    use scim_core::{EnterpriseUser, User};
+    use scim_sql::SqlProvisioner;
+    use tokio::net::TcpStream;
+
+    use super::{
+        Options, Outcome, TENANT, TOKEN, get_by_id, load, read_response, service, spawn_server,
+    };
+
+    /// Titles users are spread over (`title eq` selects one in 40).
+    const TITLES: usize = 40;
+    /// Users per transaction while loading.
+    const LOAD_BATCH: usize = 5_000;
+    /// Requests per filter; the median is reported.
+    const FILTER_RUNS: u32 = 15;
+    /// Connections creating users at once.
+    const POST_CONNECTIONS: usize = 8;
+
+    /// The `i`th benchmark user: enterprise extension, one of [`TITLES`] titles, an email, a
+    /// family name that does not follow the id order.
+    pub(super) fn user(i: usize) -> Result<User, String> {
+        let mut u = User::new(format!("user{i:07}@example.com"));
+        u.external_id = Some(format!("ext-{i:07}"));
+        u.display_name = Some(format!("Bench User {i}"));
+        u.title = Some(format!("Title {}", i % TITLES));
+        u.active = Some(true);
+        u.emails = vec![scim_core::resource::MultiValue {
+            value: Some(format!("user{i:07}@example.com")),
+            kind: Some("work".to_owned()),
+            primary: Some(true),
+            ..Default::default()
+        }];
+        // A family name that does not follow creation order, so sorting by it sorts.
+        let family = (i.wrapping_mul(2_654_435_761)) % 1_000_003;
+        u.name = Some(scim_core::resource::Name {
+            given_name: Some("Bench".to_owned()),
+            family_name: Some(format!("Family {family:07}")),
+            ..Default::default()
+        });
+        let ext = EnterpriseUser {
+            employee_number: Some(format!("{i}")),
+            department: Some(format!("Department {}", i % 25)),
+            ..Default::default()
+        };
+        u.set_enterprise(&ext).map_err(|e| e.to_string())?;
+        Ok(u)
+    }
+
+    /// Loads `n` users (numbered from `from`) in batches of one transaction; returns their ids.
+    pub(super) async fn load_users(
+        p: &SqlProvisioner,
+        n: usize,
+        from: usize,
+    ) -> Result<Vec<String>, String> {
+        let ctx = RequestContext::new(TENANT);
+        let mut start = from;
+        while start < from + n {
+            let end = (start + LOAD_BATCH).min(from + n);
+            let users = (start..end).map(user).collect::<Result<Vec<_>, _>>()?;
+            p.create_users_bulk(&ctx, users)
+                .await
+                .map_err(|e| format!("loading users: {e}"))?;
+            start = end;
+        }
+        // Read the ids back a page at a time (the bulk insert does not return them).
+        let mut ids = Vec::with_capacity(n);
+        let mut offset = 0;
+        loop {
+            let page = p
+                .scan_users(&ctx, offset, 1_000)
+                .await
+                .map_err(|e| format!("reading ids: {e}"))?;
+            let len = page.len();
+            ids.extend(page.into_iter().filter_map(|u| u.id));
+            offset += len;
+            if len < 1_000 {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// `s` percent-encoded for a query string.
+    fn encode(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() * 3);
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+        out
+    }
+
+    /// The median latency of `FILTER_RUNS` sequential `GET /scim/v2/Users?query` and the
+    /// process's CPU time per request (nothing else runs meanwhile, so that is the server's
+    /// work plus the client's small share; unlike the latency it does not depend on how much of
+    /// the machine other processes take), both in milliseconds.
+    async fn latency(addr: SocketAddr, query: &str) -> Result<(f64, f64), String> {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let request = format!(
+            "GET /scim/v2/Users?{query} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        );
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut times = Vec::with_capacity(FILTER_RUNS as usize);
+        let cpu_before = super::process_cpu_time();
+        for _ in 0..FILTER_RUNS {
+            let sent = Instant::now();
+            tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+                .await
+                .map_err(|e| format!("write: {e}"))?;
+            let status = read_response(&mut stream, &mut buf).await?;
+            times.push(sent.elapsed().as_secs_f64() * 1e3);
+            if status != 200 {
+                let body = String::from_utf8_lossy(&buf);
+                return Err(format!("{query} answered {status}: {body}"));
+            }
+        }
+        let cpu = super::process_cpu_time()
+            .zip(cpu_before)
+            .map_or(f64::NAN, |(after, before)| {
+                after.saturating_sub(before).as_secs_f64() * 1e3 / f64::from(FILTER_RUNS)
+            });
+        times.sort_by(f64::total_cmp);
+        let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
+        Ok((median, cpu))
+    }
+
+    /// This process's resident and peak resident memory in MiB (Linux).
+    fn rss_mib() -> (f64, f64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(f64::NAN, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// One size's figures.
+    struct Row {
+        users: usize,
+        load_s: f64,
+        get: Outcome,
+        post: Outcome,
+        /// Median latency and CPU time per request, in milliseconds.
+        filters: Vec<(f64, f64)>,
+        rss: (f64, f64),
+    }
+
+    /// The filters timed, by name: built from the size (`n` users).
+    fn filters(n: usize) -> Vec<(&'static str, String)> {
+        let mid = n / 2;
+        vec![
+            (
+                "userName eq",
+                format!(
+                    "filter={}",
+                    encode(&format!(r#"userName eq "USER{mid:07}@example.com""#))
+                ),
+            ),
+            (
+                "title eq",
+                format!("filter={}&count=100", encode(r#"title eq "Title 7""#)),
+            ),
+            (
+                "employeeNumber eq",
+                format!(
+                    "filter={}",
+                    encode(&format!(
+                        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "{mid}""#
+                    ))
+                ),
+            ),
+            (
+                "emails co",
+                format!(
+                    "filter={}&count=100",
+                    encode(&format!(r#"emails co "user{:06}""#, mid / 10))
+                ),
+            ),
+            (
+                "emails.value eq",
+                format!(
+                    "filter={}",
+                    encode(&format!(r#"emails.value eq "user{mid:07}@example.com""#))
+                ),
+            ),
+            (
+                "sort familyName, page 11",
+                "sortBy=name.familyName&startIndex=501&count=50".to_owned(),
+            ),
+        ]
+    }
+
+    async fn measure(options: &Options, n: usize) -> Result<Row, String> {
+        let dir = std::env::temp_dir().join(format!("http-bench-scale-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;
+        let file = dir.join("scale.db");
+        let url = format!("sqlite://{}", file.display());
+        let row = async {
+            let p = SqlProvisioner::connect(&url)
+                .await
+                .map_err(|e| format!("cannot open {url}: {e}"))?;
+            let started = Instant::now();
+            let ids = Arc::new(load_users(&p, n, 0).await?);
+            let load_s = started.elapsed().as_secs_f64();
+            let scim = service(Arc::new(p));
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let router = Router::new().fallback_service(scim.into_service());
+            // Stopped at the end of this size, so that the next size's memory figure does not
+            // include this one's server (its pools and page caches).
+            let server = tokio::spawn(async move { axum::serve(listener, router).await });
+            let get = load(addr, options.connections, options.duration, get_by_id(addr, ids)).await?;
+            let posts: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> =
+                Arc::new(move |c, i| {
+                    let body = format!(
+                        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"post-{c}-{i}@example.com","title":"Posted","emails":[{{"value":"post-{c}-{i}@example.com","type":"work"}}],"active":true}}"#
+                    );
+                    format!(
+                        "POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes()
+                });
+            let post = load(addr, POST_CONNECTIONS, options.duration, posts).await?;
+            let mut times = Vec::new();
+            for (_, query) in filters(n) {
+                times.push(latency(addr, &query).await?);
+            }
+            let rss = rss_mib();
+            server.abort();
+            Ok::<_, String>(Row {
+                users: n,
+                load_s,
+                get,
+                post,
+                filters: times,
+                rss,
+            })
+        }
+        .await;
+        // The server task keeps its pool; the file goes with the directory.
+        let _ = std::fs::remove_dir_all(&dir);
+        row
+    }
+
+    pub(super) async fn run(options: &Options) -> Result<bool, String> {
+        let n_first = options.scale.first().copied().unwrap_or(1_000);
+        println!(
+            "http-bench --scale: SQLite files of {:?} users; {} connections, {:.1} s per phase",
+            options.scale,
+            options.connections,
+            options.duration.as_secs_f64()
+        );
+        // The references of the same run: the in-memory store and the trivial handler.
+        let backend = Arc::new(InMemoryProvisioner::new());
+        let ctx = RequestContext::new(TENANT);
+        let mut ids = Vec::with_capacity(n_first);
+        for i in 0..n_first {
+            let created = backend
+                .create_user(&ctx, user(i)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            ids.extend(created.id);
+        }
+        let memory = service(backend);
+        let mem_addr = spawn_server(Router::new().fallback_service(memory.into_service())).await?;
+        let trivial_addr =
+            spawn_server(Router::new().route("/trivial", axum::routing::get(super::trivial)))
+                .await?;
+        let mem = load(
+            mem_addr,
+            options.connections,
+            options.duration,
+            get_by_id(mem_addr, Arc::new(ids)),
+        )
+        .await?;
+        super::report("memory", &mem);
+        let trivial_request = format!(
+            "GET /trivial HTTP/1.1\r\nHost: {trivial_addr}\r\nAccept: application/json\r\n\r\n"
+        )
+        .into_bytes();
+        let trivial = load(
+            trivial_addr,
+            options.connections,
+            options.duration,
+            Arc::new(move |_, _| trivial_request.clone()),
+        )
+        .await?;
+        super::report("trivial", &trivial);
+        let mut rows = Vec::new();
+        for &n in &options.scale {
+            let row = measure(options, n).await?;
+            super::report(&format!("get {n}"), &row.get);
+            super::report(&format!("post {n}"), &row.post);
+            rows.push(row);
+        }
+        let names: Vec<&str> = filters(1).into_iter().map(|(name, _)| name).collect();
+        println!();
+        print!("| users | load s | GET req/s | GET CPU/req | POST creates/s | POST CPU/req |");
+        for name in &names {
+            print!(" {name} ms (CPU ms) |");
+        }
+        println!(" RSS / peak MiB |");
+        print!("|---:|---:|---:|---:|---:|---:|");
+        for _ in &names {
+            print!("---:|");
+        }
+        println!("---:|");
+        let cpu = |o: &Outcome| {
+            o.cpu_us_per_request()
+                .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} µs"))
+        };
+        for r in &rows {
+            print!(
+                "| {} | {:.1} | {:.0} | {} | {:.0} | {} |",
+                r.users,
+                r.load_s,
+                r.get.per_second(),
+                cpu(&r.get),
+                r.post.per_second(),
+                cpu(&r.post)
+            );
+            for (t, cpu) in &r.filters {
+                print!(" {t:.2} ({cpu:.2}) |");
+            }
+            println!(" {:.0} / {:.0} |", r.rss.0, r.rss.1);
+        }
+        println!(
+            "| memory, {n_first} users | | {:.0} | {} | | | (trivial handler: {:.0} req/s, {}) |",
+            mem.per_second(),
+            cpu(&mem),
+            trivial.per_second(),
+            cpu(&trivial)
+        );
+        if let Some(last) = rows.last() {
+            println!(
+                "ratio    SQLite ({} users) / memory GET throughput {:.1}% (target >= 60%); memory / trivial {:.1}% (target >= 80%)",
+                last.users,
+                last.get.per_second() / mem.per_second() * 100.0,
+                mem.per_second() / trivial.per_second() * 100.0
+            );
+        }
+        Ok(rows
+            .iter()
+            .flat_map(|r| [&r.get, &r.post])
+            .chain([&mem, &trivial])
+            .all(|o| o.errors == 0 && o.requests > 0))
     }
 }

@@ -13,6 +13,14 @@ pub async fn sqlite() -> SqlProvisioner {
 /// The PostgreSQL provisioner, or `None` (with a message) when no database is configured. Under
 /// CI (`CI` set) a missing database fails the test instead: CI must never skip silently.
 pub async fn postgres(test: &str) -> Option<SqlProvisioner> {
+    postgres_with(test, |o| o).await
+}
+
+/// [`postgres`] with options of the test's choosing.
+pub async fn postgres_with(
+    test: &str,
+    options: impl FnOnce(scim_sql::SqlOptions) -> scim_sql::SqlOptions,
+) -> Option<SqlProvisioner> {
     let Ok(url) = std::env::var("SCIM_SQL_POSTGRES_URL") else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -25,7 +33,7 @@ pub async fn postgres(test: &str) -> Option<SqlProvisioner> {
         return None;
     };
     Some(
-        SqlProvisioner::connect(&url)
+        SqlProvisioner::connect_with(options(scim_sql::SqlOptions::new(url.clone())))
             .await
             .unwrap_or_else(|e| panic!("{test}: cannot connect to {url}: {e}")),
     )

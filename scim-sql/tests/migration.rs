@@ -1,0 +1,148 @@
+//! A database written by an earlier version (schema 1: `search` with keys as written, no
+//! `scim_user_values`, no JSON indexes) opens, migrates to the current schema, and answers the
+//! newly pushed-down filters from its existing rows.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use scim_core::User;
+use scim_core::provision::{ListQuery, Provisioner, RequestContext};
+use scim_core::resource::{EnterpriseUser, MultiValue};
+use scim_sql::SqlProvisioner;
+use sqlx::Row;
+
+fn user(name: &str, email: &str, title: &str, number: &str) -> User {
+    let mut u = User::new(name);
+    u.title = Some(title.to_owned());
+    u.emails = vec![MultiValue {
+        value: Some(email.to_owned()),
+        kind: Some("work".to_owned()),
+        ..MultiValue::default()
+    }];
+    u.set_enterprise(&EnterpriseUser {
+        employee_number: Some(number.to_owned()),
+        ..EnterpriseUser::default()
+    })
+    .unwrap();
+    u
+}
+
+/// Turns the file's database back into what schema 1 wrote.
+async fn downgrade_to_v1(p: &SqlProvisioner) {
+    for statement in [
+        "DROP INDEX scim_users_title",
+        "DROP INDEX scim_users_employee_number",
+        "DROP TABLE scim_user_values",
+        "DELETE FROM scim_schema_version WHERE version > 1",
+        // Schema 1's copy kept the keys as written (`Title`, the URN in its own case).
+        "UPDATE scim_users SET search = resource",
+    ] {
+        sqlx::query(statement).execute(p.pool()).await.unwrap();
+    }
+}
+
+async fn count(p: &SqlProvisioner, ctx: &RequestContext, filter: &str) -> u64 {
+    let q = ListQuery::new().with_filter(filter.parse().unwrap());
+    assert!(scim_sql::runs_in_sql(p, &q, false), "{filter} runs in SQL");
+    p.search_users(ctx, &q).await.unwrap().total_results
+}
+
+#[tokio::test]
+async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
+    let url = common::temp_sqlite_url("migrate");
+    let ctx = RequestContext::new("acme");
+    {
+        let p = SqlProvisioner::connect(&url).await.unwrap();
+        p.create_user(
+            &ctx,
+            user("bjensen", "BJensen@Example.com", "Tour Guide", "701984"),
+        )
+        .await
+        .unwrap();
+        p.create_user(&ctx, user("jsmith", "js@example.org", "Engineer", "42"))
+            .await
+            .unwrap();
+        downgrade_to_v1(&p).await;
+        p.pool().close().await;
+    }
+    let p = SqlProvisioner::connect(&url).await.unwrap();
+    let version: i64 = sqlx::query("SELECT MAX(version) AS v FROM scim_schema_version")
+        .fetch_one(p.pool())
+        .await
+        .unwrap()
+        .try_get("v")
+        .unwrap();
+    assert_eq!(version, 2);
+    let indexes: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_user%' ORDER BY name",
+    )
+    .fetch_all(p.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get("name").unwrap())
+    .collect();
+    for want in [
+        "scim_users_title",
+        "scim_users_employee_number",
+        "scim_user_values_value",
+    ] {
+        assert!(indexes.iter().any(|i| i == want), "{want} in {indexes:?}");
+    }
+    // The old rows answer the filters the new schema pushes down.
+    assert_eq!(
+        count(&p, &ctx, r#"emails.value eq "bjensen@example.com""#).await,
+        1
+    );
+    assert_eq!(count(&p, &ctx, r#"emails co "@EXAMPLE""#).await, 2);
+    assert_eq!(count(&p, &ctx, r#"title eq "tour guide""#).await, 1);
+    assert_eq!(
+        count(
+            &p,
+            &ctx,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "42""#
+        )
+        .await,
+        1
+    );
+    // And a user written after the migration is found the same way.
+    p.create_user(&ctx, user("ann", "ann@example.com", "Tour Guide", "7"))
+        .await
+        .unwrap();
+    assert_eq!(count(&p, &ctx, r#"title eq "TOUR GUIDE""#).await, 2);
+    assert_eq!(count(&p, &ctx, r#"emails.value ew ".com""#).await, 2);
+}
+
+/// The indexes are used: SQLite's plan for the filters IdPs send searches an index rather than
+/// scanning the table.
+#[tokio::test]
+async fn idp_filters_use_an_index() {
+    let url = common::temp_sqlite_url("plan");
+    let p = SqlProvisioner::connect(&url).await.unwrap();
+    for (sql, index) in [
+        (
+            r#"SELECT id FROM scim_users WHERE tenant = 't' AND json_extract(search, '$."title"') = 'x'"#,
+            "scim_users_title",
+        ),
+        (
+            r#"SELECT id FROM scim_users WHERE tenant = 't' AND json_extract(search, '$."urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"."employeenumber"') = '1'"#,
+            "scim_users_employee_number",
+        ),
+        (
+            "SELECT user_id FROM scim_user_values WHERE tenant = 't' AND attr = 'emails' AND value = 'x'",
+            "scim_user_values_value",
+        ),
+    ] {
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .fetch_all(p.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect();
+        assert!(
+            plan.iter().any(|d| d.contains(index)),
+            "{sql}: {plan:?} uses {index}"
+        );
+    }
+}
