@@ -24,6 +24,8 @@ use crate::glue::TokioSleeper;
 
 /// The simulators' address: never resolved, requests go to the in-process simulator.
 pub const SIMULATOR_URL: &str = "http://atlassian-simulator.invalid";
+/// The Jira Software seats the simulated Jira is licensed for.
+pub const SIMULATOR_SEATS: u64 = 25;
 /// The Cloud simulator's directory API key (the simulator is in-process: nothing to guard).
 pub const SIMULATOR_CLOUD_KEY: &str = "simulator-directory-key";
 
@@ -121,6 +123,14 @@ impl TargetClient {
             Target::Simulator => {
                 let credentials = Credentials::bearer("simulator-pat");
                 let sim = Arc::new(JiraSimulator::new(credentials.clone()));
+                // A licensed Jira Software, so seat counts show as on a real Jira.
+                sim.set_application_role(
+                    "jira-software",
+                    "Jira Software",
+                    &["jira-software-users"],
+                    Some(SIMULATOR_SEATS),
+                    true,
+                );
                 data_center(
                     sim,
                     "the in-process Jira simulator".to_owned(),

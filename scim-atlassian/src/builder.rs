@@ -389,10 +389,20 @@ impl AtlassianBuilder {
                 (Arc::new(dir), None)
             }
         };
+        if policy.seats.enforce {
+            if let Some(note) = dir.seats_note() {
+                return Err(AtlassianError::Policy(
+                    crate::policy::PolicyError::Invalid {
+                        setting: "seats.enforce".to_owned(),
+                        reason: format!("cannot work on {}: {note}", dir.product()),
+                    },
+                ));
+            }
+        }
         Ok(AtlassianProvisioner {
             dir,
             jira,
-            policy,
+            policy: Box::new(policy),
             group_rename: self.group_rename,
         })
     }

@@ -49,6 +49,7 @@ mod provisioner;
 mod random;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
+pub mod seats;
 mod transport;
 
 pub use builder::{AtlassianBuilder, DEFAULT_PROPERTY_KEY, JiraBuilder};
@@ -66,3 +67,4 @@ pub use scim_provisioning::{
     CallCounter, CallObserver, CallRecord, Credentials, RetryPolicy, Sleeper, ThreadSleeper,
     history, policy,
 };
+pub use seats::{SeatPool, SeatUsage};

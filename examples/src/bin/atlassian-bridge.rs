@@ -33,7 +33,7 @@ use scim_atlassian::history::{
     JsonLinesHistory, Outcome, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::{AtlassianError, CallObserver, CallRecord};
+use scim_atlassian::{AtlassianError, AtlassianProvisioner, CallObserver, CallRecord};
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use scim_core::tower::TowerService;
 use scim_core::{Authenticator, BearerTokens, ScimService};
@@ -325,6 +325,41 @@ fn tenant_provisioner(target: &TargetClient, tenant: &TenantSettings) -> Result<
     target.provisioner(&tenant.policy, tenant.dry_run, Some(observer))
 }
 
+/// The seat line of `--test-connection`; a failure when `[policy.seats]` cannot work with
+/// this licence (a reserve taking every seat), or when seats are enforced but unreadable.
+async fn seats_report(p: &AtlassianProvisioner, policy: &SyncPolicy) -> std::process::ExitCode {
+    match p.seats().await {
+        Ok(seats) => {
+            println!("seats: {seats}");
+            match seats.reserve_too_large().filter(|_| policy.seats.enforce) {
+                Some(pool) => {
+                    eprintln!(
+                        "test-connection FAILED: policy.seats.reserve ({}) is not below the {} \
+                         seats of the {} licence: every new user would be refused\nhint: \
+                         lower policy.seats.reserve",
+                        seats.reserve,
+                        pool.licensed.unwrap_or_default(),
+                        pool.name
+                    );
+                    std::process::ExitCode::FAILURE
+                }
+                None => std::process::ExitCode::SUCCESS,
+            }
+        }
+        Err(e) if policy.seats.enforce => {
+            eprintln!(
+                "test-connection FAILED: policy.seats.enforce is on but the licence seats cannot \
+                 be read: {e}"
+            );
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!("seats: not read ({e})");
+            std::process::ExitCode::SUCCESS
+        }
+    }
+}
+
 /// `--test-connection`: says what works or exactly what does not.
 async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::process::ExitCode {
     let settings = TenantSettings {
@@ -349,6 +384,9 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
                     println!(
                         "test-connection OK: {described} answers and accepts the directory API key"
                     );
+                    if let Ok(seats) = p.seats().await {
+                        println!("seats: {seats}");
+                    }
                     std::process::ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -369,7 +407,7 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
                 "test-connection OK: {described} answers, accepts the credentials ({name:?}) \
                  and grants them what provisioning needs"
             );
-            std::process::ExitCode::SUCCESS
+            seats_report(&p, policy).await
         }
         Err(e) => {
             let hint = match &e {
