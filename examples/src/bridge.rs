@@ -84,7 +84,8 @@ usage: atlassian-bridge [--config FILE] [--simulate] [--bind ADDR] [--token TOKE
                      (status 0 when all is well)
   -h, --help         this text
 
-SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1. RUST_LOG sets the log level.";
+SCIM 2.0 is served at /scim/v2, SCIM 1.1 at /scim/v1, the admin web page at /admin (sign in
+with the admin token). RUST_LOG sets the log level.";
 
     /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<BridgeArgs>, String> {
@@ -169,6 +170,9 @@ pub struct Config {
     /// every tenant without its own `dry_run` (default false).
     #[serde(default)]
     pub dry_run: bool,
+    /// `[sync]`: a directory the bridge itself syncs from, on a schedule or from the admin
+    /// page (see [`crate::bridge_sync`]).
+    pub sync: Option<crate::bridge_sync::SyncConfig>,
 }
 
 /// `[target]`.
@@ -424,7 +428,7 @@ fn from_env(env: Env<'_>, key: &str, var: &str) -> Result<String, String> {
 }
 
 /// A secret given inline (`key`) or through an environment variable (`key_env`), not both.
-fn secret(
+pub(crate) fn secret(
     key: &str,
     inline: Option<&Secret>,
     var: Option<&String>,

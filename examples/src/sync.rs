@@ -10,11 +10,11 @@ use scim_atlassian::cloud::CloudProvisioner;
 use scim_atlassian::history::{HistoryObserver, InMemoryHistory, JsonLinesHistory, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_core::HttpClient;
-use scim_core::provision::Provisioner;
+use scim_core::provision::{Provisioner, RequestContext};
 use scim_sync::plan::Progress;
 use scim_sync::{
-    DirectorySource, FileGroupLedger, FileSource, KeycloakSource, Reconciler, RunOutcome, Runner,
-    ScimSource, Step, SyncError, SyncOptions, target_policy,
+    DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource, Reconciler,
+    RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions, target_policy,
 };
 
 use crate::Flags;
@@ -47,6 +47,8 @@ pub enum SourceArgs {
         /// Its secret.
         client_secret: String,
     },
+    /// No directory: `--inactive-days` cleans up the target from its own login records.
+    None,
 }
 
 impl std::fmt::Debug for SourceArgs {
@@ -56,6 +58,7 @@ impl std::fmt::Debug for SourceArgs {
             SourceArgs::File(p) => write!(f, "file {}", p.display()),
             SourceArgs::Scim { url, .. } => write!(f, "scim {url}"),
             SourceArgs::Keycloak { url, realm, .. } => write!(f, "keycloak {url} realm {realm}"),
+            SourceArgs::None => write!(f, "no source"),
         }
     }
 }
@@ -108,6 +111,11 @@ pub struct SyncArgs {
     /// `--db URL`: the run lock and history in a database shared with other instances
     /// (overrides the configuration's `[history]`).
     pub db: Option<String>,
+    /// `--inactive-days N`: instead of a sync, deprovision (per `[policy.deprovision]`) the
+    /// target's users who have not logged in for N days.
+    pub inactive_days: Option<u32>,
+    /// `--exclude REGEX` (repeatable): users the inactive cleanup never touches.
+    pub exclude: Vec<String>,
 }
 
 impl SyncArgs {
@@ -117,6 +125,8 @@ usage: sync --source file|scim|keycloak [source options]
             (--target CONFIG.toml|simulate | --scim-url URL --token TOKEN [--target CONFIG.toml])
             [--dry-run] [--force] [--keep-groups] [--state PATH] [--every 15m [--max-runs N]]
             [--tenant NAME] [--db URL]
+       sync --inactive-days N [--exclude REGEX]... --target CONFIG.toml|simulate
+            [--dry-run] [--force]
 
   --source file        --file PATH                   a JSON or CSV export
   --source scim        --source-url URL              a SCIM 2.0 server's base URL
@@ -143,6 +153,11 @@ usage: sync --source file|scim|keycloak [source options]
   --db URL             sqlite://PATH or postgres://USER:PASS@HOST/DB: the run lock and the
                        history, shared with every sync and bridge instance using it, so a
                        tenant syncs once at a time across them (else the config's [history] db)
+  --inactive-days N    no sync: deprovision (per [policy.deprovision]) the target's users who
+                       have not logged in for N days, from the product's login records (Crowd;
+                       Jira and Confluence through their embedded Crowd API), under the same
+                       10% safety rail (--force) and --dry-run
+  --exclude REGEX      with --inactive-days: users (userName) never touched (repeatable)
   -h, --help           this text";
 
     /// Parses the arguments (without the program name); `Ok(None)` means help was asked for.
@@ -167,6 +182,8 @@ usage: sync --source file|scim|keycloak [source options]
         let mut keep_groups = false;
         let mut state = None;
         let mut db = None;
+        let mut inactive_days = None;
+        let mut exclude = Vec::new();
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
@@ -212,6 +229,14 @@ usage: sync --source file|scim|keycloak [source options]
                             .ok_or_else(|| format!("--max-runs {v:?} is not a positive number"))?,
                     );
                 }
+                "--inactive-days" => {
+                    let v = flags.value("--inactive-days")?;
+                    inactive_days =
+                        Some(v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            format!("--inactive-days {v:?} is not a positive number of days")
+                        })?);
+                }
+                "--exclude" => exclude.push(flags.value("--exclude")?),
                 "--tenant" => {
                     tenant = flags.value("--tenant")?;
                     if tenant.is_empty() {
@@ -248,8 +273,15 @@ usage: sync --source file|scim|keycloak [source options]
                     "--source {other:?} is not known: use file, scim or keycloak"
                 ));
             }
+            None if inactive_days.is_some() => SourceArgs::None,
             None => return Err("--source is missing: file, scim or keycloak".to_owned()),
         };
+        if inactive_days.is_some() && source != SourceArgs::None {
+            return Err("--inactive-days reads the target only: leave --source out".to_owned());
+        }
+        if !exclude.is_empty() && inactive_days.is_none() {
+            return Err("--exclude goes with --inactive-days".to_owned());
+        }
         let scim_token = scim_token.or_else(|| env("SYNC_TARGET_TOKEN"));
         let scim_target = match (scim_url, scim_token.filter(|t| !t.is_empty())) {
             (Some(_), _) if simulate => {
@@ -284,6 +316,8 @@ usage: sync --source file|scim|keycloak [source options]
             keep_groups,
             state,
             db,
+            inactive_days,
+            exclude,
         }))
     }
 }
@@ -350,7 +384,8 @@ impl Progress for Bar {
     }
 }
 
-fn source(
+/// The directory `args` names, read through `client` (a file source reads its file now).
+pub fn source(
     args: &SourceArgs,
     client: &Arc<dyn HttpClient>,
 ) -> Result<Box<dyn DirectorySource>, String> {
@@ -377,6 +412,66 @@ fn source(
             client_id.clone(),
             client_secret.clone(),
         )),
+        SourceArgs::None => return Err("no source to read".to_owned()),
+    })
+}
+
+/// `--inactive-days`: plans the inactive-user cleanup on the target, prints it, and applies it
+/// unless `--dry-run` (under the safety rail unless `--force`).
+async fn cleanup_inactive(
+    args: &SyncArgs,
+    days: u32,
+    config: &Config,
+    env: Env<'_>,
+    out: &mut (dyn Write + Send),
+) -> Result<Exit, String> {
+    let target = config.target(args.simulate, env)?;
+    let client = TargetClient::new(&target, config.concurrency()?)?;
+    let p = match client.provisioner(&target_policy(&config.policy), false, None)? {
+        Built::DataCenter(p) => p,
+        Built::Cloud(_) => {
+            return Err(
+                "--inactive-days: Atlassian Cloud's user provisioning API does not tell \
+                        when users last logged in"
+                    .to_owned(),
+            );
+        }
+    };
+    let mut cleanup = InactiveCleanup::new(days).map_err(|e| e.to_string())?;
+    for pattern in &args.exclude {
+        cleanup = cleanup.exclude(pattern).map_err(|e| e.to_string())?;
+    }
+    let ctx = RequestContext::new(args.tenant.clone());
+    let _ = writeln!(
+        out,
+        "inactive-user cleanup ({days} days) of {}",
+        client.described()
+    );
+    let plan = cleanup
+        .plan(&p, &ctx)
+        .await
+        .map_err(|e| format!("cleanup failed: {e}"))?;
+    let _ = writeln!(out, "{plan}");
+    if args.dry_run {
+        let _ = writeln!(out, "dry run: nothing written");
+        return Ok(Exit::Ok);
+    }
+    let report = if args.force {
+        plan.apply_forced(&p, &ctx).await
+    } else {
+        match plan.apply(&p, &ctx).await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(out, "{e}");
+                return Ok(Exit::Refused);
+            }
+        }
+    };
+    let _ = writeln!(out, "applied: {report}");
+    Ok(if report.failed > 0 {
+        Exit::Failed
+    } else {
+        Exit::Ok
     })
 }
 
@@ -474,6 +569,9 @@ pub async fn run(
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if let Some(days) = args.inactive_days {
+        return cleanup_inactive(args, days, &config, env, out).await;
+    }
     let (target, described) = match &args.scim_target {
         Some(t) => scim_target(t, &config.policy, Arc::clone(&http))?,
         None => target(
@@ -639,6 +737,22 @@ mod tests {
         for bad in ["15", "m", "0m", "15d", "99999999999999999999h"] {
             assert!(parse_every(bad).unwrap_err().contains(bad), "{bad}");
         }
+        let e = parse(&["--inactive-days", "0", "--simulate"]).unwrap_err();
+        assert!(e.contains("--inactive-days"), "{e}");
+        let with_file_source = |first: &[&str]| {
+            let mut args = first.to_vec();
+            args.extend(["--source", "file", "--file", "x", "--simulate"]);
+            parse(&args).unwrap_err()
+        };
+        let e = with_file_source(&["--exclude", "^svc-"]);
+        assert!(e.contains("--inactive-days"), "{e}");
+        let e = with_file_source(&["--inactive-days", "90"]);
+        assert!(e.contains("leave --source out"), "{e}");
+        let a = parse(&["--inactive-days", "90", "--exclude", "^svc-", "--simulate"])
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.inactive_days, a.source), (Some(90), SourceArgs::None));
+        assert_eq!(a.exclude, ["^svc-"]);
         let file = ["--source", "file", "--file", "x"];
         let scim_cases: [(&[&str], &str); 3] = [
             (&["--scim-url", "http://h/scim/v2"], "--token"),

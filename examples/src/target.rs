@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scim_atlassian::cloud::{CloudBuilder, CloudProvisioner};
+use scim_atlassian::history::{RecordingProvisioner, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_atlassian::simulator::{
     BitbucketSimulator, CloudSimulator, ConfluenceSimulator, CrowdSimulator, JiraSimulator,
@@ -14,6 +15,8 @@ use scim_atlassian::{
     AtlassianBuilder, AtlassianProvisioner, CallObserver, Credentials, GroupRename, ReqwestClient,
 };
 use scim_core::HttpClient;
+use scim_core::provision::Provisioner;
+use tracing::warn;
 
 use crate::bounded::BoundedClient;
 use crate::bridge::Target;
@@ -21,6 +24,8 @@ use crate::glue::TokioSleeper;
 
 /// The simulators' address: never resolved, requests go to the in-process simulator.
 pub const SIMULATOR_URL: &str = "http://atlassian-simulator.invalid";
+/// The Jira Software seats the simulated Jira is licensed for.
+pub const SIMULATOR_SEATS: u64 = 25;
 /// The Cloud simulator's directory API key (the simulator is in-process: nothing to guard).
 pub const SIMULATOR_CLOUD_KEY: &str = "simulator-directory-key";
 
@@ -47,6 +52,28 @@ type DataCenterStart = Box<dyn Fn() -> AtlassianBuilder + Send + Sync>;
 enum Product {
     DataCenter(DataCenterStart),
     Cloud { url: String, api_key: String },
+}
+
+/// Records `built`'s operations in `history` (reads too when `reads`), as the bridge serves
+/// them; an entry that cannot be recorded is logged, never fails the operation.
+pub fn recorded(built: Built, history: Arc<dyn SyncHistory>, reads: bool) -> Arc<dyn Provisioner> {
+    fn wrap<P: Provisioner + 'static>(
+        p: P,
+        history: Arc<dyn SyncHistory>,
+        reads: bool,
+    ) -> Arc<dyn Provisioner> {
+        Arc::new(
+            RecordingProvisioner::new(p, history)
+                .record_reads(reads)
+                .on_record_error(
+                    |e| warn!(error = %e, "a sync history entry could not be recorded"),
+                ),
+        )
+    }
+    match built {
+        Built::DataCenter(p) => wrap(p, history, reads),
+        Built::Cloud(p) => wrap(p, history, reads),
+    }
 }
 
 /// A provisioner built over a [`TargetClient`].
@@ -96,6 +123,14 @@ impl TargetClient {
             Target::Simulator => {
                 let credentials = Credentials::bearer("simulator-pat");
                 let sim = Arc::new(JiraSimulator::new(credentials.clone()));
+                // A licensed Jira Software, so seat counts show as on a real Jira.
+                sim.set_application_role(
+                    "jira-software",
+                    "Jira Software",
+                    &["jira-software-users"],
+                    Some(SIMULATOR_SEATS),
+                    true,
+                );
                 data_center(
                     sim,
                     "the in-process Jira simulator".to_owned(),

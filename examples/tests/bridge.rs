@@ -501,7 +501,42 @@ fn entra_and_okta_flows_through_the_bridge_into_the_jira_simulator() {
 fn test_connection_against_the_simulator_succeeds() {
     let mut cmd = bridge();
     cmd.args(["--simulate", "--test-connection"]);
-    connects(cmd);
+    let stdout = connects(cmd);
+    assert!(
+        stdout.contains("seats: Jira: 0 of 25 seats used"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn test_connection_refuses_a_seat_reserve_taking_the_whole_licence() {
+    let dir = temp_dir("seat-reserve");
+    let path = dir.join("bridge.toml");
+    let text = format!(
+        "admin_token = \"{ADMIN}\"\n\n[[tenants]]\nname = \"entra\"\ntoken = \"{ENTRA}\"\n\n\
+         [policy.seats]\nenforce = true\nreserve = 25\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = bridge()
+        .arg("--simulate")
+        .arg("--config")
+        .arg(&path)
+        .arg("--test-connection")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("seats: Jira: 0 of 25 seats used, 25 kept free"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "policy.seats.reserve (25) is not below the 25 seats of the Jira Software licence"
+        ),
+        "{stderr}"
+    );
 }
 
 /// Runs a `--test-connection` command that must succeed; its standard output.

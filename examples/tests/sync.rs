@@ -173,6 +173,63 @@ fn the_binary_runs_and_reports_bad_arguments() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"ldap\" is not known"));
 }
 
+#[test]
+fn the_binary_runs_the_inactive_user_cleanup() {
+    // A simulated Crowd: its login records are read, and an empty directory plans nothing.
+    let dir = temp_dir("inactive");
+    let config = dir.join("bridge.toml");
+    std::fs::write(&config, "[target]\ntype = \"crowd\"\n").unwrap();
+    let done = Command::new(env!("CARGO_BIN_EXE_sync"))
+        .args([
+            "--inactive-days",
+            "90",
+            "--exclude",
+            "^svc-",
+            "--simulate",
+            "--target",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        stdout.contains("inactive-user cleanup (90 days) of the in-process Crowd simulator"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+
+    let dry = Command::new(env!("CARGO_BIN_EXE_sync"))
+        .args([
+            "--inactive-days",
+            "30",
+            "--dry-run",
+            "--simulate",
+            "--target",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{stdout}");
+    assert!(stdout.contains("dry run: nothing written"), "{stdout}");
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_sync"))
+        .args(["--inactive-days", "0", "--target", "simulate"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("not a positive number of days"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
+
 /// The example server's service, answering in process; with `lose_groups`, a broken IdP
 /// whose group listings after the first come back empty.
 struct InProcess {

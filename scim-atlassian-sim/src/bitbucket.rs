@@ -582,9 +582,24 @@ fn no_group(name: &str) -> Reply {
     )
 }
 
+/// `GET /admin/license` \[V\]: the limit set with
+/// [`BitbucketSimulator::set_license_limit`] and the users holding a global permission.
+fn license(state: &State) -> Reply {
+    let licensed = state.users.keys().filter(|id| state.licensed(**id)).count();
+    respond(
+        StatusCode::OK,
+        &json!({
+            "maximumNumberOfUsers": state.license_limit.unwrap_or(0),
+            "unlimitedNumberOfUsers": state.license_limit.is_none(),
+            "status": {"currentNumberOfUsers": licensed},
+        }),
+    )
+}
+
 fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Handled {
     match (method.as_str(), path) {
         ("GET", "/admin/users") => Ok(list_users(state, call)),
+        ("GET", "/admin/license") => Ok(license(state)),
         ("POST", "/admin/users") => create_user(state, call),
         ("PUT", "/admin/users") => update_user(state, call),
         ("DELETE", "/admin/users") => delete_user(state, call),

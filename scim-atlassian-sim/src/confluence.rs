@@ -17,12 +17,16 @@ use scim_provisioning::Credentials;
 const API: &str = "/rest/api";
 /// The prefix of the Crowd API embedded in Confluence.
 const CROWD_API: &str = "/rest/usermanagement/1";
+/// The prefix of Confluence's licence API \[K\].
+const LICENSE_API: &str = "/rest/license/1.0/license";
 
 #[derive(Debug, Default)]
 struct State {
     /// userKey -> the user's name, lower-cased.
     keys: BTreeMap<String, String>,
     next_key: u64,
+    /// Seats the licence grants; `None`: unlimited.
+    max_users: Option<u64>,
     log: CallLog,
 }
 
@@ -76,6 +80,14 @@ impl ConfluenceSimulator {
     }
 
     call_log_methods!();
+
+    /// Limits the licence to `max` users (`None`: unlimited, the default). The licence API
+    /// (`/rest/license/1.0/license/maxUsers`, `.../userCount` \[K\]) reports it with the
+    /// active users, and `POST /admin/user` past it is refused with 402, as Confluence does
+    /// \[V\].
+    pub fn set_max_users(&self, max: Option<u64>) {
+        self.lock().max_users = max;
+    }
 
     /// The `userKey` of user `name`.
     pub fn key_of(&self, name: &str) -> Option<String> {
@@ -163,12 +175,34 @@ impl ConfluenceSimulator {
                 "Authentication required",
             ));
         }
+        if let Some(what) = full
+            .find(LICENSE_API)
+            .and_then(|at| full.get(at + LICENSE_API.len()..))
+        {
+            return Ok(self.license(&method, what));
+        }
         let body: Value = serde_json::from_slice(request.body()).unwrap_or(Value::Null);
         Ok(self.route(&method, &path, &query, &body))
     }
 }
 
 impl ConfluenceSimulator {
+    /// The licence API: `GET maxUsers` (-1 when unlimited) and `GET userCount` (active users)
+    /// as `{"count": n}` \[K\].
+    fn license(&self, method: &Method, what: &str) -> Response<Vec<u8>> {
+        let count = match (method.as_str(), what) {
+            ("GET", "/maxUsers") => self
+                .lock()
+                .max_users
+                .map_or(-1, |m| i64::try_from(m).unwrap_or(i64::MAX)),
+            ("GET", "/userCount") => {
+                i64::try_from(self.crowd.active_user_count()).unwrap_or(i64::MAX)
+            }
+            _ => return confluence_error(StatusCode::NOT_FOUND, "No such licence resource"),
+        };
+        respond(StatusCode::OK, &json!({ "count": count }))
+    }
+
     fn crowd_call(
         &self,
         method: &Method,
@@ -377,6 +411,15 @@ impl ConfluenceSimulator {
             text("email"),
             text("password"),
         );
+        let full = self.lock().max_users.is_some_and(|m| {
+            u64::try_from(self.crowd.active_user_count()).unwrap_or(u64::MAX) >= m
+        });
+        if full {
+            return confluence_error(
+                StatusCode::PAYMENT_REQUIRED,
+                "The licence's user limit is reached: no licence left for a new user",
+            );
+        }
         let bad = |c: char| c.is_whitespace() || "\\,+<>'\"".contains(c);
         if name.is_empty() || name != name.to_lowercase() || name.chars().any(bad) {
             return confluence_error(

@@ -124,6 +124,33 @@ impl CrowdSimulator {
         self.lock().users.get(&name.to_lowercase()).cloned()
     }
 
+    /// How many active users there are.
+    pub fn active_user_count(&self) -> usize {
+        self.lock().users.values().filter(|u| u.active).count()
+    }
+
+    /// Sets user `name`'s last login, as Crowd keeps it in the `lastAuthenticated` attribute
+    /// (milliseconds since the epoch) \[V\]; `None` forgets it (never logged in). False
+    /// when there is no such user.
+    pub fn set_last_login(&self, name: &str, at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        let mut state = self.lock();
+        let Some(user) = state.users.get_mut(&name.to_lowercase()) else {
+            return false;
+        };
+        match at {
+            Some(t) => {
+                user.attributes.insert(
+                    "lastAuthenticated".to_owned(),
+                    std::iter::once(t.timestamp_millis().to_string()).collect(),
+                );
+            }
+            None => {
+                user.attributes.remove("lastAuthenticated");
+            }
+        }
+        true
+    }
+
     /// How many users there are.
     pub fn user_count(&self) -> usize {
         self.lock().users.len()

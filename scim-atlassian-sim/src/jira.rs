@@ -113,8 +113,24 @@ struct Targeted {
     fault: Fault,
 }
 
+/// A Jira application role (`/applicationrole`).
+#[derive(Debug, Clone)]
+struct Role {
+    key: String,
+    name: String,
+    groups: Vec<String>,
+    /// `None`: unlimited.
+    seats: Option<u64>,
+    selected_by_default: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
+    /// User key -> last login (milliseconds since the epoch), served as the embedded Crowd
+    /// API's `login.lastLoginMillis` attribute.
+    last_login: HashMap<String, i64>,
+    /// Application roles, in the order added.
+    roles: Vec<Role>,
     /// Users by key.
     users: BTreeMap<String, SimUser>,
     /// Ids of the user directories besides the internal one (1).
@@ -230,6 +246,47 @@ impl JiraSimulator {
             .embedded_crowd
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(credentials);
+    }
+
+    /// Sets application role `key` (`jira-software`): its name, the groups granting it, its
+    /// seats (`None`: unlimited) and whether new users get it. `GET /applicationrole` counts
+    /// as its users the active users in any of its groups. A Jira without roles answers an
+    /// empty list.
+    pub fn set_application_role(
+        &self,
+        key: &str,
+        name: &str,
+        groups: &[&str],
+        seats: Option<u64>,
+        selected_by_default: bool,
+    ) {
+        let role = Role {
+            key: key.to_owned(),
+            name: name.to_owned(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            seats,
+            selected_by_default,
+        };
+        let mut state = self.lock();
+        match state.roles.iter_mut().find(|r| r.key == key) {
+            Some(r) => *r = role,
+            None => state.roles.push(role),
+        }
+    }
+
+    /// Sets when user `name` last logged in (`None`: never), as the embedded Crowd API's
+    /// `GET /user/attribute` serves it (`login.lastLoginMillis` \[K\]). False when there is
+    /// no such user.
+    pub fn set_last_login(&self, name: &str, at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        let mut state = self.lock();
+        let Some(key) = state.by_name(name).map(|u| u.key.clone()) else {
+            return false;
+        };
+        match at {
+            Some(t) => state.last_login.insert(key, t.timestamp_millis()),
+            None => state.last_login.remove(&key),
+        };
+        true
     }
 
     /// Adds a writable user directory with id `id` (e.g. an internal directory with LDAP
@@ -610,6 +667,7 @@ fn route(state: &mut State, method: &Method, path: &str, call: &Call<'_>) -> Res
             ))
         }
         ("GET", "/project") => Ok(list_projects(state, call)),
+        ("GET", "/applicationrole") => Ok(application_roles(state)),
         (m, p) => match p.strip_prefix("/user/properties/") {
             Some(prop) if !prop.is_empty() && !prop.contains('/') => {
                 user_property(state, m, prop, call)
@@ -1141,6 +1199,45 @@ fn groups_picker(state: &State, call: &Call<'_>) -> Response<Vec<u8>> {
     )
 }
 
+/// `GET /applicationrole` \[V\]: each role with its seats and the active users in its groups.
+fn application_roles(state: &State) -> Response<Vec<u8>> {
+    let roles: Vec<Value> = state
+        .roles
+        .iter()
+        .map(|r| {
+            let users = state
+                .users
+                .values()
+                .filter(|u| {
+                    u.active
+                        && r.groups.iter().any(|g| {
+                            state
+                                .groups
+                                .get(&g.to_lowercase())
+                                .is_some_and(|grp| grp.members.contains(&u.key))
+                        })
+                })
+                .count() as u64;
+            let seats = r.seats.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+            json!({
+                "key": r.key,
+                "name": r.name,
+                "groups": r.groups,
+                "defaultGroups": r.groups.iter().take(1).collect::<Vec<_>>(),
+                "selectedByDefault": r.selected_by_default,
+                "defined": true,
+                "numberOfSeats": seats,
+                "remainingSeats": r.seats.map_or(-1, |n| i64::try_from(n.saturating_sub(users)).unwrap_or(i64::MAX)),
+                "userCount": users,
+                "userCountDescription": format!("{users} users"),
+                "hasUnlimitedSeats": r.seats.is_none(),
+                "platform": false,
+            })
+        })
+        .collect();
+    respond(StatusCode::OK, &Value::Array(roles))
+}
+
 fn lead_json(state: &State, key: &str) -> Value {
     state.users.get(key).map_or(Value::Null, |u| {
         json!({"key": u.key, "name": u.name, "displayName": u.display_name, "active": u.active})
@@ -1298,6 +1395,15 @@ fn embedded_crowd(
             &format!("User <{name}> does not exist"),
         );
     };
+    if (method.as_str(), path) == ("GET", "/user/attribute") {
+        let attributes: Vec<Value> = state
+            .last_login
+            .get(&key)
+            .map(|ms| json!({"name": "login.lastLoginMillis", "values": [ms.to_string()]}))
+            .into_iter()
+            .collect();
+        return respond(StatusCode::OK, &json!({ "attributes": attributes }));
+    }
     let Some(user) = state.users.get_mut(&key) else {
         return empty(StatusCode::INTERNAL_SERVER_ERROR);
     };

@@ -389,6 +389,16 @@ impl AtlassianBuilder {
                 (Arc::new(dir), None)
             }
         };
+        if policy.seats.enforce {
+            if let Some(note) = dir.seats_note() {
+                return Err(AtlassianError::Policy(
+                    crate::policy::PolicyError::Invalid {
+                        setting: "seats.enforce".to_owned(),
+                        reason: format!("cannot work on {}: {note}", dir.product()),
+                    },
+                ));
+            }
+        }
         let dir: Arc<dyn Directory> = Arc::new(crate::checked::Checked::new(
             dir,
             self.connection.retry.max_retries,
@@ -396,7 +406,7 @@ impl AtlassianBuilder {
         Ok(AtlassianProvisioner {
             dir,
             jira,
-            policy,
+            policy: Box::new(policy),
             group_rename: self.group_rename,
             budget: self.connection.retry.budget,
         })

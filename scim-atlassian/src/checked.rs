@@ -328,4 +328,19 @@ impl Directory for Checked {
             .hand_over_leads(id, name, project_lead, component_lead)
             .await
     }
+
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        self.inner.last_login(user).await
+    }
+
+    async fn seats(&self) -> Result<Vec<crate::seats::SeatPool>, AtlassianError> {
+        self.inner.seats().await
+    }
+
+    fn seats_note(&self) -> Option<&'static str> {
+        self.inner.seats_note()
+    }
 }

@@ -22,6 +22,7 @@ use scim_core::ScimError;
 use serde_json::Value;
 
 use crate::error::AtlassianError;
+use crate::seats::SeatPool;
 
 /// A user as the product holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -238,6 +239,29 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
     /// Names of groups whose name contains `query` (ignoring case), at most `max`; a superset
     /// is fine, the provisioner compares names itself.
     async fn find_groups(&self, query: &str, max: usize) -> Result<Vec<String>, AtlassianError>;
+
+    /// When user `user` last logged in (`Ok(None)`: never), for the inactive-user cleanup.
+    /// Products that do not tell answer an [`AtlassianError::InvalidConfig`] saying so.
+    async fn last_login(
+        &self,
+        _user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        Err(AtlassianError::InvalidConfig(format!(
+            "{}'s REST API does not tell when users last logged in",
+            self.product()
+        )))
+    }
+
+    /// The licence's seat pools as the product counts them; empty when it does not tell
+    /// (then [`Directory::seats_note`] says why).
+    async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {
+        Ok(Vec::new())
+    }
+
+    /// Why [`Directory::seats`] is empty on this product, for messages.
+    fn seats_note(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Before user `id` (`name`) is deleted: hands what it leads to the given leads (Jira
     /// projects and components). Nothing by default: most products have no leads.

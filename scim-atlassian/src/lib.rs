@@ -52,6 +52,7 @@ mod random;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 mod scoped;
+pub mod seats;
 mod transport;
 
 pub use builder::{AtlassianBuilder, DEFAULT_PROPERTY_KEY, JiraBuilder};
@@ -69,3 +70,4 @@ pub use scim_provisioning::{
     BudgetScope, CallCounter, CallObserver, CallRecord, Credentials, RetryBudget, RetryPolicy,
     Sleeper, ThreadSleeper, history, policy,
 };
+pub use seats::{SeatPool, SeatUsage};

@@ -17,8 +17,10 @@ use serde_json::{Map, Value, json};
 
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
+use crate::history::note_action;
 use crate::jira::JiraClient;
 use crate::membership::MemberChanges;
+use crate::seats::SeatUsage;
 use scim_provisioning::policy::{
     CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops,
 };
@@ -85,7 +87,16 @@ use scim_provisioning::policy::{
 ///   history; creating the same user again reactivates that account (same id). `delete`
 ///   first hands the projects and components the user leads to the configured default
 ///   leads, then `DELETE /user`; without them Jira refuses to delete a lead (400), and the
-///   error names the settings to configure.
+///   error names the settings to configure. `anonymize` deactivates and replaces the name,
+///   email and display name with opaque ones, keeping the originals in the property (SCIM
+///   keeps showing them; reactivating or re-creating the user writes them back, same id).
+///   `keep` leaves the account as it is. `remove_groups` and `keep_groups` say which
+///   memberships go on each deprovisioning. Every step is told to the sync history
+///   ([`note_action`]): the entry says `deactivated`, `anonymized`, `removed ... from 2
+///   group(s)`, not the SCIM verb.
+/// - Licence seats ([`AtlassianProvisioner::seats`]); with the policy's `seats.enforce`, a
+///   create or reactivation that would leave fewer free seats than `seats.reserve` is
+///   refused with 403 before anything is written (one read of the seats more).
 /// - Versions: Jira has no version counter, so `meta.version` is
 ///   [`ETag::from_content`] of the resource. An `expected` version is checked by reading the
 ///   resource just before writing: a write made by someone else between that read and our
@@ -147,7 +158,8 @@ pub struct AtlassianProvisioner {
     pub(crate) dir: Arc<dyn Directory>,
     /// The Jira client, when the target is Jira.
     pub(crate) jira: Option<JiraClient>,
-    pub(crate) policy: CompiledPolicy,
+    // Boxed: the compiled policy is large, and applications keep provisioners in enums.
+    pub(crate) policy: Box<CompiledPolicy>,
     pub(crate) group_rename: GroupRename,
     /// The time each SCIM operation may spend on product calls and retries.
     pub(crate) budget: std::time::Duration,
@@ -175,9 +187,56 @@ impl AtlassianProvisioner {
         self.dir.test_connection().await
     }
 
+    /// The product's licence seats as it counts them, with the policy's reserve (see
+    /// [`crate::seats`] for what each product tells; Crowd tells nothing, and
+    /// [`SeatUsage::note`] says so).
+    pub async fn seats(&self) -> Result<SeatUsage, AtlassianError> {
+        let pools = self.dir.seats().await?;
+        let note = pools
+            .is_empty()
+            .then(|| self.dir.seats_note().map(str::to_owned))
+            .flatten();
+        Ok(SeatUsage::from_pools(
+            self.dir.product(),
+            pools,
+            self.policy.seats.reserve,
+            note,
+        ))
+    }
+
+    /// When user `id` last logged in to the product (`Ok(None)`: never), for the inactive-user
+    /// cleanup: Crowd's `lastAuthenticated` attribute; Jira and Confluence through their
+    /// embedded Crowd API. 404 for a user SCIM does not show; 501 where the product does not
+    /// tell (Bitbucket; Jira without `embedded_crowd`).
+    pub async fn last_login(
+        &self,
+        id: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ScimError> {
+        let (user, _) = self.read_user(id).await?;
+        self.dir.last_login(&user).await.map_err(|e| match e {
+            AtlassianError::InvalidConfig(why) => {
+                ScimError::other(StatusCode::NOT_IMPLEMENTED, None, why)
+            }
+            other => other.into(),
+        })
+    }
+
     /// The typed Jira client underneath, when the target is Jira.
     pub fn jira_client(&self) -> Option<&JiraClient> {
         self.jira.as_ref()
+    }
+}
+
+/// For the inactive-user cleanup (`scim_sync::InactiveCleanup`):
+/// [`AtlassianProvisioner::last_login`].
+#[async_trait::async_trait]
+impl scim_provisioning::LastLogins for AtlassianProvisioner {
+    async fn last_login(
+        &self,
+        _ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Option<DateTime<Utc>>, ScimError> {
+        AtlassianProvisioner::last_login(self, id).await
     }
 }
 
@@ -210,6 +269,68 @@ struct Stored {
     /// mapping counts these as managed when the user's groups are next replaced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     managed_groups: Vec<String>,
+    /// The user's own name, email and display name while the `anonymize` deprovisioning
+    /// replaced them in the product: SCIM shows these, and reactivation writes them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    anonymized: Option<Original>,
+}
+
+/// What anonymization replaced (see [`Stored::anonymized`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Original {
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+impl Original {
+    fn of(user: &DirectoryUser) -> Self {
+        Original {
+            name: user.name.clone(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+        }
+    }
+}
+
+/// The opaque user name `anonymize` gives the user named `name`: `anon-` and 16 hex digits
+/// of a 64-bit FNV-1a hash of the lower-cased name. Derived from the name (not random) so
+/// that creating the user again finds the anonymized account with one lookup; opaque to
+/// people browsing the product, though not secret (the original is kept in the user's SCIM
+/// data anyway, which is what makes anonymization reversible).
+fn anonymous_name(name: &str) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = name
+        .to_lowercase()
+        .bytes()
+        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    format!("anon-{hash:016x}")
+}
+
+/// The changes that anonymize a user named `name` (and deactivate it).
+fn anonymize(name: &str) -> UserChanges {
+    let anon = anonymous_name(name);
+    UserChanges {
+        email: Some(format!("{anon}@anonymized.invalid")),
+        display_name: Some("Anonymized user".to_owned()),
+        name: Some(anon),
+        active: Some(false),
+    }
+}
+
+/// `jira` as SCIM shows it: with its own name, email and display name while anonymized.
+fn unmasked(jira: &DirectoryUser, stored: &Stored) -> DirectoryUser {
+    let mut user = jira.clone();
+    if let Some(o) = &stored.anonymized {
+        user.name.clone_from(&o.name);
+        user.email.clone_from(&o.email);
+        user.display_name.clone_from(&o.display_name);
+    }
+    user
 }
 
 /// Attributes never kept in the property: Jira's fields, and what the provider computes.
@@ -319,6 +440,13 @@ fn primary_index(emails: &[Value]) -> usize {
 }
 
 fn user_view(jira: &DirectoryUser, stored: &Stored) -> User {
+    let shown;
+    let jira = if stored.anonymized.is_some() {
+        shown = unmasked(jira, stored);
+        &shown
+    } else {
+        jira
+    };
     let mut obj = stored.attributes.clone();
     if !jira.email.is_empty() {
         match obj.get_mut("emails") {
@@ -820,78 +948,196 @@ impl AtlassianProvisioner {
             })
     }
 
-    /// A SCIM `DELETE` under the `deactivate` policy: the user leaves every group (SCIM
-    /// deletes memberships with the user), is deactivated, and is marked in its property so
-    /// SCIM answers 404 for it from now on. Jira keeps the account and its history.
-    async fn deactivate_and_hide(
+    /// Deprovisions user `id` (`jira` with its groups, `stored` its SCIM data) per the
+    /// policy's action, then removes the memberships the policy says; a SCIM `DELETE`
+    /// (`delete`) also marks the kept account so SCIM answers 404 for it from then on. Each
+    /// step is told to the history ([`note_action`]). Returns the user and SCIM data as left.
+    ///
+    /// Order, so a failure leaves the most coherent state: the account change first (what
+    /// fails on Jira before 8.3, and then nothing changed), except for `anonymize`, whose
+    /// original values are stored before they are overwritten; memberships next; the SCIM
+    /// data last.
+    async fn deprovision_user(
         &self,
         id: &str,
         jira: &DirectoryUser,
         stored: Stored,
-    ) -> Result<(), ScimError> {
-        // Deactivation first: it is what fails on Jira before 8.3, and then nothing changed.
-        if jira.active {
-            self.dir
-                .update_user(jira, &deactivate())
-                .await
-                .map_err(|e| deactivation_error(e, id))?;
+        delete: bool,
+    ) -> Result<Option<(DirectoryUser, Stored)>, ScimError> {
+        let product = self.dir.product();
+        let mut user = jira.clone();
+        let mut stored = stored;
+        match self.policy.action {
+            DeprovisionAction::Delete => {
+                self.delete_in_jira(id, jira).await?;
+                note_action(format!("deleted user {id} from {product}"));
+                return Ok(None);
+            }
+            DeprovisionAction::Deactivate => {
+                if jira.active {
+                    user = self
+                        .dir
+                        .update_user(jira, &deactivate())
+                        .await
+                        .map_err(|e| deactivation_error(e, id))?;
+                    user.groups.clone_from(&jira.groups);
+                    note_action(format!("deactivated user {id} in {product}"));
+                } else {
+                    note_action(format!("user {id} was already inactive in {product}"));
+                }
+            }
+            DeprovisionAction::Anonymize => {
+                if stored.anonymized.is_none() {
+                    stored.anonymized = Some(Original::of(jira));
+                    stored.last_modified = Some(now());
+                    // The originals are safe before anything is overwritten.
+                    self.dir
+                        .set_user_scim_data(jira, &property_value(self.dir.as_ref(), &stored)?)
+                        .await?;
+                    let changes = anonymize(&jira.name);
+                    user = self.dir.update_user(jira, &changes).await.map_err(|e| {
+                        match e.status() {
+                            Some(400) if e.mentions("already exists") => ScimError::other(
+                                StatusCode::CONFLICT,
+                                None,
+                                format_args!(
+                                    "user {id} cannot be anonymized: {product} already has a \
+                                     user named {:?} ({e}); its original values are kept in \
+                                     its SCIM data, nothing else changed",
+                                    changes.name.as_deref().unwrap_or_default()
+                                ),
+                            ),
+                            _ => deactivation_error(e, id),
+                        }
+                    })?;
+                    user.groups.clone_from(&jira.groups);
+                    note_action(format!(
+                        "anonymized and deactivated user {id} in {product} (now {:?}; the \
+                         original name, email and display name are kept for re-provisioning)",
+                        user.name
+                    ));
+                } else {
+                    note_action(format!("user {id} was already anonymized in {product}"));
+                }
+            }
+            // `Keep`, and any action added later: the account stays as it is.
+            _ => {
+                note_action(format!("kept user {id} as it is in {product}"));
+            }
         }
-        self.apply_groups(
-            &jira.name,
-            &[],
-            &jira.groups,
-            &format!("user {id} was deactivated"),
-        )
-        .await?;
-        let hidden = Stored {
-            deprovisioned: true,
-            last_modified: Some(now()),
-            ..stored
-        };
-        self.dir
-            .set_user_scim_data(jira, &property_value(self.dir.as_ref(), &hidden)?)
-            .await
-            .map_err(|e| {
-                partial(
-                    e,
-                    &format!(
-                        "user {id} was deactivated and left its groups, but not marked deleted"
-                    ),
-                )
-            })
+        let leave = self
+            .policy
+            .groups_to_remove(&jira.groups, &stored.managed_groups, delete);
+        if !leave.is_empty() {
+            self.apply_groups(
+                &user.name,
+                &[],
+                &leave,
+                &format!("user {id} was deprovisioned"),
+            )
+            .await?;
+            user.groups
+                .retain(|g| !leave.iter().any(|l| l.eq_ignore_ascii_case(g)));
+            note_action(format!(
+                "removed user {id} from {} group(s): {}",
+                leave.len(),
+                leave.join(", ")
+            ));
+        }
+        if delete {
+            stored = Stored {
+                deprovisioned: true,
+                last_modified: Some(now()),
+                ..stored
+            };
+            self.dir
+                .set_user_scim_data(&user, &property_value(self.dir.as_ref(), &stored)?)
+                .await
+                .map_err(|e| {
+                    partial(
+                        e,
+                        &format!("user {id} was deprovisioned, but not marked deleted"),
+                    )
+                })?;
+        }
+        Ok(Some((user, stored)))
     }
 
-    /// Deprovisions a user the IdP keeps (out of scope, or `active: false` under the `delete`
-    /// policy): deactivates it or deletes it per the policy, answering the user as it was with
-    /// `active: false`.
+    /// Deprovisions a user the IdP keeps (out of scope, `active: false`): per the policy,
+    /// answering the user as it was with `active: false`.
     async fn deprovision(
         &self,
         id: &str,
         current: &DirectoryUser,
+        stored: Stored,
         view: User,
     ) -> Result<User, ScimError> {
-        match self.policy.action {
-            DeprovisionAction::Delete => {
-                self.delete_in_jira(id, current).await?;
-                let mut gone = view;
-                gone.active = Some(false);
-                Ok(gone)
+        let mut gone = view;
+        if let Some((user, stored)) = self.deprovision_user(id, current, stored, false).await? {
+            gone = self.view(&user, &stored);
+        }
+        gone.active = Some(false);
+        Ok(gone)
+    }
+
+    /// Refuses a create or reactivation of `name` (joining `groups`) that would take a seat
+    /// the licence does not have, minus the policy's reserve (with `seats.enforce`). The
+    /// error is 403 without a `scimType`: RFC 7644 has none for a quota, 403 is what SCIM
+    /// answers for what the server will not do however often asked (identity providers do
+    /// not retry it, unlike 429 or 5xx), and 409 would tell them the user exists. Nothing has
+    /// been written when it is returned.
+    async fn check_seats(
+        &self,
+        name: &str,
+        groups: &[String],
+        new_user: bool,
+    ) -> Result<(), ScimError> {
+        if !self.policy.seats.enforce {
+            return Ok(());
+        }
+        let product = self.dir.product();
+        let usage = self.seats().await.map_err(|e| {
+            ScimError::other(
+                StatusCode::BAD_GATEWAY,
+                None,
+                format_args!(
+                    "{product}'s licence seats could not be read, so user {name:?} was not \
+                     written (seats.enforce): {e}"
+                ),
+            )
+        })?;
+        let reserve = usage.reserve;
+        for pool in usage
+            .pools
+            .iter()
+            .filter(|p| p.applies_to(groups, new_user))
+        {
+            let Some(licensed) = pool.licensed else {
+                continue;
+            };
+            if reserve >= licensed {
+                let refusal = format!(
+                    "refused user {name:?} for licence seats: seats.reserve ({reserve}) is not \
+                     below the {licensed} seats of {product}'s {} licence, so no user could \
+                     ever be added; lower the reserve",
+                    pool.name
+                );
+                note_action(refusal.clone());
+                return Err(ScimError::other(StatusCode::FORBIDDEN, None, refusal));
             }
-            DeprovisionAction::Deactivate => {
-                if !current.active {
-                    return Ok(view);
-                }
-                let mut updated = self
-                    .dir
-                    .update_user(current, &deactivate())
-                    .await
-                    .map_err(|e| deactivation_error(e, id))?;
-                updated.groups.clone_from(&current.groups);
-                let mut user = view;
-                user.active = Some(updated.active);
-                Ok(user)
+            if pool.free(reserve) == Some(0) {
+                let refusal = format!(
+                    "refused user {name:?} for licence seats: {product}'s {} licence has \
+                     {} of {licensed} seats taken and {reserve} kept free (seats.reserve); \
+                     nothing was written. Free a seat (deactivate someone) or extend the \
+                     licence",
+                    pool.name, pool.used
+                );
+                note_action(refusal.clone());
+                return Err(ScimError::other(StatusCode::FORBIDDEN, None, refusal));
             }
         }
+        Ok(())
     }
 
     /// Writes what differs between `user` and the `current` state read from Jira: the password
@@ -916,7 +1162,7 @@ impl AtlassianProvisioner {
                 // anymore). Without the option, the write is ignored and the user is answered
                 // as Jira has it.
                 return if self.policy.deprovision_out_of_scope {
-                    self.deprovision(id, &current, view).await
+                    self.deprovision(id, &current, stored, view).await
                 } else {
                     Ok(view)
                 };
@@ -924,12 +1170,30 @@ impl AtlassianProvisioner {
         }
         let (mut fields, attributes) = desired(user, &self.policy)?;
         fields.name = self.dir.normalize_name(&fields.name);
+        // Deactivation is deprovisioning: under an action other than `deactivate` (or with
+        // memberships to remove) it goes through the policy. A user already inactive (or
+        // anonymized) was deprovisioned before.
+        let deprovisions = self.policy.action != DeprovisionAction::Deactivate
+            || !self
+                .policy
+                .groups_to_remove(&current.groups, &stored.managed_groups, false)
+                .is_empty();
         if fields.active == Some(false)
             && current.active
-            && self.policy.action == DeprovisionAction::Delete
+            && stored.anonymized.is_none()
+            && deprovisions
         {
-            return self.deprovision(id, &current, view).await;
+            return self.deprovision(id, &current, stored, view).await;
         }
+        // While anonymized and staying inactive, the product keeps the opaque values: the
+        // write goes to the kept originals. Reactivation writes the user's own values back.
+        let restoring = stored.anonymized.is_some() && fields.active == Some(true);
+        let current = if stored.anonymized.is_some() && !restoring {
+            unmasked(&current, &stored)
+        } else {
+            current
+        };
+        let masked = stored.anonymized.is_some() && !restoring;
         let plan = self.plan_groups(
             idp_groups,
             &current.groups,
@@ -937,7 +1201,7 @@ impl AtlassianProvisioner {
             why == Write::Revive,
             why == Write::Patch,
         );
-        let changes = UserChanges {
+        let mut changes = UserChanges {
             name: (fields.name != current.name).then(|| fields.name.clone()),
             display_name: (fields.display_name != current.display_name)
                 .then(|| fields.display_name.clone()),
@@ -949,6 +1213,28 @@ impl AtlassianProvisioner {
             },
             active: fields.active.filter(|a| *a != current.active),
         };
+        let anonymized = if masked {
+            // Nothing reaches the product's name, email or display name: they stay opaque.
+            let original = Original {
+                name: changes.name.take().unwrap_or_else(|| current.name.clone()),
+                email: changes
+                    .email
+                    .take()
+                    .unwrap_or_else(|| current.email.clone()),
+                display_name: changes
+                    .display_name
+                    .take()
+                    .unwrap_or_else(|| current.display_name.clone()),
+            };
+            Some(original)
+        } else {
+            None
+        };
+        if changes.active == Some(true) {
+            let mut joining = current.groups.clone();
+            joining.extend(plan.add.iter().cloned());
+            self.check_seats(&fields.name, &joining, false).await?;
+        }
         let (idp_user_name, jira_user_name) = name_memo(user, &fields.name);
         let managed = plan
             .managed
@@ -959,7 +1245,8 @@ impl AtlassianProvisioner {
             || idp_user_name != stored.idp_user_name
             || jira_user_name != stored.jira_user_name
             || managed != stored.managed_groups
-            || stored.deprovisioned;
+            || stored.deprovisioned
+            || anonymized != stored.anonymized;
         let groups_change = !plan.add.is_empty() || !plan.remove.is_empty();
         if changes.is_empty() && !property_changed && user.password.is_none() && !groups_change {
             return Ok(view);
@@ -973,6 +1260,7 @@ impl AtlassianProvisioner {
             jira_user_name,
             deprovisioned: false,
             managed_groups: managed,
+            anonymized,
         };
         let property = property_value(self.dir.as_ref(), &new_stored)?;
         // The password first: a password policy refusing it is the likeliest failure, and
@@ -1023,6 +1311,15 @@ impl AtlassianProvisioner {
             &format!("user {id} was updated"),
         )
         .await?;
+        if restoring {
+            note_action(format!(
+                "restored user {id}'s own name, email and display name in {} (it had been \
+                 anonymized) and reactivated it",
+                self.dir.product()
+            ));
+        } else if changes.active == Some(true) {
+            note_action(format!("reactivated user {id} in {}", self.dir.product()));
+        }
         updated
             .groups
             .retain(|g| !plan.remove.iter().any(|r| r.eq_ignore_ascii_case(g)));
@@ -1288,6 +1585,7 @@ impl AtlassianProvisioner {
             jira_user_name,
             deprovisioned: false,
             managed_groups: plan.managed.clone().unwrap_or_default(),
+            anonymized: None,
         };
         let property = property_value(self.dir.as_ref(), &stored)?;
         let name = user.name.as_ref();
@@ -1300,6 +1598,14 @@ impl AtlassianProvisioner {
             password: user.password.as_ref().map(|p| p.expose().to_owned()),
             active: fields.active != Some(false),
         };
+        // An account anonymized earlier comes back with its own values (same id).
+        if self.policy.action == DeprovisionAction::Anonymize {
+            let anon = anonymous_name(&fields.name);
+            if let Some(revived) = self.revive(&anon, &user, groups.clone()).await? {
+                return Ok(revived);
+            }
+        }
+        self.check_seats(&fields.name, &plan.add, true).await?;
         let mut created = match self.dir.create_user(&new_user).await {
             Ok(created) => created,
             Err(e) => {
@@ -1411,8 +1717,7 @@ impl AtlassianProvisioner {
     ) -> Result<(), ScimError> {
         let leads = self.policy.project_lead.is_some() || self.policy.component_lead.is_some();
         if self.policy.action == DeprovisionAction::Delete && expected.is_none() && !leads {
-            return self
-                .dir
+            self.dir
                 .delete_user(id)
                 .await
                 .map_err(|e| match e.status() {
@@ -1427,7 +1732,9 @@ impl AtlassianProvisioner {
                         ),
                     ),
                     _ => e.into(),
-                });
+                })?;
+            note_action(format!("deleted user {id} from {}", self.dir.product()));
+            return Ok(());
         }
         let (jira, stored) = self.read_user(id).await?;
         check_expected(
@@ -1436,10 +1743,9 @@ impl AtlassianProvisioner {
             "User",
             id,
         )?;
-        match self.policy.action {
-            DeprovisionAction::Delete => self.delete_in_jira(id, &jira).await,
-            DeprovisionAction::Deactivate => self.deactivate_and_hide(id, &jira, stored).await,
-        }
+        self.deprovision_user(id, &jira, stored, true)
+            .await
+            .map(drop)
     }
 
     /// A page of `/user/search?username=.` (active and inactive users), each user read in full.
@@ -1957,8 +2263,9 @@ impl AtlassianProvisioner {
         if still_in {
             return Ok(());
         }
-        let view = user_view(&jira, &Stored::default());
-        self.deprovision(key, &jira, view).await.map(drop)
+        let stored = self.stored(key).await?;
+        let view = user_view(&jira, &stored);
+        self.deprovision(key, &jira, stored, view).await.map(drop)
     }
 
     /// Re-creating user `jira_name` that a SCIM `DELETE` deactivated and hid: the same Jira
@@ -1974,7 +2281,7 @@ impl AtlassianProvisioner {
             return Ok(None);
         };
         let stored = self.stored(&existing.id).await?;
-        if !stored.deprovisioned {
+        if !stored.deprovisioned && stored.anonymized.is_none() {
             return Ok(None);
         }
         let mut again = user.clone();

@@ -12,6 +12,7 @@
 //! - [`RunLock`]: one sync run at a time per tenant ([`InMemoryRunLock`] here; a SQL one in
 //!   `scim-sql`).
 //! - [`Credentials`]: Basic or a bearer token, never shown in `Debug`.
+//! - [`LastLogins`]: when a target's users last logged in (the inactive-user cleanup).
 //!
 //! The Atlassian provisioner (`scim-atlassian`) and the directory reconciler (`scim-sync`) both
 //! build on this crate and re-export what their users need.
@@ -19,11 +20,13 @@
 mod credentials;
 pub mod history;
 mod lock;
+mod logins;
 mod observe;
 pub mod policy;
 mod retry;
 
 pub use credentials::Credentials;
 pub use lock::{InMemoryRunLock, Lease, LockError, RunLock};
+pub use logins::LastLogins;
 pub use observe::{CallCounter, CallObserver, CallRecord};
 pub use retry::{BudgetScope, RetryBudget, RetryPolicy, Sleeper, ThreadSleeper};

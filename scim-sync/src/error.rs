@@ -105,6 +105,14 @@ pub enum SyncError {
     /// The run's summary could not be written to the sync history (the run itself finished).
     #[error("sync history: {0}")]
     History(String),
+    /// A setting that cannot work (a bad regex, zero days), named by its path.
+    #[error("setting {setting}: {message}")]
+    Config {
+        /// The setting (`inactive.exclude[0]`).
+        setting: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// The first few of `names`, and how many more there are.

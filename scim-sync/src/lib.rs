@@ -12,10 +12,13 @@
 //!   can show were the source's (never an administrator's or a product's built-in group).
 //! - [`policy`]: which users and groups are synced and what they become;
 //!   [`PushPolicy`] applies push provisioning's `SyncPolicy` (see there how it is applied once).
+//! - [`cleanup`]: [`InactiveCleanup`] deprovisions target users who have not logged in for a
+//!   number of days, under the same safety rail and dry run.
 //! - [`schedule`]: a [`Runner`] syncing a tenant on demand or every few minutes, one run at a
 //!   time per tenant ([`RunLock`]), with progress and a summary in the sync history.
 
 mod bounded;
+pub mod cleanup;
 mod error;
 pub mod ledger;
 pub mod plan;
@@ -24,6 +27,7 @@ mod reconcile;
 pub mod schedule;
 pub mod source;
 
+pub use cleanup::{InactiveCleanup, LastLogins};
 pub use error::SyncError;
 pub use ledger::{FileGroupLedger, GroupLedger, InMemoryGroupLedger};
 pub use plan::{ApplyReport, Plan, Progress, Step};

@@ -71,6 +71,16 @@ pub enum Step {
         /// The target user.
         user: UserRef,
     },
+    /// Deprovision a user who has not logged in for too long ([`InactiveCleanup`](crate::InactiveCleanup)):
+    /// applied as `active: false`, which the target deprovisions per its policy (deactivate,
+    /// delete, anonymize or keep, and the memberships it removes).
+    DeprovisionInactive {
+        /// The target user.
+        user: UserRef,
+        /// When it last logged in (RFC 3339), `None` for never.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_login: Option<String>,
+    },
     /// Create a group missing at the target, with its members.
     CreateGroup {
         /// `displayName`.
@@ -254,7 +264,8 @@ impl fmt::Display for ApplyReport {
     }
 }
 
-fn names(users: &[UserRef]) -> String {
+/// The users' `userName`s, comma-separated, as plans print them.
+pub fn user_names(users: &[UserRef]) -> String {
     users
         .iter()
         .map(|u| u.user_name.as_str())
@@ -289,6 +300,13 @@ impl fmt::Display for Step {
             Step::DeleteUser { user } => {
                 write!(f, "- delete user {} ({})", user.user_name, id_of(user))
             }
+            Step::DeprovisionInactive { user, last_login } => write!(
+                f,
+                "- deprovision inactive user {} ({}): last login {}",
+                user.user_name,
+                id_of(user),
+                last_login.as_deref().unwrap_or("never")
+            ),
             Step::CreateGroup {
                 display_name,
                 members,
@@ -297,7 +315,7 @@ impl fmt::Display for Step {
                 f,
                 "+ create group {display_name} with {} members: {}",
                 members.len(),
-                names(members)
+                user_names(members)
             ),
             Step::UpdateGroup {
                 id,
@@ -315,12 +333,16 @@ impl fmt::Display for Step {
                 display_name,
                 members,
                 ..
-            } => write!(f, "+ add to group {display_name}: {}", names(members)),
+            } => write!(f, "+ add to group {display_name}: {}", user_names(members)),
             Step::RemoveMembers {
                 display_name,
                 members,
                 ..
-            } => write!(f, "- remove from group {display_name}: {}", names(members)),
+            } => write!(
+                f,
+                "- remove from group {display_name}: {}",
+                user_names(members)
+            ),
             Step::DeleteGroup { id, display_name } => {
                 write!(f, "- delete group {display_name} ({id})")
             }
@@ -381,7 +403,9 @@ impl Plan {
                 Step::CreateUser { .. } => summary.create_users += 1,
                 Step::UpdateUser { .. } => summary.update_users += 1,
                 Step::ActivateUser { .. } => summary.activate_users += 1,
-                Step::DeactivateUser { .. } => summary.deactivate_users += 1,
+                Step::DeactivateUser { .. } | Step::DeprovisionInactive { .. } => {
+                    summary.deactivate_users += 1;
+                }
                 Step::DeleteUser { .. } => summary.delete_users += 1,
                 Step::CreateGroup { .. } => summary.create_groups += 1,
                 Step::UpdateGroup { .. } => summary.update_groups += 1,
@@ -545,6 +569,7 @@ impl Plan {
                     | Step::AddMembers { .. }
                     | Step::RemoveMembers { .. } => 2,
                     Step::DeactivateUser { .. }
+                    | Step::DeprovisionInactive { .. }
                     | Step::DeleteUser { .. }
                     | Step::DeleteGroup { .. } => 3,
                 };
@@ -679,7 +704,7 @@ async fn run_step<P: Provisioner + ?Sized>(
                 .patch_user(ctx, &resolve(user, created)?, &set_active(true)?, None)
                 .await?;
         }
-        Step::DeactivateUser { user } => {
+        Step::DeactivateUser { user } | Step::DeprovisionInactive { user, .. } => {
             target
                 .patch_user(ctx, &resolve(user, created)?, &set_active(false)?, None)
                 .await?;

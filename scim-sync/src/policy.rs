@@ -222,11 +222,12 @@ pub fn is_built_in_group(name: &str) -> bool {
 }
 
 /// The policy for the target of a sync that applies `policy` itself ([`PushPolicy`]): only
-/// the deprovisioning settings, which are target mechanics (how a user is deleted, who takes
-/// over what it leads), and the default mapping, so names are not transformed twice.
+/// the deprovisioning and seat settings, which are target mechanics (how a user is deleted,
+/// who takes over what it leads, how many licence seats stay free), and the default mapping, so names are not transformed twice.
 pub fn target_policy(policy: &SyncPolicy) -> SyncPolicy {
     SyncPolicy {
         deprovision: policy.deprovision.clone(),
+        seats: policy.seats.clone(),
         ..SyncPolicy::default()
     }
 }

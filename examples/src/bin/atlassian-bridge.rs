@@ -2,7 +2,8 @@
 //! identity providers at once, provisioning into Jira Data Center or Atlassian Cloud, with a
 //! sync history read at `GET /admin/history` and each tenant's settings at
 //! `GET /admin/settings` (the admin token sees every tenant; an identity provider's SCIM token
-//! sees only its own).
+//! sees only its own), and an admin web page at `/admin` (see `scim_examples::admin`) with the
+//! directory sync of `[sync]` (`scim_examples::bridge_sync`).
 //!
 //! ```text
 //! cargo run --release -p scim-examples --bin atlassian-bridge -- --bind 127.0.0.1:8081 --token TOKEN --config bridge.toml
@@ -19,27 +20,32 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use axum::routing::get;
+use scim_atlassian::ReqwestClient;
 use scim_atlassian::history::{
     DEFAULT_LIST_LIMIT, HistoryEntry, HistoryError, HistoryObserver, HistoryQuery, InMemoryHistory,
-    JsonLinesHistory, Outcome, RecordingProvisioner, SyncHistory, parse_time,
+    JsonLinesHistory, Outcome, SyncHistory, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
-use scim_atlassian::{AtlassianError, CallObserver, CallRecord};
+use scim_atlassian::{AtlassianError, AtlassianProvisioner, CallObserver, CallRecord};
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use scim_core::tower::TowerService;
 use scim_core::{Authenticator, BearerTokens, ScimService};
+use scim_examples::admin::{self, AdminPage, AdminPageBuilder, html::TenantRow};
 use scim_examples::bridge::{BridgeArgs, Config, TenantSettings};
+use scim_examples::bridge_sync::{BridgeSync, SyncParts};
 use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, shutdown_signal};
 use scim_examples::random_token;
 use scim_examples::shared::SharedDb;
-use scim_examples::target::{Built, TargetClient};
+use scim_examples::target::{Built, TargetClient, recorded};
 use scim_examples::tenants::TenantRouter;
+use scim_sync::RunLock;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -164,6 +170,11 @@ async fn main() -> std::process::ExitCode {
         Ok(None) => None,
         Err(why) => return fail(&why, 2),
     };
+    // The run lock of the bridge's own directory sync: shared with every instance on the
+    // database, else this process's.
+    let run_lock: Option<Arc<dyn RunLock>> = shared
+        .as_ref()
+        .map(|db| Arc::clone(&db.lock) as Arc<dyn RunLock>);
     let history: Arc<dyn SyncHistory> = match (shared, &config.history.path) {
         // Shared with the other instances; `--db` overrides the file's `path`.
         (Some(db), _) => db.history,
@@ -203,6 +214,22 @@ async fn main() -> std::process::ExitCode {
         settings.push(tenant);
     }
     let tokens = Arc::new(tokens);
+    let admin_page = match admin_page(
+        &admin_token,
+        &config,
+        &target,
+        &settings,
+        &history,
+        run_lock,
+        &env,
+    ) {
+        Ok(page) => page.secure_cookie(
+            args.public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+        ),
+        Err(why) => return fail(&why, 2),
+    };
     let mut builder = ScimService::builder(Arc::new(router))
         .authenticator(tokens.clone())
         .max_payload_size(MAX_PAYLOAD);
@@ -221,7 +248,8 @@ async fn main() -> std::process::ExitCode {
         .route("/admin/history", get(admin_history))
         .route("/admin/settings", get(admin_settings))
         .fallback(scim)
-        .with_state(app);
+        .with_state(app)
+        .merge(admin::router(admin_page.build()));
 
     let listener = match TcpListener::bind(args.bind).await {
         Ok(l) => l,
@@ -230,6 +258,8 @@ async fn main() -> std::process::ExitCode {
     let local: SocketAddr = listener.local_addr().unwrap_or(args.bind);
     println!("provisioning into {described}");
     // Tests and scripts read this line to find the port when binding to port 0.
+    // Before the `listening on` line: scripts stop reading there.
+    println!("admin page at http://{local}/admin");
     println!("listening on http://{local} (SCIM 2.0 at /scim/v2, SCIM 1.1 at /scim/v1)");
     let names: Vec<&str> = tenants.iter().map(|(n, _)| n.as_str()).collect();
     info!(%local, target = %described, tenants = ?names, "atlassian-bridge started");
@@ -243,31 +273,91 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// Records a tenant's provisioner in `history`, as the router serves it.
-fn recorded(built: Built, history: Arc<dyn SyncHistory>, reads: bool) -> Arc<dyn Provisioner> {
-    fn wrap<P: Provisioner + 'static>(
-        p: P,
-        history: Arc<dyn SyncHistory>,
-        reads: bool,
-    ) -> Arc<dyn Provisioner> {
-        Arc::new(
-            RecordingProvisioner::new(p, history)
-                .record_reads(reads)
-                .on_record_error(
-                    |e| warn!(error = %e, "a sync history entry could not be recorded"),
-                ),
+/// The admin page over the target and history, with the directory sync of `[sync]` (started on
+/// its schedule here).
+fn admin_page(
+    admin_token: &str,
+    config: &Config,
+    target: &TargetClient,
+    settings: &[TenantSettings],
+    history: &Arc<dyn SyncHistory>,
+    lock: Option<Arc<dyn RunLock>>,
+    env: scim_examples::bridge::Env<'_>,
+) -> Result<AdminPageBuilder, String> {
+    let sync = match &config.sync {
+        Some(sync) => {
+            let http = ReqwestClient::new(Duration::from_secs(30))
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            let sync = BridgeSync::new(SyncParts {
+                config: sync,
+                policy: &config.policy,
+                target,
+                history: Arc::new(LoggedHistory(Arc::clone(history))),
+                lock,
+                http: Arc::new(http),
+                env,
+            })
+            .map_err(|why| format!("[sync]: {why}"))?;
+            sync.spawn_schedule();
+            Some(sync)
+        }
+        None => None,
+    };
+    // A dry run: checking the connection never writes.
+    let probe = target.provisioner(&config.policy, true, None)?;
+    Ok(AdminPage::builder(admin_token, Arc::clone(history))
+        .tenants(
+            settings
+                .iter()
+                .map(|s| TenantRow {
+                    name: s.tenant.clone(),
+                    dry_run: s.dry_run,
+                })
+                .collect(),
         )
-    }
-    match built {
-        Built::DataCenter(p) => wrap(p, history, reads),
-        Built::Cloud(p) => wrap(p, history, reads),
-    }
+        .target(target.described(), probe)
+        .sync(sync))
 }
 
 /// A tenant's provisioner over the target, its calls recorded in the history and logged.
 fn tenant_provisioner(target: &TargetClient, tenant: &TenantSettings) -> Result<Built, String> {
     let observer = Arc::new(HistoryObserver::new().then(Arc::new(LogCalls)));
     target.provisioner(&tenant.policy, tenant.dry_run, Some(observer))
+}
+
+/// The seat line of `--test-connection`; a failure when `[policy.seats]` cannot work with
+/// this licence (a reserve taking every seat), or when seats are enforced but unreadable.
+async fn seats_report(p: &AtlassianProvisioner, policy: &SyncPolicy) -> std::process::ExitCode {
+    match p.seats().await {
+        Ok(seats) => {
+            println!("seats: {seats}");
+            match seats.reserve_too_large().filter(|_| policy.seats.enforce) {
+                Some(pool) => {
+                    eprintln!(
+                        "test-connection FAILED: policy.seats.reserve ({}) is not below the {} \
+                         seats of the {} licence: every new user would be refused\nhint: \
+                         lower policy.seats.reserve",
+                        seats.reserve,
+                        pool.licensed.unwrap_or_default(),
+                        pool.name
+                    );
+                    std::process::ExitCode::FAILURE
+                }
+                None => std::process::ExitCode::SUCCESS,
+            }
+        }
+        Err(e) if policy.seats.enforce => {
+            eprintln!(
+                "test-connection FAILED: policy.seats.enforce is on but the licence seats cannot \
+                 be read: {e}"
+            );
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!("seats: not read ({e})");
+            std::process::ExitCode::SUCCESS
+        }
+    }
 }
 
 /// `--test-connection`: says what works or exactly what does not.
@@ -294,6 +384,9 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
                     println!(
                         "test-connection OK: {described} answers and accepts the directory API key"
                     );
+                    if let Ok(seats) = p.seats().await {
+                        println!("seats: {seats}");
+                    }
                     std::process::ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -314,7 +407,7 @@ async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::pro
                 "test-connection OK: {described} answers, accepts the credentials ({name:?}) \
                  and grants them what provisioning needs"
             );
-            std::process::ExitCode::SUCCESS
+            seats_report(&p, policy).await
         }
         Err(e) => {
             // Retried until the budget ran out: the last attempt's error says why.

@@ -233,6 +233,32 @@ impl NewUser {
     }
 }
 
+/// What `GET /admin/license` says about seats \[V\] (the fields this crate reads).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct BitbucketLicense {
+    /// Users the licence allows (absent or 0 with `unlimited_number_of_users`).
+    #[serde(default)]
+    pub maximum_number_of_users: u64,
+    /// Whether the licence has no user limit.
+    #[serde(default)]
+    pub unlimited_number_of_users: bool,
+    /// The licence's current state.
+    #[serde(default)]
+    pub status: BitbucketLicenseStatus,
+}
+
+/// `status` of `GET /admin/license`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct BitbucketLicenseStatus {
+    /// Users holding a licence seat now.
+    #[serde(default)]
+    pub current_number_of_users: u64,
+}
+
 /// Typed calls to one Bitbucket Data Center (`{base}/rest/api/1.0`), through an
 /// [`HttpClient`], built with [`BitbucketClient::builder`].
 ///
@@ -445,6 +471,13 @@ impl BitbucketClient {
             .call_with(Method::POST, path, query, body, retry)
             .await
             .map(drop)
+    }
+
+    /// `GET /admin/license`: the licence's user limit and use \[V\].
+    pub async fn license(&self) -> Result<BitbucketLicense, AtlassianError> {
+        self.rest
+            .call_json(Method::GET, "/admin/license", &[], None)
+            .await
     }
 
     /// One page of `GET /admin/users?filter=&start=&limit=`: users whose name, display name or

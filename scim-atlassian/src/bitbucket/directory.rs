@@ -8,6 +8,7 @@ use super::{BitbucketTarget, TargetUser, UserChanges as TargetChanges};
 use crate::bitbucket::{NewUser as BitbucketNewUser, PAGE_LIMIT};
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges};
 use crate::error::AtlassianError;
+use crate::seats::SeatPool;
 
 /// The most characters of SCIM data kept per user. Bitbucket documents no limit for a user
 /// setting's value; this stays well inside what a database text column holds \[K\].
@@ -106,6 +107,18 @@ impl Directory for BitbucketDirectory {
     async fn test_connection(&self) -> Result<String, AtlassianError> {
         self.target.test_connection().await?;
         Ok("a Bitbucket administrator".to_owned())
+    }
+
+    /// `GET /admin/license`: one pool, every licensed user.
+    async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {
+        let l = self.target.client().license().await?;
+        let licensed = (!l.unlimited_number_of_users).then_some(l.maximum_number_of_users);
+        Ok(vec![SeatPool::whole(
+            "bitbucket",
+            "Bitbucket",
+            licensed,
+            l.status.current_number_of_users,
+        )])
     }
 
     /// Groups are always read: `active` is decided from them.

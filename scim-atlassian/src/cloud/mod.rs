@@ -38,6 +38,7 @@ use scim_core::provision::{ListQuery, Page, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
+use crate::seats::SeatUsage;
 use crate::transport::{Connection, Exhaustible, Link, Retry, base_url_of, is_transient};
 use crate::{AtlassianError, CallObserver, Credentials, RetryPolicy, Sleeper};
 use scim_provisioning::policy::{
@@ -223,6 +224,7 @@ impl CloudBuilder {
             .map(|client| crate::dry_run::maybe(client, self.dry_run));
         let link = Link::new(&connection)?;
         let policy = self.policy.compile()?;
+        refuse_on_cloud(&self.policy)?;
         let names = names::Names::new(&policy);
         Ok(CloudProvisioner {
             names,
@@ -232,6 +234,55 @@ impl CloudBuilder {
             link,
         })
     }
+}
+
+/// The policy settings Atlassian Cloud's user provisioning API cannot carry out, refused
+/// before anything is sent: anonymizing (accounts are Atlassian's, their emails must be in a
+/// verified domain), keeping (Cloud keeps no SCIM data to hide a kept user in), membership
+/// removal choices (a Cloud `DELETE` deactivates and Cloud decides what happens to groups) and
+/// seat checks (the API exposes no licence).
+fn refuse_on_cloud(policy: &SyncPolicy) -> Result<(), AtlassianError> {
+    let refuse = |setting: &str, reason: &str| {
+        Err(AtlassianError::Policy(
+            crate::policy::PolicyError::Invalid {
+                setting: setting.to_owned(),
+                reason: format!("not available on Atlassian Cloud: {reason}"),
+            },
+        ))
+    };
+    match policy.deprovision.action {
+        DeprovisionAction::Anonymize => {
+            return refuse(
+                "deprovision.action",
+                "\"anonymize\" (accounts belong to Atlassian and their email must stay in a \
+                 verified domain; use deactivate or delete)",
+            );
+        }
+        DeprovisionAction::Keep => {
+            return refuse(
+                "deprovision.action",
+                "\"keep\" (Cloud keeps no SCIM data that could hide a kept user; use \
+                 deactivate)",
+            );
+        }
+        _ => {}
+    }
+    if policy.deprovision.remove_groups != crate::policy::RemoveGroups::OnDelete
+        || !policy.deprovision.keep_groups.is_empty()
+    {
+        return refuse(
+            "deprovision.remove_groups",
+            "Cloud's DELETE deactivates and Atlassian decides what happens to its groups; \
+             leave remove_groups and keep_groups out",
+        );
+    }
+    if policy.seats.enforce {
+        return refuse(
+            "seats.enforce",
+            "the user provisioning API exposes no licence; manage seats in admin.atlassian.com",
+        );
+    }
+    Ok(())
 }
 
 /// A call's parts: how it is named in records and errors (`GET /Users/{id}`, no id, no query:
@@ -252,6 +303,24 @@ impl Call<'_> {
 }
 
 impl CloudProvisioner {
+    /// Licence seats: Cloud's user provisioning API exposes none, so the counts are `None`
+    /// and [`SeatUsage::note`] says where to look. Async, like
+    /// [`AtlassianProvisioner::seats`](crate::AtlassianProvisioner::seats), so callers treat
+    /// every target alike.
+    #[allow(clippy::unused_async)]
+    pub async fn seats(&self) -> Result<SeatUsage, AtlassianError> {
+        Ok(SeatUsage::from_pools(
+            "Atlassian Cloud",
+            Vec::new(),
+            0,
+            Some(
+                "Atlassian Cloud's user provisioning API does not expose licence seats; see \
+                 admin.atlassian.com"
+                    .to_owned(),
+            ),
+        ))
+    }
+
     /// A builder for the directory at `directory_url`
     /// (`https://api.atlassian.com/scim/directory/{directoryId}`) with its directory API key
     /// (not an organization admin key), sent as `Authorization: Bearer`.

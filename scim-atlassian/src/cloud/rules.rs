@@ -275,25 +275,21 @@ impl CloudProvisioner {
     /// policy): `delete` is Cloud's `DELETE /Users/{id}`, `deactivate` a PATCH of `active`.
     /// Answers the user as it was, with `active: false`.
     pub(super) async fn deprovision(&self, id: &str, current: User) -> Result<User, ScimError> {
-        match self.policy.action {
-            DeprovisionAction::Delete => {
-                self.delete(Kind::Users, id, None).await?;
-                let mut gone = current;
-                gone.active = Some(false);
-                Ok(gone)
-            }
-            DeprovisionAction::Deactivate => {
-                if current.active == Some(false) {
-                    return Ok(current);
-                }
-                let body =
-                    patch_body(&[json!({"op": "replace", "path": "active", "value": false})]);
-                user_from(
-                    self.write(Method::PATCH, Kind::Users, Some(id), &body)
-                        .await?,
-                )
-            }
+        if self.policy.action == DeprovisionAction::Delete {
+            self.delete(Kind::Users, id, None).await?;
+            let mut gone = current;
+            gone.active = Some(false);
+            return Ok(gone);
         }
+        // Deactivate: anonymize and keep are refused when the provisioner is built.
+        if current.active == Some(false) {
+            return Ok(current);
+        }
+        let body = patch_body(&[json!({"op": "replace", "path": "active", "value": false})]);
+        user_from(
+            self.write(Method::PATCH, Kind::Users, Some(id), &body)
+                .await?,
+        )
     }
 
     /// After `removed` left Cloud group `cloud_name`: when it is a scope group's target and

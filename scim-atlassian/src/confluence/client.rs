@@ -62,6 +62,8 @@ fn seg(value: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct ConfluenceClient {
     t: Transport,
+    /// The licence REST API (`{base}/rest/license/1.0`) \[K\].
+    license: Transport,
 }
 
 impl ConfluenceClient {
@@ -71,8 +73,42 @@ impl ConfluenceClient {
         connection: &Connection,
     ) -> Result<Self, AtlassianError> {
         Ok(ConfluenceClient {
-            t: Transport::new("Confluence", base_url, "/rest/api", auth, connection)?,
+            t: Transport::new(
+                "Confluence",
+                base_url,
+                "/rest/api",
+                auth.clone(),
+                connection,
+            )?,
+            license: Transport::new(
+                "Confluence",
+                base_url,
+                "/rest/license/1.0",
+                auth,
+                connection,
+            )?,
         })
+    }
+
+    /// `GET /rest/license/1.0/license/maxUsers` and `.../userCount`: seats licensed (`None`:
+    /// unlimited, answered as a negative count \[K\]) and seats used \[K\].
+    pub async fn license_seats(&self) -> Result<(Option<u64>, u64), AtlassianError> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: i64,
+        }
+        let max: Count = self
+            .license
+            .call_json(Method::GET, "/license/maxUsers", &[], None)
+            .await?;
+        let used: Count = self
+            .license
+            .call_json(Method::GET, "/license/userCount", &[], None)
+            .await?;
+        Ok((
+            u64::try_from(max.count).ok(),
+            u64::try_from(used.count).unwrap_or(0),
+        ))
     }
 
     /// `GET /user?key=`; `None` on 404.

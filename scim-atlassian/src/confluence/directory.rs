@@ -7,6 +7,7 @@ use super::client::ConfluenceClient;
 use crate::crowd::CrowdDirectory;
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges, created_unless_exists};
 use crate::error::AtlassianError;
+use crate::seats::SeatPool;
 
 /// Confluence Data Center: ids are `userKey`s, which survive renames. Confluence's REST API
 /// creates, disables, enables and deletes users and manages groups; it shows no email or
@@ -72,6 +73,25 @@ impl Directory for ConfluenceDirectory {
         self.crowd.test_connection().await?;
         self.api.group_names(1).await?;
         Ok("the Confluence administrator and the embedded Crowd application".to_owned())
+    }
+
+    /// The embedded directory's `lastAuthenticated` attribute \[K\].
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        self.crowd.last_login(user).await
+    }
+
+    /// The licence REST API: one pool, every licensed user \[K\].
+    async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {
+        let (licensed, used) = self.api.license_seats().await?;
+        Ok(vec![SeatPool::whole(
+            "confluence",
+            "Confluence",
+            licensed,
+            used,
+        )])
     }
 
     async fn user_by_id(

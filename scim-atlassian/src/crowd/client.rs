@@ -248,13 +248,9 @@ impl CrowdClient {
             .await
     }
 
-    /// The values of attribute `attribute` of user `name` (`GET /user/attribute`), `None`
-    /// when the user has no such attribute.
-    pub async fn attribute(
-        &self,
-        name: &str,
-        attribute: &str,
-    ) -> Result<Option<Vec<String>>, AtlassianError> {
+    /// Every attribute of user `name` (`GET /user/attribute`) as (name, values); empty when
+    /// the user is gone.
+    async fn attributes(&self, name: &str) -> Result<Vec<(String, Vec<String>)>, AtlassianError> {
         #[derive(Deserialize)]
         struct Attr {
             name: String,
@@ -271,12 +267,44 @@ impl CrowdClient {
                 .call_json(Method::GET, "/user/attribute", &[("username", name)], None)
                 .await,
         )?;
-        Ok(got.and_then(|a| {
-            a.attributes
-                .into_iter()
-                .find(|x| x.name == attribute)
-                .map(|x| x.values)
-        }))
+        Ok(got
+            .into_iter()
+            .flat_map(|a| a.attributes)
+            .map(|a| (a.name, a.values))
+            .collect())
+    }
+
+    /// The values of attribute `attribute` of user `name` (`GET /user/attribute`), `None`
+    /// when the user has no such attribute.
+    pub async fn attribute(
+        &self,
+        name: &str,
+        attribute: &str,
+    ) -> Result<Option<Vec<String>>, AtlassianError> {
+        Ok(self
+            .attributes(name)
+            .await?
+            .into_iter()
+            .find(|(n, _)| n == attribute)
+            .map(|(_, values)| values))
+    }
+
+    /// When user `name` last logged in, from its attributes (`GET /user/attribute`): the later
+    /// of Crowd's `lastAuthenticated` \[V\] and Jira's `login.lastLoginMillis` \[K\]
+    /// (milliseconds since the epoch). `Ok(None)`: never (or the user is gone).
+    pub async fn last_login(
+        &self,
+        name: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        Ok(self
+            .attributes(name)
+            .await?
+            .into_iter()
+            .filter(|(n, _)| n == "lastAuthenticated" || n == "login.lastLoginMillis")
+            .flat_map(|(_, values)| values)
+            .filter_map(|v| v.trim().parse::<i64>().ok())
+            .max()
+            .and_then(chrono::DateTime::from_timestamp_millis))
     }
 
     /// `POST /user/attribute?username=` `{"attributes": [{name, values}]}`: sets each

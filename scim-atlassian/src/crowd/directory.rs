@@ -260,6 +260,22 @@ impl Directory for CrowdDirectory {
         "Crowd"
     }
 
+    /// The `lastAuthenticated` attribute \[V\].
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        self.client.last_login(&user.name).await
+    }
+
+    /// Crowd's application API has no licence call: seats are not read.
+    fn seats_note(&self) -> Option<&'static str> {
+        Some(
+            "Crowd's usermanagement API (application credentials) does not expose the \
+             licence's seats; see Crowd's administration console",
+        )
+    }
+
     async fn test_connection(&self) -> Result<String, AtlassianError> {
         self.client.check().await.map_err(|e| match e {
             AtlassianError::Status {

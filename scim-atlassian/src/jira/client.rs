@@ -436,6 +436,46 @@ impl JiraClient {
     }
 }
 
+/// A Jira application role as `GET /applicationrole` returns it (the fields this crate
+/// reads) \[V\].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ApplicationRole {
+    /// `jira-software`, `jira-servicedesk`, `jira-core`.
+    pub key: String,
+    /// The role's name (`Jira Software`).
+    #[serde(default)]
+    pub name: String,
+    /// The groups granting the role.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Whether new users get the role (through its default groups).
+    #[serde(default)]
+    pub selected_by_default: bool,
+    /// Seats licensed; `-1` (or `hasUnlimitedSeats`) for unlimited \[K\].
+    #[serde(default)]
+    pub number_of_seats: i64,
+    /// Users holding the role.
+    #[serde(default)]
+    pub user_count: u64,
+    /// Whether the licence has no seat limit.
+    #[serde(default)]
+    pub has_unlimited_seats: bool,
+    /// Whether the role is licensed on this Jira (`false`: installed but unlicensed).
+    #[serde(default = "yes")]
+    pub defined: bool,
+}
+
+impl JiraClient {
+    /// `GET /applicationrole`: every application role with its seats and user count \[V\].
+    pub async fn application_roles(&self) -> Result<Vec<ApplicationRole>, AtlassianError> {
+        self.t
+            .call_json(Method::GET, "/applicationrole", &[], None)
+            .await
+    }
+}
+
 /// What `GET /serverInfo` says about a Jira (the fields this crate reads).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,6 +10,7 @@ use super::client::{JiraClient, JiraUser, SEARCH_PAGE, UserRef};
 use crate::crowd::CrowdClient;
 use crate::directory::{Directory, DirectoryUser, NewUser, UserChanges, created_unless_exists};
 use crate::error::AtlassianError;
+use crate::seats::SeatPool;
 
 /// The largest user property value Jira stores: 32,768 characters \[K\].
 const PROPERTY_MAX: usize = 32_768;
@@ -308,6 +309,47 @@ impl Directory for JiraDirectory {
 
     async fn find_groups(&self, query: &str, max: usize) -> Result<Vec<String>, AtlassianError> {
         self.client.pick_groups(query, max).await
+    }
+
+    /// Through the Crowd API embedded in Jira (`embedded_crowd`): `lastAuthenticated` or
+    /// `login.lastLoginMillis` \[K\]; REST v2 does not tell.
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        match &self.crowd {
+            Some(crowd) => crowd.last_login(&user.name).await,
+            None => Err(AtlassianError::InvalidConfig(
+                "embedded_crowd: Jira's REST API v2 does not tell when users last logged in; \
+                 configure the application credentials of its embedded Crowd API"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// `GET /applicationrole`: one pool per licensed role; a role on an unlimited licence
+    /// (`hasUnlimitedSeats`, or `numberOfSeats` below 0 \[K\]) has no limit.
+    async fn seats(&self) -> Result<Vec<SeatPool>, AtlassianError> {
+        let roles = self.client.application_roles().await?;
+        Ok(roles
+            .into_iter()
+            .filter(|r| r.defined)
+            .map(|r| {
+                let licensed = if r.has_unlimited_seats {
+                    None
+                } else {
+                    u64::try_from(r.number_of_seats).ok()
+                };
+                SeatPool::role(
+                    r.key,
+                    r.name,
+                    licensed,
+                    r.user_count,
+                    r.groups,
+                    r.selected_by_default,
+                )
+            })
+            .collect())
     }
 
     /// Projects (`GET /project?expand=lead`, `PUT /project/{key}`) and components

@@ -17,6 +17,21 @@ pub fn user(name: &str) -> User {
     u
 }
 
+/// [`user`] in the IdP groups `groups` (SCIM `groups` with `value` and `display`).
+#[allow(dead_code)] // Not every test binary sends groups with its users.
+pub fn user_in(name: &str, groups: &[&str]) -> User {
+    let mut u = user(name);
+    u.groups = groups
+        .iter()
+        .map(|g| MultiValue {
+            value: Some((*g).to_owned()),
+            display: Some((*g).to_owned()),
+            ..MultiValue::default()
+        })
+        .collect();
+    u
+}
+
 /// One `#[test]` per check of `scim_core::provision::conformance`, each against the fresh
 /// provisioner `$fresh` makes. `run_all` cannot hold for one product instance: its
 /// `tenant_isolation` check expects two tenants of one backend to have separate user

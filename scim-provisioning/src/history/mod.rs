@@ -20,7 +20,9 @@ mod recording;
 
 pub use jsonl::JsonLinesHistory;
 pub use memory::{DEFAULT_CAPACITY, InMemoryHistory};
-pub use recording::{HistoryObserver, RecordingProvisioner, collect_calls, note_held_back};
+pub use recording::{
+    HistoryObserver, RecordingProvisioner, collect_calls, note_action, note_held_back,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -32,21 +32,30 @@ thread_local! {
     static CURRENT: Current = const { RefCell::new(None) };
 }
 
-/// What one recorded operation collects: the product calls observed, and the writes a
-/// an HTTP client wrapper such as `scim_atlassian::dry_run::DryRunClient` held back.
+/// What one recorded operation collects: the product calls observed, the writes an HTTP
+/// client wrapper such as `scim_atlassian::dry_run::DryRunClient` held back, and the actions
+/// the provisioner said the product took ([`note_action`]).
 #[derive(Default)]
-struct Collected(Mutex<(Vec<ProductCall>, Vec<String>)>);
+struct Collected(Mutex<Gathered>);
+
+/// [`Collected`]'s content.
+#[derive(Default)]
+struct Gathered {
+    calls: Vec<ProductCall>,
+    held_back: Vec<String>,
+    actions: Vec<String>,
+}
 
 impl Collected {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<ProductCall>, Vec<String>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gathered> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn push(&self, call: ProductCall) {
-        self.lock().0.push(call);
+        self.lock().calls.push(call);
     }
 
-    fn take(&self) -> (Vec<ProductCall>, Vec<String>) {
+    fn take(&self) -> Gathered {
         std::mem::take(&mut *self.lock())
     }
 }
@@ -62,7 +71,18 @@ fn current() -> Option<Arc<Collected>> {
 /// have written.
 pub fn note_held_back(call: &dyn std::fmt::Display) {
     if let Some(collected) = current() {
-        collected.lock().1.push(call.to_string());
+        collected.lock().held_back.push(call.to_string());
+    }
+}
+
+/// Tells the recorded operation being polled on this thread (if any) what the product really
+/// did, in a few words naming the user or group (`deactivated user JIRAUSER10000`,
+/// `removed user JIRAUSER10000 from 2 group(s)`). The entry's `changes` then says these
+/// instead of the SCIM verb: a SCIM `DELETE` under the `deactivate` policy is recorded as the
+/// deactivation it was. Provisioners call it; outside a recorded operation it does nothing.
+pub fn note_action(action: impl Into<String>) {
+    if let Some(collected) = current() {
+        collected.lock().actions.push(action.into());
     }
 }
 
@@ -170,7 +190,7 @@ pub async fn collect_calls<F: Future>(work: F) -> (F::Output, Vec<ProductCall>) 
         calls: Arc::clone(&collected),
     }
     .await;
-    (output, collected.take().0)
+    (output, collected.take().calls)
 }
 
 /// Called when an entry cannot be recorded.
@@ -271,7 +291,11 @@ impl<P: Provisioner> RecordingProvisioner<P> {
             calls: Arc::clone(&collected),
         }
         .await;
-        let (mut calls, held_back) = collected.take();
+        let Gathered {
+            mut calls,
+            held_back,
+            actions,
+        } = collected.take();
         if !held_back.is_empty() {
             // Their answers were the dry run's, not the product's.
             for call in calls.iter_mut().filter(|c| !c.call.starts_with("GET ")) {
@@ -286,7 +310,13 @@ impl<P: Provisioner> RecordingProvisioner<P> {
         let observed = !calls.is_empty();
         let (outcome, changes) = match &result {
             Ok(value) => {
-                let summary = describe(value, &mut operation);
+                let described = describe(value, &mut operation);
+                // What the product did, when the provisioner said, beats the SCIM verb.
+                let summary = if actions.is_empty() {
+                    described
+                } else {
+                    actions.join("; ")
+                };
                 if !held_back.is_empty() {
                     let changes = format!(
                         "dry run: would have {summary} with {} write(s), none sent",
@@ -318,6 +348,11 @@ impl<P: Provisioner> RecordingProvisioner<P> {
                     "nothing changed".to_owned()
                 } else {
                     "failed".to_owned()
+                };
+                let changes = if actions.is_empty() {
+                    changes
+                } else {
+                    format!("{}; {changes}", actions.join("; "))
                 };
                 (Outcome::from_error(err), changes)
             }

@@ -255,6 +255,7 @@ pub struct Scope {
 /// What deprovisioning a user does in Jira.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DeprovisionAction {
     /// `PUT /user {"active": false}` (Jira 8.3+): the account, its history and its licence
     /// seat are kept, login is not.
@@ -262,19 +263,81 @@ pub enum DeprovisionAction {
     Deactivate,
     /// `DELETE /user`, after handing what the user leads to the configured leads.
     Delete,
+    /// Deactivates the user and replaces its user name, email and display name with opaque
+    /// ones (`anon-` and 16 hex digits, `@anonymized.invalid`, `Anonymized user`), so the
+    /// person no longer shows in the product. Reversible: the original values are kept in
+    /// the user's SCIM data (the user property or attribute) and creating or reactivating
+    /// the user again restores them. Not on Bitbucket (which cannot rename a user that holds
+    /// no login group) nor Atlassian Cloud (accounts are Atlassian's): refused at build.
+    Anonymize,
+    /// Leaves the account as it is (active): a SCIM `DELETE` only hides it from SCIM, and
+    /// `active: false` changes nothing in the product; group removal still applies.
+    Keep,
+}
+
+impl DeprovisionAction {
+    /// The setting's value in a policy file (`deactivate`, `delete`, `anonymize`, `keep`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeprovisionAction::Deactivate => "deactivate",
+            DeprovisionAction::Delete => "delete",
+            DeprovisionAction::Anonymize => "anonymize",
+            DeprovisionAction::Keep => "keep",
+        }
+    }
+}
+
+/// Which group memberships a deprovisioned user loses (besides the groups
+/// [`Deprovision::keep_groups`] keeps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RemoveGroups {
+    /// A SCIM `DELETE` removes every membership (SCIM deletes memberships with the user);
+    /// `active: false` and the inactive-user cleanup remove none.
+    #[default]
+    OnDelete,
+    /// No deprovisioning removes memberships.
+    Never,
+    /// Every deprovisioning removes the groups the identity provider manages (what the
+    /// group mapping put the user in; with manual mapping, every target of the map).
+    Managed,
+    /// Every deprovisioning removes every membership.
+    All,
 }
 
 /// How users are deprovisioned (SCIM `DELETE /Users/{id}` and PATCH `active: false`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct Deprovision {
-    /// Deactivate (default) or delete.
+    /// Deactivate (default), delete, anonymize or keep.
     pub action: DeprovisionAction,
     /// The Jira user name that takes over projects a deleted user leads. Without it, Jira
     /// refuses to delete a project lead (the SCIM error says so).
     pub project_lead: Option<String>,
     /// The Jira user name that takes over components a deleted user leads.
     pub component_lead: Option<String>,
+    /// Which memberships a deprovisioned user loses (default: all of them on a SCIM
+    /// `DELETE`, none otherwise).
+    pub remove_groups: RemoveGroups,
+    /// Regexes on Jira group names: matching groups are never removed on deprovisioning
+    /// (e.g. `^jira-administrators$`).
+    pub keep_groups: Vec<String>,
+}
+
+/// Licence seats: refuse creates and reactivations that would take more seats than the
+/// licence has (see [`crate::seats`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", default)]
+pub struct SeatPolicy {
+    /// Read the product's seats before each create and reactivation (one or two reads more)
+    /// and refuse with 403 when none would be left. Off by default: the products then
+    /// decide (Confluence refuses with 402, Jira creates a user without application access).
+    pub enforce: bool,
+    /// Seats kept free: with `enforce`, a create is refused once only this many are left.
+    /// Must be below the licence's seats (checked when seats are read: a reserve as large as
+    /// the licence refuses every create with an error saying so).
+    pub reserve: u64,
 }
 
 /// The administrator's rules for syncing users and groups into Jira.
@@ -301,8 +364,10 @@ pub struct SyncPolicy {
     pub user_name: NameTransform,
     /// IdP group name -> Jira group name (on-the-fly) or mapping key (manual).
     pub group_name: NameTransform,
-    /// Deactivate or delete.
+    /// Deactivate, delete, anonymize or keep, and which memberships go.
     pub deprovision: Deprovision,
+    /// Licence seat checks.
+    pub seats: SeatPolicy,
 }
 
 impl SyncPolicy {
@@ -466,6 +531,25 @@ impl SyncPolicy {
                 .collect(),
             GroupMapping::OnTheFly { .. } => Vec::new(),
         };
+        if self.seats.reserve > 0 && !self.seats.enforce {
+            return Err(invalid(
+                "seats.reserve",
+                "keeps seats free only when seats.enforce is on: turn it on or leave the reserve out",
+            ));
+        }
+        let keep_groups = self
+            .deprovision
+            .keep_groups
+            .iter()
+            .enumerate()
+            .map(|(i, p)| transform::compile_regex(&format!("deprovision.keep_groups[{i}]"), p))
+            .collect::<Result<Vec<Regex>, _>>()?;
+        if !keep_groups.is_empty() && self.deprovision.remove_groups == RemoveGroups::Never {
+            return Err(invalid(
+                "deprovision.keep_groups",
+                "has no effect with remove_groups = \"never\": leave it out",
+            ));
+        }
         Ok(CompiledPolicy {
             manual_keys,
             mapping,
@@ -482,6 +566,9 @@ impl SyncPolicy {
                 "deprovision.component_lead",
                 &self.deprovision.component_lead,
             )?,
+            remove_groups: self.deprovision.remove_groups,
+            keep_groups,
+            seats: self.seats.clone(),
         })
     }
 }
@@ -581,9 +668,31 @@ impl SyncPolicyBuilder {
         self
     }
 
-    /// Deactivate or delete on deprovisioning.
+    /// Deactivate, delete, anonymize or keep on deprovisioning.
     pub fn deprovision(mut self, action: DeprovisionAction) -> Self {
         self.policy.deprovision.action = action;
+        self
+    }
+
+    /// Which memberships a deprovisioned user loses.
+    pub fn remove_groups(mut self, remove: RemoveGroups) -> Self {
+        self.policy.deprovision.remove_groups = remove;
+        self
+    }
+
+    /// Groups matching `pattern` are never removed on deprovisioning.
+    pub fn keep_group(mut self, pattern: impl Into<String>) -> Self {
+        self.policy.deprovision.keep_groups.push(pattern.into());
+        self
+    }
+
+    /// Refuse creates and reactivations that would exceed the licence's seats, keeping
+    /// `reserve` seats free.
+    pub fn enforce_seats(mut self, reserve: u64) -> Self {
+        self.policy.seats = SeatPolicy {
+            enforce: true,
+            reserve,
+        };
         self
     }
 
@@ -649,6 +758,12 @@ pub struct CompiledPolicy {
     pub project_lead: Option<String>,
     /// Who takes over components a deleted user leads.
     pub component_lead: Option<String>,
+    /// Which memberships deprovisioning removes.
+    pub remove_groups: RemoveGroups,
+    /// Groups no deprovisioning removes.
+    pub keep_groups: Vec<Regex>,
+    /// Licence seat checks.
+    pub seats: SeatPolicy,
 }
 
 impl CompiledPolicy {
@@ -720,6 +835,27 @@ impl CompiledPolicy {
     pub fn in_scope<'a>(&self, mut idp_groups: impl Iterator<Item = &'a str>) -> bool {
         self.scope.is_empty()
             || idp_groups.any(|g| self.scope.iter().any(|s| s.eq_ignore_ascii_case(g.trim())))
+    }
+
+    /// The groups deprovisioning user with Jira groups `groups` removes it from: `delete` is
+    /// whether this is a SCIM `DELETE`, `managed` the groups earlier writes gave it.
+    pub fn groups_to_remove(
+        &self,
+        groups: &[String],
+        managed: &[String],
+        delete: bool,
+    ) -> Vec<String> {
+        let remove = |g: &String| match self.remove_groups {
+            RemoveGroups::OnDelete => delete,
+            RemoveGroups::Never => false,
+            RemoveGroups::Managed => self.manages(g, managed),
+            RemoveGroups::All => true,
+        };
+        groups
+            .iter()
+            .filter(|g| remove(g) && !self.keep_groups.iter().any(|r| r.is_match(g)))
+            .cloned()
+            .collect()
     }
 
     /// Jira groups no user write removes (the default groups).

@@ -424,7 +424,7 @@ impl Reconciler {
 }
 
 /// Every resource of a target, read [`SCAN_PAGE`] at a time.
-async fn scan<T, F, Fut>(mut page: F) -> Result<Vec<T>, SyncError>
+pub(crate) async fn scan<T, F, Fut>(mut page: F) -> Result<Vec<T>, SyncError>
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<T>, scim_core::ScimError>>,

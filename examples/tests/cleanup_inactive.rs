@@ -1,0 +1,186 @@
+//! scim-sync's inactive-user cleanup against the Crowd and Jira simulators (here so that
+//! scim-sync depends on no vendor crate): last logins from the product, the exclude list, the
+//! safety rail, the dry run, and the policy's deprovisioning.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use scim_atlassian::history::{HistoryQuery, InMemoryHistory, RecordingProvisioner, SyncHistory};
+use scim_atlassian::policy::{DeprovisionAction, SyncPolicy};
+use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
+use scim_atlassian::{AtlassianProvisioner, Credentials};
+use scim_core::provision::conformance::block_on;
+use scim_core::provision::{Provisioner, RequestContext};
+use scim_core::{MultiValue, User};
+use scim_sync::{InactiveCleanup, Step, SyncError, SyncOptions};
+
+fn ctx() -> RequestContext {
+    RequestContext::new("acme")
+}
+
+fn user(name: &str) -> User {
+    let mut u = User::new(name);
+    u.display_name = Some(format!("{name} display"));
+    u.emails = vec![MultiValue::new(format!("{name}@example.com")).primary()];
+    u
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::from(std::time::SystemTime::now())
+}
+
+struct Crowd {
+    sim: Arc<CrowdSimulator>,
+    history: Arc<InMemoryHistory>,
+    p: RecordingProvisioner<AtlassianProvisioner>,
+}
+
+/// A Crowd with alice (idle 200 days), bob (10 days), svc-backup (300 days, excluded below)
+/// and carol (never logged in, created now).
+fn crowd(action: DeprovisionAction) -> Crowd {
+    let app = Credentials::basic("app", "pw");
+    let sim = Arc::new(CrowdSimulator::new(app.clone()));
+    let p = AtlassianProvisioner::crowd("https://crowd.example.com", app)
+        .client(sim.clone())
+        .policy(SyncPolicy::builder().deprovision(action).build().unwrap())
+        .build()
+        .unwrap();
+    let history = Arc::new(InMemoryHistory::new());
+    let p = RecordingProvisioner::new(p, history.clone());
+    for name in ["alice", "bob", "svc-backup", "carol"] {
+        block_on(p.create_user(&ctx(), user(name))).unwrap();
+    }
+    sim.set_last_login("alice", Some(now() - Duration::days(200)));
+    sim.set_last_login("bob", Some(now() - Duration::days(10)));
+    sim.set_last_login("svc-backup", Some(now() - Duration::days(300)));
+    Crowd { sim, history, p }
+}
+
+fn lenient() -> SyncOptions {
+    SyncOptions::default().max_deactivate_fraction(1.0)
+}
+
+/// 90 days, service accounts excluded, no safety rail in the way.
+fn idle_90_days_but_services() -> InactiveCleanup {
+    InactiveCleanup::new(90)
+        .unwrap()
+        .exclude("^svc-")
+        .unwrap()
+        .with_options(lenient())
+}
+
+fn planned(plan: &scim_sync::Plan) -> Vec<String> {
+    plan.steps()
+        .iter()
+        .map(|s| match s {
+            Step::DeprovisionInactive { user, .. } => user.user_name.clone(),
+            other => panic!("unexpected step {other}"),
+        })
+        .collect()
+}
+
+#[test]
+fn idle_users_are_planned_and_the_excluded_and_recent_are_not() {
+    let c = crowd(DeprovisionAction::Deactivate);
+    let cleanup = idle_90_days_but_services();
+    let plan = block_on(cleanup.plan(&c.p, &ctx())).unwrap();
+    assert_eq!(planned(&plan), ["alice"]);
+    let text = plan.to_string();
+    assert!(
+        text.contains("- deprovision inactive user alice (") && text.contains("last login 20"),
+        "{text}"
+    );
+    // A year on, carol (never logged in) and bob are idle too.
+    let later = cleanup.at(now() + Duration::days(365));
+    let mut names = planned(&block_on(later.plan(&c.p, &ctx())).unwrap());
+    names.sort();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+}
+
+#[test]
+fn applying_deprovisions_per_the_policy_and_the_history_says_how() {
+    let c = crowd(DeprovisionAction::Anonymize);
+    let cleanup = idle_90_days_but_services();
+    let plan = block_on(cleanup.plan(&c.p, &ctx())).unwrap();
+    let report = block_on(plan.apply(&c.p, &ctx())).unwrap();
+    assert_eq!((report.done, report.failed), (1, 0), "{report}");
+    assert!(c.sim.user("alice").is_none(), "renamed away");
+    assert!(c.sim.user("bob").unwrap().active);
+    assert!(c.sim.user("svc-backup").unwrap().active);
+    let entries = block_on(c.history.list(&HistoryQuery::new().limit(1))).unwrap();
+    assert!(
+        entries[0]
+            .changes
+            .contains("anonymized and deactivated user"),
+        "{}",
+        entries[0].changes
+    );
+    // Deprovisioned users are inactive: a second run plans nothing.
+    assert!(block_on(cleanup.plan(&c.p, &ctx())).unwrap().is_empty());
+}
+
+#[test]
+fn the_safety_rail_refuses_too_many_and_a_dry_run_writes_nothing() {
+    let c = crowd(DeprovisionAction::Deactivate);
+    // Everyone idle a year on: 3 of 4 users, above the default 10%.
+    let cleanup = InactiveCleanup::new(90)
+        .unwrap()
+        .at(now() + Duration::days(365));
+    let plan = block_on(cleanup.plan(&c.p, &ctx())).unwrap();
+    assert_eq!(plan.summary().deactivate_users, 4);
+    let err = block_on(plan.apply(&c.p, &ctx())).unwrap_err();
+    assert!(
+        matches!(err, SyncError::SafetyLimit { affected: 4, .. }),
+        "{err}"
+    );
+    assert!(c.sim.user("alice").unwrap().active, "nothing written");
+}
+
+#[test]
+fn bad_settings_and_products_without_login_data_say_so() {
+    let err = InactiveCleanup::new(30)
+        .unwrap()
+        .exclude("svc-(")
+        .unwrap_err();
+    assert!(err.to_string().contains("inactive.exclude[0]"), "{err}");
+    let err = InactiveCleanup::new(0).unwrap_err();
+    assert!(err.to_string().contains("inactive.days"), "{err}");
+
+    let sim = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    let jira = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+        .client(sim.clone())
+        .build()
+        .unwrap();
+    block_on(jira.create_user(&ctx(), user("alice"))).unwrap();
+    let err = block_on(InactiveCleanup::new(30).unwrap().plan(&jira, &ctx())).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("embedded_crowd"), "{text}");
+}
+
+#[test]
+fn jira_logins_come_through_its_embedded_crowd_api() {
+    let app = Credentials::basic("jira-app", "pw");
+    let sim = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    sim.set_embedded_crowd(app.clone());
+    let jira = AtlassianProvisioner::jira("https://jira.example.com", Credentials::bearer("pat"))
+        .client(sim.clone())
+        .embedded_crowd(app)
+        .build()
+        .unwrap();
+    block_on(jira.create_user(&ctx(), user("alice"))).unwrap();
+    block_on(jira.create_user(&ctx(), user("bob"))).unwrap();
+    sim.set_last_login("alice", Some(now() - Duration::days(100)));
+    sim.set_last_login("bob", Some(now() - Duration::days(1)));
+    let cleanup = InactiveCleanup::new(90).unwrap().with_options(lenient());
+    let plan = block_on(cleanup.plan(&jira, &ctx())).unwrap();
+    assert_eq!(planned(&plan), ["alice"]);
+    block_on(plan.apply(&jira, &ctx())).unwrap();
+    assert!(!sim.user("alice").unwrap().active);
+    assert!(sim.user("bob").unwrap().active);
+}
