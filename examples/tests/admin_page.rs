@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Reply, Server};
+use scim_examples::target::SIMULATOR_SEATS;
 
 const ADMIN: &str = "admin-token-5b9e0c1d7a";
 const OKTA: &str = "okta-scim-token-0f3a9d";
@@ -235,6 +236,10 @@ fn admin_page_signs_in_guards_its_forms_and_shows_runs_plans_and_history() {
     assert!(page.body.contains("the in-process Jira simulator"));
     assert!(page.body.contains("connected"), "{}", page.body);
     assert!(page.body.contains("<td>okta</td>") && page.body.contains("<td>entra</td>"));
+    // The simulated Jira's Jira Software licence.
+    let seats = table(&page.body, "seats");
+    let licensed = format!("<td>{SIMULATOR_SEATS}</td>");
+    assert!(seats.contains("<td>Jira Software</td>") && seats.contains(&licensed));
     let csrf = csrf_of(&page.body);
 
     // Starting a sync needs the form's CSRF token, from this site.
@@ -511,6 +516,11 @@ fn admin_page_in_headless_chromium() {
     // run with its counts, the plan of the next run, the history with the pushed users.
     assert!(dom.contains("the in-process Jira simulator") && dom.contains("connected"));
     assert!(dom.contains("<td>okta</td>") && dom.contains("<td>entra</td>"));
+    let seats = table(&dom, "seats");
+    assert!(
+        seats.contains("<td>Jira Software</td>") && seats.contains("<meter"),
+        "{seats}"
+    );
     let runs = dom
         .split("id=\"runs\"")
         .nth(1)

@@ -164,6 +164,17 @@ pub struct SeatRow {
     pub used: u64,
 }
 
+/// The target's licence seats, as far as it reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seats {
+    /// One row per pool the product counts (a Jira application role; the whole licence).
+    pub rows: Vec<SeatRow>,
+    /// Seats the policy keeps free.
+    pub reserve: u64,
+    /// Why counts are missing, when the product does not tell.
+    pub note: Option<String>,
+}
+
 /// One identity provider, as the page lists it.
 #[derive(Clone, Debug)]
 pub struct TenantRow {
@@ -197,7 +208,7 @@ pub(crate) struct HistorySection<'a> {
 pub(crate) struct Dashboard<'a> {
     pub(crate) csrf: &'a str,
     pub(crate) target: &'a TargetStatus,
-    pub(crate) seats: Result<Vec<SeatRow>, String>,
+    pub(crate) seats: &'a Result<Seats, String>,
     pub(crate) tenants: &'a [TenantRow],
     pub(crate) sync: Option<SyncSection<'a>>,
     pub(crate) runs: Result<Vec<HistoryEntry>, String>,
@@ -349,16 +360,16 @@ impl Dashboard<'_> {
         };
         h.cell(&show_time(&t.checked_at))
             .raw("</tr></tbody></table><h3>Licence seats</h3>");
-        match &self.seats {
-            Ok(rows) if rows.is_empty() => {
+        match self.seats {
+            Ok(seats) if seats.rows.is_empty() => {
                 h.raw("<p class=\"muted\">No seat counts reported by this target.</p>");
             }
-            Ok(rows) => {
+            Ok(seats) => {
                 h.raw(
                     "<table id=\"seats\"><thead><tr><th>Product</th><th>Used</th>\
                        <th>Licensed</th><th>Use</th></tr></thead><tbody>",
                 );
-                for r in rows {
+                for r in &seats.rows {
                     h.raw("<tr>").cell(&r.product).cell(&r.used.to_string());
                     match r.licensed {
                         Some(l) => {
@@ -376,12 +387,23 @@ impl Dashboard<'_> {
                     h.raw("</tr>");
                 }
                 h.raw("</tbody></table>");
+                if seats.reserve > 0 {
+                    h.raw("<p class=\"muted\">The policy keeps ")
+                        .text(&seats.reserve.to_string())
+                        .raw(" seats free.</p>");
+                }
             }
             Err(why) => {
                 h.raw("<p class=\"error\">Seats could not be read: ")
                     .text(why)
                     .raw("</p>");
             }
+        }
+        if let Ok(Seats {
+            note: Some(note), ..
+        }) = self.seats
+        {
+            h.raw("<p class=\"muted\">").text(note).raw("</p>");
         }
         h.raw("</section>");
     }
@@ -646,11 +668,15 @@ mod tests {
         Dashboard {
             csrf: "csrf-value",
             target,
-            seats: Ok(vec![SeatRow {
-                product: "jira-software".to_owned(),
-                licensed: Some(10),
-                used: 3,
-            }]),
+            seats: &Ok(Seats {
+                rows: vec![SeatRow {
+                    product: "Jira Software".to_owned(),
+                    licensed: Some(10),
+                    used: 3,
+                }],
+                reserve: 2,
+                note: Some("counted <per role>".to_owned()),
+            }),
             tenants,
             sync,
             runs: Ok(Vec::new()),
@@ -695,6 +721,7 @@ mod tests {
         assert!(page.contains("/admin?user=%3Cscript%3E&amp;tenant=okta&amp;page=1#history"));
         assert!(page.contains("/admin?user=%3Cscript%3E&amp;tenant=okta&amp;page=3#history"));
         assert!(page.contains("<meter min=\"0\" max=\"10\" value=\"3\">"));
+        assert!(page.contains("keeps 2 seats free") && page.contains("counted &lt;per role&gt;"));
     }
 
     #[test]

@@ -30,8 +30,8 @@ use crate::bridge_sync::{BridgeSync, now};
 use crate::glue::query_param;
 use crate::target::Built;
 use html::{
-    Dashboard, HistorySection, SyncSection, TargetStatus, TenantRow, login_page, message_page,
-    signed_in_page, url_encode,
+    Dashboard, HistorySection, SeatRow, Seats, SyncSection, TargetStatus, TenantRow, login_page,
+    message_page, signed_in_page, url_encode,
 };
 use session::{COOKIE, SESSION_TTL, Sessions, constant_time_eq, session_cookie};
 
@@ -54,6 +54,9 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
                        img-src 'self'; connect-src 'self'; form-action 'self'; \
                        frame-ancestors 'none'; base-uri 'none'";
 
+/// The target's status and seats, and when they were asked.
+type StatusCache = (Instant, TargetStatus, Result<Seats, String>);
+
 /// The admin page's state, built with [`AdminPage::builder`].
 pub struct AdminPage {
     admin_token: String,
@@ -62,7 +65,7 @@ pub struct AdminPage {
     tenants: Vec<TenantRow>,
     described: String,
     probe: Option<Built>,
-    status: tokio::sync::Mutex<Option<(Instant, TargetStatus)>>,
+    status: tokio::sync::Mutex<Option<StatusCache>>,
     sync: Option<Arc<BridgeSync>>,
     secure_cookie: bool,
 }
@@ -164,24 +167,26 @@ impl AdminPage {
         self.is_admin_token(bearer.trim()).then_some(Who::Bearer)
     }
 
-    async fn target_status(&self) -> TargetStatus {
+    /// The target's connection status and licence seats, asked at most every
+    /// [`STATUS_TTL`].
+    async fn target_status(&self) -> (TargetStatus, Result<Seats, String>) {
         let mut cache = self.status.lock().await;
-        if let Some((asked, status)) = &*cache {
+        if let Some((asked, status, seats)) = &*cache {
             if asked.elapsed() < STATUS_TTL {
-                return status.clone();
+                return (status.clone(), seats.clone());
             }
         }
-        let result = match &self.probe {
-            Some(built) => probe(built).await,
-            None => Err("no target configured".to_owned()),
+        let (result, seats) = match &self.probe {
+            Some(built) => (probe(built).await, read_seats(built).await),
+            None => (Err("no target configured".to_owned()), Ok(Seats::default())),
         };
         let status = TargetStatus {
             described: self.described.clone(),
             checked_at: now(),
             result,
         };
-        *cache = Some((Instant::now(), status.clone()));
-        status
+        *cache = Some((Instant::now(), status.clone(), seats.clone()));
+        (status, seats)
     }
 
     fn cookie(&self, value: &str, max_age: u64) -> String {
@@ -217,6 +222,28 @@ async fn probe(built: &Built) -> Result<String, String> {
             .map(|_| "directory API key accepted".to_owned())
             .map_err(|e| e.detail()),
     }
+}
+
+/// The target's licence seats, one row per pool it counts.
+async fn read_seats(built: &Built) -> Result<Seats, String> {
+    let usage = match built {
+        Built::DataCenter(p) => p.seats().await,
+        Built::Cloud(p) => p.seats().await,
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Seats {
+        rows: usage
+            .pools
+            .iter()
+            .map(|pool| SeatRow {
+                product: pool.name.clone(),
+                licensed: pool.licensed,
+                used: pool.used,
+            })
+            .collect(),
+        reserve: usage.reserve,
+        note: usage.note.clone(),
+    })
 }
 
 /// The admin page's routes; merge them into the bridge's router.
@@ -528,7 +555,7 @@ async fn dashboard(State(admin): State<Arc<AdminPage>>, request: Request) -> Res
         Who::Session { csrf, .. } => csrf.clone(),
         Who::Bearer => String::new(),
     };
-    let target = admin.target_status().await;
+    let (target, seats) = admin.target_status().await;
     let (entries, more, error) =
         match search_history(admin.history.as_ref(), &user, &tenant, page_no).await {
             Ok((entries, more)) => (entries, more, None),
@@ -559,8 +586,7 @@ async fn dashboard(State(admin): State<Arc<AdminPage>>, request: Request) -> Res
     let body = Dashboard {
         csrf: &csrf,
         target: &target,
-        // The products' seat counts come with the seat API of scim-atlassian's provisioners.
-        seats: Ok(Vec::new()),
+        seats: &seats,
         tenants: &admin.tenants,
         sync,
         runs,
