@@ -20,7 +20,11 @@ fn test_data(sub: &str) -> PathBuf {
     } else {
         "scim-core"
     };
-    fuzz_dir().join("..").join(krate).join("tests/data").join(sub)
+    fuzz_dir()
+        .join("..")
+        .join(krate)
+        .join("tests/data")
+        .join(sub)
 }
 
 /// The JSON-encoded strings of every `*.jsonl` file in `dir` (`#` lines are comments).
@@ -114,8 +118,7 @@ fn shared_json_docs() -> Vec<Vec<u8>> {
 
 /// The PATCH bodies of `patch/idp-quirks.jsonl` (field `body` of each line).
 fn idp_quirk_patches() -> Vec<Vec<u8>> {
-    let text =
-        fs::read_to_string(test_data("patch/idp-quirks.jsonl")).unwrap_or_default();
+    let text = fs::read_to_string(test_data("patch/idp-quirks.jsonl")).unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
