@@ -1,6 +1,6 @@
 //! The admin page's HTML, rendered on the server. Every value that comes from outside the code
 //! (user and group names, tenant names, error details, the target's description) goes through
-//! [`Html::text`], which escapes it; markup is only ever written from string literals.
+//! `Html::text`, which escapes it; markup is only ever written from string literals.
 
 use chrono::{DateTime, Utc};
 use scim_atlassian::history::{HistoryEntry, Outcome};

@@ -1,4 +1,4 @@
-//! Atlassian Cloud user provisioning: [`CloudProvisioner`], a SCIM-to-SCIM [`Provisioner`] for
+//! Atlassian Cloud user provisioning: [`CloudProvisioner`], a SCIM-to-SCIM [`Provisioner`](scim_core::provision::Provisioner) for
 //! the directory API at `https://api.atlassian.com/scim/directory/{directoryId}`.
 //!
 //! Cloud serves SCIM 2.0 itself, so most operations forward as they are. What it cannot do is
@@ -71,7 +71,7 @@ impl Kind {
     }
 }
 
-/// A [`Provisioner`] writing to one Atlassian Cloud directory through its SCIM API.
+/// A [`Provisioner`](scim_core::provision::Provisioner) writing to one Atlassian Cloud directory through its SCIM API.
 ///
 /// Built with [`CloudProvisioner::builder`]. The directory is the whole of what it sees: the
 /// [`RequestContext`]'s tenant is not used to separate data (run one `CloudProvisioner` per

@@ -326,7 +326,7 @@ pub struct Deprovision {
 }
 
 /// Licence seats: refuse creates and reactivations that would take more seats than the
-/// licence has (see [`crate::seats`]).
+/// licence has (see `scim_atlassian::seats`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", default)]
 pub struct SeatPolicy {
