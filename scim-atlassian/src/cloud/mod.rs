@@ -23,7 +23,6 @@
 
 mod names;
 mod rules;
-mod scoped;
 mod search;
 
 use std::collections::HashSet;
@@ -34,7 +33,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{ListQuery, Page, RequestContext};
+use scim_core::provision::{Capabilities, ListQuery, Page, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
@@ -110,7 +109,7 @@ impl Kind {
 pub struct CloudProvisioner {
     base: url::Url,
     auth: HeaderValue,
-    link: Link,
+    pub(crate) link: Link,
     names: names::Names,
     policy: Arc<CompiledPolicy>,
 }
@@ -867,9 +866,17 @@ pub(crate) const CLOUD_USER_ATTRIBUTES: &[&str] = &[
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
 ];
 
-// The SCIM operations. `Provisioner` (in `scoped.rs`) runs each inside the request's retry
-// budget and calls these.
+// The SCIM operations. `Provisioner` (in the crate's `scoped.rs`) runs each inside the
+// request's retry budget and calls these.
 impl CloudProvisioner {
+    /// Cloud's user schema (no addresses, ims, photos, roles, entitlements, certificates); no
+    /// passwords (Atlassian accounts authenticate through Atlassian or the identity provider).
+    // `&self` like the Data Center provisioner's, which `scoped.rs`'s one macro calls alike.
+    #[allow(clippy::unused_self)]
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        Capabilities::default().user_attributes(CLOUD_USER_ATTRIBUTES.iter().copied())
+    }
+
     /// `POST /Users`, then the groups the policy puts the user in (its mapped `groups`, the
     /// default groups; a missing group is created) and one more read when there were any. A
     /// user outside the policy's scope is refused with 403 and nothing is written.
