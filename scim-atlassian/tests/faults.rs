@@ -91,6 +91,23 @@ fn storm() -> Vec<FaultRate> {
     ]
 }
 
+/// A [`Target`] of provisioner `$p` on simulator `$sim` (the simulators share these method
+/// names but no trait).
+macro_rules! target {
+    ($sim:ident, $p:ident, $waits:ident, $attempts:ident) => {
+        Target {
+            p: Box::new($p),
+            set_rates: Box::new({
+                let sim = $sim.clone();
+                move |r| sim.set_fault_rates(r, SEED)
+            }),
+            fail_nth: Box::new(move |n, f| $sim.fail_nth(n, f)),
+            waits: $waits,
+            attempts: $attempts,
+        }
+    };
+}
+
 fn jira() -> Target {
     let sim = Arc::new(JiraSimulator::new(Credentials::basic("admin", "s3cret")));
     let (waits, attempts) = (Arc::new(Waits::default()), Arc::new(Attempts::default()));
@@ -103,16 +120,7 @@ fn jira() -> Target {
     .observer(attempts.clone())
     .build()
     .unwrap();
-    Target {
-        p: Box::new(p),
-        set_rates: Box::new({
-            let sim = sim.clone();
-            move |r| sim.set_fault_rates(r, SEED)
-        }),
-        fail_nth: Box::new(move |n, f| sim.fail_nth(n, f)),
-        waits,
-        attempts,
-    }
+    target!(sim, p, waits, attempts)
 }
 
 fn crowd() -> Target {
@@ -125,16 +133,7 @@ fn crowd() -> Target {
         .observer(attempts.clone())
         .build()
         .unwrap();
-    Target {
-        p: Box::new(p),
-        set_rates: Box::new({
-            let sim = sim.clone();
-            move |r| sim.set_fault_rates(r, SEED)
-        }),
-        fail_nth: Box::new(move |n, f| sim.fail_nth(n, f)),
-        waits,
-        attempts,
-    }
+    target!(sim, p, waits, attempts)
 }
 
 fn confluence() -> Target {
@@ -149,16 +148,7 @@ fn confluence() -> Target {
         .observer(attempts.clone())
         .build()
         .unwrap();
-    Target {
-        p: Box::new(p),
-        set_rates: Box::new({
-            let sim = sim.clone();
-            move |r| sim.set_fault_rates(r, SEED)
-        }),
-        fail_nth: Box::new(move |n, f| sim.fail_nth(n, f)),
-        waits,
-        attempts,
-    }
+    target!(sim, p, waits, attempts)
 }
 
 fn bitbucket() -> Target {
@@ -174,16 +164,7 @@ fn bitbucket() -> Target {
     .observer(attempts.clone())
     .build()
     .unwrap();
-    Target {
-        p: Box::new(p),
-        set_rates: Box::new({
-            let sim = sim.clone();
-            move |r| sim.set_fault_rates(r, SEED)
-        }),
-        fail_nth: Box::new(move |n, f| sim.fail_nth(n, f)),
-        waits,
-        attempts,
-    }
+    target!(sim, p, waits, attempts)
 }
 
 fn cloud() -> Target {
@@ -195,16 +176,7 @@ fn cloud() -> Target {
         .observer(attempts.clone())
         .build()
         .unwrap();
-    Target {
-        p: Box::new(p),
-        set_rates: Box::new({
-            let sim = sim.clone();
-            move |r| sim.set_fault_rates(r, SEED)
-        }),
-        fail_nth: Box::new(move |n, f| sim.fail_nth(n, f)),
-        waits,
-        attempts,
-    }
+    target!(sim, p, waits, attempts)
 }
 
 /// What a run leaves in the product, read through SCIM without faults: every user
