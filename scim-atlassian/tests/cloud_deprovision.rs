@@ -507,3 +507,24 @@ fn calls_per_deprovisioning() {
         |s: &Setup| drop(block_on(s.p.patch_user(&ctx(), &id, &active(false), None)).unwrap());
     assert_eq!(calls(&s, &deactivate), count(&[("PATCH /Users/{id}", 1)]));
 }
+
+#[test]
+fn a_dry_run_anonymizes_nothing_and_remembers_nothing() {
+    let sim = Arc::new(CloudSimulator::new("dir-1", KEY));
+    let id = block_on(raw(&sim).create_user(&ctx(), alice()))
+        .unwrap()
+        .id
+        .unwrap();
+    let store = Arc::new(InMemoryDeprovisioned::new());
+    let dry = CloudProvisioner::builder(sim.directory_url(), KEY)
+        .client(sim.clone())
+        .policy(policy(DeprovisionAction::Anonymize))
+        .deprovisioned_users(store.clone())
+        .dry_run(true)
+        .build()
+        .unwrap();
+    block_on(dry.delete_user(&ctx(), &id, None)).unwrap();
+    assert_eq!(store.get(&id).unwrap(), None);
+    assert_alice(&block_on(dry.get_user(&ctx(), &id)).unwrap());
+    assert_alice(&in_cloud(&sim, &id));
+}

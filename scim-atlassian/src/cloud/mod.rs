@@ -283,9 +283,17 @@ impl CloudBuilder {
             base,
             auth,
             link,
-            deprovisioned: self
-                .deprovisioned
-                .unwrap_or_else(|| Arc::new(InMemoryDeprovisioned::new())),
+            deprovisioned: {
+                let store = self
+                    .deprovisioned
+                    .unwrap_or_else(|| Arc::new(InMemoryDeprovisioned::new()));
+                // A dry run remembers nothing either: its writes never reached Cloud.
+                if self.dry_run {
+                    Arc::new(kept::HeldBack(store))
+                } else {
+                    store
+                }
+            },
             org,
         })
     }
