@@ -13,8 +13,8 @@ use scim_core::HttpClient;
 use scim_core::provision::{Provisioner, RequestContext};
 use scim_sync::plan::Progress;
 use scim_sync::{
-    DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource, Reconciler,
-    RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions, target_policy,
+    DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource, LastLogins,
+    Reconciler, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions, target_policy,
 };
 
 use crate::Flags;
@@ -155,8 +155,9 @@ usage: sync --source file|scim|keycloak [source options]
                        tenant syncs once at a time across them (else the config's [history] db)
   --inactive-days N    no sync: deprovision (per [policy.deprovision]) the target's users who
                        have not logged in for N days, from the product's login records (Crowd;
-                       Jira and Confluence through their embedded Crowd API), under the same
-                       10% safety rail (--force) and --dry-run
+                       Jira and Confluence through their embedded Crowd API; Bitbucket; Cloud
+                       with [target] org_id and org_token), under the same 10% safety rail
+                       (--force) and --dry-run
   --exclude REGEX      with --inactive-days: users (userName) never touched (repeatable)
   -h, --help           this text";
 
@@ -427,28 +428,34 @@ async fn cleanup_inactive(
 ) -> Result<Exit, String> {
     let target = config.target(args.simulate, env)?;
     let client = TargetClient::new(&target, config.concurrency()?)?;
-    let p = match client.provisioner(&target_policy(&config.policy), false, None)? {
-        Built::DataCenter(p) => p,
-        Built::Cloud(_) => {
-            return Err(
-                "--inactive-days: Atlassian Cloud's user provisioning API does not tell \
-                        when users last logged in"
-                    .to_owned(),
-            );
-        }
-    };
     let mut cleanup = InactiveCleanup::new(days).map_err(|e| e.to_string())?;
     for pattern in &args.exclude {
         cleanup = cleanup.exclude(pattern).map_err(|e| e.to_string())?;
     }
-    let ctx = RequestContext::new(args.tenant.clone());
     let _ = writeln!(
         out,
         "inactive-user cleanup ({days} days) of {}",
         client.described()
     );
+    // Cloud's last-active dates come from the organizations API (`[target] org_id` and
+    // `org_token`); without them its error says so.
+    match client.provisioner(&target_policy(&config.policy), false, None)? {
+        Built::DataCenter(p) => apply_cleanup(args, &cleanup, &p, out).await,
+        Built::Cloud(p) => apply_cleanup(args, &cleanup, &p, out).await,
+    }
+}
+
+/// Plans `cleanup` on `p`, prints it, and applies it unless `--dry-run` (under the safety
+/// rail unless `--force`).
+async fn apply_cleanup<P: Provisioner + LastLogins>(
+    args: &SyncArgs,
+    cleanup: &InactiveCleanup,
+    p: &P,
+    out: &mut (dyn Write + Send),
+) -> Result<Exit, String> {
+    let ctx = RequestContext::new(args.tenant.clone());
     let plan = cleanup
-        .plan(&p, &ctx)
+        .plan(p, &ctx)
         .await
         .map_err(|e| format!("cleanup failed: {e}"))?;
     let _ = writeln!(out, "{plan}");
@@ -457,9 +464,9 @@ async fn cleanup_inactive(
         return Ok(Exit::Ok);
     }
     let report = if args.force {
-        plan.apply_forced(&p, &ctx).await
+        plan.apply_forced(p, &ctx).await
     } else {
-        match plan.apply(&p, &ctx).await {
+        match plan.apply(p, &ctx).await {
             Ok(r) => r,
             Err(e) => {
                 let _ = writeln!(out, "{e}");

@@ -66,6 +66,15 @@ fn policy(action: DeprovisionAction) -> SyncPolicy {
     SyncPolicy::builder().deprovision(action).build().unwrap()
 }
 
+/// `keep`, memberships kept too: deprovisioning writes nothing at all.
+fn keep_and_never_remove() -> SyncPolicy {
+    SyncPolicy::builder()
+        .deprovision(DeprovisionAction::Keep)
+        .remove_groups(RemoveGroups::Never)
+        .build()
+        .unwrap()
+}
+
 fn alice() -> User {
     let mut u = User::new("alice@example.com");
     u.display_name = Some("Alice Liddell".to_owned());
@@ -239,13 +248,7 @@ fn anonymize_refused_by_cloud_changes_nothing_and_says_why() {
 
 #[test]
 fn keep_leaves_the_user_untouched() {
-    let s = cloud_with(
-        SyncPolicy::builder()
-            .deprovision(DeprovisionAction::Keep)
-            .remove_groups(RemoveGroups::Never)
-            .build()
-            .unwrap(),
-    );
+    let s = cloud_with(keep_and_never_remove());
     let id = create_alice(&s);
     let before = in_cloud(&s.sim, &id);
     let writes = user_writes(&s.sim);
@@ -442,4 +445,86 @@ fn last_login_comes_from_the_organizations_api() {
             .as_u16(),
         404
     );
+}
+
+#[test]
+fn calls_per_deprovisioning() {
+    let calls = |s: &Setup, op: &dyn Fn(&Setup)| {
+        s.sim.reset_calls();
+        op(s);
+        s.sim.call_counts()
+    };
+    let count = |pairs: &[(&str, usize)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect::<std::collections::BTreeMap<String, usize>>()
+    };
+    // anonymize: one read, one PATCH; a create finds the anonymized user with one GET more.
+    let s = cloud_with(policy(DeprovisionAction::Anonymize));
+    let id = create_alice(&s);
+    let delete = |s: &Setup| block_on(s.p.delete_user(&ctx(), &id, None)).unwrap();
+    assert_eq!(
+        calls(&s, &delete),
+        count(&[("GET /Users/{id}", 1), ("PATCH /Users/{id}", 1)])
+    );
+    let recreate = |s: &Setup| drop(block_on(s.p.create_user(&ctx(), alice())).unwrap());
+    assert_eq!(
+        calls(&s, &recreate),
+        count(&[("GET /Users", 1), ("PUT /Users/{id}", 1)])
+    );
+    // keep: one read, nothing written.
+    let s = cloud_with(keep_and_never_remove());
+    let id = create_alice(&s);
+    let delete = |s: &Setup| block_on(s.p.delete_user(&ctx(), &id, None)).unwrap();
+    assert_eq!(calls(&s, &delete), count(&[("GET /Users/{id}", 1)]));
+    // deactivate removing every group but the kept: one read, one PATCH, one per group left.
+    let s = cloud_with(
+        SyncPolicy::builder()
+            .remove_groups(RemoveGroups::All)
+            .keep_group("^keep$")
+            .build()
+            .unwrap(),
+    );
+    let id = create_alice(&s);
+    for name in ["a", "b", "keep"] {
+        block_on(s.p.create_group(&ctx(), group(name, &[&id]))).unwrap();
+    }
+    let deactivate =
+        |s: &Setup| drop(block_on(s.p.patch_user(&ctx(), &id, &active(false), None)).unwrap());
+    assert_eq!(
+        calls(&s, &deactivate),
+        count(&[
+            ("GET /Users/{id}", 1),
+            ("PATCH /Groups/{id}", 2),
+            ("PATCH /Users/{id}", 1)
+        ])
+    );
+    // The default policy still forwards a deactivation as it is.
+    let s = cloud_with(SyncPolicy::default());
+    let id = create_alice(&s);
+    let deactivate =
+        |s: &Setup| drop(block_on(s.p.patch_user(&ctx(), &id, &active(false), None)).unwrap());
+    assert_eq!(calls(&s, &deactivate), count(&[("PATCH /Users/{id}", 1)]));
+}
+
+#[test]
+fn a_dry_run_anonymizes_nothing_and_remembers_nothing() {
+    let sim = Arc::new(CloudSimulator::new("dir-1", KEY));
+    let id = block_on(raw(&sim).create_user(&ctx(), alice()))
+        .unwrap()
+        .id
+        .unwrap();
+    let store = Arc::new(InMemoryDeprovisioned::new());
+    let dry = CloudProvisioner::builder(sim.directory_url(), KEY)
+        .client(sim.clone())
+        .policy(policy(DeprovisionAction::Anonymize))
+        .deprovisioned_users(store.clone())
+        .dry_run(true)
+        .build()
+        .unwrap();
+    block_on(dry.delete_user(&ctx(), &id, None)).unwrap();
+    assert_eq!(store.get(&id).unwrap(), None);
+    assert_alice(&block_on(dry.get_user(&ctx(), &id)).unwrap());
+    assert_alice(&in_cloud(&sim, &id));
 }

@@ -18,9 +18,9 @@ use scim_atlassian::history::{
 use scim_atlassian::policy::{DeprovisionAction, PolicyError, RemoveGroups, SyncPolicy};
 use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
+use scim_core::ScimError;
 use scim_core::provision::Provisioner;
 use scim_core::provision::conformance::block_on;
-use scim_core::ScimError;
 
 struct Setup {
     sim: Arc<JiraSimulator>,

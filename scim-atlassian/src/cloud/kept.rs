@@ -163,6 +163,21 @@ impl DeprovisionedUsers for JsonFileDeprovisioned {
     }
 }
 
+/// A dry run's view of a store: reads what it holds, keeps nothing (the writes it would
+/// describe never reached Cloud).
+#[derive(Debug)]
+pub(super) struct HeldBack(pub(super) std::sync::Arc<dyn DeprovisionedUsers>);
+
+impl DeprovisionedUsers for HeldBack {
+    fn get(&self, id: &str) -> Result<Option<Deprovisioned>, ScimError> {
+        self.0.get(id)
+    }
+
+    fn set(&self, _id: &str, _entry: Option<Deprovisioned>) -> Result<(), ScimError> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,8 +120,9 @@ pub struct CloudProvisioner {
     policy: Arc<CompiledPolicy>,
     /// Anonymized originals and users hidden by a SCIM `DELETE` ([`kept`]).
     deprovisioned: Arc<dyn DeprovisionedUsers>,
-    /// The organizations REST API, for last-active dates, when configured.
-    org: Option<org::OrgApi>,
+    /// The organizations REST API, for last-active dates, when configured (boxed: it is
+    /// rarely set, and applications keep provisioners in enums).
+    org: Option<Box<org::OrgApi>>,
 }
 
 impl std::fmt::Debug for CloudProvisioner {
@@ -273,7 +274,7 @@ impl CloudBuilder {
         refuse_on_cloud(&self.policy)?;
         let names = names::Names::new(&policy);
         let org = match &self.organization {
-            Some((id, key)) => Some(org::OrgApi::new(&base, id, key)?),
+            Some((id, key)) => Some(Box::new(org::OrgApi::new(&base, id, key)?)),
             None => None,
         };
         Ok(CloudProvisioner {
@@ -282,9 +283,17 @@ impl CloudBuilder {
             base,
             auth,
             link,
-            deprovisioned: self
-                .deprovisioned
-                .unwrap_or_else(|| Arc::new(InMemoryDeprovisioned::new())),
+            deprovisioned: {
+                let store = self
+                    .deprovisioned
+                    .unwrap_or_else(|| Arc::new(InMemoryDeprovisioned::new()));
+                // A dry run remembers nothing either: its writes never reached Cloud.
+                if self.dry_run {
+                    Arc::new(kept::HeldBack(store))
+                } else {
+                    store
+                }
+            },
             org,
         })
     }
