@@ -247,6 +247,8 @@ impl SqlOptions {
 pub(crate) struct Pools {
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
+    /// The SQLite file the readers read, when there are readers apart from the writer.
+    pub(crate) file: Option<std::path::PathBuf>,
 }
 
 /// The URL to connect with: a SQLite file is created on first start.
@@ -325,9 +327,13 @@ pub(crate) async fn open_readers(
         return Ok(Pools {
             read: write.clone(),
             write,
+            file: None,
         });
     }
     let url = connect_url(options, dialect);
+    let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?
+        .get_filename()
+        .to_owned();
     let read = pool_options(options.read_connections, options)
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -344,7 +350,11 @@ pub(crate) async fn open_readers(
         .min_connections(1)
         .connect(&url)
         .await?;
-    Ok(Pools { write, read })
+    Ok(Pools {
+        write,
+        read,
+        file: Some(file),
+    })
 }
 
 /// A timestamp as served (`meta.created`) and as compared (nanoseconds since the epoch).
@@ -461,7 +471,8 @@ fn fold_value(
 }
 
 /// The rows of `scim_user_values` for a user's `search` JSON: the lower-cased string `value` of
-/// each element of its multi-valued attributes in [`SIDE_VALUES`](crate::filter::SIDE_VALUES).
+/// each element of its multi-valued attributes in [`SIDE_VALUES`](crate::filter::SIDE_VALUES),
+/// and the strings of [`SIDE_SINGLES`](crate::filter::SIDE_SINGLES).
 pub(crate) fn side_values(search: &serde_json::Value) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for attr in crate::filter::SIDE_VALUES {
@@ -472,6 +483,11 @@ pub(crate) fn side_values(search: &serde_json::Value) -> Vec<(&'static str, Stri
             if let Some(serde_json::Value::String(v)) = item.get("value") {
                 out.push((*attr, v.clone()));
             }
+        }
+    }
+    for attr in crate::filter::SIDE_SINGLES {
+        if let Some(serde_json::Value::String(v)) = search.get(*attr) {
+            out.push((*attr, v.clone()));
         }
     }
     out
