@@ -271,7 +271,9 @@ pub enum DeprovisionAction {
     /// no login group) nor Atlassian Cloud (accounts are Atlassian's): refused at build.
     Anonymize,
     /// Leaves the account as it is (active): a SCIM `DELETE` only hides it from SCIM, and
-    /// `active: false` changes nothing in the product; group removal still applies.
+    /// `active: false` changes nothing in the product but is remembered, so SCIM shows the
+    /// user inactive (as the identity provider set it) until `active: true`; group removal
+    /// still applies.
     Keep,
 }
 
