@@ -1,6 +1,6 @@
 //! A database written by an earlier version (schema 1: `search` with keys as written, no
-//! `scim_user_values`, no JSON indexes) opens, migrates to the current schema, and answers the
-//! newly pushed-down filters from its existing rows.
+//! `scim_user_values`, no JSON indexes, no sync history search columns) opens, migrates to the
+//! current schema, and answers the newly pushed-down filters from its existing rows.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -29,14 +29,14 @@ fn user(name: &str, email: &str, title: &str, number: &str) -> User {
 
 /// Turns the file's database back into what schema 1 wrote.
 async fn downgrade_to_v1(p: &SqlProvisioner) {
-    for statement in [
+    for statement in common::UNDO_SCHEMA_3.into_iter().chain([
         "DROP INDEX scim_users_title",
         "DROP INDEX scim_users_employee_number",
         "DROP TABLE scim_user_values",
         "DELETE FROM scim_schema_version WHERE version > 1",
         // Schema 1's copy kept the keys as written (`Title`, the URN in its own case).
         "UPDATE scim_users SET search = resource",
-    ] {
+    ]) {
         sqlx::query(statement).execute(p.pool()).await.unwrap();
     }
 }
@@ -72,9 +72,9 @@ async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
         .unwrap()
         .try_get("v")
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let indexes: Vec<String> = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_user%' ORDER BY name",
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_%' ORDER BY name",
     )
     .fetch_all(p.pool())
     .await
@@ -86,6 +86,8 @@ async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
         "scim_users_title",
         "scim_users_employee_number",
         "scim_user_values_value",
+        "scim_sync_history_user_name",
+        "scim_sync_history_user_id",
     ] {
         assert!(indexes.iter().any(|i| i == want), "{want} in {indexes:?}");
     }
