@@ -173,6 +173,9 @@ pub struct Config {
     /// `[sync]`: a directory the bridge itself syncs from, on a schedule or from the admin
     /// page (see [`crate::bridge_sync`]).
     pub sync: Option<crate::bridge_sync::SyncConfig>,
+    /// `[cleanup]`: the inactive-user cleanup the bridge runs on a schedule or from the admin
+    /// page (see [`crate::bridge_cleanup`]).
+    pub cleanup: Option<crate::bridge_cleanup::CleanupConfig>,
 }
 
 /// `[target]`.

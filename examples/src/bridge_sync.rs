@@ -164,6 +164,103 @@ pub struct PlanView {
     pub plan: Result<Plan, String>,
 }
 
+/// One background job of the bridge (its directory sync, its inactive-user cleanup): at
+/// most one run at a time, started on demand or on a schedule, and how the last run ended.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunSlot(Arc<Mutex<RunState>>);
+
+#[derive(Debug, Default)]
+struct RunState {
+    running: bool,
+    /// Runs finished since start.
+    runs: u64,
+    last: Option<LastRun>,
+}
+
+/// A run under way in its [`RunSlot`]; the slot is free again when this is dropped, even if
+/// the run panicked.
+pub(crate) struct Claim(RunSlot);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.0.lock().running = false;
+    }
+}
+
+impl Claim {
+    /// Records how the run ended (it is still under way until the claim is dropped).
+    pub(crate) fn finish(&self, ok: bool, outcome: String) {
+        let mut state = self.0.lock();
+        state.runs += 1;
+        state.last = Some(LastRun {
+            finished: now(),
+            ok,
+            outcome,
+        });
+    }
+}
+
+impl RunSlot {
+    fn lock(&self) -> MutexGuard<'_, RunState> {
+        // Plain data, consistent after any panic: keep using it.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a run is under way.
+    pub(crate) fn running(&self) -> bool {
+        self.lock().running
+    }
+
+    /// Runs finished since start.
+    pub(crate) fn runs(&self) -> u64 {
+        self.lock().runs
+    }
+
+    /// How the last run ended.
+    pub(crate) fn last(&self) -> Option<LastRun> {
+        self.lock().last.clone()
+    }
+
+    /// The slot for a run, unless one is under way.
+    pub(crate) fn claim(&self) -> Option<Claim> {
+        let mut state = self.lock();
+        if state.running {
+            return None;
+        }
+        state.running = true;
+        Some(Claim(self.clone()))
+    }
+
+    /// Starts `run` in the background; `false` when a run is already under way.
+    pub(crate) fn start<F>(&self, run: impl FnOnce(Claim) -> F) -> bool
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Some(claim) = self.claim() else {
+            return false;
+        };
+        tokio::spawn(run(claim));
+        true
+    }
+
+    /// Runs now and every `every` after (from the end of one run to the start of the next,
+    /// skipping a turn while another run is under way), until the process ends.
+    pub(crate) fn schedule<F>(&self, every: Duration, run: impl Fn(Claim) -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let slot = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(claim) = slot.claim() {
+                    run(claim).await;
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+}
+
 /// The bridge's directory sync: runs on demand or on a schedule, one at a time.
 pub struct BridgeSync {
     tenant: String,
@@ -174,7 +271,7 @@ pub struct BridgeSync {
     reconciler: Reconciler,
     runner: Runner,
     every: Option<Duration>,
-    state: Mutex<RunState>,
+    slot: RunSlot,
     /// One planner at a time; the plan it made and the run count it was made after.
     plan_cache: tokio::sync::Mutex<Option<(Instant, u64, PlanView)>>,
 }
@@ -187,14 +284,6 @@ impl std::fmt::Debug for BridgeSync {
             .field("every", &self.every)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Default)]
-struct RunState {
-    running: bool,
-    /// Runs finished since start: a plan made before the latest is stale.
-    runs: u64,
-    last: Option<LastRun>,
 }
 
 /// What [`BridgeSync::new`] is built from.
@@ -220,15 +309,6 @@ struct Quiet;
 
 impl Progress for Quiet {
     fn step_finished(&self, _: &Step, _: bool, _: usize, _: usize) {}
-}
-
-/// Marks a run under way; clears the mark when dropped, even if the run panicked.
-struct Claim(Arc<BridgeSync>);
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        self.0.lock_state().running = false;
-    }
 }
 
 impl BridgeSync {
@@ -269,7 +349,7 @@ impl BridgeSync {
             reconciler,
             runner: runner.build(),
             every,
-            state: Mutex::new(RunState::default()),
+            slot: RunSlot::default(),
             plan_cache: tokio::sync::Mutex::new(None),
         }))
     }
@@ -289,45 +369,27 @@ impl BridgeSync {
         self.every
     }
 
-    fn lock_state(&self) -> MutexGuard<'_, RunState> {
-        // The state is plain data, consistent after any panic: keep using it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// How the last run of this bridge ended.
     pub fn last_run(&self) -> Option<LastRun> {
-        self.lock_state().last.clone()
+        self.slot.last()
     }
 
     /// The progress of the run under way, or of the last one.
     pub fn progress(&self) -> SyncProgress {
-        let running = self.lock_state().running;
         let counter = self.runner.progress();
         let (done, total) = counter.get();
         SyncProgress {
-            running,
+            running: self.slot.running(),
             done,
             total,
             failed: counter.failed(),
         }
     }
 
-    fn claim(self: &Arc<Self>) -> Option<Claim> {
-        let mut state = self.lock_state();
-        if state.running {
-            return None;
-        }
-        state.running = true;
-        Some(Claim(Arc::clone(self)))
-    }
-
     /// Starts a run in the background; `false` when one of this bridge is already under way.
     pub fn start(self: &Arc<Self>) -> bool {
-        let Some(claim) = self.claim() else {
-            return false;
-        };
-        tokio::spawn(async move { claim.0.run(&claim).await });
-        true
+        let me = Arc::clone(self);
+        self.slot.start(|claim| async move { me.run(claim).await })
     }
 
     /// Runs now and every [`every`](Self::every) after, until the process ends; nothing when
@@ -337,17 +399,13 @@ impl BridgeSync {
             return;
         };
         let me = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                if let Some(claim) = me.claim() {
-                    me.run(&claim).await;
-                }
-                tokio::time::sleep(every).await;
-            }
+        self.slot.schedule(every, move |claim| {
+            let me = Arc::clone(&me);
+            async move { me.run(claim).await }
         });
     }
 
-    async fn run(&self, _claim: &Claim) {
+    async fn run(&self, claim: Claim) {
         let (ok, text) = match source(&self.source, &self.http) {
             Ok(source) => {
                 let outcome = self
@@ -390,20 +448,14 @@ impl BridgeSync {
         } else {
             warn!(tenant = %self.tenant, outcome = %text, "directory sync did not finish cleanly");
         }
-        let mut state = self.lock_state();
-        state.runs += 1;
-        state.last = Some(LastRun {
-            finished: now(),
-            ok,
-            outcome: text,
-        });
+        claim.finish(ok, text);
     }
 
     /// A dry-run plan of the next run: made now, or reused when made less than [`PLAN_TTL`]
     /// ago and no run finished since.
     pub async fn plan(&self) -> PlanView {
         let mut cache = self.plan_cache.lock().await;
-        let runs = self.lock_state().runs;
+        let runs = self.slot.runs();
         if let Some((made, made_after, view)) = &*cache {
             if *made_after == runs && made.elapsed() < PLAN_TTL {
                 return view.clone();

@@ -2,13 +2,15 @@
 //! holds what they share, tested here: command-line parsing and token generation, logging and
 //! shutdown around axum ([`glue`]), `atlassian-bridge`'s configuration ([`bridge`]), its per-tenant dispatch
 //! ([`tenants`]), its target's client ([`target`]), its bound on calls in flight to the target ([`bounded`]), its admin web page
-//! ([`admin`]) and own directory sync ([`bridge_sync`]), the `sync` binary
+//! ([`admin`]), own directory sync ([`bridge_sync`]) and inactive-user cleanup
+//! ([`bridge_cleanup`]), the `sync` binary
 //! ([`sync`]), the database both share between instances ([`shared`]), and the "add SCIM to your
 //! own app" example ([`own_app`]).
 
 pub mod admin;
 pub mod bounded;
 pub mod bridge;
+pub mod bridge_cleanup;
 pub mod bridge_sync;
 pub mod glue;
 pub mod own_app;

@@ -6,15 +6,19 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use scim_atlassian::CallObserver;
 use scim_atlassian::cloud::CloudProvisioner;
-use scim_atlassian::history::{HistoryObserver, InMemoryHistory, JsonLinesHistory, SyncHistory};
+use scim_atlassian::history::{
+    HistoryObserver, InMemoryHistory, JsonLinesHistory, RecordingProvisioner, SyncHistory,
+};
 use scim_atlassian::policy::SyncPolicy;
 use scim_core::HttpClient;
 use scim_core::provision::{Provisioner, RequestContext};
 use scim_sync::plan::Progress;
 use scim_sync::{
-    DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource, LastLogins,
-    Reconciler, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions, target_policy,
+    CleanupMode, DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource,
+    LastLogins, Reconciler, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions,
+    target_policy,
 };
 
 use crate::Flags;
@@ -126,7 +130,7 @@ usage: sync --source file|scim|keycloak [source options]
             [--dry-run] [--force] [--keep-groups] [--state PATH] [--every 15m [--max-runs N]]
             [--tenant NAME] [--db URL]
        sync --inactive-days N [--exclude REGEX]... --target CONFIG.toml|simulate
-            [--dry-run] [--force]
+            [--dry-run] [--force] [--every 24h [--max-runs N]] [--tenant NAME] [--db URL]
 
   --source file        --file PATH                   a JSON or CSV export
   --source scim        --source-url URL              a SCIM 2.0 server's base URL
@@ -157,7 +161,8 @@ usage: sync --source file|scim|keycloak [source options]
                        have not logged in for N days, from the product's login records (Crowd;
                        Jira and Confluence through their embedded Crowd API; Bitbucket; Cloud
                        with [target] org_id and org_token), under the same 10% safety rail
-                       (--force) and --dry-run
+                       (--force) and --dry-run; each run is recorded in the history (a CLEANUP
+                       entry); with --every, again every DURATION
   --exclude REGEX      with --inactive-days: users (userName) never touched (repeatable)
   -h, --help           this text";
 
@@ -417,13 +422,16 @@ pub fn source(
     })
 }
 
-/// `--inactive-days`: plans the inactive-user cleanup on the target, prints it, and applies it
-/// unless `--dry-run` (under the safety rail unless `--force`).
+/// `--inactive-days`: the inactive-user cleanup on the target, once or `--every` (up to
+/// `--max-runs`): each run plans, prints the plan, and applies it unless `--dry-run` (under the
+/// safety rail unless `--force`); each run is a `CLEANUP` entry in `history`, each
+/// deprovisioning its own.
 async fn cleanup_inactive(
     args: &SyncArgs,
     days: u32,
     config: &Config,
     env: Env<'_>,
+    history: Arc<dyn SyncHistory>,
     out: &mut (dyn Write + Send),
 ) -> Result<Exit, String> {
     let target = config.target(args.simulate, env)?;
@@ -432,54 +440,78 @@ async fn cleanup_inactive(
     for pattern in &args.exclude {
         cleanup = cleanup.exclude(pattern).map_err(|e| e.to_string())?;
     }
-    let _ = writeln!(
-        out,
-        "inactive-user cleanup ({days} days) of {}",
-        client.described()
-    );
+    let observer = Some(Arc::new(HistoryObserver::new()) as Arc<dyn CallObserver>);
     // Cloud's last-active dates come from the organizations API (`[target] org_id` and
     // `org_token`); without them its error says so.
-    match client.provisioner(&target_policy(&config.policy), false, None)? {
-        Built::DataCenter(p) => apply_cleanup(args, &cleanup, &p, out).await,
-        Built::Cloud(p) => apply_cleanup(args, &cleanup, &p, out).await,
+    match client.provisioner(&target_policy(&config.policy), false, observer)? {
+        Built::DataCenter(p) => {
+            let p = RecordingProvisioner::new(p, Arc::clone(&history));
+            cleanup_runs(args, days, &cleanup, &p, &client, history.as_ref(), out).await
+        }
+        Built::Cloud(p) => {
+            let p = RecordingProvisioner::new(p, Arc::clone(&history));
+            cleanup_runs(args, days, &cleanup, &p, &client, history.as_ref(), out).await
+        }
     }
 }
 
-/// Plans `cleanup` on `p`, prints it, and applies it unless `--dry-run` (under the safety
-/// rail unless `--force`).
-async fn apply_cleanup<P: Provisioner + LastLogins>(
+/// Runs `cleanup` on `p` once, or every `--every` (up to `--max-runs`), printing each plan.
+async fn cleanup_runs<P: Provisioner + LastLogins>(
     args: &SyncArgs,
+    days: u32,
     cleanup: &InactiveCleanup,
     p: &P,
+    client: &TargetClient,
+    history: &dyn SyncHistory,
     out: &mut (dyn Write + Send),
 ) -> Result<Exit, String> {
     let ctx = RequestContext::new(args.tenant.clone());
-    let plan = cleanup
-        .plan(p, &ctx)
-        .await
-        .map_err(|e| format!("cleanup failed: {e}"))?;
-    let _ = writeln!(out, "{plan}");
-    if args.dry_run {
-        let _ = writeln!(out, "dry run: nothing written");
-        return Ok(Exit::Ok);
-    }
-    let report = if args.force {
-        plan.apply_forced(p, &ctx).await
-    } else {
-        match plan.apply(p, &ctx).await {
-            Ok(r) => r,
-            Err(e) => {
+    let mode = CleanupMode {
+        dry_run: args.dry_run,
+        force: args.force,
+    };
+    let mut exit = Exit::Ok;
+    let mut runs = 0;
+    loop {
+        let _ = writeln!(
+            out,
+            "inactive-user cleanup ({days} days) of {}",
+            client.described()
+        );
+        let result = cleanup.run(p, &ctx, mode, Some(history)).await;
+        runs += 1;
+        match result {
+            Ok(run) => {
+                let _ = writeln!(out, "{}", run.plan);
+                match &run.report {
+                    None => {
+                        let _ = writeln!(out, "dry run: nothing written");
+                    }
+                    Some(report) => {
+                        if report.failed > 0 {
+                            exit = Exit::Failed;
+                        }
+                        let _ = writeln!(out, "applied: {report}");
+                    }
+                }
+            }
+            Err(e @ SyncError::SafetyLimit { .. }) => {
+                exit = Exit::Refused;
                 let _ = writeln!(out, "{e}");
-                return Ok(Exit::Refused);
+            }
+            Err(e) if args.every.is_none() => return Err(format!("cleanup failed: {e}")),
+            Err(e) => {
+                exit = Exit::Failed;
+                let _ = writeln!(out, "cleanup failed: {e}");
             }
         }
-    };
-    let _ = writeln!(out, "applied: {report}");
-    Ok(if report.failed > 0 {
-        Exit::Failed
-    } else {
-        Exit::Ok
-    })
+        match args.every {
+            Some(every) if runs < args.max_runs.unwrap_or(usize::MAX) => {
+                tokio::time::sleep(every).await;
+            }
+            _ => return Ok(exit),
+        }
+    }
 }
 
 /// The target, built with only the policy's deprovisioning settings (the reconciler applies
@@ -576,8 +608,19 @@ pub async fn run(
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    let shared = match config.history_db(args.db.as_deref())? {
+        Some(url) => Some(SharedDb::open(&url).await?),
+        None => None,
+    };
+    let history: Arc<dyn SyncHistory> = match (&shared, &config.history.path) {
+        (Some(db), _) => db.history.clone(),
+        (None, Some(path)) => {
+            Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?)
+        }
+        (None, None) => Arc::new(InMemoryHistory::new()),
+    };
     if let Some(days) = args.inactive_days {
-        return cleanup_inactive(args, days, &config, env, out).await;
+        return cleanup_inactive(args, days, &config, env, history, out).await;
     }
     let (target, described) = match &args.scim_target {
         Some(t) => scim_target(t, &config.policy, Arc::clone(&http))?,
@@ -595,17 +638,6 @@ pub async fn run(
     if let Some(path) = &args.state {
         reconciler = reconciler.with_ledger(Arc::new(FileGroupLedger::new(path)));
     }
-    let shared = match config.history_db(args.db.as_deref())? {
-        Some(url) => Some(SharedDb::open(&url).await?),
-        None => None,
-    };
-    let history: Arc<dyn SyncHistory> = match (&shared, &config.history.path) {
-        (Some(db), _) => db.history.clone(),
-        (None, Some(path)) => {
-            Arc::new(JsonLinesHistory::open(path).map_err(|e| format!("history: {e}"))?)
-        }
-        (None, None) => Arc::new(InMemoryHistory::new()),
-    };
     let mut runner = Runner::builder()
         .reconciler(reconciler)
         .history(history)

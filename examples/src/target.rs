@@ -106,6 +106,21 @@ impl TargetClient {
         Ok(built)
     }
 
+    /// A Data Center target reached through `client` (a simulator the caller keeps, say),
+    /// named `described`, its provisioners started by `start` (product, URL, credentials).
+    pub fn data_center(
+        client: Arc<dyn HttpClient>,
+        described: impl Into<String>,
+        start: impl Fn() -> AtlassianBuilder + Send + Sync + 'static,
+    ) -> TargetClient {
+        TargetClient {
+            client,
+            described: described.into(),
+            product: Product::DataCenter(Box::new(start)),
+            group_rename: GroupRename::default(),
+        }
+    }
+
     /// What a group `displayName` change does on a Data Center product
     /// ([`GroupRename::Refuse`] unless set; Cloud renames groups itself).
     #[must_use]
@@ -144,11 +159,16 @@ impl TargetClient {
                     Some(SIMULATOR_SEATS),
                     true,
                 );
+                // Its embedded Crowd API tells last logins, as a real Jira's does, for the
+                // inactive-user cleanup.
+                let crowd = Credentials::basic("simulator-jira-app", "simulator-secret");
+                sim.set_embedded_crowd(crowd.clone());
                 data_center(
                     sim,
                     "the in-process Jira simulator".to_owned(),
                     Box::new(move || {
                         AtlassianProvisioner::jira(SIMULATOR_URL, credentials.clone())
+                            .embedded_crowd(crowd.clone())
                     }),
                 )
             }

@@ -77,6 +77,10 @@ dry_run = true
 source = "file"
 file = "{}"
 tenant = "hr-directory"
+
+[cleanup]
+inactive_days = 90
+exclude = ["^svc-"]
 "#,
         dir.join("directory.json").display()
     );
@@ -179,6 +183,25 @@ fn wait_for_sync(server: &Server, cookie: &str) -> serde_json::Value {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the sync run did not finish within 20 s");
+}
+
+/// Waits (bounded) until the page, read with `read`, shows the last cleanup run; that
+/// section.
+fn wait_for_cleanup(read: &dyn Fn() -> String) -> String {
+    for _ in 0..400 {
+        let page = read();
+        let section = page
+            .split("id=\"cleanup\"")
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap_or_else(|| panic!("no cleanup section in {page}"))
+            .to_owned();
+        if section.contains("Last run of this bridge") {
+            return section;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the cleanup run did not finish within 20 s");
 }
 
 /// The table with id `id` in `page`.
@@ -316,11 +339,48 @@ fn admin_page_signs_in_guards_its_forms_and_shows_runs_plans_and_history() {
     );
     assert_no_secret(&page, &session);
 
-    // The history, searched by user and by identity provider.
+    // The inactive-user cleanup, started from the page: nobody has been idle for 90 days.
+    let cleanup = page.split("id=\"cleanup\"").nth(1).unwrap();
+    assert!(
+        cleanup.contains("not logged in for 90 days") && cleanup.contains("^svc-"),
+        "{cleanup}"
+    );
+    assert!(cleanup.contains("No run of this bridge yet."), "{cleanup}");
+    let reply = form_post(&server, "/admin/cleanup", Some(&cookie), "csrf=forged");
+    assert_eq!(reply.status, 403);
+    let reply = form_post(
+        &server,
+        "/admin/cleanup",
+        Some(&cookie),
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let section = wait_for_cleanup(&|| get(&server, "/admin", &cookie).body);
+    assert!(
+        section.contains("users inactive for 90 days: 0 deprovisioned, 0 failed")
+            && section.contains("badge ok"),
+        "{section}"
+    );
+    let page = get(&server, "/admin", &cookie).body;
+    let runs = page.split("id=\"runs\"").nth(1).unwrap();
+    assert!(runs.contains(">inactive-cleanup</td>"), "{runs}");
+
+    // The history, searched by user and by identity provider, over the whole history.
     let found = get(&server, "/admin?user=ALICE", &cookie).body;
     let rows = table(&found, "history-entries");
     assert!(rows.contains("<td>alice</td>"), "{rows}");
     assert!(!rows.contains("<td>carol</td>") && !rows.contains("<td>bob</td>"));
+    let found = get(&server, "/admin?user=ALIC&match=exact", &cookie).body;
+    assert!(
+        found.contains("No entries match."),
+        "exact is the whole name"
+    );
+    let found = get(&server, "/admin?user=Alice&match=exact", &cookie).body;
+    assert!(table(&found, "history-entries").contains("<td>alice</td>"));
+    assert!(found.contains("<option value=\"exact\" selected>"));
+    let bad = get(&server, "/admin?user=x&match=fuzzy", &cookie);
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("match=&quot;fuzzy&quot;"), "{}", bad.body);
     let found = get(&server, "/admin?tenant=entra", &cookie).body;
     let rows = table(&found, "history-entries");
     assert!(
@@ -495,11 +555,22 @@ fn admin_page_in_headless_chromium() {
         std::thread::sleep(Duration::from_millis(50));
     }
     push(&server);
+    // Before any page view: the page's plan of the next sync is made (and kept a while) then.
     std::fs::write(
         dir.join("directory.json"),
         directory(&["alice", "bob", "erin"]),
     )
     .unwrap();
+    // A cleanup run, started with the admin token as well.
+    let reply = server.request_with(
+        "POST",
+        "/admin/cleanup",
+        Some(ADMIN),
+        None,
+        &[("Content-Length", "0")],
+    );
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    wait_for_cleanup(&|| server.request("GET", "/admin", Some(ADMIN), None).body);
     let sign_in = sign_in_page(&dir, &server);
 
     let dom = run_chromium(
@@ -527,6 +598,16 @@ fn admin_page_in_headless_chromium() {
         .and_then(|s| s.split("</section>").next())
         .expect("a runs section");
     assert!(runs.contains(">hr-directory</td>") && runs.contains("users 2 to create"));
+    assert!(runs.contains(">inactive-cleanup</td>"), "{runs}");
+    let cleanup = dom
+        .split("id=\"cleanup\"")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("a cleanup section");
+    assert!(
+        cleanup.contains("Last run of this bridge") && cleanup.contains("0 deprovisioned"),
+        "{cleanup}"
+    );
     let plan = table(&dom, "plan-steps");
     assert!(plan.contains("<td>erin</td>"), "{plan}");
     let history = table(&dom, "history-entries");

@@ -268,3 +268,175 @@ fn cloud_logins_come_from_the_organizations_api_when_its_key_is_given() {
         "{text}"
     );
 }
+
+// The bridge's scheduled cleanup (`[cleanup]`, `scim_examples::bridge_cleanup`) over the same
+// simulators, whose last-login data the test sets.
+
+use scim_atlassian::history::{CLEANUP_METHOD, Outcome};
+use scim_examples::bridge::Config;
+use scim_examples::bridge_cleanup::{BridgeCleanup, CleanupParts};
+use scim_examples::target::{SIMULATOR_URL, TargetClient};
+
+/// The cleanup `toml` (a whole bridge configuration) configures over `target`, and the
+/// history it records in.
+fn cleanup_over(target: &TargetClient, toml: &str) -> (Arc<InMemoryHistory>, Arc<BridgeCleanup>) {
+    let config = Config::from_toml(toml).unwrap();
+    let history = Arc::new(InMemoryHistory::new());
+    let cleanup = BridgeCleanup::new(CleanupParts {
+        config: config.cleanup.as_ref().unwrap(),
+        policy: &config.policy,
+        target,
+        history: history.clone(),
+        lock: None,
+    })
+    .unwrap();
+    (history, cleanup)
+}
+
+/// A bridge cleanup configured by `toml` (a whole bridge configuration) over a Crowd
+/// simulator holding alice (idle 200 days), bob (10 days), svc-backup (300 days) and carol
+/// (never logged in, created now); the history it records in.
+fn bridge_cleanup(
+    toml: &str,
+) -> (
+    Arc<CrowdSimulator>,
+    Arc<InMemoryHistory>,
+    Arc<BridgeCleanup>,
+) {
+    let app = Credentials::basic("app", "pw");
+    let sim = Arc::new(CrowdSimulator::new(app.clone()));
+    let target = TargetClient::data_center(sim.clone(), "a Crowd simulator", move || {
+        AtlassianProvisioner::crowd(SIMULATOR_URL, app.clone())
+    });
+    let (history, cleanup) = cleanup_over(&target, toml);
+    let seed = AtlassianProvisioner::crowd(SIMULATOR_URL, Credentials::basic("app", "pw"))
+        .client(sim.clone())
+        .build()
+        .unwrap();
+    for name in ["alice", "bob", "svc-backup", "carol"] {
+        block_on(seed.create_user(&ctx(), user(name))).unwrap();
+    }
+    sim.set_last_login("alice", Some(now() - Duration::days(200)));
+    sim.set_last_login("bob", Some(now() - Duration::days(10)));
+    sim.set_last_login("svc-backup", Some(now() - Duration::days(300)));
+    (sim, history, cleanup)
+}
+
+fn cleanup_runs(history: &InMemoryHistory) -> Vec<scim_atlassian::history::HistoryEntry> {
+    block_on(history.list(&HistoryQuery::new().method(CLEANUP_METHOD))).unwrap()
+}
+
+#[tokio::test]
+async fn the_bridge_cleanup_deprovisions_idle_users_per_the_policy_and_records_the_run() {
+    let (sim, history, cleanup) = bridge_cleanup(
+        "[policy.deprovision]\naction = \"anonymize\"\n\
+         [cleanup]\ninactive_days = 90\nexclude = [\"^svc-\"]\nmax_fraction = 0.5\n\
+         tenant = \"idle\"\n",
+    );
+    let last = cleanup.run_now().await.unwrap();
+    assert!(last.ok, "{}", last.outcome);
+    assert_eq!(
+        last.outcome,
+        "1 of 4 users inactive for 90 days (alice): 1 deprovisioned, 0 failed"
+    );
+    assert!(sim.user("alice").is_none(), "anonymized: renamed away");
+    for kept in ["bob", "svc-backup", "carol"] {
+        assert!(sim.user(kept).unwrap().active, "{kept}");
+    }
+    let runs = cleanup_runs(&history);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].tenant, "idle");
+    assert_eq!(runs[0].changes, last.outcome);
+    assert!(runs[0].outcome.is_success());
+    assert!(
+        runs[0].calls.iter().any(|c| c.call.starts_with("GET ")),
+        "the run's reads are in its entry: {:?}",
+        runs[0].calls
+    );
+    // The deprovisioning has its own entry, saying what the product did.
+    let all = block_on(history.list(&HistoryQuery::new())).unwrap();
+    assert!(
+        all.iter().any(|e| e.operation.method == "PATCH"
+            && e.changes.contains("anonymized and deactivated user")),
+        "{all:?}"
+    );
+    // Nothing idle is left: the next run deprovisions nobody.
+    let again = cleanup.run_now().await.unwrap();
+    assert!(
+        again.outcome.starts_with("0 of 4 users"),
+        "{}",
+        again.outcome
+    );
+}
+
+#[tokio::test]
+async fn the_bridge_cleanup_dry_run_and_safety_rail_write_nothing() {
+    let (sim, history, cleanup) =
+        bridge_cleanup("[cleanup]\ninactive_days = 90\nexclude = [\"^svc-\"]\ndry_run = true\n");
+    let last = cleanup.run_now().await.unwrap();
+    assert!(last.ok);
+    assert!(
+        last.outcome
+            .starts_with("dry run: 1 of 4 users inactive for 90 days (alice)"),
+        "{}",
+        last.outcome
+    );
+    assert!(
+        sim.user("alice").unwrap().active,
+        "a dry run writes nothing"
+    );
+    let runs = cleanup_runs(&history);
+    match &runs[0].outcome {
+        Outcome::DryRun { would_write } => {
+            assert_eq!(would_write.len(), 1);
+            assert!(would_write[0].contains("alice"), "{would_write:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Without the exclude list and at the default 10%, two idle users of four are too many.
+    let (sim, history, cleanup) = bridge_cleanup("[cleanup]\ninactive_days = 90\n");
+    let last = cleanup.run_now().await.unwrap();
+    assert!(!last.ok);
+    assert!(last.outcome.contains("failed"), "{}", last.outcome);
+    assert!(sim.user("alice").unwrap().active);
+    assert!(sim.user("svc-backup").unwrap().active);
+    let runs = cleanup_runs(&history);
+    assert!(
+        matches!(&runs[0].outcome, Outcome::Failure { status: 409, .. }),
+        "{:?}",
+        runs[0].outcome
+    );
+}
+
+#[tokio::test]
+async fn the_bridge_cleanup_reads_jira_logins_through_its_embedded_crowd() {
+    let app = Credentials::basic("jira-app", "pw");
+    let sim = Arc::new(JiraSimulator::new(Credentials::bearer("pat")));
+    sim.set_embedded_crowd(app.clone());
+    let seed = AtlassianProvisioner::jira(SIMULATOR_URL, Credentials::bearer("pat"))
+        .client(sim.clone())
+        .build()
+        .unwrap();
+    for name in ["alice", "bob"] {
+        block_on(seed.create_user(&ctx(), user(name))).unwrap();
+    }
+    sim.set_last_login("alice", Some(now() - Duration::days(100)));
+    sim.set_last_login("bob", Some(now() - Duration::days(1)));
+    let target = TargetClient::data_center(sim.clone(), "a Jira simulator", move || {
+        AtlassianProvisioner::jira(SIMULATOR_URL, Credentials::bearer("pat"))
+            .embedded_crowd(app.clone())
+    });
+    let (history, cleanup) = cleanup_over(
+        &target,
+        "[cleanup]\ninactive_days = 90\nmax_fraction = 0.5\n",
+    );
+    let last = cleanup.run_now().await.unwrap();
+    assert!(last.ok, "{}", last.outcome);
+    assert!(
+        !sim.user("alice").unwrap().active,
+        "deactivated (the default)"
+    );
+    assert!(sim.user("bob").unwrap().active);
+    assert_eq!(cleanup_runs(&history).len(), 1);
+}

@@ -90,7 +90,12 @@ use scim_provisioning::policy::{
 ///   error names the settings to configure. `anonymize` deactivates and replaces the name,
 ///   email and display name with opaque ones, keeping the originals in the property (SCIM
 ///   keeps showing them; reactivating or re-creating the user writes them back, same id).
-///   `keep` leaves the account as it is. `remove_groups` and `keep_groups` say which
+///   `keep` leaves the account as it is; an `active: false` from the identity provider is
+///   remembered in the property, so SCIM answers the user inactive, as the identity
+///   provider set it (RFC 7643 leaves `active`'s meaning to the service provider, and
+///   identity providers compare what they set with what they read back: answering it active
+///   would have them send the deactivation again at every cycle), until `active: true`
+///   (nothing is written to the product then either). `remove_groups` and `keep_groups` say which
 ///   memberships go on each deprovisioning. Every step is told to the sync history
 ///   ([`note_action`]): the entry says `deactivated`, `anonymized`, `removed ... from 2
 ///   group(s)`, not the SCIM verb.
@@ -267,6 +272,11 @@ struct Stored {
     /// kept (inactive) but SCIM answers 404 for it, as for a deleted user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     deprovisioned: bool,
+    /// The identity provider set `active: false` while the policy keeps accounts as they are
+    /// (`keep`): the product's account stays active, and SCIM shows the user inactive, as
+    /// the identity provider set it, until it sets `active: true` again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    idp_inactive: bool,
     /// Jira groups the user was put in through the group mapping by a user write: on-the-fly
     /// mapping counts these as managed when the user's groups are next replaced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -477,7 +487,10 @@ fn user_view(jira: &DirectoryUser, stored: &Stored) -> User {
         "displayName".to_owned(),
         Value::from(jira.display_name.as_str()),
     );
-    obj.insert("active".to_owned(), Value::from(jira.active));
+    // A user the identity provider deactivated under `keep` is inactive to SCIM, whatever
+    // the product (which was rightly left alone) says.
+    let active = jira.active && !stored.idp_inactive;
+    obj.insert("active".to_owned(), Value::from(active));
     if let Some(ext) = &stored.external_id {
         obj.insert("externalId".to_owned(), Value::from(ext.as_str()));
     }
@@ -486,7 +499,7 @@ fn user_view(jira: &DirectoryUser, stored: &Stored) -> User {
     let mut user: User = serde_json::from_value(Value::Object(obj)).unwrap_or_else(|_| {
         let mut u = User::new(jira.name.clone());
         u.display_name = Some(jira.display_name.clone());
-        u.active = Some(jira.active);
+        u.active = Some(active);
         u.external_id.clone_from(&stored.external_id);
         if !jira.email.is_empty() {
             u.emails = vec![MultiValue::new(jira.email.clone()).primary()];
@@ -969,6 +982,9 @@ impl AtlassianProvisioner {
         let product = self.dir.product();
         let mut user = jira.clone();
         let mut stored = stored;
+        // Whether the SCIM data must be written last to remember the identity provider's
+        // `active: false` (`keep`).
+        let mut remember = false;
         match self.policy.action {
             DeprovisionAction::Delete => {
                 self.delete_in_jira(id, jira).await?;
@@ -1022,11 +1038,27 @@ impl AtlassianProvisioner {
                     note_action(format!("user {id} was already anonymized in {product}"));
                 }
             }
-            // `Keep`, and any action added later: the account stays as it is.
+            // `Keep`, and any action added later: the account stays as it is. Unless the user
+            // goes (a SCIM `DELETE`), SCIM remembers that the identity provider deactivated
+            // it, and shows it so.
             _ => {
-                note_action(format!("kept user {id} as it is in {product}"));
+                if delete {
+                    note_action(format!("kept user {id} as it is in {product}"));
+                } else if stored.idp_inactive {
+                    note_action(format!(
+                        "kept user {id} as it is in {product} (already inactive to SCIM)"
+                    ));
+                } else {
+                    stored.idp_inactive = true;
+                    remember = true;
+                    note_action(format!(
+                        "kept user {id} as it is in {product} (deprovision.action = keep; \
+                         SCIM shows it inactive, as the identity provider set it)"
+                    ));
+                }
             }
         }
+
         let leave = self
             .policy
             .groups_to_remove(&jira.groups, &stored.managed_groups, delete);
@@ -1046,21 +1078,24 @@ impl AtlassianProvisioner {
                 leave.join(", ")
             ));
         }
-        if delete {
+        if delete || remember {
             stored = Stored {
-                deprovisioned: true,
+                deprovisioned: delete,
                 last_modified: Some(now()),
                 ..stored
+            };
+            let unmarked = if delete {
+                format!("user {id} was deprovisioned, but not marked deleted")
+            } else {
+                format!(
+                    "user {id} was kept as it is in {product}, but SCIM could not record that \
+                     the identity provider deactivated it"
+                )
             };
             self.dir
                 .set_user_scim_data(&user, &property_value(self.dir.as_ref(), &stored)?)
                 .await
-                .map_err(|e| {
-                    partial(
-                        e,
-                        &format!("user {id} was deprovisioned, but not marked deleted"),
-                    )
-                })?;
+                .map_err(|e| partial(e, &unmarked))?;
         }
         Ok(Some((user, stored)))
     }
@@ -1180,13 +1215,24 @@ impl AtlassianProvisioner {
                 .policy
                 .groups_to_remove(&current.groups, &stored.managed_groups, false)
                 .is_empty();
+        // Under `keep`, a user the identity provider deactivated before is inactive to SCIM
+        // already: nothing more to deprovision.
+        let keeping = self.policy.action == DeprovisionAction::Keep;
         if fields.active == Some(false)
             && current.active
+            && !(keeping && stored.idp_inactive)
             && stored.anonymized.is_none()
             && deprovisions
         {
             return self.deprovision(id, &current, stored, view).await;
         }
+        // What SCIM remembers of the identity provider's `active` while the product's account
+        // stays active (`keep`); `active: true` ends it.
+        let idp_inactive = match fields.active {
+            Some(true) => false,
+            Some(false) => keeping && current.active,
+            None => stored.idp_inactive,
+        };
         // While anonymized and staying inactive, the product keeps the opaque values: the
         // write goes to the kept originals. Reactivation writes the user's own values back.
         let restoring = stored.anonymized.is_some() && fields.active == Some(true);
@@ -1213,7 +1259,10 @@ impl AtlassianProvisioner {
                 // requires one (Jira, Bitbucket), its address stays.
                 None => (!current.email.is_empty() && !self.dir.requires_email()).then(String::new),
             },
-            active: fields.active.filter(|a| *a != current.active),
+            // A kept account stays active in the product.
+            active: fields
+                .active
+                .filter(|a| *a != current.active && !idp_inactive),
         };
         let anonymized = if masked {
             // Nothing reaches the product's name, email or display name: they stay opaque.
@@ -1248,6 +1297,7 @@ impl AtlassianProvisioner {
             || jira_user_name != stored.jira_user_name
             || managed != stored.managed_groups
             || stored.deprovisioned
+            || idp_inactive != stored.idp_inactive
             || anonymized != stored.anonymized;
         let groups_change = !plan.add.is_empty() || !plan.remove.is_empty();
         if changes.is_empty() && !property_changed && user.password.is_none() && !groups_change {
@@ -1261,6 +1311,7 @@ impl AtlassianProvisioner {
             idp_user_name,
             jira_user_name,
             deprovisioned: false,
+            idp_inactive,
             managed_groups: managed,
             anonymized,
         };
@@ -1321,6 +1372,11 @@ impl AtlassianProvisioner {
             ));
         } else if changes.active == Some(true) {
             note_action(format!("reactivated user {id} in {}", self.dir.product()));
+        } else if stored.idp_inactive && !idp_inactive && fields.active == Some(true) {
+            note_action(format!(
+                "reactivated user {id} to SCIM ({} had kept its account active)",
+                self.dir.product()
+            ));
         }
         updated
             .groups
@@ -1468,8 +1524,9 @@ fn group_name_lookup(filter: &scim_filter::Filter) -> Option<&str> {
 }
 
 /// Whether `path` names an attribute a `/user/search` result alone answers (`names`: whether
-/// Jira's names are the SCIM `userName`s).
-fn is_jira_field(path: &scim_filter::AttrPath, names: bool) -> bool {
+/// Jira's names are the SCIM `userName`s; `active`: whether the product's `active` is the
+/// SCIM one, which it is not under `keep`, where SCIM remembers the identity provider's).
+fn is_jira_field(path: &scim_filter::AttrPath, names: bool, active: bool) -> bool {
     let core_or_none = path
         .schema()
         .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER));
@@ -1477,10 +1534,11 @@ fn is_jira_field(path: &scim_filter::AttrPath, names: bool) -> bool {
     core_or_none
         && match path.sub_attr() {
             None => {
-                ["id", "displayName", "active"]
+                ["id", "displayName"]
                     .iter()
                     .any(|n| n.eq_ignore_ascii_case(name))
                     || (names && name.eq_ignore_ascii_case("userName"))
+                    || (active && name.eq_ignore_ascii_case("active"))
             }
             Some(sub) => {
                 name.eq_ignore_ascii_case("meta") && sub.eq_ignore_ascii_case("resourceType")
@@ -1488,17 +1546,18 @@ fn is_jira_field(path: &scim_filter::AttrPath, names: bool) -> bool {
         }
 }
 
-/// Whether every attribute `filter` reads is one of Jira's own fields (`names`: whether
-/// `userName` is one, i.e. not transformed).
-fn on_jira_fields(filter: &scim_filter::Filter, names: bool) -> bool {
+/// Whether every attribute `filter` reads is one of Jira's own fields (`names`, `active`: as
+/// [`is_jira_field`] takes them).
+fn on_jira_fields(filter: &scim_filter::Filter, names: bool, active: bool) -> bool {
     use scim_filter::Filter;
     match filter {
-        Filter::Present(path) | Filter::Compare(path, _, _) => is_jira_field(path, names),
+        Filter::Present(path) | Filter::Compare(path, _, _) => is_jira_field(path, names, active),
         Filter::ValuePath(..) => false,
-        Filter::Not(inner) => on_jira_fields(inner, names),
-        Filter::And(ops) | Filter::Or(ops) => {
-            ops.as_slice().iter().all(|f| on_jira_fields(f, names))
-        }
+        Filter::Not(inner) => on_jira_fields(inner, names, active),
+        Filter::And(ops) | Filter::Or(ops) => ops
+            .as_slice()
+            .iter()
+            .all(|f| on_jira_fields(f, names, active)),
     }
 }
 
@@ -1586,6 +1645,7 @@ impl AtlassianProvisioner {
             idp_user_name,
             jira_user_name,
             deprovisioned: false,
+            idp_inactive: false,
             managed_groups: plan.managed.clone().unwrap_or_default(),
             anonymized: None,
         };
@@ -1792,7 +1852,8 @@ impl AtlassianProvisioner {
     /// transformation makes of it (Jira compares names ignoring case, as SCIM does for
     /// `userName`); `externalId eq` reads only the property of each user (Jira cannot search
     /// properties); a filter and `sortBy` on Jira's own fields only (`id`, `userName` when
-    /// names are not transformed, `displayName`, `active`, `meta.resourceType`), or none, is
+    /// names are not transformed, `displayName`, `active` unless under `keep`,
+    /// `meta.resourceType`), or none, is
     /// evaluated on the search results and only the page returned is read in full; anything
     /// else pages the search and reads every user in full.
     pub(crate) async fn search_users(
@@ -1822,11 +1883,12 @@ impl AtlassianProvisioner {
             return Ok(page_of(self.by_external_id(external_id).await?, query));
         }
         let names = self.names_are_jira_names();
-        let cheap = filter.is_none_or(|f| on_jira_fields(f, names))
+        let active = self.policy.action != DeprovisionAction::Keep;
+        let cheap = filter.is_none_or(|f| on_jira_fields(f, names, active))
             && query
                 .sort_by
                 .as_ref()
-                .is_none_or(|p| is_jira_field(p, names));
+                .is_none_or(|p| is_jira_field(p, names, active));
         self.search_listing(query, !cheap).await
     }
 

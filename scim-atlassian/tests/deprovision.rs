@@ -19,8 +19,8 @@ use scim_atlassian::policy::{DeprovisionAction, PolicyError, RemoveGroups, SyncP
 use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
 use scim_core::ScimError;
-use scim_core::provision::Provisioner;
 use scim_core::provision::conformance::block_on;
+use scim_core::provision::{ListQuery, Provisioner};
 
 struct Setup {
     sim: Arc<JiraSimulator>,
@@ -207,6 +207,102 @@ fn keep_leaves_the_account_active_and_only_hides_it_from_scim() {
         "{}",
         latest(&s.history).changes
     );
+}
+
+/// The names of the users `filter` finds.
+fn found(p: &dyn Provisioner, filter: &str) -> Vec<String> {
+    let q = ListQuery::new().with_filter(filter.parse().unwrap());
+    block_on(p.search_users(&ctx(), &q))
+        .unwrap()
+        .resources
+        .into_iter()
+        .map(|u| u.user_name)
+        .collect()
+}
+
+/// Under `keep`, an identity provider's `active: false` leaves the product's account active
+/// but SCIM answers what the identity provider set (a GET, a search on `active`), until it
+/// sets `active: true` again; `is_active` reads the product's own flag.
+fn keep_answers_what_the_idp_set(
+    p: &dyn Provisioner,
+    history: &InMemoryHistory,
+    is_active: &dyn Fn() -> bool,
+    product: &str,
+) {
+    let id = block_on(p.create_user(&ctx(), user("kim")))
+        .unwrap()
+        .id
+        .unwrap();
+    let patched = block_on(p.patch_user(&ctx(), &id, &active(false), None)).unwrap();
+    assert_eq!(patched.active, Some(false));
+    assert!(is_active(), "the product's account was left alone");
+    let read = block_on(p.get_user(&ctx(), &id)).unwrap();
+    assert_eq!(read.active, Some(false), "GET shows what the IdP set");
+    assert_eq!(
+        read.meta.as_ref().and_then(|m| m.version.clone()),
+        patched.meta.as_ref().and_then(|m| m.version.clone()),
+        "the PATCH answered the resource a GET reads"
+    );
+    let changes = latest(history).changes;
+    assert!(
+        changes.starts_with(&format!("kept user {id} as it is in {product}"))
+            && changes.contains("SCIM shows it inactive"),
+        "{changes}"
+    );
+    assert_eq!(found(p, "active eq false"), ["kim"]);
+    assert!(found(p, "active eq true").is_empty());
+
+    // The same `active: false` again is no change; other attributes change, still inactive.
+    block_on(p.patch_user(&ctx(), &id, &active(false), None)).unwrap();
+    assert!(latest(history).changes.starts_with("no change"));
+    let mut renamed = user("kim");
+    renamed.display_name = Some("Kim Renamed".to_owned());
+    renamed.active = Some(false);
+    let r = block_on(p.replace_user(&ctx(), &id, renamed, None)).unwrap();
+    assert_eq!(
+        (r.active, r.display_name.as_deref()),
+        (Some(false), Some("Kim Renamed"))
+    );
+    assert!(is_active());
+
+    // `active: true` ends it; nothing to write to the product.
+    let back = block_on(p.patch_user(&ctx(), &id, &active(true), None)).unwrap();
+    assert_eq!(back.active, Some(true));
+    assert_eq!(
+        block_on(p.get_user(&ctx(), &id)).unwrap().active,
+        Some(true)
+    );
+    assert!(is_active());
+    let changes = latest(history).changes;
+    assert!(changes.contains("reactivated user"), "{changes}");
+    assert_eq!(found(p, "active eq true"), ["kim"]);
+}
+
+#[test]
+fn keep_on_jira_answers_the_idps_active_false_without_deactivating() {
+    let s = jira_with(policy(DeprovisionAction::Keep));
+    let sim = s.sim.clone();
+    keep_answers_what_the_idp_set(
+        &s.p,
+        &s.history,
+        &|| sim.user("kim").unwrap().active,
+        "Jira",
+    );
+}
+
+#[test]
+fn keep_on_crowd_answers_the_idps_active_false_without_deactivating() {
+    let app = Credentials::basic("app", "pw");
+    let sim = Arc::new(CrowdSimulator::new(app.clone()));
+    let crowd = AtlassianProvisioner::crowd("https://crowd.example.com", app)
+        .client(sim.clone())
+        .observer(Arc::new(HistoryObserver::new()))
+        .policy(policy(DeprovisionAction::Keep))
+        .build()
+        .unwrap();
+    let history = Arc::new(InMemoryHistory::with_capacity(100));
+    let p = RecordingProvisioner::new(crowd, history.clone());
+    keep_answers_what_the_idp_set(&p, &history, &|| sim.user("kim").unwrap().active, "Crowd");
 }
 
 #[test]

@@ -31,9 +31,11 @@ enum Step {
     RebuildSearch,
     /// Adds the rows of `scim_user_values` for [`SIDE_SINGLES`] of every existing user.
     SideSingles,
+    /// Fills the sync history's query columns of migration 4 from each entry's JSON.
+    FillHistoryColumns,
 }
 
-use Step::{JsonIndex, RebuildSearch, SideSingles, Sql as S};
+use Step::{FillHistoryColumns, JsonIndex, RebuildSearch, SideSingles, Sql as S};
 
 /// The JSON keys (as in `search`) of the enterprise extension's `employeeNumber`.
 const EMPLOYEE_NUMBER: &[&str] = &[
@@ -141,6 +143,17 @@ const MIGRATIONS: &[&[Step]] = &[
     // 3: `title` in `scim_user_values`, whose covering index answers `title eq` (and the other
     // comparisons) from the index alone; the JSON path index on it is no longer used.
     &[SideSingles, S("DROP INDEX IF EXISTS scim_users_title")],
+    // 4: the sync history searched by user (name or id, lower-cased) and by method (sync and
+    // cleanup runs) in SQL, each with an index in time order; filled for existing entries.
+    &[
+        S("ALTER TABLE scim_sync_history ADD COLUMN method TEXT"),
+        S("ALTER TABLE scim_sync_history ADD COLUMN user_name_ci TEXT"),
+        S("ALTER TABLE scim_sync_history ADD COLUMN user_id_ci TEXT"),
+        FillHistoryColumns,
+        S("CREATE INDEX scim_sync_history_user_name ON scim_sync_history (user_name_ci, at_ns)"),
+        S("CREATE INDEX scim_sync_history_user_id ON scim_sync_history (user_id_ci, at_ns)"),
+        S("CREATE INDEX scim_sync_history_method ON scim_sync_history (method, at_ns)"),
+    ],
 ];
 
 /// The schema version this build migrates to.
@@ -234,6 +247,7 @@ async fn apply(
                         .await?;
                     }
                 }
+                Step::FillHistoryColumns => fill_history_columns(&mut tx, dialect).await?,
             }
         }
         sqlx::query(&format!(
@@ -305,6 +319,90 @@ async fn rebuild_search(
         tracing::info!(
             users = rebuilt,
             "scim-sql: rebuilt the search copy of existing users"
+        );
+    }
+    Ok(())
+}
+
+/// The query columns of a sync history entry (its JSON text): `(method, user_name_ci,
+/// user_id_ci)`, names and ids lower-cased; `None`s for an entry that does not decode.
+pub(crate) fn history_columns(entry: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(entry) else {
+        return (None, None, None);
+    };
+    let op = value.get("operation");
+    let text = |key: &str| {
+        op.and_then(|o| o.get(key))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    (
+        text("method"),
+        text("name").map(|n| n.to_lowercase()),
+        text("id").map(|i| i.to_lowercase()),
+    )
+}
+
+/// Fills `method`, `user_name_ci` and `user_id_ci` of every sync history entry from its JSON,
+/// a page at a time in key order (memory stays bounded whatever the table's size). An entry
+/// that does not decode keeps `NULL`s (listing reports it, as before).
+async fn fill_history_columns(
+    conn: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+) -> Result<(), SqlError> {
+    let mut last: Option<(String, i64, String)> = None;
+    let mut filled = 0_u64;
+    loop {
+        let mut q = Sql::new(dialect);
+        q.push("SELECT tenant, at_ns, seq_key, entry FROM scim_sync_history");
+        if let Some((tenant, at, seq)) = &last {
+            q.push(" WHERE tenant > ")
+                .arg(Arg::Text(tenant.clone()))
+                .push(" OR (tenant = ")
+                .arg(Arg::Text(tenant.clone()))
+                .push(" AND (at_ns > ")
+                .arg(Arg::Int(*at))
+                .push(" OR (at_ns = ")
+                .arg(Arg::Int(*at))
+                .push(" AND seq_key > ")
+                .arg(Arg::Text(seq.clone()))
+                .push(")))");
+        }
+        q.push(" ORDER BY tenant, at_ns, seq_key LIMIT ")
+            .arg(Arg::Int(REBUILD_PAGE));
+        let rows = q.query().fetch_all(&mut *conn).await?;
+        let n = rows.len();
+        for row in &rows {
+            let tenant: String = row.try_get("tenant")?;
+            let at: i64 = row.try_get("at_ns")?;
+            let seq: String = row.try_get("seq_key")?;
+            let entry: String = row.try_get("entry")?;
+            let (method, name, id) = history_columns(&entry);
+            let mut q = Sql::new(dialect);
+            q.push("UPDATE scim_sync_history SET method = ")
+                .arg(Arg::OptText(method))
+                .push(", user_name_ci = ")
+                .arg(Arg::OptText(name))
+                .push(", user_id_ci = ")
+                .arg(Arg::OptText(id))
+                .push(" WHERE tenant = ")
+                .arg(Arg::Text(tenant.clone()))
+                .push(" AND at_ns = ")
+                .arg(Arg::Int(at))
+                .push(" AND seq_key = ")
+                .arg(Arg::Text(seq.clone()));
+            q.query().execute(&mut *conn).await?;
+            last = Some((tenant, at, seq));
+        }
+        filled += n as u64;
+        if i64::try_from(n).unwrap_or(0) < REBUILD_PAGE {
+            break;
+        }
+    }
+    if filled > 0 {
+        tracing::info!(
+            entries = filled,
+            "scim-sql: filled the sync history's search columns"
         );
     }
     Ok(())

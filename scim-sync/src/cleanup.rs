@@ -17,10 +17,77 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use regex::Regex;
 use scim_core::provision::{Provisioner, RequestContext, SCAN_PAGE};
 pub use scim_provisioning::LastLogins;
+use scim_provisioning::history::{
+    CLEANUP_METHOD, HistoryEntry, Operation, Outcome, SyncHistory, collect_calls,
+};
 
 use crate::SyncError;
-use crate::plan::{Context, Limits, Plan, Step, UserRef};
+use crate::plan::{ApplyReport, Context, Limits, Plan, Step, UserRef};
 use crate::reconcile::{SyncOptions, scan};
+use crate::schedule::failure;
+
+/// How an inactive-user cleanup run ([`InactiveCleanup::run`]) is applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CleanupMode {
+    /// Plan only: nothing is written, the history entry lists what would be.
+    pub dry_run: bool,
+    /// Apply even a plan the safety rail refuses.
+    pub force: bool,
+}
+
+/// What an inactive-user cleanup run did.
+#[derive(Clone, Debug)]
+pub struct CleanupRun {
+    /// The idle days it looked for.
+    pub days: u32,
+    /// Its plan.
+    pub plan: Plan,
+    /// What applying the plan did; `None` for a dry run.
+    pub report: Option<ApplyReport>,
+}
+
+/// The most user names [`CleanupRun::describe`] lists.
+const NAMES_SHOWN: usize = 20;
+
+impl CleanupRun {
+    /// The run in a few words, as its history entry says it: how many users were idle, who,
+    /// and what became of them.
+    pub fn describe(&self) -> String {
+        let names: Vec<&str> = self
+            .plan
+            .steps()
+            .iter()
+            .filter_map(|s| match s {
+                Step::DeprovisionInactive { user, .. } => Some(user.user_name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let idle = names.len();
+        let mut listed = names
+            .iter()
+            .take(NAMES_SHOWN)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if idle > NAMES_SHOWN {
+            listed = format!("{listed} and {} more", idle - NAMES_SHOWN);
+        }
+        let who = if idle == 0 {
+            String::new()
+        } else {
+            format!(" ({listed})")
+        };
+        let of = format!(
+            "{idle} of {} users inactive for {} days{who}",
+            self.plan.target_users(),
+            self.days
+        );
+        match &self.report {
+            None => format!("dry run: {of} would be deprovisioned, nothing written"),
+            Some(r) => format!("{of}: {} deprovisioned, {} failed", r.done, r.failed),
+        }
+    }
+}
 
 /// Plans the deprovisioning of active users who have not logged in for [`days`](Self::new)
 /// days. Users who never logged in count from their `meta.created`; one without a creation
@@ -95,6 +162,76 @@ impl InactiveCleanup {
     pub fn at(mut self, now: DateTime<Utc>) -> Self {
         self.now = Some(now);
         self
+    }
+
+    /// One cleanup run of `ctx`'s tenant: [`plan`](Self::plan), then unless
+    /// `mode.dry_run`, [`Plan::apply`] (under the safety rail unless `mode.force`). With a
+    /// `history`, records one [`CLEANUP_METHOD`] entry for the run, with the product calls of
+    /// its planning (a `HistoryObserver` in the target's client sees them) and its outcome:
+    /// the dry run's would-be steps, the steps that failed, or why the run did not happen (a
+    /// safety rail refusal is a 409, as for a sync). Each deprovisioning gets its own entry
+    /// when `target` is a `RecordingProvisioner` on the same history.
+    ///
+    /// An error writing the history is returned after the run (whose writes are done).
+    pub async fn run<P: Provisioner + LastLogins + ?Sized>(
+        &self,
+        target: &P,
+        ctx: &RequestContext,
+        mode: CleanupMode,
+        history: Option<&dyn SyncHistory>,
+    ) -> Result<CleanupRun, SyncError> {
+        let started = self
+            .now
+            .unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()));
+        let (result, calls) = collect_calls(async {
+            let plan = self.plan(target, ctx).await?;
+            let report = if mode.dry_run {
+                None
+            } else if mode.force {
+                Some(plan.apply_forced(target, ctx).await)
+            } else {
+                Some(plan.apply(target, ctx).await?)
+            };
+            Ok::<_, SyncError>(CleanupRun {
+                days: self.days,
+                plan,
+                report,
+            })
+        })
+        .await;
+        if let Some(history) = history {
+            let request_id = format!("cleanup-{}-{}", ctx.tenant(), started.timestamp_millis());
+            let entry = HistoryEntry::new(
+                ctx.tenant(),
+                request_id,
+                Operation::new(CLEANUP_METHOD, "User"),
+            )
+            .with_calls(calls);
+            let entry = match &result {
+                Ok(run) => {
+                    let entry = entry.with_changes(run.describe());
+                    match &run.report {
+                        None => entry.with_outcome(Outcome::DryRun {
+                            would_write: run.plan.steps().iter().map(ToString::to_string).collect(),
+                        }),
+                        Some(r) if r.failed > 0 => entry.with_outcome(Outcome::Failure {
+                            status: 500,
+                            scim_type: None,
+                            detail: format!("{} steps failed; the next run retries them", r.failed),
+                        }),
+                        Some(_) => entry,
+                    }
+                }
+                Err(e) => entry
+                    .with_changes("nothing deprovisioned")
+                    .with_outcome(failure(e)),
+            };
+            history
+                .record(entry)
+                .await
+                .map_err(|e| SyncError::History(e.to_string()))?;
+        }
+        result
     }
 
     /// Reads the target's users and their last logins (one read per active user not

@@ -27,7 +27,7 @@ mod reconcile;
 pub mod schedule;
 pub mod source;
 
-pub use cleanup::{InactiveCleanup, LastLogins};
+pub use cleanup::{CleanupMode, CleanupRun, InactiveCleanup, LastLogins};
 pub use error::SyncError;
 pub use ledger::{FileGroupLedger, GroupLedger, InMemoryGroupLedger};
 pub use plan::{ApplyReport, Plan, Progress, Step};

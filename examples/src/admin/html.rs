@@ -7,6 +7,7 @@ use scim_atlassian::history::{HistoryEntry, Outcome};
 use scim_sync::Step;
 use scim_sync::plan::user_names;
 
+use crate::admin::HistorySearch;
 use crate::bridge_sync::{LastRun, PlanView, SyncProgress};
 
 /// The most plan steps one page lists; the rest are counted.
@@ -194,11 +195,20 @@ pub(crate) struct SyncSection<'a> {
     pub(crate) plan: Option<PlanView>,
 }
 
+/// The inactive-user cleanup, as the page shows it.
+pub(crate) struct CleanupSection<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) days: u32,
+    pub(crate) excluded: &'a [String],
+    pub(crate) dry_run: bool,
+    pub(crate) every: Option<std::time::Duration>,
+    pub(crate) running: bool,
+    pub(crate) last: Option<LastRun>,
+}
+
 /// One page of the history search.
 pub(crate) struct HistorySection<'a> {
-    pub(crate) user: &'a str,
-    pub(crate) tenant: &'a str,
-    pub(crate) page: usize,
+    pub(crate) search: &'a HistorySearch,
     pub(crate) entries: Vec<HistoryEntry>,
     pub(crate) more: bool,
     pub(crate) error: Option<String>,
@@ -211,6 +221,7 @@ pub(crate) struct Dashboard<'a> {
     pub(crate) seats: &'a Result<Seats, String>,
     pub(crate) tenants: &'a [TenantRow],
     pub(crate) sync: Option<SyncSection<'a>>,
+    pub(crate) cleanup: Option<CleanupSection<'a>>,
     pub(crate) runs: Result<Vec<HistoryEntry>, String>,
     pub(crate) history: HistorySection<'a>,
 }
@@ -219,6 +230,33 @@ fn csrf_field(h: &mut Html, csrf: &str) {
     h.raw("<input type=\"hidden\" name=\"csrf\" value=\"")
         .text(csrf)
         .raw("\">");
+}
+
+/// How the last run of a job of this bridge ended, as a paragraph with the id `id`.
+fn last_run(h: &mut Html, id: &'static str, last: &LastRun) {
+    h.raw("<p id=\"")
+        .raw(id)
+        .raw("\">Last run of this bridge, ")
+        .text(&show_time(&last.finished))
+        .raw(": <span class=\"badge ")
+        .raw(if last.ok { "ok\">ok" } else { "bad\">failed" })
+        .raw("</span> ")
+        .text(&last.outcome)
+        .raw("</p>");
+}
+
+/// The form that starts a job (posting the CSRF token to `action`), disabled while `running`;
+/// it ends the section.
+fn run_button(h: &mut Html, csrf: &str, action: &'static str, label: &'static str, running: bool) {
+    h.raw("<form method=\"post\" action=\"")
+        .raw(action)
+        .raw("\">");
+    csrf_field(h, csrf);
+    h.raw("<button type=\"submit\"");
+    if running {
+        h.raw(" disabled");
+    }
+    h.raw(">").raw(label).raw("</button></form></section>");
 }
 
 fn outcome_text(outcome: &Outcome) -> (&'static str, String) {
@@ -312,11 +350,13 @@ fn step_row(step: &Step) -> (&'static str, &'static str, String, String) {
     }
 }
 
-fn history_link(user: &str, tenant: &str, page: usize) -> String {
+/// The link to page `page` of the search `s`.
+fn history_link(s: &HistorySearch, page: usize) -> String {
     format!(
-        "/admin?user={}&tenant={}&page={page}#history",
-        url_encode(user),
-        url_encode(tenant)
+        "/admin?user={}&match={}&tenant={}&page={page}#history",
+        url_encode(&s.user),
+        if s.exact { "exact" } else { "contains" },
+        url_encode(&s.tenant)
     )
 }
 
@@ -334,6 +374,7 @@ impl Dashboard<'_> {
         self.target_section(&mut h);
         self.tenants_section(&mut h);
         self.sync_section(&mut h);
+        self.cleanup_section(&mut h);
         self.runs_section(&mut h);
         self.plan_section(&mut h);
         self.history_section(&mut h);
@@ -420,8 +461,14 @@ impl Dashboard<'_> {
             } else {
                 h.raw("<td><span class=\"badge ok\">live</span></td>");
             }
+            let search = HistorySearch {
+                user: String::new(),
+                exact: false,
+                tenant: t.name.clone(),
+                page: 1,
+            };
             h.raw("<td><a href=\"")
-                .text(&history_link("", &t.name, 1))
+                .text(&history_link(&search, 1))
                 .raw("\">history</a></td></tr>");
         }
         h.raw("</tbody></table></section>");
@@ -463,25 +510,50 @@ impl Dashboard<'_> {
         };
         h.text(&words).raw("</span></div>");
         if let Some(last) = &s.last {
-            h.raw("<p>Last run of this bridge, ")
-                .text(&show_time(&last.finished))
-                .raw(": <span class=\"badge ")
-                .raw(if last.ok { "ok\">ok" } else { "bad\">failed" })
-                .raw("</span> ")
-                .text(&last.outcome)
-                .raw("</p>");
+            last_run(h, "sync-last", last);
         }
-        h.raw("<form method=\"post\" action=\"/admin/sync\">");
-        csrf_field(h, self.csrf);
-        h.raw("<button type=\"submit\"");
-        if p.running {
-            h.raw(" disabled");
+        run_button(h, self.csrf, "/admin/sync", "Sync now", p.running);
+    }
+
+    fn cleanup_section(&self, h: &mut Html) {
+        h.raw("<section id=\"cleanup\"><h2>Inactive-user cleanup</h2>");
+        let Some(c) = &self.cleanup else {
+            h.raw(
+                "<p class=\"muted\">This bridge has no <code>[cleanup]</code> section: it \
+                 deprovisions no inactive users itself.</p></section>",
+            );
+            return;
+        };
+        h.raw("<p>Deprovisions (per the policy) users who have not logged in for ")
+            .text(&c.days.to_string())
+            .raw(" days");
+        if !c.excluded.is_empty() {
+            h.raw(", except users matching ")
+                .text(&c.excluded.join(", "));
         }
-        h.raw(">Sync now</button></form></section>");
+        h.raw("; recorded as ")
+            .text(c.tenant)
+            .raw("; ")
+            .text(&c.every.map_or_else(|| "on demand".to_owned(), every_text))
+            .raw(".");
+        if c.dry_run {
+            h.raw(" <span class=\"badge dry\">dry run</span>");
+        }
+        h.raw("</p>");
+        if c.running {
+            h.raw("<p>A cleanup is running.</p>");
+        }
+        match &c.last {
+            Some(last) => last_run(h, "cleanup-last", last),
+            None => {
+                h.raw("<p id=\"cleanup-last\" class=\"muted\">No run of this bridge yet.</p>");
+            }
+        }
+        run_button(h, self.csrf, "/admin/cleanup", "Clean up now", c.running);
     }
 
     fn runs_section(&self, h: &mut Html) {
-        h.raw("<section id=\"runs\"><h2>Last sync runs</h2>");
+        h.raw("<section id=\"runs\"><h2>Last sync and cleanup runs</h2>");
         match &self.runs {
             Ok(runs) if runs.is_empty() => {
                 h.raw("<p class=\"muted\">No sync run recorded yet.</p>");
@@ -573,35 +645,51 @@ impl Dashboard<'_> {
 
     fn history_section(&self, h: &mut Html) {
         let q = &self.history;
+        let s = q.search;
         h.raw(
             "<section id=\"history\"><h2>Sync history</h2>\
                <form method=\"get\" action=\"/admin\" class=\"search\">\
                <label for=\"user\">User or group</label>\
+               <select id=\"match\" name=\"match\" aria-label=\"How the name matches\">\
+               <option value=\"contains\"",
+        );
+        if !s.exact {
+            h.raw(" selected");
+        }
+        h.raw(">contains</option><option value=\"exact\"");
+        if s.exact {
+            h.raw(" selected");
+        }
+        h.raw(
+            ">is</option></select>\
                <input id=\"user\" name=\"user\" type=\"search\" value=\"",
         )
-        .text(q.user)
+        .text(&s.user)
         .raw(
             "\"><label for=\"tenant\">Identity provider</label>\
                   <select id=\"tenant\" name=\"tenant\"><option value=\"\">all</option>",
         );
         let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();
-        if let Some(s) = &self.sync {
-            names.push(s.tenant);
+        if let Some(sync) = &self.sync {
+            names.push(sync.tenant);
         }
+        if let Some(cleanup) = &self.cleanup {
+            names.push(cleanup.tenant);
+        }
+        names.sort_unstable();
         names.dedup();
         for name in names {
             h.raw("<option");
-            if name == q.tenant {
+            if name == s.tenant {
                 h.raw(" selected");
             }
             h.raw(">").text(name).raw("</option>");
         }
         h.raw(
             "</select><button type=\"submit\">Search</button></form>\
-               <p class=\"muted\">Searches the names and ids of the newest ",
-        )
-        .text(&crate::admin::HISTORY_SCAN.to_string())
-        .raw(" entries; the JSON at <code>/admin/history</code> reaches further back by time.</p>");
+               <p class=\"muted\">Searches the whole history: user and group names and ids \
+               (ignoring case) that contain the text, or are it (faster on a large history).</p>",
+        );
         if let Some(why) = &q.error {
             h.raw("<p class=\"error\">").text(why).raw("</p></section>");
             return;
@@ -628,17 +716,17 @@ impl Dashboard<'_> {
             h.raw("</tbody></table>");
         }
         h.raw("<nav class=\"pager\">");
-        if q.page > 1 {
+        if s.page > 1 {
             h.raw("<a rel=\"prev\" href=\"")
-                .text(&history_link(q.user, q.tenant, q.page - 1))
+                .text(&history_link(s, s.page - 1))
                 .raw("\">&larr; newer</a>");
         }
         h.raw("<span>page ")
-            .text(&q.page.to_string())
+            .text(&s.page.to_string())
             .raw("</span>");
         if q.more {
             h.raw("<a rel=\"next\" href=\"")
-                .text(&history_link(q.user, q.tenant, q.page + 1))
+                .text(&history_link(s, s.page + 1))
                 .raw("\">older &rarr;</a>");
         }
         h.raw("</nav></section>");
@@ -679,11 +767,15 @@ mod tests {
             }),
             tenants,
             sync,
+            cleanup: None,
             runs: Ok(Vec::new()),
             history: HistorySection {
-                user: "<script>",
-                tenant: "okta",
-                page: 2,
+                search: &HistorySearch {
+                    user: "<script>".to_owned(),
+                    exact: false,
+                    tenant: "okta".to_owned(),
+                    page: 2,
+                },
                 entries,
                 more: true,
                 error: None,
@@ -718,10 +810,73 @@ mod tests {
         // Only the page's own script element.
         assert_eq!(page.matches("<script").count(), 1, "{page}");
         // The search is kept in the pager's links, encoded, on both sides.
-        assert!(page.contains("/admin?user=%3Cscript%3E&amp;tenant=okta&amp;page=1#history"));
-        assert!(page.contains("/admin?user=%3Cscript%3E&amp;tenant=okta&amp;page=3#history"));
+        assert!(page.contains(
+            "/admin?user=%3Cscript%3E&amp;match=contains&amp;tenant=okta&amp;page=1#history"
+        ));
+        assert!(page.contains(
+            "/admin?user=%3Cscript%3E&amp;match=contains&amp;tenant=okta&amp;page=3#history"
+        ));
         assert!(page.contains("<meter min=\"0\" max=\"10\" value=\"3\">"));
         assert!(page.contains("keeps 2 seats free") && page.contains("counted &lt;per role&gt;"));
+    }
+
+    #[test]
+    fn the_cleanup_section_shows_its_settings_and_last_run_escaped() {
+        let target = TargetStatus {
+            described: "Crowd".to_owned(),
+            checked_at: crate::bridge_sync::now(),
+            result: Ok("app".to_owned()),
+        };
+        let excluded = ["^svc-".to_owned(), "<b>".to_owned()];
+        let search = HistorySearch {
+            user: String::new(),
+            exact: true,
+            tenant: String::new(),
+            page: 1,
+        };
+        let page = |running: bool, last: Option<LastRun>| {
+            Dashboard {
+                csrf: "c",
+                target: &target,
+                seats: &Ok(Seats::default()),
+                tenants: &[],
+                sync: None,
+                cleanup: Some(CleanupSection {
+                    tenant: "idle-users",
+                    days: 45,
+                    excluded: &excluded,
+                    dry_run: true,
+                    every: Some(std::time::Duration::from_secs(24 * 3600)),
+                    running,
+                    last,
+                }),
+                runs: Ok(Vec::new()),
+                history: HistorySection {
+                    search: &search,
+                    entries: Vec::new(),
+                    more: false,
+                    error: None,
+                },
+            }
+            .render()
+        };
+        let idle = page(false, None);
+        assert!(idle.contains("not logged in for 45 days, except users matching ^svc-, &lt;b&gt;"));
+        assert!(idle.contains("every 24 h") && idle.contains("badge dry\">dry run"));
+        assert!(idle.contains("No run of this bridge yet."));
+        assert!(idle.contains("<button type=\"submit\">Clean up now</button>"));
+        // The identity provider list offers the cleanup's tenant; the exact match is kept.
+        assert!(idle.contains("<option>idle-users</option>"), "{idle}");
+        assert!(idle.contains("<option value=\"exact\" selected>"));
+        let last = LastRun {
+            finished: crate::bridge_sync::now(),
+            ok: false,
+            outcome: "failed: <refused>".to_owned(),
+        };
+        let busy = page(true, Some(last));
+        assert!(busy.contains("badge bad\">failed</span> failed: &lt;refused&gt;"));
+        assert!(busy.contains("<button type=\"submit\" disabled>Clean up now</button>"));
+        assert!(!busy.contains("<refused>") && !busy.contains("<b>"));
     }
 
     #[test]

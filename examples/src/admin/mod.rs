@@ -1,7 +1,9 @@
 //! The bridge's admin web page at `/admin`: the target and whether it answers, licence seats,
 //! the identity providers, the directory sync (start a run, follow its progress, the dry-run
-//! plan of the next one), the last sync runs and the sync history, searchable by user and by
-//! identity provider, a page at a time.
+//! plan of the next one), the inactive-user cleanup (its settings and last run; start one),
+//! the last sync and cleanup runs and the sync history, searchable by user (name or id,
+//! containing the text or exactly) and by identity provider over the whole history, a page at
+//! a time.
 //!
 //! Server-rendered HTML ([`html`]) with one small script for the progress bar; a strict
 //! Content-Security-Policy allows only this page's own style sheet and script. A browser signs
@@ -22,16 +24,19 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use axum::routing::{get, post};
-use scim_atlassian::history::{HistoryEntry, HistoryQuery, SyncHistory};
+use scim_atlassian::history::{
+    CLEANUP_METHOD, HistoryEntry, HistoryQuery, SYNC_METHOD, SyncHistory, UserMatch,
+};
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use tracing::{info, warn};
 
+use crate::bridge_cleanup::BridgeCleanup;
 use crate::bridge_sync::{BridgeSync, now};
 use crate::glue::query_param;
 use crate::target::Built;
 use html::{
-    Dashboard, HistorySection, SeatRow, Seats, SyncSection, TargetStatus, TenantRow, login_page,
-    message_page, signed_in_page, url_encode,
+    CleanupSection, Dashboard, HistorySection, SeatRow, Seats, SyncSection, TargetStatus,
+    TenantRow, login_page, message_page, signed_in_page, url_encode,
 };
 use session::{COOKIE, SESSION_TTL, Sessions, constant_time_eq, session_cookie};
 
@@ -39,8 +44,6 @@ pub use session::{MAX_SESSIONS, SESSION_TTL as SESSION_LIFETIME};
 
 /// History entries one page of the search shows.
 pub const HISTORY_PAGE: usize = 25;
-/// The newest history entries a search looks through (the store's own order, newest first).
-pub const HISTORY_SCAN: usize = 5000;
 /// Sync runs the page lists.
 pub const RUNS_SHOWN: usize = 10;
 /// How long the target's connection status is reused before it is asked again.
@@ -67,6 +70,7 @@ pub struct AdminPage {
     probe: Option<Built>,
     status: tokio::sync::Mutex<Option<StatusCache>>,
     sync: Option<Arc<BridgeSync>>,
+    cleanup: Option<Arc<BridgeCleanup>>,
     secure_cookie: bool,
 }
 
@@ -107,6 +111,12 @@ impl AdminPageBuilder {
         self
     }
 
+    /// The bridge's inactive-user cleanup, if it has one.
+    pub fn cleanup(mut self, cleanup: Option<Arc<BridgeCleanup>>) -> Self {
+        self.page.cleanup = cleanup;
+        self
+    }
+
     /// Marks the session cookie `Secure` (the bridge is reached over HTTPS).
     pub fn secure_cookie(mut self, secure: bool) -> Self {
         self.page.secure_cookie = secure;
@@ -135,6 +145,7 @@ impl AdminPage {
                 probe: None,
                 status: tokio::sync::Mutex::new(None),
                 sync: None,
+                cleanup: None,
                 secure_cookie: false,
             },
         }
@@ -253,6 +264,7 @@ pub fn router(page: Arc<AdminPage>) -> Router {
         .route("/admin/login", get(login_form).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/sync", post(start_sync))
+        .route("/admin/cleanup", post(start_cleanup))
         .route("/admin/progress", get(progress))
         .route("/admin/assets/admin.css", get(css))
         .route("/admin/assets/admin.js", get(js))
@@ -441,33 +453,90 @@ async fn logout(State(admin): State<Arc<AdminPage>>, request: Request) -> Respon
     }
 }
 
+/// What a run started from the page is called in its answers.
+struct RunKind {
+    /// The section of `[...]` that configures it.
+    section: &'static str,
+    /// `directory sync`, `inactive-user cleanup`.
+    name: &'static str,
+    /// The page's anchor to go back to.
+    anchor: &'static str,
+    /// What the page shows of a run under way.
+    shown: &'static str,
+}
+
+const SYNC_RUN: RunKind = RunKind {
+    section: "sync",
+    name: "directory sync",
+    anchor: "/admin#sync",
+    shown: "its progress is on the admin page",
+};
+
+const CLEANUP_RUN: RunKind = RunKind {
+    section: "cleanup",
+    name: "inactive-user cleanup",
+    anchor: "/admin#cleanup",
+    shown: "its result will be on the admin page",
+};
+
 async fn start_sync(State(admin): State<Arc<AdminPage>>, request: Request) -> Response<Body> {
+    start_run(&admin, request, &SYNC_RUN, |a| {
+        a.sync.as_ref().map(|s| (s.start(), s.tenant().to_owned()))
+    })
+    .await
+}
+
+async fn start_cleanup(State(admin): State<Arc<AdminPage>>, request: Request) -> Response<Body> {
+    start_run(&admin, request, &CLEANUP_RUN, |a| {
+        a.cleanup
+            .as_ref()
+            .map(|c| (c.start(), c.tenant().to_owned()))
+    })
+    .await
+}
+
+/// Answers a form starting a run of `kind`: refused unless the form is the admin's, from this
+/// site; then `start` starts it, saying whether it started (not when one is under way) and
+/// its tenant, or `None` when the bridge has no such run.
+async fn start_run(
+    admin: &AdminPage,
+    request: Request,
+    kind: &RunKind,
+    start: impl FnOnce(&AdminPage) -> Option<(bool, String)>,
+) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let body = match form(body).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
-    if let Err(refused) = check_post(&admin, &parts.headers, &body) {
+    if let Err(refused) = check_post(admin, &parts.headers, &body) {
         return *refused;
     }
-    let Some(sync) = &admin.sync else {
+    let Some((started, tenant)) = start(admin) else {
         return page(
             StatusCode::NOT_FOUND,
             message_page(
-                "No directory sync",
-                "This bridge has no [sync] section in its configuration: there is nothing to run.",
+                &format!("No {}", kind.name),
+                &format!(
+                    "This bridge has no [{}] section in its configuration: there is nothing to \
+                     run.",
+                    kind.section
+                ),
             ),
         );
     };
-    if sync.start() {
-        info!(tenant = %sync.tenant(), "directory sync started from the admin page");
-        see_other("/admin#sync")
+    if started {
+        info!(%tenant, run = kind.name, "started from the admin page");
+        see_other(kind.anchor)
     } else {
         page(
             StatusCode::CONFLICT,
             message_page(
-                "A sync is running",
-                "A sync of this bridge is already under way; its progress is on the admin page.",
+                &format!("A {} is running", kind.name),
+                &format!(
+                    "A {} of this bridge is already under way; {}.",
+                    kind.name, kind.shown
+                ),
             ),
         )
     }
@@ -495,33 +564,50 @@ async fn progress(State(admin): State<Arc<AdminPage>>, request: Request) -> Resp
     }
 }
 
+/// What the history search asks: a user or group (`user`, its name or id containing the
+/// text, or being it when `exact`), an
+/// identity provider (`tenant`), and a page (from 1).
+pub(crate) struct HistorySearch {
+    pub(crate) user: String,
+    pub(crate) exact: bool,
+    pub(crate) tenant: String,
+    pub(crate) page: usize,
+}
+
+impl HistorySearch {
+    /// The store's query for this page, one entry more than a page to tell whether older
+    /// ones match too: every condition runs in the store (the SQL history's indexes), over
+    /// the whole history.
+    fn query(&self) -> HistoryQuery {
+        let mut q = HistoryQuery::new()
+            .offset((self.page - 1).saturating_mul(HISTORY_PAGE))
+            .limit(HISTORY_PAGE + 1);
+        if !self.tenant.is_empty() {
+            q = q.tenant(self.tenant.as_str());
+        }
+        if !self.user.is_empty() {
+            q = q.user(if self.exact {
+                UserMatch::exact(self.user.as_str())
+            } else {
+                UserMatch::contains(self.user.as_str())
+            });
+        }
+        q
+    }
+}
+
 /// The history search's page of entries, and whether older ones match too.
 async fn search_history(
     history: &dyn SyncHistory,
-    user: &str,
-    tenant: &str,
-    page: usize,
+    search: &HistorySearch,
 ) -> Result<(Vec<HistoryEntry>, bool), String> {
-    let mut q = HistoryQuery::new().limit(HISTORY_SCAN);
-    if !tenant.is_empty() {
-        q = q.tenant(tenant);
-    }
-    let entries = history.list(&q).await.map_err(|e| {
+    let mut entries = history.list(&search.query()).await.map_err(|e| {
         warn!(error = %e, "sync history could not be read");
         "the sync history could not be read".to_owned()
     })?;
-    let needle = user.to_lowercase();
-    let mut matching = entries.into_iter().filter(|e| {
-        needle.is_empty()
-            || [&e.operation.name, &e.operation.id]
-                .into_iter()
-                .flatten()
-                .any(|v| v.to_lowercase().contains(&needle))
-    });
-    let skip = (page - 1).saturating_mul(HISTORY_PAGE);
-    let shown: Vec<HistoryEntry> = matching.by_ref().skip(skip).take(HISTORY_PAGE).collect();
-    let more = matching.next().is_some();
-    Ok((shown, more))
+    let more = entries.len() > HISTORY_PAGE;
+    entries.truncate(HISTORY_PAGE);
+    Ok((entries, more))
 }
 
 async fn dashboard(State(admin): State<Arc<AdminPage>>, request: Request) -> Response<Body> {
@@ -536,6 +622,19 @@ async fn dashboard(State(admin): State<Arc<AdminPage>>, request: Request) -> Res
     };
     let user = query_param(query, "user").unwrap_or_default();
     let tenant = query_param(query, "tenant").unwrap_or_default();
+    let exact = match query_param(query, "match").as_deref() {
+        None | Some("" | "contains") => false,
+        Some("exact") => true,
+        Some(other) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                message_page(
+                    "Bad search",
+                    &format!("match={other:?} is not known: use \"contains\" or \"exact\"."),
+                ),
+            );
+        }
+    };
     let page_no = match query_param(query, "page") {
         None => 1,
         Some(p) => match p.parse::<usize>() {
@@ -556,21 +655,25 @@ async fn dashboard(State(admin): State<Arc<AdminPage>>, request: Request) -> Res
         Who::Bearer => String::new(),
     };
     let (target, seats) = admin.target_status().await;
-    let (entries, more, error) =
-        match search_history(admin.history.as_ref(), &user, &tenant, page_no).await {
-            Ok((entries, more)) => (entries, more, None),
-            Err(why) => (Vec::new(), false, Some(why)),
-        };
+    let search = HistorySearch {
+        user,
+        exact,
+        tenant,
+        page: page_no,
+    };
+    let (entries, more, error) = match search_history(admin.history.as_ref(), &search).await {
+        Ok((entries, more)) => (entries, more, None),
+        Err(why) => (Vec::new(), false, Some(why)),
+    };
     let runs = admin
         .history
-        .list(&HistoryQuery::new().limit(HISTORY_SCAN))
+        .list(
+            &HistoryQuery::new()
+                .method(SYNC_METHOD)
+                .method(CLEANUP_METHOD)
+                .limit(RUNS_SHOWN),
+        )
         .await
-        .map(|all| {
-            all.into_iter()
-                .filter(|e| e.operation.method == "SYNC")
-                .take(RUNS_SHOWN)
-                .collect()
-        })
         .map_err(|_| "the sync history could not be read".to_owned());
     let sync = match &admin.sync {
         Some(s) => Some(SyncSection {
@@ -583,17 +686,25 @@ async fn dashboard(State(admin): State<Arc<AdminPage>>, request: Request) -> Res
         }),
         None => None,
     };
+    let cleanup = admin.cleanup.as_ref().map(|c| CleanupSection {
+        tenant: c.tenant(),
+        days: c.days(),
+        excluded: c.excluded(),
+        dry_run: c.dry_run(),
+        every: c.every(),
+        running: c.running(),
+        last: c.last_run(),
+    });
     let body = Dashboard {
         csrf: &csrf,
         target: &target,
         seats: &seats,
         tenants: &admin.tenants,
         sync,
+        cleanup,
         runs,
         history: HistorySection {
-            user: &user,
-            tenant: &tenant,
-            page: page_no,
+            search: &search,
             entries,
             more,
             error,

@@ -30,7 +30,7 @@ use axum::routing::get;
 use scim_atlassian::ReqwestClient;
 use scim_atlassian::history::{
     DEFAULT_LIST_LIMIT, HistoryEntry, HistoryError, HistoryObserver, HistoryQuery, InMemoryHistory,
-    JsonLinesHistory, Outcome, SyncHistory, parse_time,
+    JsonLinesHistory, Outcome, SyncHistory, UserMatch, parse_time,
 };
 use scim_atlassian::policy::SyncPolicy;
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, CallObserver, CallRecord};
@@ -39,6 +39,7 @@ use scim_core::tower::TowerService;
 use scim_core::{Authenticator, BearerTokens, ScimService};
 use scim_examples::admin::{self, AdminPage, AdminPageBuilder, html::TenantRow};
 use scim_examples::bridge::{BridgeArgs, Config, TenantSettings};
+use scim_examples::bridge_cleanup::{BridgeCleanup, CleanupParts};
 use scim_examples::bridge_sync::{BridgeSync, SyncParts};
 use scim_examples::glue::{MAX_PAYLOAD, init_tracing, query_param, shutdown_signal};
 use scim_examples::random_token;
@@ -273,8 +274,8 @@ async fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// The admin page over the target and history, with the directory sync of `[sync]` (started on
-/// its schedule here).
+/// The admin page over the target and history, with the directory sync of `[sync]` and the
+/// inactive-user cleanup of `[cleanup]` (each started on its schedule here).
 fn admin_page(
     admin_token: &str,
     config: &Config,
@@ -284,6 +285,7 @@ fn admin_page(
     lock: Option<Arc<dyn RunLock>>,
     env: scim_examples::bridge::Env<'_>,
 ) -> Result<AdminPageBuilder, String> {
+    let cleanup_lock = lock.clone();
     let sync = match &config.sync {
         Some(sync) => {
             let http = ReqwestClient::new(Duration::from_secs(30))
@@ -303,6 +305,21 @@ fn admin_page(
         }
         None => None,
     };
+    let cleanup = match &config.cleanup {
+        Some(cleanup) => {
+            let cleanup = BridgeCleanup::new(CleanupParts {
+                config: cleanup,
+                policy: &config.policy,
+                target,
+                history: Arc::new(LoggedHistory(Arc::clone(history))),
+                lock: cleanup_lock,
+            })
+            .map_err(|why| format!("[cleanup]: {why}"))?;
+            cleanup.spawn_schedule();
+            Some(cleanup)
+        }
+        None => None,
+    };
     // A dry run: checking the connection never writes.
     let probe = target.provisioner(&config.policy, true, None)?;
     Ok(AdminPage::builder(admin_token, Arc::clone(history))
@@ -316,7 +333,8 @@ fn admin_page(
                 .collect(),
         )
         .target(target.described(), probe)
-        .sync(sync))
+        .sync(sync)
+        .cleanup(cleanup))
 }
 
 /// A tenant's provisioner over the target, its calls recorded in the history and logged.
@@ -465,7 +483,8 @@ async fn scim(State(app): State<App>, request: Request) -> Response<Body> {
     response
 }
 
-/// `GET /admin/history?tenant=&since=&limit=`: the newest entries first, as a JSON array.
+/// `GET /admin/history?tenant=&since=&user=&match=contains|exact&offset=&limit=`: the
+/// newest entries first (after `offset`), as a JSON array; `user` matches names and ids.
 async fn admin_history(State(app): State<App>, request: Request) -> Response<Body> {
     let (parts, _) = request.into_parts();
     let response = admin_history_reply(&app, &parts).await;
@@ -503,6 +522,29 @@ async fn admin_history_reply(app: &App, parts: &axum::http::request::Parts) -> R
                 return json_error(
                     StatusCode::BAD_REQUEST,
                     &format!("limit={limit:?} is not a number (at most {MAX_HISTORY_LIMIT})"),
+                );
+            }
+        }
+    }
+    if let Some(user) = query_param(query, "user").filter(|u| !u.is_empty()) {
+        q = match query_param(query, "match").as_deref() {
+            None | Some("contains") => q.user(UserMatch::contains(user)),
+            Some("exact") => q.user(UserMatch::exact(user)),
+            Some(other) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("match={other:?} is not known: use contains or exact"),
+                );
+            }
+        };
+    }
+    if let Some(offset) = query_param(query, "offset") {
+        match offset.parse::<usize>() {
+            Ok(n) => q = q.offset(n),
+            Err(_) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("offset={offset:?} is not a number of entries to skip"),
                 );
             }
         }

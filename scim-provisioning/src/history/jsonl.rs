@@ -20,9 +20,10 @@ use super::{HistoryEntry, HistoryError, HistoryQuery, SyncHistory};
 /// - Reopened after a crash that cut the last line short, the torn line is set apart with a
 ///   newline so the next entry stays readable, and listing skips it (and any other line that
 ///   is not an entry) instead of failing.
-/// - `list` reads the file from the start each time, keeping only the newest `limit` matches
-///   in memory: fine for an administrator's occasional look, not for a dashboard refreshing
-///   every second on a file of millions of lines. `list` opens the file by its path each
+/// - `list` reads the file from the start each time, keeping only the newest `offset +
+///   limit` matches in memory: fine for an administrator's occasional look (and a search by
+///   user reaches every entry of the file), not for a dashboard refreshing every second on a
+///   file of millions of lines. `list` opens the file by its path each
 ///   time, while `record` appends through the handle opened by [`open`](Self::open): after
 ///   rotating the file externally, open it again (restart the application).
 #[derive(Debug)]
@@ -90,6 +91,8 @@ impl SyncHistory for JsonLinesHistory {
             return Ok(Vec::new());
         }
         let file = File::open(&self.path).map_err(|e| self.io_error(e))?;
+        // The newest `offset + limit` matches: this page and the ones before it.
+        let keep = query.offset.saturating_add(query.limit);
         let mut newest: VecDeque<HistoryEntry> = VecDeque::new();
         let mut reader = BufReader::new(file);
         let mut line = Vec::new();
@@ -106,13 +109,19 @@ impl SyncHistory for JsonLinesHistory {
                 continue;
             };
             if query.matches(&entry) {
-                if newest.len() == query.limit {
+                if newest.len() == keep {
                     newest.pop_front();
                 }
                 newest.push_back(entry);
             }
         }
-        Ok(newest.into_iter().rev().collect())
+        // The newest `offset` of those kept are the pages before this one.
+        Ok(newest
+            .into_iter()
+            .rev()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect())
     }
 }
 
@@ -185,6 +194,12 @@ mod tests {
         let all = block_on(h.list(&HistoryQuery::new())).unwrap();
         let ids: Vec<&str> = all.iter().map(|e| e.request_id.as_str()).collect();
         assert_eq!(ids, ["req-3", "req-1"]);
+    }
+
+    #[test]
+    fn finds_entries_older_than_the_newest_5000_by_user() {
+        let h = JsonLinesHistory::open(temp_path("search")).unwrap();
+        block_on(crate::history::tests::finds_old_entries_by_user(&h));
     }
 
     #[test]

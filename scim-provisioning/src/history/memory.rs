@@ -78,6 +78,7 @@ impl SyncHistory for InMemoryHistory {
             .iter()
             .rev()
             .filter(|e| query.matches(e))
+            .skip(query.offset)
             .take(query.limit)
             .cloned()
             .collect())
@@ -108,5 +109,12 @@ mod tests {
         assert_eq!(okta.len(), 1);
         assert_eq!(okta[0].request_id, "req-4");
         assert_eq!(InMemoryHistory::with_capacity(0).capacity(), 1);
+    }
+
+    #[test]
+    fn finds_entries_older_than_the_newest_5000_by_user() {
+        block_on(crate::history::tests::finds_old_entries_by_user(
+            &InMemoryHistory::new(),
+        ));
     }
 }

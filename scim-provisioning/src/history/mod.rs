@@ -68,16 +68,90 @@ pub enum HistoryError {
     },
 }
 
-/// Which entries [`SyncHistory::list`] returns.
+/// Which entries [`SyncHistory::list`] returns: every condition set must hold; newest first,
+/// `offset` matching entries skipped, then at most `limit`.
+///
+/// ```
+/// use scim_provisioning::history::{HistoryQuery, UserMatch};
+///
+/// // The second page of 25 of okta's entries about user bjensen (or BJensen).
+/// let q = HistoryQuery::new()
+///     .tenant("okta")
+///     .user(UserMatch::exact("bjensen"))
+///     .offset(25)
+///     .limit(25);
+/// # let _ = q;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HistoryQuery {
-    /// Only this tenant's entries; `None`: every tenant's.
+    /// Only this tenant's (identity provider's) entries; `None`: every tenant's.
     pub tenant: Option<String>,
     /// Only entries recorded at or after this time.
     pub since: Option<DateTime<Utc>>,
-    /// At most this many entries (the newest).
+    /// Only entries about this user or group ([`UserMatch`]).
+    pub user: Option<UserMatch>,
+    /// Only entries whose operation's method is one of these (`SYNC` for directory sync
+    /// runs, `CLEANUP` for inactive-user cleanups; compared exactly); empty: any.
+    pub methods: Vec<String>,
+    /// Skips this many matching entries (the newest) first: page `n` (from 0) of `limit`
+    /// entries starts at `n * limit`.
+    pub offset: usize,
+    /// At most this many entries (the newest, after `offset`).
     pub limit: usize,
 }
+
+/// Which entries a [`HistoryQuery::user`] selects: those whose resource name (the user's
+/// `userName` or the group's `displayName`, as the entry's [`Operation::name`] holds it) or
+/// SCIM id ([`Operation::id`]) matches, ignoring case (Unicode lower case). An entry without
+/// either (a sync run's summary) matches neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserMatch {
+    /// The name or id is this text. The SQL history answers it from an index.
+    Exact(String),
+    /// The name or id contains this text. The SQL history scans entries newest first until
+    /// the page is full: slower on a large history than [`UserMatch::Exact`].
+    Contains(String),
+}
+
+impl UserMatch {
+    /// Entries whose name or id is `text`, ignoring case.
+    pub fn exact(text: impl Into<String>) -> Self {
+        UserMatch::Exact(text.into().to_lowercase())
+    }
+
+    /// Entries whose name or id contains `text`, ignoring case.
+    pub fn contains(text: impl Into<String>) -> Self {
+        UserMatch::Contains(text.into().to_lowercase())
+    }
+
+    /// The text searched for, lower-cased.
+    pub fn needle(&self) -> String {
+        match self {
+            UserMatch::Exact(t) | UserMatch::Contains(t) => t.to_lowercase(),
+        }
+    }
+
+    /// Whether `operation`'s name or id matches.
+    pub fn matches(&self, operation: &Operation) -> bool {
+        let needle = self.needle();
+        [&operation.name, &operation.id]
+            .into_iter()
+            .flatten()
+            .map(|v| v.to_lowercase())
+            .any(|v| match self {
+                UserMatch::Exact(_) => v == needle,
+                UserMatch::Contains(_) => v.contains(&needle),
+            })
+    }
+}
+
+/// The [`Operation::method`] of a directory sync run's summary entry.
+pub const SYNC_METHOD: &str = "SYNC";
+
+/// The [`Operation::method`] of an inactive-user cleanup run's summary entry.
+pub const CLEANUP_METHOD: &str = "CLEANUP";
 
 /// [`HistoryQuery::limit`] when none is given.
 pub const DEFAULT_LIST_LIMIT: usize = 100;
@@ -87,6 +161,9 @@ impl Default for HistoryQuery {
         HistoryQuery {
             tenant: None,
             since: None,
+            user: None,
+            methods: Vec::new(),
+            offset: 0,
             limit: DEFAULT_LIST_LIMIT,
         }
     }
@@ -112,6 +189,28 @@ impl HistoryQuery {
         self
     }
 
+    /// Only entries about the user or group `user` matches.
+    #[must_use]
+    pub fn user(mut self, user: UserMatch) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// Also entries whose operation's method is `method` (the first call restricts the
+    /// query to that method; later calls add more).
+    #[must_use]
+    pub fn method(mut self, method: impl Into<String>) -> Self {
+        self.methods.push(method.into());
+        self
+    }
+
+    /// Skips the `offset` newest matching entries.
+    #[must_use]
+    pub fn offset(mut self, offset: usize) -> Self {
+        self.offset = offset;
+        self
+    }
+
     /// At most `limit` entries.
     #[must_use]
     pub fn limit(mut self, limit: usize) -> Self {
@@ -119,10 +218,15 @@ impl HistoryQuery {
         self
     }
 
-    /// Whether `entry` is one this query asks for (the limit aside).
+    /// Whether `entry` is one this query asks for (offset and limit aside).
     pub fn matches(&self, entry: &HistoryEntry) -> bool {
         self.tenant.as_deref().is_none_or(|t| entry.tenant == t)
             && self.since.is_none_or(|since| entry.time >= since)
+            && self
+                .user
+                .as_ref()
+                .is_none_or(|u| u.matches(&entry.operation))
+            && (self.methods.is_empty() || self.methods.contains(&entry.operation.method))
     }
 }
 
@@ -357,8 +461,53 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The check every store's tests run: one entry about a user, then 5,500 newer ones about
+    /// others; the user search finds it past the newest 5,000, and pages with offset and limit.
+    pub(crate) async fn finds_old_entries_by_user(h: &dyn SyncHistory) {
+        let t0 = parse_time("2026-01-01T00:00:00Z").unwrap_or_default();
+        let op = Operation::new("PATCH", "User")
+            .id("JIRAUSER10042")
+            .name("Needle@Example.com");
+        h.record(HistoryEntry::new("okta", "req-needle", op).at(t0))
+            .await
+            .unwrap();
+        for n in 1..=5_500_i64 {
+            let op = Operation::new("POST", "User").name(format!("user{n}"));
+            let at = t0 + chrono::Duration::milliseconds(n);
+            let tenant = if n % 2 == 0 { "okta" } else { "entra" };
+            h.record(HistoryEntry::new(tenant, format!("req-{n}"), op).at(at))
+                .await
+                .unwrap();
+        }
+        let newest = h.list(&HistoryQuery::new().limit(5_000)).await.unwrap();
+        assert!(newest.iter().all(|e| e.request_id != "req-needle"));
+        for user in [
+            UserMatch::exact("needle@example.com"),
+            UserMatch::exact("jirauser10042"),
+            UserMatch::contains("EEDLE@"),
+        ] {
+            let found = h
+                .list(&HistoryQuery::new().tenant("okta").user(user.clone()))
+                .await
+                .unwrap();
+            let ids: Vec<&str> = found.iter().map(|e| e.request_id.as_str()).collect();
+            assert_eq!(ids, ["req-needle"], "{user:?}");
+        }
+        // user12, user120..129, user1200..1299: 111, of which okta's (even) are 56; page 2 of 50.
+        let q = HistoryQuery::new()
+            .tenant("okta")
+            .user(UserMatch::contains("user12"));
+        let all = h.list(&q.clone().limit(200)).await.unwrap();
+        assert_eq!(all.len(), 56);
+        let page = h.list(&q.offset(50).limit(50)).await.unwrap();
+        let want: Vec<&String> = all.iter().skip(50).map(|e| &e.request_id).collect();
+        let got: Vec<&String> = page.iter().map(|e| &e.request_id).collect();
+        assert_eq!(got, want);
+        assert_eq!(got.len(), 6);
+    }
 
     #[test]
     fn entries_round_trip_as_json() {
@@ -403,5 +552,39 @@ mod tests {
         let later = parse_time("2026-01-01T00:00:01Z").unwrap();
         assert!(!HistoryQuery::new().since(later).matches(&e));
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn queries_filter_by_user_and_method() {
+        let e = HistoryEntry::new(
+            "okta",
+            "r",
+            Operation::new("PATCH", "User")
+                .id("JIRAUSER10001")
+                .name("BJensen@Example.com"),
+        );
+        let by = |u: UserMatch| HistoryQuery::new().user(u).matches(&e);
+        assert!(by(UserMatch::exact("bjensen@example.com")));
+        assert!(by(UserMatch::exact("jirauser10001")));
+        assert!(!by(UserMatch::exact("bjensen")), "exact is the whole name");
+        assert!(by(UserMatch::contains("JENSEN")));
+        assert!(by(UserMatch::contains("user100")));
+        assert!(!by(UserMatch::contains("alice")));
+        // Built directly, with capitals: still ignoring case.
+        assert!(by(UserMatch::Exact("BJENSEN@example.com".to_owned())));
+        let run = HistoryEntry::new("directory", "r", Operation::new("SYNC", "Directory"));
+        assert!(
+            !HistoryQuery::new()
+                .user(UserMatch::contains(""))
+                .matches(&run)
+        );
+        assert!(HistoryQuery::new().method("SYNC").matches(&run));
+        assert!(!HistoryQuery::new().method("SYNC").matches(&e));
+        assert!(
+            HistoryQuery::new()
+                .method("SYNC")
+                .method("PATCH")
+                .matches(&e)
+        );
     }
 }

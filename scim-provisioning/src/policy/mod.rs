@@ -273,7 +273,9 @@ pub enum DeprovisionAction {
     /// having no field people would not see (`scim_atlassian::cloud::DeprovisionedUsers`).
     Anonymize,
     /// Leaves the account as it is (active): a SCIM `DELETE` only hides it from SCIM, and
-    /// `active: false` changes nothing in the product; group removal still applies.
+    /// `active: false` changes nothing in the product but is remembered, so SCIM shows the
+    /// user inactive (as the identity provider set it) until `active: true`; group removal
+    /// still applies.
     Keep,
 }
 

@@ -53,3 +53,14 @@ pub fn temp_sqlite_url(prefix: &str) -> String {
     std::fs::create_dir_all(&dir).expect("create a temp dir");
     format!("sqlite://{}", dir.join("test.db").display())
 }
+
+/// Statements undoing schema 4 (the sync history's search columns and their indexes), as a
+/// database an earlier release wrote has it.
+pub const UNDO_SCHEMA_4: [&str; 6] = [
+    "DROP INDEX scim_sync_history_user_name",
+    "DROP INDEX scim_sync_history_user_id",
+    "DROP INDEX scim_sync_history_method",
+    "ALTER TABLE scim_sync_history DROP COLUMN method",
+    "ALTER TABLE scim_sync_history DROP COLUMN user_name_ci",
+    "ALTER TABLE scim_sync_history DROP COLUMN user_id_ci",
+];

@@ -353,7 +353,7 @@ impl Runner {
 }
 
 /// The history outcome of a run that failed before or while applying.
-fn failure(error: &SyncError) -> Outcome {
+pub(crate) fn failure(error: &SyncError) -> Outcome {
     match error {
         SyncError::Target(e) => Outcome::from_error(e),
         SyncError::SafetyLimit { .. } | SyncError::GroupSafetyLimit { .. } => Outcome::Failure {

@@ -1,0 +1,336 @@
+//! The bridge's scheduled inactive-user cleanup (`[cleanup]` in its configuration): every so
+//! often (`every`), or when an administrator starts a run from the admin page, the users of the
+//! target who have not logged in for `inactive_days` days are deprovisioned per the bridge's
+//! `[policy.deprovision]`, as `sync --inactive-days` does once: the same last-login data
+//! (Crowd's `lastAuthenticated`; Jira and Confluence through their embedded Crowd API), the
+//! same exclude list, the same safety rail (at most `max_fraction` of the users in one run,
+//! default 10%) and dry run. Each run is one `CLEANUP` entry in the sync history (and each
+//! deprovisioning its own entry); the admin page shows the last run.
+//!
+//! ```toml
+//! [cleanup]
+//! inactive_days = 90
+//! every = "24h"
+//! exclude = ["^admin$", "^svc-"]
+//! dry_run = false
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_atlassian::AtlassianProvisioner;
+use scim_atlassian::history::{HistoryObserver, RecordingProvisioner, SyncHistory};
+use scim_atlassian::policy::SyncPolicy;
+use scim_core::provision::RequestContext;
+use scim_sync::{CleanupMode, InactiveCleanup, RunLock, SyncError, SyncOptions, target_policy};
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use crate::bridge_sync::{Claim, LastRun, RunSlot};
+use crate::sync::parse_every;
+use crate::target::{Built, TargetClient};
+
+/// The tenant cleanup runs are recorded and locked under when `[cleanup] tenant` is not given.
+pub const DEFAULT_CLEANUP_TENANT: &str = "inactive-cleanup";
+
+/// How long a cleanup run's lease lasts (renewed by nothing: a run is expected to end sooner).
+const LEASE_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// `[cleanup]`: which users are idle, and when to look.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupConfig {
+    /// `inactive_days`: users who have not logged in for this many days (at least 1) are
+    /// deprovisioned; users who never logged in count from their creation.
+    pub inactive_days: u32,
+    /// `every`: run every `30m`, `24h`...; without it, runs start only from the admin page.
+    pub every: Option<String>,
+    /// `exclude`: regexes on `userName`; matching users are never touched (administrators,
+    /// service accounts).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// `dry_run`: plan and record what would be deprovisioned, write nothing (default false).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// `max_fraction`: the safety rail, the largest share of the target's users one run may
+    /// deprovision (default 0.1, as for a sync); a run that would take more writes nothing
+    /// and records why.
+    pub max_fraction: Option<f64>,
+    /// `tenant`: the name runs are recorded and locked under (default
+    /// [`DEFAULT_CLEANUP_TENANT`]).
+    pub tenant: Option<String>,
+}
+
+impl CleanupConfig {
+    /// The cleanup these settings describe; errors name the setting.
+    pub fn cleanup(&self) -> Result<InactiveCleanup, String> {
+        let named = |e: SyncError| format!("cleanup: {e}");
+        let mut cleanup = InactiveCleanup::new(self.inactive_days).map_err(named)?;
+        for pattern in &self.exclude {
+            cleanup = cleanup.exclude(pattern).map_err(named)?;
+        }
+        let mut options = SyncOptions::default();
+        if let Some(f) = self.max_fraction {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(format!(
+                    "cleanup.max_fraction = {f} must be between 0 and 1 (a share of the users)"
+                ));
+            }
+            options = options.max_deactivate_fraction(f);
+        }
+        Ok(cleanup.with_options(options))
+    }
+
+    /// The schedule, if any.
+    pub fn every(&self) -> Result<Option<Duration>, String> {
+        self.every
+            .as_deref()
+            .map(|e| parse_every(e).map_err(|why| format!("cleanup.every: {why}")))
+            .transpose()
+    }
+
+    /// The tenant runs are recorded under.
+    pub fn tenant(&self) -> Result<String, String> {
+        match self.tenant.as_deref() {
+            None => Ok(DEFAULT_CLEANUP_TENANT.to_owned()),
+            Some("") => Err("cleanup.tenant must not be empty".to_owned()),
+            Some(t) => Ok(t.to_owned()),
+        }
+    }
+}
+
+/// What [`BridgeCleanup::new`] is built from.
+pub struct CleanupParts<'a> {
+    /// `[cleanup]`.
+    pub config: &'a CleanupConfig,
+    /// The bridge's `[policy]`: its deprovisioning settings apply.
+    pub policy: &'a SyncPolicy,
+    /// The bridge's target.
+    pub target: &'a TargetClient,
+    /// The bridge's history: each run's summary and each deprovisioning go there.
+    pub history: Arc<dyn SyncHistory>,
+    /// The run lock shared with other instances, if the history is in a database: one run
+    /// per tenant at a time across them.
+    pub lock: Option<Arc<dyn RunLock>>,
+}
+
+/// The bridge's inactive-user cleanup: runs on demand or on a schedule, one at a time.
+pub struct BridgeCleanup {
+    tenant: String,
+    cleanup: InactiveCleanup,
+    excluded: Vec<String>,
+    dry_run: bool,
+    every: Option<Duration>,
+    target: RecordingProvisioner<AtlassianProvisioner>,
+    history: Arc<dyn SyncHistory>,
+    lock: Option<Arc<dyn RunLock>>,
+    slot: RunSlot,
+}
+
+impl std::fmt::Debug for BridgeCleanup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeCleanup")
+            .field("tenant", &self.tenant)
+            .field("days", &self.cleanup.days())
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BridgeCleanup {
+    /// Checks `[cleanup]` and builds the cleanup over the bridge's target. Atlassian Cloud is
+    /// refused: its user provisioning API does not tell when users last logged in.
+    pub fn new(parts: CleanupParts<'_>) -> Result<Arc<BridgeCleanup>, String> {
+        let cfg = parts.config;
+        let cleanup = cfg.cleanup()?;
+        let tenant = cfg.tenant()?;
+        let every = cfg.every()?;
+        // As `sync` does: the target applies the deprovisioning settings; each step recorded.
+        let built = parts.target.provisioner(
+            &target_policy(parts.policy),
+            false,
+            Some(Arc::new(HistoryObserver::new())),
+        )?;
+        let Built::DataCenter(p) = built else {
+            return Err(
+                "Atlassian Cloud's user provisioning API does not tell when users \
+                        last logged in: the inactive-user cleanup works on Data Center \
+                        products (Crowd; Jira and Confluence with their embedded Crowd API)"
+                    .to_owned(),
+            );
+        };
+        let history = parts.history;
+        let target = RecordingProvisioner::new(p, Arc::clone(&history))
+            .on_record_error(|e| warn!(error = %e, "a sync history entry could not be recorded"));
+        Ok(Arc::new(BridgeCleanup {
+            tenant,
+            cleanup,
+            excluded: cfg.exclude.clone(),
+            dry_run: cfg.dry_run,
+            every,
+            target,
+            history,
+            lock: parts.lock,
+            slot: RunSlot::default(),
+        }))
+    }
+
+    /// The tenant runs are recorded under.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The idle days.
+    pub fn days(&self) -> u32 {
+        self.cleanup.days()
+    }
+
+    /// The exclude patterns, as configured.
+    pub fn excluded(&self) -> &[String] {
+        &self.excluded
+    }
+
+    /// Whether runs only plan.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// The schedule, if any.
+    pub fn every(&self) -> Option<Duration> {
+        self.every
+    }
+
+    /// Whether a run of this bridge is under way.
+    pub fn running(&self) -> bool {
+        self.slot.running()
+    }
+
+    /// How the last run of this bridge ended.
+    pub fn last_run(&self) -> Option<LastRun> {
+        self.slot.last()
+    }
+
+    /// Starts a run in the background; `false` when one of this bridge is already under way.
+    pub fn start(self: &Arc<Self>) -> bool {
+        let me = Arc::clone(self);
+        self.slot.start(|claim| async move { me.run(claim).await })
+    }
+
+    /// Runs now, waiting for the end; `None` when a run of this bridge is already under way.
+    pub async fn run_now(&self) -> Option<LastRun> {
+        let claim = self.slot.claim()?;
+        self.run(claim).await;
+        self.last_run()
+    }
+
+    /// Runs now and every [`every`](Self::every) after (from the end of one run to the start
+    /// of the next), until the process ends; nothing when there is no schedule.
+    pub fn spawn_schedule(self: &Arc<Self>) {
+        let Some(every) = self.every else {
+            return;
+        };
+        let me = Arc::clone(self);
+        self.slot.schedule(every, move |claim| {
+            let me = Arc::clone(&me);
+            async move { me.run(claim).await }
+        });
+    }
+
+    async fn run(&self, claim: Claim) {
+        let holder = format!("bridge-cleanup-{}", std::process::id());
+        let lease = match &self.lock {
+            Some(lock) => match lock.try_acquire(&self.tenant, &holder, LEASE_TTL).await {
+                Ok(Some(lease)) => Some(lease),
+                Ok(None) => {
+                    self.finish(
+                        &claim,
+                        true,
+                        "skipped: another instance is cleaning up this tenant".to_owned(),
+                    );
+                    return;
+                }
+                Err(e) => {
+                    self.finish(&claim, false, format!("failed: the run lock: {e}"));
+                    return;
+                }
+            },
+            None => None,
+        };
+        let mode = CleanupMode {
+            dry_run: self.dry_run,
+            force: false,
+        };
+        let ctx = RequestContext::new(self.tenant.as_str());
+        let result = self
+            .cleanup
+            .run(&self.target, &ctx, mode, Some(self.history.as_ref()))
+            .await;
+        if let (Some(lock), Some(lease)) = (&self.lock, &lease) {
+            if let Err(e) = lock.release(lease).await {
+                warn!(error = %e, "the cleanup's run lock could not be released");
+            }
+        }
+        match result {
+            Ok(run) => {
+                let failed = run.report.as_ref().map_or(0, |r| r.failed);
+                self.finish(&claim, failed == 0, run.describe());
+            }
+            Err(e) => self.finish(&claim, false, format!("failed: {e}")),
+        }
+    }
+
+    fn finish(&self, claim: &Claim, ok: bool, outcome: String) {
+        if ok {
+            info!(tenant = %self.tenant, outcome = %outcome, "inactive-user cleanup finished");
+        } else {
+            warn!(tenant = %self.tenant, outcome = %outcome, "inactive-user cleanup did not finish cleanly");
+        }
+        claim.finish(ok, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> CleanupConfig {
+        let config = crate::bridge::Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"));
+        config
+            .cleanup
+            .unwrap_or_else(|| panic!("no [cleanup] in {text}"))
+    }
+
+    #[test]
+    fn settings_and_their_mistakes() {
+        let c = parse(
+            "[cleanup]\ninactive_days = 90\nevery = \"24h\"\nexclude = [\"^svc-\"]\n\
+             dry_run = true\nmax_fraction = 0.25\n",
+        );
+        assert_eq!(c.cleanup().map(|c| c.days()), Ok(90));
+        assert_eq!(c.every(), Ok(Some(Duration::from_secs(24 * 3600))));
+        assert_eq!(c.tenant().as_deref(), Ok(DEFAULT_CLEANUP_TENANT));
+        assert!(c.dry_run);
+        let e = parse("[cleanup]\ninactive_days = 0\n")
+            .cleanup()
+            .unwrap_err();
+        assert!(e.contains("inactive.days"), "{e}");
+        let e = parse("[cleanup]\ninactive_days = 9\nexclude = [\"(\"]\n")
+            .cleanup()
+            .unwrap_err();
+        assert!(e.contains("exclude[0]"), "{e}");
+        let e = parse("[cleanup]\ninactive_days = 9\nmax_fraction = 1.5\n")
+            .cleanup()
+            .unwrap_err();
+        assert!(e.contains("cleanup.max_fraction"), "{e}");
+        let e = parse("[cleanup]\ninactive_days = 9\nevery = \"daily\"\n")
+            .every()
+            .unwrap_err();
+        assert!(e.contains("cleanup.every") && e.contains("daily"), "{e}");
+        let e = parse("[cleanup]\ninactive_days = 9\ntenant = \"\"\n")
+            .tenant()
+            .unwrap_err();
+        assert!(e.contains("cleanup.tenant"), "{e}");
+        let e = crate::bridge::Config::from_toml("[cleanup]\ninactive_dys = 9\n").unwrap_err();
+        assert!(e.contains("inactive_dys"), "{e}");
+    }
+}
