@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scim_atlassian::AtlassianProvisioner;
-use scim_atlassian::history::{HistoryObserver, RecordingProvisioner, SyncHistory};
+use scim_atlassian::cloud::CloudProvisioner;
+use scim_atlassian::history::{HistoryError, HistoryObserver, RecordingProvisioner, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_core::provision::RequestContext;
 use scim_sync::{CleanupMode, InactiveCleanup, RunLock, SyncError, SyncOptions, target_policy};
@@ -114,6 +115,12 @@ pub struct CleanupParts<'a> {
     pub lock: Option<Arc<dyn RunLock>>,
 }
 
+/// The bridge's target, each step recorded in the history.
+enum Target {
+    DataCenter(RecordingProvisioner<AtlassianProvisioner>),
+    Cloud(RecordingProvisioner<CloudProvisioner>),
+}
+
 /// The bridge's inactive-user cleanup: runs on demand or on a schedule, one at a time.
 pub struct BridgeCleanup {
     tenant: String,
@@ -121,7 +128,7 @@ pub struct BridgeCleanup {
     excluded: Vec<String>,
     dry_run: bool,
     every: Option<Duration>,
-    target: RecordingProvisioner<AtlassianProvisioner>,
+    target: Target,
     history: Arc<dyn SyncHistory>,
     lock: Option<Arc<dyn RunLock>>,
     slot: RunSlot,
@@ -138,8 +145,9 @@ impl std::fmt::Debug for BridgeCleanup {
 }
 
 impl BridgeCleanup {
-    /// Checks `[cleanup]` and builds the cleanup over the bridge's target. Atlassian Cloud is
-    /// refused: its user provisioning API does not tell when users last logged in.
+    /// Checks `[cleanup]` and builds the cleanup over the bridge's target. On Atlassian Cloud
+    /// the last-active dates come from the organizations API (`[target] org_id` and
+    /// `org_token`); without them each run fails, saying so.
     pub fn new(parts: CleanupParts<'_>) -> Result<Arc<BridgeCleanup>, String> {
         let cfg = parts.config;
         let cleanup = cfg.cleanup()?;
@@ -151,17 +159,17 @@ impl BridgeCleanup {
             false,
             Some(Arc::new(HistoryObserver::new())),
         )?;
-        let Built::DataCenter(p) = built else {
-            return Err(
-                "Atlassian Cloud's user provisioning API does not tell when users \
-                        last logged in: the inactive-user cleanup works on Data Center \
-                        products (Crowd; Jira and Confluence with their embedded Crowd API)"
-                    .to_owned(),
-            );
-        };
         let history = parts.history;
-        let target = RecordingProvisioner::new(p, Arc::clone(&history))
-            .on_record_error(|e| warn!(error = %e, "a sync history entry could not be recorded"));
+        let on_error =
+            |e: &HistoryError| warn!(error = %e, "a sync history entry could not be recorded");
+        let target = match built {
+            Built::DataCenter(p) => Target::DataCenter(
+                RecordingProvisioner::new(p, Arc::clone(&history)).on_record_error(on_error),
+            ),
+            Built::Cloud(p) => Target::Cloud(
+                RecordingProvisioner::new(p, Arc::clone(&history)).on_record_error(on_error),
+            ),
+        };
         Ok(Arc::new(BridgeCleanup {
             tenant,
             cleanup,
@@ -261,10 +269,11 @@ impl BridgeCleanup {
             force: false,
         };
         let ctx = RequestContext::new(self.tenant.as_str());
-        let result = self
-            .cleanup
-            .run(&self.target, &ctx, mode, Some(self.history.as_ref()))
-            .await;
+        let history = Some(self.history.as_ref());
+        let result = match &self.target {
+            Target::DataCenter(p) => self.cleanup.run(p, &ctx, mode, history).await,
+            Target::Cloud(p) => self.cleanup.run(p, &ctx, mode, history).await,
+        };
         if let (Some(lock), Some(lease)) = (&self.lock, &lease) {
             if let Err(e) = lock.release(lease).await {
                 warn!(error = %e, "the cleanup's run lock could not be released");

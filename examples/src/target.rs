@@ -106,6 +106,29 @@ impl TargetClient {
         Ok(built)
     }
 
+    /// An Atlassian Cloud directory at `url` reached through `client` (a simulator the caller
+    /// keeps, say), named `described`, with its organization id and admin API key (`org`) for
+    /// last-active dates; deprovisioned users' values are kept in memory.
+    pub fn cloud(
+        client: Arc<dyn HttpClient>,
+        described: impl Into<String>,
+        url: impl Into<String>,
+        api_key: impl Into<String>,
+        org: Option<(String, String)>,
+    ) -> TargetClient {
+        TargetClient {
+            client,
+            described: described.into(),
+            product: Product::Cloud {
+                url: url.into(),
+                api_key: api_key.into(),
+                org,
+                deprovisioned: Arc::new(InMemoryDeprovisioned::new()),
+            },
+            group_rename: GroupRename::default(),
+        }
+    }
+
     /// A Data Center target reached through `client` (a simulator the caller keeps, say),
     /// named `described`, its provisioners started by `start` (product, URL, credentials).
     pub fn data_center(

@@ -440,3 +440,70 @@ async fn the_bridge_cleanup_reads_jira_logins_through_its_embedded_crowd() {
     assert!(sim.user("bob").unwrap().active);
     assert_eq!(cleanup_runs(&history).len(), 1);
 }
+
+#[tokio::test]
+async fn the_bridge_cleanup_reads_cloud_last_active_dates_from_the_organizations_api() {
+    let sim = Arc::new(CloudSimulator::new("dir-1", "dir-key"));
+    sim.enable_org_api("org-1", "org-key");
+    let seed = CloudProvisioner::builder(sim.directory_url(), "dir-key")
+        .client(sim.clone())
+        .build()
+        .unwrap();
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        let mut u = user(name);
+        u.user_name = format!("{name}@example.com");
+        ids.push(seed.create_user(&ctx(), u).await.unwrap().id.unwrap());
+    }
+    sim.set_last_active(&ids[0], Some(now() - Duration::days(150)));
+    sim.set_last_active(&ids[1], Some(now() - Duration::days(5)));
+    let org = Some(("org-1".to_owned(), "org-key".to_owned()));
+    let target = TargetClient::cloud(
+        sim.clone(),
+        "a Cloud simulator",
+        sim.directory_url(),
+        "dir-key",
+        org,
+    );
+    let toml = "[cleanup]\ninactive_days = 90\nmax_fraction = 0.5\n";
+    let (history, cleanup) = cleanup_over(&target, toml);
+    let last = cleanup.run_now().await.unwrap();
+    assert!(last.ok, "{}", last.outcome);
+    assert!(
+        last.outcome.contains("(alice@example.com)"),
+        "{}",
+        last.outcome
+    );
+    let alice = seed.get_user(&ctx(), &ids[0]).await.unwrap();
+    assert_eq!(alice.active, Some(false), "deactivated (the default)");
+    assert_ne!(
+        seed.get_user(&ctx(), &ids[1]).await.unwrap().active,
+        Some(false)
+    );
+    assert_eq!(cleanup_runs(&history).len(), 1);
+
+    // Without the organization's key, the run fails and says what to configure; nothing changes.
+    let target = TargetClient::cloud(
+        sim.clone(),
+        "a Cloud simulator",
+        sim.directory_url(),
+        "dir-key",
+        None,
+    );
+    let (history, cleanup) = cleanup_over(&target, toml);
+    let last = cleanup.run_now().await.unwrap();
+    assert!(!last.ok);
+    assert!(
+        last.outcome.contains("organization admin API key"),
+        "{}",
+        last.outcome
+    );
+    assert!(matches!(
+        &cleanup_runs(&history)[0].outcome,
+        Outcome::Failure { .. }
+    ));
+    assert_ne!(
+        seed.get_user(&ctx(), &ids[1]).await.unwrap().active,
+        Some(false)
+    );
+}
