@@ -11,7 +11,7 @@ use scim_core::schema::SchemaRegistry;
 use sqlx::{AnyPool, Row};
 
 use crate::error::SqlError;
-use crate::filter::Doc;
+use crate::filter::{Doc, SIDE_SINGLES};
 use crate::provisioner::insert_side_values;
 use crate::store::{Arg, Dialect, Sql, search_json, side_values};
 
@@ -29,9 +29,11 @@ enum Step {
     /// Rewrites every user's `search` copy (keys lower-cased since migration 2) and fills
     /// `scim_user_values` from it.
     RebuildSearch,
+    /// Adds the rows of `scim_user_values` for [`SIDE_SINGLES`] of every existing user.
+    SideSingles,
 }
 
-use Step::{JsonIndex, RebuildSearch, Sql as S};
+use Step::{JsonIndex, RebuildSearch, SideSingles, Sql as S};
 
 /// The JSON keys (as in `search`) of the enterprise extension's `employeeNumber`.
 const EMPLOYEE_NUMBER: &[&str] = &[
@@ -136,6 +138,9 @@ const MIGRATIONS: &[&[Step]] = &[
             keys: EMPLOYEE_NUMBER,
         },
     ],
+    // 3: `title` in `scim_user_values`, whose covering index answers `title eq` (and the other
+    // comparisons) from the index alone; the JSON path index on it is no longer used.
+    &[SideSingles, S("DROP INDEX IF EXISTS scim_users_title")],
 ];
 
 /// The schema version this build migrates to.
@@ -210,6 +215,25 @@ async fn apply(
                     .await?;
                 }
                 Step::RebuildSearch => rebuild_search(&mut tx, dialect, schemas).await?,
+                Step::SideSingles => {
+                    for attr in SIDE_SINGLES {
+                        // Migration 2's rebuild (from schema 1) may have written them already.
+                        sqlx::query(&format!(
+                            "DELETE FROM scim_user_values WHERE attr = '{attr}'"
+                        ))
+                        .execute(&mut *tx)
+                        .await?;
+                        let keys = [(*attr).to_owned()];
+                        sqlx::query(&format!(
+                            "INSERT INTO scim_user_values (tenant, user_id, attr, value) \
+                             SELECT tenant, id, '{attr}', {} FROM scim_users WHERE {}",
+                            dialect.json_value(Doc::Row, &keys),
+                            dialect.json_is_string(&keys)
+                        ))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
             }
         }
         sqlx::query(&format!(
