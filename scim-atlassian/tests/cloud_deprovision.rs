@@ -172,6 +172,11 @@ fn anonymize_on_delete_hides_the_user_and_recreating_restores_the_originals() {
         0
     );
     assert!(s.store.get(&id).unwrap().unwrap().original.is_some());
+    // A scan (what a sync reads) keeps it in place, inactive, with its own values.
+    let scanned = block_on(s.p.scan_users(&ctx(), 0, 10)).unwrap();
+    assert_eq!(scanned.len(), 1);
+    assert_eq!(scanned[0].user_name, "alice@example.com");
+    assert_eq!(scanned[0].active, Some(false));
 
     // The identity provider creates the user again: the same Cloud user, its own values.
     let back = block_on(s.p.create_user(&ctx(), alice())).unwrap();

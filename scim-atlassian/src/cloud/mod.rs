@@ -478,6 +478,14 @@ impl CloudProvisioner {
             .ok_or_else(|| decode_error(&call.name(), "an empty body"))
     }
 
+    /// User `id` as Cloud has it (its JSON), 404 when a SCIM `DELETE` hid it.
+    async fn visible(&self, id: &str) -> Result<Value, ScimError> {
+        if self.deprovisioned.get(id)?.is_some_and(|e| e.hidden) {
+            return Err(ScimError::not_found("User", id));
+        }
+        self.get(Kind::Users, id).await
+    }
+
     /// Checks `expected` against the current version, read now (see the module docs for the
     /// window this leaves).
     async fn check_version(
@@ -1116,6 +1124,9 @@ impl CloudProvisioner {
         }
     }
 
+    /// Cloud's users in its order. A user a SCIM `DELETE` hid stays in the page, shown
+    /// `active: false`, so the page keeps its length (callers page by offset and take a short
+    /// page for the end) and a sync or cleanup counts it as deprovisioned already.
     pub(crate) async fn scan_users(
         &self,
         _ctx: &RequestContext,
@@ -1125,7 +1136,13 @@ impl CloudProvisioner {
         search::scan(self, Kind::Users, offset, limit)
             .await?
             .into_iter()
-            .map(|v| user_from(v).map(|u| self.shown_user(u)))
+            .map(|v| {
+                let mut user = self.shown_user(user_from(v)?);
+                if self.is_hidden(&user)? {
+                    user.active = Some(false);
+                }
+                Ok(user)
+            })
             .collect()
     }
 

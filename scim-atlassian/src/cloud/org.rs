@@ -15,7 +15,7 @@ use scim_core::ScimError;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{CloudProvisioner, Kind, cloud_error, decode_error, transport_error};
+use super::{CloudProvisioner, cloud_error, decode_error, transport_error};
 use crate::transport::Retry;
 use crate::{AtlassianError, Credentials};
 
@@ -191,14 +191,6 @@ impl CloudProvisioner {
             .flat_map(|d| d.product_access)
             .filter_map(|p| p.when())
             .max())
-    }
-
-    /// User `id` as Cloud has it (its JSON), 404 when a SCIM `DELETE` hid it.
-    pub(super) async fn visible(&self, id: &str) -> Result<Value, ScimError> {
-        if self.deprovisioned.get(id)?.is_some_and(|e| e.hidden) {
-            return Err(ScimError::not_found("User", id));
-        }
-        self.get(Kind::Users, id).await
     }
 }
 
