@@ -48,6 +48,20 @@ fn a_small_sync_provisions_everyone_within_the_concurrency_bound() {
         ratio >= 1.0,
         "more than 4 calls were in flight at once: {text}"
     );
+    // The initial sync writes exactly the apply's calls; the resync of the converged target
+    // plans nothing and only reads: a listing page, one property a user (Jira cannot list
+    // them), and each group's members (3 pages of at most 50 for 30 members, at most).
+    assert_eq!(
+        result["initial"]["writes"],
+        120 + 12 * (1 + 30) + 120,
+        "{text}"
+    );
+    assert_eq!(result["resync"]["steps"], 0, "{text}");
+    assert_eq!(result["resync"]["writes"], 0, "{text}");
+    assert_eq!(result["resync"]["failed"], 0, "{text}");
+    let reads = result["resync"]["reads"].as_u64().unwrap();
+    assert!(reads <= 120 + 2 + 12 * 2 + 2, "{reads} reads: {text}");
+    assert!(text.contains("resync / initial sync: "), "{text}");
 }
 
 #[test]
@@ -55,6 +69,7 @@ fn bad_arguments_are_refused() {
     for args in [
         &["--users", "0"][..],
         &["--concurrency", "x"],
+        &["--latency-ms", "-1"],
         &["--groups", "2", "--groups-per-user", "3"],
         &["--frob"],
     ] {

@@ -247,6 +247,18 @@ impl Directory for Checked {
         self.inner.users_page(start, max).await
     }
 
+    async fn user_scim_data(&self, user: &DirectoryUser) -> Result<Option<Value>, AtlassianError> {
+        self.inner.user_scim_data(user).await
+    }
+
+    async fn users_page_with_data(
+        &self,
+        start: usize,
+        max: usize,
+    ) -> Result<Option<Vec<(DirectoryUser, Option<Value>)>>, AtlassianError> {
+        self.inner.users_page_with_data(start, max).await
+    }
+
     fn page_size(&self) -> usize {
         self.inner.page_size()
     }

@@ -181,11 +181,30 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
         max: usize,
     ) -> Result<Vec<DirectoryUser>, AtlassianError>;
 
+    /// [`Directory::users_page`] with each user's SCIM data (as [`Directory::scim_data`]
+    /// answers it), for a product whose listing carries the data in the same calls (Crowd's
+    /// `expand=attributes`); `None` (the default) when it does not, and the provisioner reads
+    /// each user's data.
+    async fn users_page_with_data(
+        &self,
+        _start: usize,
+        _max: usize,
+    ) -> Result<Option<Vec<(DirectoryUser, Option<Value>)>>, AtlassianError> {
+        Ok(None)
+    }
+
     /// The page size [`Directory::users_page`] is best asked for.
     fn page_size(&self) -> usize;
 
     /// The SCIM data kept for user `id`, `None` when there is none.
     async fn scim_data(&self, id: &str) -> Result<Option<Value>, AtlassianError>;
+
+    /// [`Directory::scim_data`] for a user just listed or read (as
+    /// [`Directory::set_user_password`]): products that address users by something else than
+    /// the id (Confluence's embedded Crowd, by name) save the id's lookup.
+    async fn user_scim_data(&self, user: &DirectoryUser) -> Result<Option<Value>, AtlassianError> {
+        self.scim_data(&user.id).await
+    }
 
     /// Replaces the SCIM data kept for user `id`.
     async fn set_scim_data(&self, id: &str, value: &Value) -> Result<(), AtlassianError>;

@@ -21,6 +21,7 @@ use crate::history::note_action;
 use crate::jira::JiraClient;
 use crate::membership::MemberChanges;
 use crate::seats::SeatUsage;
+use scim_provisioning::bounded::{self, Task};
 use scim_provisioning::policy::{
     CompiledPolicy, DeprovisionAction, GroupPlan, idp_groups, split_group_ops,
 };
@@ -246,6 +247,20 @@ impl scim_provisioning::LastLogins for AtlassianProvisioner {
         AtlassianProvisioner::last_login(self, id).await
     }
 }
+
+/// The user property's content from the product's SCIM data: none, or data someone else wrote
+/// badly, reads as empty.
+fn stored_from(value: Option<Value>) -> Stored {
+    value
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+/// Reads a scan of the whole directory makes at once (the properties of a page's users, the
+/// members of a page's groups): one at a time, a sync of 10,000 users would wait for 10,000
+/// round trips in a row. Calls beyond a deployment's own bound on calls in flight (the
+/// bridge's `[target] concurrency`) wait there.
+const READS_IN_FLIGHT: usize = 8;
 
 /// The user property's content.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -659,10 +674,7 @@ enum Kept {
 
 impl AtlassianProvisioner {
     async fn stored(&self, key: &str) -> Result<Stored, ScimError> {
-        let value = self.dir.scim_data(key).await?;
-        Ok(value
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default())
+        Ok(stored_from(self.dir.scim_data(key).await?))
     }
 
     /// The SCIM user: [`user_view`] with `groups` naming SCIM groups (the IdP's names) when
@@ -751,7 +763,7 @@ impl AtlassianProvisioner {
             if got == 0 {
                 return Ok(hits);
             }
-            check_progress(&page, &mut previous)?;
+            check_progress(page.first(), &mut previous)?;
             for listed in page {
                 let stored = self.stored(&listed.id).await?;
                 if stored.deprovisioned || stored.external_id.as_deref() != Some(external_id) {
@@ -795,7 +807,7 @@ impl AtlassianProvisioner {
             if got == 0 {
                 break;
             }
-            check_progress(&page, &mut previous)?;
+            check_progress(page.first(), &mut previous)?;
             for listed in page {
                 let (json, item) = if full {
                     let jira = self
@@ -1563,8 +1575,11 @@ fn on_jira_fields(filter: &scim_filter::Filter, names: bool, active: bool) -> bo
 
 /// Fails when a page starts with the same user as the previous one: a server ignoring
 /// `startAt` would otherwise be paged forever.
-fn check_progress(page: &[DirectoryUser], previous: &mut Option<String>) -> Result<(), ScimError> {
-    let first = page.first().map(|u| u.id.clone());
+fn check_progress(
+    first: Option<&DirectoryUser>,
+    previous: &mut Option<String>,
+) -> Result<(), ScimError> {
+    let first = first.map(|u| u.id.clone());
     if first.is_some() && first == *previous {
         return Err(AtlassianError::Decode {
             call: "GET /user/search".to_owned(),
@@ -1810,41 +1825,70 @@ impl AtlassianProvisioner {
             .map(drop)
     }
 
-    /// A page of `/user/search?username=.` (active and inactive users), each user read in full.
-    /// Users a SCIM `DELETE` deactivated are left out, so a page can be shorter than `limit`
-    /// without being the last (this crate's searches do not rely on `scan_users`).
+    /// A page of `/user/search?username=.` (active and inactive users), each with its
+    /// property: what a sync reads of the whole directory, so one read per user at most (none
+    /// where the listing carries the data, [`Directory::users_page_with_data`]), made
+    /// [`READS_IN_FLIGHT`] at a time, and no full read: `groups` is left out (computed and
+    /// read-only; reading a user or searching shows it), since reading it would cost another
+    /// call per user. Users a SCIM `DELETE` deactivated are left out, so a page can be shorter
+    /// than `limit` without being the last (this crate's searches do not rely on `scan_users`).
     pub(crate) async fn scan_users(
         &self,
         _ctx: &RequestContext,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<User>, ScimError> {
-        let mut out = Vec::new();
+        let mut listed: Vec<(DirectoryUser, Option<Stored>)> = Vec::new();
         let mut start = offset;
         let mut previous = None;
-        let mut listed_count = 0;
-        while listed_count < limit {
-            let want = (limit - listed_count).min(self.dir.page_size());
-            let page = self.dir.users_page(start, want).await?;
+        while listed.len() < limit {
+            let want = (limit - listed.len()).min(self.dir.page_size());
+            let page: Vec<(DirectoryUser, Option<Stored>)> =
+                match self.dir.users_page_with_data(start, want).await? {
+                    Some(page) => page
+                        .into_iter()
+                        .map(|(user, data)| (user, Some(stored_from(data))))
+                        .collect(),
+                    None => self
+                        .dir
+                        .users_page(start, want)
+                        .await?
+                        .into_iter()
+                        .map(|user| (user, None))
+                        .collect(),
+                };
             let got = page.len();
             if got == 0 {
                 break;
             }
-            check_progress(&page, &mut previous)?;
-            for listed in page {
-                let full = self.dir.user_by_id(&listed.id, true).await?;
-                // Deleted since the search: keep what the search saw, so the page keeps its
-                // length and the caller's paging stays aligned.
-                let jira = full.unwrap_or(listed);
-                let stored = self.stored(&jira.id).await?;
-                if !stored.deprovisioned {
-                    out.push(self.view(&jira, &stored));
-                }
-            }
-            listed_count += got;
+            check_progress(page.first().map(|(u, _)| u), &mut previous)?;
+            listed.extend(page);
             start += got;
         }
-        out.truncate(limit);
+        listed.truncate(limit);
+        // The properties the listing did not carry, in the listing's order.
+        let reads: Vec<Task<'_, Result<Stored, ScimError>>> = listed
+            .iter()
+            .filter(|(_, stored)| stored.is_none())
+            .map(|(user, _)| {
+                Box::pin(async move { Ok(stored_from(self.dir.user_scim_data(user).await?)) })
+                    as Task<'_, _>
+            })
+            .collect();
+        let mut read = bounded::run_in_order(reads, READS_IN_FLIGHT)
+            .await
+            .into_iter();
+        let mut out = Vec::with_capacity(listed.len());
+        for (user, stored) in &listed {
+            let stored = match stored {
+                Some(s) => s.clone(),
+                // One answer per user without data, in order.
+                None => read.next().transpose()?.unwrap_or_default(),
+            };
+            if !stored.deprovisioned {
+                out.push(self.view(user, &stored));
+            }
+        }
         Ok(out)
     }
 
@@ -2126,7 +2170,8 @@ impl AtlassianProvisioner {
             })
     }
 
-    /// Group names from `/groups/picker` (capped by a Jira setting \[K\]), each read in full.
+    /// Group names from `/groups/picker` (capped by a Jira setting \[K\]), each read in full,
+    /// [`READS_IN_FLIGHT`] at a time.
     /// With a group mapping other than same-named groups, only Jira groups the mapping maps
     /// onto themselves are listed: the IdP names behind the others cannot be recovered from
     /// Jira (lookups by `displayName` still find them).
@@ -2152,15 +2197,20 @@ impl AtlassianProvisioner {
                     .is_some_and(|t| t.first().is_some_and(|f| f == n))
             });
         }
-        let mut out = Vec::new();
-        for name in names.into_iter().skip(offset).take(limit) {
-            match self.dir.group_members(&name).await? {
-                Some(members) => out.push(group_view(&name, &members)),
+        let names: Vec<String> = names.into_iter().skip(offset).take(limit).collect();
+        let reads: Vec<Task<'_, Result<Option<Vec<DirectoryUser>>, AtlassianError>>> = names
+            .iter()
+            .map(|name| Box::pin(self.dir.group_members(name)) as Task<'_, _>)
+            .collect();
+        let members = bounded::run_in_order(reads, READS_IN_FLIGHT).await;
+        names
+            .iter()
+            .zip(members)
+            .map(|(name, members)| {
                 // Deleted since the listing: keep the page aligned with an empty group.
-                None => out.push(group_view(&name, &[])),
-            }
-        }
-        Ok(out)
+                Ok(group_view(name, members?.as_deref().unwrap_or_default()))
+            })
+            .collect()
     }
 
     /// A PATCH that only adds or removes members (and expects no version) makes one

@@ -13,10 +13,12 @@
 //!   `scim-sql`).
 //! - [`Credentials`]: Basic or a bearer token, never shown in `Debug`.
 //! - [`LastLogins`]: when a target's users last logged in (the inactive-user cleanup).
+//! - [`bounded`]: futures run with at most N in flight, on any executor.
 //!
 //! The Atlassian provisioner (`scim-atlassian`) and the directory reconciler (`scim-sync`) both
 //! build on this crate and re-export what their users need.
 
+pub mod bounded;
 mod credentials;
 pub mod history;
 mod lock;

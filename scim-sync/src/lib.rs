@@ -17,7 +17,6 @@
 //! - [`schedule`]: a [`Runner`] syncing a tenant on demand or every few minutes, one run at a
 //!   time per tenant ([`RunLock`]), with progress and a summary in the sync history.
 
-mod bounded;
 pub mod cleanup;
 mod error;
 pub mod ledger;

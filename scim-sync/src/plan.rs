@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use scim_core::provision::{Provisioner, RequestContext};
 use scim_core::{Group, Member, OpKind, PatchOp, PatchOperation, ScimError, User};
+use scim_provisioning::bounded::{self, Task};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::SyncError;
-use crate::bounded::{self, Task};
 use crate::ledger::GroupLedger;
 
 /// A user a step refers to: one at the target (`id` set) or one this plan creates.

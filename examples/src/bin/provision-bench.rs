@@ -13,6 +13,11 @@
 //! cargo run --release -p scim-examples --bin provision-bench -- --users 10000 --latency-ms 20 --concurrency 8
 //! ```
 //!
+//! Then the same sync runs again on the converged target (a resync, as a scheduled sync does
+//! when nothing changed): it prints the initial sync's time (plan and apply) and the
+//! resync's, their ratio (goal: under 20%), and both runs' Jira calls as reads and writes (a
+//! converged resync makes no write). `--latency-ms 0` measures the CPU alone.
+//!
 //! The last line is the result as JSON, for scripts and tests.
 
 use std::fmt::Write;
@@ -21,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use scim_atlassian::simulator::{JiraSimulator, Latency};
 use scim_atlassian::{AtlassianProvisioner, Credentials};
+use scim_core::HttpClient;
 use scim_core::provision::RequestContext;
 use scim_examples::Flags;
 use scim_examples::glue::TokioSleeper;
@@ -33,7 +39,7 @@ usage: provision-bench [--users N] [--groups N] [--groups-per-user N] [--latency
   --users N            users to provision (default 10000)
   --groups N           groups in the directory (default 30)
   --groups-per-user N  groups each user is in (default 3)
-  --latency-ms MS      delay of every Jira call (default 20)
+  --latency-ms MS      delay of every Jira call (default 20; 0: none, CPU-bound)
   --concurrency N      operations in flight at once: scim-sync's SyncOptions::concurrency
                        (default 8)
   -h, --help           this text";
@@ -70,8 +76,11 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String>
                 out.per_user = number("--groups-per-user", flags.value("--groups-per-user")?)?;
             }
             "--latency-ms" => {
-                let ms = number("--latency-ms", flags.value("--latency-ms")?)?;
-                out.latency = Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX));
+                let value = flags.value("--latency-ms")?;
+                let ms = value.parse::<u64>().map_err(|_| {
+                    format!("--latency-ms {value:?}: give a whole number of milliseconds")
+                })?;
+                out.latency = Duration::from_millis(ms);
             }
             "--concurrency" => {
                 out.concurrency = number("--concurrency", flags.value("--concurrency")?)?;
@@ -83,6 +92,34 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String>
         return Err("--groups-per-user cannot exceed --groups".to_owned());
     }
     Ok(Some(out))
+}
+
+/// Jira calls by kind: reads (`GET`) and writes (everything else).
+#[derive(Clone, Copy)]
+struct Calls {
+    reads: usize,
+    writes: usize,
+}
+
+impl Calls {
+    fn of(sim: &JiraSimulator) -> Self {
+        let writes = sim.write_calls();
+        Calls {
+            reads: sim.total_calls().saturating_sub(writes),
+            writes,
+        }
+    }
+
+    fn total(self) -> usize {
+        self.reads + self.writes
+    }
+
+    fn plus(self, other: Calls) -> Calls {
+        Calls {
+            reads: self.reads + other.reads,
+            writes: self.writes + other.writes,
+        }
+    }
 }
 
 /// The directory as scim-sync's CSV export: user `i` is in groups `i, i+1, ...` (mod groups),
@@ -125,9 +162,17 @@ async fn main() -> std::process::ExitCode {
     };
     let credentials = Credentials::bearer("bench-pat");
     let sim = Arc::new(JiraSimulator::new(credentials.clone()));
-    let slow = Latency::new(sim.clone(), args.latency, Arc::new(TokioSleeper));
+    let client: Arc<dyn HttpClient> = if args.latency.is_zero() {
+        sim.clone()
+    } else {
+        Arc::new(Latency::new(
+            sim.clone(),
+            args.latency,
+            Arc::new(TokioSleeper),
+        ))
+    };
     let jira = match AtlassianProvisioner::jira("http://jira.invalid", credentials)
-        .client(Arc::new(slow))
+        .client(client)
         .sleeper(Arc::new(TokioSleeper))
         .build()
     {
@@ -140,6 +185,9 @@ async fn main() -> std::process::ExitCode {
     let ctx = RequestContext::new("bench");
     let reconciler =
         Reconciler::new().with_options(SyncOptions::default().concurrency(args.concurrency));
+
+    // The initial sync, as a user sees it: plan (reading the empty target) and apply.
+    let started = Instant::now();
     let plan = match reconciler.plan(&source, &jira, &ctx).await {
         Ok(p) => p,
         Err(e) => {
@@ -147,15 +195,38 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let planned = started.elapsed();
+    let plan_calls = Calls::of(&sim);
+    sim.reset_calls();
+    let applying = Instant::now();
+    let report = plan.apply_forced(&jira, &ctx).await;
+    let elapsed = applying.elapsed();
+    let initial = started.elapsed();
+    let apply_calls = Calls::of(&sim);
+    let calls = apply_calls.total();
+    let initial_calls = plan_calls.plus(apply_calls);
+
+    // The same sync again on the converged target: it should only read.
     sim.reset_calls();
     let started = Instant::now();
-    let report = plan.apply_forced(&jira, &ctx).await;
-    let elapsed = started.elapsed();
-    let calls = sim.total_calls();
+    let (resync_plan, resync_report) = match reconciler.plan(&source, &jira, &ctx).await {
+        Ok(p) => {
+            let report = p.apply_forced(&jira, &ctx).await;
+            (p, report)
+        }
+        Err(e) => {
+            eprintln!("provision-bench: planning the resync failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let resync = started.elapsed();
+    let resync_calls = Calls::of(&sim);
+
     // Counts far below 2^52: exact as f64.
     let as_f64 = |n: usize| f64::from(u32::try_from(n).unwrap_or(u32::MAX));
     let minimum = args.latency.as_secs_f64() * as_f64(calls) / as_f64(args.concurrency);
     let ratio = elapsed.as_secs_f64() / minimum.max(f64::EPSILON);
+    let resync_ratio = resync.as_secs_f64() / initial.as_secs_f64().max(f64::EPSILON);
     println!(
         "{} users, {} groups ({} per user), {} ms a call, concurrency {}",
         args.users,
@@ -165,11 +236,38 @@ async fn main() -> std::process::ExitCode {
         args.concurrency
     );
     println!("apply: {report}");
+    if args.latency.is_zero() {
+        println!(
+            "{calls} Jira calls in {:.1} s (no latency: CPU only)",
+            elapsed.as_secs_f64()
+        );
+    } else {
+        println!(
+            "{calls} Jira calls in {:.1} s; latency-bound minimum {:.1} s (calls x latency / \
+             concurrency); {ratio:.2}x the minimum",
+            elapsed.as_secs_f64(),
+            minimum
+        );
+    }
     println!(
-        "{calls} Jira calls in {:.1} s; latency-bound minimum {:.1} s (calls x latency / \
-         concurrency); {ratio:.2}x the minimum",
+        "initial sync: {:.2} s (plan {:.2} s, apply {:.2} s), {} reads, {} writes",
+        initial.as_secs_f64(),
+        planned.as_secs_f64(),
         elapsed.as_secs_f64(),
-        minimum
+        initial_calls.reads,
+        initial_calls.writes
+    );
+    println!(
+        "resync of the converged target: {:.2} s, {} reads, {} writes; {} steps planned; \
+         apply: {resync_report}",
+        resync.as_secs_f64(),
+        resync_calls.reads,
+        resync_calls.writes,
+        resync_plan.steps().len()
+    );
+    println!(
+        "resync / initial sync: {:.1}% (goal: under 20%)",
+        resync_ratio * 100.0
     );
     println!(
         "{}",
@@ -182,9 +280,22 @@ async fn main() -> std::process::ExitCode {
             "minimumSeconds": minimum,
             "ratio": ratio,
             "simulatedUsers": sim.user_count(),
+            "initial": {
+                "seconds": initial.as_secs_f64(),
+                "reads": initial_calls.reads,
+                "writes": initial_calls.writes,
+            },
+            "resync": {
+                "seconds": resync.as_secs_f64(),
+                "reads": resync_calls.reads,
+                "writes": resync_calls.writes,
+                "steps": resync_plan.steps().len(),
+                "failed": resync_report.failed,
+            },
+            "resyncRatio": resync_ratio,
         })
     );
-    if report.failed > 0 {
+    if report.failed > 0 || resync_report.failed > 0 {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS

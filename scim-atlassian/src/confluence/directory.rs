@@ -223,6 +223,11 @@ impl Directory for ConfluenceDirectory {
         }
     }
 
+    /// By the name the user was listed with: no lookup of its key.
+    async fn user_scim_data(&self, user: &DirectoryUser) -> Result<Option<Value>, AtlassianError> {
+        self.crowd.scim_data(&user.name).await
+    }
+
     async fn set_scim_data(&self, id: &str, value: &Value) -> Result<(), AtlassianError> {
         let name = self.existing_name(id).await?;
         self.crowd.set_scim_data(&name, value).await

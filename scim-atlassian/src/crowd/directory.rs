@@ -89,6 +89,20 @@ impl CrowdDirectory {
         &self,
         users: Vec<WithAttributes>,
     ) -> Result<Vec<DirectoryUser>, AtlassianError> {
+        Ok(self
+            .with_attributes_all(users)
+            .await?
+            .into_iter()
+            .map(|u| self.to_directory(u))
+            .collect())
+    }
+
+    /// `users`, those answered without their attributes read again with them (see
+    /// [`CrowdDirectory::to_directory_all`]).
+    async fn with_attributes_all(
+        &self,
+        users: Vec<WithAttributes>,
+    ) -> Result<Vec<WithAttributes>, AtlassianError> {
         let mut out = Vec::with_capacity(users.len());
         for user in users {
             let user = if user.has_attributes() {
@@ -100,9 +114,16 @@ impl CrowdDirectory {
                     .await?
                     .unwrap_or(user)
             };
-            out.push(self.to_directory(user));
+            out.push(user);
         }
         Ok(out)
+    }
+
+    /// The SCIM data among `user`'s attributes.
+    fn data_of(&self, user: &WithAttributes) -> Option<Value> {
+        user.values(&self.attribute)
+            .map(<[String]>::to_vec)
+            .and_then(decode)
     }
 
     /// The user whose SCIM id is `id` (with `stable_ids`): one attribute search for a stable
@@ -486,6 +507,29 @@ impl Directory for CrowdDirectory {
         CROWD_PAGE
     }
 
+    /// With stable ids, the listing's `expand=user,attributes` carries the SCIM data too: no
+    /// read per user.
+    async fn users_page_with_data(
+        &self,
+        start: usize,
+        max: usize,
+    ) -> Result<Option<Vec<(DirectoryUser, Option<Value>)>>, AtlassianError> {
+        if !self.stable_ids {
+            return Ok(None);
+        }
+        let page = self.client.users_page_with_attributes(start, max).await?;
+        Ok(Some(
+            self.with_attributes_all(page)
+                .await?
+                .into_iter()
+                .map(|u| {
+                    let data = self.data_of(&u);
+                    (self.to_directory(u), data)
+                })
+                .collect(),
+        ))
+    }
+
     /// The attribute's values, put back in order by their prefix and joined: one call,
     /// `GET /user/attribute` by name, or with stable ids the attribute search that finds the
     /// user, which answers its attributes too.
@@ -494,10 +538,7 @@ impl Directory for CrowdDirectory {
             let Some(user) = self.find(id).await? else {
                 return Ok(None);
             };
-            return Ok(user
-                .values(&self.attribute)
-                .map(<[String]>::to_vec)
-                .and_then(decode));
+            return Ok(self.data_of(&user));
         }
         let values = self.client.attribute(id, &self.attribute).await?;
         Ok(values.and_then(decode))

@@ -1,20 +1,24 @@
 //! Runs futures with at most N in flight, without an async runtime.
 //!
-//! The `futures` crate's `buffer_unordered` does the same; this is the few lines of it the
-//! reconciler needs, so the crate keeps no dependency beyond the workspace's. All the futures
-//! run inside the one future returned here (no spawning), so it works on any executor, and the
-//! concurrency is in the I/O the target does while one call awaits, which is where a sync spends
-//! its time.
+//! The `futures` crate's `buffer_unordered` does the same; this is the few lines of it that the
+//! reconciler (applying a plan) and the Atlassian provisioner (reading a whole directory) need,
+//! so neither keeps a dependency beyond the workspace's. All the futures run inside the one
+//! future returned here (no spawning), so it works on any executor, a [`RetryBudget`]
+//! scope around it covers every task, and the concurrency is in the I/O the target does while
+//! one call awaits, which is where a sync spends its time.
+//!
+//! [`RetryBudget`]: crate::RetryBudget
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
 /// A boxed future borrowing for `'a`.
-pub(crate) type Task<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub type Task<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Runs `tasks` with at most `limit` (at least 1) in flight; results come in completion order.
-pub(crate) async fn run<'a, T: Send + 'a>(tasks: Vec<Task<'a, T>>, limit: usize) -> Vec<T> {
+/// Runs `tasks` with at most `limit` (at least 1) in flight; results come in completion order
+/// (tag them, e.g. with their index, to put them back in order).
+pub async fn run<'a, T: Send + 'a>(tasks: Vec<Task<'a, T>>, limit: usize) -> Vec<T> {
     let limit = limit.max(1);
     let mut pending = tasks.into_iter();
     let mut running: Vec<Task<'a, T>> = Vec::with_capacity(limit);
@@ -48,6 +52,18 @@ pub(crate) async fn run<'a, T: Send + 'a>(tasks: Vec<Task<'a, T>>, limit: usize)
         }
     })
     .await
+}
+
+/// [`run`], with the results in the order of `tasks`.
+pub async fn run_in_order<'a, T: Send + 'a>(tasks: Vec<Task<'a, T>>, limit: usize) -> Vec<T> {
+    let tagged: Vec<Task<'a, (usize, T)>> = tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, task)| Box::pin(async move { (i, task.await) }) as Task<'a, _>)
+        .collect();
+    let mut done = run(tagged, limit).await;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, value)| value).collect()
 }
 
 #[cfg(test)]
@@ -96,5 +112,22 @@ mod tests {
         out.sort_unstable();
         assert_eq!(out, (0..20).collect::<Vec<_>>());
         assert_eq!(peak.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn in_order_keeps_the_order_of_the_tasks() {
+        // Task n yields 20 - n times, so the last tasks finish first.
+        let tasks: Vec<Task<'_, usize>> = (0..20usize)
+            .map(|n| {
+                Box::pin(async move {
+                    for _ in n..20 {
+                        YieldOnce(false).await;
+                    }
+                    n
+                }) as Task<'_, usize>
+            })
+            .collect();
+        let out = scim_core::provision::conformance::block_on(run_in_order(tasks, 4));
+        assert_eq!(out, (0..20).collect::<Vec<_>>());
     }
 }
