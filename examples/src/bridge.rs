@@ -223,6 +223,17 @@ pub struct TargetConfig {
     /// `group_rename` (Jira, Crowd, Confluence): what a group `displayName` change does,
     /// `refuse` (default) or `create-move-delete`.
     pub group_rename: Option<String>,
+    /// `org_id` (Cloud): the organization, for what the directory API key cannot reach
+    /// (users' last-active dates, for `sync --inactive-days`).
+    pub org_id: Option<String>,
+    /// `org_token` (Cloud): an organization admin API key of `org_id`.
+    pub org_token: Option<Secret>,
+    /// `org_token_env` (Cloud): the environment variable holding it.
+    pub org_token_env: Option<String>,
+    /// `deprovisioned_file` (Cloud): the JSON file keeping anonymized users' own values and
+    /// the users a SCIM `DELETE` hid under `anonymize` or `keep` (default: in memory, lost on
+    /// restart).
+    pub deprovisioned_file: Option<String>,
 }
 
 /// One `[[tenants]]` entry.
@@ -341,6 +352,10 @@ pub enum Target {
         api_key: String,
         /// Per-request timeout.
         timeout: Duration,
+        /// The organization id and an organization admin API key, when configured.
+        org: Option<(String, String)>,
+        /// Where deprovisioned users are remembered (`None`: in memory).
+        deprovisioned_file: Option<String>,
     },
     /// A Jira Data Center.
     JiraDc {
@@ -413,10 +428,29 @@ fn cloud_target(t: &TargetConfig, timeout: Duration, env: Env<'_>) -> Result<Tar
     }
     let api_key = secret("target.token", t.token.as_ref(), t.token_env.as_ref(), env)?
         .ok_or("target.token (or token_env) is missing: the directory API key")?;
+    let org_token = secret(
+        "target.org_token",
+        t.org_token.as_ref(),
+        t.org_token_env.as_ref(),
+        env,
+    )?;
+    let org = match (t.org_id.clone(), org_token) {
+        (Some(id), Some(token)) => Some((id, token)),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "target: org_id and org_token (or org_token_env) go together: the organization \
+                 and its admin API key"
+                    .to_owned(),
+            );
+        }
+    };
     Ok(Target::Cloud {
         url,
         api_key,
         timeout,
+        org,
+        deprovisioned_file: t.deprovisioned_file.clone(),
     })
 }
 
@@ -458,6 +492,18 @@ impl Config {
                 "target.type = {kind:?} is not supported yet; supported: \"jira-dc\", \"crowd\", \
                  \"confluence-dc\", \"bitbucket-dc\", \"cloud\""
             ));
+        }
+        let cloud_only = self.target.as_ref().is_some_and(|t| {
+            t.org_id.is_some()
+                || t.org_token.is_some()
+                || t.org_token_env.is_some()
+                || t.deprovisioned_file.is_some()
+        });
+        if cloud_only && kind != "cloud" {
+            return Err(
+                "target.org_id, org_token and deprovisioned_file apply to type = \"cloud\" only"
+                    .to_owned(),
+            );
         }
         let bitbucket = kind == "bitbucket-dc";
         let login_groups = match self.target.as_ref().and_then(|t| t.login_groups.clone()) {
@@ -807,12 +853,34 @@ mod tests {
         )
         .unwrap();
         match c.target(false, &env).unwrap() {
-            Target::Cloud { url, api_key, .. } => {
+            Target::Cloud {
+                url, api_key, org, ..
+            } => {
                 assert_eq!(url, "https://api.atlassian.com/scim/directory/d-1");
                 assert_eq!(api_key, "pat-from-env");
+                assert_eq!(org, None);
             }
             other => panic!("{other:?}"),
         }
+        // The organization's key for last-active dates: both settings or neither, Cloud only.
+        let with_org = |extra: &str, kind: &str| {
+            Config::from_toml(&format!(
+                "[target]\ntype = \"{kind}\"\nurl = \"https://api.atlassian.com/scim/directory/d-1\"\n\
+                 token = \"k\"\n{extra}"
+            ))
+            .unwrap()
+            .target(false, &env)
+        };
+        match with_org("org_id = \"o-1\"\norg_token_env = \"JIRA_PAT\"\n", "cloud").unwrap() {
+            Target::Cloud { org, .. } => {
+                assert_eq!(org, Some(("o-1".to_owned(), "pat-from-env".to_owned())));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = with_org("org_id = \"o-1\"\n", "cloud").unwrap_err();
+        assert!(err.contains("org_token"), "{err}");
+        let err = with_org("deprovisioned_file = \"d.json\"\n", "jira-dc").unwrap_err();
+        assert!(err.contains("cloud"), "{err}");
         assert!(matches!(
             c.target(true, &env).unwrap(),
             Target::CloudSimulator

@@ -138,8 +138,8 @@ impl std::fmt::Debug for BridgeCleanup {
 }
 
 impl BridgeCleanup {
-    /// Checks `[cleanup]` and builds the cleanup over the bridge's target. Atlassian Cloud is
-    /// refused: its user provisioning API does not tell when users last logged in.
+    /// Checks `[cleanup]` and builds the cleanup over the bridge's target (a Data Center
+    /// product; Atlassian Cloud is refused, `sync --inactive-days` cleans it up).
     pub fn new(parts: CleanupParts<'_>) -> Result<Arc<BridgeCleanup>, String> {
         let cfg = parts.config;
         let cleanup = cfg.cleanup()?;
@@ -153,9 +153,9 @@ impl BridgeCleanup {
         )?;
         let Built::DataCenter(p) = built else {
             return Err(
-                "Atlassian Cloud's user provisioning API does not tell when users \
-                        last logged in: the inactive-user cleanup works on Data Center \
-                        products (Crowd; Jira and Confluence with their embedded Crowd API)"
+                "the bridge's [cleanup] runs on Data Center targets (Crowd; Jira and \
+                 Confluence with their embedded Crowd API; Bitbucket); on Atlassian Cloud, \
+                 run `sync --inactive-days` with [target] org_id and org_token"
                     .to_owned(),
             );
         };

@@ -17,7 +17,8 @@ use scim_core::provision::{Provisioner, RequestContext};
 use scim_sync::plan::Progress;
 use scim_sync::{
     CleanupMode, DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource,
-    Reconciler, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions, target_policy,
+    LastLogins, Reconciler, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions,
+    target_policy,
 };
 
 use crate::Flags;
@@ -158,9 +159,10 @@ usage: sync --source file|scim|keycloak [source options]
                        tenant syncs once at a time across them (else the config's [history] db)
   --inactive-days N    no sync: deprovision (per [policy.deprovision]) the target's users who
                        have not logged in for N days, from the product's login records (Crowd;
-                       Jira and Confluence through their embedded Crowd API), under the same
-                       10% safety rail (--force) and --dry-run; each run is recorded in the
-                       history (a CLEANUP entry); with --every, again every DURATION
+                       Jira and Confluence through their embedded Crowd API; Bitbucket; Cloud
+                       with [target] org_id and org_token), under the same 10% safety rail
+                       (--force) and --dry-run; each run is recorded in the history (a CLEANUP
+                       entry); with --every, again every DURATION
   --exclude REGEX      with --inactive-days: users (userName) never touched (repeatable)
   -h, --help           this text";
 
@@ -435,20 +437,37 @@ async fn cleanup_inactive(
     let target = config.target(args.simulate, env)?;
     let client = TargetClient::new(&target, config.concurrency()?)?;
     let observer = Some(Arc::new(HistoryObserver::new()) as Arc<dyn CallObserver>);
-    let p = match client.provisioner(&target_policy(&config.policy), false, observer)? {
-        Built::DataCenter(p) => RecordingProvisioner::new(p, Arc::clone(&history)),
-        Built::Cloud(_) => {
-            return Err(
-                "--inactive-days: Atlassian Cloud's user provisioning API does not tell \
-                        when users last logged in"
-                    .to_owned(),
-            );
-        }
-    };
+    let built = client.provisioner(&target_policy(&config.policy), false, observer)?;
     let mut cleanup = InactiveCleanup::new(days).map_err(|e| e.to_string())?;
     for pattern in &args.exclude {
         cleanup = cleanup.exclude(pattern).map_err(|e| e.to_string())?;
     }
+    // Cloud's last-active dates come from the organizations API (`[target] org_id` and
+    // `org_token`); without them its error says so.
+    let described = client.described();
+    match built {
+        Built::DataCenter(p) => {
+            let p = RecordingProvisioner::new(p, Arc::clone(&history));
+            run_cleanups(args, &cleanup, &p, described, history.as_ref(), out).await
+        }
+        Built::Cloud(p) => {
+            let p = RecordingProvisioner::new(p, Arc::clone(&history));
+            run_cleanups(args, &cleanup, &p, described, history.as_ref(), out).await
+        }
+    }
+}
+
+/// The cleanup runs of `--inactive-days` on `p` (once, or `--every` up to `--max-runs`), each
+/// printed and recorded in `history`.
+async fn run_cleanups<P: Provisioner + LastLogins>(
+    args: &SyncArgs,
+    cleanup: &InactiveCleanup,
+    p: &P,
+    described: &str,
+    history: &dyn SyncHistory,
+    out: &mut (dyn Write + Send),
+) -> Result<Exit, String> {
+    let days = cleanup.days();
     let ctx = RequestContext::new(args.tenant.clone());
     let mode = CleanupMode {
         dry_run: args.dry_run,
@@ -457,12 +476,8 @@ async fn cleanup_inactive(
     let mut exit = Exit::Ok;
     let mut runs = 0;
     loop {
-        let _ = writeln!(
-            out,
-            "inactive-user cleanup ({days} days) of {}",
-            client.described()
-        );
-        let result = cleanup.run(&p, &ctx, mode, Some(history.as_ref())).await;
+        let _ = writeln!(out, "inactive-user cleanup ({days} days) of {described}");
+        let result = cleanup.run(p, &ctx, mode, Some(history)).await;
         runs += 1;
         match result {
             Ok(run) => {

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_atlassian::cloud::{CloudBuilder, CloudProvisioner};
+use scim_atlassian::cloud::{
+    CloudBuilder, CloudProvisioner, DeprovisionedUsers, InMemoryDeprovisioned,
+    JsonFileDeprovisioned,
+};
 use scim_atlassian::history::{RecordingProvisioner, SyncHistory};
 use scim_atlassian::policy::SyncPolicy;
 use scim_atlassian::simulator::{
@@ -28,6 +31,9 @@ pub const SIMULATOR_URL: &str = "http://atlassian-simulator.invalid";
 pub const SIMULATOR_SEATS: u64 = 25;
 /// The Cloud simulator's directory API key (the simulator is in-process: nothing to guard).
 pub const SIMULATOR_CLOUD_KEY: &str = "simulator-directory-key";
+/// The Cloud simulator's organization and its admin API key (for last-active dates).
+const SIMULATOR_ORG: &str = "simulated-org";
+const SIMULATOR_ORG_KEY: &str = "simulator-org-key";
 
 /// The target's one HTTP client and how to build a provisioner over it.
 pub struct TargetClient {
@@ -51,7 +57,14 @@ type DataCenterStart = Box<dyn Fn() -> AtlassianBuilder + Send + Sync>;
 
 enum Product {
     DataCenter(DataCenterStart),
-    Cloud { url: String, api_key: String },
+    Cloud {
+        url: String,
+        api_key: String,
+        /// The organization id and its admin API key, for last-active dates.
+        org: Option<(String, String)>,
+        /// One store for every provisioner of the target: tenants share the directory.
+        deprovisioned: Arc<dyn DeprovisionedUsers>,
+    },
 }
 
 /// Records `built`'s operations in `history` (reads too when `reads`), as the bridge serves
@@ -277,10 +290,13 @@ impl TargetClient {
             }
             Target::CloudSimulator => {
                 let sim = CloudSimulator::new("simulated", SIMULATOR_CLOUD_KEY);
+                sim.enable_org_api(SIMULATOR_ORG, SIMULATOR_ORG_KEY);
                 TargetClient {
                     product: Product::Cloud {
                         url: sim.directory_url(),
                         api_key: SIMULATOR_CLOUD_KEY.to_owned(),
+                        org: Some((SIMULATOR_ORG.to_owned(), SIMULATOR_ORG_KEY.to_owned())),
+                        deprovisioned: Arc::new(InMemoryDeprovisioned::new()),
                     },
                     client: Arc::new(sim),
                     described: "the in-process Atlassian Cloud simulator".to_owned(),
@@ -291,15 +307,28 @@ impl TargetClient {
                 url,
                 api_key,
                 timeout,
-            } => TargetClient {
-                client: reqwest(timeout)?,
-                described: format!("the Atlassian Cloud directory at {url}"),
-                product: Product::Cloud {
-                    url: url.clone(),
-                    api_key: api_key.clone(),
-                },
-                group_rename: GroupRename::default(),
-            },
+                org,
+                deprovisioned_file,
+            } => {
+                let deprovisioned: Arc<dyn DeprovisionedUsers> = match deprovisioned_file {
+                    Some(path) => Arc::new(
+                        JsonFileDeprovisioned::open(path)
+                            .map_err(|e| format!("target.deprovisioned_file: {e}"))?,
+                    ),
+                    None => Arc::new(InMemoryDeprovisioned::new()),
+                };
+                TargetClient {
+                    client: reqwest(timeout)?,
+                    described: format!("the Atlassian Cloud directory at {url}"),
+                    product: Product::Cloud {
+                        url: url.clone(),
+                        api_key: api_key.clone(),
+                        org: org.clone(),
+                        deprovisioned,
+                    },
+                    group_rename: GroupRename::default(),
+                }
+            }
         })
     }
 
@@ -324,12 +353,21 @@ impl TargetClient {
                 }
                 b.build().map(Built::DataCenter)
             }
-            Product::Cloud { url, api_key } => {
+            Product::Cloud {
+                url,
+                api_key,
+                org,
+                deprovisioned,
+            } => {
                 let mut b: CloudBuilder = CloudProvisioner::builder(url.clone(), api_key.clone())
                     .client(Arc::clone(&self.client))
                     .sleeper(Arc::new(TokioSleeper))
                     .policy(policy.clone())
+                    .deprovisioned_users(Arc::clone(deprovisioned))
                     .dry_run(dry_run);
+                if let Some((id, key)) = org {
+                    b = b.organization(id.clone(), key.clone());
+                }
                 if let Some(o) = observer {
                     b = b.observer(o);
                 }

@@ -1,6 +1,6 @@
-//! scim-sync's inactive-user cleanup against the Crowd and Jira simulators (here so that
-//! scim-sync depends on no vendor crate): last logins from the product, the exclude list, the
-//! safety rail, the dry run, and the policy's deprovisioning.
+//! scim-sync's inactive-user cleanup against the Crowd, Jira, Bitbucket and Atlassian Cloud
+//! simulators (here so that scim-sync depends on no vendor crate): last logins from the
+//! product, the exclude list, the safety rail, the dry run, and the policy's deprovisioning.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,9 +11,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use scim_atlassian::cloud::CloudProvisioner;
 use scim_atlassian::history::{HistoryQuery, InMemoryHistory, RecordingProvisioner, SyncHistory};
 use scim_atlassian::policy::{DeprovisionAction, SyncPolicy};
-use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
+use scim_atlassian::simulator::{
+    BitbucketSimulator, CloudSimulator, CrowdSimulator, JiraSimulator,
+};
 use scim_atlassian::{AtlassianProvisioner, Credentials};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{Provisioner, RequestContext};
@@ -355,4 +358,85 @@ async fn the_bridge_cleanup_reads_jira_logins_through_its_embedded_crowd() {
     );
     assert!(sim.user("bob").unwrap().active);
     assert_eq!(cleanup_runs(&history).len(), 1);
+}
+
+#[test]
+fn bitbucket_logins_come_from_its_admin_user_listing() {
+    let admin = Credentials::basic("admin", "pw");
+    let sim = Arc::new(BitbucketSimulator::new(admin.clone()));
+    let bitbucket = AtlassianProvisioner::bitbucket("https://bitbucket.example.com", admin)
+        .client(sim.clone())
+        .login_groups(["stash-users"])
+        .policy(
+            SyncPolicy::builder()
+                .exclude("stash-users")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    for name in ["alice", "bob", "svc-ci"] {
+        block_on(bitbucket.create_user(&ctx(), user(name))).unwrap();
+    }
+    sim.set_last_login("alice", Some(now() - Duration::days(120)));
+    sim.set_last_login("bob", Some(now() - Duration::days(3)));
+    sim.set_last_login("svc-ci", Some(now() - Duration::days(400)));
+    let plan = block_on(idle_90_days_but_services().plan(&bitbucket, &ctx())).unwrap();
+    assert_eq!(planned(&plan), ["alice"]);
+    let report = block_on(plan.apply(&bitbucket, &ctx())).unwrap();
+    assert_eq!((report.done, report.failed), (1, 0), "{report}");
+    // Bitbucket cannot deactivate: deprovisioning takes alice out of the login group.
+    assert!(!sim.can_log_in("alice"));
+    assert!(sim.can_log_in("bob"));
+    assert!(sim.can_log_in("svc-ci"));
+    assert!(
+        block_on(idle_90_days_but_services().plan(&bitbucket, &ctx()))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn cloud_logins_come_from_the_organizations_api_when_its_key_is_given() {
+    let sim = Arc::new(CloudSimulator::new("dir-1", "dir-key"));
+    sim.enable_org_api("org-1", "org-key");
+    let builder = || {
+        CloudProvisioner::builder(sim.directory_url(), "dir-key")
+            .client(sim.clone())
+            .policy(
+                SyncPolicy::builder()
+                    .deprovision(DeprovisionAction::Anonymize)
+                    .build()
+                    .unwrap(),
+            )
+    };
+    let cloud = builder().organization("org-1", "org-key").build().unwrap();
+    let mut ids = Vec::new();
+    for name in ["alice", "bob"] {
+        let mut u = user(name);
+        u.user_name = format!("{name}@example.com");
+        ids.push(block_on(cloud.create_user(&ctx(), u)).unwrap().id.unwrap());
+    }
+    sim.set_last_active(&ids[0], Some(now() - Duration::days(200)));
+    sim.set_last_active(&ids[1], Some(now() - Duration::days(2)));
+    let cleanup = InactiveCleanup::new(90).unwrap().with_options(lenient());
+    let plan = block_on(cleanup.plan(&cloud, &ctx())).unwrap();
+    assert_eq!(planned(&plan), ["alice@example.com"]);
+    block_on(plan.apply(&cloud, &ctx())).unwrap();
+    // Anonymized in Cloud, its own values shown to SCIM.
+    let shown = block_on(cloud.get_user(&ctx(), &ids[0])).unwrap();
+    assert_eq!(
+        (shown.user_name.as_str(), shown.active),
+        ("alice@example.com", Some(false))
+    );
+    assert!(block_on(cloud.get_user(&ctx(), &ids[1])).unwrap().active != Some(false));
+
+    // Without the organization's key the cleanup stops, saying what is missing.
+    let without = builder().build().unwrap();
+    let err = block_on(cleanup.plan(&without, &ctx())).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("Atlassian Cloud") && text.contains("organization admin API key"),
+        "{text}"
+    );
 }

@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use scim_core::provision::{Provisioner, RequestContext, conformance};
+use scim_core::provision::{DocumentProvisioner, Provisioner, RequestContext, conformance};
 use scim_examples::own_app::{self, scim::AppDirectory};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -14,7 +14,7 @@ use tower::ServiceExt as _;
 #[tokio::test]
 async fn the_apps_tables_pass_the_conformance_suite() {
     let pool = own_app::open("sqlite::memory:").await.unwrap();
-    conformance::run_all(&AppDirectory::new(pool), "own-app").await;
+    conformance::run_all(&DocumentProvisioner::new(AppDirectory(pool)), "own-app").await;
 }
 
 #[tokio::test]
@@ -24,7 +24,7 @@ async fn a_user_the_app_made_itself_is_served_over_scim() {
         .execute(&pool)
         .await
         .unwrap();
-    let users = AppDirectory::new(pool)
+    let users = DocumentProvisioner::new(AppDirectory(pool))
         .scan_users(&RequestContext::new("acme"), 0, 10)
         .await
         .unwrap();

@@ -218,6 +218,31 @@ fn the_binary_runs_the_inactive_user_cleanup() {
     assert!(dry.status.success(), "{stdout}");
     assert!(stdout.contains("dry run: nothing written"), "{stdout}");
 
+    // Bitbucket (its admin user listing) and Cloud (the organizations API, which the
+    // simulated Cloud target is configured with) tell logins too.
+    for (kind, named) in [
+        ("bitbucket-dc", "the in-process Bitbucket simulator"),
+        ("cloud", "the in-process Atlassian Cloud simulator"),
+    ] {
+        std::fs::write(&config, format!("[target]\ntype = \"{kind}\"\n")).unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_sync"))
+            .args(["--inactive-days", "90", "--simulate", "--target"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{kind}: {stdout}{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("inactive-user cleanup (90 days) of {named}"))
+                && stdout.contains("nothing to do"),
+            "{stdout}"
+        );
+    }
+
     let bad = Command::new(env!("CARGO_BIN_EXE_sync"))
         .args(["--inactive-days", "0", "--target", "simulate"])
         .output()

@@ -44,6 +44,9 @@ pub struct SimBitbucketUser {
     pub display_name: String,
     /// `emailAddress`.
     pub email: String,
+    /// `lastAuthenticationTimestamp` (milliseconds since 1970), as
+    /// [`BitbucketSimulator::set_last_login`] set it; `None`: never authenticated.
+    pub last_authentication: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -83,7 +86,9 @@ struct State {
 ///   `LICENSED_USER`). `PUT /admin/users` `{name, displayName?, email?}` leaves out what is
 ///   not sent; `POST /admin/users/rename` `{name, newName}`; `PUT /admin/users/credentials`;
 ///   `DELETE /admin/users?name=` answers the deleted user and drops memberships and
-///   permissions.
+///   permissions. `GET /admin/users` carries `lastAuthenticationTimestamp` (milliseconds)
+///   for users who authenticated ([`BitbucketSimulator::set_last_login`]), and leaves it out
+///   for those who never did.
 /// - Groups: `POST`/`DELETE /admin/groups?name=` (409 on a taken name), memberships through
 ///   `POST /admin/users/add-groups` `{user, groups}`, `/admin/groups/add-users`
 ///   `{group, users}` (all or nothing: one unknown name and nothing changes, 404),
@@ -198,6 +203,22 @@ impl BitbucketSimulator {
     /// Adds a user directly (as an administrator would in the UI), in no group; returns its id.
     pub fn add_user(&self, name: &str, display_name: &str, email: &str) -> u64 {
         self.lock().insert_user(name, display_name, email)
+    }
+
+    /// Sets when user `name` last authenticated (`None`: never), which `GET /admin/users`
+    /// reports as `lastAuthenticationTimestamp`; false when there is no such user.
+    pub fn set_last_login(&self, name: &str, at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        let mut state = self.lock();
+        let lower = name.to_lowercase();
+        let Some(user) = state
+            .users
+            .values_mut()
+            .find(|u| u.name.to_lowercase() == lower)
+        else {
+            return false;
+        };
+        user.last_authentication = at.map(|t| t.timestamp_millis());
+        true
     }
 
     /// Adds an empty group; false when the name is taken.
@@ -704,6 +725,7 @@ impl State {
                 slug: slug(name),
                 display_name: display_name.to_owned(),
                 email: email.to_owned(),
+                last_authentication: None,
             },
         );
         id
@@ -763,7 +785,7 @@ impl State {
 }
 
 fn user_json(base: &str, u: &SimBitbucketUser) -> Value {
-    json!({
+    let mut user = json!({
         "name": u.name,
         "emailAddress": u.email,
         "id": u.id,
@@ -776,7 +798,12 @@ fn user_json(base: &str, u: &SimBitbucketUser) -> Value {
         "mutableDetails": true,
         "mutableGroups": true,
         "links": {"self": [{"href": format!("{base}/users/{}", u.slug)}]},
-    })
+    });
+    // Bitbucket leaves the field out for users who never authenticated.
+    if let (Some(ms), Some(obj)) = (u.last_authentication, user.as_object_mut()) {
+        obj.insert("lastAuthenticationTimestamp".to_owned(), json!(ms));
+    }
+    user
 }
 
 fn group_json(g: &Group) -> Value {

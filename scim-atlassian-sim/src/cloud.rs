@@ -37,6 +37,19 @@ const PAGE_CAP: u64 = 100;
 ///   extension (`atlassianAccountId`), registered with the service as Cloud has it; other
 ///   unknown schema URNs are 400.
 /// - No nested groups: a group given as a member is 400 `invalidValue`.
+/// - Each user gets an Atlassian account id when created, shown in every user answer as
+///   `atlassianAccountId` of that extension ([`CloudSimulator::account_id`]).
+/// - Managed accounts only: once [`CloudSimulator::verify_domain`] named the organization's
+///   verified domains, a user write (`POST`, `PUT`, `PATCH`) carrying an email outside them is
+///   400 `invalidValue` ("A user account can only be created if it has an email address on a
+///   verified domain"; the simulator holds changes to the same rule). `PATCH` and `PUT` change
+///   `userName`, `emails`, `displayName`, `name` and `active` of a managed account.
+/// - The organizations REST API's last-active dates, once enabled with
+///   [`CloudSimulator::enable_org_api`]: `GET /admin/v1/orgs/{orgId}/directory/users/{accountId}/last-active-dates`
+///   with the organization admin API key (401 otherwise, 404 for another organization or an
+///   unknown account) answers `{"data": {"product_access": [{"key", "name",
+///   "last_active": "YYYY-MM-DD"}]}, "links": {}}`, `product_access` empty for a user with no
+///   activity ([`CloudSimulator::set_last_active`]).
 /// - Every call counted by `METHOD /path` (ids as `{id}`), every request's path and query
 ///   logged ([`CloudSimulator::requests`]), faults injected with [`CloudSimulator::fail_next`].
 pub struct CloudSimulator {
@@ -53,6 +66,14 @@ struct State {
     log: CallLog,
     requests: Vec<String>,
     deactivated: BTreeMap<String, Value>,
+    /// SCIM user id -> Atlassian account id.
+    accounts: BTreeMap<String, String>,
+    /// Atlassian account id -> last active time.
+    last_active: BTreeMap<String, chrono::DateTime<chrono::Utc>>,
+    /// Verified domains, lower-cased; empty: every domain is taken.
+    verified: Vec<String>,
+    /// The organizations API: organization id and its admin API key.
+    org: Option<(String, Credentials)>,
 }
 
 impl std::fmt::Debug for CloudSimulator {
@@ -129,6 +150,37 @@ impl CloudSimulator {
         self.lock().deactivated.get(id).cloned()
     }
 
+    /// The Atlassian account id Cloud gave user `id` when it was created.
+    pub fn account_id(&self, id: &str) -> Option<String> {
+        self.lock().accounts.get(id).cloned()
+    }
+
+    /// Declares `domain` one of the organization's verified domains: from the first one on,
+    /// user emails outside them are refused.
+    pub fn verify_domain(&self, domain: &str) {
+        self.lock().verified.push(domain.trim().to_lowercase());
+    }
+
+    /// Serves the organizations REST API of organization `org_id` to `api_key` (its
+    /// organization admin API key, sent as `Authorization: Bearer`).
+    pub fn enable_org_api(&self, org_id: &str, api_key: &str) {
+        self.lock().org = Some((org_id.to_owned(), Credentials::bearer(api_key)));
+    }
+
+    /// Sets when user `id` (a SCIM id) was last active in Jira (`None`: never); false when
+    /// the user has no account.
+    pub fn set_last_active(&self, id: &str, at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        let mut state = self.lock();
+        let Some(account) = state.accounts.get(id).cloned() else {
+            return false;
+        };
+        match at {
+            Some(t) => state.last_active.insert(account, t),
+            None => state.last_active.remove(&account),
+        };
+        true
+    }
+
     /// Active users in the directory.
     pub fn user_count(&self) -> usize {
         self.backend.user_count(TENANT)
@@ -141,6 +193,10 @@ impl CloudSimulator {
 
     async fn serve(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HttpError> {
         let (mut parts, body) = request.into_parts();
+        if let Some(org_path) = parts.uri.path().strip_prefix("/admin/v1/orgs/") {
+            let org_path = org_path.to_owned();
+            return self.serve_org(&parts, &org_path);
+        }
         let Some(rel) = parts.uri.path().strip_prefix(&self.base).map(str::to_owned) else {
             return Ok(scim_error(&ScimError::not_found("path", parts.uri.path())));
         };
@@ -208,6 +264,11 @@ impl CloudSimulator {
                     self.lock().deactivated.insert(id.to_owned(), json);
                 }
             }
+            (&Method::POST | &Method::PUT | &Method::PATCH, "Users", _) => {
+                if let Some(err) = self.unverified_email(&body) {
+                    return Ok(scim_error(&err));
+                }
+            }
             (&Method::POST | &Method::PUT | &Method::PATCH, "Groups", _) => {
                 if let Some(err) = self.nested_group(&ctx, &body).await {
                     return Ok(scim_error(&err));
@@ -218,7 +279,151 @@ impl CloudSimulator {
             }
             _ => {}
         }
-        Ok(self.service.handle(Request::from_parts(parts, body)).await)
+        let is_create = parts.method == Method::POST && collection == "Users";
+        let resp = self.service.handle(Request::from_parts(parts, body)).await;
+        if collection != "Users" || !resp.status().is_success() {
+            return Ok(resp);
+        }
+        Ok(self.with_accounts(resp, is_create))
+    }
+
+    /// Users in `resp` (one, or a list's `Resources`) with their Atlassian account id; a
+    /// created user gets one first.
+    fn with_accounts(&self, resp: Response<Vec<u8>>, created: bool) -> Response<Vec<u8>> {
+        let (parts, body) = resp.into_parts();
+        let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
+            return Response::from_parts(parts, body);
+        };
+        let mut state = self.lock();
+        if created {
+            if let Some(id) = json.get("id").and_then(Value::as_str) {
+                let n = state.accounts.len() + 1;
+                state
+                    .accounts
+                    .entry(id.to_owned())
+                    .or_insert_with(|| format!("5b10a2844c20165700ed{n:04x}"));
+            }
+        }
+        let mut add = |user: &mut Value| {
+            let account = user
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| state.accounts.get(id).cloned());
+            if let (Some(account), Some(obj)) = (account, user.as_object_mut()) {
+                obj.insert(
+                    ATLASSIAN_EXTERNAL.to_owned(),
+                    serde_json::json!({ "atlassianAccountId": account }),
+                );
+            }
+        };
+        match json.get_mut("Resources").and_then(Value::as_array_mut) {
+            Some(list) => list.iter_mut().for_each(&mut add),
+            None => add(&mut json),
+        }
+        drop(state);
+        let bytes = serde_json::to_vec(&json).unwrap_or(body);
+        Response::from_parts(parts, bytes)
+    }
+
+    /// A 400 when a user write carries an email outside the verified domains (once any are
+    /// declared).
+    fn unverified_email(&self, body: &[u8]) -> Option<ScimError> {
+        let verified = self.lock().verified.clone();
+        if verified.is_empty() {
+            return None;
+        }
+        let json: Value = serde_json::from_slice(body).ok()?;
+        // `emails`, and paths under it (`emails[type eq "work"].value`).
+        let emails = flattened(written(&json, "emails", true));
+        for email in emails {
+            // Other sub-attributes (`primary`, `type`) say nothing of the domain.
+            let Some(text) = email
+                .get("value")
+                .and_then(Value::as_str)
+                .or_else(|| email.as_str())
+            else {
+                continue;
+            };
+            let domain = text.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+            if !domain.is_some_and(|d| verified.contains(&d)) {
+                return Some(ScimError::invalid_value(
+                    "emails",
+                    format_args!(
+                        "{text:?} is not on a verified domain of the organization: a managed \
+                         account's email must be"
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    /// The organizations REST API (`/admin/v1/orgs/...`): last-active dates only.
+    fn serve_org(
+        &self,
+        parts: &http::request::Parts,
+        path: &str,
+    ) -> Result<Response<Vec<u8>>, HttpError> {
+        const TEMPLATE: &str =
+            "/admin/v1/orgs/{orgId}/directory/users/{accountId}/last-active-dates";
+        let fault = {
+            let mut state = self.lock();
+            state.log.record(&parts.method, TEMPLATE);
+            state
+                .requests
+                .push(format!("{} /admin/v1/orgs/{path}", parts.method));
+            super::before_serving(&parts.extensions, state.log.next_fault())
+        };
+        if let Some(fault) = fault {
+            return fault_response(&fault);
+        }
+        let state = self.lock();
+        let Some((org, key)) = &state.org else {
+            return Ok(org_error(StatusCode::NOT_FOUND, "Not Found"));
+        };
+        let authorized = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(|h| key.matches_header(h.as_bytes()));
+        if !authorized {
+            return Ok(org_error(StatusCode::UNAUTHORIZED, "Unauthorized"));
+        }
+        let segments: Vec<&str> = path.split('/').collect();
+        let account = match segments.as_slice() {
+            [o, "directory", "users", account, "last-active-dates"]
+                if parts.method == Method::GET && o == org =>
+            {
+                *account
+            }
+            _ => return Ok(org_error(StatusCode::NOT_FOUND, "Not Found")),
+        };
+        if !state.accounts.values().any(|a| a == account) {
+            return Ok(org_error(StatusCode::NOT_FOUND, "User not found"));
+        }
+        let products: Vec<Value> = state
+            .last_active
+            .get(account)
+            .map(|t| {
+                serde_json::json!({
+                    "id": "ari:cloud:jira::site/simulated",
+                    "key": "jira-software",
+                    "name": "Jira",
+                    "url": "https://simulated.atlassian.net",
+                    "last_active": t.format("%Y-%m-%d").to_string(),
+                })
+            })
+            .into_iter()
+            .collect();
+        let body = serde_json::json!({
+            "data": {"product_access": products},
+            "links": {},
+        });
+        let mut r = Response::new(serde_json::to_vec(&body).unwrap_or_default());
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        Ok(r)
     }
 
     /// A 409 when a group write would give the group another group's name (Cloud refuses
@@ -231,29 +436,9 @@ impl CloudSimulator {
         body: &[u8],
     ) -> Option<ScimError> {
         let json: Value = serde_json::from_slice(body).ok()?;
-        let mut names: Vec<&str> = Vec::new();
-        if let Some(n) = json.get("displayName").and_then(Value::as_str) {
-            names.push(n);
-        }
-        for op in json
-            .get("Operations")
-            .and_then(Value::as_array)
+        let names = written(&json, "displayName", false)
             .into_iter()
-            .flatten()
-        {
-            let value = op.get("value");
-            match op.get("path").and_then(Value::as_str) {
-                Some(p) if p.eq_ignore_ascii_case("displayName") => {
-                    names.extend(value.and_then(Value::as_str));
-                }
-                None => names.extend(
-                    value
-                        .and_then(|v| v.get("displayName"))
-                        .and_then(Value::as_str),
-                ),
-                _ => {}
-            }
-        }
+            .filter_map(Value::as_str);
         for name in names {
             let filter = Filter::eq_str("displayName".parse().ok()?, name);
             let query = ListQuery::new().with_filter(filter);
@@ -275,27 +460,7 @@ impl CloudSimulator {
     /// A 400 when a group write names a group as a member: Cloud has no nested groups.
     async fn nested_group(&self, ctx: &RequestContext, body: &[u8]) -> Option<ScimError> {
         let json: Value = serde_json::from_slice(body).ok()?;
-        let mut members: Vec<&Value> = Vec::new();
-        if let Some(list) = json.get("members").and_then(Value::as_array) {
-            members.extend(list);
-        }
-        for op in json
-            .get("Operations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let path = op.get("path").and_then(Value::as_str);
-            let value = op.get("value");
-            let list = match path {
-                Some(p) if p.eq_ignore_ascii_case("members") => value.and_then(Value::as_array),
-                None => value
-                    .and_then(|v| v.get("members"))
-                    .and_then(Value::as_array),
-                _ => None,
-            };
-            members.extend(list.into_iter().flatten());
-        }
+        let members = flattened(written(&json, "members", false));
         for member in members {
             let is_group_type = member
                 .get("type")
@@ -371,6 +536,49 @@ fn cloud_filter(filter: &Filter, attrs: &[&str]) -> bool {
         }
         _ => false,
     }
+}
+
+/// What a write body (a resource, or a PATCH's `Operations`) gives attribute `attr`: the
+/// resource's value, the value of each operation whose path is `attr` (with `under`, also a
+/// path below it), and `value.attr` of each operation without a path.
+fn written<'a>(json: &'a Value, attr: &str, under: bool) -> Vec<&'a Value> {
+    let mut out: Vec<&Value> = json.get(attr).into_iter().collect();
+    let ops = json.get("Operations").and_then(Value::as_array);
+    for op in ops.into_iter().flatten() {
+        let value = op.get("value");
+        match op.get("path").and_then(Value::as_str) {
+            Some(p) => {
+                let named = p.eq_ignore_ascii_case(attr)
+                    || (under
+                        && p.get(..attr.len())
+                            .is_some_and(|head| head.eq_ignore_ascii_case(attr)));
+                if named {
+                    out.extend(value);
+                }
+            }
+            None => out.extend(value.and_then(|v| v.get(attr))),
+        }
+    }
+    out
+}
+
+/// `values` with arrays replaced by their items.
+fn flattened(values: Vec<&Value>) -> Vec<&Value> {
+    values
+        .into_iter()
+        .flat_map(|v| match v {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        })
+        .collect()
+}
+
+/// An organizations-API error (`{"code", "message"}`, not SCIM's form).
+fn org_error(status: StatusCode, message: &str) -> Response<Vec<u8>> {
+    let body = serde_json::json!({"code": status.as_u16(), "message": message});
+    let mut r = Response::new(serde_json::to_vec(&body).unwrap_or_default());
+    *r.status_mut() = status;
+    r
 }
 
 fn scim_error(err: &ScimError) -> Response<Vec<u8>> {

@@ -247,7 +247,8 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
         _user: &DirectoryUser,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
         Err(AtlassianError::InvalidConfig(format!(
-            "{}'s REST API does not tell when users last logged in",
+            "last login is not supported by {}: its REST API does not tell when users last \
+             logged in",
             self.product()
         )))
     }

@@ -211,8 +211,10 @@ impl AtlassianProvisioner {
 
     /// When user `id` last logged in to the product (`Ok(None)`: never), for the inactive-user
     /// cleanup: Crowd's `lastAuthenticated` attribute; Jira and Confluence through their
-    /// embedded Crowd API. 404 for a user SCIM does not show; 501 where the product does not
-    /// tell (Bitbucket; Jira without `embedded_crowd`).
+    /// embedded Crowd API; Bitbucket's `lastAuthenticationTimestamp` from its admin user
+    /// listing. 404 for a user SCIM does not show; 501 with a message naming the product and
+    /// what to configure where the product does not tell (Jira without `embedded_crowd`:
+    /// its REST API v2 has no login data).
     pub async fn last_login(
         &self,
         id: &str,
@@ -311,7 +313,7 @@ impl Original {
 /// that creating the user again finds the anonymized account with one lookup; opaque to
 /// people browsing the product, though not secret (the original is kept in the user's SCIM
 /// data anyway, which is what makes anonymization reversible).
-fn anonymous_name(name: &str) -> String {
+pub(crate) fn anonymous_name(name: &str) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let hash = name

@@ -254,3 +254,23 @@ fn policy_refusals_name_bitbucket() {
     assert!(text.contains("nothing was written to Bitbucket"), "{text}");
     assert!(sim.user("bjensen").is_none());
 }
+
+#[test]
+fn last_login_is_the_admin_listings_last_authentication() {
+    let s = setup();
+    let id = created_id(&s.p, "alice");
+    // Never authenticated: Bitbucket leaves the field out.
+    assert_eq!(block_on(s.p.last_login(&id)).unwrap(), None);
+    let when = chrono::DateTime::from_timestamp_millis(1_767_225_600_123).unwrap();
+    assert!(s.sim.set_last_login("alice", Some(when)));
+    s.sim.reset_calls();
+    assert_eq!(block_on(s.p.last_login(&id)).unwrap(), Some(when));
+    assert!(
+        s.sim.calls("GET", "/admin/users") >= 1,
+        "{:?}",
+        s.sim.call_counts()
+    );
+    // A user SCIM does not know is 404.
+    let err = block_on(s.p.last_login("999")).unwrap_err();
+    assert_eq!(err.status().as_u16(), 404);
+}

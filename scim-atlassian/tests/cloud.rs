@@ -609,7 +609,7 @@ fn atlassian_extension_passes_through() {
 #[test]
 fn the_simulator_accepts_the_atlassian_extension_and_refuses_unknown_ones() {
     const EXT: &str = "urn:scim:schemas:extension:atlassian-external:1.1";
-    let (_sim, cloud, _) = setup();
+    let (sim, cloud, _) = setup();
     let user: User = scim_core::from_str(&format!(
         r#"{{
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "{EXT}"],
@@ -619,12 +619,15 @@ fn the_simulator_accepts_the_atlassian_extension_and_refuses_unknown_ones() {
     ))
     .unwrap();
     let created = block_on(cloud.create_user(&ctx(), user)).unwrap();
+    // The account id is Atlassian's (read-only): the one the directory gave, not the one sent.
+    let account = sim.account_id(created.id.as_deref().unwrap()).unwrap();
+    assert_ne!(account, "abc-123");
     let back = serde_json::to_value(&created).unwrap();
-    assert_eq!(back[EXT]["atlassianAccountId"], "abc-123", "{back}");
+    assert_eq!(back[EXT]["atlassianAccountId"], account.as_str(), "{back}");
     let got = block_on(cloud.get_user(&ctx(), created.id.as_deref().unwrap())).unwrap();
     assert_eq!(
         serde_json::to_value(&got).unwrap()[EXT]["atlassianAccountId"],
-        "abc-123"
+        account.as_str()
     );
 
     let other: User = scim_core::from_str(

@@ -1,5 +1,6 @@
 //! Deprovisioning choices (deactivate, delete, anonymize, keep; membership removal), licence
-//! seat checks, and history entries naming what the product really did.
+//! seat checks, and history entries naming what the product really did (Atlassian Cloud's:
+//! `cloud_deprovision.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 // The conformance macro is not used here.
@@ -8,19 +9,18 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{ctx, user, user_in};
+use common::{active, ctx, user, user_in};
 
-use scim_atlassian::cloud::CloudProvisioner;
 use scim_atlassian::history::{
     HistoryEntry, HistoryObserver, HistoryQuery, InMemoryHistory, Outcome, RecordingProvisioner,
     SyncHistory,
 };
 use scim_atlassian::policy::{DeprovisionAction, PolicyError, RemoveGroups, SyncPolicy};
-use scim_atlassian::simulator::{CloudSimulator, CrowdSimulator, JiraSimulator};
+use scim_atlassian::simulator::{CrowdSimulator, JiraSimulator};
 use scim_atlassian::{AtlassianError, AtlassianProvisioner, Credentials};
+use scim_core::ScimError;
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{ListQuery, Provisioner};
-use scim_core::{PatchOp, ScimError};
 
 struct Setup {
     sim: Arc<JiraSimulator>,
@@ -39,17 +39,6 @@ fn jira_with(policy: SyncPolicy) -> Setup {
     let history = Arc::new(InMemoryHistory::with_capacity(100));
     let p = RecordingProvisioner::new(jira, history.clone());
     Setup { sim, history, p }
-}
-
-fn active(on: bool) -> PatchOp {
-    PatchOp::from_slice(
-        format!(
-            r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations":[{{"op":"replace","path":"active","value":{on}}}]}}"#
-        )
-        .as_bytes(),
-    )
-    .unwrap()
 }
 
 fn latest(h: &InMemoryHistory) -> HistoryEntry {
@@ -504,36 +493,6 @@ fn bad_settings_are_named() {
         matches!(&err, AtlassianError::Policy(PolicyError::Invalid { setting, .. }) if setting == "seats.enforce"),
         "{err}"
     );
-}
-
-#[test]
-fn cloud_refuses_what_it_cannot_do() {
-    for (policy, setting) in [
-        (policy(DeprovisionAction::Anonymize), "deprovision.action"),
-        (policy(DeprovisionAction::Keep), "deprovision.action"),
-        (
-            SyncPolicy::builder()
-                .remove_groups(RemoveGroups::All)
-                .build()
-                .unwrap(),
-            "deprovision.remove_groups",
-        ),
-        (
-            SyncPolicy::builder().enforce_seats(0).build().unwrap(),
-            "seats.enforce",
-        ),
-    ] {
-        let err = CloudProvisioner::builder("https://api.atlassian.com/scim/directory/d1", "key")
-            .client(Arc::new(CloudSimulator::new("d1", "key")))
-            .policy(policy)
-            .build()
-            .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains(setting) && text.contains("not available on Atlassian Cloud"),
-            "{text}"
-        );
-    }
 }
 
 #[test]

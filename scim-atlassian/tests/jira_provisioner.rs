@@ -908,3 +908,22 @@ fn a_member_add_or_remove_costs_the_same_at_10_and_1000_members() {
     assert_eq!(shown.members.len(), 11);
     assert_eq!(s.sim.calls("GET", "/group/member"), 1);
 }
+
+#[test]
+fn last_login_without_the_embedded_crowd_api_says_jira_does_not_tell() {
+    let s = setup();
+    let id = block_on(s.p.create_user(&ctx(), user("alice")))
+        .unwrap()
+        .id
+        .unwrap();
+    let err = block_on(s.p.last_login(&id)).unwrap_err();
+    assert_eq!(err.status().as_u16(), 501);
+    let detail = err.detail();
+    assert!(
+        detail.contains("not supported by Jira Data Center") && detail.contains("embedded_crowd"),
+        "{detail}"
+    );
+    // 404 comes first for a user SCIM does not know.
+    let err = block_on(s.p.last_login("nobody")).unwrap_err();
+    assert_eq!(err.status().as_u16(), 404);
+}

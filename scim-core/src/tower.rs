@@ -141,15 +141,23 @@ impl TowerService {
     {
         let started = Instant::now();
         let (mut parts, body) = request.into_parts();
-        let id = if let Some(id) = request_id(&parts.headers) {
-            id
+        // The id's header value, made once and shared (a `HeaderValue` clone shares its bytes)
+        // between the request (so the provisioner's `RequestContext` carries the id the
+        // response shows) and the response.
+        let (id, id_value) = if let Some(id) = request_id(&parts.headers) {
+            // The header as sent, unless the id is a trimmed copy of it.
+            let value = match parts.headers.get(X_REQUEST_ID) {
+                Some(v) if v.as_bytes() == id.as_bytes() => Some(v.clone()),
+                _ => HeaderValue::from_str(&id).ok(),
+            };
+            (id, value)
         } else {
             let id = new_request_id();
-            // So the provisioner's `RequestContext` carries the id the response shows.
-            if let Ok(v) = HeaderValue::from_str(&id) {
-                parts.headers.insert(X_REQUEST_ID, v);
+            let value = HeaderValue::from_str(&id).ok();
+            if let Some(v) = &value {
+                parts.headers.insert(X_REQUEST_ID, v.clone());
             }
-            id
+            (id, value)
         };
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
@@ -172,7 +180,7 @@ impl TowerService {
         .instrument(span)
         .await
         .map(ScimBody::from);
-        if let Ok(v) = HeaderValue::from_str(&id) {
+        if let Some(v) = id_value {
             response.headers_mut().insert(X_REQUEST_ID, v);
         }
         response

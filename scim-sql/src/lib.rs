@@ -5,8 +5,8 @@
 //! - Each resource is stored as its full JSON (extensions included) next to indexed columns
 //!   (`userName` lower-cased, `externalId`, `displayName`, `active`, `meta` instants, version),
 //!   and a user also as a `search` copy for filters (keys and non-case-exact strings
-//!   lower-cased), with the `value`s of its emails, phone numbers, ims, entitlements and roles in
-//!   an indexed table of their own. A read is one statement: a user's `groups` and a group's
+//!   lower-cased), with the `value`s of its emails, phone numbers, ims, entitlements and roles (and
+//!   its `title`, which many users share) in an indexed table of their own. A read is one statement: a user's `groups` and a group's
 //!   `members` come with the row.
 //! - SCIM filters run as SQL with bound parameters, on every attribute the schemas know (core
 //!   User and Group, the enterprise extension, and any extension given with
@@ -19,13 +19,16 @@
 //!   in memory over the rows the translatable part selects, a page at a time, up to
 //!   [`SqlOptions::fallback_limit`] rows, and logged at `debug` on target `scim_sql::search`.
 //! - SQLite: one writer connection and [`SqlOptions::read_connections`] read-only ones (WAL), so
-//!   GETs and searches run in parallel beside writes.
+//!   GETs and searches run in parallel beside writes. On a file, a `GET` by id runs its one
+//!   statement on the calling thread through as many read-only `rusqlite` connections (the same
+//!   bundled SQLite), without sqlx's hand-off to a connection thread; when they are all busy, or
+//!   SQLite would have to wait, it goes through the sqlx readers instead.
 //! - Writes are transactions: a failed request writes nothing. `If-Match` is a conditional
 //!   `UPDATE ... WHERE version = ?`; `userName` uniqueness per tenant (ignoring case) is a unique
 //!   index.
 //! - [`SqlRunLock`]: a lease row per tenant, so bridge instances behind a load balancer run one
 //!   sync per tenant at a time; with feature `sync` it is a `scim_provisioning::RunLock` for scim-sync's
-//!   `Runner`. [`SqlHistory`] (feature `history`): the sync history (scim-provisioning's `SyncHistory`) in the database.
+//!   `Runner`. `SqlHistory` (feature `history`): the sync history (scim-provisioning's `SyncHistory`) in the database.
 //!
 //! **Runtime**: sqlx drives the database on tokio; call this crate from within a tokio runtime.
 //! Unlike scim-core, this storage crate is not runtime-agnostic.
@@ -40,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+mod direct;
 mod error;
 mod filter;
 #[cfg(feature = "history")]

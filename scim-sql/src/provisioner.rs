@@ -9,6 +9,7 @@ use scim_core::schema::SchemaRegistry;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::direct::Read;
 use crate::error::{SqlError, db, is_unique_violation};
 use crate::store::{self, Arg, Dialect, IdSource, Sql, SqlOptions, fold};
 
@@ -25,6 +26,9 @@ pub struct SqlProvisioner {
     /// The schemas filters are translated and evaluated with.
     pub(crate) schemas: std::sync::Arc<SchemaRegistry>,
     ids: IdSource,
+    /// On a SQLite file: `GET` by id on the calling thread, without sqlx's connection thread
+    /// (see `direct.rs`).
+    direct: Option<crate::direct::DirectReaders>,
     /// Tenants whose `scim_tenants` row this process has seen committed (rows are never
     /// deleted), so that a create skips that statement: one round trip less per POST.
     known_tenants: std::sync::RwLock<std::collections::HashSet<String>>,
@@ -106,7 +110,14 @@ impl SqlProvisioner {
         let (pool, dialect) = store::open(&options).await?;
         crate::schema::migrate(&pool, dialect, &options.schemas).await?;
         let pools = store::open_readers(&options, dialect, pool).await?;
+        let direct = pools.file.as_deref().map(|path| {
+            crate::direct::DirectReaders::new(
+                path,
+                usize::try_from(options.read_connections).unwrap_or(1),
+            )
+        });
         Ok(SqlProvisioner {
+            direct,
             pool: pools.write,
             read: pools.read,
             dialect,
@@ -630,17 +641,48 @@ fn group_values(stored: &Group) -> Result<Values, ScimError> {
     ])
 }
 
+/// A row as read, before decoding: the columns of [`RowKind::columns`] (`password` is a user's
+/// only; `related` is a user's `member_of` or a group's `members`).
+#[derive(Debug)]
+pub(crate) struct RawRow {
+    pub(crate) id: String,
+    pub(crate) version: i64,
+    pub(crate) created: String,
+    pub(crate) last_modified: String,
+    pub(crate) password: Option<String>,
+    pub(crate) resource: String,
+    pub(crate) related: Option<String>,
+}
+
+impl RawRow {
+    /// The columns of an sqlx row; `password` says whether it has that column.
+    fn from_any(row: &AnyRow, password: bool, related: &str) -> Result<Self, ScimError> {
+        Ok(RawRow {
+            id: row.try_get("id").map_err(db)?,
+            version: row.try_get("version").map_err(db)?,
+            created: row.try_get("created").map_err(db)?,
+            last_modified: row.try_get("last_modified").map_err(db)?,
+            password: if password {
+                row.try_get("password").map_err(db)?
+            } else {
+                None
+            },
+            resource: row.try_get("resource").map_err(db)?,
+            related: row.try_get(related).map_err(db)?,
+        })
+    }
+}
+
 /// A user row (with `member_of`) as a [`User`] and its version.
 pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
-    let id: String = row.try_get("id").map_err(db)?;
-    let version: i64 = row.try_get("version").map_err(db)?;
-    let created: String = row.try_get("created").map_err(db)?;
-    let last_modified: String = row.try_get("last_modified").map_err(db)?;
-    let password: Option<String> = row.try_get("password").map_err(db)?;
-    let text: String = row.try_get("resource").map_err(db)?;
-    let mut user: User = serde_json::from_str(&text).map_err(|e| corrupt("scim_users", &e))?;
-    let member_of: Option<String> = row.try_get("member_of").map_err(db)?;
-    let mut groups: Vec<(String, String)> = match member_of {
+    user_from_raw(RawRow::from_any(row, true, "member_of")?)
+}
+
+/// A user's columns as a [`User`] and its version.
+pub(crate) fn user_from_raw(row: RawRow) -> Result<(User, i64), ScimError> {
+    let mut user: User =
+        serde_json::from_str(&row.resource).map_err(|e| corrupt("scim_users", &e))?;
+    let mut groups: Vec<(String, String)> = match row.related {
         Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("scim_memberships", &e))?,
         None => Vec::new(),
     };
@@ -655,30 +697,30 @@ pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
             ..MultiValue::default()
         })
         .collect();
-    user.id = Some(id);
-    user.password = password.map(Password::new);
-    user.meta = Some(meta("User", version, &created, &last_modified));
-    Ok((user, version))
+    user.id = Some(row.id);
+    user.password = row.password.map(Password::new);
+    user.meta = Some(meta("User", row.version, &row.created, &row.last_modified));
+    Ok((user, row.version))
 }
 
 /// A group row (with `members`) as a [`Group`] and its version.
 pub(crate) fn decode_group(row: &AnyRow) -> Result<(Group, i64), ScimError> {
-    let id: String = row.try_get("id").map_err(db)?;
-    let version: i64 = row.try_get("version").map_err(db)?;
-    let created: String = row.try_get("created").map_err(db)?;
-    let last_modified: String = row.try_get("last_modified").map_err(db)?;
-    let text: String = row.try_get("resource").map_err(db)?;
-    let mut group: Group = serde_json::from_str(&text).map_err(|e| corrupt("scim_groups", &e))?;
-    let members: Option<String> = row.try_get("members").map_err(db)?;
-    let mut members: Vec<(i64, Member)> = match members {
+    group_from_raw(RawRow::from_any(row, false, "members")?)
+}
+
+/// A group's columns as a [`Group`] and its version.
+pub(crate) fn group_from_raw(row: RawRow) -> Result<(Group, i64), ScimError> {
+    let mut group: Group =
+        serde_json::from_str(&row.resource).map_err(|e| corrupt("scim_groups", &e))?;
+    let mut members: Vec<(i64, Member)> = match row.related {
         Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("scim_memberships", &e))?,
         None => Vec::new(),
     };
     members.sort_by_key(|(position, _)| *position);
     group.members = members.into_iter().map(|(_, m)| m).collect();
-    group.id = Some(id);
-    group.meta = Some(meta("Group", version, &created, &last_modified));
-    Ok((group, version))
+    group.id = Some(row.id);
+    group.meta = Some(meta("Group", row.version, &row.created, &row.last_modified));
+    Ok((group, row.version))
 }
 
 /// Clears what the service provider owns (and the password, kept in its own column).
@@ -755,6 +797,11 @@ impl Provisioner for SqlProvisioner {
     }
 
     async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
+        match self.direct.as_ref().map(|d| d.user(ctx.tenant(), id)) {
+            Some(Read::Found(row)) => return user_from_raw(row).map(|(u, _)| u),
+            Some(Read::Missing) => return Err(ScimError::not_found("User", id)),
+            Some(Read::Unavailable) | None => {}
+        }
         let mut conn = self.read.acquire().await.map_err(db)?;
         self.load_user(&mut conn, ctx.tenant(), id)
             .await?
@@ -858,6 +905,11 @@ impl Provisioner for SqlProvisioner {
     }
 
     async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
+        match self.direct.as_ref().map(|d| d.group(ctx.tenant(), id)) {
+            Some(Read::Found(row)) => return group_from_raw(row).map(|(g, _)| g),
+            Some(Read::Missing) => return Err(ScimError::not_found("Group", id)),
+            Some(Read::Unavailable) | None => {}
+        }
         let mut conn = self.read.acquire().await.map_err(db)?;
         self.load_group(&mut conn, ctx.tenant(), id)
             .await?

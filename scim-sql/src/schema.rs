@@ -11,7 +11,7 @@ use scim_core::schema::SchemaRegistry;
 use sqlx::{AnyPool, Row};
 
 use crate::error::SqlError;
-use crate::filter::Doc;
+use crate::filter::{Doc, SIDE_SINGLES};
 use crate::provisioner::insert_side_values;
 use crate::store::{Arg, Dialect, Sql, search_json, side_values};
 
@@ -29,11 +29,13 @@ enum Step {
     /// Rewrites every user's `search` copy (keys lower-cased since migration 2) and fills
     /// `scim_user_values` from it.
     RebuildSearch,
-    /// Fills the sync history's query columns of migration 3 from each entry's JSON.
+    /// Adds the rows of `scim_user_values` for [`SIDE_SINGLES`] of every existing user.
+    SideSingles,
+    /// Fills the sync history's query columns of migration 4 from each entry's JSON.
     FillHistoryColumns,
 }
 
-use Step::{FillHistoryColumns, JsonIndex, RebuildSearch, Sql as S};
+use Step::{FillHistoryColumns, JsonIndex, RebuildSearch, SideSingles, Sql as S};
 
 /// The JSON keys (as in `search`) of the enterprise extension's `employeeNumber`.
 const EMPLOYEE_NUMBER: &[&str] = &[
@@ -138,7 +140,10 @@ const MIGRATIONS: &[&[Step]] = &[
             keys: EMPLOYEE_NUMBER,
         },
     ],
-    // 3: the sync history searched by user (name or id, lower-cased) and by method (sync and
+    // 3: `title` in `scim_user_values`, whose covering index answers `title eq` (and the other
+    // comparisons) from the index alone; the JSON path index on it is no longer used.
+    &[SideSingles, S("DROP INDEX IF EXISTS scim_users_title")],
+    // 4: the sync history searched by user (name or id, lower-cased) and by method (sync and
     // cleanup runs) in SQL, each with an index in time order; filled for existing entries.
     &[
         S("ALTER TABLE scim_sync_history ADD COLUMN method TEXT"),
@@ -224,6 +229,25 @@ async fn apply(
                 }
                 Step::RebuildSearch => rebuild_search(&mut tx, dialect, schemas).await?,
                 Step::FillHistoryColumns => fill_history_columns(&mut tx, dialect).await?,
+                Step::SideSingles => {
+                    for attr in SIDE_SINGLES {
+                        // Migration 2's rebuild (from schema 1) may have written them already.
+                        sqlx::query(&format!(
+                            "DELETE FROM scim_user_values WHERE attr = '{attr}'"
+                        ))
+                        .execute(&mut *tx)
+                        .await?;
+                        let keys = [(*attr).to_owned()];
+                        sqlx::query(&format!(
+                            "INSERT INTO scim_user_values (tenant, user_id, attr, value) \
+                             SELECT tenant, id, '{attr}', {} FROM scim_users WHERE {}",
+                            dialect.json_value(Doc::Row, &keys),
+                            dialect.json_is_string(&keys)
+                        ))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
             }
         }
         sqlx::query(&format!(

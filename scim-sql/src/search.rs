@@ -26,6 +26,10 @@ pub(crate) struct Plan {
     pub(crate) residual: Vec<Filter>,
     /// `ORDER BY` terms when the sort translates; `None` when it must be done in memory.
     pub(crate) order_by: Option<String>,
+    /// When the sort key is a path into the JSON (no column of its own): that expression, and
+    /// `ORDER BY` terms like [`Plan::order_by`]'s over its value named `sort_key`. Sorting the
+    /// ids then reads the key once per row, in a subquery, instead of once per term.
+    pub(crate) sort_key: Option<(String, String)>,
 }
 
 impl Plan {
@@ -42,6 +46,7 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery, tenant: 
         None => (None, Vec::new()),
     };
     let id = id_order(p.dialect, pushed.is_some());
+    let mut sort_key = None;
     let order_by = match &query.sort_by {
         None => Some(id.to_owned()),
         Some(_) if !p.push_down => None,
@@ -49,16 +54,24 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery, tenant: 
             match table.sort_column(p.dialect, &p.schemas, path) {
                 Some((Column::Text { exact, folded }, i)) if i.kind() == AttrType::String => {
                     let key = if i.case_exact() { &exact } else { &folded };
-                    // Absent and empty tie (both are "no data"), so their order is the scan's.
-                    let key = p.dialect.binary(&format!("COALESCE({key}, '')"));
-                    // Missing (absent or empty) sorts last ascending, first descending; ties keep
-                    // the scan order in both directions, as the in-memory sort is stable.
-                    let missing =
-                        format!("CASE WHEN {exact} IS NULL OR {exact} = '' THEN 1 ELSE 0 END");
-                    Some(match query.sort_order {
-                        SortOrder::Ascending => format!("{missing} ASC, {key} ASC, {id} ASC"),
-                        SortOrder::Descending => format!("{missing} DESC, {key} DESC, {id} ASC"),
-                    })
+                    let terms = |exact: &str, key: &str, id: &str| {
+                        // Absent and empty tie (both are "no data"), so their order is the scan's.
+                        let key = p.dialect.binary(&format!("COALESCE({key}, '')"));
+                        // Missing (absent or empty) sorts last ascending, first descending; ties
+                        // keep the scan order in both directions, as the in-memory sort is stable.
+                        let missing =
+                            format!("CASE WHEN {exact} IS NULL OR {exact} = '' THEN 1 ELSE 0 END");
+                        match query.sort_order {
+                            SortOrder::Ascending => format!("{missing} ASC, {key} ASC, {id} ASC"),
+                            SortOrder::Descending => {
+                                format!("{missing} DESC, {key} DESC, {id} ASC")
+                            }
+                        }
+                    };
+                    if exact == folded {
+                        sort_key = Some((exact.clone(), terms("sort_key", "sort_key", "id")));
+                    }
+                    Some(terms(&exact, key, id))
                 }
                 Some((Column::Instant(c), i)) if i.kind() == AttrType::DateTime => {
                     Some(match query.sort_order {
@@ -74,6 +87,16 @@ pub(crate) fn plan(p: &SqlProvisioner, table: Table, query: &ListQuery, tenant: 
         pushed,
         residual,
         order_by,
+        sort_key,
+    }
+}
+
+/// What keeps a subquery from being merged into the query around it (which would compute its
+/// columns again for every use): an `OFFSET`, on both databases.
+fn fence(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => " LIMIT -1 OFFSET 0",
+        Dialect::Postgres => " OFFSET 0",
     }
 }
 
@@ -185,9 +208,19 @@ async fn search<K: Kind>(
                 // (JSON and its search copy) would carry every match through the sorter.
                 q.push(" WHERE tenant = ")
                     .arg(Arg::Text(tenant.to_owned()))
-                    .push(&format!(" AND id IN (SELECT id FROM {table}"));
-                where_clause(&mut q, tenant, plan.pushed.as_ref());
-                q.push(" ORDER BY ").push(order_by);
+                    .push(" AND id IN (SELECT id FROM ");
+                if let Some((key, key_order)) = &plan.sort_key {
+                    // The key read once per row (`sort_key`), then sorted.
+                    q.push(&format!("(SELECT id, {key} AS sort_key FROM {table}"));
+                    where_clause(&mut q, tenant, plan.pushed.as_ref());
+                    q.push(fence(p.dialect))
+                        .push(") AS keyed ORDER BY ")
+                        .push(key_order);
+                } else {
+                    q.push(table);
+                    where_clause(&mut q, tenant, plan.pushed.as_ref());
+                    q.push(" ORDER BY ").push(order_by);
+                }
                 limit_offset(&mut q, offset, count);
                 q.push(")");
             }

@@ -198,7 +198,9 @@ impl SqlOptions {
 
     /// How many read-only connections a SQLite file gets besides its writer (default 4): GETs
     /// and searches run on them in parallel (WAL lets readers run beside the writer), so a
-    /// read never queues behind a write or another read. `0` sends reads to the writer. An
+    /// read never queues behind a write or another read; a `GET` by id on a file also has as
+    /// many read-only connections of its own, used on the request's thread (see the crate
+    /// docs). `0` sends reads to the writer. An
     /// in-memory SQLite database (`sqlite::memory:`) always has its one connection only: a
     /// second one would open another, empty database.
     #[must_use]
@@ -247,6 +249,8 @@ impl SqlOptions {
 pub(crate) struct Pools {
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
+    /// The SQLite file the readers read, when there are readers apart from the writer.
+    pub(crate) file: Option<std::path::PathBuf>,
 }
 
 /// The URL to connect with: a SQLite file is created on first start.
@@ -325,9 +329,13 @@ pub(crate) async fn open_readers(
         return Ok(Pools {
             read: write.clone(),
             write,
+            file: None,
         });
     }
     let url = connect_url(options, dialect);
+    let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?
+        .get_filename()
+        .to_owned();
     let read = pool_options(options.read_connections, options)
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -344,7 +352,11 @@ pub(crate) async fn open_readers(
         .min_connections(1)
         .connect(&url)
         .await?;
-    Ok(Pools { write, read })
+    Ok(Pools {
+        write,
+        read,
+        file: Some(file),
+    })
 }
 
 /// A timestamp as served (`meta.created`) and as compared (nanoseconds since the epoch).
@@ -461,7 +473,8 @@ fn fold_value(
 }
 
 /// The rows of `scim_user_values` for a user's `search` JSON: the lower-cased string `value` of
-/// each element of its multi-valued attributes in [`SIDE_VALUES`](crate::filter::SIDE_VALUES).
+/// each element of its multi-valued attributes in [`SIDE_VALUES`](crate::filter::SIDE_VALUES),
+/// and the strings of [`SIDE_SINGLES`](crate::filter::SIDE_SINGLES).
 pub(crate) fn side_values(search: &serde_json::Value) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     for attr in crate::filter::SIDE_VALUES {
@@ -472,6 +485,11 @@ pub(crate) fn side_values(search: &serde_json::Value) -> Vec<(&'static str, Stri
             if let Some(serde_json::Value::String(v)) = item.get("value") {
                 out.push((*attr, v.clone()));
             }
+        }
+    }
+    for attr in crate::filter::SIDE_SINGLES {
+        if let Some(serde_json::Value::String(v)) = search.get(*attr) {
+            out.push((*attr, v.clone()));
         }
     }
     out

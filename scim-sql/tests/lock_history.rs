@@ -251,10 +251,10 @@ async fn postgres_history_finds_old_entries_by_user() {
     history_search(&SqlHistory::new(&p), &common::unique("search")).await;
 }
 
-/// A database of schema version 2 (entries without the search columns) gets them filled by
-/// migration 3: its old entries are found by user.
+/// A database of schema version 3 (entries without the search columns) gets them filled by
+/// migration 4: its old entries are found by user.
 #[tokio::test]
-async fn migration_3_fills_the_search_columns_of_old_entries() {
+async fn migration_4_fills_the_search_columns_of_old_entries() {
     let url = common::temp_sqlite_url("history-migration");
     {
         let p = SqlProvisioner::connect(&url).await.unwrap();
@@ -267,9 +267,9 @@ async fn migration_3_fills_the_search_columns_of_old_entries() {
         .await
         .unwrap();
         // Back to version 2, as an older release left it.
-        for statement in common::UNDO_SCHEMA_3
+        for statement in common::UNDO_SCHEMA_4
             .into_iter()
-            .chain(["DELETE FROM scim_schema_version WHERE version = 3"])
+            .chain(["DELETE FROM scim_schema_version WHERE version = 4"])
         {
             sqlx::query(statement).execute(p.pool()).await.unwrap();
         }

@@ -27,16 +27,26 @@ fn user(name: &str, email: &str, title: &str, number: &str) -> User {
     u
 }
 
-/// Turns the file's database back into what schema 1 wrote.
-async fn downgrade_to_v1(p: &SqlProvisioner) {
-    for statement in common::UNDO_SCHEMA_3.into_iter().chain([
-        "DROP INDEX scim_users_title",
-        "DROP INDEX scim_users_employee_number",
-        "DROP TABLE scim_user_values",
-        "DELETE FROM scim_schema_version WHERE version > 1",
-        // Schema 1's copy kept the keys as written (`Title`, the URN in its own case).
-        "UPDATE scim_users SET search = resource",
-    ]) {
+/// Turns the database back into what schema `version` (1 or 2) wrote.
+async fn downgrade_to(p: &SqlProvisioner, version: i64) {
+    let statements: &[&str] = if version == 1 {
+        &[
+            "DROP INDEX scim_users_employee_number",
+            "DROP TABLE scim_user_values",
+            "DELETE FROM scim_schema_version WHERE version > 1",
+            // Schema 1's copy kept the keys as written (`Title`, the URN in its own case).
+            "UPDATE scim_users SET search = resource",
+        ]
+    } else {
+        &[
+            // Schema 2 kept the `value`s of multi-valued attributes only (its `title` index on
+            // the JSON path is not needed for the filters to answer).
+            "DELETE FROM scim_user_values WHERE attr = 'title'",
+            "DELETE FROM scim_schema_version WHERE version > 2",
+        ]
+    };
+    // Schema 4's sync history search columns go first, whichever version is wanted.
+    for statement in common::UNDO_SCHEMA_4.iter().chain(statements) {
         sqlx::query(statement).execute(p.pool()).await.unwrap();
     }
 }
@@ -47,12 +57,13 @@ async fn count(p: &SqlProvisioner, ctx: &RequestContext, filter: &str) -> u64 {
     p.search_users(ctx, &q).await.unwrap().total_results
 }
 
-#[tokio::test]
-async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
-    let url = common::temp_sqlite_url("migrate");
+/// Writes two users into the database at `url`, turns it back into schema `from`, opens it
+/// again (which migrates it) and checks the result. `indexes` lists the names of the indexes on
+/// `scim_user%` tables (a query with one column, `name`).
+async fn upgrades_from(from: i64, url: &str, indexes: &str) {
     let ctx = RequestContext::new("acme");
     {
-        let p = SqlProvisioner::connect(&url).await.unwrap();
+        let p = SqlProvisioner::connect(url).await.unwrap();
         p.create_user(
             &ctx,
             user("bjensen", "BJensen@Example.com", "Tour Guide", "701984"),
@@ -62,28 +73,25 @@ async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
         p.create_user(&ctx, user("jsmith", "js@example.org", "Engineer", "42"))
             .await
             .unwrap();
-        downgrade_to_v1(&p).await;
+        downgrade_to(&p, from).await;
         p.pool().close().await;
     }
-    let p = SqlProvisioner::connect(&url).await.unwrap();
+    let p = SqlProvisioner::connect(url).await.unwrap();
     let version: i64 = sqlx::query("SELECT MAX(version) AS v FROM scim_schema_version")
         .fetch_one(p.pool())
         .await
         .unwrap()
         .try_get("v")
         .unwrap();
-    assert_eq!(version, 3);
-    let indexes: Vec<String> = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_%' ORDER BY name",
-    )
-    .fetch_all(p.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get("name").unwrap())
-    .collect();
+    assert_eq!(version, 4);
+    let indexes: Vec<String> = sqlx::query(indexes)
+        .fetch_all(p.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("name").unwrap())
+        .collect();
     for want in [
-        "scim_users_title",
         "scim_users_employee_number",
         "scim_user_values_value",
         "scim_sync_history_user_name",
@@ -91,6 +99,11 @@ async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
     ] {
         assert!(indexes.iter().any(|i| i == want), "{want} in {indexes:?}");
     }
+    // `title` is answered from `scim_user_values` since schema 3.
+    assert!(
+        !indexes.iter().any(|i| i == "scim_users_title"),
+        "{indexes:?}"
+    );
     // The old rows answer the filters the new schema pushes down.
     assert_eq!(
         count(&p, &ctx, r#"emails.value eq "bjensen@example.com""#).await,
@@ -113,6 +126,63 @@ async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
         .unwrap();
     assert_eq!(count(&p, &ctx, r#"title eq "TOUR GUIDE""#).await, 2);
     assert_eq!(count(&p, &ctx, r#"emails.value ew ".com""#).await, 2);
+    p.pool().close().await;
+}
+
+const SQLITE_INDEXES: &str =
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_%' ORDER BY name";
+
+#[tokio::test]
+async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
+    upgrades_from(1, &common::temp_sqlite_url("migrate"), SQLITE_INDEXES).await;
+}
+
+#[tokio::test]
+async fn a_schema_2_sqlite_file_gains_the_title_values() {
+    upgrades_from(2, &common::temp_sqlite_url("migrate2"), SQLITE_INDEXES).await;
+}
+
+/// The same upgrades on PostgreSQL, each in a schema of its own: the test database is shared
+/// with other tests (and other runs), whose tables a downgrade must not touch.
+async fn postgres_upgrades_from(from: i64, test: &str) {
+    let Some(shared) = common::postgres(test).await else {
+        return;
+    };
+    let Ok(base) = std::env::var("SCIM_SQL_POSTGRES_URL") else {
+        return;
+    };
+    let schema = common::unique("migrate").replace('-', "_");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(shared.pool())
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options[search_path]={schema}");
+    upgrades_from(
+        from,
+        &url,
+        "SELECT CAST(indexname AS TEXT) AS name FROM pg_indexes \
+         WHERE schemaname = current_schema() AND indexname LIKE 'scim_%' ORDER BY indexname",
+    )
+    .await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(shared.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_schema_1_postgres_database_gains_the_new_indexes_and_values() {
+    postgres_upgrades_from(
+        1,
+        "a_schema_1_postgres_database_gains_the_new_indexes_and_values",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_schema_2_postgres_database_gains_the_title_values() {
+    postgres_upgrades_from(2, "a_schema_2_postgres_database_gains_the_title_values").await;
 }
 
 /// The indexes are used: SQLite's plan for the filters IdPs send searches an index rather than
@@ -122,9 +192,13 @@ async fn idp_filters_use_an_index() {
     let url = common::temp_sqlite_url("plan");
     let p = SqlProvisioner::connect(&url).await.unwrap();
     for (sql, index) in [
+        // `title eq` as a search counts it: ids from the covering index of the values, each
+        // checked against the users' primary key, no user row read.
         (
-            r#"SELECT id FROM scim_users WHERE tenant = 't' AND json_extract(search, '$."title"') = 'x'"#,
-            "scim_users_title",
+            "SELECT COUNT(*) FROM scim_users WHERE tenant = 't' AND (scim_users.id IN \
+             (SELECT user_id FROM scim_user_values WHERE tenant = 't' AND attr = 'title' \
+             AND value = 'x'))",
+            "COVERING INDEX scim_user_values_value",
         ),
         (
             r#"SELECT id FROM scim_users WHERE tenant = 't' AND json_extract(search, '$."urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"."employeenumber"') = '1'"#,
@@ -145,6 +219,10 @@ async fn idp_filters_use_an_index() {
         assert!(
             plan.iter().any(|d| d.contains(index)),
             "{sql}: {plan:?} uses {index}"
+        );
+        assert!(
+            !plan.iter().any(|d| d.starts_with("SCAN scim_users")),
+            "{sql}: {plan:?} scans no table"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! "Add SCIM to your own app" (README): an application that already exists, with its own
 //! SQLite tables of users and teams and its own axum routes, and what provisioning them over
-//! SCIM takes: [`scim::AppDirectory`] (the app's tables as a `Provisioner`) and one route
+//! SCIM takes: [`scim::AppDirectory`] (the app's tables as a `DocumentStore`) and one route
 //! ([`with_scim`]). Run it with `cargo run -p scim-examples --bin own-app -- --token TOKEN`.
 //!
 //! Everything in this file is the application as it was before SCIM, except [`SCIM_SCHEMA`]
@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::routing::get;
+use scim_core::provision::DocumentProvisioner;
 use scim_core::{BearerTokens, ScimService};
 use serde_json::{Value, json};
 use sqlx::Row as _;
@@ -135,7 +136,8 @@ async fn list_users(
 /// The app with SCIM added: identity providers provision the organisation `org` with `token`
 /// at `/scim/v2`, next to the app's own routes.
 pub fn with_scim(pool: SqlitePool, token: &str, org: &str) -> Router {
-    let scim = ScimService::builder(Arc::new(scim::AppDirectory::new(pool.clone())))
+    let directory = DocumentProvisioner::new(scim::AppDirectory(pool.clone()));
+    let scim = ScimService::builder(Arc::new(directory))
         .authenticator(Arc::new(BearerTokens::new().with_token(token, org)))
         .build();
     app(pool).route_service("/scim/{*path}", scim.into_service())

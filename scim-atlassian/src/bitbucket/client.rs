@@ -53,6 +53,10 @@ pub struct BitbucketUser {
     /// Whether group memberships can be changed here, when sent.
     #[serde(default)]
     pub mutable_groups: Option<bool>,
+    /// When the user last authenticated, in milliseconds since 1970 (`RestDetailedUser`'s
+    /// `lastAuthenticationTimestamp`); absent for a user who never has.
+    #[serde(default)]
+    pub last_authentication_timestamp: Option<i64>,
 }
 
 fn yes() -> bool {

@@ -121,6 +121,30 @@ impl Directory for BitbucketDirectory {
         )])
     }
 
+    /// `GET /admin/users?filter=NAME` (one call): the `lastAuthenticationTimestamp` the admin
+    /// user listing carries (`RestDetailedUser`); absent when the user never authenticated.
+    async fn last_login(
+        &self,
+        user: &DirectoryUser,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, AtlassianError> {
+        let found = self.target.client().user_by_name(&user.name).await?;
+        let Some(found) = found else {
+            return Err(gone("GET /admin/users", &format!("user {:?}", user.name)));
+        };
+        found
+            .last_authentication_timestamp
+            .map(|ms| {
+                chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| AtlassianError::Decode {
+                    call: "Bitbucket GET /admin/users".to_owned(),
+                    detail: format!(
+                        "lastAuthenticationTimestamp {ms} of user {:?} is not a time",
+                        user.name
+                    ),
+                })
+            })
+            .transpose()
+    }
+
     /// Groups are always read: `active` is decided from them.
     async fn user_by_id(
         &self,

@@ -21,9 +21,13 @@
 //! Policies: [`CloudBuilder::policy`] applies a [`SyncPolicy`] as the Jira provisioner does
 //! (see there for what differs on Cloud).
 
+mod kept;
 mod names;
+mod org;
 mod rules;
 mod search;
+
+pub use kept::{Deprovisioned, DeprovisionedUsers, InMemoryDeprovisioned, JsonFileDeprovisioned};
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,11 +41,13 @@ use scim_core::provision::{Capabilities, ListQuery, Page, RequestContext};
 use scim_core::{ErrorBody, Group, HttpClient, HttpError, Member, ScimError, User};
 use serde_json::{Value, json};
 
+use crate::history::note_action;
 use crate::seats::SeatUsage;
 use crate::transport::{Connection, Exhaustible, Link, Retry, base_url_of, is_transient};
 use crate::{AtlassianError, CallObserver, Credentials, RetryPolicy, Sleeper};
 use scim_provisioning::policy::{
-    CompiledPolicy, DeprovisionAction, SyncPolicy, idp_groups, split_group_ops, touches_groups,
+    CompiledPolicy, DeprovisionAction, RemoveGroups, SyncPolicy, idp_groups, split_group_ops,
+    touches_groups,
 };
 
 /// Cloud's largest page (`count`) for `GET /Users` and `GET /Groups`.
@@ -112,6 +118,11 @@ pub struct CloudProvisioner {
     pub(crate) link: Link,
     names: names::Names,
     policy: Arc<CompiledPolicy>,
+    /// Anonymized originals and users hidden by a SCIM `DELETE` ([`kept`]).
+    deprovisioned: Arc<dyn DeprovisionedUsers>,
+    /// The organizations REST API, for last-active dates, when configured (boxed: it is
+    /// rarely set, and applications keep provisioners in enums).
+    org: Option<Box<org::OrgApi>>,
 }
 
 impl std::fmt::Debug for CloudProvisioner {
@@ -131,6 +142,8 @@ pub struct CloudBuilder {
     connection: Connection,
     policy: SyncPolicy,
     dry_run: bool,
+    deprovisioned: Option<Arc<dyn DeprovisionedUsers>>,
+    organization: Option<(String, Credentials)>,
 }
 
 impl std::fmt::Debug for CloudBuilder {
@@ -184,16 +197,51 @@ impl CloudBuilder {
     /// - Scope: a create outside it is refused with 403 and nothing written; a write showing
     ///   the user left it is ignored or deprovisions it (`deprovision_out_of_scope`, which also
     ///   acts on users removed from a scope group).
-    /// - Deprovisioning: `delete` is Cloud's `DELETE /Users/{id}` (what Cloud calls deletion
-    ///   deactivates the Atlassian account), also for `active: false`; `deactivate` sets
-    ///   `active: false`. A SCIM `DELETE` is Cloud's `DELETE` under both.
+    /// - Deprovisioning (`active: false`, out of scope, the inactive-user cleanup, and a SCIM
+    ///   `DELETE`), each step told to the sync history: `delete` is Cloud's
+    ///   `DELETE /Users/{id}` (what Cloud calls deletion deactivates the Atlassian account and
+    ///   removes its SCIM record); `deactivate` sets `active: false`, and a SCIM `DELETE` is
+    ///   Cloud's `DELETE` under it too. `anonymize` replaces `userName`, `emails`,
+    ///   `displayName` and `name` with opaque values in one PATCH that also deactivates (the
+    ///   email keeps the user's own domain: Cloud takes only verified domains for managed
+    ///   accounts); the originals are kept in the [`DeprovisionedUsers`] store, SCIM keeps
+    ///   showing them, and reactivating or creating the user again writes them back. `keep`
+    ///   writes nothing to the account. Under `anonymize` and `keep` a SCIM `DELETE` sends no
+    ///   Cloud `DELETE`: the user is hidden (SCIM answers 404) and a create of the same name
+    ///   finds the same Cloud user again.
+    /// - Memberships: `remove_groups` and `keep_groups` act as on Data Center on every
+    ///   deprovisioning that keeps the account (one PATCH per group left). Not on a Cloud
+    ///   `DELETE`: Cloud removes the SCIM record with all its memberships, whatever
+    ///   `keep_groups` says. Cloud cannot tell which groups on-the-fly mapping gave a user,
+    ///   so `remove_groups = "managed"` removes only a manual mapping's targets.
+    /// - Licence seats: `seats.enforce` is refused when built (no Cloud API tells seats).
     ///
-    /// While a user-name transformation, all-user default groups or the `delete` action is
-    /// set, a user PATCH is applied here (read, apply, replace, with the read-to-write window
-    /// of the module docs) rather than forwarded; so is a group PATCH under any mapping but
-    /// same-named groups. A user PATCH of `groups` is not applied to Cloud.
+    /// While a user-name transformation, all-user default groups, an action other than
+    /// `deactivate` or membership removal on every deprovisioning is set, a user PATCH is
+    /// applied here (read, apply, replace, with the read-to-write window of the module docs)
+    /// rather than forwarded; so is a group PATCH under any mapping but same-named groups. A
+    /// user PATCH of `groups` is not applied to Cloud.
     pub fn policy(mut self, policy: SyncPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Where anonymized users' own values and the users a SCIM `DELETE` hid under `anonymize`
+    /// or `keep` are remembered (Cloud has no field to keep them in that people would not
+    /// see: see [`DeprovisionedUsers`]). Default: [`InMemoryDeprovisioned`], lost on restart;
+    /// use [`JsonFileDeprovisioned`] with those policies in production.
+    pub fn deprovisioned_users(mut self, store: Arc<dyn DeprovisionedUsers>) -> Self {
+        self.deprovisioned = Some(store);
+        self
+    }
+
+    /// The organization (`orgId`) and an organization admin API key, for what the directory
+    /// API key cannot reach: users' last-active dates
+    /// ([`CloudProvisioner::last_login`]), from the organizations REST API
+    /// (`/admin/v1/orgs/{orgId}/directory/users/{accountId}/last-active-dates`) on the
+    /// directory URL's host. The key is sent as `Authorization: Bearer`.
+    pub fn organization(mut self, org_id: impl Into<String>, api_key: impl Into<String>) -> Self {
+        self.organization = Some((org_id.into(), Credentials::bearer(api_key)));
         self
     }
 
@@ -225,64 +273,52 @@ impl CloudBuilder {
         let policy = self.policy.compile()?;
         refuse_on_cloud(&self.policy)?;
         let names = names::Names::new(&policy);
+        let org = match &self.organization {
+            Some((id, key)) => Some(Box::new(org::OrgApi::new(&base, id, key)?)),
+            None => None,
+        };
         Ok(CloudProvisioner {
             names,
             policy: Arc::new(policy),
             base,
             auth,
             link,
+            deprovisioned: {
+                let store = self
+                    .deprovisioned
+                    .unwrap_or_else(|| Arc::new(InMemoryDeprovisioned::new()));
+                // A dry run remembers nothing either: its writes never reached Cloud.
+                if self.dry_run {
+                    Arc::new(kept::HeldBack(store))
+                } else {
+                    store
+                }
+            },
+            org,
         })
     }
 }
 
 /// The policy settings Atlassian Cloud's user provisioning API cannot carry out, refused
-/// before anything is sent: anonymizing (accounts are Atlassian's, their emails must be in a
-/// verified domain), keeping (Cloud keeps no SCIM data to hide a kept user in), membership
-/// removal choices (a Cloud `DELETE` deactivates and Cloud decides what happens to groups) and
-/// seat checks (the API exposes no licence).
+/// before anything is sent: seat checks (neither the user provisioning API nor the
+/// organizations API tells a product's licensed seats; they are managed in
+/// admin.atlassian.com).
 fn refuse_on_cloud(policy: &SyncPolicy) -> Result<(), AtlassianError> {
-    let refuse = |setting: &str, reason: &str| {
-        Err(AtlassianError::Policy(
-            crate::policy::PolicyError::Invalid {
-                setting: setting.to_owned(),
-                reason: format!("not available on Atlassian Cloud: {reason}"),
-            },
-        ))
-    };
-    match policy.deprovision.action {
-        DeprovisionAction::Anonymize => {
-            return refuse(
-                "deprovision.action",
-                "\"anonymize\" (accounts belong to Atlassian and their email must stay in a \
-                 verified domain; use deactivate or delete)",
-            );
-        }
-        DeprovisionAction::Keep => {
-            return refuse(
-                "deprovision.action",
-                "\"keep\" (Cloud keeps no SCIM data that could hide a kept user; use \
-                 deactivate)",
-            );
-        }
-        _ => {}
-    }
-    if policy.deprovision.remove_groups != crate::policy::RemoveGroups::OnDelete
-        || !policy.deprovision.keep_groups.is_empty()
-    {
-        return refuse(
-            "deprovision.remove_groups",
-            "Cloud's DELETE deactivates and Atlassian decides what happens to its groups; \
-             leave remove_groups and keep_groups out",
-        );
-    }
     if policy.seats.enforce {
-        return refuse(
-            "seats.enforce",
-            "the user provisioning API exposes no licence; manage seats in admin.atlassian.com",
-        );
+        return Err(AtlassianError::Policy(
+            crate::policy::PolicyError::Invalid {
+                setting: "seats.enforce".to_owned(),
+                reason: format!("not available on Atlassian Cloud: {CLOUD_SEATS}"),
+            },
+        ));
     }
     Ok(())
 }
+
+/// Why Cloud has no seat counts, for the refusal and [`SeatUsage::note`].
+const CLOUD_SEATS: &str = "no Atlassian Cloud API that a directory or organization API key \
+     reaches tells a product's licensed seats (the user provisioning API has no licence call, \
+     the organizations API lists users but not seats); manage seats in admin.atlassian.com";
 
 /// A call's parts: how it is named in records and errors (`GET /Users/{id}`, no id, no query:
 /// nothing personal) and where it goes.
@@ -312,11 +348,7 @@ impl CloudProvisioner {
             "Atlassian Cloud",
             Vec::new(),
             0,
-            Some(
-                "Atlassian Cloud's user provisioning API does not expose licence seats; see \
-                 admin.atlassian.com"
-                    .to_owned(),
-            ),
+            Some(CLOUD_SEATS.to_owned()),
         ))
     }
 
@@ -330,6 +362,8 @@ impl CloudProvisioner {
             connection: Connection::default(),
             policy: SyncPolicy::default(),
             dry_run: false,
+            deprovisioned: None,
+            organization: None,
         }
     }
 
@@ -769,17 +803,35 @@ fn add_op(ids: &[&str]) -> Value {
 
 impl CloudProvisioner {
     /// Whether a user write needs the user as Cloud has it first, for the policy: it carries
-    /// `groups` (scope and mapping), default groups apply to every write, or it deactivates
-    /// under the `delete` policy.
-    fn user_write_reads(&self, user: &User, groups: Option<&[String]>) -> bool {
-        groups.is_some()
+    /// `groups` (scope and mapping), default groups apply to every write, it deactivates under
+    /// a policy that does more than Cloud's `active: false` (see
+    /// [`CloudProvisioner::deprovision_is_local`]), or the user is anonymized.
+    fn user_write_reads(
+        &self,
+        id: &str,
+        user: &User,
+        groups: Option<&[String]>,
+    ) -> Result<bool, ScimError> {
+        Ok(groups.is_some()
             || !self.policy.all_users.is_empty()
-            || (user.active == Some(false) && self.policy.action == DeprovisionAction::Delete)
+            || (user.active == Some(false) && self.deprovision_is_local())
+            || self.deprovisioned.get(id)?.is_some())
+    }
+
+    /// Whether deprovisioning takes more than forwarding `active: false`: an action other
+    /// than `deactivate`, or memberships to remove on every deprovisioning.
+    fn deprovision_is_local(&self) -> bool {
+        self.policy.action != DeprovisionAction::Deactivate
+            || matches!(
+                self.policy.remove_groups,
+                RemoveGroups::All | RemoveGroups::Managed
+            )
     }
 
     /// Writes `user` over `current` (already read) with the policy applied: out of scope
-    /// ignored or deprovisioned, deactivation as deletion under the `delete` policy, then the
-    /// `PUT` and the group plan. `groups` are the IdP groups the write carried.
+    /// ignored or deprovisioned, deactivation through the policy's deprovisioning, an
+    /// anonymized user's values kept aside (or written back when it is reactivated), then
+    /// the `PUT` and the group plan. `groups` are the IdP groups the write carried.
     async fn write_user(
         &self,
         id: &str,
@@ -790,24 +842,56 @@ impl CloudProvisioner {
         if let Some(groups) = groups {
             if !self.policy.in_scope(groups.iter().map(String::as_str)) {
                 return if self.policy.deprovision_out_of_scope {
-                    self.deprovision(id, current).await
+                    self.deprovision_user(id, current, false).await
                 } else {
                     Ok(current)
                 };
             }
         }
+        let mut entry = self.deprovisioned.get(id)?.unwrap_or_default();
         if user.active == Some(false)
             && current.active != Some(false)
-            && self.policy.action == DeprovisionAction::Delete
+            && entry.original.is_none()
+            && self.deprovision_is_local()
         {
-            return self.deprovision(id, current).await;
+            return self.deprovision_user(id, current, false).await;
         }
+        let user = self.names.user(user)?;
+        if entry.original.is_some() && user.active != Some(true) {
+            // Anonymized and staying inactive: Cloud keeps the anonymous values, the write
+            // goes to the kept originals (what SCIM shows).
+            let mut shown = current.clone();
+            rules::unmask(&mut shown, entry.original.as_ref());
+            let original = rules::original_of(&user)?;
+            if entry.original.as_ref() != Some(&original) {
+                entry.original = Some(original);
+                self.deprovisioned.set(id, Some(entry.clone()))?;
+            }
+            let mut answer = user;
+            answer.id = Some(id.to_owned());
+            answer.groups = shown.groups;
+            answer.meta = shown.meta;
+            answer.active = Some(false);
+            return Ok(answer);
+        }
+        let restoring = entry.original.is_some();
         let before = rules::cloud_group_names(&current);
-        let body = writable(&self.names.user(user)?)?;
+        let body = writable(&user)?;
         let written = user_from(
             self.write(Method::PUT, Kind::Users, Some(id), &body)
                 .await?,
         )?;
+        if restoring || entry.hidden {
+            entry.original = None;
+            entry.hidden = false;
+            self.deprovisioned.set(id, None)?;
+            if restoring {
+                note_action(format!(
+                    "restored user {id}'s own user name, email and display name in Atlassian \
+                     Cloud (it had been anonymized) and reactivated it"
+                ));
+            }
+        }
         let plan = self.policy.plan_groups(groups, &before, &[], false, false);
         if self.apply_plan(id, &plan).await? {
             return user_from(self.get(Kind::Users, id).await?);
@@ -880,6 +964,11 @@ impl CloudProvisioner {
     /// `POST /Users`, then the groups the policy puts the user in (its mapped `groups`, the
     /// default groups; a missing group is created) and one more read when there were any. A
     /// user outside the policy's scope is refused with 403 and nothing is written.
+    ///
+    /// A user deprovisioned earlier comes back as the same Cloud user, with the values sent:
+    /// under `anonymize`, the anonymized account is looked up first by its anonymous name
+    /// (one read more per create); a user a SCIM `DELETE` hid under `keep` is found when
+    /// Cloud answers 409 for its name.
     pub(crate) async fn create_user(
         &self,
         _ctx: &RequestContext,
@@ -889,8 +978,25 @@ impl CloudProvisioner {
         self.policy
             .check_create_scope(&user.user_name, groups.as_deref(), "Atlassian Cloud")?;
         let user = self.names.user(user)?;
+        if self.policy.action == DeprovisionAction::Anonymize {
+            let (anon, _) = rules::anonymous_identity(&user.user_name, None);
+            if let Some(found) = self.user_named(&anon).await? {
+                return self.revive(found, user, groups.as_deref()).await;
+            }
+        }
         let body = writable(&user)?;
-        let created = user_from(self.write(Method::POST, Kind::Users, None, &body).await?)?;
+        let created = match self.write(Method::POST, Kind::Users, None, &body).await {
+            Ok(v) => user_from(v)?,
+            Err(e) if e.status() == StatusCode::CONFLICT => {
+                match self.user_named(&user.user_name).await? {
+                    Some(found) if self.is_hidden(&found)? => {
+                        return self.revive(found, user, groups.as_deref()).await;
+                    }
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let plan = self
             .policy
             .plan_groups(groups.as_deref(), &[], &[], true, false);
@@ -903,12 +1009,53 @@ impl CloudProvisioner {
         Ok(self.shown_user(user))
     }
 
+    /// The Cloud user named `name` (`userName eq`), if any.
+    async fn user_named(&self, name: &str) -> Result<Option<User>, ScimError> {
+        let literal = serde_json::to_string(name)?;
+        let (found, _) = self
+            .list_page(Kind::Users, Some(&format!("userName eq {literal}")), 1, 1)
+            .await?;
+        found.into_iter().next().map(user_from).transpose()
+    }
+
+    /// Whether a SCIM `DELETE` hid `user`.
+    fn is_hidden(&self, user: &User) -> Result<bool, ScimError> {
+        match user.id.as_deref() {
+            Some(id) => Ok(self.deprovisioned.get(id)?.is_some_and(|e| e.hidden)),
+            None => Ok(false),
+        }
+    }
+
+    /// A create of a user deprovisioned earlier (`found`): the same Cloud user takes the
+    /// values sent, active unless they say otherwise, and shows to SCIM again.
+    async fn revive(
+        &self,
+        found: User,
+        mut user: User,
+        groups: Option<&[String]>,
+    ) -> Result<User, ScimError> {
+        let Some(id) = found.id.clone() else {
+            return Err(decode_error("GET /Users", "a user without an id"));
+        };
+        user.active = Some(user.active.unwrap_or(true));
+        if let Some(mut entry) = self.deprovisioned.get(&id)? {
+            entry.hidden = false;
+            self.deprovisioned.set(&id, Some(entry))?;
+        }
+        note_action(format!(
+            "user {id} was deprovisioned earlier: created again as the same Atlassian Cloud user"
+        ));
+        self.write_user(&id, user, found, groups)
+            .await
+            .map(|u| self.shown_user(u))
+    }
+
     pub(crate) async fn get_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
     ) -> Result<User, ScimError> {
-        Ok(self.shown_user(user_from(self.get(Kind::Users, id).await?)?))
+        Ok(self.shown_user(user_from(self.visible(id).await?)?))
     }
 
     /// `PUT /Users/{id}` with the policy applied (see [`CloudBuilder::policy`]); with a policy
@@ -921,17 +1068,15 @@ impl CloudProvisioner {
         expected: Option<&ETag>,
     ) -> Result<User, ScimError> {
         let groups = idp_groups(&user);
-        let checked = self.check_version(Kind::Users, id, expected).await?;
-        if self.user_write_reads(&user, groups.as_deref()) {
-            let current = match checked {
-                Some(v) => v,
-                None => self.get(Kind::Users, id).await?,
-            };
+        if self.user_write_reads(id, &user, groups.as_deref())? {
+            let current = self.visible(id).await?;
+            check_expected(expected, version_of(&current).as_ref())?;
             return self
                 .write_user(id, user, user_from(current)?, groups.as_deref())
                 .await
                 .map(|u| self.shown_user(u));
         }
+        self.check_version(Kind::Users, id, expected).await?;
         let user = self.names.user(user)?;
         let body = writable(&user)?;
         user_from(
@@ -941,15 +1086,34 @@ impl CloudProvisioner {
         .map(|u| self.shown_user(u))
     }
 
-    /// `DELETE /Users/{id}`, which in Cloud deactivates the account (under either
-    /// deprovisioning action: Cloud offers no deletion through SCIM); the id answers 404 after.
+    /// Under `deactivate` and `delete`: `DELETE /Users/{id}`, which in Cloud deactivates the
+    /// account and removes its SCIM record, memberships included (Cloud offers no deletion
+    /// through SCIM); the id answers 404 after. Under `anonymize` and `keep`: no Cloud
+    /// `DELETE` (it would end the account's link to the identity provider, and a later create
+    /// would not find the anonymized values): the user is deprovisioned per the policy (see
+    /// [`CloudBuilder::policy`]) and hidden, so SCIM answers 404 for it.
     pub(crate) async fn delete_user(
         &self,
         _ctx: &RequestContext,
         id: &str,
         expected: Option<&ETag>,
     ) -> Result<(), ScimError> {
-        self.delete(Kind::Users, id, expected).await
+        match self.policy.action {
+            DeprovisionAction::Anonymize | DeprovisionAction::Keep => {
+                let current = self.visible(id).await?;
+                check_expected(expected, version_of(&current).as_ref())?;
+                self.deprovision_user(id, user_from(current)?, true)
+                    .await
+                    .map(drop)
+            }
+            _ => {
+                if self.deprovisioned.get(id)?.is_some_and(|e| e.hidden) {
+                    return Err(ScimError::not_found("User", id));
+                }
+                self.delete(Kind::Users, id, expected).await?;
+                self.deprovisioned.set(id, None)
+            }
+        }
     }
 
     pub(crate) async fn scan_users(
@@ -1070,13 +1234,20 @@ impl CloudProvisioner {
     ) -> Result<Page<User>, ScimError> {
         let query = self.names.query(Kind::Users, query)?;
         let page = search::search(self, Kind::Users, &query).await?;
+        let mut resources = Vec::with_capacity(page.resources.len());
+        let mut hidden: u64 = 0;
+        for v in page.resources {
+            let user = user_from(v)?;
+            if self.is_hidden(&user)? {
+                hidden += 1;
+            } else {
+                resources.push(self.shown_user(user));
+            }
+        }
+        // Users a SCIM `DELETE` hid are left out; the total counts only those of this page.
         Ok(Page {
-            resources: page
-                .resources
-                .into_iter()
-                .map(|v| user_from(v).map(|u| self.shown_user(u)))
-                .collect::<Result<_, _>>()?,
-            total_results: page.total_results,
+            resources,
+            total_results: page.total_results.saturating_sub(hidden),
             start_index: page.start_index,
         })
     }
@@ -1120,10 +1291,11 @@ impl CloudProvisioner {
     ) -> Result<User, ScimError> {
         let local = !self.names.users_identity()
             || !self.policy.all_users.is_empty()
-            || self.policy.action == DeprovisionAction::Delete
-            || touches_groups(patch);
+            || self.deprovision_is_local()
+            || touches_groups(patch)
+            || self.deprovisioned.get(id)?.is_some();
         if local {
-            let current = self.get(Kind::Users, id).await?;
+            let current = self.visible(id).await?;
             let version = version_of(&current);
             check_expected(expected, version.as_ref())?;
             let current = user_from(current)?;
@@ -1133,7 +1305,11 @@ impl CloudProvisioner {
                 patch,
                 &rules::cloud_group_names(&self.shown_user(current.clone())),
             );
+            // An anonymized user is patched as SCIM shows it: with its own values.
             let mut user = current.clone();
+            if let Some(entry) = self.deprovisioned.get(id)? {
+                rules::unmask(&mut user, entry.original.as_ref());
+            }
             if !rest.operations.is_empty() || groups.is_none() {
                 scim_core::patch::apply_user(
                     &mut user,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::{
     CloudProvisioner, Kind, add_op, group_from, member_ids, patch_body, remove_ops, user_from,
 };
+use crate::history::note_action;
 use scim_provisioning::policy::{DeprovisionAction, GroupPlan, Mapping};
 
 /// The id prefix of a group the policy ignores: accepted, shown empty, never sent to Cloud.
@@ -230,6 +231,14 @@ impl CloudProvisioner {
     /// fly, the Cloud groups that map onto themselves), as for Data Center, not every Cloud
     /// group (default groups, the administrator's own) the user is in.
     pub(super) fn shown_user(&self, mut user: User) -> User {
+        // A store that cannot be read shows Cloud's values: reads must not fail for it.
+        if let Some(entry) = user
+            .id
+            .as_deref()
+            .and_then(|id| self.deprovisioned.get(id).ok().flatten())
+        {
+            unmask(&mut user, entry.original.as_ref());
+        }
         if self.policy.groups_are_identity() {
             return user;
         }
@@ -271,20 +280,122 @@ impl CloudProvisioner {
         Ok(None)
     }
 
-    /// Deprovisions a user the IdP keeps (out of scope, or `active: false` under the `delete`
-    /// policy): `delete` is Cloud's `DELETE /Users/{id}`, `deactivate` a PATCH of `active`.
-    /// Answers the user as it was, with `active: false`.
-    pub(super) async fn deprovision(&self, id: &str, current: User) -> Result<User, ScimError> {
-        if self.policy.action == DeprovisionAction::Delete {
-            self.delete(Kind::Users, id, None).await?;
-            let mut gone = current;
-            gone.active = Some(false);
-            return Ok(gone);
+    /// Deprovisions user `id` (`current`, as Cloud has it) per the policy's action, then
+    /// takes it out of the groups the policy says; `delete` tells a SCIM `DELETE`, after which
+    /// SCIM answers 404 for the user (it is remembered as hidden). Each step is told to the
+    /// sync history. Answers the user as SCIM shows it, `active: false`.
+    ///
+    /// - `delete`: Cloud's `DELETE /Users/{id}` (deactivates the account and removes its SCIM
+    ///   record, memberships included).
+    /// - `deactivate`: a PATCH of `active`.
+    /// - `anonymize`: the user's own `userName`, `emails`, `displayName` and `name` are
+    ///   remembered first (see [`DeprovisionedUsers`](super::DeprovisionedUsers)), then one PATCH
+    ///   replaces them with opaque values (see [`anonymize_ops`]) and sets `active: false`.
+    /// - `keep`: nothing is written to the account.
+    pub(super) async fn deprovision_user(
+        &self,
+        id: &str,
+        current: User,
+        delete: bool,
+    ) -> Result<User, ScimError> {
+        let mut entry = self.deprovisioned.get(id)?.unwrap_or_default();
+        let mut user = current.clone();
+        match self.policy.action {
+            DeprovisionAction::Delete => {
+                self.delete(Kind::Users, id, None).await?;
+                self.deprovisioned.set(id, None)?;
+                note_action(format!(
+                    "deleted user {id} from Atlassian Cloud (its DELETE deactivates the \
+                     account and removes the SCIM record with its memberships)"
+                ));
+                user.active = Some(false);
+                return Ok(user);
+            }
+            DeprovisionAction::Deactivate => {
+                if current.active == Some(false) {
+                    note_action(format!("user {id} was already inactive in Atlassian Cloud"));
+                } else {
+                    user = self.set_inactive(id).await?;
+                    note_action(format!("deactivated user {id} in Atlassian Cloud"));
+                }
+            }
+            DeprovisionAction::Anonymize => {
+                if entry.original.is_some() {
+                    note_action(format!(
+                        "user {id} was already anonymized in Atlassian Cloud"
+                    ));
+                } else {
+                    entry.original = Some(original_of(&current)?);
+                    // The originals are safe before anything is overwritten.
+                    self.deprovisioned.set(id, Some(entry.clone()))?;
+                    let body = patch_body(&anonymize_ops(&current));
+                    match self
+                        .write(Method::PATCH, Kind::Users, Some(id), &body)
+                        .await
+                    {
+                        Ok(v) => user = user_from(v)?,
+                        Err(e) => {
+                            // Nothing changed in Cloud: forget the originals again.
+                            entry.original = None;
+                            self.deprovisioned.set(id, Some(entry))?;
+                            return Err(anonymize_error(id, &current, &e));
+                        }
+                    }
+                    note_action(format!(
+                        "anonymized and deactivated user {id} in Atlassian Cloud (now {:?}; the \
+                         original user name, email and display name are kept for \
+                         re-provisioning)",
+                        user.user_name
+                    ));
+                }
+            }
+            // `Keep`, and any action added later: the account stays as it is.
+            _ => note_action(format!("kept user {id} as it is in Atlassian Cloud")),
         }
-        // Deactivate: anonymize and keep are refused when the provisioner is built.
-        if current.active == Some(false) {
-            return Ok(current);
+        let names = cloud_group_names(&current);
+        let leave = self.policy.groups_to_remove(&names, &[], delete);
+        if !leave.is_empty() {
+            for g in &current.groups {
+                let (Some(group_id), Some(name)) = (g.value.as_deref(), g.display.as_deref())
+                else {
+                    continue;
+                };
+                if leave.iter().any(|l| l == name) {
+                    let body = patch_body(&remove_ops(&[id])?);
+                    self.write(Method::PATCH, Kind::Groups, Some(group_id), &body)
+                        .await
+                        .map_err(|e| {
+                            ScimError::other(
+                                e.status(),
+                                e.scim_type(),
+                                format_args!(
+                                    "user {id} was deprovisioned, then removing it from group \
+                                     {name:?} failed: {}",
+                                    e.detail()
+                                ),
+                            )
+                        })?;
+                }
+            }
+            user.groups
+                .retain(|g| !g.display.as_ref().is_some_and(|d| leave.contains(d)));
+            note_action(format!(
+                "removed user {id} from {} group(s): {}",
+                leave.len(),
+                leave.join(", ")
+            ));
         }
+        if delete {
+            entry.hidden = true;
+            self.deprovisioned.set(id, Some(entry.clone()))?;
+        }
+        unmask(&mut user, entry.original.as_ref());
+        user.active = Some(false);
+        Ok(user)
+    }
+
+    /// A PATCH of `active: false`, answering the user as Cloud has it after.
+    async fn set_inactive(&self, id: &str) -> Result<User, ScimError> {
         let body = patch_body(&[json!({"op": "replace", "path": "active", "value": false})]);
         user_from(
             self.write(Method::PATCH, Kind::Users, Some(id), &body)
@@ -315,11 +426,108 @@ impl CloudProvisioner {
             };
             let groups = cloud_group_names(&user);
             if !self.policy.in_scope_groups(&groups) {
-                self.deprovision(id, user).await?;
+                self.deprovision_user(id, user, false).await?;
             }
         }
         Ok(())
     }
+}
+
+/// The attributes anonymization replaces, as they are on `user`: its own values, to keep.
+pub(super) fn original_of(user: &User) -> Result<Value, ScimError> {
+    let json = serde_json::to_value(user)?;
+    let mut original = serde_json::Map::new();
+    for attr in ANONYMIZED {
+        if let Some(v) = json.get(*attr) {
+            original.insert((*attr).to_owned(), v.clone());
+        }
+    }
+    Ok(Value::Object(original))
+}
+
+/// The attributes anonymization replaces in Cloud.
+const ANONYMIZED: &[&str] = &["userName", "emails", "displayName", "name"];
+
+/// `user` with its own values (`original`, from [`original_of`]) in place of the anonymous
+/// ones Cloud keeps; unchanged without them.
+pub(super) fn unmask(user: &mut User, original: Option<&Value>) {
+    let Some(Value::Object(original)) = original else {
+        return;
+    };
+    let Ok(Value::Object(mut json)) = serde_json::to_value(&*user) else {
+        return;
+    };
+    for attr in ANONYMIZED {
+        match original.get(*attr) {
+            Some(v) => json.insert((*attr).to_owned(), v.clone()),
+            None => json.remove(*attr),
+        };
+    }
+    if let Ok(shown) = serde_json::from_value(Value::Object(json)) {
+        *user = shown;
+    }
+}
+
+/// The opaque user name and email `anonymize` gives `user` on Cloud: `anon-` and 16 hex
+/// digits derived from its user name (as on Data Center, so creating the user again finds the
+/// anonymized account with one lookup), in the domain of its user name when that is an email
+/// address. The email stays in the domain of the user's own email: Cloud takes only addresses
+/// of the organization's verified domains for managed accounts, and that one was verified.
+pub(super) fn anonymous_identity(user_name: &str, email: Option<&str>) -> (String, String) {
+    let anon = crate::provisioner::anonymous_name(user_name);
+    let domain_of = |s: &str| s.rsplit_once('@').map(|(_, d)| d.trim().to_owned());
+    let name = match domain_of(user_name).filter(|d| !d.is_empty()) {
+        Some(d) => format!("{anon}@{d}"),
+        None => anon.clone(),
+    };
+    let email_domain = email
+        .and_then(domain_of)
+        .filter(|d| !d.is_empty())
+        .or_else(|| domain_of(user_name).filter(|d| !d.is_empty()))
+        .unwrap_or_else(|| "anonymized.invalid".to_owned());
+    (name, format!("{anon}@{email_domain}"))
+}
+
+/// The PATCH operations that anonymize `user` on Cloud and deactivate it: `userName` and the
+/// email as [`anonymous_identity`] says, display name `Anonymized user`, the name parts to
+/// match.
+pub(super) fn anonymize_ops(user: &User) -> Vec<Value> {
+    let email = user
+        .primary_email()
+        .or_else(|| user.emails.first().and_then(|e| e.value.as_deref()));
+    let (name, email) = anonymous_identity(&user.user_name, email);
+    vec![
+        json!({"op": "replace", "path": "userName", "value": name}),
+        json!({"op": "replace", "path": "emails",
+               "value": [{"value": email, "type": "work", "primary": true}]}),
+        json!({"op": "replace", "path": "displayName", "value": "Anonymized user"}),
+        json!({"op": "replace", "path": "name",
+               "value": {"givenName": "Anonymized", "familyName": "user",
+                         "formatted": "Anonymized user"}}),
+        json!({"op": "replace", "path": "active", "value": false}),
+    ]
+}
+
+/// Cloud refusing the anonymizing PATCH, in words an administrator can act on: nothing
+/// changed in Cloud, and what to check.
+fn anonymize_error(id: &str, user: &User, e: &ScimError) -> ScimError {
+    let hint = match e.status().as_u16() {
+        409 => "Cloud already has a user with the anonymous name",
+        400 => {
+            "Cloud takes only emails of the organization's verified domains, and the \
+             anonymous email keeps the domain of the user's own"
+        }
+        _ => "the user is unchanged",
+    };
+    ScimError::other(
+        e.status(),
+        e.scim_type(),
+        format_args!(
+            "user {id} ({:?}) cannot be anonymized: {} ({hint}); nothing changed",
+            user.user_name,
+            e.detail()
+        ),
+    )
 }
 
 /// The names of the Cloud groups a user from Cloud is in.

@@ -320,8 +320,9 @@ impl Directory for JiraDirectory {
         match &self.crowd {
             Some(crowd) => crowd.last_login(&user.name).await,
             None => Err(AtlassianError::InvalidConfig(
-                "embedded_crowd: Jira's REST API v2 does not tell when users last logged in; \
-                 configure the application credentials of its embedded Crowd API"
+                "last login is not supported by Jira Data Center's REST API v2 (it does not \
+                 tell when users last logged in); configure embedded_crowd, the application \
+                 credentials of the Crowd API embedded in Jira, which does"
                     .to_owned(),
             )),
         }

@@ -32,6 +32,19 @@ pub fn user_in(name: &str, groups: &[&str]) -> User {
     u
 }
 
+/// A PATCH setting `active` to `on` (how identity providers deactivate and reactivate).
+#[allow(dead_code)] // Not every test binary deactivates.
+pub fn active(on: bool) -> scim_core::PatchOp {
+    scim_core::PatchOp::from_slice(
+        format!(
+            r#"{{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations":[{{"op":"replace","path":"active","value":{on}}}]}}"#
+        )
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
 /// One `#[test]` per check of `scim_core::provision::conformance`, each against the fresh
 /// provisioner `$fresh` makes. `run_all` cannot hold for one product instance: its
 /// `tenant_isolation` check expects two tenants of one backend to have separate user

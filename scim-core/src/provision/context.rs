@@ -51,6 +51,24 @@ impl RequestContext {
         }
     }
 
+    /// The context of an authenticated request, built from owned parts: the service makes one
+    /// per request, and a request id it was given saves making one.
+    pub(crate) fn for_request(
+        tenant: String,
+        principal: String,
+        version: ScimVersion,
+        request_id: Option<String>,
+    ) -> Self {
+        RequestContext {
+            tenant,
+            principal: Some(principal),
+            version,
+            request_id: request_id
+                .unwrap_or_else(|| format!("req-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed))),
+            members_returned: true,
+        }
+    }
+
     /// Sets the authenticated principal (a client name, never a secret).
     #[must_use]
     pub fn with_principal(mut self, principal: impl Into<String>) -> Self {

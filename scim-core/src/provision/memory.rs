@@ -74,8 +74,14 @@ impl InMemoryProvisioner {
 
     fn with_dir<R>(&self, ctx: &RequestContext, f: impl FnOnce(&mut Directory) -> R) -> R {
         let mut state = self.lock();
-        let dir = state.entry(ctx.tenant().to_owned()).or_default();
-        f(dir)
+        // The tenant's key is allocated once, on its first request.
+        if !state.contains_key(ctx.tenant()) {
+            state.insert(ctx.tenant().to_owned(), Directory::default());
+        }
+        match state.get_mut(ctx.tenant()) {
+            Some(dir) => f(dir),
+            None => f(&mut Directory::default()),
+        }
     }
 }
 

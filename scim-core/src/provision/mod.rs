@@ -17,6 +17,7 @@ mod context;
 mod defaults;
 mod memory;
 mod query;
+mod store;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -27,6 +28,7 @@ pub use context::{RequestContext, ScimVersion};
 pub use defaults::remove_members_patch;
 pub use memory::InMemoryProvisioner;
 pub use query::{ListQuery, Page};
+pub use store::{Document, DocumentKind, DocumentProvisioner, DocumentStore, Written};
 
 use async_trait::async_trait;
 

@@ -35,6 +35,11 @@ impl Principal {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The tenant and the name, moved out.
+    pub(crate) fn into_parts(self) -> (String, String) {
+        (self.tenant, self.name)
+    }
 }
 
 /// Decides who sent a request, from its head (method, URI, headers).
@@ -95,7 +100,8 @@ pub(crate) fn unauthorized(detail: &str) -> ScimError {
 /// ```
 #[derive(Clone, Default)]
 pub struct BearerTokens {
-    tokens: Vec<(Vec<u8>, String)>,
+    /// Each token with its tenant and its principal's name (`bearer-token-<n>`).
+    tokens: Vec<(Vec<u8>, String, String)>,
 }
 
 impl BearerTokens {
@@ -107,14 +113,16 @@ impl BearerTokens {
     /// Adds `token`, granting access to `tenant`.
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>, tenant: impl Into<String>) -> Self {
-        self.tokens.push((token.into().into_bytes(), tenant.into()));
+        let name = format!("bearer-token-{}", self.tokens.len() + 1);
+        self.tokens
+            .push((token.into().into_bytes(), tenant.into(), name));
         self
     }
 
     /// The index of the configured token equal to `presented`, examining every token fully.
     fn find(&self, presented: &[u8]) -> Option<usize> {
         let mut found: Option<usize> = None;
-        for (i, (token, _)) in self.tokens.iter().enumerate() {
+        for (i, (token, _, _)) in self.tokens.iter().enumerate() {
             let equal = constant_time_eq(token, presented) & !token.is_empty();
             // Keep scanning after a match, so the time taken does not depend on which matched.
             if equal && found.is_none() {
@@ -127,7 +135,7 @@ impl BearerTokens {
 
 impl fmt::Debug for BearerTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tenants: Vec<&str> = self.tokens.iter().map(|(_, t)| t.as_str()).collect();
+        let tenants: Vec<&str> = self.tokens.iter().map(|(_, t, _)| t.as_str()).collect();
         f.debug_struct("BearerTokens")
             .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
             .field("tenants", &tenants)
@@ -175,15 +183,8 @@ impl Authenticator for BearerTokens {
             ));
         }
         let token = token.trim_ascii();
-        match self.find(token) {
-            Some(i) => {
-                let tenant = self
-                    .tokens
-                    .get(i)
-                    .map(|(_, t)| t.clone())
-                    .unwrap_or_default();
-                Ok(Principal::new(tenant, format!("bearer-token-{}", i + 1)))
-            }
+        match self.find(token).and_then(|i| self.tokens.get(i)) {
+            Some((_, tenant, name)) => Ok(Principal::new(tenant.clone(), name.clone())),
             None => Err(unauthorized("invalid bearer token")),
         }
     }

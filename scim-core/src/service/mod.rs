@@ -369,20 +369,18 @@ impl Inner {
         }
         body::check_content_type(&parts.headers, body)?;
 
-        let mut ctx = RequestContext::new(principal.tenant())
-            .with_principal(principal.name())
-            .with_version(version);
-        if let Some(id) = request_id(&parts.headers) {
-            ctx = ctx.with_request_id(id);
-        }
+        let (tenant, name) = principal.into_parts();
+        let ctx = RequestContext::for_request(tenant, name, version, request_id(&parts.headers));
         let base = match version {
             ScimVersion::V1_1 => &self.base_v1,
             _ => &self.base_v2,
         };
+        let mut base_url = self.origin(parts);
+        base_url.push_str(base);
         let call = Call {
             inner: self,
             version,
-            base_url: format!("{}{base}", self.origin(parts)),
+            base_url,
             ctx,
             headers: &parts.headers,
             params: Params::parse(parts.uri.query(), version),
@@ -406,7 +404,14 @@ impl Inner {
         });
         match authority {
             // A Host with userinfo is not one a client legitimately sends.
-            Some(a) if !a.as_str().contains('@') => format!("{scheme}://{a}"),
+            Some(a) if !a.as_str().contains('@') => {
+                // Room for the base path the caller appends.
+                let mut url = String::with_capacity(scheme.len() + a.as_str().len() + 16);
+                url.push_str(scheme);
+                url.push_str("://");
+                url.push_str(a.as_str());
+                url
+            }
             _ => String::new(),
         }
     }

@@ -127,7 +127,12 @@ async fn get<T: Kind>(
 ) -> Result<Reply, ScimError> {
     let projection = call.params.projection()?;
     let resource = T::get(call.provisioner(), &call.ctx, id).await?;
-    let current = resource.meta_version().and_then(|v| ETag::parse(v).ok());
+    // Only `If-Match`/`If-None-Match` read the version as a tag.
+    let current = if preconditions.if_match.is_some() || preconditions.if_none_match.is_some() {
+        resource.meta_version().and_then(|v| ETag::parse(v).ok())
+    } else {
+        None
+    };
     match preconditions.evaluate(current.as_ref(), &Method::GET) {
         // The common case (no `attributes`, SCIM 2.0) is written straight from the typed
         // resource: going through a `serde_json::Value` and the projection was most of the cost

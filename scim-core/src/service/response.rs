@@ -77,7 +77,8 @@ impl Reply {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
         }
         for (name, value) in self.headers {
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            // From the `String` itself: checked, not copied.
+            if let Ok(v) = HeaderValue::try_from(value) {
                 headers.append(name, v);
             }
         }

@@ -268,7 +268,9 @@ pub enum DeprovisionAction {
     /// person no longer shows in the product. Reversible: the original values are kept in
     /// the user's SCIM data (the user property or attribute) and creating or reactivating
     /// the user again restores them. Not on Bitbucket (which cannot rename a user that holds
-    /// no login group) nor Atlassian Cloud (accounts are Atlassian's): refused at build.
+    /// no login group): refused at build. On Atlassian Cloud the opaque email keeps the
+    /// user's own (verified) domain, and the originals are kept by the provisioner, Cloud
+    /// having no field people would not see (`scim_atlassian::cloud::DeprovisionedUsers`).
     Anonymize,
     /// Leaves the account as it is (active): a SCIM `DELETE` only hides it from SCIM, and
     /// `active: false` changes nothing in the product but is remembered, so SCIM shows the

@@ -54,9 +54,9 @@ pub fn temp_sqlite_url(prefix: &str) -> String {
     format!("sqlite://{}", dir.join("test.db").display())
 }
 
-/// Statements undoing schema 3 (the sync history's search columns and their indexes), as a
+/// Statements undoing schema 4 (the sync history's search columns and their indexes), as a
 /// database an earlier release wrote has it.
-pub const UNDO_SCHEMA_3: [&str; 6] = [
+pub const UNDO_SCHEMA_4: [&str; 6] = [
     "DROP INDEX scim_sync_history_user_name",
     "DROP INDEX scim_sync_history_user_id",
     "DROP INDEX scim_sync_history_method",
