@@ -378,6 +378,34 @@ fn admin_page_signs_in_guards_its_forms_and_shows_runs_plans_and_history() {
     let found = get(&server, "/admin?user=Alice&match=exact", &cookie).body;
     assert!(table(&found, "history-entries").contains("<td>alice</td>"));
     assert!(found.contains("<option value=\"exact\" selected>"));
+    // The JSON history takes the same search, and pages with offset.
+    let json = server
+        .request(
+            "GET",
+            "/admin/history?user=ALICE&match=exact",
+            Some(ADMIN),
+            None,
+        )
+        .json();
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation"]["name"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        !names.is_empty() && names.iter().all(|n| *n == "alice"),
+        "{json}"
+    );
+    let all = server
+        .request("GET", "/admin/history?limit=3", Some(ADMIN), None)
+        .json();
+    let second = server
+        .request("GET", "/admin/history?offset=1&limit=1", Some(ADMIN), None)
+        .json();
+    assert_eq!(second[0], all[1], "offset skips the newest");
+    let bad = server.request("GET", "/admin/history?offset=-1", Some(ADMIN), None);
+    assert_eq!(bad.status, 400);
     let bad = get(&server, "/admin?user=x&match=fuzzy", &cookie);
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("match=&quot;fuzzy&quot;"), "{}", bad.body);

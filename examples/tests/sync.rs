@@ -243,6 +243,50 @@ fn the_binary_runs_the_inactive_user_cleanup() {
         );
     }
 
+    // On a schedule, each run recorded in the configuration's history.
+    let history = dir.join("history.jsonl");
+    std::fs::write(
+        &config,
+        format!(
+            "[target]\ntype = \"crowd\"\n[history]\npath = \"{}\"\n",
+            history.display()
+        ),
+    )
+    .unwrap();
+    let every = Command::new(env!("CARGO_BIN_EXE_sync"))
+        .args([
+            "--inactive-days",
+            "30",
+            "--every",
+            "1s",
+            "--max-runs",
+            "2",
+            "--tenant",
+            "idle",
+            "--simulate",
+            "--target",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&every.stdout);
+    assert!(every.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.matches("inactive-user cleanup (30 days)").count(),
+        2,
+        "{stdout}"
+    );
+    let recorded = std::fs::read_to_string(&history).unwrap();
+    let runs: Vec<&str> = recorded
+        .lines()
+        .filter(|l| l.contains("\"method\":\"CLEANUP\""))
+        .collect();
+    assert_eq!(runs.len(), 2, "{recorded}");
+    assert!(
+        runs.iter().all(|l| l.contains("\"tenant\":\"idle\"")),
+        "{recorded}"
+    );
+
     let bad = Command::new(env!("CARGO_BIN_EXE_sync"))
         .args(["--inactive-days", "0", "--target", "simulate"])
         .output()
