@@ -436,35 +436,38 @@ async fn cleanup_inactive(
 ) -> Result<Exit, String> {
     let target = config.target(args.simulate, env)?;
     let client = TargetClient::new(&target, config.concurrency()?)?;
+    let observer = Some(Arc::new(HistoryObserver::new()) as Arc<dyn CallObserver>);
+    let built = client.provisioner(&target_policy(&config.policy), false, observer)?;
     let mut cleanup = InactiveCleanup::new(days).map_err(|e| e.to_string())?;
     for pattern in &args.exclude {
         cleanup = cleanup.exclude(pattern).map_err(|e| e.to_string())?;
     }
-    let observer = Some(Arc::new(HistoryObserver::new()) as Arc<dyn CallObserver>);
     // Cloud's last-active dates come from the organizations API (`[target] org_id` and
     // `org_token`); without them its error says so.
-    match client.provisioner(&target_policy(&config.policy), false, observer)? {
+    let described = client.described();
+    match built {
         Built::DataCenter(p) => {
             let p = RecordingProvisioner::new(p, Arc::clone(&history));
-            cleanup_runs(args, days, &cleanup, &p, &client, history.as_ref(), out).await
+            run_cleanups(args, &cleanup, &p, described, history.as_ref(), out).await
         }
         Built::Cloud(p) => {
             let p = RecordingProvisioner::new(p, Arc::clone(&history));
-            cleanup_runs(args, days, &cleanup, &p, &client, history.as_ref(), out).await
+            run_cleanups(args, &cleanup, &p, described, history.as_ref(), out).await
         }
     }
 }
 
-/// Runs `cleanup` on `p` once, or every `--every` (up to `--max-runs`), printing each plan.
-async fn cleanup_runs<P: Provisioner + LastLogins>(
+/// The cleanup runs of `--inactive-days` on `p` (once, or `--every` up to `--max-runs`), each
+/// printed and recorded in `history`.
+async fn run_cleanups<P: Provisioner + LastLogins>(
     args: &SyncArgs,
-    days: u32,
     cleanup: &InactiveCleanup,
     p: &P,
-    client: &TargetClient,
+    described: &str,
     history: &dyn SyncHistory,
     out: &mut (dyn Write + Send),
 ) -> Result<Exit, String> {
+    let days = cleanup.days();
     let ctx = RequestContext::new(args.tenant.clone());
     let mode = CleanupMode {
         dry_run: args.dry_run,
@@ -473,11 +476,7 @@ async fn cleanup_runs<P: Provisioner + LastLogins>(
     let mut exit = Exit::Ok;
     let mut runs = 0;
     loop {
-        let _ = writeln!(
-            out,
-            "inactive-user cleanup ({days} days) of {}",
-            client.described()
-        );
+        let _ = writeln!(out, "inactive-user cleanup ({days} days) of {described}");
         let result = cleanup.run(p, &ctx, mode, Some(history)).await;
         runs += 1;
         match result {

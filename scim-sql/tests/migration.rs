@@ -29,10 +29,6 @@ fn user(name: &str, email: &str, title: &str, number: &str) -> User {
 
 /// Turns the database back into what schema `version` (1 or 2) wrote.
 async fn downgrade_to(p: &SqlProvisioner, version: i64) {
-    // Schema 4's sync history columns first.
-    for statement in common::UNDO_SCHEMA_4 {
-        sqlx::query(statement).execute(p.pool()).await.unwrap();
-    }
     let statements: &[&str] = if version == 1 {
         &[
             "DROP INDEX scim_users_employee_number",
@@ -49,7 +45,8 @@ async fn downgrade_to(p: &SqlProvisioner, version: i64) {
             "DELETE FROM scim_schema_version WHERE version > 2",
         ]
     };
-    for statement in statements {
+    // Schema 4's sync history search columns go first, whichever version is wanted.
+    for statement in common::UNDO_SCHEMA_4.iter().chain(statements) {
         sqlx::query(statement).execute(p.pool()).await.unwrap();
     }
 }
@@ -94,7 +91,12 @@ async fn upgrades_from(from: i64, url: &str, indexes: &str) {
         .iter()
         .map(|r| r.try_get("name").unwrap())
         .collect();
-    for want in ["scim_users_employee_number", "scim_user_values_value"] {
+    for want in [
+        "scim_users_employee_number",
+        "scim_user_values_value",
+        "scim_sync_history_user_name",
+        "scim_sync_history_user_id",
+    ] {
         assert!(indexes.iter().any(|i| i == want), "{want} in {indexes:?}");
     }
     // `title` is answered from `scim_user_values` since schema 3.
@@ -128,7 +130,7 @@ async fn upgrades_from(from: i64, url: &str, indexes: &str) {
 }
 
 const SQLITE_INDEXES: &str =
-    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_user%' ORDER BY name";
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scim_%' ORDER BY name";
 
 #[tokio::test]
 async fn a_schema_1_sqlite_file_gains_the_new_indexes_and_values() {
@@ -160,7 +162,7 @@ async fn postgres_upgrades_from(from: i64, test: &str) {
         from,
         &url,
         "SELECT CAST(indexname AS TEXT) AS name FROM pg_indexes \
-         WHERE schemaname = current_schema() AND indexname LIKE 'scim_user%' ORDER BY indexname",
+         WHERE schemaname = current_schema() AND indexname LIKE 'scim_%' ORDER BY indexname",
     )
     .await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
