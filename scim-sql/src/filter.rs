@@ -361,7 +361,13 @@ impl Dialect {
     fn json_is_null(self, doc: Doc, keys: &[String]) -> String {
         match self {
             Dialect::Sqlite => {
-                let ty = format!("json_type({}, '{}')", self.doc(doc), self.path(keys));
+                // An element of a multi-valued primitive: `json_each`'s `value` is SQL (a string
+                // element unquoted, not JSON), so its JSON type is the `type` column.
+                let ty = if keys.is_empty() && doc == Doc::Element {
+                    "e.type".to_owned()
+                } else {
+                    format!("json_type({}, '{}')", self.doc(doc), self.path(keys))
+                };
                 format!("({ty} IS NULL OR {ty} = 'null')")
             }
             Dialect::Postgres => {

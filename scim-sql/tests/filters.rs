@@ -501,3 +501,68 @@ async fn the_fallback_is_bounded() {
         .with_filter(r#"userName sw "u1" and groups.value eq "x""#.parse().unwrap());
     assert_eq!(p.search_users(&ctx, &q).await.unwrap().total_results, 0);
 }
+
+/// `null` comparisons on a multi-valued string (of a registered extension) whose elements are
+/// strings that are not JSON text on their own (`alice`, `a'b`, the empty string): once a
+/// "malformed JSON" 500 on SQLite, where `json_each` hands out a string element unquoted.
+#[test]
+fn null_comparisons_on_multi_valued_strings() {
+    let rt = runtime();
+    let url = common::temp_sqlite_url("null-tags");
+    let sqlite = rt
+        .block_on(SqlProvisioner::connect_with(
+            scim_sql::SqlOptions::new(url.clone()).schemas(schemas()),
+        ))
+        .unwrap();
+    let in_memory = rt
+        .block_on(SqlProvisioner::connect_with(
+            scim_sql::SqlOptions::new(url)
+                .push_down(false)
+                .schemas(schemas()),
+        ))
+        .unwrap();
+    let postgres = rt.block_on(common::postgres_with(
+        "null_comparisons_on_multi_valued_strings",
+        |o| o.schemas(schemas()),
+    ));
+    let mut specs = Vec::new();
+    for (i, w) in WORDS.iter().enumerate() {
+        for tags in [
+            vec![],
+            vec![(*w).to_owned()],
+            vec![(*w).to_owned(), "a'b".to_owned()],
+        ] {
+            specs.push(Spec {
+                user_name: format!("u{i}-{}", tags.len()),
+                display: None,
+                external: None,
+                active: None,
+                title: None,
+                email: None,
+                given: None,
+                phone: None,
+                enterprise: None,
+                badge: Some((Some((*w).to_owned()), None, tags)),
+            });
+        }
+    }
+    for f in [
+        "not (urn:example:params:scim:schemas:extension:badge:2.0:User:tags eq null)",
+        "urn:example:params:scim:schemas:extension:badge:2.0:User:tags eq null",
+        "urn:example:params:scim:schemas:extension:badge:2.0:User:tags ne null",
+        "urn:example:params:scim:schemas:extension:badge:2.0:User:tags pr",
+        "not (urn:example:params:scim:schemas:extension:badge:2.0:User:badge eq null)",
+    ] {
+        let f: Filter = f.parse().unwrap();
+        assert!(
+            scim_sql::runs_in_sql(&sqlite, &ListQuery::new().with_filter(f.clone()), false),
+            "{f}"
+        );
+        for chunk in specs.chunks(8) {
+            rt.block_on(check(&sqlite, Some(&in_memory), chunk, &f, None));
+            if let Some(p) = &postgres {
+                rt.block_on(check(p, None, chunk, &f, None));
+            }
+        }
+    }
+}
