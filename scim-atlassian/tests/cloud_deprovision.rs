@@ -263,6 +263,13 @@ fn keep_leaves_the_user_untouched() {
     assert_eq!(answered.active, Some(false));
     assert_eq!(user_writes(&s.sim), writes);
     assert_eq!(in_cloud(&s.sim, &id), before);
+    // A GET answers what the IdP set, as the PATCH did (else the IdP sends it again each cycle).
+    let read = block_on(s.p.get_user(&ctx(), &id)).unwrap();
+    assert_eq!(read.active, Some(false), "GET shows what the IdP set");
+    assert_eq!(
+        read.meta.as_ref().and_then(|m| m.version.clone()),
+        answered.meta.as_ref().and_then(|m| m.version.clone())
+    );
     assert!(
         latest_changes(&s.history).contains(&format!("kept user {id} as it is")),
         "{}",
@@ -293,6 +300,62 @@ fn keep_leaves_the_user_untouched() {
     assert_eq!(back.id.as_deref(), Some(id.as_str()));
     assert_eq!(s.sim.user_count(), 1);
     assert!(block_on(s.p.get_user(&ctx(), &id)).is_ok());
+}
+
+/// Under `keep`, the identity provider's `active: false` stays what SCIM shows (GET, scans,
+/// later writes) while the Cloud account stays active, until it sets `active: true`.
+#[test]
+fn keep_answers_the_idps_active_false_until_it_sets_active_true() {
+    let s = cloud_with(keep_and_never_remove());
+    let id = create_alice(&s);
+    block_on(s.p.patch_user(&ctx(), &id, &active(false), None)).unwrap();
+    assert_ne!(
+        in_cloud(&s.sim, &id).active,
+        Some(false),
+        "the account stays active"
+    );
+    let scanned = block_on(s.p.scan_users(&ctx(), 0, 10)).unwrap();
+    assert_eq!(scanned.len(), 1);
+    assert_eq!(
+        scanned[0].active,
+        Some(false),
+        "a scan shows what the IdP set"
+    );
+
+    // The same `active: false` again writes nothing; a rename while inactive reaches Cloud,
+    // the account still active and SCIM still showing it inactive.
+    let writes = user_writes(&s.sim);
+    block_on(s.p.patch_user(&ctx(), &id, &active(false), None)).unwrap();
+    assert_eq!(user_writes(&s.sim), writes);
+    let mut renamed = alice();
+    renamed.display_name = Some("Alice Renamed".to_owned());
+    renamed.active = Some(false);
+    let r = block_on(s.p.replace_user(&ctx(), &id, renamed, None)).unwrap();
+    assert_eq!(
+        (r.active, r.display_name.as_deref()),
+        (Some(false), Some("Alice Renamed"))
+    );
+    let cloud = in_cloud(&s.sim, &id);
+    assert_ne!(cloud.active, Some(false));
+    assert_eq!(cloud.display_name.as_deref(), Some("Alice Renamed"));
+    assert_eq!(
+        block_on(s.p.get_user(&ctx(), &id)).unwrap().active,
+        Some(false)
+    );
+
+    // `active: true` ends it.
+    let back = block_on(s.p.patch_user(&ctx(), &id, &active(true), None)).unwrap();
+    assert_eq!(back.active, Some(true));
+    assert_eq!(
+        block_on(s.p.get_user(&ctx(), &id)).unwrap().active,
+        Some(true)
+    );
+    assert!(
+        s.store.get(&id).unwrap().is_none(),
+        "nothing left to remember"
+    );
+    let changes = latest_changes(&s.history);
+    assert!(changes.contains("reactivated user"), "{changes}");
 }
 
 fn group(name: &str, members: &[&str]) -> Group {

@@ -32,12 +32,17 @@ pub struct Deprovisioned {
     /// and reactivating or creating the user again writes them back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<Value>,
+    /// Deactivated by the identity provider under `keep`: the account stays active in Cloud,
+    /// and SCIM shows the user `active: false` (as the identity provider set it) until it
+    /// sets `active: true` again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub idp_inactive: bool,
 }
 
 impl Deprovisioned {
     /// Whether there is nothing to remember.
     pub fn is_empty(&self) -> bool {
-        !self.hidden && self.original.is_none()
+        !self.hidden && self.original.is_none() && !self.idp_inactive
     }
 }
 
@@ -192,12 +197,19 @@ mod tests {
         let entry = Deprovisioned {
             hidden: true,
             original: Some(serde_json::json!({"userName": "alice@example.com"})),
+            idp_inactive: false,
         };
         store.set("u1", Some(entry.clone())).unwrap();
+        let kept = Deprovisioned {
+            idp_inactive: true,
+            ..Deprovisioned::default()
+        };
+        store.set("u3", Some(kept.clone())).unwrap();
         store.set("u2", Some(Deprovisioned::default())).unwrap();
         let reopened = JsonFileDeprovisioned::open(&path).unwrap();
         assert_eq!(reopened.get("u1").unwrap(), Some(entry));
         assert_eq!(reopened.get("u2").unwrap(), None);
+        assert_eq!(reopened.get("u3").unwrap(), Some(kept));
         reopened.set("u1", None).unwrap();
         let again = JsonFileDeprovisioned::open(&path).unwrap();
         assert_eq!(again.get("u1").unwrap(), None);

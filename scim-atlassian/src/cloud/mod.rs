@@ -857,14 +857,21 @@ impl CloudProvisioner {
             }
         }
         let mut entry = self.deprovisioned.get(id)?.unwrap_or_default();
+        // Under `keep`, a user the identity provider deactivated before: its other attributes
+        // are written, the account stays as active as it is, SCIM still shows it inactive.
+        let kept_inactive = entry.idp_inactive && user.active == Some(false);
         if user.active == Some(false)
             && current.active != Some(false)
             && entry.original.is_none()
+            && !kept_inactive
             && self.deprovision_is_local()
         {
             return self.deprovision_user(id, current, false).await;
         }
-        let user = self.names.user(user)?;
+        let mut user = self.names.user(user)?;
+        if kept_inactive {
+            user.active = current.active;
+        }
         if entry.original.is_some() && user.active != Some(true) {
             // Anonymized and staying inactive: Cloud keeps the anonymous values, the write
             // goes to the kept originals (what SCIM shows).
@@ -885,13 +892,36 @@ impl CloudProvisioner {
         let restoring = entry.original.is_some();
         let before = rules::cloud_group_names(&current);
         let body = writable(&user)?;
+        if kept_inactive && groups.is_none() && body == writable(&current)? {
+            // The same `active: false` again: nothing to write.
+            let mut answer = current;
+            answer.active = Some(false);
+            return Ok(answer);
+        }
         let written = user_from(
             self.write(Method::PUT, Kind::Users, Some(id), &body)
                 .await?,
         )?;
-        if restoring || entry.hidden {
+        if kept_inactive {
+            let plan = self.policy.plan_groups(groups, &before, &[], false, false);
+            let mut answer = if self.apply_plan(id, &plan).await? {
+                user_from(self.get(Kind::Users, id).await?)?
+            } else {
+                written
+            };
+            answer.active = Some(false);
+            return Ok(answer);
+        }
+        if entry.idp_inactive {
+            note_action(format!(
+                "reactivated user {id} to SCIM (kept as it was in Atlassian Cloud, where the \
+                 account stayed active)"
+            ));
+        }
+        if restoring || entry.hidden || entry.idp_inactive {
             entry.original = None;
             entry.hidden = false;
+            entry.idp_inactive = false;
             self.deprovisioned.set(id, None)?;
             if restoring {
                 note_action(format!(

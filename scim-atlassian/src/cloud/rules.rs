@@ -238,6 +238,9 @@ impl CloudProvisioner {
             .and_then(|id| self.deprovisioned.get(id).ok().flatten())
         {
             unmask(&mut user, entry.original.as_ref());
+            if entry.idp_inactive {
+                user.active = Some(false);
+            }
         }
         if self.policy.groups_are_identity() {
             return user;
@@ -349,8 +352,18 @@ impl CloudProvisioner {
                     ));
                 }
             }
-            // `Keep`, and any action added later: the account stays as it is.
-            _ => note_action(format!("kept user {id} as it is in Atlassian Cloud")),
+            // `Keep`, and any action added later: the account stays as it is, and SCIM shows
+            // it inactive as the identity provider set it.
+            _ => {
+                if !entry.idp_inactive {
+                    entry.idp_inactive = true;
+                    self.deprovisioned.set(id, Some(entry.clone()))?;
+                }
+                note_action(format!(
+                    "kept user {id} as it is in Atlassian Cloud (the account stays active; \
+                     SCIM shows it inactive, as the identity provider set it)"
+                ));
+            }
         }
         let names = cloud_group_names(&current);
         let leave = self.policy.groups_to_remove(&names, &[], delete);
