@@ -3,7 +3,12 @@
 //! users shown, so scim-core's default paging and scim-sync's reconciler (which take a short
 //! page for the end and page on by what they got) read every other user, exactly once.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
