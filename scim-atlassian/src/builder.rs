@@ -409,6 +409,7 @@ impl AtlassianBuilder {
             policy: Box::new(policy),
             group_rename: self.group_rename,
             budget: self.connection.retry.budget,
+            scan_cursor: std::sync::Mutex::default(),
         })
     }
 }

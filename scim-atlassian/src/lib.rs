@@ -31,7 +31,7 @@
 //!   [`cloud::CloudBuilder::policy`].
 //! - [`dry_run::DryRunClient`] (and the builders' `dry_run(true)`): computes and reports what
 //!   would change without writing.
-//! - [`simulator`] (feature `simulator`): in-process simulators of the products' REST APIs.
+//! - `simulator` (feature `simulator`): in-process simulators of the products' REST APIs.
 //!
 //! \[K\] in these docs marks product behaviour that is widely reported but not confirmed by
 //! Atlassian's published API descriptions: the code handles it defensively.

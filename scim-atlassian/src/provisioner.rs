@@ -169,6 +169,9 @@ pub struct AtlassianProvisioner {
     pub(crate) group_rename: GroupRename,
     /// The time each SCIM operation may spend on product calls and retries.
     pub(crate) budget: std::time::Duration,
+    /// Where the last `scan_users` page ended: (users shown so far, product position), so
+    /// the next sequential page starts there without counting hidden users again.
+    pub(crate) scan_cursor: std::sync::Mutex<Option<(usize, usize)>>,
 }
 
 /// What a group `displayName` change does on a product that cannot rename groups (Jira,
@@ -790,13 +793,20 @@ impl AtlassianProvisioner {
     /// in full (user with groups, property) before the filter sees it; without, the caller
     /// checked that the filter and `sortBy` read only Jira's fields, and only the users of the
     /// page are read in full. Users deprovisioned by a SCIM `DELETE` are left out (only
-    /// inactive users can be: their property is read to tell). Memory: without `sortBy` only
-    /// the page is kept; with it, every match, since any of them may sort first.
+    /// inactive users can be, unless under `keep`: their property is read to tell). Memory:
+    /// without `sortBy` only the page is kept; with it, every match, since any of them may
+    /// sort first.
     async fn search_listing(&self, query: &ListQuery, full: bool) -> Result<Page<User>, ScimError> {
         let registry = SchemaRegistry::builtin();
         let schema = registry.resource(scim_core::urn::USER);
         let (offset, count) = query.window();
         let keep_all = query.sort_by.is_some();
+        let deprovision_deactivates = matches!(
+            self.policy.action,
+            DeprovisionAction::Deactivate
+                | DeprovisionAction::Anonymize
+                | DeprovisionAction::Delete
+        );
         let mut kept: Vec<(Value, Kept)> = Vec::new();
         let mut matched: usize = 0;
         let mut start = 0;
@@ -832,10 +842,13 @@ impl AtlassianProvisioner {
                 {
                     continue;
                 }
-                // Only an inactive user can be one a SCIM DELETE deactivated: only those
-                // cost a property read here.
+                // Under `deactivate` and `anonymize` only an inactive user can be one a SCIM
+                // DELETE deprovisioned (`delete` leaves no user): only those cost a property
+                // read here. Under `keep` the account stays active, so every match does.
                 if let Kept::Listed(listed) = &item {
-                    if !listed.active && self.stored(&listed.id).await?.deprovisioned {
+                    if (!listed.active || !deprovision_deactivates)
+                        && self.stored(&listed.id).await?.deprovisioned
+                    {
                         continue;
                     }
                 }
@@ -1830,66 +1843,97 @@ impl AtlassianProvisioner {
     /// where the listing carries the data, [`Directory::users_page_with_data`]), made
     /// [`READS_IN_FLIGHT`] at a time, and no full read: `groups` is left out (computed and
     /// read-only; reading a user or searching shows it), since reading it would cost another
-    /// call per user. Users a SCIM `DELETE` deactivated are left out, so a page can be shorter
-    /// than `limit` without being the last (this crate's searches do not rely on `scan_users`).
+    /// call per user. Users a SCIM `DELETE` deprovisioned are not part of the scan: offsets
+    /// count the users the scan shows, and a page is shorter than `limit` only at the end (the
+    /// contract of [`scim_core::Provisioner::scan_users`]). The product position where the last
+    /// page ended is remembered, so sequential pages cost no more than their own reads; any
+    /// other offset counts from the nearest remembered point before it (or from the start).
     pub(crate) async fn scan_users(
         &self,
         _ctx: &RequestContext,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<User>, ScimError> {
-        let mut listed: Vec<(DirectoryUser, Option<Stored>)> = Vec::new();
-        let mut start = offset;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let remembered = self.scan_cursor.lock().ok().and_then(|c| *c);
+        let (mut skipped, mut position) = match remembered {
+            Some((visible, product)) if visible <= offset => (visible, product),
+            _ => (0, 0),
+        };
+        while skipped < offset {
+            let step = (offset - skipped).min(self.dir.page_size().max(1));
+            let (seen, end) = self.scan_from(position, step).await?;
+            if seen.is_empty() {
+                return Ok(Vec::new());
+            }
+            skipped += seen.len();
+            position = end;
+        }
+        let (out, end) = self.scan_from(position, limit).await?;
+        if let Ok(mut cursor) = self.scan_cursor.lock() {
+            *cursor = Some((offset + out.len(), end));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` users a SCIM `DELETE` did not deprovision, from product position
+    /// `start` on, reading further product pages until there are `limit` or the product has
+    /// no more; with the product position after the last user read (never past a user that
+    /// was not returned, since each product page asks only for the users still missing).
+    async fn scan_from(&self, start: usize, limit: usize) -> Result<(Vec<User>, usize), ScimError> {
+        let mut out = Vec::with_capacity(limit);
+        let mut position = start;
         let mut previous = None;
-        while listed.len() < limit {
-            let want = (limit - listed.len()).min(self.dir.page_size());
-            let page: Vec<(DirectoryUser, Option<Stored>)> =
-                match self.dir.users_page_with_data(start, want).await? {
+        while out.len() < limit {
+            let want = (limit - out.len()).min(self.dir.page_size().max(1));
+            let mut listed: Vec<(DirectoryUser, Option<Stored>)> =
+                match self.dir.users_page_with_data(position, want).await? {
                     Some(page) => page
                         .into_iter()
                         .map(|(user, data)| (user, Some(stored_from(data))))
                         .collect(),
                     None => self
                         .dir
-                        .users_page(start, want)
+                        .users_page(position, want)
                         .await?
                         .into_iter()
                         .map(|user| (user, None))
                         .collect(),
                 };
-            let got = page.len();
-            if got == 0 {
+            if listed.is_empty() {
                 break;
             }
-            check_progress(page.first().map(|(u, _)| u), &mut previous)?;
-            listed.extend(page);
-            start += got;
-        }
-        listed.truncate(limit);
-        // The properties the listing did not carry, in the listing's order.
-        let reads: Vec<Task<'_, Result<Stored, ScimError>>> = listed
-            .iter()
-            .filter(|(_, stored)| stored.is_none())
-            .map(|(user, _)| {
-                Box::pin(async move { Ok(stored_from(self.dir.user_scim_data(user).await?)) })
-                    as Task<'_, _>
-            })
-            .collect();
-        let mut read = bounded::run_in_order(reads, READS_IN_FLIGHT)
-            .await
-            .into_iter();
-        let mut out = Vec::with_capacity(listed.len());
-        for (user, stored) in &listed {
-            let stored = match stored {
-                Some(s) => s.clone(),
-                // One answer per user without data, in order.
-                None => read.next().transpose()?.unwrap_or_default(),
-            };
-            if !stored.deprovisioned {
-                out.push(self.view(user, &stored));
+            check_progress(listed.first().map(|(u, _)| u), &mut previous)?;
+            // A server answering more than asked: keep only what was asked, so the position
+            // stays that of the next user not returned.
+            listed.truncate(want);
+            position += listed.len();
+            // The properties the listing did not carry, in the listing's order.
+            let reads: Vec<Task<'_, Result<Stored, ScimError>>> = listed
+                .iter()
+                .filter(|(_, stored)| stored.is_none())
+                .map(|(user, _)| {
+                    Box::pin(async move { Ok(stored_from(self.dir.user_scim_data(user).await?)) })
+                        as Task<'_, _>
+                })
+                .collect();
+            let mut read = bounded::run_in_order(reads, READS_IN_FLIGHT)
+                .await
+                .into_iter();
+            for (user, stored) in &listed {
+                let stored = match stored {
+                    Some(s) => s.clone(),
+                    // One answer per user without data, in order.
+                    None => read.next().transpose()?.unwrap_or_default(),
+                };
+                if !stored.deprovisioned {
+                    out.push(self.view(user, &stored));
+                }
             }
         }
-        Ok(out)
+        Ok((out, position))
     }
 
     /// `userName eq` is a direct `GET /user?username=` of the name the policy's `user_name`

@@ -596,3 +596,66 @@ fn a_dry_run_anonymizes_nothing_and_remembers_nothing() {
     assert_alice(&block_on(dry.get_user(&ctx(), &id)).unwrap());
     assert_alice(&in_cloud(&sim, &id));
 }
+
+/// Searches leave out users a SCIM `DELETE` hid, from the results, the total and the offsets
+/// alike, whichever page they fall on; scans show them inactive, so every scan page but the
+/// last is full.
+#[test]
+fn hidden_users_are_left_out_of_search_totals_and_offsets_and_scans_stay_full() {
+    const USERS: usize = 150;
+    let hide = [0_usize, 3, 42, 99, 130];
+    for action in [DeprovisionAction::Keep, DeprovisionAction::Anonymize] {
+        let s = cloud_with(policy(action));
+        let mut ids = Vec::new();
+        for i in 0..USERS {
+            let mut u = User::new(format!("user{i:03}@example.com"));
+            u.emails = vec![MultiValue::new(format!("user{i:03}@example.com")).primary()];
+            ids.push(block_on(s.p.create_user(&ctx(), u)).unwrap().id.unwrap());
+        }
+        for i in hide {
+            block_on(s.p.delete_user(&ctx(), &ids[i], None)).unwrap();
+        }
+        let shown = USERS - hide.len();
+        let expected: std::collections::BTreeSet<String> = (0..USERS)
+            .filter(|i| !hide.contains(i))
+            .map(|i| ids[i].clone())
+            .collect();
+        let everyone = || {
+            scim_core::provision::ListQuery::new()
+                .with_filter(r#"userName ew "@example.com""#.parse().unwrap())
+        };
+        let page = block_on(s.p.search_users(&ctx(), &everyone())).unwrap();
+        assert_eq!(page.total_results, shown as u64, "{action:?}");
+        let mut all = Vec::new();
+        for start in [1_u64, 51, 101] {
+            let q = scim_core::provision::ListQuery {
+                start_index: start,
+                count: Some(50),
+                ..everyone()
+            };
+            let page = block_on(s.p.search_users(&ctx(), &q)).unwrap();
+            assert_eq!(page.total_results, shown as u64, "{action:?} at {start}");
+            all.extend(page.resources.into_iter().map(|u| u.id.unwrap()));
+        }
+        assert_eq!(all.len(), shown, "{action:?}: {all:?}");
+        let distinct: std::collections::BTreeSet<String> = all.into_iter().collect();
+        assert_eq!(distinct, expected, "{action:?}");
+        // A lookup Cloud serves (`userName eq`) does not find a hidden user either.
+        let q = scim_core::provision::ListQuery::new()
+            .with_filter(r#"userName eq "user042@example.com""#.parse().unwrap());
+        let page = block_on(s.p.search_users(&ctx(), &q)).unwrap();
+        assert_eq!(page.total_results, 0, "{action:?}");
+        assert!(page.resources.is_empty());
+
+        // Scans: full pages, hidden users shown inactive.
+        let first = block_on(s.p.scan_users(&ctx(), 0, 100)).unwrap();
+        let rest = block_on(s.p.scan_users(&ctx(), 100, 100)).unwrap();
+        assert_eq!((first.len(), rest.len()), (100, USERS - 100), "{action:?}");
+        let inactive: Vec<&User> = first
+            .iter()
+            .chain(&rest)
+            .filter(|u| u.active == Some(false))
+            .collect();
+        assert_eq!(inactive.len(), hide.len(), "{action:?}");
+    }
+}

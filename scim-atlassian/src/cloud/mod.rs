@@ -1280,21 +1280,20 @@ impl CloudProvisioner {
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
         let query = self.names.query(Kind::Users, query)?;
-        let page = search::search(self, Kind::Users, &query).await?;
-        let mut resources = Vec::with_capacity(page.resources.len());
-        let mut hidden: u64 = 0;
-        for v in page.resources {
-            let user = user_from(v)?;
-            if self.is_hidden(&user)? {
-                hidden += 1;
-            } else {
-                resources.push(self.shown_user(user));
-            }
-        }
-        // Users a SCIM `DELETE` hid are left out; the total counts only those of this page.
+        // Users a SCIM `DELETE` hid are left out, of the total and the offsets too.
+        let hidden = |v: &Value| match v.get("id").and_then(Value::as_str) {
+            Some(id) => Ok(self.deprovisioned.get(id)?.is_some_and(|e| e.hidden)),
+            None => Ok(false),
+        };
+        let page = search::search(self, Kind::Users, &query, &hidden).await?;
+        let resources = page
+            .resources
+            .into_iter()
+            .map(|v| user_from(v).map(|u| self.shown_user(u)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             resources,
-            total_results: page.total_results.saturating_sub(hidden),
+            total_results: page.total_results,
             start_index: page.start_index,
         })
     }
@@ -1313,7 +1312,7 @@ impl CloudProvisioner {
                 start_index: query.start_index,
             });
         };
-        let page = search::search(self, Kind::Groups, &query).await?;
+        let page = search::search(self, Kind::Groups, &query, &|_| Ok(false)).await?;
         Ok(Page {
             resources: page
                 .resources

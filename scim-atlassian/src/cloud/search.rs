@@ -60,15 +60,39 @@ pub(crate) async fn scan(
 
 /// Serves `query`: a filter Cloud takes (and no `sortBy`) goes straight to Cloud with the
 /// caller's paging; anything else pages through Cloud and filters, sorts and cuts locally.
+///
+/// Resources for which `hidden` holds (users a SCIM `DELETE` hid) are not part of the
+/// results: `totalResults` and `startIndex` count only the others. A forwarded filter's
+/// answer is used only when it holds every match (a window from the start that reached
+/// Cloud's total), where dropping hidden ones keeps the count exact; otherwise, if that window
+/// held a hidden resource, the search pages through Cloud with the filter instead.
 pub(crate) async fn search(
     cloud: &CloudProvisioner,
     kind: Kind,
     query: &ListQuery,
+    hidden: &(dyn Fn(&Value) -> Result<bool, ScimError> + Sync),
 ) -> Result<Page<Value>, ScimError> {
     let pushed = query.filter.as_ref().and_then(|f| pushdown(kind, f));
     let (offset, count) = query.window();
     if let (Some(filter), None) = (&pushed, &query.sort_by) {
-        return forward(cloud, kind, filter, query.start_index, offset, count).await;
+        let mut page = forward(cloud, kind, filter, query.start_index, offset, count).await?;
+        let mut shown = Vec::with_capacity(page.resources.len());
+        let mut dropped: usize = 0;
+        for item in page.resources {
+            if hidden(&item)? {
+                dropped += 1;
+            } else {
+                shown.push(item);
+            }
+        }
+        let whole = offset == 0 && reached(shown.len().saturating_add(dropped), page.total_results);
+        if dropped == 0 || whole {
+            page.resources = shown;
+            page.total_results = page
+                .total_results
+                .saturating_sub(u64::try_from(dropped).unwrap_or(u64::MAX));
+            return Ok(page);
+        }
     }
     let (urn, _) = pushable(kind);
     let mut collected = PageCollector::new(query, SchemaRegistry::builtin().resource(urn));
@@ -79,7 +103,9 @@ pub(crate) async fn search(
             .await?;
         let len = page.len();
         for item in page {
-            collected.offer(item, ());
+            if !hidden(&item)? {
+                collected.offer(item, ());
+            }
         }
         scanned += len;
         if len == 0 || reached(scanned, total) {
