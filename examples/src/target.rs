@@ -152,6 +152,11 @@ impl TargetClient {
         self
     }
 
+    /// Whether the target is Atlassian Cloud (or its simulator).
+    pub fn is_cloud(&self) -> bool {
+        matches!(self.product, Product::Cloud { .. })
+    }
+
     /// How to name the target in messages (never with credentials).
     pub fn described(&self) -> &str {
         &self.described

@@ -237,6 +237,10 @@ async fn main() -> std::process::ExitCode {
     if let Some(url) = &args.public_url {
         builder = builder.public_url(url.clone());
     }
+    if target.is_cloud() {
+        // Cloud's users carry Atlassian's extension (the account id): declared, as served.
+        builder = builder.user_extension(scim_atlassian::cloud::atlassian_user_extension());
+    }
     let app = App {
         scim: builder.build().into_service(),
         history,

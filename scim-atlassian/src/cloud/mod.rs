@@ -29,6 +29,30 @@ mod search;
 
 pub use kept::{Deprovisioned, DeprovisionedUsers, InMemoryDeprovisioned, JsonFileDeprovisioned};
 
+/// Atlassian's user extension on Cloud, carrying the account id (`atlassianAccountId`).
+pub const ATLASSIAN_EXTERNAL: &str = "urn:scim:schemas:extension:atlassian-external:1.1";
+
+/// The schema of [`ATLASSIAN_EXTERNAL`], for `/Schemas` and `/ResourceTypes`: Cloud's users
+/// carry it (Atlassian sets the account id; it is read-only), so a service serving them
+/// declares it, e.g. with `ServiceBuilder::user_extension`.
+pub fn atlassian_user_extension() -> scim_core::Schema {
+    let attribute = scim_core::AttributeDef {
+        name: "atlassianAccountId".to_owned(),
+        kind: scim_core::schema::AttributeType::String,
+        description: Some("The Atlassian account of the user, set by Atlassian.".to_owned()),
+        case_exact: Some(true),
+        mutability: scim_core::schema::Mutability::ReadOnly,
+        ..scim_core::AttributeDef::default()
+    };
+    scim_core::Schema {
+        id: ATLASSIAN_EXTERNAL.to_owned(),
+        name: Some("AtlassianExternal".to_owned()),
+        description: Some("Atlassian's extension of Cloud users".to_owned()),
+        attributes: vec![attribute],
+        ..scim_core::Schema::default()
+    }
+}
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

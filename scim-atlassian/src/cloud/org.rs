@@ -19,8 +19,7 @@ use super::{CloudProvisioner, cloud_error, decode_error, transport_error};
 use crate::transport::Retry;
 use crate::{AtlassianError, Credentials};
 
-/// Atlassian's user extension on Cloud, carrying the account id.
-const ATLASSIAN_EXTERNAL: &str = "urn:scim:schemas:extension:atlassian-external:1.1";
+use super::ATLASSIAN_EXTERNAL;
 
 /// The call as records and errors name it (no ids).
 const CALL: &str = "GET /admin/v1/orgs/{orgId}/directory/users/{accountId}/last-active-dates";
