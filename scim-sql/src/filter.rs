@@ -324,11 +324,7 @@ impl Dialect {
     fn json_is(self, doc: Doc, keys: &[String], t: JsonType) -> String {
         match self {
             Dialect::Sqlite => {
-                let ty = if keys.is_empty() && doc == Doc::Element {
-                    "e.type".to_owned()
-                } else {
-                    format!("json_type({}, '{}')", self.doc(doc), self.path(keys))
-                };
+                let ty = self.sqlite_json_type(doc, keys);
                 let name = match t {
                     JsonType::Text => "text",
                     JsonType::True => "true",
@@ -357,17 +353,22 @@ impl Dialect {
         self.json_is(Doc::Row, keys, JsonType::Text)
     }
 
+    /// SQLite: the JSON type of the value at `keys` in `doc` (SQL `NULL` when absent). An
+    /// element of a multi-valued primitive is read from `json_each`'s `type` column: its `value`
+    /// is SQL (a string element unquoted, not JSON), which `json_type` would refuse.
+    fn sqlite_json_type(self, doc: Doc, keys: &[String]) -> String {
+        if keys.is_empty() && doc == Doc::Element {
+            "e.type".to_owned()
+        } else {
+            format!("json_type({}, '{}')", self.doc(doc), self.path(keys))
+        }
+    }
+
     /// Whether the value at `keys` is JSON `null` or absent.
     fn json_is_null(self, doc: Doc, keys: &[String]) -> String {
         match self {
             Dialect::Sqlite => {
-                // An element of a multi-valued primitive: `json_each`'s `value` is SQL (a string
-                // element unquoted, not JSON), so its JSON type is the `type` column.
-                let ty = if keys.is_empty() && doc == Doc::Element {
-                    "e.type".to_owned()
-                } else {
-                    format!("json_type({}, '{}')", self.doc(doc), self.path(keys))
-                };
+                let ty = self.sqlite_json_type(doc, keys);
                 format!("({ty} IS NULL OR {ty} = 'null')")
             }
             Dialect::Postgres => {
