@@ -926,39 +926,37 @@ impl CloudProvisioner {
             self.write(Method::PUT, Kind::Users, Some(id), &body)
                 .await?,
         )?;
-        if kept_inactive {
-            let plan = self.policy.plan_groups(groups, &before, &[], false, false);
-            let mut answer = if self.apply_plan(id, &plan).await? {
-                user_from(self.get(Kind::Users, id).await?)?
-            } else {
-                written
-            };
-            answer.active = Some(false);
-            return Ok(answer);
-        }
-        if entry.idp_inactive {
-            note_action(format!(
-                "reactivated user {id} to SCIM (kept as it was in Atlassian Cloud, where the \
-                 account stayed active)"
-            ));
-        }
-        if restoring || entry.hidden || entry.idp_inactive {
-            entry.original = None;
-            entry.hidden = false;
-            entry.idp_inactive = false;
-            self.deprovisioned.set(id, None)?;
-            if restoring {
+        // Still inactive in SCIM under `keep`: the entry stays.
+        if !kept_inactive {
+            if entry.idp_inactive {
                 note_action(format!(
-                    "restored user {id}'s own user name, email and display name in Atlassian \
-                     Cloud (it had been anonymized) and reactivated it"
+                    "reactivated user {id} to SCIM (kept as it was in Atlassian Cloud, where the \
+                     account stayed active)"
                 ));
+            }
+            if restoring || entry.hidden || entry.idp_inactive {
+                entry.original = None;
+                entry.hidden = false;
+                entry.idp_inactive = false;
+                self.deprovisioned.set(id, None)?;
+                if restoring {
+                    note_action(format!(
+                        "restored user {id}'s own user name, email and display name in Atlassian \
+                         Cloud (it had been anonymized) and reactivated it"
+                    ));
+                }
             }
         }
         let plan = self.policy.plan_groups(groups, &before, &[], false, false);
-        if self.apply_plan(id, &plan).await? {
-            return user_from(self.get(Kind::Users, id).await?);
+        let mut answer = if self.apply_plan(id, &plan).await? {
+            user_from(self.get(Kind::Users, id).await?)?
+        } else {
+            written
+        };
+        if kept_inactive {
+            answer.active = Some(false);
         }
-        Ok(written)
+        Ok(answer)
     }
 
     /// Turns Cloud group `id` (`current`) into `group` as the IdP sent it: the name through
