@@ -23,6 +23,9 @@ pub enum SqlError {
         /// What was wrong with it.
         detail: String,
     },
+    /// The thread that checkpoints a SQLite file's write-ahead log could not be started.
+    #[error("cannot start the SQLite checkpoint thread: {0}")]
+    Thread(std::io::Error),
     /// The database's schema is newer than this crate knows.
     #[error("database schema version {found} is newer than the {known} this build knows")]
     SchemaTooNew {

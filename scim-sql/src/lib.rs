@@ -22,7 +22,9 @@
 //!   GETs and searches run in parallel beside writes. On a file, a `GET` by id runs its one
 //!   statement on the calling thread through as many read-only `rusqlite` connections (the same
 //!   bundled SQLite), without sqlx's hand-off to a connection thread; when they are all busy, or
-//!   SQLite would have to wait, it goes through the sqlx readers instead.
+//!   SQLite would have to wait, it goes through the sqlx readers instead. A thread of its own
+//!   checkpoints the write-ahead log, so the writer does not stop for it. A sort by an attribute
+//!   without a column reads its keys from a narrow copy of the users' `search`, kept by triggers.
 //! - Writes are transactions: a failed request writes nothing. `If-Match` is a conditional
 //!   `UPDATE ... WHERE version = ?`; `userName` uniqueness per tenant (ignoring case) is a unique
 //!   index.
@@ -43,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoint;
 mod direct;
 mod error;
 mod filter;

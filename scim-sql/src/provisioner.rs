@@ -29,6 +29,8 @@ pub struct SqlProvisioner {
     /// On a SQLite file: `GET` by id on the calling thread, without sqlx's connection thread
     /// (see `direct.rs`).
     direct: Option<crate::direct::DirectReaders>,
+    /// On a SQLite file: the WAL checkpoints, on a thread of their own (see `checkpoint.rs`).
+    _checkpointer: Option<crate::checkpoint::Checkpointer>,
     /// Tenants whose `scim_tenants` row this process has seen committed (rows are never
     /// deleted), so that a create skips that statement: one round trip less per POST.
     known_tenants: std::sync::RwLock<std::collections::HashSet<String>>,
@@ -116,8 +118,16 @@ impl SqlProvisioner {
                 usize::try_from(options.read_connections).unwrap_or(1),
             )
         });
+        let checkpointer = match pools.file.as_deref() {
+            Some(path) => Some(
+                crate::checkpoint::Checkpointer::start(path, crate::checkpoint::CHECKPOINT_EVERY)
+                    .map_err(SqlError::Thread)?,
+            ),
+            None => None,
+        };
         Ok(SqlProvisioner {
             direct,
+            _checkpointer: checkpointer,
             pool: pools.write,
             read: pools.read,
             dialect,

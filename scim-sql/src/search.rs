@@ -210,8 +210,18 @@ async fn search<K: Kind>(
                     .arg(Arg::Text(tenant.to_owned()))
                     .push(" AND id IN (SELECT id FROM ");
                 if let Some((key, key_order)) = &plan.sort_key {
-                    // The key read once per row (`sort_key`), then sorted.
-                    q.push(&format!("(SELECT id, {key} AS sort_key FROM {table}"));
+                    // The key read once per row (`sort_key`), then sorted. Without a filter, on
+                    // SQLite, from the narrow copy of the users' `search` (schema 5): the same
+                    // keys from a third of the bytes.
+                    let keys_from = if p.dialect == Dialect::Sqlite
+                        && K::TABLE == Table::Users
+                        && plan.pushed.is_none()
+                    {
+                        "scim_user_search"
+                    } else {
+                        table
+                    };
+                    q.push(&format!("(SELECT id, {key} AS sort_key FROM {keys_from}"));
                     where_clause(&mut q, tenant, plan.pushed.as_ref());
                     q.push(fence(p.dialect))
                         .push(") AS keyed ORDER BY ")

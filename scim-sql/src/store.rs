@@ -294,6 +294,14 @@ pub(crate) async fn open(options: &SqlOptions) -> Result<(AnyPool, Dialect), Sql
                     sqlx::query("PRAGMA cache_size = -16384")
                         .execute(&mut *conn)
                         .await?;
+                    // On a file, a thread of its own checkpoints (see `checkpoint.rs`); the
+                    // writer only does when the log grows far past what that thread leaves.
+                    sqlx::query(&format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        crate::checkpoint::WRITER_BACKSTOP_PAGES
+                    ))
+                    .execute(&mut *conn)
+                    .await?;
                 }
                 Ok(())
             })

@@ -14,13 +14,14 @@
 //!   body as the service rendered them once) as fixed bytes: the control that costs the same
 //!   exchange as a SCIM GET without the SCIM work.
 //!
-//! A built-in load generator then keeps N keep-alive HTTP/1.1 connections busy against each in
-//! turn for a bounded time: one request at a time per connection, `GET /scim/v2/Users/{id}`
+//! A built-in load generator, on a runtime of its own with one thread (like `wrk -t1`), then keeps
+//! N keep-alive HTTP/1.1 connections busy against each in turn for a bounded time: one request at a time per connection, `GET /scim/v2/Users/{id}`
 //! (cycling through the seeded users) with the bearer token, `GET /trivial`, then
 //! `GET /static-user`, each response read whole by its `Content-Length`. It prints requests per
 //! second, p50 and p99 latency, the process's CPU time per request (servers and load generator
-//! together; on a shared machine this is steadier than requests per second) and the ratios of
-//! SCIM to the others. Every response must be a 200; any other answer is counted and makes the
+//! together; on a shared machine this is steadier than requests per second), the servers' part
+//! of it (the process's minus the load generator's thread: what a load generator in another
+//! process would leave to measure) and the ratios of SCIM to the others. Every response must be a 200; any other answer is counted and makes the
 //! exit status non-zero.
 //!
 //! Request logs are off unless `RUST_LOG` asks for them (the default level here is `warn`):
@@ -190,6 +191,9 @@ struct Outcome {
     /// CPU time the whole process (servers and load generator) used during the run, when the
     /// system tells (Linux).
     cpu: Option<Duration>,
+    /// The part of `cpu` the load generator's own thread used: the rest is the server's, what a
+    /// load generator in another process (wrk) would leave to be measured.
+    load_cpu: Option<Duration>,
     /// Per-request latency in microseconds, sorted.
     latencies_us: Vec<u32>,
 }
@@ -210,6 +214,15 @@ impl Outcome {
         (self.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / self.requests as f64)
     }
 
+    /// The server's CPU time per request (the process's minus the load generator's thread), in
+    /// microseconds: the figure a load generator in its own process would let one measure.
+    // Request counts stay far below 2^52, where f64 would start to round them.
+    #[allow(clippy::cast_precision_loss)]
+    fn server_us_per_request(&self) -> Option<f64> {
+        let server = self.cpu?.saturating_sub(self.load_cpu?);
+        (self.requests > 0).then(|| server.as_secs_f64() * 1e6 / self.requests as f64)
+    }
+
     /// The latency below which `per_mille`/1000 of the requests finished, in milliseconds.
     fn quantile_ms(&self, per_mille: usize) -> f64 {
         if self.latencies_us.is_empty() {
@@ -222,9 +235,41 @@ impl Outcome {
     }
 }
 
+/// The name of the load generator's one thread, by which its CPU time is told apart.
+const LOAD_THREAD: &str = "http-bench-load";
+
+/// The load generator's runtime: one thread, like `wrk -t1`, apart from the servers' workers,
+/// so that its CPU time can be subtracted from the process's.
+fn load_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(LOAD_THREAD)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the load generator's runtime: {e}"))?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
 /// Keeps `connections` keep-alive connections to `addr` busy for `duration`, each sending the
-/// requests `make_request(connection, n)` builds one after another.
+/// requests `make_request(connection, n)` builds one after another, from the load generator's
+/// own thread.
 async fn load(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    make_request: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync>,
+) -> Result<Outcome, String> {
+    load_runtime()?
+        .spawn(load_here(addr, connections, duration, make_request))
+        .await
+        .map_err(|e| format!("the load generator failed: {e}"))?
+}
+
+async fn load_here(
     addr: SocketAddr,
     connections: usize,
     duration: Duration,
@@ -242,6 +287,7 @@ async fn load(
         streams.push(stream);
     }
     let cpu_before = process_cpu_time();
+    let load_before = thread_cpu_time(LOAD_THREAD);
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(connections);
@@ -256,6 +302,7 @@ async fn load(
         errors: 0,
         elapsed: Duration::ZERO,
         cpu: None,
+        load_cpu: None,
         latencies_us: Vec::new(),
     };
     for task in tasks {
@@ -267,6 +314,9 @@ async fn load(
     outcome.elapsed = started.elapsed();
     outcome.cpu = process_cpu_time()
         .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    outcome.load_cpu = thread_cpu_time(LOAD_THREAD)
+        .zip(load_before)
         .map(|(after, before)| after.saturating_sub(before));
     outcome.latencies_us.sort_unstable();
     Ok(outcome)
@@ -348,8 +398,22 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Stri
 /// The tokio worker threads live for the whole run, so differences between two readings count
 /// every thread that served or sent requests in between.
 fn process_cpu_time() -> Option<Duration> {
+    cpu_time_of(|_| true)
+}
+
+/// The CPU time the threads called `name` have run so far (`/proc/self/task/*/comm`).
+fn thread_cpu_time(name: &str) -> Option<Duration> {
+    cpu_time_of(|task| {
+        std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.trim_end() == name)
+    })
+}
+
+fn cpu_time_of(include: impl Fn(&std::path::Path) -> bool) -> Option<Duration> {
     let mut total: u64 = 0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if !include(&task.path()) {
+            continue;
+        }
         // A thread that ended between the listing and the read no longer runs: skip it.
         let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
             continue;
@@ -399,11 +463,11 @@ async fn scim_handle_get(
 }
 
 fn report(name: &str, o: &Outcome) {
-    let cpu = o
-        .cpu_us_per_request()
-        .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.1} µs"));
+    let us = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |us| format!("{us:.1} µs"));
+    let cpu = us(o.cpu_us_per_request());
+    let server = us(o.server_us_per_request());
     println!(
-        "{name:<8} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   CPU/request {cpu}   ({} requests, {} errors, {:.2} s)",
+        "{name:<8} {:>10.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   CPU/request {cpu} (server {server})   ({} requests, {} errors, {:.2} s)",
         o.per_second(),
         o.quantile_ms(500),
         o.quantile_ms(990),
@@ -411,6 +475,24 @@ fn report(name: &str, o: &Outcome) {
         o.errors,
         o.elapsed.as_secs_f64()
     );
+}
+
+/// `name`'s throughput and server CPU per request against the trivial handler and the static
+/// user (the "trivial handler returning a static SCIM User").
+fn print_server_ratios(name: &str, o: &Outcome, trivial: &Outcome, fixed: &Outcome) {
+    for (control, c) in [("static-user", fixed), ("trivial", trivial)] {
+        let by_cpu = o
+            .server_us_per_request()
+            .zip(c.server_us_per_request())
+            .map_or_else(
+                || "n/a".to_owned(),
+                |(s, t)| format!("{:.1}% ({t:.1} / {s:.1} µs)", t / s * 100.0),
+            );
+        println!(
+            "ratio    {name}/{control}: throughput {:.1}%, by server CPU per request {by_cpu}",
+            o.per_second() / c.per_second() * 100.0
+        );
+    }
 }
 
 /// The SCIM service over `backend`, as `scim-server` builds it.
@@ -527,6 +609,7 @@ async fn run(options: Options) -> Result<bool, String> {
             f / s * 100.0
         );
     }
+    print_server_ratios("scim", &scim, &trivial, &fixed);
     Ok([&scim, &trivial, &fixed]
         .iter()
         .all(|o| o.errors == 0 && o.requests > 0))
@@ -668,11 +751,19 @@ mod scale {
         out
     }
 
-    /// The median latency of `FILTER_RUNS` sequential `GET /scim/v2/Users?query` and the
-    /// process's CPU time per request (nothing else runs meanwhile, so that is the server's
-    /// work plus the client's small share; unlike the latency it does not depend on how much of
-    /// the machine other processes take), both in milliseconds.
+    /// The median latency of `FILTER_RUNS` sequential `GET /scim/v2/Users?query`, sent from the
+    /// load generator's thread, and the server's CPU time per request (the process's minus that
+    /// thread's; unlike the latency it does not depend on how much of the machine other
+    /// processes take), both in milliseconds.
     async fn latency(addr: SocketAddr, query: &str) -> Result<(f64, f64), String> {
+        let query = query.to_owned();
+        super::load_runtime()?
+            .spawn(async move { latency_here(addr, &query).await })
+            .await
+            .map_err(|e| format!("the load generator failed: {e}"))?
+    }
+
+    async fn latency_here(addr: SocketAddr, query: &str) -> Result<(f64, f64), String> {
         let mut stream = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -683,6 +774,7 @@ mod scale {
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut times = Vec::with_capacity(FILTER_RUNS as usize);
         let cpu_before = super::process_cpu_time();
+        let load_before = super::thread_cpu_time(super::LOAD_THREAD);
         for _ in 0..FILTER_RUNS {
             let sent = Instant::now();
             tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
@@ -695,14 +787,21 @@ mod scale {
                 return Err(format!("{query} answered {status}: {body}"));
             }
         }
-        let cpu = super::process_cpu_time()
-            .zip(cpu_before)
-            .map_or(f64::NAN, |(after, before)| {
-                after.saturating_sub(before).as_secs_f64() * 1e3 / f64::from(FILTER_RUNS)
+        let spent = |now: Option<std::time::Duration>, before: Option<std::time::Duration>| {
+            now.zip(before)
+                .map(|(after, before)| after.saturating_sub(before))
+        };
+        let server = spent(super::process_cpu_time(), cpu_before)
+            .zip(spent(
+                super::thread_cpu_time(super::LOAD_THREAD),
+                load_before,
+            ))
+            .map_or(f64::NAN, |(all, load)| {
+                all.saturating_sub(load).as_secs_f64() * 1e3 / f64::from(FILTER_RUNS)
             });
         times.sort_by(f64::total_cmp);
         let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
-        Ok((median, cpu))
+        Ok((median, server))
     }
 
     /// This process's resident and peak resident memory in MiB (Linux).
@@ -850,10 +949,19 @@ mod scale {
             ids.extend(created.id);
         }
         let memory = service(backend);
+        // The control: one user's SCIM GET response served as fixed bytes.
+        let sample = super::scim_handle_get(&ids, &memory).await?;
+        let static_user = move || {
+            let sample = sample.clone();
+            async move { sample }
+        };
         let mem_addr = spawn_server(Router::new().fallback_service(memory.into_service())).await?;
-        let trivial_addr =
-            spawn_server(Router::new().route("/trivial", axum::routing::get(super::trivial)))
-                .await?;
+        let trivial_addr = spawn_server(
+            Router::new()
+                .route("/trivial", axum::routing::get(super::trivial))
+                .route("/static-user", axum::routing::get(static_user)),
+        )
+        .await?;
         let mem = load(
             mem_addr,
             options.connections,
@@ -862,6 +970,18 @@ mod scale {
         )
         .await?;
         super::report("memory", &mem);
+        let static_request = format!(
+            "GET /static-user HTTP/1.1\r\nHost: {trivial_addr}\r\nAccept: application/scim+json\r\n\r\n"
+        )
+        .into_bytes();
+        let fixed = load(
+            trivial_addr,
+            options.connections,
+            options.duration,
+            Arc::new(move |_, _| static_request.clone()),
+        )
+        .await?;
+        super::report("static", &fixed);
         let trivial_request = format!(
             "GET /trivial HTTP/1.1\r\nHost: {trivial_addr}\r\nAccept: application/json\r\n\r\n"
         )
@@ -874,6 +994,7 @@ mod scale {
         )
         .await?;
         super::report("trivial", &trivial);
+        super::print_server_ratios("memory", &mem, &trivial, &fixed);
         let mut rows = Vec::new();
         for &n in &options.scale {
             let row = measure(options, n).await?;
@@ -885,7 +1006,7 @@ mod scale {
         println!();
         print!("| users | load s | GET req/s | GET CPU/req | POST creates/s | POST CPU/req |");
         for name in &names {
-            print!(" {name} ms (CPU ms) |");
+            print!(" {name} ms (server CPU ms) |");
         }
         println!(" RSS / peak MiB |");
         print!("|---:|---:|---:|---:|---:|---:|");
@@ -893,9 +1014,14 @@ mod scale {
             print!("---:|");
         }
         println!("---:|");
+        // The process's CPU per request, then the server's alone.
         let cpu = |o: &Outcome| {
-            o.cpu_us_per_request()
-                .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0} µs"))
+            let us = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |us| format!("{us:.0}"));
+            format!(
+                "{} µs ({})",
+                us(o.cpu_us_per_request()),
+                us(o.server_us_per_request())
+            )
         };
         for r in &rows {
             print!(
@@ -913,24 +1039,31 @@ mod scale {
             println!(" {:.0} / {:.0} |", r.rss.0, r.rss.1);
         }
         println!(
-            "| memory, {n_first} users | | {:.0} | {} | | | (trivial handler: {:.0} req/s, {}) |",
+            "| memory, {n_first} users | | {:.0} | {} | | | (static user: {:.0} req/s, {}; trivial handler: {:.0} req/s, {}) |",
             mem.per_second(),
             cpu(&mem),
+            fixed.per_second(),
+            cpu(&fixed),
             trivial.per_second(),
             cpu(&trivial)
         );
         if let Some(last) = rows.last() {
+            let by_server_cpu = last
+                .get
+                .server_us_per_request()
+                .zip(mem.server_us_per_request())
+                .map_or(f64::NAN, |(sql, mem)| mem / sql * 100.0);
             println!(
-                "ratio    SQLite ({} users) / memory GET throughput {:.1}% (target >= 60%); memory / trivial {:.1}% (target >= 80%)",
+                "ratio    SQLite ({} users) / memory GET: throughput {:.1}%, by server CPU {by_server_cpu:.1}% (target >= 60%)",
                 last.users,
                 last.get.per_second() / mem.per_second() * 100.0,
-                mem.per_second() / trivial.per_second() * 100.0
             );
         }
+        super::print_server_ratios("memory", &mem, &trivial, &fixed);
         Ok(rows
             .iter()
             .flat_map(|r| [&r.get, &r.post])
-            .chain([&mem, &trivial])
+            .chain([&mem, &trivial, &fixed])
             .all(|o| o.errors == 0 && o.requests > 0))
     }
 }

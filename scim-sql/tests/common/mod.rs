@@ -54,6 +54,22 @@ pub fn temp_sqlite_url(prefix: &str) -> String {
     format!("sqlite://{}", dir.join("test.db").display())
 }
 
+/// Statements undoing schema 5 (SQLite's narrow table of the users' `search` copies and its
+/// triggers; only the version row on PostgreSQL), as a database an earlier release wrote has it.
+pub fn undo_schema_5(sqlite: bool) -> Vec<&'static str> {
+    let sqlite_only = [
+        "DROP TRIGGER IF EXISTS scim_user_search_insert",
+        "DROP TRIGGER IF EXISTS scim_user_search_update",
+        "DROP TRIGGER IF EXISTS scim_user_search_delete",
+        "DROP TABLE IF EXISTS scim_user_search",
+    ];
+    sqlite_only
+        .into_iter()
+        .filter(|_| sqlite)
+        .chain(["DELETE FROM scim_schema_version WHERE version = 5"])
+        .collect()
+}
+
 /// Statements undoing schema 4 (the sync history's search columns and their indexes), as a
 /// database an earlier release wrote has it.
 pub const UNDO_SCHEMA_4: [&str; 6] = [
