@@ -112,12 +112,16 @@ impl SqlProvisioner {
         let (pool, dialect) = store::open(&options).await?;
         crate::schema::migrate(&pool, dialect, &options.schemas).await?;
         let pools = store::open_readers(&options, dialect, pool).await?;
-        let direct = pools.file.as_deref().map(|path| {
-            crate::direct::DirectReaders::new(
-                path,
-                usize::try_from(options.read_connections).unwrap_or(1),
-            )
-        });
+        let direct = pools
+            .file
+            .as_deref()
+            .filter(|_| options.read_connections > 0)
+            .map(|path| {
+                crate::direct::DirectReaders::new(
+                    path,
+                    usize::try_from(options.read_connections).unwrap_or(1),
+                )
+            });
         let checkpointer = match pools.file.as_deref() {
             Some(path) => Some(
                 crate::checkpoint::Checkpointer::start(path, crate::checkpoint::CHECKPOINT_EVERY)

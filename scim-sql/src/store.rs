@@ -249,7 +249,8 @@ impl SqlOptions {
 pub(crate) struct Pools {
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
-    /// The SQLite file the readers read, when there are readers apart from the writer.
+    /// The SQLite file, when the database is one (not in memory): its WAL checkpoints run on a
+    /// thread of their own, and, with read connections, a `GET` by id reads it directly.
     pub(crate) file: Option<std::path::PathBuf>,
 }
 
@@ -326,14 +327,14 @@ fn pool_options(max: u32, options: &SqlOptions) -> AnyPoolOptions {
 }
 
 /// The read pool beside `write`: on a SQLite file, `read_connections` connections that refuse
-/// writes (`query_only`); elsewhere the writer pool itself.
+/// writes (`query_only`); elsewhere, or with `read_connections` 0, the writer pool itself.
 pub(crate) async fn open_readers(
     options: &SqlOptions,
     dialect: Dialect,
     write: AnyPool,
 ) -> Result<Pools, SqlError> {
     let memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
-    if dialect != Dialect::Sqlite || memory || options.read_connections == 0 {
+    if dialect != Dialect::Sqlite || memory {
         return Ok(Pools {
             read: write.clone(),
             write,
@@ -341,9 +342,18 @@ pub(crate) async fn open_readers(
         });
     }
     let url = connect_url(options, dialect);
-    let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?
-        .get_filename()
-        .to_owned();
+    let file = Some(
+        sqlx::sqlite::SqliteConnectOptions::from_str(&url)?
+            .get_filename()
+            .to_owned(),
+    );
+    if options.read_connections == 0 {
+        return Ok(Pools {
+            read: write.clone(),
+            write,
+            file,
+        });
+    }
     let read = pool_options(options.read_connections, options)
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -360,11 +370,7 @@ pub(crate) async fn open_readers(
         .min_connections(1)
         .connect(&url)
         .await?;
-    Ok(Pools {
-        write,
-        read,
-        file: Some(file),
-    })
+    Ok(Pools { write, read, file })
 }
 
 /// A timestamp as served (`meta.created`) and as compared (nanoseconds since the epoch).

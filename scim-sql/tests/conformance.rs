@@ -244,3 +244,37 @@ async fn sqlite_wal_stays_small_under_creates() {
         "the log grew to {largest} bytes, well past the writer's checkpoint at 64 MiB"
     );
 }
+
+/// The checkpoint thread runs for every SQLite file, also without read connections: the
+/// writer's own checkpoint waits for 64 MiB of log, so rows reach the database file itself
+/// (not only the `-wal` file) within moments only through that thread.
+#[tokio::test]
+async fn sqlite_files_are_checkpointed_with_and_without_read_connections() {
+    for readers in [4, 0] {
+        let url = common::temp_sqlite_url("checkpointed");
+        let p = SqlProvisioner::connect_with(
+            scim_sql::SqlOptions::new(url.clone()).read_connections(readers),
+        )
+        .await
+        .unwrap();
+        let file = url.trim_start_matches("sqlite://").to_owned();
+        let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
+        let before = size();
+        let ctx = RequestContext::new("acme");
+        for i in 0..200 {
+            p.create_user(&ctx, User::new(format!("user{i}")))
+                .await
+                .unwrap();
+        }
+        let mut waited = 0;
+        while size() <= before && waited < 100 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            waited += 1;
+        }
+        assert!(
+            size() > before,
+            "{readers} read connections: the database file stayed at {before} bytes"
+        );
+        p.pool().close().await;
+    }
+}
