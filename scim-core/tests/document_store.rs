@@ -306,7 +306,8 @@ fn a_store_that_writes_nothing_unguarded_is_a_server_error() {
             _: usize,
             _: usize,
         ) -> Result<Vec<String>, MapError> {
-            if id == Some("bad") {
+            // Scans, and the read of "bad", find a document that is not a resource.
+            if id.is_none() || id == Some("bad") {
                 return Ok(vec![r#"{"id": "bad", "members": 7}"#.to_owned()]);
             }
             let user = json!({"id": id, "userName": "x", "meta": {"resourceType": "User", "version": "W/\"1\""}});
@@ -336,7 +337,11 @@ fn a_store_that_writes_nothing_unguarded_is_a_server_error() {
         block_on(provisioner.replace_user(&RequestContext::new("t"), "1", User::new("x"), None))
             .unwrap_err();
     assert_eq!(err.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(err.detail().contains("was not written"), "{}", err.detail());
+    assert!(
+        err.detail().contains("exists but was not changed"),
+        "{}",
+        err.detail()
+    );
     // A document the store cannot give back as a User is a 500 naming the problem, not a 400.
     let err = block_on(provisioner.get_group(&RequestContext::new("t"), "bad")).unwrap_err();
     assert_eq!(
@@ -346,4 +351,17 @@ fn a_store_that_writes_nothing_unguarded_is_a_server_error() {
         err.detail()
     );
     assert!(err.detail().contains("Group \"bad\""), "{}", err.detail());
+    // So is the same document met in a scan.
+    let err = block_on(provisioner.scan_groups(&RequestContext::new("t"), 0, 10)).unwrap_err();
+    assert_eq!(err.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(err.detail().contains("Group \"bad\""), "{}", err.detail());
+    // An insert the store did not write is its fault too, not a 404 for an empty id.
+    let err =
+        block_on(provisioner.create_user(&RequestContext::new("t"), User::new("x"))).unwrap_err();
+    assert_eq!(err.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        err.detail().contains("new User was not written"),
+        "{}",
+        err.detail()
+    );
 }

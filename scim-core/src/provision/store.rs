@@ -217,10 +217,8 @@ impl<S: DocumentStore> DocumentProvisioner<S> {
     ) -> Result<Vec<T>, ScimError> {
         let found = self.store.read(ctx, kind, None, offset, limit).await;
         let texts = found.map_err(|e| self.failed(&e, None))?;
-        texts
-            .iter()
-            .map(|json| Ok(serde_json::from_str(json)?))
-            .collect()
+        // A document that does not parse is the store's fault (500), as in `get`.
+        texts.iter().map(|json| parse(kind, json)).collect()
     }
 
     async fn save<T: DeserializeOwned>(
@@ -234,10 +232,15 @@ impl<S: DocumentStore> DocumentProvisioner<S> {
         let written = self.store.write(ctx, id, &doc, expected).await;
         match written.map_err(|e| self.failed(&e, user_name))? {
             Written::Stored(id) => self.get(ctx, doc.kind, &id).await,
-            Written::NoMatch => {
-                let id = id.unwrap_or_default();
-                Err(self.no_match(ctx, doc.kind, id, expected).await)
-            }
+            Written::NoMatch => match id {
+                Some(id) => Err(self.no_match(ctx, doc.kind, id, expected).await),
+                // An insert is not guarded: writing nothing breaks the store's contract.
+                None => Err(ScimError::other(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    format!("storage: a new {} was not written", doc.kind.name()),
+                )),
+            },
             Written::UnknownMember(member) => Err(ScimError::invalid_value(
                 "members",
                 format!("no user has the id {member:?}"),
@@ -263,7 +266,7 @@ impl<S: DocumentStore> DocumentProvisioner<S> {
             (Ok(_), None) => ScimError::other(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,
-                format!("storage: the {kind_name} {id:?} exists but was not written"),
+                format!("storage: the {kind_name} {id:?} exists but was not changed"),
             ),
             (Err(e), _) => e,
         }
