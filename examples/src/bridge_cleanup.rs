@@ -37,6 +37,38 @@ pub const DEFAULT_CLEANUP_TENANT: &str = "inactive-cleanup";
 /// How long a cleanup run's lease lasts (renewed by nothing: a run is expected to end sooner).
 const LEASE_TTL: Duration = Duration::from_secs(30 * 60);
 
+/// What [`under_lock`] did.
+pub(crate) enum Locked<T> {
+    /// The run ran (under the lease, when there is a lock), with its result.
+    Ran(T),
+    /// Another holder has the tenant's lease: nothing ran.
+    Held,
+}
+
+/// Runs `run` under `lock`'s lease on `tenant` (as `holder`), released afterwards; without a
+/// lock, just runs it. The cleanup runs of the bridge's schedule and of `sync --inactive-days`
+/// share it, so that instances on one database never clean up a tenant at once.
+pub(crate) async fn under_lock<T>(
+    lock: Option<&dyn RunLock>,
+    tenant: &str,
+    holder: &str,
+    run: impl std::future::Future<Output = T>,
+) -> Result<Locked<T>, String> {
+    let Some(lock) = lock else {
+        return Ok(Locked::Ran(run.await));
+    };
+    let lease = match lock.try_acquire(tenant, holder, LEASE_TTL).await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return Ok(Locked::Held),
+        Err(e) => return Err(format!("the run lock: {e}")),
+    };
+    let result = run.await;
+    if let Err(e) = lock.release(&lease).await {
+        warn!(error = %e, "the cleanup's run lock could not be released");
+    }
+    Ok(Locked::Ran(result))
+}
+
 /// `[cleanup]`: which users are idle, and when to look.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,44 +278,29 @@ impl BridgeCleanup {
 
     async fn run(&self, claim: Claim) {
         let holder = format!("bridge-cleanup-{}", std::process::id());
-        let lease = match &self.lock {
-            Some(lock) => match lock.try_acquire(&self.tenant, &holder, LEASE_TTL).await {
-                Ok(Some(lease)) => Some(lease),
-                Ok(None) => {
-                    self.finish(
-                        &claim,
-                        true,
-                        "skipped: another instance is cleaning up this tenant".to_owned(),
-                    );
-                    return;
-                }
-                Err(e) => {
-                    self.finish(&claim, false, format!("failed: the run lock: {e}"));
-                    return;
-                }
-            },
-            None => None,
-        };
         let mode = CleanupMode {
             dry_run: self.dry_run,
             force: false,
         };
         let ctx = RequestContext::new(self.tenant.as_str());
         let history = Some(self.history.as_ref());
-        let result = match &self.target {
-            Target::DataCenter(p) => self.cleanup.run(p, &ctx, mode, history).await,
-            Target::Cloud(p) => self.cleanup.run(p, &ctx, mode, history).await,
-        };
-        if let (Some(lock), Some(lease)) = (&self.lock, &lease) {
-            if let Err(e) = lock.release(lease).await {
-                warn!(error = %e, "the cleanup's run lock could not be released");
+        let run = async {
+            match &self.target {
+                Target::DataCenter(p) => self.cleanup.run(p, &ctx, mode, history).await,
+                Target::Cloud(p) => self.cleanup.run(p, &ctx, mode, history).await,
             }
-        }
-        match result {
-            Ok(run) => {
+        };
+        match under_lock(self.lock.as_deref(), &self.tenant, &holder, run).await {
+            Ok(Locked::Ran(Ok(run))) => {
                 let failed = run.report.as_ref().map_or(0, |r| r.failed);
                 self.finish(&claim, failed == 0, run.describe());
             }
+            Ok(Locked::Ran(Err(e))) => self.finish(&claim, false, format!("failed: {e}")),
+            Ok(Locked::Held) => self.finish(
+                &claim,
+                true,
+                "skipped: another instance is cleaning up this tenant".to_owned(),
+            ),
             Err(e) => self.finish(&claim, false, format!("failed: {e}")),
         }
     }

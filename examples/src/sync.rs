@@ -17,12 +17,13 @@ use scim_core::provision::{Provisioner, RequestContext};
 use scim_sync::plan::Progress;
 use scim_sync::{
     CleanupMode, DirectorySource, FileGroupLedger, FileSource, InactiveCleanup, KeycloakSource,
-    LastLogins, Reconciler, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions,
+    LastLogins, Reconciler, RunLock, RunOutcome, Runner, ScimSource, Step, SyncError, SyncOptions,
     target_policy,
 };
 
 use crate::Flags;
 use crate::bridge::{Config, Env, Target};
+use crate::bridge_cleanup::{Locked, under_lock};
 use crate::glue::TokioSleeper;
 use crate::shared::{SharedDb, parse_shared_db};
 use crate::target::{Built, TargetClient};
@@ -432,6 +433,7 @@ async fn cleanup_inactive(
     config: &Config,
     env: Env<'_>,
     history: Arc<dyn SyncHistory>,
+    lock: Option<Arc<dyn RunLock>>,
     out: &mut (dyn Write + Send),
 ) -> Result<Exit, String> {
     let target = config.target(args.simulate, env)?;
@@ -445,29 +447,32 @@ async fn cleanup_inactive(
     // Cloud's last-active dates come from the organizations API (`[target] org_id` and
     // `org_token`); without them its error says so.
     let described = client.described();
+    let (recorded, lock) = (history.as_ref(), lock.as_deref());
     match built {
         Built::DataCenter(p) => {
             let p = RecordingProvisioner::new(p, Arc::clone(&history));
-            run_cleanups(args, &cleanup, &p, described, history.as_ref(), out).await
+            run_cleanups(args, &cleanup, &p, described, recorded, lock, out).await
         }
         Built::Cloud(p) => {
             let p = RecordingProvisioner::new(p, Arc::clone(&history));
-            run_cleanups(args, &cleanup, &p, described, history.as_ref(), out).await
+            run_cleanups(args, &cleanup, &p, described, recorded, lock, out).await
         }
     }
 }
 
 /// The cleanup runs of `--inactive-days` on `p` (once, or `--every` up to `--max-runs`), each
-/// printed and recorded in `history`.
+/// printed and recorded in `history`, under `lock` (`--db`'s run lock) when given.
 async fn run_cleanups<P: Provisioner + LastLogins>(
     args: &SyncArgs,
     cleanup: &InactiveCleanup,
     p: &P,
     described: &str,
     history: &dyn SyncHistory,
+    lock: Option<&dyn RunLock>,
     out: &mut (dyn Write + Send),
 ) -> Result<Exit, String> {
     let days = cleanup.days();
+    let holder = format!("sync-{}", std::process::id());
     let ctx = RequestContext::new(args.tenant.clone());
     let mode = CleanupMode {
         dry_run: args.dry_run,
@@ -477,32 +482,42 @@ async fn run_cleanups<P: Provisioner + LastLogins>(
     let mut runs = 0;
     loop {
         let _ = writeln!(out, "inactive-user cleanup ({days} days) of {described}");
-        let result = cleanup.run(p, &ctx, mode, Some(history)).await;
+        let run = cleanup.run(p, &ctx, mode, Some(history));
+        let locked = under_lock(lock, &args.tenant, &holder, run).await?;
         runs += 1;
-        match result {
-            Ok(run) => {
-                let _ = writeln!(out, "{}", run.plan);
-                match &run.report {
-                    None => {
-                        let _ = writeln!(out, "dry run: nothing written");
-                    }
-                    Some(report) => {
-                        if report.failed > 0 {
-                            exit = Exit::Failed;
+        match locked {
+            Locked::Held => {
+                let _ = writeln!(
+                    out,
+                    "skipped: another instance holds the run lock of tenant {:?}",
+                    args.tenant
+                );
+            }
+            Locked::Ran(result) => match result {
+                Ok(run) => {
+                    let _ = writeln!(out, "{}", run.plan);
+                    match &run.report {
+                        None => {
+                            let _ = writeln!(out, "dry run: nothing written");
                         }
-                        let _ = writeln!(out, "applied: {report}");
+                        Some(report) => {
+                            if report.failed > 0 {
+                                exit = Exit::Failed;
+                            }
+                            let _ = writeln!(out, "applied: {report}");
+                        }
                     }
                 }
-            }
-            Err(e @ SyncError::SafetyLimit { .. }) => {
-                exit = Exit::Refused;
-                let _ = writeln!(out, "{e}");
-            }
-            Err(e) if args.every.is_none() => return Err(format!("cleanup failed: {e}")),
-            Err(e) => {
-                exit = Exit::Failed;
-                let _ = writeln!(out, "cleanup failed: {e}");
-            }
+                Err(e @ SyncError::SafetyLimit { .. }) => {
+                    exit = Exit::Refused;
+                    let _ = writeln!(out, "{e}");
+                }
+                Err(e) if args.every.is_none() => return Err(format!("cleanup failed: {e}")),
+                Err(e) => {
+                    exit = Exit::Failed;
+                    let _ = writeln!(out, "cleanup failed: {e}");
+                }
+            },
         }
         match args.every {
             Some(every) if runs < args.max_runs.unwrap_or(usize::MAX) => {
@@ -619,7 +634,8 @@ pub async fn run(
         (None, None) => Arc::new(InMemoryHistory::new()),
     };
     if let Some(days) = args.inactive_days {
-        return cleanup_inactive(args, days, &config, env, history, out).await;
+        let lock = shared.map(|db| db.lock as Arc<dyn RunLock>);
+        return cleanup_inactive(args, days, &config, env, history, lock, out).await;
     }
     let (target, described) = match &args.scim_target {
         Some(t) => scim_target(t, &config.policy, Arc::clone(&http))?,

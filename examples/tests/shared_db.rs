@@ -245,8 +245,29 @@ async fn sync_with_db_runs_under_the_shared_run_lock() {
         stdout.contains("skipped: another run of acme is under way"),
         "{stdout}"
     );
+    // So does its inactive-user cleanup, under the same tenant's lease.
+    let crowd = dir.join("crowd.toml");
+    std::fs::write(&crowd, "[target]\ntype = \"crowd\"\n").unwrap();
+    let cleanup_binary = || {
+        let done = Command::new(env!("CARGO_BIN_EXE_sync"))
+            .args(["--inactive-days", "90", "--simulate", "--target"])
+            .arg(&crowd)
+            .args(["--tenant", "acme", "--db", &url])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&done.stdout).into_owned();
+        assert!(done.status.success(), "{stdout}");
+        stdout
+    };
+    let stdout = cleanup_binary();
+    assert!(
+        stdout.contains("skipped: another instance holds the run lock of tenant \"acme\""),
+        "{stdout}"
+    );
     // Once released, the binary runs and records its run where the first one is.
     RunLock::release(db.lock.as_ref(), &lease).await.unwrap();
+    let stdout = cleanup_binary();
+    assert!(stdout.contains("nothing to do"), "{stdout}");
     let stdout = sync_binary();
     assert!(stdout.contains("applied: 1 done, 0 failed"), "{stdout}");
     let entries = db
@@ -254,5 +275,6 @@ async fn sync_with_db_runs_under_the_shared_run_lock() {
         .list(&HistoryQuery::new().tenant("acme"))
         .await
         .unwrap();
-    assert_eq!(entries.len(), 2, "{entries:?}");
+    // The sync runs and the cleanup run.
+    assert_eq!(entries.len(), 3, "{entries:?}");
 }

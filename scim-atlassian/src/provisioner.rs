@@ -96,7 +96,8 @@ use scim_provisioning::policy::{
 ///   provider set it (RFC 7643 leaves `active`'s meaning to the service provider, and
 ///   identity providers compare what they set with what they read back: answering it active
 ///   would have them send the deactivation again at every cycle), until `active: true`
-///   (nothing is written to the product then either). `remove_groups` and `keep_groups` say which
+///   (which clears that flag in the property; the account itself is not touched either
+///   way). `remove_groups` and `keep_groups` say which
 ///   memberships go on each deprovisioning. Every step is told to the sync history
 ///   ([`note_action`]): the entry says `deactivated`, `anonymized`, `removed ... from 2
 ///   group(s)`, not the SCIM verb.

@@ -44,7 +44,7 @@ pub use session::{MAX_SESSIONS, SESSION_TTL as SESSION_LIFETIME};
 
 /// History entries one page of the search shows.
 pub const HISTORY_PAGE: usize = 25;
-/// Sync runs the page lists.
+/// Sync and inactive-user cleanup runs the page lists.
 pub const RUNS_SHOWN: usize = 10;
 /// How long the target's connection status is reused before it is asked again.
 pub const STATUS_TTL: Duration = Duration::from_secs(30);
