@@ -343,6 +343,25 @@ fn keep_answers_the_idps_active_false_until_it_sets_active_true() {
         Some(false)
     );
 
+    // A PUT that leaves `active` out does not end it either (as on Data Center): only the
+    // identity provider's `active: true` does.
+    let mut unsaid = alice();
+    unsaid.active = None;
+    let r = block_on(s.p.replace_user(&ctx(), &id, unsaid, None)).unwrap();
+    assert_eq!(
+        r.active,
+        Some(false),
+        "a PUT without active keeps it inactive"
+    );
+    assert_eq!(
+        block_on(s.p.get_user(&ctx(), &id)).unwrap().active,
+        Some(false)
+    );
+    assert!(
+        !latest_changes(&s.history).contains("reactivated user"),
+        "nothing was reactivated"
+    );
+
     // `active: true` ends it.
     let back = block_on(s.p.patch_user(&ctx(), &id, &active(true), None)).unwrap();
     assert_eq!(back.active, Some(true));

@@ -883,7 +883,8 @@ impl CloudProvisioner {
         let mut entry = self.deprovisioned.get(id)?.unwrap_or_default();
         // Under `keep`, a user the identity provider deactivated before: its other attributes
         // are written, the account stays as active as it is, SCIM still shows it inactive.
-        let kept_inactive = entry.idp_inactive && user.active == Some(false);
+        // Only `active: true` ends that; a write without `active` does not (as on Data Center).
+        let kept_inactive = entry.idp_inactive && user.active != Some(true);
         if user.active == Some(false)
             && current.active != Some(false)
             && entry.original.is_none()
