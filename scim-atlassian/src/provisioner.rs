@@ -264,7 +264,7 @@ fn stored_from(value: Option<Value>) -> Stored {
 /// members of a page's groups): one at a time, a sync of 10,000 users would wait for 10,000
 /// round trips in a row. Calls beyond a deployment's own bound on calls in flight (the
 /// bridge's `[target] concurrency`) wait there.
-const READS_IN_FLIGHT: usize = 8;
+pub(crate) const READS_IN_FLIGHT: usize = 8;
 
 /// The user property's content.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! outside SCIM; SCIM data in another attribute.
 
 use async_trait::async_trait;
+use scim_provisioning::bounded::{self, Task};
 use serde_json::Value;
 
 use super::client::{CROWD_PAGE, CrowdClient, CrowdUser, WithAttributes};
@@ -103,20 +104,23 @@ impl CrowdDirectory {
         &self,
         users: Vec<WithAttributes>,
     ) -> Result<Vec<WithAttributes>, AtlassianError> {
-        let mut out = Vec::with_capacity(users.len());
-        for user in users {
-            let user = if user.has_attributes() {
-                user
-            } else {
-                let name = user.user.name.clone();
-                self.client
-                    .user_with_attributes(&name)
-                    .await?
-                    .unwrap_or(user)
-            };
-            out.push(user);
-        }
-        Ok(out)
+        // A few reads at a time, as the scans that call this read the rest.
+        let reads: Vec<Task<'_, Result<WithAttributes, AtlassianError>>> = users
+            .into_iter()
+            .map(|user| {
+                Box::pin(async move {
+                    if user.has_attributes() {
+                        return Ok(user);
+                    }
+                    let read = self.client.user_with_attributes(&user.user.name).await?;
+                    Ok(read.unwrap_or(user))
+                }) as Task<'_, _>
+            })
+            .collect();
+        bounded::run_in_order(reads, crate::provisioner::READS_IN_FLIGHT)
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// The SCIM data among `user`'s attributes.
