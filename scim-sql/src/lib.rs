@@ -23,7 +23,9 @@
 //!   statement on the calling thread through as many read-only `rusqlite` connections (the same
 //!   bundled SQLite), without sqlx's hand-off to a connection thread; when they are all busy, or
 //!   SQLite would have to wait, it goes through the sqlx readers instead. A thread of its own
-//!   checkpoints the write-ahead log, so the writer does not stop for it. A sort by an attribute
+//!   checkpoints the write-ahead log, so the writer does not stop for it. User creates that
+//!   arrive while the writer is busy are written together in its next transaction (group
+//!   commit), each still answered, and failing, on its own. A sort by an attribute
 //!   without a column reads its keys from a narrow copy of the users' `search`, kept by triggers.
 //! - Writes are transactions: a failed request writes nothing. `If-Match` is a conditional
 //!   `UPDATE ... WHERE version = ?`; `userName` uniqueness per tenant (ignoring case) is a unique
@@ -45,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod checkpoint;
 mod direct;
 mod error;
@@ -56,6 +59,7 @@ mod provisioner;
 mod schema;
 mod search;
 mod store;
+mod tenants;
 
 pub use error::SqlError;
 #[cfg(feature = "history")]

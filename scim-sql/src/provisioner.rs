@@ -9,9 +9,11 @@ use scim_core::schema::SchemaRegistry;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::batch::{Batcher, NewUser};
 use crate::direct::Read;
 use crate::error::{SqlError, db, is_unique_violation};
 use crate::store::{self, Arg, Dialect, IdSource, Sql, SqlOptions, fold};
+use crate::tenants::KnownTenants;
 
 /// A [`Provisioner`] on SQLite or PostgreSQL (see the [crate docs](crate)).
 #[derive(Debug)]
@@ -31,9 +33,10 @@ pub struct SqlProvisioner {
     direct: Option<crate::direct::DirectReaders>,
     /// On a SQLite file: the WAL checkpoints, on a thread of their own (see `checkpoint.rs`).
     _checkpointer: Option<crate::checkpoint::Checkpointer>,
-    /// Tenants whose `scim_tenants` row this process has seen committed (rows are never
-    /// deleted), so that a create skips that statement: one round trip less per POST.
-    known_tenants: std::sync::RwLock<std::collections::HashSet<String>>,
+    /// Tenants whose `scim_tenants` row this process has seen committed.
+    known_tenants: std::sync::Arc<KnownTenants>,
+    /// On SQLite: user creates written in batches (see `batch.rs`).
+    creates: Option<std::sync::Arc<Batcher>>,
 }
 
 /// What differs between the user and the group table in the statements both share (reading a
@@ -129,6 +132,15 @@ impl SqlProvisioner {
             ),
             None => None,
         };
+        let known_tenants = std::sync::Arc::new(KnownTenants::default());
+        // PostgreSQL takes concurrent writers; only SQLite's single writer gains from batches.
+        let creates = (dialect == Dialect::Sqlite).then(|| {
+            Batcher::new(
+                pools.write.clone(),
+                dialect,
+                std::sync::Arc::clone(&known_tenants),
+            )
+        });
         Ok(SqlProvisioner {
             direct,
             _checkpointer: checkpointer,
@@ -139,7 +151,8 @@ impl SqlProvisioner {
             push_down: options.push_down,
             schemas: options.schemas.clone(),
             ids: IdSource::new(),
-            known_tenants: std::sync::RwLock::default(),
+            known_tenants,
+            creates,
         })
     }
 
@@ -164,7 +177,8 @@ impl SqlProvisioner {
         let recorded = self.ensure_tenant(&mut tx, ctx.tenant()).await?;
         let mut n = 0;
         for user in users {
-            self.insert_user(&mut tx, ctx.tenant(), user).await?;
+            let (new, _) = self.prepare_user(ctx.tenant(), user)?;
+            new.insert_into(&mut tx).await?;
             n += 1;
         }
         tx.commit().await.map_err(db)?;
@@ -181,53 +195,39 @@ impl SqlProvisioner {
         conn: &mut AnyConnection,
         tenant: &str,
     ) -> Result<bool, ScimError> {
-        let known = self
-            .known_tenants
-            .read()
-            .is_ok_and(|known| known.contains(tenant));
-        if known {
-            return Ok(false);
-        }
-        ensure_tenant(conn, self.dialect, tenant).await?;
-        Ok(true)
+        self.known_tenants
+            .ensure(conn, self.dialect, tenant)
+            .await
+            .map_err(db)
     }
 
     /// After a commit that recorded `tenant`.
     fn remember_tenant(&self, tenant: &str) {
-        if let Ok(mut known) = self.known_tenants.write() {
-            known.insert(tenant.to_owned());
-        }
+        self.known_tenants.remember(tenant);
     }
 
     pub(crate) fn sql(&self) -> Sql {
         Sql::new(self.dialect)
     }
 
-    async fn insert_user(
-        &self,
-        conn: &mut AnyConnection,
-        tenant: &str,
-        user: User,
-    ) -> Result<User, ScimError> {
+    /// The statements that insert `user` as a new user of `tenant`, and the user as a `GET`
+    /// would show it once they have committed (without its password).
+    fn prepare_user(&self, tenant: &str, user: User) -> Result<(NewUser, User), ScimError> {
         let key = user_name_key(&user)?;
         let id = self.ids.next();
         let (stamp, ns) = store::now();
         let password = user.password.as_ref().map(|p| p.expose().to_owned());
         let stored = strip_user(user, &id);
         let (values, side) = user_values(&stored, key, password, &self.schemas)?;
-        let q = self.insert_row(USERS, tenant, &id, (&stamp, ns), values);
-        q.query().execute(&mut *conn).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                ScimError::uniqueness("userName", stored.user_name.trim())
-            } else {
-                db(e)
-            }
-        })?;
-        self.write_side_values(conn, tenant, &id, &side, false)
-            .await?;
+        let new = NewUser {
+            tenant: tenant.to_owned(),
+            row: self.insert_row(USERS, tenant, &id, (&stamp, ns), values),
+            values: side_inserts(self.dialect, tenant, &id, &side),
+            user_name: stored.user_name.clone(),
+        };
         let mut view = stored;
         view.meta = Some(meta("User", 1, &stamp, &stamp));
-        Ok(view)
+        Ok((new, view))
     }
 
     /// The user row `id`, decoded, with `groups` filled in.
@@ -761,52 +761,50 @@ pub(crate) async fn insert_side_values(
     id: &str,
     side: &[(&'static str, String)],
 ) -> Result<(), sqlx::Error> {
-    for chunk in side.chunks(SIDE_ROWS_PER_INSERT) {
-        let mut q = Sql::new(dialect);
-        q.push("INSERT INTO scim_user_values (tenant, user_id, attr, value) VALUES ");
-        for (i, (attr, value)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .arg(Arg::Text(tenant.to_owned()))
-                .push(", ")
-                .arg(Arg::Text(id.to_owned()))
-                .push(", ")
-                .arg(Arg::Text((*attr).to_owned()))
-                .push(", ")
-                .arg(Arg::Text(value.clone()))
-                .push(")");
-        }
+    for q in side_inserts(dialect, tenant, id, side) {
         q.query().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Records the tenant on its first write (the tenants table lists who has data).
-async fn ensure_tenant(
-    conn: &mut AnyConnection,
+/// The `INSERT`s of [`insert_side_values`], a bounded number of rows each.
+fn side_inserts(
     dialect: Dialect,
     tenant: &str,
-) -> Result<(), ScimError> {
-    let mut q = Sql::new(dialect);
-    q.push("INSERT INTO scim_tenants (tenant, created) VALUES (")
-        .arg(Arg::Text(tenant.to_owned()))
-        .push(", ")
-        .arg(Arg::Text(store::now().0))
-        .push(") ON CONFLICT (tenant) DO NOTHING");
-    q.query().execute(&mut *conn).await.map_err(db)?;
-    Ok(())
+    id: &str,
+    side: &[(&'static str, String)],
+) -> Vec<Sql> {
+    side.chunks(SIDE_ROWS_PER_INSERT)
+        .map(|chunk| {
+            let mut q = Sql::new(dialect);
+            q.push("INSERT INTO scim_user_values (tenant, user_id, attr, value) VALUES ");
+            for (i, (attr, value)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .arg(Arg::Text(tenant.to_owned()))
+                    .push(", ")
+                    .arg(Arg::Text(id.to_owned()))
+                    .push(", ")
+                    .arg(Arg::Text((*attr).to_owned()))
+                    .push(", ")
+                    .arg(Arg::Text(value.clone()))
+                    .push(")");
+            }
+            q
+        })
+        .collect()
 }
 
 #[async_trait]
 impl Provisioner for SqlProvisioner {
     async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let recorded = self.ensure_tenant(&mut tx, ctx.tenant()).await?;
-        let mut view = self.insert_user(&mut tx, ctx.tenant(), user).await?;
-        tx.commit().await.map_err(db)?;
-        if recorded {
-            self.remember_tenant(ctx.tenant());
+        let (new, view) = self.prepare_user(ctx.tenant(), user)?;
+        match &self.creates {
+            Some(batcher) => batcher.create(new).await?,
+            None => {
+                new.write_alone(&self.pool, self.dialect, &self.known_tenants)
+                    .await?;
+            }
         }
-        view.password = None;
         Ok(view)
     }
 

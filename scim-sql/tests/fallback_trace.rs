@@ -2,58 +2,14 @@
 //! `debug` event on target `scim_sql::search` naming the residual filter; one it can logs none.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::capture::Capture;
 use scim_core::User;
 use scim_core::provision::{ListQuery, Provisioner, RequestContext};
 use scim_sql::SqlProvisioner;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-/// One captured event: its target, level and fields (as `Debug` text).
-#[derive(Debug)]
-struct Captured {
-    target: String,
-    level: Level,
-    fields: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(Captured {
-            target: event.metadata().target().to_owned(),
-            level: *event.metadata().level(),
-            fields,
-        });
-    }
-}
-
-impl Capture {
-    /// The events on `scim_sql::search` so far, and forgets them.
-    fn take_search_events(&self) -> Vec<Captured> {
-        let mut all = self.0.lock().unwrap();
-        std::mem::take(&mut *all)
-            .into_iter()
-            .filter(|e| e.target == "scim_sql::search")
-            .collect()
-    }
-}
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt;
 
 // A current-thread runtime: the search runs on this thread, where the subscriber is the default.
 #[tokio::test(flavor = "current_thread")]
@@ -66,12 +22,12 @@ async fn a_filter_sql_cannot_express_logs_the_fallback() {
     p.create_users_bulk(&ctx, ["alice", "bob"].into_iter().map(User::new))
         .await
         .unwrap();
-    capture.take_search_events();
+    capture.take("scim_sql::search");
 
     // Pushed down entirely: no fallback, no event.
     let q = ListQuery::new().with_filter(r#"userName eq "alice""#.parse().unwrap());
     assert_eq!(p.search_users(&ctx, &q).await.unwrap().total_results, 1);
-    let events = capture.take_search_events();
+    let events = capture.take("scim_sql::search");
     assert!(events.is_empty(), "{events:?}");
 
     // A user's `groups` come from the memberships table, not its stored JSON: the userName
@@ -79,7 +35,7 @@ async fn a_filter_sql_cannot_express_logs_the_fallback() {
     let q = ListQuery::new()
         .with_filter(r#"userName sw "a" and groups.value eq "g1""#.parse().unwrap());
     assert_eq!(p.search_users(&ctx, &q).await.unwrap().total_results, 0);
-    let events = capture.take_search_events();
+    let events = capture.take("scim_sql::search");
     assert_eq!(events.len(), 1, "{events:?}");
     let e = &events[0];
     assert_eq!(e.level, Level::DEBUG);

@@ -3,6 +3,8 @@
 
 use scim_sql::SqlProvisioner;
 
+pub mod capture;
+
 /// A fresh in-memory SQLite provisioner.
 pub async fn sqlite() -> SqlProvisioner {
     SqlProvisioner::connect("sqlite::memory:")
