@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -37,7 +37,7 @@ use crate::schema::SchemaRegistry;
 /// resource; only the returned page is turned back into typed resources.
 #[derive(Debug)]
 pub struct InMemoryProvisioner {
-    state: Mutex<HashMap<String, Directory>>,
+    state: RwLock<HashMap<String, Directory>>,
     ids: IdSource,
 }
 
@@ -51,29 +51,43 @@ impl InMemoryProvisioner {
     /// An empty store.
     pub fn new() -> Self {
         InMemoryProvisioner {
-            state: Mutex::new(HashMap::new()),
+            state: RwLock::new(HashMap::new()),
             ids: IdSource::new(),
         }
     }
 
     /// How many users `tenant` has.
     pub fn user_count(&self, tenant: &str) -> usize {
-        self.lock().get(tenant).map_or(0, |d| d.users.len())
+        self.read().get(tenant).map_or(0, |d| d.users.len())
     }
 
     /// How many groups `tenant` has.
     pub fn group_count(&self, tenant: &str) -> usize {
-        self.lock().get(tenant).map_or(0, |d| d.groups.len())
+        self.read().get(tenant).map_or(0, |d| d.groups.len())
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Directory>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Directory>> {
         // A panic while holding the lock cannot leave a half-applied write: every write is
         // checked first and then applied with operations that do not panic.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads share the lock: concurrent `GET`s and searches do not wait for one another.
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Directory>> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `f` on `ctx`'s tenant's directory, for reading (an empty one if the tenant has none).
+    fn read_dir<R>(&self, ctx: &RequestContext, f: impl FnOnce(&Directory) -> R) -> R {
+        let state = self.read();
+        match state.get(ctx.tenant()) {
+            Some(dir) => f(dir),
+            None => f(&Directory::default()),
+        }
     }
 
     fn with_dir<R>(&self, ctx: &RequestContext, f: impl FnOnce(&mut Directory) -> R) -> R {
-        let mut state = self.lock();
+        let mut state = self.write();
         // The tenant's key is allocated once, on its first request.
         if !state.contains_key(ctx.tenant()) {
             state.insert(ctx.tenant().to_owned(), Directory::default());
@@ -442,7 +456,7 @@ impl Provisioner for InMemoryProvisioner {
     }
 
     async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-        self.with_dir(ctx, |dir| {
+        self.read_dir(ctx, |dir| {
             let entry = dir.user(id)?;
             Ok(dir.user_view(id, entry))
         })
@@ -514,7 +528,7 @@ impl Provisioner for InMemoryProvisioner {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<User>, ScimError> {
-        self.with_dir(ctx, |dir| {
+        self.read_dir(ctx, |dir| {
             Ok(dir
                 .users
                 .iter()
@@ -549,7 +563,7 @@ impl Provisioner for InMemoryProvisioner {
     }
 
     async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
-        self.with_dir(ctx, |dir| Ok(Directory::group_view(id, dir.group(id)?)))
+        self.read_dir(ctx, |dir| Ok(Directory::group_view(id, dir.group(id)?)))
     }
 
     async fn replace_group(
@@ -612,7 +626,7 @@ impl Provisioner for InMemoryProvisioner {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Group>, ScimError> {
-        self.with_dir(ctx, |dir| {
+        self.read_dir(ctx, |dir| {
             Ok(dir
                 .groups
                 .iter()
@@ -632,7 +646,7 @@ impl Provisioner for InMemoryProvisioner {
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
         if let Some(name) = query.filter.as_ref().and_then(user_name_lookup) {
-            return self.with_dir(ctx, |dir| {
+            return self.read_dir(ctx, |dir| {
                 let hit = dir
                     .user_names
                     .get(&name.trim().to_lowercase())
@@ -646,7 +660,7 @@ impl Provisioner for InMemoryProvisioner {
                 })
             });
         }
-        self.with_dir(ctx, |dir| {
+        self.read_dir(ctx, |dir| {
             search_cached(&dir.users, query, crate::urn::USER, |id, e| {
                 dir.user_view(id, e)
             })
@@ -659,7 +673,7 @@ impl Provisioner for InMemoryProvisioner {
         ctx: &RequestContext,
         query: &ListQuery,
     ) -> Result<Page<Group>, ScimError> {
-        self.with_dir(ctx, |dir| {
+        self.read_dir(ctx, |dir| {
             search_cached(&dir.groups, query, crate::urn::GROUP, Directory::group_view)
         })
     }

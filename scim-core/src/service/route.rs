@@ -163,6 +163,12 @@ pub(crate) fn decode_segment(segment: &str) -> Option<String> {
 /// characters and `:` / `@`, which are common in ids and URNs).
 pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    encode_segment_into(&mut out, s);
+    out
+}
+
+/// [`encode_segment`], appended to `out`.
+pub(crate) fn encode_segment_into(out: &mut String, s: &str) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'@') {
             out.push(char::from(b));
@@ -171,7 +177,6 @@ pub(crate) fn encode_segment(s: &str) -> String {
             let _ = write!(out, "%{b:02X}");
         }
     }
-    out
 }
 
 #[cfg(test)]
