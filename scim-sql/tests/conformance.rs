@@ -212,19 +212,27 @@ async fn a_sqlite_file_get_sees_each_committed_write() {
 /// bounded: the checkpoint thread copies it back, and the writer's own checkpoint at 16,384
 /// pages (64 MiB) copies the tail and starts the log over. The thread's passive checkpoints
 /// alone never start it over: they never catch up with the last commit, and only a write that
-/// begins with every frame copied does. The 3,200 creates write about twice the bound.
+/// begins with every frame copied does. The test checks that the log did start over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_wal_stays_small_under_creates() {
+    const CREATES_PER_TASK: usize = 1_000;
     let url = common::temp_sqlite_url("wal");
     let p = Arc::new(SqlProvisioner::connect(&url).await.unwrap());
     let wal = format!("{}-wal", url.trim_start_matches("sqlite://"));
+    // A quiet spell first, so the checkpoint thread holds its read transaction when the writes
+    // start: it must let go of it for the log to start over.
+    p.create_user(&RequestContext::new("acme"), User::new("first"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let restarts_before = wal_restarts(&wal);
     let mut tasks = Vec::new();
     for t in 0..8 {
         let (p, wal) = (Arc::clone(&p), wal.clone());
         tasks.push(tokio::spawn(async move {
             let ctx = RequestContext::new("acme");
             let mut largest = 0;
-            for i in 0..400 {
+            for i in 0..CREATES_PER_TASK {
                 p.create_user(&ctx, User::new(format!("u{t}-{i}")))
                     .await
                     .unwrap();
@@ -237,12 +245,28 @@ async fn sqlite_wal_stays_small_under_creates() {
     for task in tasks {
         largest = largest.max(task.await.unwrap());
     }
-    eprintln!("largest WAL: {largest} bytes");
+    let restarts = wal_restarts(&wal) - restarts_before;
+    eprintln!("largest WAL: {largest} bytes; the log started over {restarts} times");
     assert!(largest > 0, "the log was written");
+    assert!(
+        restarts >= 1,
+        "the log never started over: the bound was not tested"
+    );
     assert!(
         largest < 80 * 1024 * 1024,
         "the log grew to {largest} bytes, well past the writer's checkpoint at 64 MiB"
     );
+}
+
+/// How many times the log at `wal` has started over: the checkpoint sequence number of its
+/// header (bytes 12 to 16, big-endian), which SQLite increments at each restart.
+fn wal_restarts(wal: &str) -> u32 {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    match std::fs::File::open(wal).and_then(|mut f| f.read_exact(&mut header)) {
+        Ok(()) => u32::from_be_bytes([header[12], header[13], header[14], header[15]]),
+        Err(_) => 0,
+    }
 }
 
 /// The checkpoint thread runs for every SQLite file, also without read connections: the
