@@ -133,7 +133,8 @@ impl Pin {
             return;
         }
         if self.conn.is_none() {
-            self.conn = open_pin(path).ok();
+            // It reads one page: a minimal page cache.
+            self.conn = crate::direct::open_read_only(path, 16).ok();
         }
         let Some(conn) = &self.conn else { return };
         // `BEGIN` is deferred: the transaction, and its lock, start with the first read.
@@ -163,18 +164,6 @@ impl Pin {
             }
         }
     }
-}
-
-/// The [`Pin`]'s connection: read-only, never waiting, with a minimal page cache (it reads one
-/// page).
-fn open_pin(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::ZERO)?;
-    conn.pragma_update(None, "cache_size", 16)?;
-    Ok(conn)
 }
 
 /// A connection that checkpoints: read-write (a checkpoint writes the database file), never

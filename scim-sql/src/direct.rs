@@ -117,7 +117,8 @@ impl DirectReaders {
             }
             conns.open += 1;
         }
-        match open_reader(&self.path) {
+        // As the sqlx readers: 8 MiB of pages, a fixed size whatever the number of users.
+        match open_read_only(&self.path, -8192) {
             Ok(conn) => Some(conn),
             Err(e) => {
                 tracing::debug!(target: "scim_sql::direct", error = %e, "cannot open a direct reader");
@@ -141,15 +142,15 @@ impl DirectReaders {
     }
 }
 
-/// A read-only connection that never waits for a lock.
-fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+/// A read-only connection that never waits for a lock, with SQLite's `cache_size` (pages if
+/// positive, KiB if negative).
+pub(crate) fn open_read_only(path: &Path, cache_size: i64) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::ZERO)?;
-    // As the sqlx readers: 8 MiB of pages, a fixed size whatever the number of users.
-    conn.pragma_update(None, "cache_size", -8192)?;
+    conn.pragma_update(None, "cache_size", cache_size)?;
     Ok(conn)
 }
 
