@@ -744,17 +744,53 @@ impl<'s> Translator<'s> {
     /// Some value of `attr` (one of [`SIDE_VALUES`] or [`SIDE_SINGLES`]) compares with `lit`,
     /// through the index on `scim_user_values`.
     fn side_compare(&self, attr: &'static str, op: CompareOp, lit: &str) -> Fragment {
+        let rows = self.side_rows(attr, op, lit);
+        Fragment {
+            text: format!(
+                "({}.id IN (SELECT user_id FROM scim_user_values WHERE {}))",
+                self.table.name(),
+                rows.text
+            ),
+            args: rows.args,
+        }
+    }
+
+    /// The condition on rows of `scim_user_values` of [`Translator::side_compare`].
+    fn side_rows(&self, attr: &'static str, op: CompareOp, lit: &str) -> Fragment {
         let cond = self.text("value", op, &fold(lit));
         let mut f = Fragment::default();
         let tenant = f.bind(Arg::Text(self.tenant.to_owned()));
-        f.text = format!(
-            "({}.id IN (SELECT user_id FROM scim_user_values WHERE tenant = {tenant} \
-             AND attr = '{attr}' AND {}))",
-            self.table.name(),
-            cond.text
-        );
+        f.text = format!("tenant = {tenant} AND attr = '{attr}' AND {}", cond.text);
         f.args.extend(cond.args);
         f
+    }
+
+    /// When `f` is one comparison that [`Translator::translate`] answers from
+    /// `scim_user_values` alone (`title eq "x"`, `emails.value co "@x"`, ...; never `ne`): the
+    /// condition on that table's rows. The users matching `f` are then exactly the distinct
+    /// `user_id`s of those rows (each user's rows are written and deleted with it, in its
+    /// transaction), so counting them needs no look-up in `scim_users`.
+    pub(crate) fn side_rows_of(&self, f: &Filter) -> Option<Fragment> {
+        let Filter::Compare(path, op, CompValue::String(lit)) = f else {
+            return None;
+        };
+        if *op == CompareOp::Ne
+            || self.scope.is_some()
+            || self.table != Table::Users
+            || self.table.own_column(path).is_some()
+        {
+            return None;
+        }
+        let (attr, def) = match locate(self.table, self.schemas, path)? {
+            Located::Single { keys, def, .. } => {
+                let [k] = keys.as_slice() else { return None };
+                (SIDE_SINGLES.iter().copied().find(|s| s == k)?, def)
+            }
+            Located::Multi { keys, attr, sub } => {
+                (self.side_table(&keys, sub)?, sub.unwrap_or(attr))
+            }
+        };
+        (is_text(def) && !case_exact(def)).then(|| self.side_rows(attr, *op, lit))
     }
 
     /// A comparison on a JSON value of type given by `def`.
@@ -1006,4 +1042,49 @@ fn join(parts: Vec<Fragment>, sep: &str) -> Option<Fragment> {
     }
     out.text.push(')');
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side_rows(filter: &str) -> Option<String> {
+        let schemas = SchemaRegistry::builtin();
+        let t = Translator::new(Dialect::Sqlite, Table::Users, schemas, "acme");
+        let f: Filter = filter.parse().expect("a filter");
+        t.side_rows_of(&f).map(|f| f.text)
+    }
+
+    /// Only a lone comparison that the values table answers by itself is counted there.
+    #[test]
+    fn a_lone_comparison_on_the_values_table_is_counted_from_it() {
+        for f in [
+            r#"title eq "Engineer""#,
+            r#"title co "eng""#,
+            r#"emails.value eq "a@example.com""#,
+            r#"emails co "@example.com""#,
+            r#"phoneNumbers.value sw "+1""#,
+        ] {
+            let rows = side_rows(f).unwrap_or_else(|| panic!("{f}: not counted from the values"));
+            assert!(rows.starts_with("tenant = "), "{f}: {rows}");
+        }
+        for f in [
+            // `ne` holds for users without any row.
+            r#"title ne "Engineer""#,
+            r#"emails.value ne "a@example.com""#,
+            // Not a string, or not in the values table.
+            "title pr",
+            "title eq null",
+            r#"userName eq "bjensen""#,
+            r#"name.familyName eq "Jensen""#,
+            r#"emails.type eq "work""#,
+            // More than one comparison.
+            r#"title eq "a" and emails co "x""#,
+            r#"title eq "a" or title eq "b""#,
+            r#"not (title eq "a")"#,
+            r#"emails[value eq "a@example.com"]"#,
+        ] {
+            assert_eq!(side_rows(f), None, "{f}");
+        }
+    }
 }
