@@ -192,8 +192,17 @@ async fn search<K: Kind>(
     if let (true, Some(order_by)) = (plan.in_sql(), &plan.order_by) {
         let mut q = Sql::new(p.dialect);
         if let Some(rows) = &plan.count_side_rows {
-            q.push("SELECT COUNT(DISTINCT user_id) AS n FROM scim_user_values WHERE ")
-                .append(rows);
+            // Without statistics SQLite counts the distinct ids along `(tenant, user_id)`,
+            // reading every row of the tenant's table (`emails co` at 100k: 87 ms, 20 ms this
+            // way); the covering index has the ids of equal values in order already.
+            let index = match p.dialect {
+                Dialect::Sqlite => " INDEXED BY scim_user_values_value",
+                Dialect::Postgres => "",
+            };
+            q.push(&format!(
+                "SELECT COUNT(DISTINCT user_id) AS n FROM scim_user_values{index} WHERE "
+            ))
+            .append(rows);
         } else {
             q.push(&format!("SELECT COUNT(*) AS n FROM {table}"));
             where_clause(&mut q, tenant, plan.pushed.as_ref());
