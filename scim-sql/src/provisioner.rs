@@ -1,4 +1,5 @@
-//! [`SqlProvisioner`]: users, groups and memberships in SQL tables, every write one transaction.
+//! [`SqlProvisioner`]: users, groups and memberships in SQL tables, every write atomic (one
+//! transaction; on SQLite, user creates that arrive together share one, see `batch.rs`).
 
 use async_trait::async_trait;
 use scim_core::ScimError;
