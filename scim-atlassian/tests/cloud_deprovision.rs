@@ -15,8 +15,8 @@ use scim_atlassian::cloud::{CloudProvisioner, DeprovisionedUsers, InMemoryDeprov
 use scim_atlassian::history::{HistoryQuery, InMemoryHistory, RecordingProvisioner, SyncHistory};
 use scim_atlassian::policy::{DeprovisionAction, RemoveGroups, SyncPolicy};
 use scim_atlassian::simulator::CloudSimulator;
-use scim_core::provision::Provisioner;
 use scim_core::provision::conformance::block_on;
+use scim_core::provision::{ListQuery, Provisioner};
 use scim_core::{Group, Member, MultiValue, Name, User};
 
 const KEY: &str = "directory-api-key-secret";
@@ -320,6 +320,20 @@ fn keep_answers_the_idps_active_false_until_it_sets_active_true() {
         scanned[0].active,
         Some(false),
         "a scan shows what the IdP set"
+    );
+    // Searches filter what SCIM shows, not the Cloud account: the IdP finds its inactive user.
+    let search = |filter: &str| {
+        let query = ListQuery::new().with_filter(filter.parse().unwrap());
+        block_on(s.p.search_users(&ctx(), &query)).unwrap()
+    };
+    let inactive = search("active eq false");
+    assert_eq!(inactive.total_results, 1);
+    assert_eq!(inactive.resources[0].id.as_deref(), Some(id.as_str()));
+    assert_eq!(inactive.resources[0].active, Some(false));
+    assert_eq!(search("active eq true").total_results, 0);
+    assert_eq!(
+        search(r#"active eq false and userName eq "alice@example.com""#).total_results,
+        1
     );
 
     // The same `active: false` again writes nothing; a rename while inactive reaches Cloud,

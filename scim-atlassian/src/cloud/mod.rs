@@ -1303,16 +1303,25 @@ impl CloudProvisioner {
         query: &ListQuery,
     ) -> Result<Page<User>, ScimError> {
         let query = self.names.query(Kind::Users, query)?;
-        // Users a SCIM `DELETE` hid are left out, of the total and the offsets too.
-        let hidden = |v: &Value| match v.get("id").and_then(Value::as_str) {
-            Some(id) => Ok(self.deprovisioned.get(id)?.is_some_and(|e| e.hidden)),
-            None => Ok(false),
+        // Users a SCIM `DELETE` hid are left out, of the total and the offsets too; the others
+        // are filtered as a GET shows them (originals of anonymized users, `active: false` kept
+        // for the identity provider, its group names).
+        let view = |v: Value| -> Result<Option<Value>, ScimError> {
+            if let Some(id) = v.get("id").and_then(Value::as_str) {
+                if self.deprovisioned.get(id)?.is_some_and(|e| e.hidden) {
+                    return Ok(None);
+                }
+            }
+            let shown = self.shown_user(user_from(v)?);
+            serde_json::to_value(shown)
+                .map(Some)
+                .map_err(|e| decode_error("a user from Cloud", e))
         };
-        let page = search::search(self, Kind::Users, &query, &hidden).await?;
+        let page = search::search(self, Kind::Users, &query, &view).await?;
         let resources = page
             .resources
             .into_iter()
-            .map(|v| user_from(v).map(|u| self.shown_user(u)))
+            .map(user_from)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             resources,
@@ -1335,7 +1344,9 @@ impl CloudProvisioner {
                 start_index: query.start_index,
             });
         };
-        let page = search::search(self, Kind::Groups, &query, &|_| Ok(false)).await?;
+        // Groups are filtered with Cloud's names: `group_query` has put the policy's mapping
+        // into the filter already.
+        let page = search::search(self, Kind::Groups, &query, &|v| Ok(Some(v))).await?;
         Ok(Page {
             resources: page
                 .resources

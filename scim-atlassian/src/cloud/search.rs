@@ -61,16 +61,19 @@ pub(crate) async fn scan(
 /// Serves `query`: a filter Cloud takes (and no `sortBy`) goes straight to Cloud with the
 /// caller's paging; anything else pages through Cloud and filters, sorts and cuts locally.
 ///
-/// Resources for which `hidden` holds (users a SCIM `DELETE` hid) are not part of the
-/// results: `totalResults` and `startIndex` count only the others. A forwarded filter's
-/// answer is used only when it holds every match (a window from the start that reached
-/// Cloud's total), where dropping hidden ones keeps the count exact; otherwise, if that window
-/// held a hidden resource, the search pages through Cloud with the filter instead.
+/// `view` turns each resource Cloud answers into the resource as SCIM shows it, or `None` when
+/// SCIM does not show it at all (users a SCIM `DELETE` hid). Filters evaluated here see the
+/// view (so `active eq false` finds the users the identity provider deactivated under `keep`,
+/// whose Cloud accounts stay active), and hidden resources are not part of the results:
+/// `totalResults` and `startIndex` count only the others. A forwarded filter's answer is used
+/// only when it holds every match (a window from the start that reached Cloud's total), where
+/// dropping hidden ones keeps the count exact; otherwise, if that window held a hidden
+/// resource, the search pages through Cloud with the filter instead.
 pub(crate) async fn search(
     cloud: &CloudProvisioner,
     kind: Kind,
     query: &ListQuery,
-    hidden: &(dyn Fn(&Value) -> Result<bool, ScimError> + Sync),
+    view: &(dyn Fn(Value) -> Result<Option<Value>, ScimError> + Sync),
 ) -> Result<Page<Value>, ScimError> {
     let pushed = query.filter.as_ref().and_then(|f| pushdown(kind, f));
     let (offset, count) = query.window();
@@ -79,10 +82,9 @@ pub(crate) async fn search(
         let mut shown = Vec::with_capacity(page.resources.len());
         let mut dropped: usize = 0;
         for item in page.resources {
-            if hidden(&item)? {
-                dropped += 1;
-            } else {
-                shown.push(item);
+            match view(item)? {
+                Some(item) => shown.push(item),
+                None => dropped += 1,
             }
         }
         let whole = offset == 0 && reached(shown.len().saturating_add(dropped), page.total_results);
@@ -103,7 +105,7 @@ pub(crate) async fn search(
             .await?;
         let len = page.len();
         for item in page {
-            if !hidden(&item)? {
+            if let Some(item) = view(item)? {
                 collected.offer(item, ());
             }
         }
