@@ -30,6 +30,31 @@ fn a_short_bench_run_completes_without_errors() {
     assert!(stdout.contains(" 0 errors"), "{stdout}");
 }
 
+/// `--rounds`: the three phases again in each round, and the median of each ratio at the end,
+/// within the range of the rounds'.
+#[test]
+fn rounds_interleave_the_phases_and_print_median_ratios() {
+    let stdout = run_ok(&["--seconds", "0.3", "--connections", "2", "--rounds", "3"]);
+    for prefix in ["scim ", "trivial ", "static "] {
+        let n = stdout.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(n, 3, "{prefix:?} once per round: {stdout}");
+    }
+    assert!(stdout.contains("round 3 of 3"), "{stdout}");
+    let median = stdout
+        .lines()
+        .find(|l| l.starts_with("median   scim/static-user throughput: "))
+        .unwrap_or_else(|| panic!("a median line: {stdout}"));
+    // "median   ...: M% (from L% to H%)": L <= M <= H.
+    let numbers: Vec<f64> = median
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    assert!(
+        numbers.len() == 3 && numbers[1] <= numbers[0] && numbers[0] <= numbers[2],
+        "{median}"
+    );
+}
+
 /// `--scale`: two small SQLite sizes, each loaded, GET and POST over HTTP with no error, every
 /// filter answered, and the table printed with a row per size.
 #[test]
@@ -93,6 +118,9 @@ fn bad_arguments_are_refused() {
         &["--users", "0"],
         &["--scale", "1000,x"],
         &["--scale", "0"],
+        &["--rounds", "0"],
+        &["--rounds", "51"],
+        &["--rounds", "x"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_http-bench"))
             .args(args)
