@@ -53,11 +53,13 @@ impl DocumentStore for AppDirectory {
         limit: usize,
     ) -> Result<Vec<String>, sqlx::Error> {
         let sql = format!(
-            "SELECT doc FROM scim_{} WHERE org = ?1 AND (id = ?2 OR ?2 IS NULL) ORDER BY id LIMIT {limit} OFFSET {offset}",
+            "SELECT doc FROM scim_{} WHERE org = ?1 AND (id = ?2 OR ?2 IS NULL) ORDER BY id LIMIT ?3 OFFSET ?4",
             table(kind).0
         );
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        let (limit, offset) = (n(limit), n(offset));
         let query = sqlx::query_scalar(&sql).bind(ctx.tenant()).bind(id);
-        query.fetch_all(&self.0).await
+        query.bind(limit).bind(offset).fetch_all(&self.0).await
     }
 
     async fn write(
