@@ -171,6 +171,15 @@ fn anonymize_on_delete_hides_the_user_and_recreating_restores_the_originals() {
             .total_results,
         0
     );
+    let by_name =
+        ListQuery::new().with_filter(r#"userName eq "alice@example.com""#.parse().unwrap());
+    assert_eq!(
+        block_on(s.p.search_users(&ctx(), &by_name))
+            .unwrap()
+            .total_results,
+        0,
+        "a deleted user is not found by its own name either"
+    );
     assert!(s.store.get(&id).unwrap().unwrap().original.is_some());
     // A scan (what a sync reads) keeps it in place, inactive, with its own values.
     let scanned = block_on(s.p.scan_users(&ctx(), 0, 10)).unwrap();
@@ -205,6 +214,24 @@ fn anonymize_on_deactivation_shows_the_originals_and_reactivation_restores_them(
     let shown = block_on(s.p.get_user(&ctx(), &id)).unwrap();
     assert_alice(&shown);
     assert_eq!(shown.active, Some(false));
+    // The identity provider's lookup by name (before a create) finds the user it deactivated,
+    // though Cloud knows it only by its anonymous name.
+    let search = |filter: &str, count: Option<u64>| {
+        let mut query = ListQuery::new().with_filter(filter.parse().unwrap());
+        query.count = count;
+        block_on(s.p.search_users(&ctx(), &query)).unwrap()
+    };
+    let found = search(r#"userName eq "Alice@Example.com""#, None);
+    assert_eq!(found.total_results, 1);
+    assert_eq!(found.resources[0].id.as_deref(), Some(id.as_str()));
+    assert_alice(&found.resources[0]);
+    assert_eq!(found.resources[0].active, Some(false));
+    let counted = search(r#"userName eq "alice@example.com""#, Some(0));
+    assert_eq!((counted.total_results, counted.resources.len()), (1, 0));
+    assert_eq!(
+        search(r#"userName eq "bob@example.com""#, None).total_results,
+        0
+    );
 
     // A write while inactive goes to the kept values: Cloud keeps the opaque ones.
     let writes = user_writes(&s.sim);

@@ -33,6 +33,22 @@ pub(crate) fn pushdown(kind: Kind, filter: &Filter) -> Option<String> {
     }
 }
 
+/// The name in a `userName eq "name"` filter (the core User's `userName`, no sub-attribute).
+pub(crate) fn user_name_eq(filter: &Filter) -> Option<&str> {
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, CompValue::String(value))
+            if path.sub_attr().is_none()
+                && path.name().eq_ignore_ascii_case("userName")
+                && path
+                    .schema()
+                    .is_none_or(|s| s.eq_ignore_ascii_case(scim_core::urn::USER)) =>
+        {
+            Some(value.as_str())
+        }
+        _ => None,
+    }
+}
+
 /// Up to `limit` resources from `offset` (0-based) in Cloud's order, [`CLOUD_PAGE`] a call.
 ///
 /// The end is found from `totalResults`, not from a short page: a server may hand out fewer
