@@ -75,6 +75,14 @@ impl Provisioner for TenantRouter {
         self.route(ctx)?.get_user(ctx, id).await
     }
 
+    async fn get_user_shared(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<User>, ScimError> {
+        self.route(ctx)?.get_user_shared(ctx, id).await
+    }
+
     async fn replace_user(
         &self,
         ctx: &RequestContext,
@@ -109,6 +117,14 @@ impl Provisioner for TenantRouter {
 
     async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
         self.route(ctx)?.get_group(ctx, id).await
+    }
+
+    async fn get_group_shared(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<Group>, ScimError> {
+        self.route(ctx)?.get_group_shared(ctx, id).await
     }
 
     async fn replace_group(

@@ -236,6 +236,22 @@ impl Serialize for SchemasOut<'_> {
     }
 }
 
+/// What a resource's output writes instead of some of its stored attributes: the service's
+/// `meta.location` and `$ref`s, added without copying the resource to set them.
+pub(crate) trait Overrides {
+    /// Writes the attribute `key` (a typed field's canonical name) and returns `Some`, or
+    /// returns `None` to have it written as stored.
+    fn write<M: SerializeMap>(&self, key: &str, map: &mut M) -> Option<Result<(), M::Error>>;
+}
+
+/// No overrides: the plain output.
+impl Overrides for () {
+    #[inline]
+    fn write<M: SerializeMap>(&self, _: &str, _: &mut M) -> Option<Result<(), M::Error>> {
+        None
+    }
+}
+
 /// Generates a struct whose attributes are read case-insensitively and written in canonical
 /// camelCase, with a catch-all map for unknown attributes.
 ///
@@ -390,6 +406,19 @@ macro_rules! scim_object {
 
             impl ::serde::Serialize for $name {
                 fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    self.serialize_with(s, &())
+                }
+            }
+
+            impl $name {
+                /// Serialises as [`Serialize`](::serde::Serialize) does, except for the
+                /// attributes `over` writes itself.
+                #[allow(dead_code)] // Not every type's output is ever overridden.
+                pub(crate) fn serialize_with<S: ::serde::Serializer, O: $crate::de::Overrides>(
+                    &self,
+                    s: S,
+                    over: &O,
+                ) -> Result<S::Ok, S::Error> {
                     let mut map = s.serialize_map(None)?;
                     let ext_ref: Option<&$crate::resource::Extensions> =
                         None $(.or(Some(&self.$ext)))?;
@@ -403,7 +432,10 @@ macro_rules! scim_object {
                         map.serialize_entry("schemas", &schemas)?;
                     )?
                     $(
-                        $crate::de::WriteField::write(&self.$field, $json, &mut map)?;
+                        match over.write($json, &mut map) {
+                            Some(written) => written?,
+                            None => $crate::de::WriteField::write(&self.$field, $json, &mut map)?,
+                        }
                     )*
                     for (k, v) in &self.$other {
                         $( if $skip(self, k) { continue; } )?

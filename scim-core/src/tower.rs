@@ -98,10 +98,7 @@ use http_body::{Body, Frame, SizeHint};
 use tracing::Instrument as _;
 
 use crate::error::{ScimError, ScimType};
-use crate::service::{ScimService, request_id};
-
-/// The header carrying a request's id, in and out.
-const X_REQUEST_ID: &str = "x-request-id";
+use crate::service::{ScimService, X_REQUEST_ID, request_id};
 
 /// A [`ScimService`] as a `tower` service; from [`ScimService::into_service`].
 ///

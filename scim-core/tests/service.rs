@@ -401,6 +401,80 @@ fn custom_base_paths() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+fn a_plain_get_serves_what_the_projected_path_serves() {
+    let h = harness();
+    let alice = h.user("alice");
+    let bob = h.user("bob");
+    let admins = h.group("admins", &[&alice]);
+    let all = h.group("all", &[&alice, &bob, &admins]);
+    let check = |uri: &str| {
+        // `excludedAttributes` of an attribute none has takes the general (JSON) path.
+        let plain = h.get(uri);
+        let projected = h.get(&format!("{uri}?excludedAttributes=nickName"));
+        assert_eq!(plain.status, StatusCode::OK);
+        assert_eq!(plain.body, projected.body);
+        assert_eq!(plain.header("etag"), projected.header("etag"));
+        assert!(plain.header("etag").is_some());
+        plain.body
+    };
+    let user = check(&format!("/scim/v2/Users/{alice}"));
+    assert_eq!(
+        user["meta"]["location"],
+        format!("http://scim.test/scim/v2/Users/{alice}")
+    );
+    let mut groups: Vec<(String, String)> = user["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["display"].as_str().unwrap().to_owned(),
+                g["$ref"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            (
+                "admins".to_owned(),
+                format!("http://scim.test/scim/v2/Groups/{admins}")
+            ),
+            (
+                "all".to_owned(),
+                format!("http://scim.test/scim/v2/Groups/{all}")
+            ),
+        ]
+    );
+    let group = check(&format!("/scim/v2/Groups/{all}"));
+    let refs: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["$ref"].as_str().unwrap())
+        .collect();
+    assert!(refs.contains(&format!("http://scim.test/scim/v2/Groups/{admins}").as_str()));
+    assert!(refs.contains(&format!("http://scim.test/scim/v2/Users/{bob}").as_str()));
+
+    // The shared copy the in-memory store serves follows renames and removals.
+    let renamed = h.patch(
+        &format!("/scim/v2/Groups/{admins}"),
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "displayName", "value": "root"}]}),
+    );
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    assert_eq!(
+        h.delete(&format!("/scim/v2/Groups/{all}")).status,
+        StatusCode::NO_CONTENT
+    );
+    let user = check(&format!("/scim/v2/Users/{alice}"));
+    assert_eq!(user["groups"].as_array().unwrap().len(), 1, "{user}");
+    assert_eq!(user["groups"][0]["display"], "root");
+    assert_eq!(user["meta"]["version"], "W/\"1\"", "{user}");
+}
+
+#[test]
 fn create_is_201_with_location_etag_and_meta() {
     let h = harness();
     let r = h.post(

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -32,9 +32,10 @@ use crate::schema::SchemaRegistry;
 ///
 /// Ids look like UUIDs and sort in creation order, which is also the scan order.
 ///
-/// Each resource also keeps its JSON form as served (`groups` included), refreshed on every write
-/// that changes it, so that searches evaluate filters and sort without serialising every
-/// resource; only the returned page is turned back into typed resources.
+/// Each resource is kept as served (`id`, `meta` and `groups` filled in), shared behind an
+/// [`Arc`] so that [`Provisioner::get_user_shared`] copies nothing, and as JSON, so that searches
+/// evaluate filters and sort without serialising every resource. Both are rebuilt on every write
+/// that changes what is served, memberships included.
 #[derive(Debug)]
 pub struct InMemoryProvisioner {
     state: RwLock<HashMap<String, Directory>>,
@@ -111,7 +112,8 @@ struct Directory {
 
 #[derive(Debug)]
 struct Entry<T> {
-    resource: T,
+    /// The resource as served: `id`, `meta` and (for users) `groups` filled in.
+    view: Arc<T>,
     version: u64,
     created: String,
     last_modified: String,
@@ -121,6 +123,17 @@ struct Entry<T> {
 }
 
 impl<T> Entry<T> {
+    /// An entry at `version` whose view is set by [`Entry::seal`].
+    fn stamped(view: T, version: u64, created: String, last_modified: String) -> Self {
+        Entry {
+            view: Arc::new(view),
+            version,
+            created,
+            last_modified,
+            json: Value::Null,
+        }
+    }
+
     fn etag(&self) -> ETag {
         ETag::from_version(self.version)
     }
@@ -133,6 +146,15 @@ impl<T> Entry<T> {
             version: Some(self.etag().to_string()),
             ..Meta::default()
         }
+    }
+}
+
+impl<T: Serialize> Entry<T> {
+    /// Makes `view` (complete but for nothing the entry owns) what this entry serves, and caches
+    /// its JSON.
+    fn seal(&mut self, view: T) {
+        self.json = json_of(&view);
+        self.view = Arc::new(view);
     }
 }
 
@@ -217,8 +239,23 @@ impl IdSource {
 }
 
 impl Directory {
-    fn user_view(&self, id: &str, entry: &Entry<User>) -> User {
-        let mut user = entry.resource.clone();
+    /// A new user entry for `user` (already stripped) at `version`, sealed with its view.
+    fn user_entry(
+        &self,
+        id: &str,
+        user: User,
+        version: u64,
+        created: String,
+        last_modified: String,
+    ) -> Entry<User> {
+        let mut entry = Entry::stamped(User::default(), version, created, last_modified);
+        let view = self.user_view(id, user, &entry);
+        entry.seal(view);
+        entry
+    }
+
+    /// `user` as served from `entry`: `id`, `meta` and `groups` (from the memberships) set.
+    fn user_view(&self, id: &str, mut user: User, entry: &Entry<User>) -> User {
         user.id = Some(id.to_owned());
         user.meta = Some(entry.meta("User"));
         user.groups = self
@@ -229,7 +266,7 @@ impl Directory {
             .filter_map(|gid| {
                 self.groups.get(gid).map(|g| MultiValue {
                     value: Some(gid.clone()),
-                    display: Some(g.resource.display_name.clone()),
+                    display: Some(g.view.display_name.clone()),
                     kind: Some("direct".to_owned()),
                     ..MultiValue::default()
                 })
@@ -238,16 +275,16 @@ impl Directory {
         user
     }
 
-    /// Recomputes the cached JSON of the users among `ids` (ids of groups are skipped), after
-    /// their group memberships changed.
+    /// Rebuilds the views of the users among `ids` (ids of groups are skipped), after their
+    /// group memberships changed.
     fn refresh_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
         for id in ids {
             let Some(entry) = self.users.get(id) else {
                 continue;
             };
-            let json = json_of(&self.user_view(id, entry));
+            let view = self.user_view(id, (*entry.view).clone(), entry);
             if let Some(entry) = self.users.get_mut(id) {
-                entry.json = json;
+                entry.seal(view);
             }
         }
     }
@@ -256,21 +293,20 @@ impl Directory {
     fn replace_user(&mut self, id: &str, mut user: User) -> Result<User, ScimError> {
         let entry = self.user(id)?;
         let key = self.check_user_name(&user, Some(id))?;
-        let old_key = entry.resource.user_name.trim().to_lowercase();
+        let old_key = entry.view.user_name.trim().to_lowercase();
         // A PUT without a password keeps the current one: clients never read it back, so
         // they cannot send it again.
         if user.password.is_none() {
-            user.password.clone_from(&entry.resource.password);
+            user.password.clone_from(&entry.view.password);
         }
-        let mut updated = Entry {
-            resource: strip_user(user, id),
-            version: entry.version + 1,
-            created: entry.created.clone(),
-            last_modified: now(),
-            json: Value::Null,
-        };
-        let view = self.user_view(id, &updated);
-        updated.json = json_of(&view);
+        let updated = self.user_entry(
+            id,
+            strip_user(user, id),
+            entry.version + 1,
+            entry.created.clone(),
+            now(),
+        );
+        let view = (*updated.view).clone();
         self.user_names.remove(&old_key);
         self.user_names.insert(key, id.to_owned());
         self.users.insert(id.to_owned(), updated);
@@ -281,29 +317,23 @@ impl Directory {
     fn replace_group(&mut self, id: &str, group: Group) -> Result<Group, ScimError> {
         let entry = self.group(id)?;
         let members = self.checked_members(&group, Some(id))?;
-        let renamed = entry.resource.display_name != group.display_name;
-        let mut updated = Entry {
-            resource: strip_group(group, id, members),
-            version: entry.version + 1,
-            created: entry.created.clone(),
-            last_modified: now(),
-            json: Value::Null,
-        };
-        let view = Directory::group_view(id, &updated);
-        updated.json = json_of(&view);
+        let renamed = entry.view.display_name != group.display_name;
+        let updated = group_entry(
+            id,
+            strip_group(group, id, members),
+            entry.version + 1,
+            entry.created.clone(),
+            now(),
+        );
+        let view = (*updated.view).clone();
         let old = self.groups.insert(id.to_owned(), updated);
-        let old_members = old.map(|e| e.resource.members).unwrap_or_default();
+        let old_members = old
+            .map(|e| Arc::unwrap_or_clone(e.view).members)
+            .unwrap_or_default();
         let new_members = &view.members;
         self.index_members(id, &old_members, new_members);
         self.refresh_users(&affected_members(&old_members, new_members, renamed));
         Ok(view)
-    }
-
-    fn group_view(id: &str, entry: &Entry<Group>) -> Group {
-        let mut group = entry.resource.clone();
-        group.id = Some(id.to_owned());
-        group.meta = Some(entry.meta("Group"));
-        group
     }
 
     fn user(&self, id: &str) -> Result<&Entry<User>, ScimError> {
@@ -406,13 +436,14 @@ impl Directory {
         };
         for gid in groups {
             if let Some(entry) = self.groups.get_mut(&gid) {
-                entry
-                    .resource
+                let mut group = (*entry.view).clone();
+                group
                     .members
                     .retain(|m| m.value.as_deref() != Some(member_id));
                 entry.version += 1;
                 stamp.clone_into(&mut entry.last_modified);
-                entry.json = json_of(&Directory::group_view(&gid, entry));
+                group.meta = Some(entry.meta("Group"));
+                entry.seal(group);
             }
         }
     }
@@ -433,6 +464,21 @@ fn strip_group(mut group: Group, id: &str, members: Vec<Member>) -> Group {
     group
 }
 
+/// A new group entry for `group` (already stripped) at `version`, sealed with its view.
+fn group_entry(
+    id: &str,
+    mut group: Group,
+    version: u64,
+    created: String,
+    last_modified: String,
+) -> Entry<Group> {
+    let mut entry = Entry::stamped(Group::default(), version, created, last_modified);
+    group.id = Some(id.to_owned());
+    group.meta = Some(entry.meta("Group"));
+    entry.seal(group);
+    entry
+}
+
 #[async_trait]
 impl Provisioner for InMemoryProvisioner {
     async fn create_user(&self, ctx: &RequestContext, user: User) -> Result<User, ScimError> {
@@ -440,15 +486,8 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let key = dir.check_user_name(&user, None)?;
             let stamp = now();
-            let mut entry = Entry {
-                resource: strip_user(user, &id),
-                version: 1,
-                created: stamp.clone(),
-                last_modified: stamp,
-                json: Value::Null,
-            };
-            let view = dir.user_view(&id, &entry);
-            entry.json = json_of(&view);
+            let entry = dir.user_entry(&id, strip_user(user, &id), 1, stamp.clone(), stamp);
+            let view = (*entry.view).clone();
             dir.user_names.insert(key, id.clone());
             dir.users.insert(id, entry);
             Ok(view)
@@ -456,10 +495,15 @@ impl Provisioner for InMemoryProvisioner {
     }
 
     async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-        self.read_dir(ctx, |dir| {
-            let entry = dir.user(id)?;
-            Ok(dir.user_view(id, entry))
-        })
+        self.read_dir(ctx, |dir| Ok((*dir.user(id)?.view).clone()))
+    }
+
+    async fn get_user_shared(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<User>, ScimError> {
+        self.read_dir(ctx, |dir| Ok(Arc::clone(&dir.user(id)?.view)))
     }
 
     async fn replace_user(
@@ -492,12 +536,12 @@ impl Provisioner for InMemoryProvisioner {
                 let mut json = entry.json.clone();
                 // As `Resource::from(User)` does: the password is never serialised but a PATCH
                 // may still see (and replace) it.
-                if let (Some(p), Value::Object(m)) = (&entry.resource.password, &mut json) {
+                if let (Some(p), Value::Object(m)) = (&entry.view.password, &mut json) {
                     m.insert("password".to_owned(), Value::String(p.expose().to_owned()));
                 }
                 Resource::from_value(json)
             } else {
-                Resource::from(dir.user_view(id, entry))
+                Resource::from((*entry.view).clone())
             };
             crate::patch::apply(&mut resource, patch, SchemaRegistry::builtin())?;
             let updated = User::try_from(resource)?;
@@ -514,7 +558,7 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let entry = dir.user(id)?;
             check_version(entry, expected, "User", id)?;
-            let key = entry.resource.user_name.trim().to_lowercase();
+            let key = entry.view.user_name.trim().to_lowercase();
             dir.users.remove(id);
             dir.user_names.remove(&key);
             dir.drop_member_everywhere(id, &now());
@@ -534,7 +578,7 @@ impl Provisioner for InMemoryProvisioner {
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(id, e)| dir.user_view(id, e))
+                .map(|(_, e)| (*e.view).clone())
                 .collect())
         })
     }
@@ -544,17 +588,16 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let members = dir.checked_members(&group, None)?;
             let stamp = now();
-            let mut entry = Entry {
-                resource: strip_group(group, &id, members),
-                version: 1,
-                created: stamp.clone(),
-                last_modified: stamp,
-                json: Value::Null,
-            };
-            dir.index_members(&id, &[], &entry.resource.members);
-            let view = Directory::group_view(&id, &entry);
-            entry.json = json_of(&view);
-            let affected = affected_members(&[], &entry.resource.members, false);
+            let entry = group_entry(
+                &id,
+                strip_group(group, &id, members),
+                1,
+                stamp.clone(),
+                stamp,
+            );
+            dir.index_members(&id, &[], &entry.view.members);
+            let view = (*entry.view).clone();
+            let affected = affected_members(&[], &entry.view.members, false);
             dir.groups.insert(id, entry);
             // After the insert: the users' `groups` name this group.
             dir.refresh_users(&affected);
@@ -563,7 +606,15 @@ impl Provisioner for InMemoryProvisioner {
     }
 
     async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError> {
-        self.read_dir(ctx, |dir| Ok(Directory::group_view(id, dir.group(id)?)))
+        self.read_dir(ctx, |dir| Ok((*dir.group(id)?.view).clone()))
+    }
+
+    async fn get_group_shared(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<Group>, ScimError> {
+        self.read_dir(ctx, |dir| Ok(Arc::clone(&dir.group(id)?.view)))
     }
 
     async fn replace_group(
@@ -594,7 +645,7 @@ impl Provisioner for InMemoryProvisioner {
             let mut resource = if entry.json.is_object() {
                 Resource::from_value(entry.json.clone())
             } else {
-                Resource::from(Directory::group_view(id, entry))
+                Resource::from((*entry.view).clone())
             };
             crate::patch::apply(&mut resource, patch, SchemaRegistry::builtin())?;
             let updated = Group::try_from(resource)?;
@@ -611,7 +662,7 @@ impl Provisioner for InMemoryProvisioner {
         self.with_dir(ctx, |dir| {
             let entry = dir.group(id)?;
             check_version(entry, expected, "Group", id)?;
-            let members = entry.resource.members.clone();
+            let members = entry.view.members.clone();
             dir.index_members(id, &members, &[]);
             dir.groups.remove(id);
             dir.drop_member_everywhere(id, &now());
@@ -632,7 +683,7 @@ impl Provisioner for InMemoryProvisioner {
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(id, e)| Directory::group_view(id, e))
+                .map(|(_, e)| (*e.view).clone())
                 .collect())
         })
     }
@@ -650,7 +701,7 @@ impl Provisioner for InMemoryProvisioner {
                 let hit = dir
                     .user_names
                     .get(&name.trim().to_lowercase())
-                    .and_then(|id| dir.users.get(id).map(|e| dir.user_view(id, e)));
+                    .and_then(|id| dir.users.get(id).map(|e| (*e.view).clone()));
                 let total = u64::from(hit.is_some());
                 let (offset, count) = query.window();
                 Ok(Page {
@@ -661,9 +712,7 @@ impl Provisioner for InMemoryProvisioner {
             });
         }
         self.read_dir(ctx, |dir| {
-            search_cached(&dir.users, query, crate::urn::USER, |id, e| {
-                dir.user_view(id, e)
-            })
+            search_cached(&dir.users, query, crate::urn::USER)
         })
     }
 
@@ -674,30 +723,29 @@ impl Provisioner for InMemoryProvisioner {
         query: &ListQuery,
     ) -> Result<Page<Group>, ScimError> {
         self.read_dir(ctx, |dir| {
-            search_cached(&dir.groups, query, crate::urn::GROUP, Directory::group_view)
+            search_cached(&dir.groups, query, crate::urn::GROUP)
         })
     }
 }
 
 /// The default search (`super::defaults::search`: filter, sort, page, with the built-in schemas)
 /// over the entries' cached JSON, viewing only the resources of the page.
-fn search_cached<T, V: Serialize>(
+fn search_cached<T: Serialize + Clone>(
     entries: &BTreeMap<String, Entry<T>>,
     query: &ListQuery,
     core_urn: &str,
-    view: impl Fn(&str, &Entry<T>) -> V,
-) -> Result<Page<V>, ScimError> {
+) -> Result<Page<T>, ScimError> {
     let schema = SchemaRegistry::builtin().resource(core_urn);
     let mut page = PageCollector::new(query, schema);
-    for (id, entry) in entries {
+    for entry in entries.values() {
         let json = if entry.json.is_null() {
-            Cow::Owned(serde_json::to_value(view(id, entry))?)
+            Cow::Owned(serde_json::to_value(&*entry.view)?)
         } else {
             Cow::Borrowed(&entry.json)
         };
-        page.offer(json, (id.as_str(), entry));
+        page.offer(json, entry);
     }
-    Ok(page.finish().map(|(id, e)| view(id, e)))
+    Ok(page.finish().map(|e| (*e.view).clone()))
 }
 
 /// The name in `userName eq "<name>"` (without a schema prefix other than the core User's).

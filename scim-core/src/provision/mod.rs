@@ -30,6 +30,8 @@ pub use memory::InMemoryProvisioner;
 pub use query::{ListQuery, Page};
 pub use store::{Document, DocumentKind, DocumentProvisioner, DocumentStore, Written};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::error::ScimError;
@@ -111,6 +113,33 @@ pub trait Provisioner: Send + Sync {
     /// The user `id`.
     async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError>;
 
+    /// The user `id`, as [`get_user`](Self::get_user) returns it, behind an [`Arc`]: the
+    /// service's `GET` only reads the user it serves, so a backend that keeps users in memory
+    /// can hand out a shared one instead of building a copy for every request (the in-memory
+    /// provisioner does). The default wraps [`get_user`](Self::get_user); a wrapper that
+    /// changes what `get_user` returns must leave this default in place, or change both alike.
+    ///
+    /// ```
+    /// use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+    /// use scim_core::User;
+    ///
+    /// # scim_core::provision::conformance::block_on(async {
+    /// let backend = InMemoryProvisioner::new();
+    /// let ctx = RequestContext::new("acme");
+    /// let id = backend.create_user(&ctx, User::new("bjensen")).await?.id.unwrap();
+    /// let shared = backend.get_user_shared(&ctx, &id).await?;
+    /// assert_eq!(*shared, backend.get_user(&ctx, &id).await?);
+    /// # Ok::<(), scim_core::ScimError>(())
+    /// # }).unwrap();
+    /// ```
+    async fn get_user_shared(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<User>, ScimError> {
+        self.get_user(ctx, id).await.map(Arc::new)
+    }
+
     /// Replaces the user `id` with `user` (RFC 7644 §3.5.1: `id`, `meta` and `groups` as sent
     /// are ignored), if its version is `expected` (when given).
     async fn replace_user(
@@ -143,6 +172,16 @@ pub trait Provisioner: Send + Sync {
 
     /// The group `id`.
     async fn get_group(&self, ctx: &RequestContext, id: &str) -> Result<Group, ScimError>;
+
+    /// The group `id` behind an [`Arc`], as [`get_user_shared`](Self::get_user_shared) is to
+    /// users. The default wraps [`get_group`](Self::get_group).
+    async fn get_group_shared(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<Group>, ScimError> {
+        self.get_group(ctx, id).await.map(Arc::new)
+    }
 
     /// Replaces the group `id` with `group` (members included), if its version is `expected`.
     async fn replace_group(

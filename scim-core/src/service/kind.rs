@@ -1,5 +1,7 @@
 //! The two resource types the service serves, behind one trait so each handler is written once.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -12,7 +14,7 @@ use crate::resource::{Group, User};
 use crate::scim1::ResourceKind;
 use crate::urn;
 
-use super::route::encode_segment;
+use super::served;
 
 /// User or Group, as a value (for routing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,7 +25,7 @@ pub(crate) enum KindTag {
 
 /// What the handlers need to know about a resource type and how to reach the provisioner.
 #[async_trait]
-pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
+pub(crate) trait Kind: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// `User`.
     const NAME: &'static str;
     /// `Users`.
@@ -51,6 +53,21 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// clients follow it, and only the service knows the base URL.
     fn prepare_output(&mut self, base_url: &str, location: &str);
 
+    /// Writes the resource into `out` as [`Kind::prepare_output`] and then serialising would,
+    /// without changing (or copying) it.
+    fn write_served(
+        &self,
+        out: &mut Vec<u8>,
+        base_url: &str,
+        location: &str,
+    ) -> serde_json::Result<()>;
+
+    /// [`Kind::get`], shared: see [`Provisioner::get_user_shared`].
+    async fn get_shared(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<Self>, ScimError>;
     async fn create(
         p: &dyn Provisioner,
         ctx: &RequestContext,
@@ -122,12 +139,27 @@ impl Kind for User {
     fn prepare_output(&mut self, base_url: &str, location: &str) {
         set_location(&mut self.meta, location);
         for group in &mut self.groups {
-            if group.reference.is_none() {
-                if let Some(id) = group.value.as_deref() {
-                    group.reference = Some(format!("{base_url}/Groups/{}", encode_segment(id)));
-                }
+            if let Some(url) = served::group_ref(base_url, group) {
+                group.reference = Some(url);
             }
         }
+    }
+
+    fn write_served(
+        &self,
+        out: &mut Vec<u8>,
+        base_url: &str,
+        location: &str,
+    ) -> serde_json::Result<()> {
+        served::write_user(out, self, base_url, location)
+    }
+
+    async fn get_shared(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<Self>, ScimError> {
+        p.get_user_shared(ctx, id).await
     }
 
     async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
@@ -198,18 +230,27 @@ impl Kind for Group {
     fn prepare_output(&mut self, base_url: &str, location: &str) {
         set_location(&mut self.meta, location);
         for member in &mut self.members {
-            if member.reference.is_some() {
-                continue;
-            }
-            let endpoint = match member.kind.as_deref() {
-                Some(t) if t.eq_ignore_ascii_case("User") => "Users",
-                Some(t) if t.eq_ignore_ascii_case("Group") => "Groups",
-                _ => continue,
-            };
-            if let Some(id) = member.value.as_deref() {
-                member.reference = Some(format!("{base_url}/{endpoint}/{}", encode_segment(id)));
+            if let Some(url) = served::member_ref(base_url, member) {
+                member.reference = Some(url);
             }
         }
+    }
+
+    fn write_served(
+        &self,
+        out: &mut Vec<u8>,
+        base_url: &str,
+        location: &str,
+    ) -> serde_json::Result<()> {
+        served::write_group(out, self, base_url, location)
+    }
+
+    async fn get_shared(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Arc<Self>, ScimError> {
+        p.get_group_shared(ctx, id).await
     }
 
     async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {

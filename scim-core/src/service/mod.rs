@@ -44,6 +44,7 @@ mod resources;
 mod response;
 mod route;
 mod search;
+mod served;
 
 pub use auth::{Authenticator, BearerTokens, Principal};
 
@@ -417,9 +418,12 @@ impl Inner {
     }
 }
 
+/// The header carrying a request's id, as a constant so lookups need not parse the name.
+pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// `X-Request-Id`, if it is short printable text (it goes into logs).
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get("x-request-id")?.to_str().ok()?.trim();
+    let v = headers.get(X_REQUEST_ID)?.to_str().ok()?.trim();
     (!v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
         .then(|| v.to_owned())
 }

@@ -9,7 +9,6 @@ use super::Call;
 use super::body;
 use super::kind::Kind;
 use super::response::{Reply, render_resource};
-use super::route::encode_segment_into;
 use crate::error::ScimError;
 use crate::etag::{ETag, Precondition, Preconditions};
 use crate::patch::PatchOp;
@@ -24,13 +23,7 @@ const RESOURCE_BYTES: usize = 2048;
 impl Call<'_> {
     /// The absolute URL of the resource `id` of type `T`.
     pub(crate) fn location<T: Kind>(&self, id: &str) -> String {
-        let mut url = String::with_capacity(self.base_url.len() + T::ENDPOINT.len() + id.len() + 2);
-        url.push_str(&self.base_url);
-        url.push('/');
-        url.push_str(T::ENDPOINT);
-        url.push('/');
-        encode_segment_into(&mut url, id);
-        url
+        super::served::resource_url(&self.base_url, T::ENDPOINT, id)
     }
 
     /// A resource as JSON, ready to send: location and `$ref`s set (by
@@ -135,7 +128,7 @@ async fn get<T: Kind>(
     preconditions: &Preconditions,
 ) -> Result<Reply, ScimError> {
     let projection = call.params.projection()?;
-    let resource = T::get(call.provisioner(), &call.ctx, id).await?;
+    let resource = T::get_shared(call.provisioner(), &call.ctx, id).await?;
     // Only `If-Match`/`If-None-Match` read the version as a tag.
     let current = if preconditions.if_match.is_some() || preconditions.if_none_match.is_some() {
         resource.meta_version().and_then(|v| ETag::parse(v).ok())
@@ -147,21 +140,22 @@ async fn get<T: Kind>(
         // resource: going through a `serde_json::Value` and the projection was most of the cost
         // of a GET, and with nothing to project the output is the same.
         Precondition::Proceed if projection.is_empty() && call.version == ScimVersion::V2 => {
-            let mut resource = resource;
             let location = call.location::<T>(resource.id().unwrap_or_default());
-            resource.prepare_output(&call.base_url, &location);
             let etag = resource.meta_version().map(str::to_owned);
             // Sized for a typical user: `to_vec` starts at 128 bytes and grows four or five
             // times on the way.
             let mut body = Vec::with_capacity(RESOURCE_BYTES);
-            serde_json::to_writer(&mut body, &resource)?;
+            resource.write_served(&mut body, &call.base_url, &location)?;
             let mut reply = Reply::raw_json(StatusCode::OK, body);
             if let Some(tag) = etag {
                 reply = reply.header(ETAG, tag);
             }
             Ok(reply)
         }
-        Precondition::Proceed => call.resource_reply(StatusCode::OK, resource, &projection),
+        Precondition::Proceed => {
+            let resource = std::sync::Arc::unwrap_or_clone(resource);
+            call.resource_reply(StatusCode::OK, resource, &projection)
+        }
         Precondition::NotModified => {
             let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
             if let Some(tag) = current {

@@ -169,8 +169,14 @@ pub(crate) fn encode_segment(s: &str) -> String {
 
 /// [`encode_segment`], appended to `out`.
 pub(crate) fn encode_segment_into(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'@') {
+    let kept =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'@');
+    // Ids are usually all unreserved (UUIDs): copied in one go.
+    let clean = s.bytes().position(|b| !kept(b)).unwrap_or(s.len());
+    let (head, rest) = s.split_at(clean);
+    out.push_str(head);
+    for b in rest.bytes() {
+        if kept(b) {
             out.push(char::from(b));
         } else {
             // Writing to a String cannot fail.

@@ -1,0 +1,281 @@
+//! A resource written as served: `meta.location` and the `$ref`s of `groups` and `members` set
+//! while it is serialised, from a shared (unmodified) resource.
+//!
+//! The `GET` of one resource is the request identity providers make most. The in-memory
+//! provisioner hands out the resource it keeps (see
+//! [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared)), so setting
+//! these URLs on a copy would cost a deep clone of every string of the resource; here they are
+//! written into the output instead. The result is byte for byte what
+//! [`Kind::prepare_output`](super::kind::Kind::prepare_output) and then `serde_json` produce.
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+
+use super::route::encode_segment_into;
+use crate::de::Overrides;
+use crate::resource::{Group, Member, Meta, MultiValue, User};
+
+/// `{base_url}/{endpoint}/{id}`, the id percent-encoded as a path segment.
+pub(crate) fn resource_url(base_url: &str, endpoint: &str, id: &str) -> String {
+    let mut url = String::with_capacity(base_url.len() + endpoint.len() + id.len() + 2);
+    url.push_str(base_url);
+    url.push('/');
+    url.push_str(endpoint);
+    url.push('/');
+    encode_segment_into(&mut url, id);
+    url
+}
+
+/// The `$ref` a group's member gets when it has none: by its `type`; `None` when the type is
+/// neither `User` nor `Group` or the member has no `value`.
+pub(crate) fn member_ref(base_url: &str, member: &Member) -> Option<String> {
+    if member.reference.is_some() {
+        return None;
+    }
+    let endpoint = match member.kind.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("User") => "Users",
+        Some(t) if t.eq_ignore_ascii_case("Group") => "Groups",
+        _ => return None,
+    };
+    let id = member.value.as_deref()?;
+    Some(resource_url(base_url, endpoint, id))
+}
+
+/// The `$ref` a user's `groups` entry gets when it has none.
+pub(crate) fn group_ref(base_url: &str, group: &MultiValue) -> Option<String> {
+    if group.reference.is_some() {
+        return None;
+    }
+    let id = group.value.as_deref()?;
+    Some(resource_url(base_url, "Groups", id))
+}
+
+/// Writes `user` as served into `out`.
+pub(crate) fn write_user(
+    out: &mut Vec<u8>,
+    user: &User,
+    base_url: &str,
+    location: &str,
+) -> serde_json::Result<()> {
+    let over = Served {
+        list_key: "groups",
+        list: &user.groups,
+        meta: user.meta.as_ref(),
+        base_url,
+        location,
+    };
+    user.serialize_with(&mut serde_json::Serializer::new(out), &over)
+}
+
+/// Writes `group` as served into `out`.
+pub(crate) fn write_group(
+    out: &mut Vec<u8>,
+    group: &Group,
+    base_url: &str,
+    location: &str,
+) -> serde_json::Result<()> {
+    let over = Served {
+        list_key: "members",
+        list: &group.members,
+        meta: group.meta.as_ref(),
+        base_url,
+        location,
+    };
+    group.serialize_with(&mut serde_json::Serializer::new(out), &over)
+}
+
+/// What a served resource writes differently: `meta` (with `location`) and the list whose
+/// items get `$ref`s (`groups` of a user, `members` of a group).
+struct Served<'a, T> {
+    list_key: &'static str,
+    list: &'a [T],
+    meta: Option<&'a Meta>,
+    base_url: &'a str,
+    location: &'a str,
+}
+
+impl<T: WithRef> Overrides for Served<'_, T> {
+    fn write<M: SerializeMap>(&self, key: &str, map: &mut M) -> Option<Result<(), M::Error>> {
+        if key == "meta" {
+            Some(map.serialize_entry("meta", &MetaOut(self.meta, self.location)))
+        } else if key == self.list_key && !self.list.is_empty() {
+            // (Empty lists are not written, as for every other list.)
+            Some(map.serialize_entry(self.list_key, &Refs(self.list, self.base_url)))
+        } else {
+            None
+        }
+    }
+}
+
+/// `meta` with `location` set (a resource without `meta` gets one holding only `location`).
+struct MetaOut<'a>(Option<&'a Meta>, &'a str);
+
+impl Serialize for MetaOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let location = Location(self.1);
+        match self.0 {
+            Some(meta) => meta.serialize_with(s, &location),
+            None => Meta::default().serialize_with(s, &location),
+        }
+    }
+}
+
+struct Location<'a>(&'a str);
+
+impl Overrides for Location<'_> {
+    fn write<M: SerializeMap>(&self, key: &str, map: &mut M) -> Option<Result<(), M::Error>> {
+        (key == "location").then(|| map.serialize_entry("location", self.0))
+    }
+}
+
+/// A `$ref` to write in place of the stored (absent) one, if any.
+struct RefOut(Option<String>);
+
+impl Overrides for RefOut {
+    fn write<M: SerializeMap>(&self, key: &str, map: &mut M) -> Option<Result<(), M::Error>> {
+        match &self.0 {
+            Some(url) if key == "$ref" => Some(map.serialize_entry("$ref", url)),
+            _ => None,
+        }
+    }
+}
+
+/// A list item whose `$ref`, when absent, is derived from the item.
+trait WithRef {
+    fn derived_ref(&self, base_url: &str) -> Option<String>;
+    fn write<S: Serializer>(&self, s: S, over: &RefOut) -> Result<S::Ok, S::Error>;
+}
+
+impl WithRef for MultiValue {
+    fn derived_ref(&self, base_url: &str) -> Option<String> {
+        group_ref(base_url, self)
+    }
+    fn write<S: Serializer>(&self, s: S, over: &RefOut) -> Result<S::Ok, S::Error> {
+        self.serialize_with(s, over)
+    }
+}
+
+impl WithRef for Member {
+    fn derived_ref(&self, base_url: &str) -> Option<String> {
+        member_ref(base_url, self)
+    }
+    fn write<S: Serializer>(&self, s: S, over: &RefOut) -> Result<S::Ok, S::Error> {
+        self.serialize_with(s, over)
+    }
+}
+
+/// A list written with each item's `$ref` filled in.
+struct Refs<'a, T>(&'a [T], &'a str);
+
+impl<T: WithRef> Serialize for Refs<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&Ref(item, self.1))?;
+        }
+        seq.end()
+    }
+}
+
+struct Ref<'a, T>(&'a T, &'a str);
+
+impl<T: WithRef> Serialize for Ref<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.write(s, &RefOut(self.0.derived_ref(self.1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::super::kind::Kind;
+    use crate::resource::{Group, User};
+
+    const BASE: &str = "https://scim.example.com/scim/v2";
+
+    /// The bytes `write_served` writes, and those of the copy made ready and serialised.
+    fn both<T: Kind>(resource: &T, location: &str) -> (String, String) {
+        let mut served = Vec::new();
+        resource.write_served(&mut served, BASE, location).unwrap();
+        let mut copy = resource.clone();
+        copy.prepare_output(BASE, location);
+        let plain = serde_json::to_vec(&copy).unwrap();
+        (
+            String::from_utf8(served).unwrap(),
+            String::from_utf8(plain).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_user_is_written_as_the_prepared_copy_would_be() {
+        let full: User = serde_json::from_value(json!({
+            "id": "u 1/é",
+            "userName": "bjensen",
+            "name": {"givenName": "Barbara"},
+            "emails": [{"value": "b@example.com", "primary": true}],
+            "groups": [
+                {"value": "g1", "display": "Admins", "type": "direct"},
+                {"value": "g/2", "$ref": "https://elsewhere.example/Groups/g2"},
+                {"display": "no value"}
+            ],
+            "meta": {"resourceType": "User", "version": "W/\"3\"",
+                     "location": "https://stale.example/Users/u"},
+            "nonStandard": [1, 2],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"}
+        }))
+        .unwrap();
+        let location = format!("{BASE}/Users/u%201%2F%C3%A9");
+        let (served, plain) = both(&full, &location);
+        assert_eq!(served, plain);
+        assert!(served.contains(r#""$ref":"https://scim.example.com/scim/v2/Groups/g1""#));
+        // A `$ref` already there is kept; an entry without a value gets none.
+        assert!(served.contains(r#""$ref":"https://elsewhere.example/Groups/g2""#));
+        assert!(!served.contains("Groups/g%2F2"), "{served}");
+        assert_eq!(served.matches("$ref").count(), 2, "{served}");
+        assert!(
+            served.contains(&format!(r#""location":"{location}""#)),
+            "{served}"
+        );
+
+        // No meta at all: one holding the location is written; no groups: none are.
+        let bare = User::new("alice");
+        let (served, plain) = both(&bare, "https://x/Users/1");
+        assert_eq!(served, plain);
+        assert!(
+            served.contains(r#""meta":{"location":"https://x/Users/1"}"#),
+            "{served}"
+        );
+        assert!(!served.contains("groups"), "{served}");
+    }
+
+    #[test]
+    fn a_group_is_written_as_the_prepared_copy_would_be() {
+        let group: Group = serde_json::from_value(json!({
+            "id": "g1",
+            "displayName": "Admins",
+            "members": [
+                {"value": "u1", "type": "User", "display": "Barbara"},
+                {"value": "g 2", "type": "group"},
+                {"value": "u3", "type": "User", "$ref": "https://elsewhere.example/u3"},
+                {"value": "x4"},
+                {"type": "User"}
+            ],
+            "meta": {"resourceType": "Group", "created": "2026-01-01T00:00:00Z"}
+        }))
+        .unwrap();
+        let (served, plain) = both(&group, &format!("{BASE}/Groups/g1"));
+        assert_eq!(served, plain);
+        assert!(served.contains(r#""$ref":"https://scim.example.com/scim/v2/Users/u1""#));
+        assert!(served.contains(r#""$ref":"https://scim.example.com/scim/v2/Groups/g%202""#));
+        assert!(served.contains(r#""$ref":"https://elsewhere.example/u3""#));
+        assert_eq!(served.matches("$ref").count(), 3, "{served}");
+
+        let empty = Group::new("Nobody");
+        let (served, plain) = both(&empty, "https://x/Groups/2");
+        assert_eq!(served, plain);
+        assert!(!served.contains("members"), "{served}");
+    }
+}
