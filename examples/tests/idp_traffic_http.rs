@@ -61,10 +61,11 @@ struct Idp {
 
 impl Idp {
     fn start() -> Idp {
+        let db = common::temp_db();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scim-server"));
-        cmd.args(["--token", TOKEN, "--db", &common::temp_db()])
+        cmd.args(["--token", TOKEN, "--db", db.url()])
             .env_remove("SCIM_TOKEN");
-        let server = common::Server::start(cmd);
+        let server = common::Server::start(cmd).keep(db);
         let base = format!("http://{}/scim/v2", server.addr);
         Idp {
             server,

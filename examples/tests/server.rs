@@ -16,7 +16,8 @@ use std::process::Command;
 use common::Server;
 
 fn start(args: &[&str], env_token: Option<&str>) -> Server {
-    start_on(&common::temp_db(), args, env_token)
+    let db = common::temp_db();
+    start_on(db.url(), args, env_token).keep(db)
 }
 
 fn start_on(db: &str, args: &[&str], env_token: Option<&str>) -> Server {
@@ -130,7 +131,7 @@ fn token_from_the_environment() {
 fn a_sqlite_database_keeps_users_across_restarts() {
     let db = common::temp_db();
     let token = Some("t0ken-for-tests");
-    let server = start_on(&db, &["--token", "t0ken-for-tests"], None);
+    let server = start_on(db.url(), &["--token", "t0ken-for-tests"], None);
     let r = server.request(
         "POST",
         "/scim/v2/Users",
@@ -141,7 +142,7 @@ fn a_sqlite_database_keeps_users_across_restarts() {
     let id = r.json()["id"].as_str().unwrap().to_owned();
     let (ok, err) = server.stop();
     assert!(ok, "{err}");
-    let server = start_on(&db, &["--token", "t0ken-for-tests"], None);
+    let server = start_on(db.url(), &["--token", "t0ken-for-tests"], None);
     let r = server.request("GET", &format!("/scim/v2/Users/{id}"), token, None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["userName"], "kept");

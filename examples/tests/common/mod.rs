@@ -21,9 +21,17 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     pub stdout_lines: Vec<String>,
+    /// Databases removed once the server is stopped (fields drop after `Drop::drop` ran).
+    databases: Vec<TempDb>,
 }
 
 impl Server {
+    /// Keeps `db` until this server is dropped, after the process is gone.
+    pub fn keep(mut self, db: TempDb) -> Server {
+        self.databases.push(db);
+        self
+    }
+
     /// Runs `cmd` (with `--bind 127.0.0.1:0` added) and waits for its `listening on` line.
     pub fn start(mut cmd: Command) -> Server {
         cmd.args(["--bind", "127.0.0.1:0"])
@@ -53,6 +61,7 @@ impl Server {
                     child,
                     addr,
                     stdout_lines,
+                    databases: Vec::new(),
                 };
             }
             stdout_lines.push(line);
@@ -196,9 +205,28 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-/// A `sqlite://` URL for a database file no other test or run uses (under the system temp dir).
-#[allow(dead_code)] // Not every test binary starts scim-server.
-pub fn temp_db() -> String {
+/// A database file no other test or run uses, in a directory of its own under the system temp
+/// dir; the directory is removed when this is dropped.
+pub struct TempDb {
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl TempDb {
+    /// The `sqlite://` URL of the file.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh [`TempDb`].
+pub fn temp_db() -> TempDb {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -209,5 +237,6 @@ pub fn temp_db() -> String {
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    format!("sqlite://{}", dir.join("scim.db").display())
+    let url = format!("sqlite://{}", dir.join("scim.db").display());
+    TempDb { dir, url }
 }
