@@ -475,6 +475,58 @@ fn a_plain_get_serves_what_the_projected_path_serves() {
 }
 
 #[test]
+fn a_kept_get_body_follows_every_change_and_each_host() {
+    for budget in [
+        scim_core::service::DEFAULT_RESPONSE_CACHE_BYTES,
+        64 * 1024,
+        0,
+    ] {
+        let h = harness_with(|b| b.response_cache_bytes(budget));
+        let alice = h.user("alice");
+        let uri = format!("/scim/v2/Users/{alice}");
+        let first = h.get(&uri);
+        let again = h.get(&uri);
+        assert_eq!(first.raw, again.raw);
+        assert_eq!(first.header("etag"), again.header("etag"));
+
+        // Another Host: its own location.
+        let mut req = request(Method::GET, &uri, None);
+        req.headers_mut()
+            .insert("Host", "other.test".parse().unwrap());
+        let other = h.send(req);
+        assert_eq!(
+            other.body["meta"]["location"],
+            format!("http://other.test{uri}")
+        );
+        assert_eq!(h.get(&uri).raw, first.raw);
+
+        // A PATCH, a group joined, the group renamed: each shows at once.
+        let patched = h.patch(
+            &uri,
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "title", "value": "Boss"}]}),
+        );
+        assert_eq!(patched.status, StatusCode::OK);
+        let now = h.get(&uri);
+        assert_eq!(now.body["title"], "Boss", "budget {budget}");
+        assert_ne!(now.header("etag"), first.header("etag"));
+        let gid = h.group("admins", &[&alice]);
+        assert_eq!(h.get(&uri).body["groups"][0]["display"], "admins");
+        let renamed = h.put(
+            &format!("/scim/v2/Groups/{gid}"),
+            &json!({"displayName": "root", "members": [{"value": alice}]}),
+        );
+        assert_eq!(renamed.status, StatusCode::OK);
+        assert_eq!(h.get(&uri).body["groups"][0]["display"], "root");
+        let group = h.get(&format!("/scim/v2/Groups/{gid}"));
+        assert_eq!(h.get(&format!("/scim/v2/Groups/{gid}")).raw, group.raw);
+        assert_eq!(group.body["displayName"], "root");
+        assert_eq!(h.delete(&uri).status, StatusCode::NO_CONTENT);
+        h.get(&uri).assert_error(404, None);
+    }
+}
+
+#[test]
 fn create_is_201_with_location_etag_and_meta() {
     let h = harness();
     let r = h.post(

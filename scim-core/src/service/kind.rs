@@ -43,6 +43,9 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     /// Extension schemas registered for this type with the service's builder.
     fn registered_extensions(inner: &super::Inner) -> &[crate::schema::Schema];
 
+    /// The bodies of plain `GET`s of this type kept for reuse.
+    fn rendered(inner: &super::Inner) -> &super::rendered::RenderedBodies<Self>;
+
     /// `meta.version`, as stored.
     fn meta_version(&self) -> Option<&str>;
 
@@ -126,6 +129,10 @@ impl Kind for User {
 
     fn registered_extensions(inner: &super::Inner) -> &[crate::schema::Schema] {
         &inner.user_extensions
+    }
+
+    fn rendered(inner: &super::Inner) -> &super::rendered::RenderedBodies<Self> {
+        &inner.rendered_users
     }
 
     fn meta_version(&self) -> Option<&str> {
@@ -217,6 +224,10 @@ impl Kind for Group {
 
     fn registered_extensions(inner: &super::Inner) -> &[crate::schema::Schema] {
         &inner.group_extensions
+    }
+
+    fn rendered(inner: &super::Inner) -> &super::rendered::RenderedBodies<Self> {
+        &inner.rendered_groups
     }
 
     fn meta_version(&self) -> Option<&str> {

@@ -40,6 +40,7 @@ mod bulk;
 mod discovery;
 mod kind;
 mod query;
+mod rendered;
 mod resources;
 mod response;
 mod route;
@@ -61,6 +62,7 @@ use crate::resource::{Group, User};
 use crate::schema::Schema;
 use kind::KindTag;
 use query::Params;
+use rendered::RenderedBodies;
 use response::{Reply, error_reply};
 use route::Route;
 
@@ -70,6 +72,8 @@ pub const DEFAULT_MAX_RESULTS: u64 = 1000;
 pub const DEFAULT_MAX_PAYLOAD_SIZE: usize = 1024 * 1024;
 /// Default `max_bulk_operations`.
 pub const DEFAULT_MAX_BULK_OPERATIONS: usize = 1000;
+/// Default `response_cache_bytes`: 16 MiB.
+pub const DEFAULT_RESPONSE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A transport-agnostic SCIM 2.0 (and 1.1) service over a [`Provisioner`].
 ///
@@ -120,6 +124,10 @@ pub(crate) struct Inner {
     /// Extension schemas registered beyond the enterprise User extension.
     user_extensions: Vec<Schema>,
     group_extensions: Vec<Schema>,
+    /// Bodies of plain `GET`s, reused while the provisioner serves the same shared resource.
+    rendered_users: RenderedBodies<User>,
+    rendered_groups: RenderedBodies<Group>,
+    rendered_budget: usize,
 }
 
 impl Inner {
@@ -133,6 +141,7 @@ impl Inner {
             .field("max_results", &self.max_results)
             .field("max_payload_size", &self.max_payload_size)
             .field("max_bulk_operations", &self.max_bulk_operations)
+            .field("response_cache_bytes", &self.rendered_budget)
             .finish_non_exhaustive()
     }
 }
@@ -201,6 +210,22 @@ impl ServiceBuilder {
         self
     }
 
+    /// The most bytes of `GET` response bodies kept for reuse (default 16 MiB, half for users
+    /// and half for groups; 0 keeps none).
+    ///
+    /// Only resources the provisioner shares are kept (see
+    /// [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared): the
+    /// in-memory provisioner does, a database-backed one by default does not), and a body is
+    /// reused only while the provisioner still serves that very resource, so a changed
+    /// resource is never answered from an old body. Plain `GET`s only: with `attributes`,
+    /// `excludedAttributes` or under SCIM 1.1 the body is always written afresh.
+    pub fn response_cache_bytes(mut self, bytes: usize) -> Self {
+        self.inner.rendered_budget = bytes;
+        self.inner.rendered_users = RenderedBodies::new(bytes / 2);
+        self.inner.rendered_groups = RenderedBodies::new(bytes / 2);
+        self
+    }
+
     /// Serves `schema` as an extension of the User resource type: requests may name it in
     /// `schemas`, `/ResourceTypes/User` lists it and `/Schemas` serves it. Without it, an
     /// unknown URN in `schemas` is 400 `invalidValue`. Registering the URN of a built-in
@@ -261,6 +286,9 @@ impl ScimService {
                 max_bulk_operations: DEFAULT_MAX_BULK_OPERATIONS,
                 user_extensions: Vec::new(),
                 group_extensions: Vec::new(),
+                rendered_users: RenderedBodies::new(DEFAULT_RESPONSE_CACHE_BYTES / 2),
+                rendered_groups: RenderedBodies::new(DEFAULT_RESPONSE_CACHE_BYTES / 2),
+                rendered_budget: DEFAULT_RESPONSE_CACHE_BYTES,
             },
         }
     }

@@ -140,12 +140,19 @@ async fn get<T: Kind>(
         // resource: going through a `serde_json::Value` and the projection was most of the cost
         // of a GET, and with nothing to project the output is the same.
         Precondition::Proceed if projection.is_empty() && call.version == ScimVersion::V2 => {
-            let location = call.location::<T>(resource.id().unwrap_or_default());
             let etag = resource.meta_version().map(str::to_owned);
-            // Sized for a typical user: `to_vec` starts at 128 bytes and grows four or five
-            // times on the way.
-            let mut body = Vec::with_capacity(RESOURCE_BYTES);
-            resource.write_served(&mut body, &call.base_url, &location)?;
+            let kept = T::rendered(call.inner);
+            let body = if let Some(body) = kept.get(&resource, &call.base_url) {
+                body.to_vec()
+            } else {
+                let location = call.location::<T>(resource.id().unwrap_or_default());
+                // Sized for a typical user: `to_vec` starts at 128 bytes and grows four or
+                // five times on the way.
+                let mut body = Vec::with_capacity(RESOURCE_BYTES);
+                resource.write_served(&mut body, &call.base_url, &location)?;
+                kept.put(&resource, &call.base_url, &body);
+                body
+            };
             let mut reply = Reply::raw_json(StatusCode::OK, body);
             if let Some(tag) = etag {
                 reply = reply.header(ETAG, tag);

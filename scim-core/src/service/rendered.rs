@@ -1,0 +1,189 @@
+//! Bodies of plain `GET`s already written, reused while the provisioner serves the very same
+//! shared resource.
+//!
+//! A provisioner that keeps its resources in memory hands the service the resource it holds
+//! (see [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared)), and
+//! builds a new one whenever what it serves changes. So the resource's identity (its
+//! allocation) says whether a body written earlier is still right, with no version to compare
+//! and nothing for the provisioner to invalidate. Each entry holds a [`Weak`] to the resource it
+//! was written from: while it exists the allocation cannot be reused for another resource, and
+//! the resource itself, behind an `Arc` without interior mutability, cannot change.
+//!
+//! A resource the provisioner does not keep (its `Arc` is the only one: the default
+//! `get_user_shared` over a database) is never cached. The cache is bounded in bytes; when a
+//! shard would go over its share, its entries for resources no longer served are dropped
+//! first, then all of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+/// Shards, so that concurrent `GET`s seldom wait on the same lock.
+const SHARDS: usize = 16;
+
+/// Rendered bodies of resources of type `T`, keyed by the resource's address.
+pub(crate) struct RenderedBodies<T> {
+    shards: Box<[Mutex<Shard<T>>]>,
+    /// The most body bytes one shard keeps.
+    shard_budget: usize,
+}
+
+struct Shard<T> {
+    entries: HashMap<usize, Rendered<T>>,
+    bytes: usize,
+}
+
+struct Rendered<T> {
+    resource: Weak<T>,
+    base_url: Box<str>,
+    body: Arc<[u8]>,
+}
+
+impl<T> RenderedBodies<T> {
+    /// A cache keeping at most about `budget` bytes of bodies (0: none at all).
+    pub(crate) fn new(budget: usize) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    entries: HashMap::new(),
+                    bytes: 0,
+                })
+            })
+            .collect();
+        RenderedBodies {
+            shards,
+            shard_budget: budget / SHARDS,
+        }
+    }
+
+    /// The shard for `key`; `None` when the cache keeps nothing.
+    fn shard(&self, key: usize) -> Option<&Mutex<Shard<T>>> {
+        if self.shard_budget == 0 {
+            return None;
+        }
+        // Addresses step by the allocator's size class (often a power of two), so their low
+        // bits repeat: a multiplicative hash spreads them over the shards.
+        let spread = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        self.shards
+            .get(usize::try_from(spread).unwrap_or(0) % SHARDS)
+    }
+
+    /// The body written for `resource` under `base_url`, if one is kept.
+    pub(crate) fn get(&self, resource: &Arc<T>, base_url: &str) -> Option<Arc<[u8]>> {
+        if Arc::strong_count(resource) < 2 {
+            return None;
+        }
+        let key = Arc::as_ptr(resource) as usize;
+        let shard = self
+            .shard(key)?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let hit = shard.entries.get(&key)?;
+        (std::ptr::eq(hit.resource.as_ptr(), Arc::as_ptr(resource)) && &*hit.base_url == base_url)
+            .then(|| Arc::clone(&hit.body))
+    }
+
+    /// Keeps `body`, written for `resource` under `base_url`, if the provisioner shares the
+    /// resource and the body fits.
+    pub(crate) fn put(&self, resource: &Arc<T>, base_url: &str, body: &[u8]) {
+        if Arc::strong_count(resource) < 2 || body.len() > self.shard_budget {
+            return;
+        }
+        let key = Arc::as_ptr(resource) as usize;
+        let Some(shard) = self.shard(key) else {
+            return;
+        };
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        if shard.bytes + body.len() > self.shard_budget {
+            shard.entries.retain(|_, e| e.resource.strong_count() > 0);
+            shard.bytes = shard.entries.values().map(|e| e.body.len()).sum();
+            if shard.bytes + body.len() > self.shard_budget {
+                shard.entries.clear();
+                shard.bytes = 0;
+            }
+        }
+        let entry = Rendered {
+            resource: Arc::downgrade(resource),
+            base_url: base_url.into(),
+            body: body.into(),
+        };
+        shard.bytes += body.len();
+        if let Some(old) = shard.entries.insert(key, entry) {
+            shard.bytes -= old.body.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_body_is_reused_only_for_the_same_shared_resource_and_base_url() {
+        let cache = RenderedBodies::<String>::new(1 << 20);
+        let held = Arc::new("alice".to_owned());
+        let served = Arc::clone(&held);
+        assert!(cache.get(&served, "http://a").is_none());
+        cache.put(&served, "http://a", b"{alice}");
+        assert_eq!(&*cache.get(&served, "http://a").unwrap(), b"{alice}");
+        assert!(cache.get(&served, "http://b").is_none(), "another base URL");
+
+        // The provisioner replaced the resource: the old body is not served for the new one.
+        drop(served);
+        let held = Arc::new("alice2".to_owned());
+        let served = Arc::clone(&held);
+        assert!(cache.get(&served, "http://a").is_none());
+        drop(held);
+
+        // A resource nobody else holds (a database read) is neither kept nor looked up.
+        let fresh = Arc::new("bob".to_owned());
+        cache.put(&fresh, "http://a", b"{bob}");
+        let again = Arc::clone(&fresh);
+        assert!(cache.get(&again, "http://a").is_none());
+    }
+
+    #[test]
+    fn addresses_a_size_class_apart_spread_over_the_shards() {
+        let cache = RenderedBodies::<u8>::new(1 << 20);
+        let used: std::collections::HashSet<usize> = (0..64usize)
+            .map(|i| {
+                let shard = cache.shard(0x7f00_0000_0000 + i * 1024).unwrap();
+                std::ptr::from_ref(shard) as usize
+            })
+            .collect();
+        assert!(used.len() >= SHARDS / 2, "{} shards used", used.len());
+    }
+
+    #[test]
+    fn the_budget_bounds_what_is_kept() {
+        // 16 bytes per shard.
+        let cache = RenderedBodies::<u32>::new(16 * SHARDS);
+        let held: Vec<Arc<u32>> = (0..200).map(Arc::new).collect();
+        for r in &held {
+            cache.put(r, "u", &[0; 10]);
+        }
+        let kept: usize = cache.shards.iter().map(|s| s.lock().unwrap().bytes).sum();
+        assert!(kept <= 16 * SHARDS, "{kept}");
+        let counted: usize = cache
+            .shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap()
+                    .entries
+                    .values()
+                    .map(|e| e.body.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        assert_eq!(kept, counted);
+        // Too big for a shard: not kept.
+        cache.put(&held[0], "u", &[0; 17]);
+        assert!(cache.get(&held[0], "u").is_none_or(|b| b.len() == 10));
+
+        let none = RenderedBodies::<u32>::new(0);
+        none.put(&held[1], "u", b"x");
+        assert!(none.get(&held[1], "u").is_none());
+    }
+}
