@@ -132,6 +132,10 @@ impl Projection {
     /// Parses the query parameters `attributes` and `excludedAttributes` (comma-separated; empty
     /// items and surrounding spaces ignored).
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Self, ScimError> {
+        if attributes.is_none() && excluded.is_none() {
+            // The usual request: nothing to split or allocate.
+            return Ok(Projection::default());
+        }
         Projection::from_lists(attributes.as_slice(), excluded.as_slice())
     }
 

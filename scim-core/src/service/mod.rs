@@ -424,6 +424,22 @@ impl Inner {
             return url.clone();
         }
         let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let url = |authority: &str| {
+            // Room for the base path the caller appends.
+            let mut url = String::with_capacity(scheme.len() + authority.len() + 16);
+            url.push_str(scheme);
+            url.push_str("://");
+            url.push_str(authority);
+            url
+        };
+        if parts.uri.authority().is_none() {
+            // The usual `Host` (a name and maybe a port) needs no parser and no copy.
+            if let Some(host) = parts.headers.get(http::header::HOST) {
+                if let Some(plain) = plain_host(host.as_bytes()) {
+                    return url(plain);
+                }
+            }
+        }
         let authority = parts.uri.authority().cloned().or_else(|| {
             parts
                 .headers
@@ -433,16 +449,30 @@ impl Inner {
         });
         match authority {
             // A Host with userinfo is not one a client legitimately sends.
-            Some(a) if !a.as_str().contains('@') => {
-                // Room for the base path the caller appends.
-                let mut url = String::with_capacity(scheme.len() + a.as_str().len() + 16);
-                url.push_str(scheme);
-                url.push_str("://");
-                url.push_str(a.as_str());
-                url
-            }
+            Some(a) if !a.as_str().contains('@') => url(a.as_str()),
             _ => String::new(),
         }
+    }
+}
+
+/// `host` when it is a plain `name[:port]`: letters, digits, `.` and `-`, then at most five
+/// digits of port. Anything else (an IP literal, userinfo, odd characters) is left to
+/// `http`'s authority parser.
+fn plain_host(host: &[u8]) -> Option<&str> {
+    let (name, port) = match host.iter().position(|&b| b == b':') {
+        Some(colon) => (host.get(..colon)?, host.get(colon + 1..)?),
+        None => (host, &[][..]),
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = host.len() == name.len()
+        || (!port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit));
+    if name_ok && port_ok {
+        std::str::from_utf8(host).ok()
+    } else {
+        None
     }
 }
 
@@ -493,4 +523,36 @@ async fn dispatch(
 
 fn is_builtin_schema(urn: &str) -> bool {
     crate::schema::SchemaRegistry::builtin().get(urn).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_host;
+
+    #[test]
+    fn only_plain_names_and_ports_skip_the_authority_parser() {
+        for plain in [
+            "scim.test",
+            "scim.test:8080",
+            "127.0.0.1:39303",
+            "a-b.example.com:1",
+        ] {
+            assert_eq!(plain_host(plain.as_bytes()), Some(plain));
+        }
+        for other in [
+            "",
+            ":80",
+            "host:",
+            "host:123456",
+            "host:80:90",
+            "host:8o",
+            "evil@host",
+            "[::1]:80",
+            "ho st",
+            "host/path",
+            "h\u{e9}te",
+        ] {
+            assert_eq!(plain_host(other.as_bytes()), None, "{other:?}");
+        }
+    }
 }

@@ -141,6 +141,10 @@ pub(crate) fn normalize_base(base: &str) -> String {
 /// Percent-decodes one path segment; `None` if the escapes are malformed or the result is not
 /// UTF-8 or is empty.
 pub(crate) fn decode_segment(segment: &str) -> Option<String> {
+    if !segment.contains('%') {
+        // Nothing encoded (ids usually are plain): the segment as it is.
+        return (!segment.is_empty()).then(|| segment.to_owned());
+    }
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
