@@ -719,3 +719,44 @@ fn hidden_users_are_left_out_of_search_totals_and_offsets_and_scans_stay_full() 
         assert_eq!(inactive.len(), hide.len(), "{action:?}");
     }
 }
+
+/// A filter Cloud serves (`externalId eq`) asked for a later page: the users a SCIM `DELETE`
+/// hid before that page do not shift it, the total leaves them out, and Cloud is asked once.
+#[test]
+fn a_forwarded_search_past_the_first_page_skips_hidden_users_in_one_call() {
+    for action in [DeprovisionAction::Keep, DeprovisionAction::Anonymize] {
+        let s = cloud_with(policy(action));
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let mut u = User::new(format!("shared{i}@example.com"));
+            u.external_id = Some("shared".to_owned());
+            u.emails = vec![MultiValue::new(format!("shared{i}@example.com")).primary()];
+            ids.push(block_on(s.p.create_user(&ctx(), u)).unwrap().id.unwrap());
+        }
+        // Hidden: the first (before the page asked for) and the fifth (after it).
+        block_on(s.p.delete_user(&ctx(), &ids[0], None)).unwrap();
+        block_on(s.p.delete_user(&ctx(), &ids[4], None)).unwrap();
+        let query = |start_index: u64, count: u64| ListQuery {
+            start_index,
+            count: Some(count),
+            ..ListQuery::new().with_filter(r#"externalId eq "shared""#.parse().unwrap())
+        };
+        s.sim.reset_calls();
+        let page = block_on(s.p.search_users(&ctx(), &query(2, 2))).unwrap();
+        let got: Vec<String> = page.resources.into_iter().map(|u| u.id.unwrap()).collect();
+        assert_eq!(got, [ids[2].clone(), ids[3].clone()], "{action:?}");
+        assert_eq!(page.total_results, 4, "{action:?}");
+        assert_eq!(page.start_index, 2);
+        let calls = s.sim.requests();
+        assert_eq!(calls.len(), 1, "{action:?}: {calls:?}");
+
+        // The last shown user, and past the end.
+        let page = block_on(s.p.search_users(&ctx(), &query(4, 5))).unwrap();
+        let got: Vec<String> = page.resources.into_iter().map(|u| u.id.unwrap()).collect();
+        assert_eq!(got, [ids[5].clone()], "{action:?}");
+        assert_eq!(page.total_results, 4);
+        let page = block_on(s.p.search_users(&ctx(), &query(9, 5))).unwrap();
+        assert!(page.resources.is_empty());
+        assert_eq!(page.total_results, 4);
+    }
+}

@@ -81,10 +81,11 @@ pub(crate) async fn scan(
 /// SCIM does not show it at all (users a SCIM `DELETE` hid). Filters evaluated here see the
 /// view (so `active eq false` finds the users the identity provider deactivated under `keep`,
 /// whose Cloud accounts stay active), and hidden resources are not part of the results:
-/// `totalResults` and `startIndex` count only the others. A forwarded filter's answer is used
-/// only when it holds every match (a window from the start that reached Cloud's total), where
-/// dropping hidden ones keeps the count exact; otherwise, if that window held a hidden
-/// resource, the search pages through Cloud with the filter instead.
+/// `totalResults` and `startIndex` count only the others. A forwarded filter is asked from its
+/// first match to the end of the caller's window, so that hidden resources before the window
+/// are counted out of it. That answer is used when it holds no hidden resource, or holds every
+/// match (it reached Cloud's total), where dropping hidden ones keeps the count exact;
+/// otherwise the search pages through Cloud with the filter instead.
 pub(crate) async fn search(
     cloud: &CloudProvisioner,
     kind: Kind,
@@ -94,22 +95,26 @@ pub(crate) async fn search(
     let pushed = query.filter.as_ref().and_then(|f| pushdown(kind, f));
     let (offset, count) = query.window();
     if let (Some(filter), None) = (&pushed, &query.sort_by) {
-        let mut page = forward(cloud, kind, filter, query.start_index, offset, count).await?;
-        let mut shown = Vec::with_capacity(page.resources.len());
+        // From the first match, not from `offset`: a hidden resource before the window would
+        // otherwise shift it. At least a whole page: these filters match a few resources, so
+        // one call usually holds every match, and the count stays exact whatever is hidden.
+        let want = offset.saturating_add(count).max(CLOUD_PAGE);
+        let (found, total) = forward(cloud, kind, filter, want).await?;
+        let fetched = found.len();
+        let mut shown = Vec::with_capacity(fetched);
         let mut dropped: usize = 0;
-        for item in page.resources {
+        for item in found {
             match view(item)? {
                 Some(item) => shown.push(item),
                 None => dropped += 1,
             }
         }
-        let whole = offset == 0 && reached(shown.len().saturating_add(dropped), page.total_results);
-        if dropped == 0 || whole {
-            page.resources = shown;
-            page.total_results = page
-                .total_results
-                .saturating_sub(u64::try_from(dropped).unwrap_or(u64::MAX));
-            return Ok(page);
+        if dropped == 0 || reached(fetched, total) {
+            return Ok(Page {
+                resources: shown.into_iter().skip(offset).take(count).collect(),
+                total_results: total.saturating_sub(u64::try_from(dropped).unwrap_or(u64::MAX)),
+                start_index: query.start_index,
+            });
         }
     }
     let (urn, _) = pushable(kind);
@@ -134,34 +139,29 @@ pub(crate) async fn search(
     Ok(collected.finish_with_json().map(|(json, ())| json))
 }
 
-/// A pushed-down filter with the caller's window, in pages of at most [`CLOUD_PAGE`]: usually
-/// one call, since an `eq` on these attributes matches few resources.
+/// The first `count` resources a pushed-down filter matches, in pages of at most
+/// [`CLOUD_PAGE`], and Cloud's total: usually one call, since an `eq` on these attributes
+/// matches few resources.
 async fn forward(
     cloud: &CloudProvisioner,
     kind: Kind,
     filter: &str,
-    start_index: u64,
-    offset: usize,
     count: usize,
-) -> Result<Page<Value>, ScimError> {
+) -> Result<(Vec<Value>, u64), ScimError> {
     let mut resources = Vec::new();
     let total = loop {
         let want = (count - resources.len()).min(CLOUD_PAGE);
         let (page, t) = cloud
-            .list_page(kind, Some(filter), offset + resources.len() + 1, want)
+            .list_page(kind, Some(filter), resources.len() + 1, want)
             .await?;
         let len = page.len();
         resources.extend(page);
-        if len == 0 || resources.len() >= count || reached(offset + resources.len(), t) {
+        if len == 0 || resources.len() >= count || reached(resources.len(), t) {
             break t;
         }
     };
     resources.truncate(count);
-    Ok(Page {
-        resources,
-        total_results: total,
-        start_index,
-    })
+    Ok((resources, total))
 }
 
 /// Whether `seen` resources from the start cover all of `total`.
