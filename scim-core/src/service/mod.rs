@@ -210,8 +210,9 @@ impl ServiceBuilder {
         self
     }
 
-    /// The most bytes of `GET` response bodies kept for reuse (default 16 MiB, half for users
-    /// and half for groups; 0 keeps none).
+    /// The most bytes of `GET` response bodies kept for reuse, counting with each body the
+    /// resource it was written from (default 16 MiB, half for users and half for groups; 0
+    /// keeps none).
     ///
     /// Only resources the provisioner shares are kept (see
     /// [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared): the

@@ -10,9 +10,10 @@
 //! the resource itself, behind an `Arc` without interior mutability, cannot change.
 //!
 //! A resource the provisioner does not keep (its `Arc` is the only one: the default
-//! `get_user_shared` over a database) is never cached. The cache is bounded in bytes; when a
-//! shard would go over its share, its entries for resources no longer served are dropped
-//! first, then all of them.
+//! `get_user_shared` over a database) is never cached. The cache is bounded in bytes, counting
+//! each body and the resource's own allocation, which its `Weak` keeps allocated after the
+//! provisioner replaced it. When a shard would go over its share, its entries for resources no
+//! longer served are dropped first, then all of them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -29,6 +30,7 @@ pub(crate) struct RenderedBodies<T> {
 
 struct Shard<T> {
     entries: HashMap<usize, Rendered<T>>,
+    /// What the entries cost: see [`Rendered::cost`].
     bytes: usize,
 }
 
@@ -36,6 +38,19 @@ struct Rendered<T> {
     resource: Weak<T>,
     base_url: Box<str>,
     body: Arc<[u8]>,
+}
+
+impl<T> Rendered<T> {
+    fn size(&self) -> usize {
+        Rendered::<T>::cost(self.body.len(), self.base_url.len())
+    }
+
+    /// The bytes an entry holds: its body and URL, and the resource's allocation (the `Weak`
+    /// keeps that allocated, though not the resource's own heap data, once the provisioner
+    /// dropped it).
+    fn cost(body: usize, base_url: usize) -> usize {
+        body + base_url + std::mem::size_of::<T>() + 2 * std::mem::size_of::<usize>()
+    }
 }
 
 impl<T> RenderedBodies<T> {
@@ -85,7 +100,8 @@ impl<T> RenderedBodies<T> {
     /// Keeps `body`, written for `resource` under `base_url`, if the provisioner shares the
     /// resource and the body fits.
     pub(crate) fn put(&self, resource: &Arc<T>, base_url: &str, body: &[u8]) {
-        if Arc::strong_count(resource) < 2 || body.len() > self.shard_budget {
+        let cost = Rendered::<T>::cost(body.len(), base_url.len());
+        if Arc::strong_count(resource) < 2 || cost > self.shard_budget {
             return;
         }
         let key = Arc::as_ptr(resource) as usize;
@@ -93,10 +109,10 @@ impl<T> RenderedBodies<T> {
             return;
         };
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        if shard.bytes + body.len() > self.shard_budget {
+        if shard.bytes + cost > self.shard_budget {
             shard.entries.retain(|_, e| e.resource.strong_count() > 0);
-            shard.bytes = shard.entries.values().map(|e| e.body.len()).sum();
-            if shard.bytes + body.len() > self.shard_budget {
+            shard.bytes = shard.entries.values().map(Rendered::size).sum();
+            if shard.bytes + cost > self.shard_budget {
                 shard.entries.clear();
                 shard.bytes = 0;
             }
@@ -106,9 +122,9 @@ impl<T> RenderedBodies<T> {
             base_url: base_url.into(),
             body: body.into(),
         };
-        shard.bytes += body.len();
+        shard.bytes += cost;
         if let Some(old) = shard.entries.insert(key, entry) {
-            shard.bytes -= old.body.len();
+            shard.bytes -= old.size();
         }
     }
 }
@@ -157,33 +173,36 @@ mod tests {
 
     #[test]
     fn the_budget_bounds_what_is_kept() {
-        // 16 bytes per shard.
-        let cache = RenderedBodies::<u32>::new(16 * SHARDS);
+        // Room for two entries of a 10-byte body per shard.
+        let one = Rendered::<u32>::cost(10, 1);
+        let cache = RenderedBodies::<u32>::new(2 * one * SHARDS);
+        // Held by the "provisioner" and by the request, as a shared resource is.
         let held: Vec<Arc<u32>> = (0..200).map(Arc::new).collect();
-        for r in &held {
+        let served: Vec<Arc<u32>> = held.iter().map(Arc::clone).collect();
+        for r in &served {
             cache.put(r, "u", &[0; 10]);
         }
         let kept: usize = cache.shards.iter().map(|s| s.lock().unwrap().bytes).sum();
-        assert!(kept <= 16 * SHARDS, "{kept}");
+        assert!(kept <= 2 * one * SHARDS, "{kept}");
+        assert!(kept > 0);
         let counted: usize = cache
             .shards
             .iter()
-            .map(|s| {
-                s.lock()
-                    .unwrap()
-                    .entries
-                    .values()
-                    .map(|e| e.body.len())
-                    .sum::<usize>()
-            })
+            .map(|s| s.lock().unwrap().entries.len() * one)
             .sum();
         assert_eq!(kept, counted);
         // Too big for a shard: not kept.
-        cache.put(&held[0], "u", &[0; 17]);
-        assert!(cache.get(&held[0], "u").is_none_or(|b| b.len() == 10));
+        cache.put(&served[0], "u", &[0; 200]);
+        assert!(cache.get(&served[0], "u").is_none_or(|b| b.len() == 10));
+        // What is kept is served.
+        let hits = served
+            .iter()
+            .filter(|r| cache.get(r, "u").is_some())
+            .count();
+        assert_eq!(hits * one, kept);
 
         let none = RenderedBodies::<u32>::new(0);
-        none.put(&held[1], "u", b"x");
-        assert!(none.get(&held[1], "u").is_none());
+        none.put(&served[1], "u", b"x");
+        assert!(none.get(&served[1], "u").is_none());
     }
 }
