@@ -24,7 +24,7 @@ const SHARDS: usize = 16;
 /// Rendered bodies of resources of type `T`, keyed by the resource's address.
 pub(crate) struct RenderedBodies<T> {
     shards: Box<[Mutex<Shard<T>>]>,
-    /// The most body bytes one shard keeps.
+    /// What one shard's entries may cost, in bytes (see [`Rendered::cost`]).
     shard_budget: usize,
 }
 
@@ -54,7 +54,7 @@ impl<T> Rendered<T> {
 }
 
 impl<T> RenderedBodies<T> {
-    /// A cache keeping at most about `budget` bytes of bodies (0: none at all).
+    /// A cache whose entries cost at most about `budget` bytes in all (0: it keeps nothing).
     pub(crate) fn new(budget: usize) -> Self {
         let shards = (0..SHARDS)
             .map(|_| {
@@ -92,9 +92,10 @@ impl<T> RenderedBodies<T> {
             .shard(key)?
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        // The entry's `Weak` keeps its allocation, so no other resource can have this address
+        // while the entry exists: the same key is the same resource.
         let hit = shard.entries.get(&key)?;
-        (std::ptr::eq(hit.resource.as_ptr(), Arc::as_ptr(resource)) && &*hit.base_url == base_url)
-            .then(|| Arc::clone(&hit.body))
+        (&*hit.base_url == base_url).then(|| Arc::clone(&hit.body))
     }
 
     /// Keeps `body`, written for `resource` under `base_url`, if the provisioner shares the
