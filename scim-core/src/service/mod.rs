@@ -214,9 +214,8 @@ impl ServiceBuilder {
     /// resource it was written from (default 16 MiB, half for users and half for groups; 0
     /// keeps none).
     ///
-    /// Only resources the provisioner shares are kept (see
-    /// [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared): the
-    /// in-memory provisioner does, a database-backed one by default does not), and a body is
+    /// Only resources the provisioner shares are kept (see [`Provisioner::get_user_shared`]:
+    /// the in-memory provisioner does, a database-backed one by default does not), and a body is
     /// reused only while the provisioner still serves that very resource, so a changed
     /// resource is never answered from an old body. Plain `GET`s only: with `attributes`,
     /// `excludedAttributes` or under SCIM 1.1 the body is always written afresh.
