@@ -16,6 +16,7 @@ use scim_atlassian::simulator::{
 };
 use scim_atlassian::{
     AtlassianBuilder, AtlassianProvisioner, CallObserver, Credentials, GroupRename, ReqwestClient,
+    RetryPolicy,
 };
 use scim_core::HttpClient;
 use scim_core::provision::Provisioner;
@@ -24,6 +25,9 @@ use tracing::warn;
 use crate::bounded::BoundedClient;
 use crate::bridge::Target;
 use crate::glue::TokioSleeper;
+
+/// The time a connection check may spend on its calls and their one retry.
+pub const PROBE_BUDGET: Duration = Duration::from_secs(5);
 
 /// The simulators' address: never resolved, requests go to the in-process simulator.
 pub const SIMULATOR_URL: &str = "http://atlassian-simulator.invalid";
@@ -368,11 +372,33 @@ impl TargetClient {
         dry_run: bool,
         observer: Option<Arc<dyn CallObserver>>,
     ) -> Result<Built, String> {
+        self.build(policy, dry_run, observer, RetryPolicy::default())
+    }
+
+    /// A dry-run provisioner for checking the connection, where an administrator waits for
+    /// the answer: a call is retried once, within [`PROBE_BUDGET`], so an unreachable target
+    /// is reported in about a second rather than after the full retry schedule that shields
+    /// identity providers from passing faults.
+    pub fn probe(&self, policy: &SyncPolicy) -> Result<Built, String> {
+        let retry = RetryPolicy::default()
+            .with_max_retries(1)
+            .with_budget(PROBE_BUDGET);
+        self.build(policy, true, None, retry)
+    }
+
+    fn build(
+        &self,
+        policy: &SyncPolicy,
+        dry_run: bool,
+        observer: Option<Arc<dyn CallObserver>>,
+        retry: RetryPolicy,
+    ) -> Result<Built, String> {
         let built = match &self.product {
             Product::DataCenter(start) => {
                 let mut b = start()
                     .client(Arc::clone(&self.client))
                     .sleeper(Arc::new(TokioSleeper))
+                    .retry(retry)
                     .policy(policy.clone())
                     .group_rename(self.group_rename)
                     .dry_run(dry_run);
@@ -390,6 +416,7 @@ impl TargetClient {
                 let mut b: CloudBuilder = CloudProvisioner::builder(url.clone(), api_key.clone())
                     .client(Arc::clone(&self.client))
                     .sleeper(Arc::new(TokioSleeper))
+                    .retry(retry)
                     .policy(policy.clone())
                     .deprovisioned_users(Arc::clone(deprovisioned))
                     .dry_run(dry_run);

@@ -325,7 +325,7 @@ fn admin_page(
         None => None,
     };
     // A dry run: checking the connection never writes.
-    let probe = target.provisioner(&config.policy, true, None)?;
+    let probe = target.probe(&config.policy)?;
     Ok(AdminPage::builder(admin_token, Arc::clone(history))
         .tenants(
             settings
@@ -384,13 +384,8 @@ async fn seats_report(p: &AtlassianProvisioner, policy: &SyncPolicy) -> std::pro
 
 /// `--test-connection`: says what works or exactly what does not.
 async fn test_connection(target: &TargetClient, policy: &SyncPolicy) -> std::process::ExitCode {
-    let settings = TenantSettings {
-        tenant: "default".to_owned(),
-        policy: policy.clone(),
-        dry_run: true,
-    };
     let described = target.described();
-    let built = match tenant_provisioner(target, &settings) {
+    let built = match target.probe(policy) {
         Ok(b) => b,
         Err(why) => return fail(&why, 2),
     };
