@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
+use serde::Serializer;
 use serde::de::DeserializeOwned;
 
 use crate::error::ScimError;
@@ -25,7 +26,7 @@ pub(crate) enum KindTag {
 
 /// What the handlers need to know about a resource type and how to reach the provisioner.
 #[async_trait]
-pub(crate) trait Kind: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// `User`.
     const NAME: &'static str;
     /// `Users`.
@@ -52,18 +53,15 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Clone + Send + Sync + 'sta
     /// `id`.
     fn id(&self) -> Option<&str>;
 
-    /// Sets `meta.location` and fills in the `$ref` of members or groups that have none:
-    /// clients follow it, and only the service knows the base URL.
-    fn prepare_output(&mut self, base_url: &str, location: &str);
-
-    /// Writes the resource into `out` as [`Kind::prepare_output`] and then serialising would,
-    /// without changing (or copying) it.
-    fn write_served(
+    /// Serialises the resource as served: `meta.location` set to `location`, and a `$ref`
+    /// under `base_url` for each member or group that has none (clients follow it, and only
+    /// the service knows the base URL). The resource itself is not changed or copied.
+    fn serialize_served<S: Serializer>(
         &self,
-        out: &mut Vec<u8>,
+        s: S,
         base_url: &str,
         location: &str,
-    ) -> serde_json::Result<()>;
+    ) -> Result<S::Ok, S::Error>;
 
     /// [`Kind::get`], shared: see [`Provisioner::get_user_shared`].
     async fn get_shared(
@@ -143,22 +141,13 @@ impl Kind for User {
         self.id.as_deref()
     }
 
-    fn prepare_output(&mut self, base_url: &str, location: &str) {
-        set_location(&mut self.meta, location);
-        for group in &mut self.groups {
-            if let Some(url) = served::group_ref(base_url, group) {
-                group.reference = Some(url);
-            }
-        }
-    }
-
-    fn write_served(
+    fn serialize_served<S: Serializer>(
         &self,
-        out: &mut Vec<u8>,
+        s: S,
         base_url: &str,
         location: &str,
-    ) -> serde_json::Result<()> {
-        served::write_user(out, self, base_url, location)
+    ) -> Result<S::Ok, S::Error> {
+        served::serve_user(s, self, base_url, location)
     }
 
     async fn get_shared(
@@ -238,22 +227,13 @@ impl Kind for Group {
         self.id.as_deref()
     }
 
-    fn prepare_output(&mut self, base_url: &str, location: &str) {
-        set_location(&mut self.meta, location);
-        for member in &mut self.members {
-            if let Some(url) = served::member_ref(base_url, member) {
-                member.reference = Some(url);
-            }
-        }
-    }
-
-    fn write_served(
+    fn serialize_served<S: Serializer>(
         &self,
-        out: &mut Vec<u8>,
+        s: S,
         base_url: &str,
         location: &str,
-    ) -> serde_json::Result<()> {
-        served::write_group(out, self, base_url, location)
+    ) -> Result<S::Ok, S::Error> {
+        served::serve_group(s, self, base_url, location)
     }
 
     async fn get_shared(
@@ -303,9 +283,4 @@ impl Kind for Group {
     ) -> Result<Page<Self>, ScimError> {
         p.search_groups(ctx, query).await
     }
-}
-
-fn set_location(meta: &mut Option<crate::resource::Meta>, location: &str) {
-    meta.get_or_insert_with(crate::resource::Meta::default)
-        .location = Some(location.to_owned());
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Call;
 use super::body;
 use super::kind::Kind;
-use super::response::{Reply, render_resource};
+use super::response::Reply;
 use crate::error::ScimError;
 use crate::etag::{ETag, Precondition, Preconditions};
 use crate::patch::PatchOp;
@@ -26,18 +26,21 @@ impl Call<'_> {
         super::served::resource_url(&self.base_url, T::ENDPOINT, id)
     }
 
-    /// A resource as JSON, ready to send: location and `$ref`s set (by
-    /// [`Kind::prepare_output`], as the typed `GET` path does), projected, in the call's
-    /// version.
+    /// A resource as JSON, ready to send: served (location and `$ref`s set, as the plain
+    /// `GET` writes it), projected, in the call's version; with its location and `ETag`.
     pub(crate) fn render<T: Kind>(
         &self,
-        mut resource: T,
+        resource: &T,
         projection: &Projection,
     ) -> Result<(Value, String, Option<String>), ScimError> {
         let location = self.location::<T>(resource.id().unwrap_or_default());
-        resource.prepare_output(&self.base_url, &location);
-        let value = serde_json::to_value(&resource)?;
-        let (body, etag) = render_resource(value, &location, projection, T::CORE, self.version);
+        let mut body =
+            resource.serialize_served(serde_json::value::Serializer, &self.base_url, &location)?;
+        projection.apply(&mut body, SchemaRegistry::builtin(), T::CORE);
+        if self.version == ScimVersion::V1_1 {
+            body = scim1::resource_to_v1(body);
+        }
+        let etag = resource.meta_version().map(str::to_owned);
         Ok((body, location, etag))
     }
 
@@ -45,7 +48,7 @@ impl Call<'_> {
     pub(crate) fn resource_reply<T: Kind>(
         &self,
         status: StatusCode,
-        resource: T,
+        resource: &T,
         projection: &Projection,
     ) -> Result<Reply, ScimError> {
         let (body, location, etag) = self.render(resource, projection)?;
@@ -65,7 +68,7 @@ pub(crate) async fn create<T: Kind>(call: &Call<'_>, body: &[u8]) -> Result<Repl
     let projection = call.params.projection()?;
     let resource = body::resource::<T>(body, call.version, T::registered_extensions(call.inner))?;
     let created = T::create(call.provisioner(), &call.ctx, resource).await?;
-    call.resource_reply(StatusCode::CREATED, created, &projection)
+    call.resource_reply(StatusCode::CREATED, &created, &projection)
 }
 
 /// `GET`, `PUT`, `PATCH`, `DELETE` on `/Users/{id}`, `/Groups/{id}`.
@@ -91,7 +94,7 @@ pub(crate) async fn item<T: Kind>(
                 expected.as_ref(),
             )
             .await?;
-            call.resource_reply(StatusCode::OK, replaced, &projection)
+            call.resource_reply(StatusCode::OK, &replaced, &projection)
         }
         Method::PATCH => {
             let projection = call.params.projection()?;
@@ -106,7 +109,7 @@ pub(crate) async fn item<T: Kind>(
                 .with_members_returned(shown.get("members").is_some());
             let patched = T::patch(call.provisioner(), &ctx, id, &patch, expected.as_ref()).await?;
             // Entra ID and Okta expect the resource back, not 204.
-            call.resource_reply(StatusCode::OK, patched, &projection)
+            call.resource_reply(StatusCode::OK, &patched, &projection)
         }
         Method::DELETE => {
             let expected = expected::<T>(call, id, &preconditions, method).await?;
@@ -149,7 +152,11 @@ async fn get<T: Kind>(
                 // Sized for a typical user: `to_vec` starts at 128 bytes and grows four or
                 // five times on the way.
                 let mut body = Vec::with_capacity(RESOURCE_BYTES);
-                resource.write_served(&mut body, &call.base_url, &location)?;
+                resource.serialize_served(
+                    &mut serde_json::Serializer::new(&mut body),
+                    &call.base_url,
+                    &location,
+                )?;
                 kept.put(&resource, &call.base_url, &body);
                 body
             };
@@ -159,10 +166,7 @@ async fn get<T: Kind>(
             }
             Ok(reply)
         }
-        Precondition::Proceed => {
-            let resource = std::sync::Arc::unwrap_or_clone(resource);
-            call.resource_reply(StatusCode::OK, resource, &projection)
-        }
+        Precondition::Proceed => call.resource_reply(StatusCode::OK, &*resource, &projection),
         Precondition::NotModified => {
             let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
             if let Some(tag) = current {

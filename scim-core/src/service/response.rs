@@ -1,16 +1,12 @@
-//! Responses: the internal [`Reply`], error bodies in either protocol version, and resources
-//! as they go out (`meta.location`, projection, SCIM 1.1 shape).
+//! Responses: the internal [`Reply`], error bodies in either protocol version, and list bodies.
 
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::ScimError;
-use crate::json::get_mut_ci;
 use crate::messages::ErrorBody;
-use crate::projection::Projection;
 use crate::provision::ScimVersion;
-use crate::schema::SchemaRegistry;
 use crate::scim1::{self, Scim1ErrorBody};
 
 /// The media type of every body the service writes.
@@ -114,36 +110,6 @@ fn fallback_error(body: &ErrorBody) -> Value {
         "status": body.status,
         "detail": body.detail,
     })
-}
-
-/// A resource as it goes out: `meta.location` set to `location`, projected, in `version`'s
-/// shape. Returns the body and the `ETag` (`meta.version`).
-pub(crate) fn render_resource(
-    mut value: Value,
-    location: &str,
-    projection: &Projection,
-    core: &str,
-    version: ScimVersion,
-) -> (Value, Option<String>) {
-    let mut etag = None;
-    if let Value::Object(obj) = &mut value {
-        if !matches!(get_mut_ci(obj, "meta"), Some(Value::Object(_))) {
-            obj.insert("meta".to_owned(), Value::Object(Map::new()));
-        }
-        let Some(Value::Object(meta)) = get_mut_ci(obj, "meta") else {
-            return (value, None);
-        };
-        meta.insert("location".to_owned(), Value::String(location.to_owned()));
-        etag = meta
-            .get("version")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-    }
-    projection.apply(&mut value, SchemaRegistry::builtin(), core);
-    if version == ScimVersion::V1_1 {
-        value = scim1::resource_to_v1(value);
-    }
-    (value, etag)
 }
 
 /// A list response body from already rendered resources.

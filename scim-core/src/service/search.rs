@@ -52,7 +52,7 @@ async fn run<T: Kind>(call: &Call<'_>, params: &ListParams) -> Result<Reply, Sci
     let resources = page
         .resources
         .into_iter()
-        .map(|r| call.render(r, &params.projection).map(|(body, ..)| body))
+        .map(|r| call.render(&r, &params.projection).map(|(body, ..)| body))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Reply::json(
         StatusCode::OK,
@@ -97,10 +97,10 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
             let groups = Group::search(p, &call.ctx, &group_query).await?;
             let mut out = Vec::with_capacity(taken + groups.resources.len());
             for u in users.resources {
-                out.push(call.render(u, &params.projection)?.0);
+                out.push(call.render(&u, &params.projection)?.0);
             }
             for g in groups.resources {
-                out.push(call.render(g, &params.projection)?.0);
+                out.push(call.render(&g, &params.projection)?.0);
             }
             (
                 users.total_results.saturating_add(groups.total_results),
@@ -135,8 +135,8 @@ async fn both(call: &Call<'_>, params: &ListParams) -> Result<Reply, ScimError> 
                 .skip(offset)
                 .take(count)
                 .map(|(_, r)| match r {
-                    Either::User(u) => call.render(*u, &params.projection),
-                    Either::Group(g) => call.render(*g, &params.projection),
+                    Either::User(u) => call.render(&*u, &params.projection),
+                    Either::Group(g) => call.render(&*g, &params.projection),
                 })
                 .map(|r| r.map(|(body, ..)| body))
                 .collect::<Result<Vec<_>, _>>()?;

@@ -5,8 +5,8 @@
 //! provisioner hands out the resource it keeps (see
 //! [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared)), so setting
 //! these URLs on a copy would cost a deep clone of every string of the resource; here they are
-//! written into the output instead. The result is byte for byte what
-//! [`Kind::prepare_output`](super::kind::Kind::prepare_output) and then `serde_json` produce.
+//! written into the output instead. Every resource the service answers goes out this way,
+//! as bytes (a plain `GET`) or as a `serde_json::Value` to project.
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
@@ -50,13 +50,13 @@ pub(crate) fn group_ref(base_url: &str, group: &MultiValue) -> Option<String> {
     Some(resource_url(base_url, "Groups", id))
 }
 
-/// Writes `user` as served into `out`.
-pub(crate) fn write_user(
-    out: &mut Vec<u8>,
+/// Serialises `user` as served.
+pub(crate) fn serve_user<S: Serializer>(
+    s: S,
     user: &User,
     base_url: &str,
     location: &str,
-) -> serde_json::Result<()> {
+) -> Result<S::Ok, S::Error> {
     let over = Served {
         list_key: "groups",
         list: &user.groups,
@@ -64,16 +64,16 @@ pub(crate) fn write_user(
         base_url,
         location,
     };
-    user.serialize_with(&mut serde_json::Serializer::new(out), &over)
+    user.serialize_with(s, &over)
 }
 
-/// Writes `group` as served into `out`.
-pub(crate) fn write_group(
-    out: &mut Vec<u8>,
+/// Serialises `group` as served.
+pub(crate) fn serve_group<S: Serializer>(
+    s: S,
     group: &Group,
     base_url: &str,
     location: &str,
-) -> serde_json::Result<()> {
+) -> Result<S::Ok, S::Error> {
     let over = Served {
         list_key: "members",
         list: &group.members,
@@ -81,7 +81,7 @@ pub(crate) fn write_group(
         base_url,
         location,
     };
-    group.serialize_with(&mut serde_json::Serializer::new(out), &over)
+    group.serialize_with(s, &over)
 }
 
 /// What a served resource writes differently: `meta` (with `location`) and the list whose
@@ -192,17 +192,58 @@ mod tests {
     use serde_json::json;
 
     use super::super::kind::Kind;
-    use crate::resource::{Group, User};
+    use super::{group_ref, member_ref};
+    use crate::resource::{Group, Meta, User};
 
     const BASE: &str = "https://scim.example.com/scim/v2";
 
-    /// The bytes `write_served` writes, and those of the copy made ready and serialised.
-    fn both<T: Kind>(resource: &T, location: &str) -> (String, String) {
+    /// The copy the served bytes must equal: `meta.location` and the missing `$ref`s set on a
+    /// clone, as a provisioner that hands out owned resources would have to.
+    trait Prepared: Kind {
+        fn prepared(&self, location: &str) -> Self;
+    }
+
+    fn located(meta: &mut Option<Meta>, location: &str) {
+        meta.get_or_insert_with(Meta::default).location = Some(location.to_owned());
+    }
+
+    impl Prepared for User {
+        fn prepared(&self, location: &str) -> Self {
+            let mut copy = self.clone();
+            located(&mut copy.meta, location);
+            for g in &mut copy.groups {
+                if let Some(url) = group_ref(BASE, g) {
+                    g.reference = Some(url);
+                }
+            }
+            copy
+        }
+    }
+
+    impl Prepared for Group {
+        fn prepared(&self, location: &str) -> Self {
+            let mut copy = self.clone();
+            located(&mut copy.meta, location);
+            for m in &mut copy.members {
+                if let Some(url) = member_ref(BASE, m) {
+                    m.reference = Some(url);
+                }
+            }
+            copy
+        }
+    }
+
+    /// The bytes the service serves, and those of the prepared copy serialised plainly.
+    fn both<T: Prepared>(resource: &T, location: &str) -> (String, String) {
         let mut served = Vec::new();
-        resource.write_served(&mut served, BASE, location).unwrap();
-        let mut copy = resource.clone();
-        copy.prepare_output(BASE, location);
-        let plain = serde_json::to_vec(&copy).unwrap();
+        resource
+            .serialize_served(
+                &mut serde_json::Serializer::new(&mut served),
+                BASE,
+                location,
+            )
+            .unwrap();
+        let plain = serde_json::to_vec(&resource.prepared(location)).unwrap();
         (
             String::from_utf8(served).unwrap(),
             String::from_utf8(plain).unwrap(),
