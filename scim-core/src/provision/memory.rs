@@ -123,38 +123,48 @@ struct Entry<T> {
 }
 
 impl<T> Entry<T> {
-    /// An entry at `version` whose view is set by [`Entry::seal`].
-    fn stamped(view: T, version: u64, created: String, last_modified: String) -> Self {
-        Entry {
-            view: Arc::new(view),
-            version,
-            created,
-            last_modified,
-            json: Value::Null,
-        }
-    }
-
     fn etag(&self) -> ETag {
         ETag::from_version(self.version)
     }
 
     fn meta(&self, resource_type: &str) -> Meta {
-        Meta {
-            resource_type: Some(resource_type.to_owned()),
-            created: Some(self.created.clone()),
-            last_modified: Some(self.last_modified.clone()),
-            version: Some(self.etag().to_string()),
-            ..Meta::default()
-        }
+        meta_of(
+            resource_type,
+            self.version,
+            &self.created,
+            &self.last_modified,
+        )
     }
 }
 
 impl<T: Serialize> Entry<T> {
-    /// Makes `view` (complete but for nothing the entry owns) what this entry serves, and caches
-    /// its JSON.
+    /// An entry serving `view` (complete: `id` and `meta` already set) at `version`.
+    fn new(view: T, version: u64, created: String, last_modified: String) -> Self {
+        Entry {
+            json: json_of(&view),
+            view: Arc::new(view),
+            version,
+            created,
+            last_modified,
+        }
+    }
+
+    /// Makes `view` (complete, its `meta` matching this entry's stamp) what this entry serves,
+    /// and caches its JSON.
     fn seal(&mut self, view: T) {
         self.json = json_of(&view);
         self.view = Arc::new(view);
+    }
+}
+
+/// The `meta` a resource at `version` is served with.
+fn meta_of(resource_type: &str, version: u64, created: &str, last_modified: &str) -> Meta {
+    Meta {
+        resource_type: Some(resource_type.to_owned()),
+        created: Some(created.to_owned()),
+        last_modified: Some(last_modified.to_owned()),
+        version: Some(ETag::from_version(version).to_string()),
+        ..Meta::default()
     }
 }
 
@@ -239,27 +249,25 @@ impl IdSource {
 }
 
 impl Directory {
-    /// A new user entry for `user` (already stripped) at `version`, sealed with its view.
+    /// A new user entry for `user` (already stripped) at `version`: `id`, `meta` and `groups`
+    /// (from the memberships) set.
     fn user_entry(
         &self,
         id: &str,
-        user: User,
+        mut user: User,
         version: u64,
         created: String,
         last_modified: String,
     ) -> Entry<User> {
-        let mut entry = Entry::stamped(User::default(), version, created, last_modified);
-        let view = self.user_view(id, user, &entry);
-        entry.seal(view);
-        entry
+        user.id = Some(id.to_owned());
+        user.meta = Some(meta_of("User", version, &created, &last_modified));
+        user.groups = self.groups_of(id);
+        Entry::new(user, version, created, last_modified)
     }
 
-    /// `user` as served from `entry`: `id`, `meta` and `groups` (from the memberships) set.
-    fn user_view(&self, id: &str, mut user: User, entry: &Entry<User>) -> User {
-        user.id = Some(id.to_owned());
-        user.meta = Some(entry.meta("User"));
-        user.groups = self
-            .member_of
+    /// The `groups` user `id` is served with, from the memberships.
+    fn groups_of(&self, id: &str) -> Vec<MultiValue> {
+        self.member_of
             .get(id)
             .into_iter()
             .flatten()
@@ -271,19 +279,17 @@ impl Directory {
                     ..MultiValue::default()
                 })
             })
-            .collect();
-        user
+            .collect()
     }
 
     /// Rebuilds the views of the users among `ids` (ids of groups are skipped), after their
     /// group memberships changed.
     fn refresh_users<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
         for id in ids {
-            let Some(entry) = self.users.get(id) else {
-                continue;
-            };
-            let view = self.user_view(id, (*entry.view).clone(), entry);
+            let groups = self.groups_of(id);
             if let Some(entry) = self.users.get_mut(id) {
+                let mut view = (*entry.view).clone();
+                view.groups = groups;
                 entry.seal(view);
             }
         }
@@ -464,7 +470,7 @@ fn strip_group(mut group: Group, id: &str, members: Vec<Member>) -> Group {
     group
 }
 
-/// A new group entry for `group` (already stripped) at `version`, sealed with its view.
+/// A new group entry for `group` (already stripped) at `version`, `id` and `meta` set.
 fn group_entry(
     id: &str,
     mut group: Group,
@@ -472,11 +478,9 @@ fn group_entry(
     created: String,
     last_modified: String,
 ) -> Entry<Group> {
-    let mut entry = Entry::stamped(Group::default(), version, created, last_modified);
     group.id = Some(id.to_owned());
-    group.meta = Some(entry.meta("Group"));
-    entry.seal(group);
-    entry
+    group.meta = Some(meta_of("Group", version, &created, &last_modified));
+    Entry::new(group, version, created, last_modified)
 }
 
 #[async_trait]
