@@ -82,8 +82,8 @@ pub(crate) async fn scan(
 /// view (so `active eq false` finds the users the identity provider deactivated under `keep`,
 /// whose Cloud accounts stay active), and hidden resources are not part of the results:
 /// `totalResults` and `startIndex` count only the others. A forwarded filter is asked from its
-/// first match to the end of the caller's window, so that hidden resources before the window
-/// are counted out of it. That answer is used when it holds no hidden resource, or holds every
+/// first match to the end of the caller's window, and for at least a whole page, so that hidden
+/// resources before the window are counted out of it. That answer is used when it holds no hidden resource, or holds every
 /// match (it reached Cloud's total), where dropping hidden ones keeps the count exact;
 /// otherwise the search pages through Cloud with the filter instead.
 pub(crate) async fn search(
