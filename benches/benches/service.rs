@@ -19,7 +19,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, criterion_main};
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
-use scim_core::{BearerTokens, Group, Member, MultiValue, ScimService, User};
+use scim_core::{BearerTokens, Group, Member, ScimService};
 
 const TOKEN: &str = "bench-token";
 
@@ -42,15 +42,7 @@ fn service_benches(c: &mut Criterion) {
     let ctx = RequestContext::new("bench");
     let mut ids = Vec::new();
     block_on(async {
-        for i in 0..10_000 {
-            let mut user = User::new(format!("user{i:05}"));
-            user.emails =
-                vec![MultiValue::new(format!("user{i:05}@example.com")).with_type("work")];
-            match backend.create_user(&ctx, user).await {
-                Ok(u) => ids.push(u.id.unwrap_or_default()),
-                Err(e) => panic!("seeding: {e}"),
-            }
-        }
+        ids = scim_benches::seed_users(&*backend, &ctx, 10_000).await;
         let mut group = Group::new("crowd");
         group.members = ids.iter().take(100).map(Member::new).collect();
         if let Err(e) = backend.create_group(&ctx, group).await {

@@ -9,12 +9,14 @@
 //! ```
 //!
 //! Cases: `get_user`, `filter_scan`, `patch_user`, `create_user`; the directory is the bench's.
+//! `sql_get_user`: the `GET` of `get_user` served by scim-sql from a SQLite file of 2,000 users
+//! (in the system's temporary directory, removed afterwards), cycling through 100 ids.
 
 use std::sync::Arc;
 
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
-use scim_core::{BearerTokens, Group, Member, MultiValue, ScimService, User};
+use scim_core::{BearerTokens, Group, Member, ScimService};
 
 const TOKEN: &str = "bench-token";
 
@@ -72,19 +74,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args.next().unwrap_or_else(|| "get_user".to_owned());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
+    if case == "sql_get_user" {
+        sql_get_user(n);
+        return;
+    }
     let backend = Arc::new(InMemoryProvisioner::new());
     let ctx = RequestContext::new("bench");
     let mut ids = Vec::new();
     block_on(async {
-        for i in 0..10_000 {
-            let mut user = User::new(format!("user{i:05}"));
-            user.emails =
-                vec![MultiValue::new(format!("user{i:05}@example.com")).with_type("work")];
-            match backend.create_user(&ctx, user).await {
-                Ok(u) => ids.push(u.id.unwrap_or_default()),
-                Err(e) => panic!("seeding: {e}"),
-            }
-        }
+        ids = scim_benches::seed_users(&*backend, &ctx, 10_000).await;
         let mut group = Group::new("crowd");
         group.members = ids.iter().take(100).map(Member::new).collect();
         if let Err(e) = backend.create_group(&ctx, group).await {
@@ -98,4 +96,72 @@ fn main() {
     let requests = requests(&case, n, &some_id);
     let ok = measured(&service, requests);
     println!("{case}: {ok}/{n} succeeded");
+}
+
+/// `GET /Users/{id}` on scim-sql's SQLite backend, on a current-thread tokio runtime (sqlx's).
+fn sql_get_user(n: usize) {
+    let dir = std::env::temp_dir().join(format!("service-callgrind-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => panic!("tokio: {e}"),
+    };
+    let url = format!("sqlite://{}", dir.join("users.db").display());
+    let ctx = RequestContext::new("bench");
+    let (backend, ids) = runtime.block_on(async {
+        let backend = match scim_sql::SqlProvisioner::connect(&url).await {
+            Ok(p) => Arc::new(p),
+            Err(e) => panic!("{url}: {e}"),
+        };
+        let ids = scim_benches::seed_users(&*backend, &ctx, 2_000).await;
+        (backend, ids)
+    });
+    let service = ScimService::builder(backend)
+        .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, "bench")))
+        .build();
+    let requests: Vec<_> = (0..n)
+        .map(|i| {
+            let id = ids.get(i % 100 * 20).cloned().unwrap_or_default();
+            request("GET", &format!("/scim/v2/Users/{id}"), "")
+        })
+        .collect();
+    // Once through the ids first, so that counting starts with SQLite's cache warm.
+    let warm: Vec<_> = requests.iter().take(100).map(clone_request).collect();
+    runtime.block_on(async {
+        for req in warm {
+            service.handle(req).await;
+        }
+    });
+    let ok = measured_on(&runtime, &service, requests);
+    println!("sql_get_user: {ok}/{n} succeeded");
+    drop(service);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.headers_mut() = req.headers().clone();
+    copy
+}
+
+#[inline(never)]
+fn measured_on(
+    runtime: &tokio::runtime::Runtime,
+    service: &ScimService,
+    requests: Vec<http::Request<Vec<u8>>>,
+) -> usize {
+    let mut ok = 0;
+    for req in requests {
+        if runtime.block_on(service.handle(req)).status().is_success() {
+            ok += 1;
+        }
+    }
+    ok
 }

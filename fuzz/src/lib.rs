@@ -243,6 +243,42 @@ pub fn resource_decode(data: &[u8]) {
     decode_round_trip::<scim_core::User>("User", data);
     decode_round_trip::<scim_core::Group>("Group", data);
     decode_round_trip::<scim_core::Resource>("Resource", data);
+    stored_user_text(data);
+}
+
+/// `data` as a stored user's text ([`scim_core::provision::UserJson`]), under the id it holds
+/// (if any): taken only when it is one JSON object with that `id` and none of `groups`, `meta`
+/// or `password` in any case, since the service serves the text as it is.
+fn stored_user_text(data: &[u8]) {
+    use scim_core::provision::UserJson;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let parsed = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).ok();
+    let id = parsed
+        .as_ref()
+        .and_then(|m| m.get("id"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("2819c223")
+        .to_owned();
+    let taken = UserJson::new(&id, text.to_owned(), Vec::new(), scim_core::Meta::default());
+    let Ok(user) = taken else {
+        return;
+    };
+    let object = parsed.unwrap_or_else(|| panic!("UserJson took a text that is not an object"));
+    assert_eq!(
+        object.get("id"),
+        Some(&serde_json::Value::from(id.as_str()))
+    );
+    for key in object.keys() {
+        assert!(
+            !["groups", "meta", "password"]
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(key)),
+            "UserJson took a text holding {key:?}"
+        );
+    }
+    assert_eq!(user.id(), id);
 }
 
 /// The resources `patch_apply` patches: a user with the enterprise extension, and a group.

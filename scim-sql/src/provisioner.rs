@@ -1,10 +1,12 @@
 //! [`SqlProvisioner`]: users, groups and memberships in SQL tables, every write atomic (one
 //! transaction; on SQLite, user creates that arrive together share one, see `batch.rs`).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use scim_core::ScimError;
 use scim_core::etag::ETag;
-use scim_core::provision::{ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{FetchedUser, ListQuery, Page, Provisioner, RequestContext, UserJson};
 use scim_core::resource::{Group, Member, Meta, MultiValue, Password, User};
 use scim_core::schema::SchemaRegistry;
 use sqlx::any::AnyRow;
@@ -697,13 +699,22 @@ pub(crate) fn decode_user(row: &AnyRow) -> Result<(User, i64), ScimError> {
 pub(crate) fn user_from_raw(row: RawRow) -> Result<(User, i64), ScimError> {
     let mut user: User =
         serde_json::from_str(&row.resource).map_err(|e| corrupt("scim_users", &e))?;
-    let mut groups: Vec<(String, String)> = match row.related {
-        Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("scim_memberships", &e))?,
+    user.groups = groups_from(row.related.as_deref())?;
+    user.id = Some(row.id);
+    user.password = row.password.map(Password::new);
+    user.meta = Some(meta("User", row.version, &row.created, &row.last_modified));
+    Ok((user, row.version))
+}
+
+/// A user's `groups`, from the `[id, displayName]` pairs of its row's `member_of`.
+fn groups_from(member_of: Option<&str>) -> Result<Vec<MultiValue>, ScimError> {
+    let mut groups: Vec<(String, String)> = match member_of {
+        Some(json) => serde_json::from_str(json).map_err(|e| corrupt("scim_memberships", &e))?,
         None => Vec::new(),
     };
     // In id order, whatever order the aggregate saw the rows in.
     groups.sort_unstable();
-    user.groups = groups
+    Ok(groups
         .into_iter()
         .map(|(value, display)| MultiValue {
             value: Some(value),
@@ -711,11 +722,22 @@ pub(crate) fn user_from_raw(row: RawRow) -> Result<(User, i64), ScimError> {
             kind: Some("direct".to_owned()),
             ..MultiValue::default()
         })
-        .collect();
-    user.id = Some(row.id);
-    user.password = row.password.map(Password::new);
-    user.meta = Some(meta("User", row.version, &row.created, &row.last_modified));
-    Ok((user, row.version))
+        .collect())
+}
+
+/// A user row as the service's plain `GET` takes it: the stored text as it is, with `groups`
+/// and `meta` beside it; `None` when the text is not what this store writes (see
+/// [`UserJson::new`]), for the caller to decode the row instead.
+fn user_json_from_raw(row: RawRow) -> Result<Option<UserJson>, ScimError> {
+    let groups = groups_from(row.related.as_deref())?;
+    let meta = meta("User", row.version, &row.created, &row.last_modified);
+    match UserJson::new(&row.id, row.resource, groups, meta) {
+        Ok(user) => Ok(Some(user)),
+        Err(e) => {
+            tracing::warn!(target: "scim_sql", user = %row.id, error = %e, "stored user served after decoding it");
+            Ok(None)
+        }
+    }
 }
 
 /// A group row (with `members`) as a [`Group`] and its version.
@@ -820,6 +842,19 @@ impl Provisioner for SqlProvisioner {
             .await?
             .map(|(u, _)| u)
             .ok_or_else(|| ScimError::not_found("User", id))
+    }
+
+    /// The stored text itself, from the direct readers (no decoding; see [`UserJson`]).
+    async fn fetch_user(&self, ctx: &RequestContext, id: &str) -> Result<FetchedUser, ScimError> {
+        if let Some(Read::Found(row)) = self.direct.as_ref().map(|d| d.user(ctx.tenant(), id)) {
+            if let Some(user) = user_json_from_raw(row)? {
+                return Ok(FetchedUser::Json(Box::new(user)));
+            }
+        }
+        // Missing (answered 404 below), no direct reader at hand, or a text to decode.
+        self.get_user(ctx, id)
+            .await
+            .map(|user| FetchedUser::Shared(Arc::new(user)))
     }
 
     async fn replace_user(

@@ -15,6 +15,7 @@ mod capabilities;
 mod collect;
 mod context;
 mod defaults;
+mod fetched;
 mod memory;
 mod query;
 mod store;
@@ -26,6 +27,7 @@ pub use capabilities::Capabilities;
 pub use collect::PageCollector;
 pub use context::{RequestContext, ScimVersion};
 pub use defaults::remove_members_patch;
+pub use fetched::{FetchedUser, UserJson, UserJsonError};
 pub use memory::InMemoryProvisioner;
 pub use query::{ListQuery, Page};
 pub use store::{Document, DocumentKind, DocumentProvisioner, DocumentStore, Written};
@@ -138,6 +140,31 @@ pub trait Provisioner: Send + Sync {
         id: &str,
     ) -> Result<Arc<User>, ScimError> {
         self.get_user(ctx, id).await.map(Arc::new)
+    }
+
+    /// The user `id` for the service's plain `GET` (SCIM 2.0, no `attributes`): typed and shared
+    /// (the default, [`get_user_shared`](Self::get_user_shared)), or as the JSON text a backend
+    /// keeps, which the service serves without decoding it (see [`UserJson`]). A backend that
+    /// overrides it answers exactly what [`get_user`](Self::get_user) would; a wrapper that
+    /// changes what `get_user` returns leaves this default in place, or changes it alike.
+    ///
+    /// ```
+    /// use scim_core::provision::{FetchedUser, InMemoryProvisioner, Provisioner, RequestContext};
+    /// use scim_core::User;
+    ///
+    /// # scim_core::provision::conformance::block_on(async {
+    /// let backend = InMemoryProvisioner::new();
+    /// let ctx = RequestContext::new("acme");
+    /// let id = backend.create_user(&ctx, User::new("bjensen")).await?.id.unwrap();
+    /// match backend.fetch_user(&ctx, &id).await? {
+    ///     FetchedUser::Shared(user) => assert_eq!(user.user_name, "bjensen"),
+    ///     other => panic!("the in-memory store shares its users: {other:?}"),
+    /// }
+    /// # Ok::<(), scim_core::ScimError>(())
+    /// # }).unwrap();
+    /// ```
+    async fn fetch_user(&self, ctx: &RequestContext, id: &str) -> Result<FetchedUser, ScimError> {
+        self.get_user_shared(ctx, id).await.map(FetchedUser::Shared)
     }
 
     /// Replaces the user `id` with `user` (RFC 7644 §3.5.1: `id`, `meta` and `groups` as sent

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ScimError;
 use crate::etag::ETag;
 use crate::patch::PatchOp;
-use crate::provision::{ListQuery, Page, Provisioner, RequestContext};
+use crate::provision::{FetchedUser, ListQuery, Page, Provisioner, RequestContext, UserJson};
 use crate::resource::{Group, User};
 use crate::scim1::ResourceKind;
 use crate::urn;
@@ -22,6 +22,12 @@ use super::served;
 pub(crate) enum KindTag {
     User,
     Group,
+}
+
+/// A resource for a plain `GET`: typed and shared, or (users, from some backends) stored JSON.
+pub(crate) enum Fetched<T> {
+    Shared(Arc<T>),
+    UserJson(Box<UserJson>),
 }
 
 /// What the handlers need to know about a resource type and how to reach the provisioner.
@@ -69,6 +75,12 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
         ctx: &RequestContext,
         id: &str,
     ) -> Result<Arc<Self>, ScimError>;
+    /// The resource for a plain `GET`: see [`Provisioner::fetch_user`].
+    async fn fetch(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Fetched<Self>, ScimError>;
     async fn create(
         p: &dyn Provisioner,
         ctx: &RequestContext,
@@ -158,6 +170,17 @@ impl Kind for User {
         p.get_user_shared(ctx, id).await
     }
 
+    async fn fetch(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Fetched<Self>, ScimError> {
+        Ok(match p.fetch_user(ctx, id).await? {
+            FetchedUser::Shared(user) => Fetched::Shared(user),
+            FetchedUser::Json(user) => Fetched::UserJson(user),
+        })
+    }
+
     async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
         p.create_user(ctx, r).await
     }
@@ -242,6 +265,14 @@ impl Kind for Group {
         id: &str,
     ) -> Result<Arc<Self>, ScimError> {
         p.get_group_shared(ctx, id).await
+    }
+
+    async fn fetch(
+        p: &dyn Provisioner,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<Fetched<Self>, ScimError> {
+        p.get_group_shared(ctx, id).await.map(Fetched::Shared)
     }
 
     async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {

@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use super::Call;
 use super::body;
-use super::kind::Kind;
+use super::kind::{Fetched, Kind};
 use super::response::Reply;
+use super::served;
 use crate::error::ScimError;
 use crate::etag::{ETag, Precondition, Preconditions};
 use crate::patch::PatchOp;
@@ -131,19 +132,23 @@ async fn get<T: Kind>(
     preconditions: &Preconditions,
 ) -> Result<Reply, ScimError> {
     let projection = call.params.projection()?;
-    let resource = T::get_shared(call.provisioner(), &call.ctx, id).await?;
-    // Only `If-Match`/`If-None-Match` read the version as a tag.
-    let current = if preconditions.if_match.is_some() || preconditions.if_none_match.is_some() {
-        resource.meta_version().and_then(|v| ETag::parse(v).ok())
-    } else {
-        None
-    };
-    match preconditions.evaluate(current.as_ref(), &Method::GET) {
-        // The common case (no `attributes`, SCIM 2.0) is written straight from the typed
-        // resource: going through a `serde_json::Value` and the projection was most of the cost
-        // of a GET, and with nothing to project the output is the same.
-        Precondition::Proceed if projection.is_empty() && call.version == ScimVersion::V2 => {
-            let etag = resource.meta_version().map(str::to_owned);
+    // The common case (no `attributes`, SCIM 2.0) is written straight from the typed resource,
+    // or from the text the backend keeps: going through a `serde_json::Value` and the
+    // projection was most of the cost of a GET, and with nothing to project the output is the
+    // same.
+    if !(projection.is_empty() && call.version == ScimVersion::V2) {
+        let resource = T::get_shared(call.provisioner(), &call.ctx, id).await?;
+        if let Some(reply) = unless_proceed::<T>(preconditions, resource.meta_version(), id)? {
+            return Ok(reply);
+        }
+        return call.resource_reply(StatusCode::OK, &*resource, &projection);
+    }
+    let (version, body) = match T::fetch(call.provisioner(), &call.ctx, id).await? {
+        Fetched::Shared(resource) => {
+            let version = resource.meta_version();
+            if let Some(reply) = unless_proceed::<T>(preconditions, version, id)? {
+                return Ok(reply);
+            }
             let kept = T::rendered(call.inner);
             let body = if let Some(body) = kept.get(&resource, &call.base_url) {
                 body.to_vec()
@@ -160,19 +165,46 @@ async fn get<T: Kind>(
                 kept.put(&resource, &call.base_url, &body);
                 body
             };
-            let mut reply = Reply::raw_json(StatusCode::OK, body);
-            if let Some(tag) = etag {
-                reply = reply.header(ETAG, tag);
-            }
-            Ok(reply)
+            (version.map(str::to_owned), body)
         }
-        Precondition::Proceed => call.resource_reply(StatusCode::OK, &*resource, &projection),
+        Fetched::UserJson(user) => {
+            let version = user.meta().version.as_deref();
+            if let Some(reply) = unless_proceed::<T>(preconditions, version, id)? {
+                return Ok(reply);
+            }
+            let location = call.location::<T>(user.id());
+            let mut body = Vec::with_capacity(RESOURCE_BYTES);
+            served::write_user_json(&mut body, &user, &call.base_url, &location)?;
+            (user.meta().version.clone(), body)
+        }
+    };
+    let mut reply = Reply::raw_json(StatusCode::OK, body);
+    if let Some(tag) = version {
+        reply = reply.header(ETAG, tag);
+    }
+    Ok(reply)
+}
+
+/// The reply to a `GET` whose `If-Match`/`If-None-Match` (RFC 7644 §3.14) settle it without a
+/// body (304, or 412 as an error); `None` when the resource is to be served.
+fn unless_proceed<T: Kind>(
+    preconditions: &Preconditions,
+    version: Option<&str>,
+    id: &str,
+) -> Result<Option<Reply>, ScimError> {
+    // Only `If-Match`/`If-None-Match` read the version as a tag.
+    if preconditions.if_match.is_none() && preconditions.if_none_match.is_none() {
+        return Ok(None);
+    }
+    let current = version.and_then(|v| ETag::parse(v).ok());
+    match preconditions.evaluate(current.as_ref(), &Method::GET) {
+        Precondition::Proceed => Ok(None),
         Precondition::NotModified => {
             let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
             if let Some(tag) = current {
                 reply = reply.header(ETAG, tag.to_string());
             }
-            Ok(reply)
+            Ok(Some(reply))
         }
         Precondition::Failed => Err(ScimError::precondition_failed(format_args!(
             "{} {id} is at version {}, which does not match If-Match",

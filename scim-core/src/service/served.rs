@@ -6,13 +6,15 @@
 //! [`Provisioner::get_user_shared`](crate::provision::Provisioner::get_user_shared)), so setting
 //! these URLs on a copy would cost a deep clone of every string of the resource; here they are
 //! written into the output instead. Every resource the service answers goes out this way,
-//! as bytes (a plain `GET`) or as a `serde_json::Value` to project.
+//! as bytes (a plain `GET`) or as a `serde_json::Value` to project; a user a backend hands over
+//! as JSON text ([`UserJson`]) goes out as that text with `groups` and `meta` written beside it.
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::route::encode_segment_into;
 use crate::de::Overrides;
+use crate::provision::UserJson;
 use crate::resource::{Group, Member, Meta, MultiValue, User};
 
 /// `{base_url}/{endpoint}/{id}`, the id percent-encoded as a path segment.
@@ -82,6 +84,26 @@ pub(crate) fn serve_group<S: Serializer>(
         location,
     };
     group.serialize_with(s, &over)
+}
+
+/// Writes `user` as served: its stored members as they are, then `groups` (with `$ref`s) and
+/// `meta` (with `location`), which the text does not hold ([`UserJson::new`] checked).
+pub(crate) fn write_user_json(
+    out: &mut Vec<u8>,
+    user: &UserJson,
+    base_url: &str,
+    location: &str,
+) -> serde_json::Result<()> {
+    out.push(b'{');
+    out.extend_from_slice(user.members().as_bytes());
+    if !user.groups().is_empty() {
+        out.extend_from_slice(b",\"groups\":");
+        serde_json::to_writer(&mut *out, &Refs(user.groups(), base_url))?;
+    }
+    out.extend_from_slice(b",\"meta\":");
+    serde_json::to_writer(&mut *out, &MetaOut(Some(user.meta()), location))?;
+    out.push(b'}');
+    Ok(())
 }
 
 /// What a served resource writes differently: `meta` (with `location`) and the list whose
@@ -318,5 +340,63 @@ mod tests {
         let (served, plain) = both(&empty, "https://x/Groups/2");
         assert_eq!(served, plain);
         assert!(!served.contains("members"), "{served}");
+    }
+
+    /// The body written from stored text, and the typed one, as JSON values.
+    fn from_text_and_typed(user: &User, location: &str) -> (serde_json::Value, serde_json::Value) {
+        let mut stored = user.clone();
+        stored.meta = None;
+        stored.groups = Vec::new();
+        stored.password = None;
+        let text = serde_json::to_string(&serde_json::to_value(&stored).unwrap()).unwrap();
+        let fetched = crate::provision::UserJson::new(
+            user.id.as_deref().unwrap(),
+            text,
+            user.groups.clone(),
+            user.meta.clone().unwrap_or_default(),
+        )
+        .unwrap();
+        let mut written = Vec::new();
+        super::write_user_json(&mut written, &fetched, BASE, location).unwrap();
+        let mut typed = Vec::new();
+        user.serialize_served(&mut serde_json::Serializer::new(&mut typed), BASE, location)
+            .unwrap();
+        (
+            serde_json::from_slice(&written).unwrap(),
+            serde_json::from_slice(&typed).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_user_written_from_stored_text_is_the_typed_user_served() {
+        let full: User = serde_json::from_value(json!({
+            "id": "u 1/é",
+            "userName": "bjensen",
+            "name": {"givenName": "Bar\"bara"},
+            "emails": [{"value": "b@example.com", "primary": true}],
+            "groups": [
+                {"value": "g1", "display": "Admins", "type": "direct"},
+                {"value": "g/2", "$ref": "https://elsewhere.example/Groups/g2"}
+            ],
+            "meta": {"resourceType": "User", "version": "W/\"3\"", "created": "2026-01-01T00:00:00Z"},
+            "nonStandard": [1, 2],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"}
+        }))
+        .unwrap();
+        let location = format!("{BASE}/Users/u%201%2F%C3%A9");
+        let (written, typed) = from_text_and_typed(&full, &location);
+        assert_eq!(written, typed);
+        assert_eq!(written["meta"]["location"], json!(location));
+        assert_eq!(
+            written["groups"][0]["$ref"],
+            json!("https://scim.example.com/scim/v2/Groups/g1")
+        );
+
+        // No groups: none are written; meta gets its location all the same.
+        let mut bare = User::new("alice");
+        bare.id = Some("a".to_owned());
+        let (written, typed) = from_text_and_typed(&bare, "https://x/Users/a");
+        assert_eq!(written, typed);
+        assert!(written.get("groups").is_none(), "{written}");
     }
 }
