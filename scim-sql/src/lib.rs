@@ -22,7 +22,10 @@
 //!   GETs and searches run in parallel beside writes. On a file, a `GET` by id runs its one
 //!   statement on the calling thread through as many read-only `rusqlite` connections (the same
 //!   bundled SQLite), without sqlx's hand-off to a connection thread; when they are all busy, or
-//!   SQLite would have to wait, it goes through the sqlx readers instead. A thread of its own
+//!   SQLite would have to wait, it goes through the sqlx readers instead. The service's plain
+//!   `GET` of a user gets the row's JSON text as it is stored
+//!   ([`Provisioner::fetch_user`](scim_core::provision::Provisioner::fetch_user)), not decoded
+//!   into a `User` to be encoded again. A thread of its own
 //!   checkpoints the write-ahead log, so the writer does not stop for it. User creates that
 //!   arrive while the writer is busy are written together in its next transaction (group
 //!   commit), each still answered, and failing, on its own. A sort by an attribute
