@@ -83,7 +83,7 @@
 //! ```
 
 use std::convert::Infallible;
-use std::fmt::Display;
+use std::fmt::{Display, Write as _};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -267,7 +267,14 @@ fn new_request_id() -> String {
         // `RandomState`'s keys come from the operating system's random source.
         RandomState::new().hash_one(std::process::id()) as u32
     });
-    format!("scim-{prefix:08x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    // Sized once: `format!` grows its string from empty, a few times per request.
+    let mut id = String::with_capacity(32);
+    let _ = write!(
+        id,
+        "scim-{prefix:08x}-{}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    id
 }
 
 /// The body of a [`TowerService`] response: the whole SCIM JSON document (or nothing) in one

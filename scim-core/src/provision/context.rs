@@ -1,6 +1,7 @@
 //! [`RequestContext`]: who is asking, for which tenant, in which SCIM version.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The SCIM protocol version a request was made in.
@@ -63,8 +64,12 @@ impl RequestContext {
             tenant,
             principal: Some(principal),
             version,
-            request_id: request_id
-                .unwrap_or_else(|| format!("req-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed))),
+            request_id: request_id.unwrap_or_else(|| {
+                // Sized once: `format!` grows its string from empty, a few times per request.
+                let mut id = String::with_capacity(24);
+                let _ = write!(id, "req-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed));
+                id
+            }),
             members_returned: true,
         }
     }
