@@ -844,17 +844,28 @@ impl Provisioner for SqlProvisioner {
             .ok_or_else(|| ScimError::not_found("User", id))
     }
 
-    /// The stored text itself, from the direct readers (no decoding; see [`UserJson`]).
+    /// The stored text itself (no decoding; see [`UserJson`]), from a direct reader or else a
+    /// pooled connection.
     async fn fetch_user(&self, ctx: &RequestContext, id: &str) -> Result<FetchedUser, ScimError> {
-        if let Some(Read::Found(row)) = self.direct.as_ref().map(|d| d.user(ctx.tenant(), id)) {
-            if let Some(user) = user_json_from_raw(row)? {
-                return Ok(FetchedUser::Json(Box::new(user)));
+        let row = match self.direct.as_ref().map(|d| d.user(ctx.tenant(), id)) {
+            Some(Read::Found(row)) => row,
+            Some(Read::Missing) => return Err(ScimError::not_found("User", id)),
+            Some(Read::Unavailable) | None => {
+                let mut conn = self.read.acquire().await.map_err(db)?;
+                match self.load_row(&mut conn, USERS, ctx.tenant(), id).await? {
+                    Some(row) => RawRow::from_any(&row, true, "member_of")?,
+                    None => return Err(ScimError::not_found("User", id)),
+                }
             }
+        };
+        match user_json_from_raw(row)? {
+            Some(user) => Ok(FetchedUser::Json(Box::new(user))),
+            // A text this store would not write (rare): read the row again, decoded.
+            None => self
+                .get_user(ctx, id)
+                .await
+                .map(|user| FetchedUser::Shared(Arc::new(user))),
         }
-        // Missing (answered 404 below), no direct reader at hand, or a text to decode.
-        self.get_user(ctx, id)
-            .await
-            .map(|user| FetchedUser::Shared(Arc::new(user)))
     }
 
     async fn replace_user(

@@ -1,7 +1,7 @@
 //! A plain `GET` of a user on a SQLite file serves the stored text as it is (no decoding), and
 //! the answer is the one the typed path gives: same JSON, same `ETag`, no password; a stored
 //! text this store would not write is decoded instead.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
@@ -29,7 +29,13 @@ async fn seeded() -> (Arc<SqlProvisioner>, String, std::path::PathBuf) {
     let url = common::temp_sqlite_url("served-text");
     let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
     let p = Arc::new(SqlProvisioner::connect(&url).await.unwrap());
-    let ctx = RequestContext::new("acme");
+    let id = seed(&p, "acme").await;
+    (p, id, path)
+}
+
+/// A user in one group, in `tenant`; the user's id.
+async fn seed(p: &SqlProvisioner, tenant: &str) -> String {
+    let ctx = RequestContext::new(tenant);
     let user: User = serde_json::from_value(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
                     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -45,12 +51,12 @@ async fn seeded() -> (Arc<SqlProvisioner>, String, std::path::PathBuf) {
     let mut group = Group::new("Tour Guides");
     group.members = vec![Member::new(id.clone())];
     p.create_group(&ctx, group).await.unwrap();
-    (p, id, path)
+    id
 }
 
-fn service(p: Arc<SqlProvisioner>) -> ScimService {
+fn service(p: Arc<SqlProvisioner>, tenant: &str) -> ScimService {
     ScimService::builder(p)
-        .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, "acme")))
+        .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, tenant)))
         .build()
 }
 
@@ -60,15 +66,36 @@ fn body(response: &http::Response<Vec<u8>>) -> Value {
 
 #[tokio::test]
 async fn the_stored_text_is_served_as_the_typed_user_would_be() {
+    // A file: the direct readers.
     let (p, id, _) = seeded().await;
-    let ctx = RequestContext::new("acme");
-    let FetchedUser::Json(fetched) = p.fetch_user(&ctx, &id).await.unwrap() else {
-        panic!("a file-backed store serves its text");
+    served_as_typed(p, "acme", &id).await;
+    // In memory (no direct readers): the sqlx readers.
+    let p = Arc::new(common::sqlite().await);
+    let id = seed(&p, "acme").await;
+    served_as_typed(p, "acme", &id).await;
+}
+
+#[tokio::test]
+async fn the_stored_text_is_served_as_the_typed_user_would_be_on_postgres() {
+    let Some(p) = common::postgres("served_text").await else {
+        return;
+    };
+    let tenant = common::unique("served-text");
+    let p = Arc::new(p);
+    let id = seed(&p, &tenant).await;
+    served_as_typed(p, &tenant, &id).await;
+}
+
+async fn served_as_typed(p: Arc<SqlProvisioner>, tenant: &str, id: &str) {
+    let ctx = RequestContext::new(tenant);
+    let FetchedUser::Json(fetched) = p.fetch_user(&ctx, id).await.unwrap() else {
+        panic!("the store serves its text");
     };
     assert_eq!(fetched.id(), id);
     assert_eq!(fetched.groups().len(), 1);
+    assert!(p.fetch_user(&ctx, "no-such-id").await.is_err());
 
-    let scim = service(p.clone());
+    let scim = service(p.clone(), tenant);
     let plain = scim
         .handle(get(&format!("/scim/v2/Users/{id}"), None))
         .await;
@@ -144,7 +171,7 @@ async fn a_text_this_store_would_not_write_is_decoded_instead() {
         ),
         "the text is refused and the row decoded"
     );
-    let scim = service(p.clone());
+    let scim = service(p.clone(), "acme");
     let plain = scim
         .handle(get(&format!("/scim/v2/Users/{id}"), None))
         .await;
