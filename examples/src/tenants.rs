@@ -10,7 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scim_core::etag::ETag;
 use scim_core::patch::PatchOp;
-use scim_core::provision::{Capabilities, ListQuery, Page, Provisioner, RequestContext};
+use scim_core::provision::{
+    Capabilities, FetchedUser, ListQuery, Page, Provisioner, RequestContext,
+};
 use scim_core::{Group, Member, ScimError, User};
 
 /// Dispatches every operation to the provisioner of the request's tenant; a tenant without
@@ -81,6 +83,10 @@ impl Provisioner for TenantRouter {
         id: &str,
     ) -> Result<Arc<User>, ScimError> {
         self.route(ctx)?.get_user_shared(ctx, id).await
+    }
+
+    async fn fetch_user(&self, ctx: &RequestContext, id: &str) -> Result<FetchedUser, ScimError> {
+        self.route(ctx)?.fetch_user(ctx, id).await
     }
 
     async fn replace_user(
@@ -234,6 +240,15 @@ mod tests {
         assert_eq!(b.user_count("a") + b.user_count("b"), 0);
         let id = created.id.unwrap_or_default();
         let refused = router.get_user(&RequestContext::new("c"), &id).await;
+        assert!(refused.is_err_and(|e| e.status().as_u16() == 403));
+        // The service's plain GET asks `fetch_user`: routed the same way.
+        match router.fetch_user(&ctx_a, &id).await {
+            Ok(FetchedUser::Shared(user)) => assert_eq!(user.user_name, "alice"),
+            other => panic!("tenant a's user: {other:?}"),
+        }
+        let refused = router.fetch_user(&RequestContext::new("b"), &id).await;
+        assert!(refused.is_err_and(|e| e.status().as_u16() == 404));
+        let refused = router.fetch_user(&RequestContext::new("c"), &id).await;
         assert!(refused.is_err_and(|e| e.status().as_u16() == 403));
     }
 }
