@@ -66,8 +66,10 @@ pub enum UserJsonError {
     /// Not a single JSON object.
     #[error("the stored user is not a JSON object: {0}")]
     NotAnObject(#[source] serde_json::Error),
-    /// `id` is missing or is not the id given.
-    #[error("the stored user's \"id\" is not {expected:?}")]
+    /// `id` is missing, differs from the id given, appears twice or is spelt in another case.
+    #[error(
+        "the stored user's \"id\" is not {expected:?} (missing, different, repeated or in another case)"
+    )]
     WrongId {
         /// The id given.
         expected: String,
@@ -88,17 +90,23 @@ impl UserJson {
         meta: Meta,
     ) -> Result<Self, UserJsonError> {
         let mut found_id = false;
-        let mut reserved = None;
+        let mut problem = None;
         let mut reader = serde_json::Deserializer::from_str(&text);
         let parsed = reader
             .deserialize_map(Checked {
                 id,
                 found_id: &mut found_id,
-                reserved: &mut reserved,
+                problem: &mut problem,
             })
             .and_then(|()| reader.end());
-        if let Some(name) = reserved {
-            return Err(UserJsonError::Reserved(name.to_owned()));
+        match problem {
+            Some(Problem::Reserved(name)) => return Err(UserJsonError::Reserved(name.to_owned())),
+            Some(Problem::WrongId) => {
+                return Err(UserJsonError::WrongId {
+                    expected: id.to_owned(),
+                });
+            }
+            None => {}
         }
         parsed.map_err(UserJsonError::NotAnObject)?;
         if !found_id {
@@ -149,8 +157,13 @@ const RESERVED: [&str; 3] = ["groups", "meta", "password"];
 struct Checked<'a> {
     id: &'a str,
     found_id: &'a mut bool,
-    /// The reserved attribute found, if any (parsing stops there).
-    reserved: &'a mut Option<&'static str>,
+    /// What made the walk stop, when it is not the JSON itself.
+    problem: &'a mut Option<Problem>,
+}
+
+enum Problem {
+    Reserved(&'static str),
+    WrongId,
 }
 
 impl<'de> Visitor<'de> for Checked<'_> {
@@ -166,14 +179,19 @@ impl<'de> Visitor<'de> for Checked<'_> {
                 Key::Id => {
                     let matches = map.next_value_seed(IdSeed(self.id))?;
                     if !matches || *self.found_id {
-                        // A second `id` would be served twice.
-                        return Err(de::Error::custom("\"id\" differs or appears twice"));
+                        // (A second `id` would be served twice.)
+                        *self.problem = Some(Problem::WrongId);
+                        return Err(de::Error::custom("wrong id"));
                     }
                     *self.found_id = true;
                 }
                 Key::Reserved(name) => {
-                    *self.reserved = Some(name);
+                    *self.problem = Some(Problem::Reserved(name));
                     return Err(de::Error::custom("reserved attribute"));
+                }
+                Key::IdInAnotherCase => {
+                    *self.problem = Some(Problem::WrongId);
+                    return Err(de::Error::custom("wrong id"));
                 }
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -186,6 +204,7 @@ impl<'de> Visitor<'de> for Checked<'_> {
 
 enum Key {
     Id,
+    IdInAnotherCase,
     Reserved(&'static str),
     Other,
 }
@@ -213,7 +232,7 @@ impl Visitor<'_> for KeySeed {
             return Ok(Key::Id);
         }
         if v.eq_ignore_ascii_case("id") {
-            return Err(E::custom("\"id\" is spelt in another case"));
+            return Ok(Key::IdInAnotherCase);
         }
         Ok(RESERVED
             .iter()
@@ -279,10 +298,10 @@ mod tests {
             ("{\"id\":\"u1\",}", "not a JSON object"),
             ("{}", "\"id\" is not \"u1\""),
             ("{\"userName\":\"b\"}", "\"id\" is not \"u1\""),
-            ("{\"id\":\"u2\"}", "differs or appears twice"),
-            ("{\"id\":\"u1\",\"id\":\"u1\"}", "differs or appears twice"),
-            ("{\"id\":7}", "not a JSON object"),
-            ("{\"ID\":\"u1\"}", "another case"),
+            ("{\"id\":\"u2\"}", "\"id\" is not \"u1\""),
+            ("{\"id\":\"u1\",\"id\":\"u1\"}", "\"id\" is not \"u1\""),
+            ("{\"id\":7}", "expected the id as a string"),
+            ("{\"ID\":\"u1\"}", "\"id\" is not \"u1\""),
             ("{\"id\":\"u1\",\"password\":\"p\"}", "\"password\""),
             ("{\"id\":\"u1\",\"Groups\":[]}", "\"groups\""),
             ("{\"meta\":{},\"id\":\"u1\"}", "\"meta\""),
