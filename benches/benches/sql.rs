@@ -1,5 +1,6 @@
 //! scim-sql: a filtered list over 100,000 users on SQLite with index-friendly filters (target:
-//! under 2 ms), the same list through the in-memory fallback (scan + `Filter::matches_with`), and
+//! under 2 ms), one user by id (decoded, and as the stored text a GET serves), the same list
+//! through the in-memory fallback (scan + `Filter::matches_with`), and
 //! create / PATCH on SQLite and, when `SCIM_SQL_POSTGRES_URL` is set, on PostgreSQL.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use scim_core::provision::{ListQuery, Provisioner, RequestContext, search_users_by_scan};
+use scim_core::provision::{
+    FetchedUser, ListQuery, Provisioner, RequestContext, search_users_by_scan,
+};
 use scim_core::{PatchOp, User};
 use scim_sql::{SqlOptions, SqlProvisioner};
 use tokio::runtime::Runtime;
@@ -71,6 +74,32 @@ fn list(c: &mut Criterion) {
             });
         });
     }
+    // One user by id: decoded into a `User` (`get_user`), and as the stored text the service's
+    // plain GET serves (`fetch_user`).
+    let id = rt
+        .block_on(
+            p.search_users(
+                &ctx,
+                &ListQuery::new()
+                    .with_filter(r#"userName eq "user054321@example.com""#.parse().unwrap()),
+            ),
+        )
+        .unwrap()
+        .resources
+        .first()
+        .and_then(|u| u.id.clone())
+        .unwrap();
+    g.bench_function("get_user_decoded", |b| {
+        b.iter(|| rt.block_on(p.get_user(&ctx, black_box(&id))).unwrap());
+    });
+    g.bench_function("fetch_user_stored_text", |b| {
+        b.iter(
+            || match rt.block_on(p.fetch_user(&ctx, black_box(&id))).unwrap() {
+                FetchedUser::Json(user) => user,
+                other => panic!("a SQLite file serves its text, not {other:?}"),
+            },
+        );
+    });
     // The same userName lookup through scim-sql's in-memory fallback (pushdown off): every row
     // read a page at a time (keyset paging) and evaluated with `Filter::matches_with`; and
     // through scim-core's default search over `scan_users` (OFFSET paging), what a backend
