@@ -181,3 +181,73 @@ async fn a_text_this_store_would_not_write_is_decoded_instead() {
     assert_ne!(served["meta"]["version"], json!("W/\"99\""), "{served}");
     assert_eq!(served["userName"], json!("bjensen@example.com"));
 }
+
+/// Text with what JSON must escape or carries as UTF-8.
+fn text() -> impl proptest::strategy::Strategy<Value = String> {
+    "[a-zA-Z0-9 \"\\\\/\\n\\t\u{e9}\u{2708}\u{1f600}<>&']{1,24}"
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(48))]
+
+    /// Any user: the plain GET (the stored text) answers what the typed path answers.
+    #[test]
+    fn any_user_is_served_from_its_text_as_typed(
+        name in text(),
+        given in proptest::option::of(text()),
+        title in proptest::option::of(text()),
+        emails in proptest::collection::vec(text(), 0..3),
+        employee in proptest::option::of(text()),
+        extra in proptest::option::of(text()),
+        groups in proptest::collection::vec(text(), 0..3),
+    ) {
+        let mut sent = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("u-{name}"),
+            "password": "s3cret!",
+            "emails": emails.iter().map(|e| json!({"value": e, "type": "work"})).collect::<Vec<_>>(),
+        });
+        if let Some(given) = given {
+            sent["name"] = json!({"givenName": given});
+        }
+        if let Some(title) = title {
+            sent["title"] = json!(title);
+        }
+        if let Some(employee) = employee {
+            sent["schemas"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+            sent["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+                json!({"employeeNumber": employee});
+        }
+        if let Some(extra) = extra {
+            sent["nonStandard"] = json!({"note": extra});
+        }
+        let user: User = serde_json::from_value(sent).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (plain, typed) = runtime.block_on(async {
+            let p = Arc::new(common::sqlite().await);
+            let ctx = RequestContext::new("acme");
+            let id = p.create_user(&ctx, user).await.unwrap().id.unwrap();
+            for (i, display) in groups.iter().enumerate() {
+                let mut group = Group::new(format!("{i}-{display}"));
+                group.members = vec![Member::new(id.clone())];
+                p.create_group(&ctx, group).await.unwrap();
+            }
+            assert!(matches!(p.fetch_user(&ctx, &id).await.unwrap(), FetchedUser::Json(_)));
+            let scim = service(p, "acme");
+            let plain = scim.handle(get(&format!("/scim/v2/Users/{id}"), None)).await;
+            let typed = scim
+                .handle(get(&format!("/scim/v2/Users/{id}?excludedAttributes=nickName"), None))
+                .await;
+            (plain, typed)
+        });
+        proptest::prop_assert_eq!(plain.status(), 200);
+        proptest::prop_assert_eq!(body(&plain), body(&typed));
+        proptest::prop_assert_eq!(&plain.headers()["ETag"], &typed.headers()["ETag"]);
+        let served = body(&plain);
+        proptest::prop_assert!(served.get("password").is_none());
+        proptest::prop_assert_eq!(served["groups"].as_array().map_or(0, Vec::len), groups.len());
+    }
+}
