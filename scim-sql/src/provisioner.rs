@@ -570,13 +570,12 @@ fn lost_race(what: &str, id: &str) -> ScimError {
 }
 
 fn meta(resource_type: &str, version: i64, created: &str, last_modified: &str) -> Meta {
-    Meta {
-        resource_type: Some(resource_type.to_owned()),
-        created: Some(created.to_owned()),
-        last_modified: Some(last_modified.to_owned()),
-        version: Some(ETag::from_version(u64::try_from(version).unwrap_or(0)).to_string()),
-        ..Meta::default()
-    }
+    Meta::stamped(
+        resource_type,
+        u64::try_from(version).unwrap_or(0),
+        created,
+        last_modified,
+    )
 }
 
 fn check_version(

@@ -129,7 +129,7 @@ impl<T> Entry<T> {
     }
 
     fn meta(&self, resource_type: &str) -> Meta {
-        meta_of(
+        Meta::stamped(
             resource_type,
             self.version,
             &self.created,
@@ -155,17 +155,6 @@ impl<T: Serialize> Entry<T> {
     fn seal(&mut self, view: T) {
         self.json = json_of(&view);
         self.view = Arc::new(view);
-    }
-}
-
-/// The `meta` a resource at `version` is served with.
-fn meta_of(resource_type: &str, version: u64, created: &str, last_modified: &str) -> Meta {
-    Meta {
-        resource_type: Some(resource_type.to_owned()),
-        created: Some(created.to_owned()),
-        last_modified: Some(last_modified.to_owned()),
-        version: Some(ETag::from_version(version).to_string()),
-        ..Meta::default()
     }
 }
 
@@ -261,7 +250,7 @@ impl Directory {
         last_modified: String,
     ) -> Entry<User> {
         user.id = Some(id.to_owned());
-        user.meta = Some(meta_of("User", version, &created, &last_modified));
+        user.meta = Some(Meta::stamped("User", version, &created, &last_modified));
         user.groups = self.groups_of(id);
         Entry::new(user, version, created, last_modified)
     }
@@ -480,7 +469,7 @@ fn group_entry(
     last_modified: String,
 ) -> Entry<Group> {
     group.id = Some(id.to_owned());
-    group.meta = Some(meta_of("Group", version, &created, &last_modified));
+    group.meta = Some(Meta::stamped("Group", version, &created, &last_modified));
     Entry::new(group, version, created, last_modified)
 }
 

@@ -25,6 +25,28 @@ scim_object! {
     rest: other;
 }
 
+impl Meta {
+    /// The `meta` a service provider serves for a resource of `resource_type` at `version`
+    /// (as the weak tag `W/"<version>"`), created and last modified at the given RFC 3339
+    /// instants; `location` is left to the service, which knows the base URL.
+    ///
+    /// ```
+    /// let meta = scim_core::Meta::stamped("User", 3, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z");
+    /// assert_eq!(meta.version.as_deref(), Some("W/\"3\""));
+    /// assert_eq!(meta.resource_type.as_deref(), Some("User"));
+    /// assert_eq!(meta.location, None);
+    /// ```
+    pub fn stamped(resource_type: &str, version: u64, created: &str, last_modified: &str) -> Meta {
+        Meta {
+            resource_type: Some(resource_type.to_owned()),
+            created: Some(created.to_owned()),
+            last_modified: Some(last_modified.to_owned()),
+            version: Some(crate::etag::ETag::from_version(version).to_string()),
+            ..Meta::default()
+        }
+    }
+}
+
 scim_object! {
     /// An element of a multi-valued attribute (RFC 7643 §2.4): `emails`, `phoneNumbers`, `ims`,
     /// `photos`, `groups`, `entitlements`, `roles`, `x509Certificates`.
