@@ -16,18 +16,19 @@ use std::sync::Arc;
 
 use scim_core::provision::conformance::block_on;
 use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
+use scim_core::tower::TowerService;
 use scim_core::{BearerTokens, Group, Member, ScimService};
 
 const TOKEN: &str = "bench-token";
 
-fn request(method: &str, uri: &str, body: &str) -> http::Request<Vec<u8>> {
+fn request(method: &str, uri: &str, body: &str) -> http::Request<String> {
     let built = http::Request::builder()
         .method(method)
         .uri(uri)
         .header("Host", "scim.example.com")
         .header("Authorization", format!("Bearer {TOKEN}"))
         .header("Content-Type", "application/scim+json")
-        .body(body.as_bytes().to_vec());
+        .body(body.to_owned());
     match built {
         Ok(r) => r,
         Err(e) => panic!("bad request {uri}: {e}"),
@@ -35,7 +36,7 @@ fn request(method: &str, uri: &str, body: &str) -> http::Request<Vec<u8>> {
 }
 
 /// The requests of one run, built before counting starts.
-fn requests(case: &str, n: usize, some_id: &str) -> Vec<http::Request<Vec<u8>>> {
+fn requests(case: &str, n: usize, some_id: &str) -> Vec<http::Request<String>> {
     let patch = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"displayName","value":"Bench"},{"op":"Replace","path":"active","value":"True"}]}"#;
     (0..n)
         .map(|i| match case {
@@ -59,10 +60,10 @@ fn requests(case: &str, n: usize, some_id: &str) -> Vec<http::Request<Vec<u8>>> 
 }
 
 #[inline(never)]
-fn measured(service: &ScimService, requests: Vec<http::Request<Vec<u8>>>) -> usize {
+fn measured(service: &TowerService, requests: Vec<http::Request<String>>) -> usize {
     let mut ok = 0;
     for req in requests {
-        let response = block_on(service.handle(req));
+        let response = block_on(service.serve(req));
         if response.status().is_success() {
             ok += 1;
         }
@@ -94,7 +95,7 @@ fn main() {
         .build();
     let some_id = ids.get(5000).cloned().unwrap_or_default();
     let requests = requests(&case, n, &some_id);
-    let ok = measured(&service, requests);
+    let ok = measured(&service.into_service(), requests);
     println!("{case}: {ok}/{n} succeeded");
 }
 
@@ -130,11 +131,12 @@ fn sql_get_user(n: usize) {
             request("GET", &format!("/scim/v2/Users/{id}"), "")
         })
         .collect();
+    let service = service.into_service();
     // Once through the ids first, so that counting starts with SQLite's cache warm.
     let warm: Vec<_> = requests.iter().take(100).map(clone_request).collect();
     runtime.block_on(async {
         for req in warm {
-            service.handle(req).await;
+            service.serve(req).await;
         }
     });
     let ok = measured_on(&runtime, &service, requests);
@@ -143,7 +145,7 @@ fn sql_get_user(n: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+fn clone_request(req: &http::Request<String>) -> http::Request<String> {
     let mut copy = http::Request::new(req.body().clone());
     *copy.method_mut() = req.method().clone();
     *copy.uri_mut() = req.uri().clone();
@@ -154,12 +156,12 @@ fn clone_request(req: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
 #[inline(never)]
 fn measured_on(
     runtime: &tokio::runtime::Runtime,
-    service: &ScimService,
-    requests: Vec<http::Request<Vec<u8>>>,
+    service: &TowerService,
+    requests: Vec<http::Request<String>>,
 ) -> usize {
     let mut ok = 0;
     for req in requests {
-        if runtime.block_on(service.handle(req)).status().is_success() {
+        if runtime.block_on(service.serve(req)).status().is_success() {
             ok += 1;
         }
     }

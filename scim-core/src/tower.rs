@@ -83,7 +83,7 @@
 //! ```
 
 use std::convert::Infallible;
-use std::fmt::{Display, Write as _};
+use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -98,7 +98,7 @@ use http_body::{Body, Frame, SizeHint};
 use tracing::Instrument as _;
 
 use crate::error::{ScimError, ScimType};
-use crate::service::{ScimService, X_REQUEST_ID, request_id};
+use crate::service::{ScimService, X_REQUEST_ID, valid_request_id};
 
 /// A [`ScimService`] as a `tower` service; from [`ScimService::into_service`].
 ///
@@ -136,50 +136,48 @@ impl TowerService {
         B: Body,
         B::Error: Display,
     {
-        let started = Instant::now();
-        let (mut parts, body) = request.into_parts();
-        // The id's header value, made once and shared (a `HeaderValue` clone shares its bytes)
-        // between the request (so the provisioner's `RequestContext` carries the id the
-        // response shows) and the response.
-        let (id, id_value) = if let Some(id) = request_id(&parts.headers) {
-            // The header as sent, unless the id is a trimmed copy of it.
-            let value = match parts.headers.get(X_REQUEST_ID) {
-                Some(v) if v.as_bytes() == id.as_bytes() => Some(v.clone()),
-                _ => HeaderValue::from_str(&id).ok(),
-            };
-            (id, value)
-        } else {
-            let id = new_request_id();
-            let value = HeaderValue::from_str(&id).ok();
-            if let Some(v) = &value {
-                parts.headers.insert(X_REQUEST_ID, v.clone());
-            }
-            (id, value)
-        };
-        let method = parts.method.clone();
-        let path = parts.uri.path().to_owned();
-        let span = tracing::info_span!("scim_request", %method, %path, request_id = %id);
+        // Timed only for the log events, when they are enabled at all.
+        let started = tracing::enabled!(tracing::Level::WARN).then(Instant::now);
+        let (parts, body) = request.into_parts();
+        // The id as the response will show it, settled once: the provisioner's
+        // `RequestContext` carries the same. A valid header is echoed as sent (a `HeaderValue`
+        // clone shares its bytes).
+        let sent = parts.headers.get(X_REQUEST_ID);
+        let id_value = match sent.and_then(valid_request_id) {
+            Some(id) if sent.is_some_and(|v| v.len() == id.len()) => sent.cloned(),
+            // A trimmed copy.
+            Some(id) => HeaderValue::from_str(id).ok(),
+            None => None,
+        }
+        .unwrap_or_else(new_request_id);
+        let id = id_value.to_str().unwrap_or_default();
+        let span = tracing::info_span!(
+            "scim_request",
+            method = %parts.method,
+            path = %parts.uri.path(),
+            request_id = id
+        );
         let scim = &self.scim;
-        let mut response = async move {
+        let mut response = async {
             let response = match read_body(body, scim.max_payload_size(), &parts.headers).await {
-                Ok(bytes) => scim.handle(Request::from_parts(parts, bytes)).await,
-                Err(err) => scim.error_response(&path, &err),
+                Ok(bytes) => scim.respond(&parts, &bytes, Some(id)).await,
+                Err(err) => scim.error_response(parts.uri.path(), &err),
             };
-            let status = response.status().as_u16();
-            let elapsed_us = started.elapsed().as_micros();
-            if response.status().is_server_error() {
-                tracing::warn!(status, elapsed_us, "request failed");
-            } else {
-                tracing::info!(status, elapsed_us, "request");
+            if let Some(started) = started {
+                let status = response.status().as_u16();
+                let elapsed_us = started.elapsed().as_micros();
+                if response.status().is_server_error() {
+                    tracing::warn!(status, elapsed_us, "request failed");
+                } else {
+                    tracing::info!(status, elapsed_us, "request");
+                }
             }
             response
         }
         .instrument(span)
         .await
         .map(ScimBody::from);
-        if let Some(v) = id_value {
-            response.headers_mut().insert(X_REQUEST_ID, v);
-        }
+        response.headers_mut().insert(X_REQUEST_ID, id_value);
         response
     }
 }
@@ -259,22 +257,58 @@ where
 
 /// A request id for a request that came without one: a random prefix per process and a
 /// counter, so ids from several instances behind one load balancer do not collide.
-fn new_request_id() -> String {
-    static PREFIX: OnceLock<u32> = OnceLock::new();
+fn new_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<[u8; 14]> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let prefix = PREFIX.get_or_init(|| {
         use std::hash::{BuildHasher, RandomState};
         // `RandomState`'s keys come from the operating system's random source.
-        RandomState::new().hash_one(std::process::id()) as u32
+        let random = RandomState::new().hash_one(std::process::id()) as u32;
+        let mut prefix = *b"scim-00000000-";
+        for (slot, shift) in prefix.iter_mut().skip(5).zip((0..8).rev()) {
+            *slot = HEX
+                .get(((random >> (shift * 4)) & 0xf) as usize)
+                .copied()
+                .unwrap_or(b'0');
+        }
+        prefix
     });
-    // Sized once: `format!` grows its string from empty, a few times per request.
-    let mut id = String::with_capacity(32);
-    let _ = write!(
-        id,
-        "scim-{prefix:08x}-{}",
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    id
+    // Written by hand on the stack (the formatting machinery cost as much as serving a cached
+    // GET's body), then copied once into the header value.
+    let mut id = [0u8; 34];
+    let (head, digits) = id.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    let written = write_decimal(digits, NEXT.fetch_add(1, Ordering::Relaxed));
+    let len = prefix.len() + written;
+    // Hex digits, dashes and decimal digits: always a valid header value.
+    HeaderValue::from_bytes(id.get(..len).unwrap_or(prefix))
+        .unwrap_or_else(|_| HeaderValue::from_static("scim"))
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `n` in decimal at the start of `out` (which has room for any `u64`: 20 bytes), and
+/// says how many bytes that took.
+fn write_decimal(out: &mut [u8], mut n: u64) -> usize {
+    let mut reversed = [0u8; 20];
+    let mut len = 0;
+    loop {
+        if let Some(slot) = reversed.get_mut(len) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (slot, digit) in out
+        .iter_mut()
+        .zip(reversed.get(..len).unwrap_or_default().iter().rev())
+    {
+        *slot = *digit;
+    }
+    len.min(out.len())
 }
 
 /// The body of a [`TowerService`] response: the whole SCIM JSON document (or nothing) in one
@@ -293,8 +327,14 @@ impl ScimBody {
 
 impl From<Vec<u8>> for ScimBody {
     fn from(body: Vec<u8>) -> Self {
+        ScimBody::from(Bytes::from(body))
+    }
+}
+
+impl From<Bytes> for ScimBody {
+    fn from(body: Bytes) -> Self {
         ScimBody {
-            data: (!body.is_empty()).then(|| Bytes::from(body)),
+            data: (!body.is_empty()).then_some(body),
         }
     }
 }
@@ -316,5 +356,43 @@ impl Body for ScimBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_whole() {
+        for n in [0, 7, 10, 99, 12_345, u64::from(u32::MAX) + 1, u64::MAX] {
+            let mut out = [0u8; 20];
+            let len = write_decimal(&mut out, n);
+            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn made_request_ids_share_a_prefix_and_count_up() {
+        let (a, b) = (new_request_id(), new_request_id());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let (prefix, n) = a.rsplit_once('-').unwrap();
+        let (prefix_b, m) = b.rsplit_once('-').unwrap();
+        assert_eq!(prefix, prefix_b);
+        assert!(
+            prefix.starts_with("scim-") && prefix.len() == 13,
+            "{prefix}"
+        );
+        assert!(
+            prefix[5..].bytes().all(|c| c.is_ascii_hexdigit()),
+            "{prefix}"
+        );
+        // Other tests make ids at the same time: later, not necessarily next.
+        assert!(
+            m.parse::<u64>().unwrap() > n.parse::<u64>().unwrap(),
+            "{a} {b}"
+        );
     }
 }

@@ -168,101 +168,11 @@ fn bearer_tokens_debug_redacts_the_tokens() {
     assert!(debug.contains("/scim/v2"), "{debug}");
 }
 
-/// A backend holding nothing, for what the service does around it: it records the contexts
-/// `get_user` sees, panics in `create_user`, and reports the capabilities it is given.
-mod stub {
-    use async_trait::async_trait;
-    use scim_core::etag::ETag;
-    use scim_core::provision::{Capabilities, Provisioner, RequestContext};
-    use scim_core::{Group, ScimError, User};
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    pub struct Stub {
-        pub caps: Capabilities,
-        pub seen: Mutex<Vec<RequestContext>>,
-    }
-
-    fn none<T>() -> Result<T, ScimError> {
-        Err(ScimError::not_found("Resource", "any"))
-    }
-
-    #[async_trait]
-    impl Provisioner for Stub {
-        fn capabilities(&self) -> Capabilities {
-            self.caps.clone()
-        }
-        async fn create_user(&self, _: &RequestContext, _: User) -> Result<User, ScimError> {
-            panic!("a panicking backend")
-        }
-        async fn get_user(&self, ctx: &RequestContext, id: &str) -> Result<User, ScimError> {
-            self.seen.lock().unwrap().push(ctx.clone());
-            Err(ScimError::not_found("User", id))
-        }
-        async fn replace_user(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: User,
-            _: Option<&ETag>,
-        ) -> Result<User, ScimError> {
-            none()
-        }
-        async fn delete_user(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: Option<&ETag>,
-        ) -> Result<(), ScimError> {
-            none()
-        }
-        async fn scan_users(
-            &self,
-            _: &RequestContext,
-            _: usize,
-            _: usize,
-        ) -> Result<Vec<User>, ScimError> {
-            Ok(Vec::new())
-        }
-        async fn create_group(&self, _: &RequestContext, _: Group) -> Result<Group, ScimError> {
-            none()
-        }
-        async fn get_group(&self, _: &RequestContext, _: &str) -> Result<Group, ScimError> {
-            none()
-        }
-        async fn replace_group(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: Group,
-            _: Option<&ETag>,
-        ) -> Result<Group, ScimError> {
-            none()
-        }
-        async fn delete_group(
-            &self,
-            _: &RequestContext,
-            _: &str,
-            _: Option<&ETag>,
-        ) -> Result<(), ScimError> {
-            none()
-        }
-        async fn scan_groups(
-            &self,
-            _: &RequestContext,
-            _: usize,
-            _: usize,
-        ) -> Result<Vec<Group>, ScimError> {
-            Ok(Vec::new())
-        }
-    }
-}
-
 #[test]
 fn the_request_context_carries_tenant_principal_version_and_request_id() {
     use std::sync::Arc;
 
-    let spy = Arc::new(stub::Stub::default());
+    let spy = Arc::new(common::stub::Stub::default());
     let service = scim_core::ScimService::builder(spy.clone())
         .authenticator(Arc::new(
             scim_core::BearerTokens::new()
@@ -1335,9 +1245,9 @@ fn service_provider_config_tells_the_truth() {
 fn discovery_says_what_the_backend_keeps() {
     use scim_core::provision::Capabilities;
     let serve = |caps: Capabilities| {
-        let service = scim_core::ScimService::builder(std::sync::Arc::new(stub::Stub {
+        let service = scim_core::ScimService::builder(std::sync::Arc::new(common::stub::Stub {
             caps,
-            ..stub::Stub::default()
+            ..common::stub::Stub::default()
         }))
         .authenticator(std::sync::Arc::new(
             scim_core::BearerTokens::new().with_token("t", "acme"),

@@ -4,6 +4,8 @@
 #![cfg(feature = "tower")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +15,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt as _;
-use scim_core::provision::InMemoryProvisioner;
 use scim_core::provision::conformance::block_on;
+use scim_core::provision::InMemoryProvisioner;
 use scim_core::tower::{ScimBody, TowerService};
 use scim_core::{BearerTokens, ScimService};
 use serde_json::Value;
@@ -267,38 +269,41 @@ fn the_service_is_always_ready_and_bodiless_requests_work() {
     assert_scim_error(status, &body, 401, None);
 }
 
-/// Records the `X-Request-Id` the service is handed, then authenticates as `BearerTokens`.
-struct SeesRequestId(std::sync::Mutex<Vec<String>>, BearerTokens);
-
-#[async_trait::async_trait]
-impl scim_core::Authenticator for SeesRequestId {
-    async fn authenticate(
-        &self,
-        request: &http::request::Parts,
-    ) -> Result<scim_core::Principal, scim_core::ScimError> {
-        let id = request
-            .headers
-            .get("x-request-id")
-            .map(|v| v.to_str().unwrap().to_owned());
-        self.0.lock().unwrap().extend(id);
-        self.1.authenticate(request).await
-    }
-}
-
 #[test]
-fn a_made_request_id_reaches_the_service_and_the_response() {
-    let seen = Arc::new(SeesRequestId(
-        std::sync::Mutex::default(),
-        BearerTokens::new().with_token(TOKEN, "t"),
-    ));
-    let service = ScimService::builder(Arc::new(InMemoryProvisioner::new()))
-        .authenticator(seen.clone())
+fn the_provisioner_is_given_the_request_id_the_response_shows() {
+    let seen = Arc::new(common::stub::Stub::default());
+    let service = ScimService::builder(seen.clone())
+        .authenticator(Arc::new(BearerTokens::new().with_token(TOKEN, "t")))
         .build()
         .into_service();
-    let response = block_on(service.oneshot(post("/scim/v2/Users", String::new()))).unwrap();
-    let answered = response.headers()["x-request-id"]
-        .to_str()
+    let get = |id: Option<&str>| {
+        let mut request = Request::get("/scim/v2/Users/nobody")
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .body(String::new())
+            .unwrap();
+        if let Some(id) = id {
+            request
+                .headers_mut()
+                .insert("x-request-id", id.parse().unwrap());
+        }
+        let response = block_on(service.clone().oneshot(request)).unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Made by the service; sent by the client; sent with spaces around it (trimmed).
+    let made = get(None);
+    assert!(made.starts_with("scim-"), "{made}");
+    assert_eq!(get(Some("from-the-idp-7")), "from-the-idp-7");
+    assert_eq!(get(Some("  padded-id ")), "padded-id");
+    let seen: Vec<String> = seen
+        .seen
+        .lock()
         .unwrap()
-        .to_owned();
-    assert_eq!(*seen.0.lock().unwrap(), [answered]);
+        .iter()
+        .map(|ctx| ctx.request_id().to_owned())
+        .collect();
+    assert_eq!(seen, [made.as_str(), "from-the-idp-7", "padded-id"]);
 }

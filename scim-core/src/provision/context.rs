@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The SCIM protocol version a request was made in.
@@ -31,11 +32,89 @@ impl fmt::Display for ScimVersion {
 /// [`RequestContext::new`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestContext {
-    tenant: String,
-    principal: Option<String>,
+    // Shared with the authenticator's configuration: a request copies no names.
+    tenant: Arc<str>,
+    principal: Option<Arc<str>>,
     version: ScimVersion,
-    request_id: String,
+    request_id: RequestId,
     members_returned: bool,
+}
+
+/// The longest request id kept inline: every id the service makes, and a UUID an identity
+/// provider sends, fit, so a request allocates nothing for its id.
+const INLINE_ID: usize = 46;
+
+/// A request id, inline when short.
+#[derive(Clone)]
+enum RequestId {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Heap(Box<str>),
+}
+
+impl RequestId {
+    const EMPTY: RequestId = RequestId::Inline {
+        len: 0,
+        bytes: [0; INLINE_ID],
+    };
+
+    fn new(id: &str) -> Self {
+        let mut inline = RequestId::EMPTY;
+        if inline.write_str(id).is_ok() {
+            inline
+        } else {
+            RequestId::Heap(id.into())
+        }
+    }
+
+    /// An id written from `args`, as [`format!`] would, without allocating when it fits.
+    fn format(args: fmt::Arguments<'_>) -> Self {
+        let mut inline = RequestId::EMPTY;
+        if inline.write_fmt(args).is_ok() {
+            inline
+        } else {
+            RequestId::Heap(fmt::format(args).into_boxed_str())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Only whole `str`s are written in, so the prefix is always UTF-8.
+            RequestId::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            RequestId::Heap(id) => id,
+        }
+    }
+}
+
+/// Appends to an inline id; fails (leaving a shorter id) when the text does not fit.
+impl fmt::Write for RequestId {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let RequestId::Inline { len, bytes } = self else {
+            return Err(fmt::Error);
+        };
+        let start = usize::from(*len);
+        let end = start + s.len();
+        let slot = bytes.get_mut(start..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        *len = u8::try_from(end).map_err(|_| fmt::Error)?;
+        Ok(())
+    }
+}
+
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RequestId {}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
@@ -44,10 +123,13 @@ impl RequestContext {
     /// A SCIM 2.0 context for `tenant`, without a principal, with a fresh request id.
     pub fn new(tenant: impl Into<String>) -> Self {
         RequestContext {
-            tenant: tenant.into(),
+            tenant: Arc::from(tenant.into()),
             principal: None,
             version: ScimVersion::V2,
-            request_id: format!("req-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)),
+            request_id: RequestId::format(format_args!(
+                "req-{}",
+                NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+            )),
             members_returned: true,
         }
     }
@@ -55,21 +137,24 @@ impl RequestContext {
     /// The context of an authenticated request, built from owned parts: the service makes one
     /// per request, and a request id it was given saves making one.
     pub(crate) fn for_request(
-        tenant: String,
-        principal: String,
+        tenant: Arc<str>,
+        principal: Arc<str>,
         version: ScimVersion,
-        request_id: Option<String>,
+        request_id: Option<&str>,
     ) -> Self {
         RequestContext {
             tenant,
             principal: Some(principal),
             version,
-            request_id: request_id.unwrap_or_else(|| {
-                // Sized once: `format!` grows its string from empty, a few times per request.
-                let mut id = String::with_capacity(24);
-                let _ = write!(id, "req-{}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed));
-                id
-            }),
+            request_id: request_id.map_or_else(
+                || {
+                    RequestId::format(format_args!(
+                        "req-{}",
+                        NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+                    ))
+                },
+                RequestId::new,
+            ),
             members_returned: true,
         }
     }
@@ -77,7 +162,7 @@ impl RequestContext {
     /// Sets the authenticated principal (a client name, never a secret).
     #[must_use]
     pub fn with_principal(mut self, principal: impl Into<String>) -> Self {
-        self.principal = Some(principal.into());
+        self.principal = Some(Arc::from(principal.into()));
         self
     }
 
@@ -91,7 +176,7 @@ impl RequestContext {
     /// Sets the request id (for instance from an `X-Request-Id` header).
     #[must_use]
     pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request_id = request_id.into();
+        self.request_id = RequestId::new(&request_id.into());
         self
     }
 
@@ -112,7 +197,7 @@ impl RequestContext {
 
     /// An id for logs and traces.
     pub fn request_id(&self) -> &str {
-        &self.request_id
+        self.request_id.as_str()
     }
 
     /// Says whether the response to this request shows a group's `members` (false when the
@@ -129,5 +214,44 @@ impl RequestContext {
     /// group) may leave `members` out of what it answers when it is not.
     pub fn members_returned(&self) -> bool {
         self.members_returned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_of_any_length_read_back_as_given() {
+        let uuid = "3f1c4b52-8c1e-4d0a-9a57-0c6de1f2a9b3";
+        let long = "x".repeat(200);
+        for id in [
+            "",
+            "a",
+            uuid,
+            &"y".repeat(INLINE_ID),
+            &"z".repeat(INLINE_ID + 1),
+            &long,
+        ] {
+            let ctx = RequestContext::new("t").with_request_id(id);
+            assert_eq!(ctx.request_id(), id);
+        }
+        // A UUID is kept inline; a longer id on the heap; both compare by their text.
+        assert!(matches!(RequestId::new(uuid), RequestId::Inline { .. }));
+        assert!(matches!(RequestId::new(&long), RequestId::Heap(_)));
+        assert_eq!(RequestId::new(&long), RequestId::Heap(long.clone().into()));
+    }
+
+    #[test]
+    fn a_formatted_id_too_long_to_inline_is_whole_on_the_heap() {
+        let id = RequestId::format(format_args!("{}-{}", "p".repeat(40), 1_234_567_890));
+        assert_eq!(id.as_str(), format!("{}-1234567890", "p".repeat(40)));
+        assert!(matches!(id, RequestId::Heap(_)));
+        let made = RequestContext::new("t");
+        assert!(
+            made.request_id().starts_with("req-"),
+            "{}",
+            made.request_id()
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! [`BearerTokens`], static bearer tokens each bound to a tenant.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::StatusCode;
@@ -13,17 +14,21 @@ use crate::error::ScimError;
 /// and a name for logs (a client name, never a secret).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Principal {
-    tenant: String,
-    name: String,
+    // Shared, so that an authenticator holding its tenants (as [`BearerTokens`] does) answers
+    // every request without copying their names.
+    tenant: Arc<str>,
+    name: Arc<str>,
 }
 
 impl Principal {
     /// A principal of `tenant` called `name`.
     pub fn new(tenant: impl Into<String>, name: impl Into<String>) -> Self {
-        Principal {
-            tenant: tenant.into(),
-            name: name.into(),
-        }
+        Principal::shared(Arc::from(tenant.into()), Arc::from(name.into()))
+    }
+
+    /// A principal from names the authenticator keeps.
+    pub(crate) fn shared(tenant: Arc<str>, name: Arc<str>) -> Self {
+        Principal { tenant, name }
     }
 
     /// The tenant the request may read and write.
@@ -37,7 +42,7 @@ impl Principal {
     }
 
     /// The tenant and the name, moved out.
-    pub(crate) fn into_parts(self) -> (String, String) {
+    pub(crate) fn into_parts(self) -> (Arc<str>, Arc<str>) {
         (self.tenant, self.name)
     }
 }
@@ -101,7 +106,7 @@ pub(crate) fn unauthorized(detail: &str) -> ScimError {
 #[derive(Clone, Default)]
 pub struct BearerTokens {
     /// Each token with its tenant and its principal's name (`bearer-token-<n>`).
-    tokens: Vec<(Vec<u8>, String, String)>,
+    tokens: Vec<(Vec<u8>, Arc<str>, Arc<str>)>,
 }
 
 impl BearerTokens {
@@ -114,8 +119,11 @@ impl BearerTokens {
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>, tenant: impl Into<String>) -> Self {
         let name = format!("bearer-token-{}", self.tokens.len() + 1);
-        self.tokens
-            .push((token.into().into_bytes(), tenant.into(), name));
+        self.tokens.push((
+            token.into().into_bytes(),
+            Arc::from(tenant.into()),
+            Arc::from(name),
+        ));
         self
     }
 
@@ -135,7 +143,7 @@ impl BearerTokens {
 
 impl fmt::Debug for BearerTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tenants: Vec<&str> = self.tokens.iter().map(|(_, t, _)| t.as_str()).collect();
+        let tenants: Vec<&str> = self.tokens.iter().map(|(_, t, _)| &**t).collect();
         f.debug_struct("BearerTokens")
             .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
             .field("tenants", &tenants)
@@ -184,7 +192,7 @@ impl Authenticator for BearerTokens {
         }
         let token = token.trim_ascii();
         match self.find(token).and_then(|i| self.tokens.get(i)) {
-            Some((_, tenant, name)) => Ok(Principal::new(tenant.clone(), name.clone())),
+            Some((_, tenant, name)) => Ok(Principal::shared(Arc::clone(tenant), Arc::clone(name))),
             None => Err(unauthorized("invalid bearer token")),
         }
     }

@@ -157,12 +157,12 @@ fn report(
             return result;
         }
     };
+    // Every header value the service writes was a `String`, so it reads back as one.
     let header = |name| {
         reply
             .headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
+            .get(name)
+            .and_then(|v| String::from_utf8(v.as_bytes().to_vec()).ok())
     };
     let body = reply.body.as_ref();
     let location = header(LOCATION)

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde::Serialize;
 use serde::Serializer;
 use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::error::ScimError;
 use crate::etag::ETag;
@@ -30,8 +31,11 @@ pub(crate) enum Fetched<T> {
     UserJson(Box<UserJson>),
 }
 
+/// A provisioner call in progress, boxed as `async_trait` boxes it: the methods of [`Kind`]
+/// hand it on as it is rather than boxing it again.
+pub(crate) type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, ScimError>> + Send + 'a>>;
+
 /// What the handlers need to know about a resource type and how to reach the provisioner.
-#[async_trait]
 pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// `User`.
     const NAME: &'static str;
@@ -70,48 +74,48 @@ pub(crate) trait Kind: Serialize + DeserializeOwned + Send + Sync + 'static {
     ) -> Result<S::Ok, S::Error>;
 
     /// [`Kind::get`], shared: see [`Provisioner::get_user_shared`].
-    async fn get_shared(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Arc<Self>, ScimError>;
+    fn get_shared<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+    ) -> Pending<'a, Arc<Self>>;
     /// The resource for a plain `GET`: see [`Provisioner::fetch_user`].
-    async fn fetch(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Fetched<Self>, ScimError>;
-    async fn create(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
+    fn fetch<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+    ) -> impl Future<Output = Result<Fetched<Self>, ScimError>> + Send + 'a;
+    fn create<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
         resource: Self,
-    ) -> Result<Self, ScimError>;
-    async fn get(p: &dyn Provisioner, ctx: &RequestContext, id: &str) -> Result<Self, ScimError>;
-    async fn replace(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
+    ) -> Pending<'a, Self>;
+    fn get<'a>(p: &'a dyn Provisioner, ctx: &'a RequestContext, id: &'a str) -> Pending<'a, Self>;
+    fn replace<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
         resource: Self,
-        expected: Option<&ETag>,
-    ) -> Result<Self, ScimError>;
-    async fn delete(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError>;
-    async fn patch(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<Self, ScimError>;
-    async fn search(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<Page<Self>, ScimError>;
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, Self>;
+    fn delete<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, ()>;
+    fn patch<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        patch: &'a PatchOp,
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, Self>;
+    fn search<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        query: &'a ListQuery,
+    ) -> Pending<'a, Page<Self>>;
 }
 
 fn required(value: &str, name: &str) -> Result<(), ScimError> {
@@ -125,7 +129,6 @@ fn required(value: &str, name: &str) -> Result<(), ScimError> {
     }
 }
 
-#[async_trait]
 impl Kind for User {
     const NAME: &'static str = "User";
     const ENDPOINT: &'static str = "Users";
@@ -162,12 +165,12 @@ impl Kind for User {
         served::serve_user(s, self, base_url, location)
     }
 
-    async fn get_shared(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Arc<Self>, ScimError> {
-        p.get_user_shared(ctx, id).await
+    fn get_shared<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+    ) -> Pending<'a, Arc<Self>> {
+        p.get_user_shared(ctx, id)
     }
 
     async fn fetch(
@@ -181,48 +184,47 @@ impl Kind for User {
         })
     }
 
-    async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
-        p.create_user(ctx, r).await
+    fn create<'a>(p: &'a dyn Provisioner, ctx: &'a RequestContext, r: Self) -> Pending<'a, Self> {
+        p.create_user(ctx, r)
     }
-    async fn get(p: &dyn Provisioner, ctx: &RequestContext, id: &str) -> Result<Self, ScimError> {
-        p.get_user(ctx, id).await
+    fn get<'a>(p: &'a dyn Provisioner, ctx: &'a RequestContext, id: &'a str) -> Pending<'a, Self> {
+        p.get_user(ctx, id)
     }
-    async fn replace(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
+    fn replace<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
         r: Self,
-        expected: Option<&ETag>,
-    ) -> Result<Self, ScimError> {
-        p.replace_user(ctx, id, r, expected).await
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, Self> {
+        p.replace_user(ctx, id, r, expected)
     }
-    async fn delete(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError> {
-        p.delete_user(ctx, id, expected).await
+    fn delete<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, ()> {
+        p.delete_user(ctx, id, expected)
     }
-    async fn patch(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<Self, ScimError> {
-        p.patch_user(ctx, id, patch, expected).await
+    fn patch<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        patch: &'a PatchOp,
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, Self> {
+        p.patch_user(ctx, id, patch, expected)
     }
-    async fn search(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<Page<Self>, ScimError> {
-        p.search_users(ctx, query).await
+    fn search<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        query: &'a ListQuery,
+    ) -> Pending<'a, Page<Self>> {
+        p.search_users(ctx, query)
     }
 }
 
-#[async_trait]
 impl Kind for Group {
     const NAME: &'static str = "Group";
     const ENDPOINT: &'static str = "Groups";
@@ -259,12 +261,12 @@ impl Kind for Group {
         served::serve_group(s, self, base_url, location)
     }
 
-    async fn get_shared(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-    ) -> Result<Arc<Self>, ScimError> {
-        p.get_group_shared(ctx, id).await
+    fn get_shared<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+    ) -> Pending<'a, Arc<Self>> {
+        p.get_group_shared(ctx, id)
     }
 
     async fn fetch(
@@ -275,43 +277,43 @@ impl Kind for Group {
         p.get_group_shared(ctx, id).await.map(Fetched::Shared)
     }
 
-    async fn create(p: &dyn Provisioner, ctx: &RequestContext, r: Self) -> Result<Self, ScimError> {
-        p.create_group(ctx, r).await
+    fn create<'a>(p: &'a dyn Provisioner, ctx: &'a RequestContext, r: Self) -> Pending<'a, Self> {
+        p.create_group(ctx, r)
     }
-    async fn get(p: &dyn Provisioner, ctx: &RequestContext, id: &str) -> Result<Self, ScimError> {
-        p.get_group(ctx, id).await
+    fn get<'a>(p: &'a dyn Provisioner, ctx: &'a RequestContext, id: &'a str) -> Pending<'a, Self> {
+        p.get_group(ctx, id)
     }
-    async fn replace(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
+    fn replace<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
         r: Self,
-        expected: Option<&ETag>,
-    ) -> Result<Self, ScimError> {
-        p.replace_group(ctx, id, r, expected).await
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, Self> {
+        p.replace_group(ctx, id, r, expected)
     }
-    async fn delete(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-        expected: Option<&ETag>,
-    ) -> Result<(), ScimError> {
-        p.delete_group(ctx, id, expected).await
+    fn delete<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, ()> {
+        p.delete_group(ctx, id, expected)
     }
-    async fn patch(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        id: &str,
-        patch: &PatchOp,
-        expected: Option<&ETag>,
-    ) -> Result<Self, ScimError> {
-        p.patch_group(ctx, id, patch, expected).await
+    fn patch<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        id: &'a str,
+        patch: &'a PatchOp,
+        expected: Option<&'a ETag>,
+    ) -> Pending<'a, Self> {
+        p.patch_group(ctx, id, patch, expected)
     }
-    async fn search(
-        p: &dyn Provisioner,
-        ctx: &RequestContext,
-        query: &ListQuery,
-    ) -> Result<Page<Self>, ScimError> {
-        p.search_groups(ctx, query).await
+    fn search<'a>(
+        p: &'a dyn Provisioner,
+        ctx: &'a RequestContext,
+        query: &'a ListQuery,
+    ) -> Pending<'a, Page<Self>> {
+        p.search_groups(ctx, query)
     }
 }

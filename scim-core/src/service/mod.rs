@@ -303,7 +303,7 @@ impl ScimService {
     /// SCIM 1.1 `Errors` form under the 1.1 base path, RFC 7644 §3.12 elsewhere. For
     /// transports that refuse a request before it reaches `handle` (a body too large).
     #[cfg(feature = "tower")]
-    pub(crate) fn error_response(&self, path: &str, err: &ScimError) -> Response<Vec<u8>> {
+    pub(crate) fn error_response(&self, path: &str, err: &ScimError) -> Response<bytes::Bytes> {
         let inner = &*self.inner;
         let version = route::split_base(path, &inner.base_v2, &inner.base_v1)
             .map_or(ScimVersion::V2, |(v, _)| v);
@@ -313,10 +313,23 @@ impl ScimService {
     /// Serves one request. Never panics, never fails: every problem is a SCIM error response.
     pub async fn handle<B: AsRef<[u8]>>(&self, request: Request<B>) -> Response<Vec<u8>> {
         let (parts, body) = request.into_parts();
+        let id = request_id(&parts.headers);
+        self.respond(&parts, body.as_ref(), id).await.map(Vec::from)
+    }
+
+    /// [`handle`](Self::handle) from the request's parts, with the body as `Bytes`: a body
+    /// kept for reuse is shared, not copied (the tower service's path, which keeps the parts
+    /// and has settled the request's id already).
+    pub(crate) async fn respond(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        request_id: Option<&str>,
+    ) -> Response<bytes::Bytes> {
         let inner = &*self.inner;
         let based = route::split_base(parts.uri.path(), &inner.base_v2, &inner.base_v1);
         let version = based.map_or(ScimVersion::V2, |(v, _)| v);
-        let mut serving = std::pin::pin!(inner.serve(&parts, body.as_ref(), based));
+        let mut serving = std::pin::pin!(inner.serve(parts, body, based, request_id));
         // A panicking provisioner or authenticator must not take the connection (or, without a
         // runtime that isolates tasks, the server) down with it: it becomes a 500.
         let outcome = std::future::poll_fn(|cx| {
@@ -361,6 +374,7 @@ impl Inner {
         parts: &http::request::Parts,
         body: &[u8],
         based: Option<(ScimVersion, &str)>,
+        request_id: Option<&str>,
     ) -> Result<Reply, ScimError> {
         let principal = match &self.authenticator {
             Some(a) => a.authenticate(parts).await?,
@@ -399,7 +413,7 @@ impl Inner {
         body::check_content_type(&parts.headers, body)?;
 
         let (tenant, name) = principal.into_parts();
-        let ctx = RequestContext::for_request(tenant, name, version, request_id(&parts.headers));
+        let ctx = RequestContext::for_request(tenant, name, version, request_id);
         let base = match version {
             ScimVersion::V1_1 => &self.base_v1,
             _ => &self.base_v2,
@@ -480,15 +494,19 @@ fn plain_host(host: &[u8]) -> Option<&str> {
 pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// `X-Request-Id`, if it is short printable text (it goes into logs).
-pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(X_REQUEST_ID)?.to_str().ok()?.trim();
-    (!v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| v.to_owned())
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(X_REQUEST_ID).and_then(valid_request_id)
+}
+
+/// The id in an `X-Request-Id` value, trimmed, if it is short printable text.
+pub(crate) fn valid_request_id(value: &http::HeaderValue) -> Option<&str> {
+    let v = value.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic())).then_some(v)
 }
 
 async fn dispatch(
     call: &Call<'_>,
-    route: &Route,
+    route: &Route<'_>,
     method: &Method,
     body: &[u8],
 ) -> Result<Reply, ScimError> {

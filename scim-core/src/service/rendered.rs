@@ -18,6 +18,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use bytes::Bytes;
+use http::HeaderValue;
+
 /// Shards, so that concurrent `GET`s seldom wait on the same lock.
 const SHARDS: usize = 16;
 
@@ -34,10 +37,23 @@ struct Shard<T> {
     bytes: usize,
 }
 
+/// A body as served, and the `ETag` that goes with it: both shared with each response.
+#[derive(Clone, Debug)]
+pub(crate) struct ServedBody {
+    pub(crate) bytes: Bytes,
+    pub(crate) etag: Option<HeaderValue>,
+}
+
+impl ServedBody {
+    fn len(&self) -> usize {
+        self.bytes.len() + self.etag.as_ref().map_or(0, HeaderValue::len)
+    }
+}
+
 struct Rendered<T> {
     resource: Weak<T>,
     base_url: Box<str>,
-    body: Arc<[u8]>,
+    body: ServedBody,
 }
 
 impl<T> Rendered<T> {
@@ -45,7 +61,7 @@ impl<T> Rendered<T> {
         Rendered::<T>::cost(self.body.len(), self.base_url.len())
     }
 
-    /// The bytes an entry holds: its body and URL, and the resource's allocation (the `Weak`
+    /// The bytes an entry holds: its body, `ETag` and URL, and the resource's allocation (the `Weak`
     /// keeps that allocated, though not the resource's own heap data, once the provisioner
     /// dropped it).
     fn cost(body: usize, base_url: usize) -> usize {
@@ -83,7 +99,7 @@ impl<T> RenderedBodies<T> {
     }
 
     /// The body written for `resource` under `base_url`, if one is kept.
-    pub(crate) fn get(&self, resource: &Arc<T>, base_url: &str) -> Option<Arc<[u8]>> {
+    pub(crate) fn get(&self, resource: &Arc<T>, base_url: &str) -> Option<ServedBody> {
         if Arc::strong_count(resource) < 2 {
             return None;
         }
@@ -95,12 +111,12 @@ impl<T> RenderedBodies<T> {
         // The entry's `Weak` keeps its allocation, so no other resource can have this address
         // while the entry exists: the same key is the same resource.
         let hit = shard.entries.get(&key)?;
-        (&*hit.base_url == base_url).then(|| Arc::clone(&hit.body))
+        (&*hit.base_url == base_url).then(|| hit.body.clone())
     }
 
     /// Keeps `body`, written for `resource` under `base_url`, if the provisioner shares the
     /// resource and the body fits.
-    pub(crate) fn put(&self, resource: &Arc<T>, base_url: &str, body: &[u8]) {
+    pub(crate) fn put(&self, resource: &Arc<T>, base_url: &str, body: &ServedBody) {
         let cost = Rendered::<T>::cost(body.len(), base_url.len());
         if Arc::strong_count(resource) < 2 || cost > self.shard_budget {
             return;
@@ -121,7 +137,7 @@ impl<T> RenderedBodies<T> {
         let entry = Rendered {
             resource: Arc::downgrade(resource),
             base_url: base_url.into(),
-            body: body.into(),
+            body: body.clone(),
         };
         shard.bytes += cost;
         if let Some(old) = shard.entries.insert(key, entry) {
@@ -136,14 +152,24 @@ mod tests {
 
     use super::*;
 
+    fn body(bytes: &[u8]) -> ServedBody {
+        ServedBody {
+            bytes: Bytes::copy_from_slice(bytes),
+            etag: None,
+        }
+    }
+
     #[test]
     fn a_body_is_reused_only_for_the_same_shared_resource_and_base_url() {
         let cache = RenderedBodies::<String>::new(1 << 20);
         let held = Arc::new("alice".to_owned());
         let served = Arc::clone(&held);
         assert!(cache.get(&served, "http://a").is_none());
-        cache.put(&served, "http://a", b"{alice}");
-        assert_eq!(&*cache.get(&served, "http://a").unwrap(), b"{alice}");
+        cache.put(&served, "http://a", &body(b"{alice}"));
+        assert_eq!(
+            &cache.get(&served, "http://a").unwrap().bytes[..],
+            b"{alice}"
+        );
         assert!(cache.get(&served, "http://b").is_none(), "another base URL");
 
         // The provisioner replaced the resource: the old body is not served for the new one.
@@ -155,7 +181,7 @@ mod tests {
 
         // A resource nobody else holds (a database read) is neither kept nor looked up.
         let fresh = Arc::new("bob".to_owned());
-        cache.put(&fresh, "http://a", b"{bob}");
+        cache.put(&fresh, "http://a", &body(b"{bob}"));
         let again = Arc::clone(&fresh);
         assert!(cache.get(&again, "http://a").is_none());
     }
@@ -181,7 +207,7 @@ mod tests {
         let held: Vec<Arc<u32>> = (0..200).map(Arc::new).collect();
         let served: Vec<Arc<u32>> = held.iter().map(Arc::clone).collect();
         for r in &served {
-            cache.put(r, "u", &[0; 10]);
+            cache.put(r, "u", &body(&[0; 10]));
         }
         let kept: usize = cache.shards.iter().map(|s| s.lock().unwrap().bytes).sum();
         assert!(kept <= 2 * one * SHARDS, "{kept}");
@@ -193,8 +219,12 @@ mod tests {
             .sum();
         assert_eq!(kept, counted);
         // Too big for a shard: not kept.
-        cache.put(&served[0], "u", &[0; 200]);
-        assert!(cache.get(&served[0], "u").is_none_or(|b| b.len() == 10));
+        cache.put(&served[0], "u", &body(&[0; 200]));
+        assert!(
+            cache
+                .get(&served[0], "u")
+                .is_none_or(|b| b.bytes.len() == 10)
+        );
         // What is kept is served.
         let hits = served
             .iter()
@@ -203,7 +233,7 @@ mod tests {
         assert_eq!(hits * one, kept);
 
         let none = RenderedBodies::<u32>::new(0);
-        none.put(&served[1], "u", b"x");
+        none.put(&served[1], "u", &body(b"x"));
         assert!(none.get(&served[1], "u").is_none());
     }
 }

@@ -1,6 +1,8 @@
 //! `/Users`, `/Groups` and their items: create, read, replace, PATCH, delete (RFC 7644 §3.3,
 //! §3.4.1, §3.5, §3.6), with `If-Match`/`If-None-Match` (§3.14).
 
+use bytes::Bytes;
+use http::HeaderValue;
 use http::header::{ETAG, LOCATION};
 use http::{Method, StatusCode};
 use serde_json::Value;
@@ -8,6 +10,7 @@ use serde_json::Value;
 use super::Call;
 use super::body;
 use super::kind::{Fetched, Kind};
+use super::rendered::ServedBody;
 use super::response::Reply;
 use super::served;
 use crate::error::ScimError;
@@ -143,15 +146,15 @@ async fn get<T: Kind>(
         }
         return call.resource_reply(StatusCode::OK, &*resource, &projection);
     }
-    let (version, body) = match T::fetch(call.provisioner(), &call.ctx, id).await? {
+    let served = match T::fetch(call.provisioner(), &call.ctx, id).await? {
         Fetched::Shared(resource) => {
             let version = resource.meta_version();
             if let Some(reply) = unless_proceed::<T>(preconditions, version, id)? {
                 return Ok(reply);
             }
             let kept = T::rendered(call.inner);
-            let body = if let Some(body) = kept.get(&resource, &call.base_url) {
-                body.to_vec()
+            if let Some(served) = kept.get(&resource, &call.base_url) {
+                served
             } else {
                 let location = call.location::<T>(resource.id().unwrap_or_default());
                 // Sized for a typical user: `to_vec` starts at 128 bytes and grows four or
@@ -162,10 +165,17 @@ async fn get<T: Kind>(
                     &call.base_url,
                     &location,
                 )?;
-                kept.put(&resource, &call.base_url, &body);
-                body
-            };
-            (version.map(str::to_owned), body)
+                // The kept copy is exact in size; this response takes the written buffer.
+                let served = ServedBody {
+                    bytes: Bytes::copy_from_slice(&body),
+                    etag: version.and_then(|v| HeaderValue::from_str(v).ok()),
+                };
+                kept.put(&resource, &call.base_url, &served);
+                ServedBody {
+                    bytes: Bytes::from(body),
+                    etag: served.etag,
+                }
+            }
         }
         Fetched::UserJson(user) => {
             let version = user.meta().version.as_deref();
@@ -175,14 +185,17 @@ async fn get<T: Kind>(
             let location = call.location::<T>(user.id());
             let mut body = Vec::with_capacity(RESOURCE_BYTES);
             served::write_user_json(&mut body, &user, &call.base_url, &location)?;
-            (user.meta().version.clone(), body)
+            ServedBody {
+                bytes: Bytes::from(body),
+                etag: version.and_then(|v| HeaderValue::from_str(v).ok()),
+            }
         }
     };
-    let mut reply = Reply::raw_json(StatusCode::OK, body);
-    if let Some(tag) = version {
-        reply = reply.header(ETAG, tag);
-    }
-    Ok(reply)
+    let reply = Reply::raw_json(StatusCode::OK, served.bytes);
+    Ok(match served.etag {
+        Some(tag) => reply.header_value(ETAG, tag),
+        None => reply,
+    })
 }
 
 /// The reply to a `GET` whose `If-Match`/`If-None-Match` (RFC 7644 §3.14) settle it without a

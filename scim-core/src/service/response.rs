@@ -1,6 +1,7 @@
 //! Responses: the internal [`Reply`], error bodies in either protocol version, and list bodies.
 
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use serde_json::Value;
 
@@ -16,27 +17,30 @@ pub(crate) const SCIM_JSON: &str = "application/scim+json; charset=utf-8";
 #[derive(Clone, Debug)]
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
-    pub(crate) headers: Vec<(HeaderName, String)>,
+    /// Headers other than `Content-Type`, in the map the response will carry (so a `GET`
+    /// builds one map, not a list and then the map).
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Value>,
-    /// A body already written as JSON bytes (the typed fast path for `GET`); wins over `body`.
-    pub(crate) raw: Option<Vec<u8>>,
+    /// A body already written as JSON bytes (the typed fast path for `GET`, and bodies kept
+    /// for reuse, which are shared rather than copied); wins over `body`.
+    pub(crate) raw: Option<Bytes>,
 }
 
 impl Reply {
     pub(crate) fn json(status: StatusCode, body: Value) -> Reply {
         Reply {
             status,
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: Some(body),
             raw: None,
         }
     }
 
     /// A reply whose JSON body is already serialised.
-    pub(crate) fn raw_json(status: StatusCode, body: Vec<u8>) -> Reply {
+    pub(crate) fn raw_json(status: StatusCode, body: Bytes) -> Reply {
         Reply {
             status,
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: None,
             raw: Some(body),
         }
@@ -45,39 +49,45 @@ impl Reply {
     pub(crate) fn empty(status: StatusCode) -> Reply {
         Reply {
             status,
-            headers: Vec::new(),
+            headers: HeaderMap::new(),
             body: None,
             raw: None,
         }
     }
 
+    /// Adds a header. A value that cannot be sent (a control character in an id a backend
+    /// produced) is left out rather than failing the response.
     #[must_use]
-    pub(crate) fn header(mut self, name: HeaderName, value: impl Into<String>) -> Reply {
-        self.headers.push((name, value.into()));
+    pub(crate) fn header(self, name: HeaderName, value: impl Into<String>) -> Reply {
+        // From the `String` itself: checked, not copied.
+        match HeaderValue::try_from(value.into()) {
+            Ok(v) => self.header_value(name, v),
+            Err(_) => self,
+        }
+    }
+
+    /// Adds a header whose value is already made (one kept with a reused body).
+    #[must_use]
+    pub(crate) fn header_value(mut self, name: HeaderName, value: HeaderValue) -> Reply {
+        self.headers.append(name, value);
         self
     }
 
-    /// Writes the reply. A header value that cannot be sent (a control character in an id a
-    /// backend produced) is left out rather than failing the response.
-    pub(crate) fn into_response(self) -> Response<Vec<u8>> {
+    /// Writes the reply.
+    pub(crate) fn into_response(self) -> Response<Bytes> {
         let has_body = self.body.is_some() || self.raw.is_some();
         let body = match (self.raw, &self.body) {
             (Some(raw), _) => raw,
-            (None, Some(b)) => serde_json::to_vec(b).unwrap_or_default(),
-            (None, None) => Vec::new(),
+            (None, Some(b)) => serde_json::to_vec(b).map(Bytes::from).unwrap_or_default(),
+            (None, None) => Bytes::new(),
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
-        let headers = response.headers_mut();
+        let mut headers = self.headers;
         if has_body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
         }
-        for (name, value) in self.headers {
-            // From the `String` itself: checked, not copied.
-            if let Ok(v) = HeaderValue::try_from(value) {
-                headers.append(name, v);
-            }
-        }
+        *response.headers_mut() = headers;
         response
     }
 }

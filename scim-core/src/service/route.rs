@@ -1,5 +1,6 @@
 //! Routing: which endpoint a request path names, and which methods it allows.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use http::Method;
@@ -9,11 +10,11 @@ use crate::provision::ScimVersion;
 
 /// An endpoint under a base path (RFC 7644 §3.2, §4).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Route {
+pub(crate) enum Route<'a> {
     /// `/Users` or `/Groups`.
     Collection(KindTag),
-    /// `/Users/{id}` or `/Groups/{id}`.
-    Item(KindTag, String),
+    /// `/Users/{id}` or `/Groups/{id}`; the id borrowed from the path unless it was escaped.
+    Item(KindTag, Cow<'a, str>),
     /// `/Users/.search` or `/Groups/.search`.
     TypeSearch(KindTag),
     /// The base path itself: `GET` queries users and groups (RFC 7644 §3.4.2).
@@ -29,11 +30,11 @@ pub(crate) enum Route {
     /// `/ResourceTypes`.
     ResourceTypes,
     /// `/ResourceTypes/{name}`.
-    ResourceType(String),
+    ResourceType(Cow<'a, str>),
     /// `/Schemas`.
     Schemas,
     /// `/Schemas/{urn}`.
-    Schema(String),
+    Schema(Cow<'a, str>),
 }
 
 const GET: &[Method] = &[Method::GET];
@@ -48,11 +49,11 @@ const ME: &[Method] = &[
     Method::DELETE,
 ];
 
-impl Route {
+impl<'a> Route<'a> {
     /// Parses the part of the path after the base path (`""`, `"/Users"`, `"/Users/abc"`); one
     /// trailing slash is tolerated. Endpoint names match in any case, as identity providers are not
     /// consistent about it; ids are percent-decoded. `None`: no such endpoint.
-    pub(crate) fn parse(rest: &str) -> Option<Route> {
+    pub(crate) fn parse(rest: &'a str) -> Option<Route<'a>> {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.is_empty() {
             return Some(Route::Root);
@@ -140,10 +141,10 @@ pub(crate) fn normalize_base(base: &str) -> String {
 
 /// Percent-decodes one path segment; `None` if the escapes are malformed or the result is not
 /// UTF-8 or is empty.
-pub(crate) fn decode_segment(segment: &str) -> Option<String> {
+pub(crate) fn decode_segment(segment: &str) -> Option<Cow<'_, str>> {
     if !segment.contains('%') {
         // Nothing encoded (ids usually are plain): the segment as it is.
-        return (!segment.is_empty()).then(|| segment.to_owned());
+        return (!segment.is_empty()).then_some(Cow::Borrowed(segment));
     }
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -160,7 +161,7 @@ pub(crate) fn decode_segment(segment: &str) -> Option<String> {
         }
     }
     let s = String::from_utf8(out).ok()?;
-    (!s.is_empty()).then_some(s)
+    (!s.is_empty()).then_some(Cow::Owned(s))
 }
 
 /// Percent-encodes `s` for use as one path segment (everything but RFC 3986 unreserved
@@ -205,8 +206,13 @@ mod tests {
         );
         assert_eq!(
             Route::parse("/Users/a%20b"),
-            Some(Route::Item(KindTag::User, "a b".to_owned()))
+            Some(Route::Item(KindTag::User, Cow::Owned("a b".to_owned())))
         );
+        // A plain id is the path's own text, not a copy.
+        assert!(matches!(
+            Route::parse("/Users/2819c223"),
+            Some(Route::Item(KindTag::User, Cow::Borrowed("2819c223")))
+        ));
         assert_eq!(
             Route::parse("/Groups/.search"),
             Some(Route::TypeSearch(KindTag::Group))

@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod stub;
+
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Request, StatusCode};
