@@ -448,14 +448,24 @@ fn get_by_id(
     addr: SocketAddr,
     ids: Arc<Vec<String>>,
 ) -> Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> {
+    // The text around the id is written once: each request then costs the load generator one
+    // buffer and a copy, as the fixed requests of the controls do, so the ratios compare
+    // servers, not clients. (Written out for every id, 100k users would add ~20 MB to the RSS
+    // the scaling table reports.)
+    let head = b"GET /scim/v2/Users/";
+    let tail = format!(
+        " HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: application/scim+json\r\n\r\n"
+    )
+    .into_bytes();
     Arc::new(move |connection, n| {
         let id = ids
             .get((connection * 31 + n) % ids.len().max(1))
             .map_or("", String::as_str);
-        format!(
-            "GET /scim/v2/Users/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: application/scim+json\r\n\r\n"
-        )
-        .into_bytes()
+        let mut request = Vec::with_capacity(head.len() + id.len() + tail.len());
+        request.extend_from_slice(head);
+        request.extend_from_slice(id.as_bytes());
+        request.extend_from_slice(&tail);
+        request
     })
 }
 
