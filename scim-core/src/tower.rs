@@ -98,6 +98,7 @@ use http_body::{Body, Frame, SizeHint};
 use tracing::Instrument as _;
 
 use crate::error::{ScimError, ScimType};
+use crate::etag::write_decimal;
 use crate::service::{ScimService, X_REQUEST_ID, valid_request_id};
 
 /// A [`ScimService`] as a `tower` service; from [`ScimService::into_service`].
@@ -287,30 +288,6 @@ fn new_request_id() -> HeaderValue {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes `n` in decimal at the start of `out` (which has room for any `u64`: 20 bytes), and
-/// says how many bytes that took.
-fn write_decimal(out: &mut [u8], mut n: u64) -> usize {
-    let mut reversed = [0u8; 20];
-    let mut len = 0;
-    loop {
-        if let Some(slot) = reversed.get_mut(len) {
-            *slot = b'0' + (n % 10) as u8;
-        }
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for (slot, digit) in out
-        .iter_mut()
-        .zip(reversed.get(..len).unwrap_or_default().iter().rev())
-    {
-        *slot = *digit;
-    }
-    len.min(out.len())
-}
-
 /// The body of a [`TowerService`] response: the whole SCIM JSON document (or nothing) in one
 /// frame.
 #[derive(Debug, Default)]
@@ -364,15 +341,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    #[test]
-    fn decimals_are_written_whole() {
-        for n in [0, 7, 10, 99, 12_345, u64::from(u32::MAX) + 1, u64::MAX] {
-            let mut out = [0u8; 20];
-            let len = write_decimal(&mut out, n);
-            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), n.to_string());
-        }
-    }
 
     #[test]
     fn made_request_ids_share_a_prefix_and_count_up() {

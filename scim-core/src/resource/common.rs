@@ -41,7 +41,7 @@ impl Meta {
             resource_type: Some(resource_type.to_owned()),
             created: Some(created.to_owned()),
             last_modified: Some(last_modified.to_owned()),
-            version: Some(crate::etag::ETag::from_version(version).to_string()),
+            version: Some(crate::etag::weak_version_tag(version)),
             ..Meta::default()
         }
     }

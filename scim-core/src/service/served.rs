@@ -101,7 +101,38 @@ pub(crate) fn write_user_json(
         serde_json::to_writer(&mut *out, &Refs(user.groups(), base_url))?;
     }
     out.extend_from_slice(b",\"meta\":");
-    serde_json::to_writer(&mut *out, &MetaOut(Some(user.meta()), location))?;
+    write_meta(out, user.meta(), location)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// `meta` with `location` set, as [`MetaOut`] writes it, without going through a map
+/// serialiser for the five strings a store's `meta` holds (that was a tenth of a SQLite GET).
+/// A `meta` with attributes of its own beyond those goes the general way.
+fn write_meta(out: &mut Vec<u8>, meta: &Meta, location: &str) -> serde_json::Result<()> {
+    if !meta.other.is_empty() {
+        return serde_json::to_writer(&mut *out, &MetaOut(Some(meta), location));
+    }
+    let fields = [
+        ("resourceType", meta.resource_type.as_deref()),
+        ("created", meta.created.as_deref()),
+        ("lastModified", meta.last_modified.as_deref()),
+        ("location", Some(location)),
+        ("version", meta.version.as_deref()),
+    ];
+    out.push(b'{');
+    let mut first = true;
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        serde_json::to_writer(&mut *out, value)?;
+    }
     out.push(b'}');
     Ok(())
 }
@@ -398,5 +429,25 @@ mod tests {
         let (written, typed) = from_text_and_typed(&bare, "https://x/Users/a");
         assert_eq!(written, typed);
         assert!(written.get("groups").is_none(), "{written}");
+
+        // Every meta string, escaped; and a meta with an attribute of its own (written the
+        // general way).
+        let odd: User = serde_json::from_value(json!({
+            "id": "o",
+            "userName": "odd",
+            "meta": {"resourceType": "Us\"er", "created": "\u{1}", "lastModified": "é\\",
+                     "version": "W/\"9\""}
+        }))
+        .unwrap();
+        let (written, typed) = from_text_and_typed(&odd, "https://x/Users/\"o");
+        assert_eq!(written, typed);
+        assert_eq!(written["meta"]["created"], json!("\u{1}"));
+        let mut extra = odd.clone();
+        if let Some(meta) = extra.meta.as_mut() {
+            meta.other.insert("revision".to_owned(), json!(4));
+        }
+        let (written, typed) = from_text_and_typed(&extra, "https://x/Users/o");
+        assert_eq!(written, typed);
+        assert_eq!(written["meta"]["revision"], json!(4));
     }
 }
