@@ -726,14 +726,21 @@ fn groups_from(member_of: Option<&str>) -> Result<Vec<MultiValue>, ScimError> {
 
 /// A user row as the service's plain `GET` takes it: the stored text as it is, with `groups`
 /// and `meta` beside it; `None` when the text is not what this store writes (see
-/// [`UserJson::new`]), for the caller to decode the row instead.
-fn user_json_from_raw(row: RawRow) -> Result<Option<UserJson>, ScimError> {
+/// [`UserJson::new`]), for the caller to decode the row instead (logged under `id`, the id the
+/// row was read by).
+fn user_json_from_raw(row: RawRow, id: &str) -> Result<Option<UserJson>, ScimError> {
     let groups = groups_from(row.related.as_deref())?;
-    let meta = meta("User", row.version, &row.created, &row.last_modified);
-    match UserJson::new(&row.id, row.resource, groups, meta) {
+    // The row's strings move into the answer.
+    let meta = Meta::stamped(
+        "User",
+        u64::try_from(row.version).unwrap_or(0),
+        row.created,
+        row.last_modified,
+    );
+    match UserJson::new(row.id, row.resource, groups, meta) {
         Ok(user) => Ok(Some(user)),
         Err(e) => {
-            tracing::warn!(target: "scim_sql", user = %row.id, error = %e, "stored user served after decoding it");
+            tracing::warn!(target: "scim_sql", user = %id, error = %e, "stored user served after decoding it");
             Ok(None)
         }
     }
@@ -857,7 +864,7 @@ impl Provisioner for SqlProvisioner {
                 }
             }
         };
-        match user_json_from_raw(row)? {
+        match user_json_from_raw(row, id)? {
             Some(user) => Ok(FetchedUser::Json(Box::new(user))),
             // A text this store would not write (rare): read the row again, decoded.
             None => self

@@ -84,17 +84,19 @@ impl UserJson {
     /// `meta`; an error when `text` is not an object, its `id` differs, or it holds `groups`,
     /// `meta` or `password`.
     pub fn new(
-        id: &str,
+        id: impl Into<String>,
         text: String,
         groups: Vec<MultiValue>,
         meta: Meta,
     ) -> Result<Self, UserJsonError> {
+        // (An owned id moves in: a database row's column is not copied again.)
+        let id: String = id.into();
         let mut found_id = false;
         let mut problem = None;
         let mut reader = serde_json::Deserializer::from_str(&text);
         let parsed = reader
             .deserialize_map(Checked {
-                id,
+                id: &id,
                 found_id: &mut found_id,
                 problem: &mut problem,
             })
@@ -102,17 +104,13 @@ impl UserJson {
         match problem {
             Some(Problem::Reserved(name)) => return Err(UserJsonError::Reserved(name.to_owned())),
             Some(Problem::WrongId) => {
-                return Err(UserJsonError::WrongId {
-                    expected: id.to_owned(),
-                });
+                return Err(UserJsonError::WrongId { expected: id });
             }
             None => {}
         }
         parsed.map_err(UserJsonError::NotAnObject)?;
         if !found_id {
-            return Err(UserJsonError::WrongId {
-                expected: id.to_owned(),
-            });
+            return Err(UserJsonError::WrongId { expected: id });
         }
         // Parsed as one object, so the trimmed text starts with `{` and ends with `}`.
         let start = text.len() - text.trim_start().len();
@@ -121,7 +119,7 @@ impl UserJson {
             return Err(UserJsonError::NotAnObject(de::Error::custom("empty")));
         }
         Ok(UserJson {
-            id: id.to_owned(),
+            id,
             members: start + 1..end - 1,
             text,
             groups,

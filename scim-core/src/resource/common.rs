@@ -36,11 +36,17 @@ impl Meta {
     /// assert_eq!(meta.resource_type.as_deref(), Some("User"));
     /// assert_eq!(meta.location, None);
     /// ```
-    pub fn stamped(resource_type: &str, version: u64, created: &str, last_modified: &str) -> Meta {
+    pub fn stamped(
+        resource_type: &str,
+        version: u64,
+        created: impl Into<String>,
+        last_modified: impl Into<String>,
+    ) -> Meta {
+        // (Owned instants move in: a database row's columns are not copied again.)
         Meta {
             resource_type: Some(resource_type.to_owned()),
-            created: Some(created.to_owned()),
-            last_modified: Some(last_modified.to_owned()),
+            created: Some(created.into()),
+            last_modified: Some(last_modified.into()),
             version: Some(crate::etag::weak_version_tag(version)),
             ..Meta::default()
         }
