@@ -137,38 +137,31 @@ impl ETag {
 /// `W/"<version>"`, as `ETag::from_version(version).to_string()` gives it, in one allocation
 /// and without the formatting machinery (it is part of every `meta` a database store serves).
 pub(crate) fn weak_version_tag(version: u64) -> String {
-    let mut digits = [0u8; 20];
-    let len = write_decimal(&mut digits, version);
-    let mut tag = String::with_capacity(len + 4);
+    let mut buf = [0; 20];
+    let digits = decimal(version, &mut buf);
+    let mut tag = String::with_capacity(digits.len() + 4);
     tag.push_str("W/\"");
-    // ASCII digits only.
-    tag.push_str(std::str::from_utf8(digits.get(..len).unwrap_or_default()).unwrap_or_default());
+    tag.push_str(digits);
     tag.push('"');
     tag
 }
 
-/// Writes `n` in decimal at the start of `out` (which has room for any `u64`: 20 bytes), and
-/// says how many bytes that took.
-pub(crate) fn write_decimal(out: &mut [u8], mut n: u64) -> usize {
-    let mut reversed = [0u8; 20];
-    let mut len = 0;
-    loop {
-        if let Some(slot) = reversed.get_mut(len) {
+/// `n` in decimal, written at the end of `buf` (room for any `u64`) without the formatting
+/// machinery, which cost more than the rest of making a request id or a version tag.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    while start > 0 {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
             *slot = b'0' + (n % 10) as u8;
         }
-        len += 1;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for (slot, digit) in out
-        .iter_mut()
-        .zip(reversed.get(..len).unwrap_or_default().iter().rev())
-    {
-        *slot = *digit;
-    }
-    len.min(out.len())
+    // ASCII digits only.
+    std::str::from_utf8(buf.get(start..).unwrap_or_default()).unwrap_or_default()
 }
 
 impl fmt::Display for ETag {
@@ -483,16 +476,12 @@ fn hash_meta(h: &mut Fnv, meta: &Value) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
     use super::*;
 
     #[test]
     fn decimals_are_written_whole() {
         for n in [0, 7, 10, 99, 12_345, u64::from(u32::MAX) + 1, u64::MAX] {
-            let mut out = [0u8; 20];
-            let len = write_decimal(&mut out, n);
-            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), n.to_string());
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
         }
     }
 

@@ -98,7 +98,7 @@ use http_body::{Body, Frame, SizeHint};
 use tracing::Instrument as _;
 
 use crate::error::{ScimError, ScimType};
-use crate::etag::write_decimal;
+use crate::etag::decimal;
 use crate::service::{ScimService, X_REQUEST_ID, valid_request_id};
 
 /// A [`ScimService`] as a `tower` service; from [`ScimService::into_service`].
@@ -259,34 +259,28 @@ where
 /// A request id for a request that came without one: a random prefix per process and a
 /// counter, so ids from several instances behind one load balancer do not collide.
 fn new_request_id() -> HeaderValue {
-    static PREFIX: OnceLock<[u8; 14]> = OnceLock::new();
+    static PREFIX: OnceLock<String> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let prefix = PREFIX.get_or_init(|| {
         use std::hash::{BuildHasher, RandomState};
         // `RandomState`'s keys come from the operating system's random source.
         let random = RandomState::new().hash_one(std::process::id()) as u32;
-        let mut prefix = *b"scim-00000000-";
-        for (slot, shift) in prefix.iter_mut().skip(5).zip((0..8).rev()) {
-            *slot = HEX
-                .get(((random >> (shift * 4)) & 0xf) as usize)
-                .copied()
-                .unwrap_or(b'0');
-        }
-        prefix
+        format!("scim-{random:08x}-")
     });
-    // Written by hand on the stack (the formatting machinery cost as much as serving a cached
+    // Put together on the stack (the formatting machinery cost as much as serving a cached
     // GET's body), then copied once into the header value.
+    let mut buf = [0; 20];
+    let digits = decimal(NEXT.fetch_add(1, Ordering::Relaxed), &mut buf);
     let mut id = [0u8; 34];
-    let (head, digits) = id.split_at_mut(prefix.len());
-    head.copy_from_slice(prefix);
-    let written = write_decimal(digits, NEXT.fetch_add(1, Ordering::Relaxed));
-    let len = prefix.len() + written;
+    let len = prefix.len() + digits.len();
+    if let Some((head, tail)) = id.get_mut(..len).map(|id| id.split_at_mut(prefix.len())) {
+        head.copy_from_slice(prefix.as_bytes());
+        tail.copy_from_slice(digits.as_bytes());
+    }
     // Hex digits, dashes and decimal digits: always a valid header value.
-    HeaderValue::from_bytes(id.get(..len).unwrap_or(prefix))
+    HeaderValue::from_bytes(id.get(..len).unwrap_or_default())
         .unwrap_or_else(|_| HeaderValue::from_static("scim"))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The body of a [`TowerService`] response: the whole SCIM JSON document (or nothing) in one
 /// frame.

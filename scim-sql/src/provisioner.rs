@@ -569,7 +569,13 @@ fn lost_race(what: &str, id: &str) -> ScimError {
     ScimError::precondition_failed(format_args!("{what} {id} was changed by another request"))
 }
 
-fn meta(resource_type: &str, version: i64, created: &str, last_modified: &str) -> Meta {
+/// The `meta` of a row at `version`; owned instants move in.
+fn meta(
+    resource_type: &str,
+    version: i64,
+    created: impl Into<String>,
+    last_modified: impl Into<String>,
+) -> Meta {
     Meta::stamped(
         resource_type,
         u64::try_from(version).unwrap_or(0),
@@ -701,7 +707,7 @@ pub(crate) fn user_from_raw(row: RawRow) -> Result<(User, i64), ScimError> {
     user.groups = groups_from(row.related.as_deref())?;
     user.id = Some(row.id);
     user.password = row.password.map(Password::new);
-    user.meta = Some(meta("User", row.version, &row.created, &row.last_modified));
+    user.meta = Some(meta("User", row.version, row.created, row.last_modified));
     Ok((user, row.version))
 }
 
@@ -731,12 +737,7 @@ fn groups_from(member_of: Option<&str>) -> Result<Vec<MultiValue>, ScimError> {
 fn user_json_from_raw(row: RawRow, id: &str) -> Result<Option<UserJson>, ScimError> {
     let groups = groups_from(row.related.as_deref())?;
     // The row's strings move into the answer.
-    let meta = Meta::stamped(
-        "User",
-        u64::try_from(row.version).unwrap_or(0),
-        row.created,
-        row.last_modified,
-    );
+    let meta = meta("User", row.version, row.created, row.last_modified);
     match UserJson::new(row.id, row.resource, groups, meta) {
         Ok(user) => Ok(Some(user)),
         Err(e) => {
@@ -762,7 +763,7 @@ pub(crate) fn group_from_raw(row: RawRow) -> Result<(Group, i64), ScimError> {
     members.sort_by_key(|(position, _)| *position);
     group.members = members.into_iter().map(|(_, m)| m).collect();
     group.id = Some(row.id);
-    group.meta = Some(meta("Group", row.version, &row.created, &row.last_modified));
+    group.meta = Some(meta("Group", row.version, row.created, row.last_modified));
     Ok((group, row.version))
 }
 

@@ -1,12 +1,12 @@
 //! The two resource types the service serves, behind one trait so each handler is written once.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde::Serializer;
 use serde::de::DeserializeOwned;
-use std::future::Future;
-use std::pin::Pin;
 
 use crate::error::ScimError;
 use crate::etag::ETag;

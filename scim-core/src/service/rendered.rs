@@ -45,6 +45,14 @@ pub(crate) struct ServedBody {
 }
 
 impl ServedBody {
+    /// `bytes`, with the `ETag` of `version` (left out if it cannot be a header value).
+    pub(crate) fn new(bytes: Bytes, version: Option<&str>) -> Self {
+        ServedBody {
+            bytes,
+            etag: version.and_then(|v| HeaderValue::from_str(v).ok()),
+        }
+    }
+
     fn len(&self) -> usize {
         self.bytes.len() + self.etag.as_ref().map_or(0, HeaderValue::len)
     }
@@ -61,9 +69,9 @@ impl<T> Rendered<T> {
         Rendered::<T>::cost(self.body.len(), self.base_url.len())
     }
 
-    /// The bytes an entry holds: its body, `ETag` and URL, and the resource's allocation (the `Weak`
-    /// keeps that allocated, though not the resource's own heap data, once the provisioner
-    /// dropped it).
+    /// The bytes an entry holds: its body, `ETag` and URL, and the resource's allocation (the
+    /// `Weak` keeps that allocated, though not the resource's own heap data, once the
+    /// provisioner dropped it).
     fn cost(body: usize, base_url: usize) -> usize {
         body + base_url + std::mem::size_of::<T>() + 2 * std::mem::size_of::<usize>()
     }
@@ -153,10 +161,7 @@ mod tests {
     use super::*;
 
     fn body(bytes: &[u8]) -> ServedBody {
-        ServedBody {
-            bytes: Bytes::copy_from_slice(bytes),
-            etag: None,
-        }
+        ServedBody::new(Bytes::copy_from_slice(bytes), None)
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! §3.4.1, §3.5, §3.6), with `If-Match`/`If-None-Match` (§3.14).
 
 use bytes::Bytes;
-use http::HeaderValue;
 use http::header::{ETAG, LOCATION};
 use http::{Method, StatusCode};
 use serde_json::Value;
@@ -166,14 +165,11 @@ async fn get<T: Kind>(
                     &location,
                 )?;
                 // The kept copy is exact in size; this response takes the written buffer.
-                let served = ServedBody {
-                    bytes: Bytes::copy_from_slice(&body),
-                    etag: version.and_then(|v| HeaderValue::from_str(v).ok()),
-                };
-                kept.put(&resource, &call.base_url, &served);
+                let kept_body = ServedBody::new(Bytes::copy_from_slice(&body), version);
+                kept.put(&resource, &call.base_url, &kept_body);
                 ServedBody {
                     bytes: Bytes::from(body),
-                    etag: served.etag,
+                    etag: kept_body.etag,
                 }
             }
         }
@@ -185,10 +181,7 @@ async fn get<T: Kind>(
             let location = call.location::<T>(user.id());
             let mut body = Vec::with_capacity(RESOURCE_BYTES);
             served::write_user_json(&mut body, &user, &call.base_url, &location)?;
-            ServedBody {
-                bytes: Bytes::from(body),
-                etag: version.and_then(|v| HeaderValue::from_str(v).ok()),
-            }
+            ServedBody::new(Bytes::from(body), version)
         }
     };
     let reply = Reply::raw_json(StatusCode::OK, served.bytes);
