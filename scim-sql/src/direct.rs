@@ -181,17 +181,39 @@ fn read_row(
     statement
         .query_row((tenant, id), |row| {
             let rest = if password { 5 } else { 4 };
+            let related: Option<String> = row.get(rest + 1)?;
             Ok(RawRow {
                 id: row.get(0)?,
                 version: row.get(1)?,
                 created: row.get(2)?,
                 last_modified: row.get(3)?,
                 password: if password { row.get(4)? } else { None },
-                resource: row.get(rest)?,
-                related: row.get(rest + 1)?,
+                resource: text_with_room(row, rest, related.as_deref())?,
+                related,
             })
         })
         .optional()
+}
+
+/// Bytes a served resource adds after its stored members, besides its `groups`/`members`:
+/// `meta` with its `location` URL takes about 250.
+const SERVED_META: usize = 384;
+
+/// The stored text at `idx`, in a buffer with room for what the service writes after its
+/// members (`meta`, and the `related` rows with their `$ref` URLs, about twice their stored
+/// size): a `GET` then serves the text from this buffer, not from a copy of it.
+fn text_with_room(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+    related: Option<&str>,
+) -> rusqlite::Result<String> {
+    let text = row.get_ref(idx)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let room = SERVED_META + related.map_or(0, |r| r.len().saturating_mul(3));
+    let mut owned = String::with_capacity(text.len().saturating_add(room));
+    owned.push_str(text);
+    Ok(owned)
 }
 
 #[cfg(test)]

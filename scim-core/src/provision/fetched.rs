@@ -143,8 +143,23 @@ impl UserJson {
     }
 
     /// The object's members as text, without the braces (never empty: `id` is one).
+    #[cfg(test)]
     pub(crate) fn members(&self) -> &str {
         self.text.get(self.members.clone()).unwrap_or_default()
+    }
+
+    /// The text's own buffer cut to the object's opening brace and members (the closing brace
+    /// and any white space around dropped), for the service to write the rest after them
+    /// without copying the text; with `groups` and `meta`.
+    pub(crate) fn into_open_object(self) -> (Vec<u8>, Vec<MultiValue>, Meta) {
+        let mut bytes = self.text.into_bytes();
+        bytes.truncate(self.members.end);
+        // `members.start` follows the brace; text before the brace is white space.
+        let brace = self.members.start.saturating_sub(1);
+        if brace > 0 {
+            bytes.drain(..brace);
+        }
+        (bytes, self.groups, self.meta)
     }
 }
 
@@ -281,6 +296,14 @@ mod tests {
             "\"id\":\"u1\",\"userName\":\"b\\u00e9\",\"x\":{\"meta\":1}"
         );
         assert_eq!(user.id(), "u1");
+        // The buffer keeps the brace and the members; white space around them goes.
+        let (open, _, _) = user.into_open_object();
+        assert_eq!(
+            String::from_utf8(open).unwrap(),
+            "{\"id\":\"u1\",\"userName\":\"b\\u00e9\",\"x\":{\"meta\":1}"
+        );
+        let (open, _, _) = json("{\"id\":\"u1\"}").unwrap().into_open_object();
+        assert_eq!(open, b"{\"id\":\"u1\"");
         // An escaped id is compared unescaped.
         assert!(json(r#"{"id":"\u0075\u0031"}"#).is_ok());
     }

@@ -49,8 +49,13 @@ impl ServedBody {
     pub(crate) fn new(bytes: Bytes, version: Option<&str>) -> Self {
         ServedBody {
             bytes,
-            etag: version.and_then(|v| HeaderValue::from_str(v).ok()),
+            etag: ServedBody::etag(version),
         }
+    }
+
+    /// The `ETag` of `version` (none if it cannot be a header value).
+    pub(crate) fn etag(version: Option<&str>) -> Option<HeaderValue> {
+        version.and_then(|v| HeaderValue::from_str(v).ok())
     }
 
     fn len(&self) -> usize {

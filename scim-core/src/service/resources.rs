@@ -178,10 +178,13 @@ async fn get<T: Kind>(
             if let Some(reply) = unless_proceed::<T>(preconditions, version, id)? {
                 return Ok(reply);
             }
+            let etag = ServedBody::etag(version);
             let location = call.location::<T>(user.id());
-            let mut body = Vec::with_capacity(RESOURCE_BYTES);
-            served::write_user_json(&mut body, &user, &call.base_url, &location)?;
-            ServedBody::new(Bytes::from(body), version)
+            let body = served::user_json_body(*user, &call.base_url, &location)?;
+            ServedBody {
+                bytes: Bytes::from(body),
+                etag,
+            }
         }
     };
     let reply = Reply::raw_json(StatusCode::OK, served.bytes);

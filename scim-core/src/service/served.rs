@@ -86,24 +86,23 @@ pub(crate) fn serve_group<S: Serializer>(
     group.serialize_with(s, &over)
 }
 
-/// Writes `user` as served: its stored members as they are, then `groups` (with `$ref`s) and
-/// `meta` (with `location`), which the text does not hold ([`UserJson::new`] checked).
-pub(crate) fn write_user_json(
-    out: &mut Vec<u8>,
-    user: &UserJson,
+/// `user` as served: its stored members as they are, in the buffer of its text (see
+/// [`UserJson::into_open_object`]), then `groups` (with `$ref`s) and `meta` (with `location`),
+/// which the text does not hold ([`UserJson::new`] checked).
+pub(crate) fn user_json_body(
+    user: UserJson,
     base_url: &str,
     location: &str,
-) -> serde_json::Result<()> {
-    out.push(b'{');
-    out.extend_from_slice(user.members().as_bytes());
-    if !user.groups().is_empty() {
+) -> serde_json::Result<Vec<u8>> {
+    let (mut out, groups, meta) = user.into_open_object();
+    if !groups.is_empty() {
         out.extend_from_slice(b",\"groups\":");
-        serde_json::to_writer(&mut *out, &Refs(user.groups(), base_url))?;
+        serde_json::to_writer(&mut out, &Refs(&groups, base_url))?;
     }
     out.extend_from_slice(b",\"meta\":");
-    write_meta(out, user.meta(), location)?;
+    write_meta(&mut out, &meta, location)?;
     out.push(b'}');
-    Ok(())
+    Ok(out)
 }
 
 /// `meta` with `location` set, as [`MetaOut`] writes it, without going through a map
@@ -132,9 +131,32 @@ fn write_meta(out: &mut Vec<u8>, meta: &Meta, location: &str) -> serde_json::Res
         out.push(b'"');
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");
-        serde_json::to_writer(&mut *out, value)?;
+        write_str(out, value)?;
     }
     out.push(b'}');
+    Ok(())
+}
+
+/// `value` as a JSON string. Instants, versions and URLs need no escapes: those are copied as
+/// they are, and only a string with a quote, a backslash or a control character goes through
+/// `serde_json` (which escapes exactly those), as each `to_writer` call costs about as much as a
+/// short string's bytes.
+#[expect(
+    clippy::needless_bitwise_bool,
+    reason = "lazy operators would branch on every byte and keep the loop from being vectorised"
+)]
+fn write_str(out: &mut Vec<u8>, value: &str) -> serde_json::Result<()> {
+    // A fold, not `any`: without an early exit the loop runs on whole vectors of bytes.
+    let escapes = value.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if escapes {
+        return serde_json::to_writer(&mut *out, value);
+    }
+    out.reserve(value.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
     Ok(())
 }
 
@@ -388,8 +410,7 @@ mod tests {
             user.meta.clone().unwrap_or_default(),
         )
         .unwrap();
-        let mut written = Vec::new();
-        super::write_user_json(&mut written, &fetched, BASE, location).unwrap();
+        let written = super::user_json_body(fetched, BASE, location).unwrap();
         let mut typed = Vec::new();
         user.serialize_served(&mut serde_json::Serializer::new(&mut typed), BASE, location)
             .unwrap();
@@ -450,5 +471,30 @@ mod tests {
         let (written, typed) = from_text_and_typed(&extra, "https://x/Users/o");
         assert_eq!(written, typed);
         assert_eq!(written["meta"]["revision"], json!(4));
+    }
+
+    /// The copied strings are byte for byte what `serde_json` writes, for every character that
+    /// decides between the two ways and for text around them.
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut samples: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+        samples.extend(
+            [
+                "",
+                "2026-12-07T19:29:40.123456789Z",
+                "W/\"17\"",
+                "https://scim.example.com/scim/v2/Users/2819c223-7f76",
+                "tab\there",
+                "é ✈ \u{7f} \u{10ffff}",
+                "end\\",
+            ]
+            .map(str::to_owned),
+        );
+        for sample in samples {
+            let mut out = b"x".to_vec();
+            super::write_str(&mut out, &sample).unwrap();
+            let expected = format!("x{}", serde_json::to_string(&sample).unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{sample:?}");
+        }
     }
 }
