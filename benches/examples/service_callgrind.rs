@@ -10,7 +10,8 @@
 //!
 //! Cases: `get_user`, `filter_scan`, `patch_user`, `create_user`; the directory is the bench's.
 //! `sql_get_user`: the `GET` of `get_user` served by scim-sql from a SQLite file of 2,000 users
-//! (in the system's temporary directory, removed afterwards), cycling through 100 ids.
+//! (in the system's temporary directory, removed afterwards), cycling through 100 ids;
+//! `sql_get_member`: the same, those 100 users each a member of one of two groups.
 
 use std::sync::Arc;
 
@@ -75,8 +76,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let case = args.next().unwrap_or_else(|| "get_user".to_owned());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
-    if case == "sql_get_user" {
-        sql_get_user(n);
+    if case == "sql_get_user" || case == "sql_get_member" {
+        sql_get_user(n, case == "sql_get_member");
         return;
     }
     let backend = Arc::new(InMemoryProvisioner::new());
@@ -100,7 +101,7 @@ fn main() {
 }
 
 /// `GET /Users/{id}` on scim-sql's SQLite backend, on a current-thread tokio runtime (sqlx's).
-fn sql_get_user(n: usize) {
+fn sql_get_user(n: usize, members: bool) {
     let dir = std::env::temp_dir().join(format!("service-callgrind-{}", std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         panic!("cannot create {}: {e}", dir.display());
@@ -120,6 +121,19 @@ fn sql_get_user(n: usize) {
             Err(e) => panic!("{url}: {e}"),
         };
         let ids = scim_benches::seed_users(&*backend, &ctx, 2_000).await;
+        if members {
+            for (name, half) in [("crowd", 0), ("jira", 1)] {
+                let mut group = Group::new(name);
+                group.members = (0..100)
+                    .filter(|i| i % 2 == half)
+                    .filter_map(|i| ids.get(i * 20))
+                    .map(Member::new)
+                    .collect();
+                if let Err(e) = backend.create_group(&ctx, group).await {
+                    panic!("seeding: {e}");
+                }
+            }
+        }
         (backend, ids)
     });
     let service = ScimService::builder(backend)
@@ -140,7 +154,12 @@ fn sql_get_user(n: usize) {
         }
     });
     let ok = measured_on(&runtime, &service, requests);
-    println!("sql_get_user: {ok}/{n} succeeded");
+    let case = if members {
+        "sql_get_member"
+    } else {
+        "sql_get_user"
+    };
+    println!("{case}: {ok}/{n} succeeded");
     drop(service);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -278,6 +278,43 @@ mod tests {
         assert_eq!((conns.open, conns.idle.len()), (1, 1));
     }
 
+    /// A user's groups are found through the memberships index by member (with the group in
+    /// it, schema 6), not by a scan of the tenant's memberships; a group's members through the
+    /// primary key.
+    #[tokio::test]
+    async fn memberships_are_searched_by_member_and_by_group() {
+        let (path, user_id, group_id) = seeded("plans").await;
+        let readers = DirectReaders::new(&path, 1);
+        let conn = open_read_only(&path, -1024).expect("open");
+        conn.execute_batch(&readers.views).expect("views");
+        let plan = |sql: &str, id: &str| -> Vec<String> {
+            let mut statement = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            statement
+                .query_map(("acme", id), |row| row.get::<_, String>(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("plan rows")
+        };
+        let user = plan(USER_SQL, &user_id);
+        assert!(
+            user.iter().any(|step| step.contains(
+                "SEARCH m USING COVERING INDEX scim_memberships_member (tenant=? AND member_id=?)"
+            )),
+            "{user:#?}"
+        );
+        let group = plan(GROUP_SQL, &group_id);
+        assert!(
+            group.iter().any(|step| step.contains(
+                "USING INDEX sqlite_autoindex_scim_memberships_1 (tenant=? AND group_id=?)"
+            ) || step.contains(
+                "USING COVERING INDEX sqlite_autoindex_scim_memberships_1 (tenant=? AND group_id=?)"
+            )),
+            "{group:#?}"
+        );
+    }
+
     /// A file that is not a store (no tables to make the views of): every read is left to the
     /// pool, and no connection stays counted.
     #[tokio::test]

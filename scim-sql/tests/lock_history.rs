@@ -267,8 +267,9 @@ async fn migration_4_fills_the_search_columns_of_old_entries() {
         .await
         .unwrap();
         // Back to version 3, as an older release left it.
-        for statement in common::undo_schema_5(true)
+        for statement in common::UNDO_SCHEMA_6
             .into_iter()
+            .chain(common::undo_schema_5(true))
             .chain(common::UNDO_SCHEMA_4)
             .chain(["DELETE FROM scim_schema_version WHERE version = 4"])
         {

@@ -46,10 +46,11 @@ async fn downgrade_to(p: &SqlProvisioner, version: i64) {
             "DELETE FROM scim_schema_version WHERE version > 2",
         ]
     };
-    // Schema 5's index and schema 4's sync history search columns go first, whichever version
-    // is wanted.
-    for statement in common::undo_schema_5(sqlite)
+    // Schema 6's and 5's changes and schema 4's sync history search columns go first,
+    // whichever version is wanted.
+    for statement in common::UNDO_SCHEMA_6
         .iter()
+        .chain(&common::undo_schema_5(sqlite))
         .chain(&common::UNDO_SCHEMA_4)
         .chain(statements)
     {
@@ -89,7 +90,7 @@ async fn upgrades_from(from: i64, url: &str, indexes: &str) {
         .unwrap()
         .try_get("v")
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let indexes: Vec<String> = sqlx::query(indexes)
         .fetch_all(p.pool())
         .await

@@ -56,6 +56,13 @@ pub fn temp_sqlite_url(prefix: &str) -> String {
     format!("sqlite://{}", dir.join("test.db").display())
 }
 
+/// Statements undoing schema 6 (the memberships index by member without the group).
+pub const UNDO_SCHEMA_6: [&str; 3] = [
+    "DROP INDEX scim_memberships_member",
+    "CREATE INDEX scim_memberships_member ON scim_memberships (tenant, member_id)",
+    "DELETE FROM scim_schema_version WHERE version = 6",
+];
+
 /// Statements undoing schema 5 (SQLite's narrow table of the users' `search` copies and its
 /// triggers; only the version row on PostgreSQL), as a database an earlier release wrote has it.
 pub fn undo_schema_5(sqlite: bool) -> Vec<&'static str> {
