@@ -97,12 +97,65 @@ pub(crate) fn user_json_body(
     let (mut out, groups, meta) = user.into_open_object();
     if !groups.is_empty() {
         out.extend_from_slice(b",\"groups\":");
-        serde_json::to_writer(&mut out, &Refs(&groups, base_url))?;
+        write_groups(&mut out, &groups, base_url)?;
     }
     out.extend_from_slice(b",\"meta\":");
     write_meta(&mut out, &meta, location)?;
     out.push(b'}');
     Ok(out)
+}
+
+/// A user's `groups` with their `$ref`s, byte for byte as [`Refs`] writes them. A store's
+/// groups hold `value`, `display` and `type` only: those are written field by field, without a
+/// serialiser's round trip per field; any other group goes the general way.
+fn write_groups(
+    out: &mut Vec<u8>,
+    groups: &[MultiValue],
+    base_url: &str,
+) -> serde_json::Result<()> {
+    out.push(b'[');
+    for (i, group) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if group.primary.is_some() || group.reference.is_some() || !group.other.is_empty() {
+            serde_json::to_writer(&mut *out, &Ref(group, base_url))?;
+            continue;
+        }
+        let reference = group_ref(base_url, group);
+        // In the order `MultiValue` serialises its fields.
+        let fields = [
+            ("value", group.value.as_deref()),
+            ("display", group.display.as_deref()),
+            ("type", group.kind.as_deref()),
+            ("$ref", reference.as_deref()),
+        ];
+        write_object(out, fields)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// An object of the string `fields` that are present, in the order given.
+fn write_object<'a>(
+    out: &mut Vec<u8>,
+    fields: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+) -> serde_json::Result<()> {
+    out.push(b'{');
+    let mut first = true;
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        write_str(out, value)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// `meta` with `location` set, as [`MetaOut`] writes it, without going through a map
@@ -120,21 +173,7 @@ fn write_meta(out: &mut Vec<u8>, meta: &Meta, location: &str) -> serde_json::Res
         ("location", Some(location)),
         ("version", meta.version.as_deref()),
     ];
-    out.push(b'{');
-    let mut first = true;
-    for (key, value) in fields {
-        let Some(value) = value else { continue };
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        write_str(out, value)?;
-    }
-    out.push(b'}');
-    Ok(())
+    write_object(out, fields)
 }
 
 /// `value` as a JSON string. Instants, versions and URLs need no escapes: those are copied as
@@ -495,6 +534,44 @@ mod tests {
             super::write_str(&mut out, &sample).unwrap();
             let expected = format!("x{}", serde_json::to_string(&sample).unwrap());
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{sample:?}");
+        }
+    }
+
+    /// Groups written field by field are byte for byte what the general serialiser writes,
+    /// whichever fields they hold; those with more go the general way.
+    #[test]
+    fn groups_are_written_as_the_general_serialiser_writes_them() {
+        use crate::resource::MultiValue;
+        let plain = |value: Option<&str>, display: Option<&str>, kind: Option<&str>| MultiValue {
+            value: value.map(str::to_owned),
+            display: display.map(str::to_owned),
+            kind: kind.map(str::to_owned),
+            ..MultiValue::default()
+        };
+        let mut with_ref = plain(Some("g3"), None, None);
+        with_ref.reference = Some("https://elsewhere.example/g3".to_owned());
+        let mut primary = plain(Some("g4"), Some("Four"), Some("direct"));
+        primary.primary = Some(true);
+        let mut extra = plain(Some("g5"), None, None);
+        extra.other.insert("origin".to_owned(), json!("okta"));
+        let groups = [
+            plain(Some("g1"), Some("Tour Guides"), Some("direct")),
+            plain(Some("g 2/é"), Some("Q\"uote\\s \u{1}"), Some("indirect")),
+            plain(None, Some("No value"), None),
+            plain(Some("g6"), None, None),
+            with_ref,
+            primary,
+            extra,
+        ];
+        for n in 0..=groups.len() {
+            let some = &groups[..n];
+            let mut fast = Vec::new();
+            super::write_groups(&mut fast, some, BASE).unwrap();
+            let general = serde_json::to_vec(&super::Refs(some, BASE)).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(general).unwrap()
+            );
         }
     }
 }
