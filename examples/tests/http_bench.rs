@@ -72,12 +72,14 @@ fn a_short_scale_run_prints_the_table() {
             stdout.lines().any(|l| l.starts_with(&format!("| {n} |"))),
             "a row for {n} users: {stdout}"
         );
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.starts_with(&format!("post {n}")) && l.contains(" 0 errors")),
-            "POSTs at {n} users without errors: {stdout}"
-        );
+        for phase in ["post", "get member"] {
+            assert!(
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{phase} {n} ")) && l.contains(" 0 errors")),
+                "{phase} at {n} users without errors: {stdout}"
+            );
+        }
     }
     assert!(stdout.contains("| memory, 60 users |"), "{stdout}");
 }

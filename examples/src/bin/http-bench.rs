@@ -37,7 +37,7 @@
 //! `--scale 1000,10000,100000` measures the durable store as the directory grows: for each size,
 //! a fresh SQLite file (in the system temp dir, removed afterwards) loaded with that many users
 //! (enterprise extension, a title among 40, an email each), then over HTTP: GET by id throughput,
-//! POST creates per second (8 connections), and single-client latencies (median of 15) of
+//! the same once every user is in one of 40 groups, POST creates per second (8 connections), and single-client latencies (median of 15) of
 //! `userName eq`, `title eq`, the enterprise `employeeNumber eq`, `emails co`, `emails.value eq`
 //! and a page sorted by `name.familyName` (no index), with the process's resident memory after
 //! each size. The in-memory store's and the trivial handler's GET throughput are measured in
@@ -731,7 +731,7 @@ mod scale {
 
     use axum::Router;
     use scim_core::provision::{InMemoryProvisioner, Provisioner, RequestContext};
-    use scim_core::{EnterpriseUser, User};
+    use scim_core::{EnterpriseUser, Group, Member, User};
     use scim_sql::SqlProvisioner;
     use tokio::net::TcpStream;
 
@@ -898,9 +898,32 @@ mod scale {
         load_s: f64,
         get: Outcome,
         post: Outcome,
+        /// GET by id once every user is in a group.
+        get_member: Outcome,
         /// Median latency and CPU time per request, in milliseconds.
         filters: Vec<(f64, f64)>,
         rss: (f64, f64),
+    }
+
+    /// The groups the users are spread over before the second GET phase.
+    const GROUPS: usize = 40;
+
+    /// Puts each of `ids` in one of [`GROUPS`] groups.
+    async fn add_to_groups(p: &SqlProvisioner, ids: &[String]) -> Result<(), String> {
+        let ctx = RequestContext::new(TENANT);
+        for k in 0..GROUPS {
+            let mut group = Group::new(format!("Group {k}"));
+            group.members = ids
+                .iter()
+                .skip(k)
+                .step_by(GROUPS)
+                .map(Member::new)
+                .collect();
+            p.create_group(&ctx, group)
+                .await
+                .map_err(|e| format!("creating group {k}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// The filters timed, by name: built from the size (`n` users).
@@ -960,7 +983,8 @@ mod scale {
             let started = Instant::now();
             let ids = Arc::new(load_users(&p, n, 0).await?);
             let load_s = started.elapsed().as_secs_f64();
-            let scim = service(Arc::new(p));
+            let p = Arc::new(p);
+            let scim = service(Arc::clone(&p) as Arc<dyn Provisioner>);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
                 .await
                 .map_err(|e| format!("cannot listen on loopback: {e}"))?;
@@ -969,7 +993,23 @@ mod scale {
             // Stopped at the end of this size, so that the next size's memory figure does not
             // include this one's server (its pools and page caches).
             let server = tokio::spawn(async move { axum::serve(listener, router).await });
-            let get = load(addr, options.connections, options.duration, get_by_id(addr, ids)).await?;
+            let get = load(
+                addr,
+                options.connections,
+                options.duration,
+                get_by_id(addr, Arc::clone(&ids)),
+            )
+            .await?;
+            // Then every user in one of GROUPS groups, as in a directory: a GET also reads the
+            // user's groups (a join that the users without groups above skip).
+            add_to_groups(&p, &ids).await?;
+            let get_member = load(
+                addr,
+                options.connections,
+                options.duration,
+                get_by_id(addr, ids),
+            )
+            .await?;
             let posts: Arc<dyn Fn(usize, usize) -> Vec<u8> + Send + Sync> =
                 Arc::new(move |c, i| {
                     let body = format!(
@@ -992,6 +1032,7 @@ mod scale {
                 users: n,
                 load_s,
                 get,
+                get_member,
                 post,
                 filters: times,
                 rss,
@@ -1073,17 +1114,20 @@ mod scale {
         for &n in &options.scale {
             let row = measure(options, n).await?;
             super::report(&format!("get {n}"), &row.get);
+            super::report(&format!("get member {n}"), &row.get_member);
             super::report(&format!("post {n}"), &row.post);
             rows.push(row);
         }
         let names: Vec<&str> = filters(1).into_iter().map(|(name, _)| name).collect();
         println!();
-        print!("| users | load s | GET req/s | GET CPU/req | POST creates/s | POST CPU/req |");
+        print!(
+            "| users | load s | GET req/s | GET CPU/req | GET member req/s | GET member CPU/req | POST creates/s | POST CPU/req |"
+        );
         for name in &names {
             print!(" {name} ms (server CPU ms) |");
         }
         println!(" RSS / peak MiB |");
-        print!("|---:|---:|---:|---:|---:|---:|");
+        print!("|---:|---:|---:|---:|---:|---:|---:|---:|");
         for _ in &names {
             print!("---:|");
         }
@@ -1099,11 +1143,13 @@ mod scale {
         };
         for r in &rows {
             print!(
-                "| {} | {:.1} | {:.0} | {} | {:.0} | {} |",
+                "| {} | {:.1} | {:.0} | {} | {:.0} | {} | {:.0} | {} |",
                 r.users,
                 r.load_s,
                 r.get.per_second(),
                 cpu(&r.get),
+                r.get_member.per_second(),
+                cpu(&r.get_member),
                 r.post.per_second(),
                 cpu(&r.post)
             );
@@ -1113,7 +1159,7 @@ mod scale {
             println!(" {:.0} / {:.0} |", r.rss.0, r.rss.1);
         }
         println!(
-            "| memory, {n_first} users | | {:.0} | {} | | | (static user: {:.0} req/s, {}; trivial handler: {:.0} req/s, {}) |",
+            "| memory, {n_first} users | | {:.0} | {} | | | | | (static user: {:.0} req/s, {}; trivial handler: {:.0} req/s, {}) |",
             mem.per_second(),
             cpu(&mem),
             fixed.per_second(),
@@ -1136,7 +1182,7 @@ mod scale {
         super::print_server_ratios("memory", &mem, &trivial, &fixed);
         Ok(rows
             .iter()
-            .flat_map(|r| [&r.get, &r.post])
+            .flat_map(|r| [&r.get, &r.get_member, &r.post])
             .chain([&mem, &trivial, &fixed])
             .all(|o| o.errors == 0 && o.requests > 0))
     }
