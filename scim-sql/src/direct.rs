@@ -50,6 +50,8 @@ pub(crate) struct DirectReaders {
     path: PathBuf,
     conns: Mutex<Conns>,
     max: usize,
+    /// SQLite's `mmap_size` for each connection ([`SqlOptions::mmap_size`](crate::SqlOptions::mmap_size)).
+    mmap_size: u64,
     /// The temporary views each connection reads rows through (see [`DirectReaders::new`]).
     views: String,
 }
@@ -70,7 +72,7 @@ impl DirectReaders {
     /// text, twice per use, and the full `SELECT` with its `member_of` subquery is some 400
     /// bytes, which made that lookup cost a `GET` about 4% of its instructions. SQLite flattens
     /// the view, so the statement's plan is the same (a search of the primary key).
-    pub(crate) fn new(path: &Path, max: usize) -> Self {
+    pub(crate) fn new(path: &Path, max: usize, mmap_size: u64) -> Self {
         let view = |name: &str, kind: RowKind| {
             format!(
                 "CREATE TEMP VIEW {name} AS SELECT {}, tenant FROM main.{};",
@@ -82,6 +84,7 @@ impl DirectReaders {
             path: path.to_owned(),
             conns: Mutex::default(),
             max: max.max(1),
+            mmap_size,
             views: view("scim_user_row", USERS) + &view("scim_group_row", GROUPS),
         }
     }
@@ -129,8 +132,11 @@ impl DirectReaders {
             conns.open += 1;
         }
         // As the sqlx readers: 8 MiB of pages, a fixed size whatever the number of users.
-        let opened = open_read_only(&self.path, -8192)
-            .and_then(|conn| conn.execute_batch(&self.views).map(|()| conn));
+        let opened = open_read_only(&self.path, -8192).and_then(|conn| {
+            conn.execute_batch(&mmap_pragma(self.mmap_size))?;
+            conn.execute_batch(&self.views)?;
+            Ok(conn)
+        });
         match opened {
             Ok(conn) => Some(conn),
             Err(e) => {
@@ -165,6 +171,12 @@ pub(crate) fn open_read_only(path: &Path, cache_size: i64) -> rusqlite::Result<C
     conn.busy_timeout(Duration::ZERO)?;
     conn.pragma_update(None, "cache_size", cache_size)?;
     Ok(conn)
+}
+
+/// The statement that sets a connection's `mmap_size` to `bytes` (SQLite takes at most its
+/// compile-time limit: larger values are clamped, never refused).
+pub(crate) fn mmap_pragma(bytes: u64) -> String {
+    format!("PRAGMA mmap_size = {}", bytes.min(i64::MAX as u64))
 }
 
 fn read_row(
@@ -220,7 +232,7 @@ fn text_with_room(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SqlProvisioner;
+    use crate::{SqlOptions, SqlProvisioner};
     use scim_core::provision::{Provisioner, RequestContext};
     use scim_core::{Group, Member, User};
 
@@ -255,7 +267,7 @@ mod tests {
     #[tokio::test]
     async fn rows_are_read_through_the_views_by_tenant_and_id() {
         let (path, user_id, group_id) = seeded("views").await;
-        let readers = DirectReaders::new(&path, 2);
+        let readers = DirectReaders::new(&path, 2, SqlOptions::DEFAULT_MMAP_SIZE);
         let Read::Found(user) = readers.user("acme", &user_id) else {
             panic!("the user is read directly");
         };
@@ -285,7 +297,7 @@ mod tests {
     #[tokio::test]
     async fn memberships_are_searched_by_member_and_by_group() {
         let (path, user_id, group_id) = seeded("plans").await;
-        let readers = DirectReaders::new(&path, 1);
+        let readers = DirectReaders::new(&path, 1, SqlOptions::DEFAULT_MMAP_SIZE);
         let conn = open_read_only(&path, -1024).expect("open");
         conn.execute_batch(&readers.views).expect("views");
         let plan = |sql: &str, id: &str| -> Vec<String> {
@@ -323,8 +335,23 @@ mod tests {
         Connection::open(&other)
             .and_then(|c| c.execute_batch("CREATE TABLE unrelated (x)"))
             .expect("an unrelated database");
-        let readers = DirectReaders::new(&other, 2);
+        let readers = DirectReaders::new(&other, 2, 0);
         assert!(matches!(readers.user("acme", &user_id), Read::Unavailable));
         assert_eq!(readers.conns.lock().expect("lock").open, 0);
+    }
+
+    /// Each connection maps what it is told to (SQLite's `mmap_size`), off included.
+    #[tokio::test]
+    async fn connections_map_the_configured_size() {
+        let (path, user_id, _) = seeded("mmap").await;
+        for bytes in [0_u64, 1 << 20] {
+            let readers = DirectReaders::new(&path, 1, bytes);
+            assert!(matches!(readers.user("acme", &user_id), Read::Found(_)));
+            let conns = readers.conns.lock().expect("lock");
+            let mapped: i64 = conns.idle[0]
+                .query_row("PRAGMA mmap_size", [], |row| row.get(0))
+                .expect("mmap_size");
+            assert_eq!(u64::try_from(mapped).ok(), Some(bytes));
+        }
     }
 }

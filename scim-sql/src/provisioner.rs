@@ -126,6 +126,7 @@ impl SqlProvisioner {
                 crate::direct::DirectReaders::new(
                     path,
                     usize::try_from(options.read_connections).unwrap_or(1),
+                    options.mmap_size,
                 )
             });
         let checkpointer = match pools.file.as_deref() {

@@ -878,8 +878,9 @@ mod scale {
         Ok((median, server))
     }
 
-    /// This process's resident and peak resident memory in MiB (Linux).
-    fn rss_mib() -> (f64, f64) {
+    /// This process's resident memory, the part of it that is anonymous (heap and stacks, not
+    /// pages of files the readers map) and the peak resident memory, in MiB (Linux).
+    fn rss_mib() -> (f64, f64, f64) {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let field = |name: &str| {
             status
@@ -889,7 +890,7 @@ mod scale {
                 .and_then(|kb| kb.parse::<f64>().ok())
                 .map_or(f64::NAN, |kb| kb / 1024.0)
         };
-        (field("VmRSS:"), field("VmHWM:"))
+        (field("VmRSS:"), field("RssAnon:"), field("VmHWM:"))
     }
 
     /// One size's figures.
@@ -902,7 +903,7 @@ mod scale {
         get_member: Outcome,
         /// Median latency and CPU time per request, in milliseconds.
         filters: Vec<(f64, f64)>,
-        rss: (f64, f64),
+        rss: (f64, f64, f64),
     }
 
     /// The groups the users are spread over before the second GET phase.
@@ -1126,7 +1127,7 @@ mod scale {
         for name in &names {
             print!(" {name} ms (server CPU ms) |");
         }
-        println!(" RSS / peak MiB |");
+        println!(" RSS (anonymous) / peak MiB |");
         print!("|---:|---:|---:|---:|---:|---:|---:|---:|");
         for _ in &names {
             print!("---:|");
@@ -1156,7 +1157,7 @@ mod scale {
             for (t, cpu) in &r.filters {
                 print!(" {t:.2} ({cpu:.2}) |");
             }
-            println!(" {:.0} / {:.0} |", r.rss.0, r.rss.1);
+            println!(" {:.0} ({:.0}) / {:.0} |", r.rss.0, r.rss.1, r.rss.2);
         }
         println!(
             "| memory, {n_first} users | | {:.0} | {} | | | | | (static user: {:.0} req/s, {}; trivial handler: {:.0} req/s, {}) |",
