@@ -20,9 +20,10 @@
 //!   [`SqlOptions::fallback_limit`] rows, and logged at `debug` on target `scim_sql::search`.
 //! - SQLite: one writer connection and [`SqlOptions::read_connections`] read-only ones (WAL), so
 //!   GETs and searches run in parallel beside writes. On a file, a `GET` by id runs its one
-//!   statement on the calling thread through as many read-only `rusqlite` connections (the same
-//!   bundled SQLite), without sqlx's hand-off to a connection thread; when they are all busy, or
-//!   SQLite would have to wait, it goes through the sqlx readers instead. The service's plain
+//!   statement on the calling thread through a read-only `rusqlite` connection of that thread's
+//!   own (the same bundled SQLite), without sqlx's hand-off to a connection thread. There are
+//!   as many of those as read connections, or cores if more; a thread beyond them, or SQLite
+//!   having to wait, sends the read through the sqlx readers instead. The service's plain
 //!   `GET` of a user gets the row's JSON text as it is stored
 //!   ([`Provisioner::fetch_user`](scim_core::provision::Provisioner::fetch_user)), not decoded
 //!   into a `User` to be encoded again. A thread of its own

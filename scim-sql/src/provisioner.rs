@@ -125,7 +125,9 @@ impl SqlProvisioner {
             .map(|path| {
                 crate::direct::DirectReaders::new(
                     path,
-                    usize::try_from(options.read_connections).unwrap_or(1),
+                    usize::try_from(options.read_connections)
+                        .unwrap_or(1)
+                        .max(std::thread::available_parallelism().map_or(1, usize::from)),
                     options.mmap_size,
                 )
             });

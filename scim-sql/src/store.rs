@@ -203,9 +203,10 @@ impl SqlOptions {
 
     /// How many read-only connections a SQLite file gets besides its writer (default 4): GETs
     /// and searches run on them in parallel (WAL lets readers run beside the writer), so a
-    /// read never queues behind a write or another read; a `GET` by id on a file also has as
-    /// many read-only connections of its own, used on the request's thread (see the crate
-    /// docs). `0` sends reads to the writer. An
+    /// read never queues behind a write or another read. A `GET` by id on a file also has
+    /// read-only connections of its own, each kept by the thread that opened it and used on
+    /// the request's thread (see the crate docs): as many as this, or as the machine's cores
+    /// if more, so that each of an async runtime's worker threads gets one. `0` sends reads to the writer. An
     /// in-memory SQLite database (`sqlite::memory:`) always has its one connection only: a
     /// second one would open another, empty database.
     #[must_use]
