@@ -65,6 +65,7 @@ const TRIVIAL_BODY: &str = r#"{"status":"ok"}"#;
 
 const USAGE: &str = "\
 usage: http-bench [--seconds S] [--connections N] [--rounds N] [--db URL] [--users N] [--scale N,N,...]
+                  [--mmap BYTES]
 
   --seconds S       how long to load each server (default 5; fractions allowed)
   --connections N   keep-alive connections kept busy at once (default 32)
@@ -72,6 +73,7 @@ usage: http-bench [--seconds S] [--connections N] [--rounds N] [--db URL] [--use
   --db URL          serve SCIM from scim-sql (sqlite://FILE or postgres://...), not memory
   --users N         users to seed (default 1000)
   --scale N,N,...   the SQLite scaling table: GETs, POSTs, filters and memory per size
+  --mmap BYTES      SQLite's mmap_size for the read connections (default scim-sql's)
   -h, --help        this text
 
 Serves the SCIM service (1,000 users in memory) and a trivial handler on loopback, loads each
@@ -85,6 +87,8 @@ struct Options {
     users: usize,
     scale: Vec<usize>,
     rounds: usize,
+    /// `SqlOptions::mmap_size`, when given.
+    mmap: Option<u64>,
 }
 
 fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
@@ -95,6 +99,7 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Option<Option
         users: USERS,
         scale: Vec::new(),
         rounds: 1,
+        mmap: None,
     };
     let count = |flag: &str, v: &str| {
         v.parse::<usize>()
@@ -140,10 +145,26 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Option<Option
                     .map(|n| count("--scale", n.trim()))
                     .collect::<Result<_, _>>()?;
             }
+            "--mmap" => {
+                let v = flags.value("--mmap")?;
+                options.mmap = Some(
+                    v.parse::<u64>()
+                        .map_err(|_| format!("--mmap {v:?} is not a number of bytes"))?,
+                );
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(Some(options))
+}
+
+/// scim-sql's options for `url`, with `--mmap` if given.
+fn sql_options(options: &Options, url: &str) -> scim_sql::SqlOptions {
+    let sql = scim_sql::SqlOptions::new(url);
+    match options.mmap {
+        Some(bytes) => sql.mmap_size(bytes),
+        None => sql,
+    }
 }
 
 /// The baseline: a fixed small JSON body, no work.
@@ -539,7 +560,7 @@ async fn run(options: Options) -> Result<bool, String> {
             (scim, ids)
         }
         Some(url) => {
-            let p = scim_sql::SqlProvisioner::connect(url)
+            let p = scim_sql::SqlProvisioner::connect_with(sql_options(&options, url))
                 .await
                 .map_err(|e| format!("cannot open {}: {e}", scim_examples::redact_url(url)))?;
             let ids = scale::load_users(&p, options.users, 0).await?;
@@ -978,7 +999,7 @@ mod scale {
         let file = dir.join("scale.db");
         let url = format!("sqlite://{}", file.display());
         let row = async {
-            let p = SqlProvisioner::connect(&url)
+            let p = SqlProvisioner::connect_with(super::sql_options(options, &url))
                 .await
                 .map_err(|e| format!("cannot open {url}: {e}"))?;
             let started = Instant::now();
