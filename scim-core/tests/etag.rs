@@ -206,3 +206,41 @@ fn from_headers_joins_lines() {
     let err = Preconditions::from_headers(&h).unwrap_err();
     assert!(err.detail().contains("If-None-Match"), "{err}");
 }
+
+/// Found among few headers and among many (past the short scan of names), in any case of the
+/// name; absent, nothing.
+#[test]
+fn from_headers_finds_the_headers_among_few_or_many() {
+    for others in [0usize, 3, 40] {
+        let mut h = HeaderMap::new();
+        for i in 0..others {
+            h.insert(
+                http::header::HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        assert_eq!(
+            Preconditions::from_headers(&h).unwrap(),
+            Preconditions::default(),
+            "{others} other headers"
+        );
+        h.insert(
+            http::header::HeaderName::from_bytes(b"If-None-Match").unwrap(),
+            HeaderValue::from_static("*"),
+        );
+        let pre = Preconditions::from_headers(&h).unwrap();
+        assert_eq!(
+            pre.if_none_match,
+            Some(TagList::Any),
+            "{others} other headers"
+        );
+        assert_eq!(pre.if_match, None);
+        h.insert(http::header::IF_MATCH, HeaderValue::from_static("W/\"7\""));
+        let pre = Preconditions::from_headers(&h).unwrap();
+        assert_eq!(
+            pre.if_match,
+            Some(TagList::Tags(vec![ETag::weak("7").unwrap()])),
+            "{others} other headers"
+        );
+    }
+}
