@@ -323,4 +323,17 @@ mod tests {
             assert!(err.to_string().contains(needle), "{text:?}: {err}");
         }
     }
+
+    /// Values are skipped, not built, so nesting deeper than `serde_json`'s recursion limit
+    /// for building values (128) is still served (the fuzz oracle allows for it).
+    #[test]
+    fn deep_values_are_skipped_without_a_depth_limit() {
+        let text = format!(
+            r#"{{"id":"u1","a":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(json(&text).is_ok());
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_err());
+    }
 }
