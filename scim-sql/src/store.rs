@@ -252,10 +252,11 @@ impl SqlOptions {
     /// `mmap_size`; default [`SqlOptions::DEFAULT_MMAP_SIZE`], `0` turns it off). The writer never maps.
     ///
     /// A mapped page is read where it lies in the operating system's page cache: no copy into
-    /// each connection's own page cache, no lookup there. On a 100k-user file that took about
-    /// a microsecond off each `GET` by id (see BENCHMARKS.md). The mapped pages are shared,
+    /// each connection's own page cache, no lookup there. On a 100k-user file that took 1 to 3 µs
+    /// of server CPU off each `GET` by id, about a sixth (see BENCHMARKS.md). The mapped pages are shared,
     /// file-backed memory that the kernel reclaims at will, but they count in the process's
-    /// resident size (`RssFile`) while in use. SQLite maps at most its compile-time limit
+    /// resident size (`RssFile`) while in use, once for each connection that maps them; the
+    /// process's own memory (`RssAnon`) is smaller, as no page is copied into a page cache. SQLite maps at most its compile-time limit
     /// (2 GiB in the bundled build).
     ///
     /// The price of mapping: a read error of the disk under a mapped page reaches the process
