@@ -307,3 +307,22 @@ fn the_provisioner_is_given_the_request_id_the_response_shows() {
         .collect();
     assert_eq!(seen, [made.as_str(), "from-the-idp-7", "padded-id"]);
 }
+
+/// A request's future is moved (copied) on its way to the runtime, a few times: every route but
+/// a plain `GET` of one resource runs boxed inside it, so that it stays the size of that `GET`'s
+/// (1.5 KB when measured; 3.3 KB with every route inline). Whatever the compiler version, it
+/// stays under 2 KiB.
+#[test]
+fn the_future_of_a_request_stays_small() {
+    let svc = service();
+    let future = svc.serve(
+        Request::get("/scim/v2/Users/x")
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .body(String::new())
+            .unwrap(),
+    );
+    let size = std::mem::size_of_val(&future);
+    assert!(size < 2048, "the future is {size} bytes");
+    let response = block_on(future);
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
