@@ -87,8 +87,20 @@ pub(crate) async fn item<T: Kind>(
         // Writes run boxed: the future of this function is as large as its largest branch, and
         // a plain `GET`'s future is moved a few times on its way to the runtime (3.3 KB with
         // every route inline, each move a copy).
-        Method::PUT => Box::pin(replace::<T>(call, method, id, body, &preconditions)).await,
-        Method::PATCH => Box::pin(patch::<T>(call, method, id, body, &preconditions)).await,
+        Method::PUT | Method::PATCH => {
+            let write = ItemWrite {
+                call,
+                method,
+                id,
+                body,
+                preconditions: &preconditions,
+            };
+            if *method == Method::PUT {
+                Box::pin(replace::<T>(write)).await
+            } else {
+                Box::pin(patch::<T>(write)).await
+            }
+        }
         Method::DELETE => {
             Box::pin(async {
                 let expected = expected::<T>(call, id, &preconditions, method).await?;
@@ -106,21 +118,25 @@ pub(crate) async fn item<T: Kind>(
     }
 }
 
+/// A write to one resource: the request as `item` has read it.
+struct ItemWrite<'r, 'c> {
+    call: &'r Call<'c>,
+    method: &'r Method,
+    id: &'r str,
+    body: &'r [u8],
+    preconditions: &'r Preconditions,
+}
+
 /// `PUT` of one resource.
-async fn replace<T: Kind>(
-    call: &Call<'_>,
-    method: &Method,
-    id: &str,
-    body: &[u8],
-    preconditions: &Preconditions,
-) -> Result<Reply, ScimError> {
+async fn replace<T: Kind>(w: ItemWrite<'_, '_>) -> Result<Reply, ScimError> {
+    let call = w.call;
     let projection = call.params.projection()?;
-    let resource = body::resource::<T>(body, call.version, T::registered_extensions(call.inner))?;
-    let expected = expected::<T>(call, id, preconditions, method).await?;
+    let resource = body::resource::<T>(w.body, call.version, T::registered_extensions(call.inner))?;
+    let expected = expected::<T>(call, w.id, w.preconditions, w.method).await?;
     let replaced = T::replace(
         call.provisioner(),
         &call.ctx,
-        id,
+        w.id,
         resource,
         expected.as_ref(),
     )
@@ -129,16 +145,11 @@ async fn replace<T: Kind>(
 }
 
 /// `PATCH` of one resource.
-async fn patch<T: Kind>(
-    call: &Call<'_>,
-    method: &Method,
-    id: &str,
-    body: &[u8],
-    preconditions: &Preconditions,
-) -> Result<Reply, ScimError> {
+async fn patch<T: Kind>(w: ItemWrite<'_, '_>) -> Result<Reply, ScimError> {
+    let call = w.call;
     let projection = call.params.projection()?;
-    let patch = patch_body::<T>(call, id, body).await?;
-    let expected = expected::<T>(call, id, preconditions, method).await?;
+    let patch = patch_body::<T>(call, w.id, w.body).await?;
+    let expected = expected::<T>(call, w.id, w.preconditions, w.method).await?;
     // A projection without `members` lets the backend skip reading them back.
     let probe = serde_json::json!({"schemas": [T::CORE], "members": [{"value": "x"}]});
     let shown = projection.applied(&probe, SchemaRegistry::builtin(), T::CORE);
@@ -146,7 +157,7 @@ async fn patch<T: Kind>(
         .ctx
         .clone()
         .with_members_returned(shown.get("members").is_some());
-    let patched = T::patch(call.provisioner(), &ctx, id, &patch, expected.as_ref()).await?;
+    let patched = T::patch(call.provisioner(), &ctx, w.id, &patch, expected.as_ref()).await?;
     // Entra ID and Okta expect the resource back, not 204.
     call.resource_reply(StatusCode::OK, &patched, &projection)
 }
