@@ -17,10 +17,10 @@
 //! It never waits: with no connection for this thread (at most `max` exist), or SQLite busy
 //! (`busy_timeout` is 0, so a reader that would have to wait for a WAL recovery returns at
 //! once), or any error at all, the caller falls back to the sqlx read pool, which waits on its
-//! own threads and reports errors as before. So a request thread of the async runtime blocks only for the statement itself.
-//! Each statement runs in its own read transaction (autocommit; the statement is reset when its
-//! rows are dropped), so it sees every write committed before it started, as the sqlx readers
-//! do.
+//! own threads and reports errors as before. So a request thread of the async runtime blocks
+//! only for the statement itself. Each statement runs in its own read transaction
+//! (autocommit; the statement is reset when its rows are dropped), so it sees every write
+//! committed before it started, as the sqlx readers do.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,8 @@ pub(crate) enum Read {
     Unavailable,
 }
 
-/// A few read-only connections to one SQLite file, used without waiting.
+/// Read-only connections to one SQLite file, one for each thread that reads (up to `max`),
+/// used without waiting.
 #[derive(Debug)]
 pub(crate) struct DirectReaders {
     path: PathBuf,
@@ -54,7 +55,8 @@ pub(crate) struct DirectReaders {
     /// How many connections exist (at most `max`).
     open: AtomicUsize,
     max: usize,
-    /// SQLite's `mmap_size` for each connection ([`SqlOptions::mmap_size`](crate::SqlOptions::mmap_size)).
+    /// SQLite's `mmap_size` for each connection
+    /// ([`SqlOptions::mmap_size`](crate::SqlOptions::mmap_size)).
     mmap_size: u64,
     /// The temporary views each connection reads rows through (see [`DirectReaders::new`]).
     views: String,

@@ -206,9 +206,9 @@ impl SqlOptions {
     /// read never queues behind a write or another read. A `GET` by id on a file also has
     /// read-only connections of its own, each kept by the thread that opened it and used on
     /// the request's thread (see the crate docs): as many as this, or as the machine's cores
-    /// if more, so that each of an async runtime's worker threads gets one. `0` sends reads to the writer. An
-    /// in-memory SQLite database (`sqlite::memory:`) always has its one connection only: a
-    /// second one would open another, empty database.
+    /// if more, so that each of an async runtime's worker threads gets one. `0` sends reads to
+    /// the writer. An in-memory SQLite database (`sqlite::memory:`) always has its one
+    /// connection only: a second one would open another, empty database.
     #[must_use]
     pub fn read_connections(mut self, n: u32) -> Self {
         self.read_connections = n;
@@ -249,15 +249,16 @@ impl SqlOptions {
     }
 
     /// How many bytes of a SQLite file its read-only connections map into memory (SQLite's
-    /// `mmap_size`; default [`SqlOptions::DEFAULT_MMAP_SIZE`], `0` turns it off). The writer never maps.
+    /// `mmap_size`; default [`SqlOptions::DEFAULT_MMAP_SIZE`], `0` turns it off). The writer
+    /// never maps.
     ///
     /// A mapped page is read where it lies in the operating system's page cache: no copy into
-    /// each connection's own page cache, no lookup there. On a 100k-user file that took 1 to 3 µs
-    /// of server CPU off each `GET` by id, about a sixth (see BENCHMARKS.md). The mapped pages are shared,
-    /// file-backed memory that the kernel reclaims at will, but they count in the process's
-    /// resident size (`RssFile`) while in use, once for each connection that maps them; the
-    /// process's own memory (`RssAnon`) is smaller, as no page is copied into a page cache. SQLite maps at most its compile-time limit
-    /// (2 GiB in the bundled build).
+    /// each connection's own page cache, no lookup there. On a 100k-user file that took 1 to
+    /// 3 µs of server CPU off each `GET` by id, about a sixth (see BENCHMARKS.md). The mapped
+    /// pages are shared, file-backed memory that the kernel reclaims at will, but they count in
+    /// the process's resident size (`RssFile`) while in use, once for each connection that maps
+    /// them; the process's own memory (`RssAnon`) is smaller, as no page is copied into a page
+    /// cache. SQLite maps at most its compile-time limit (2 GiB in the bundled build).
     ///
     /// The price of mapping: a read error of the disk under a mapped page reaches the process
     /// as a `SIGBUS` rather than as an I/O error of the query. Set `0` where that matters more
